@@ -1,0 +1,1 @@
+"""trodden.operator: kopf handlers, pure builders of owned objects, status/conditions, feedback."""

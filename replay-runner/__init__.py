@@ -1,0 +1,1 @@
+"""trodden.replay: HTTP and browser replay, oracles, noise handling, reports."""

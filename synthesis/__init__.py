@@ -1,0 +1,1 @@
+"""trodden.synthesis: journeys, selection, dedup, test generation, correlation, assertion mining."""

@@ -1,0 +1,1 @@
+"""The shared data models: captured events and sessions, and the suite's intermediate representation."""

@@ -1,0 +1,200 @@
+"""The captured event model.
+
+A session is an ordered list of events (ordered by `seq`) sharing a `session_id`, with an optional
+user id and free attributes. Every event kind is its own model so that validation errors name the
+field that is wrong; `Event` is the discriminated union over `kind`. `docs/event-model.schema.json`
+is generated from these models (`trodden schema events`, checked for drift by a test).
+
+Timestamps are milliseconds since the Unix epoch (what browsers produce cheaply, and what OTLP's
+nanoseconds divide into without loss that matters here).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+SessionId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+Millis = Annotated[float, Field(ge=0, le=32503680000000)]  # up to year 3000
+JsonValue = Any
+
+
+class Target(BaseModel):
+    """A robust description of the element a UI event happened on, most stable first."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    test_id: str | None = Field(None, max_length=256, description="data-testid (or data-test, data-cy)")
+    id: str | None = Field(None, max_length=256)
+    role: str | None = Field(None, max_length=64, description="ARIA role, explicit or implicit")
+    name: str | None = Field(None, max_length=256, description="accessible name")
+    text: str | None = Field(None, max_length=256, description="visible text, trimmed")
+    tag: str | None = Field(None, max_length=32)
+    css: str | None = Field(None, max_length=1024, description="a CSS path from the nearest id")
+    xpath: str | None = Field(None, max_length=1024)
+
+
+class _EventBase(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    session_id: SessionId
+    seq: int = Field(ge=0, le=2**31 - 1, description="order in the session; idempotency key with source and session")
+    ts: Millis
+    url: str | None = Field(None, max_length=4096, description="page URL when the event happened")
+
+
+class PageView(_EventBase):
+    kind: Literal["page_view"]
+    title: str | None = Field(None, max_length=512)
+    referrer: str | None = Field(None, max_length=4096)
+
+
+class Navigation(_EventBase):
+    """SPA navigation (history.pushState / replaceState / popstate / hashchange)."""
+
+    kind: Literal["navigation"]
+    from_url: str | None = Field(None, max_length=4096)
+    to_url: str = Field(max_length=4096)
+    trigger: Literal["push", "replace", "pop", "hash"] = "push"
+
+
+class UiEvent(_EventBase):
+    """click, input, change, submit, key (Enter/Escape only) and scroll-to-element that changed state."""
+
+    kind: Literal["click", "input", "change", "submit", "key", "scroll"]
+    target: Target
+    value: str | None = Field(None, max_length=4096, description="input value; masked values are replaced")
+    key: Literal["Enter", "Escape"] | None = None
+    masked: bool = False
+
+
+class NetworkRequest(_EventBase):
+    """A fetch/XHR seen by the tag, a HAR entry, or an HTTP server span turned into a request."""
+
+    kind: Literal["request"]
+    initiator: Literal["fetch", "xhr", "har", "document", "span"] = "fetch"
+    method: str = Field(max_length=16, pattern=r"^[A-Za-z]+$")
+    request_url: str = Field(max_length=8192)
+    status: int = Field(ge=0, le=999, description="0 when the request failed without a response")
+    duration_ms: float = Field(ge=0)
+    request_headers: dict[str, str] = Field(default_factory=dict)
+    response_headers: dict[str, str] = Field(default_factory=dict)
+    request_body: JsonValue = None
+    response_body: JsonValue = None
+    body_truncated: bool = False
+    trace_id: str | None = Field(None, pattern=r"^[0-9a-f]{32}$")
+    span_id: str | None = Field(None, pattern=r"^[0-9a-f]{16}$")
+    error: str | None = Field(None, max_length=1024)
+
+
+class ErrorEvent(_EventBase):
+    kind: Literal["error"]
+    error_type: Literal["uncaught", "unhandled_rejection", "failed_request", "console"]
+    message: str = Field(max_length=4096)
+    stack: str | None = Field(None, max_length=16384)
+    source: str | None = Field(None, max_length=4096)
+
+
+class CustomEvent(_EventBase):
+    """`window.trodden.track(name, properties)`."""
+
+    kind: Literal["custom"]
+    name: str = Field(min_length=1, max_length=128)
+    properties: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class WebVital(_EventBase):
+    kind: Literal["vital"]
+    name: Literal["LCP", "CLS", "INP", "FCP", "TTFB", "FID"]
+    value: float = Field(ge=0)
+    rating: Literal["good", "needs-improvement", "poor"] | None = None
+
+
+class Span(_EventBase):
+    """A backend span (OTLP). `session_id` is the browser session it was linked to."""
+
+    kind: Literal["span"]
+    trace_id: str = Field(pattern=r"^[0-9a-f]{32}$")
+    span_id: str = Field(pattern=r"^[0-9a-f]{16}$")
+    parent_span_id: str | None = Field(None, pattern=r"^[0-9a-f]{16}$")
+    name: str = Field(max_length=512)
+    service: str | None = Field(None, max_length=256)
+    span_kind: str | None = None
+    duration_ms: float = Field(ge=0)
+    status_code: Literal["unset", "ok", "error"] = "unset"
+    http_method: str | None = None
+    http_route: str | None = None
+    http_target: str | None = None
+    http_status: int | None = None
+    attributes: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class LogRecord(_EventBase):
+    kind: Literal["log"]
+    severity: str | None = None
+    body: JsonValue = None
+    service: str | None = None
+    trace_id: str | None = Field(None, pattern=r"^[0-9a-f]{32}$")
+    span_id: str | None = Field(None, pattern=r"^[0-9a-f]{16}$")
+    attributes: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+Event = Annotated[
+    PageView | Navigation | UiEvent | NetworkRequest | ErrorEvent | CustomEvent | WebVital | Span | LogRecord,
+    Field(discriminator="kind"),
+]
+EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(Event)
+EVENT_KINDS = (
+    "page_view",
+    "navigation",
+    "click",
+    "input",
+    "change",
+    "submit",
+    "key",
+    "scroll",
+    "request",
+    "error",
+    "custom",
+    "vital",
+    "span",
+    "log",
+)
+
+
+class Session(BaseModel):
+    """A session as stored: its events are in the `events` table, ordered by seq."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str
+    session_id: SessionId
+    user_id: str | None = None
+    attributes: dict[str, JsonValue] = Field(default_factory=dict)
+    events: list[Event] = Field(default_factory=list)
+
+
+class BeaconBatch(BaseModel):
+    """What rum.js posts to /v1/rum (and one line of a JSON Lines file).
+
+    Events may omit `session_id`; they inherit the batch's. Invalid events are refused one by one.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    session_id: SessionId
+    user_id: str | None = Field(None, max_length=256)
+    attributes: dict[str, JsonValue] = Field(default_factory=dict)
+    events: list[dict[str, JsonValue]] = Field(max_length=5000)
+
+
+def event_json_schema() -> dict[str, Any]:
+    """The published JSON Schema: the event union, a session, and a beacon batch."""
+    from pydantic.json_schema import models_json_schema
+
+    _, schema = models_json_schema(
+        [(Session, "validation"), (BeaconBatch, "validation")],
+        title="Trodden event model",
+    )
+    return schema

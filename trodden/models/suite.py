@@ -1,0 +1,163 @@
+"""The suite's intermediate representation (IR): what `generate` writes and `replay` runs.
+
+A suite revision is one JSON document (`Suite`), stored in `suite_revisions.ir` and exported by
+`trodden export --format json`. `docs/suite-ir.schema.json` is generated from these models.
+
+Templates: request URLs, header values and string leaves of bodies may contain `{{var}}`, filled
+from variables that earlier steps extracted (`Extraction`) or that an auth profile provides.
+`{{origin}}` is the target's origin, so recorded origins are rewritten to the target.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+IR_VERSION = 1
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Extraction(_Model):
+    """Take a value from a response into a variable, for later requests."""
+
+    var: str
+    source: Literal["json", "header", "location", "regex", "cookie", "url"]
+    # json: a JSON pointer ("/order/id"); header/cookie: the name; regex: a pattern with one group;
+    # location: path or a regex over the Location header; url: a regex over the final URL.
+    path: str = ""
+    recorded: Any = None  # the value seen in the session, for reports
+
+
+class HttpRequest(_Model):
+    method: str
+    url: str  # template, e.g. "{{origin}}/orders/{{order_id}}"
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: Any = None
+    body_kind: Literal["json", "form", "text"] | None = None
+
+
+class Expectation(_Model):
+    """What a step's recorded response promises. Volatile values are checked by format only."""
+
+    status: int | None = None
+    shape: dict[str, str] = Field(default_factory=dict)  # JSON pointer -> type name (object, array, string, ...)
+    values: dict[str, Any] = Field(default_factory=dict)  # JSON pointer -> value stable across sessions
+    formats: dict[str, str] = Field(default_factory=dict)  # JSON pointer -> uuid|email|url|date|datetime|numeric|...
+    headers: dict[str, str] = Field(default_factory=dict)  # stable response headers (e.g. content-type)
+
+
+class HttpStep(_Model):
+    kind: Literal["http"] = "http"
+    id: str
+    endpoint: str  # "METHOD /route/{template}", the key mined assertions attach to
+    request: HttpRequest
+    extract: list[Extraction] = Field(default_factory=list)
+    expect: Expectation = Field(default_factory=Expectation)
+    unsafe: bool = False  # POST/PUT/PATCH/DELETE: replay decides (never against the recorded origin by default)
+    timeout_s: float = 10.0
+    recorded_duration_ms: float | None = None
+
+
+class Locator(_Model):
+    """One way to find an element; a step lists several, tried in order."""
+
+    strategy: Literal["test_id", "role", "label", "text", "css", "xpath", "id"]
+    value: str
+    name: str | None = None  # accessible name, with strategy "role"
+
+
+class BrowserExpectation(_Model):
+    url: str | None = None  # path (+query) of the page after the step, templated
+    visible_text: list[str] = Field(default_factory=list)
+    visible: list[Locator] = Field(default_factory=list)
+
+
+class BrowserStep(_Model):
+    kind: Literal["browser"] = "browser"
+    id: str
+    action: Literal["goto", "click", "fill", "select", "check", "press", "submit", "wait"]
+    url: str | None = None  # for goto, templated
+    locators: list[Locator] = Field(default_factory=list)
+    value: str | None = None  # for fill/select/press
+    expect: BrowserExpectation = Field(default_factory=BrowserExpectation)
+    # Requests the page made after this step, recorded; replay observes the network for the
+    # assertions that attach to these endpoints.
+    network: list[str] = Field(default_factory=list)  # endpoints "METHOD /route"
+    timeout_s: float = 10.0
+
+
+Step = Annotated[HttpStep | BrowserStep, Field(discriminator="kind")]
+
+
+class TestCase(_Model):
+    __test__ = False  # not a pytest class
+
+    id: str  # stable across revisions for the same session and kind
+    name: str
+    type: Literal["http", "browser"]
+    session_id: str
+    journey: str = ""  # the journey signature it covers
+    reasons: list[str] = Field(default_factory=list)
+    auth_profile: str | None = None
+    steps: list[Step]
+    variables: dict[str, Any] = Field(default_factory=dict)  # initial values (pseudonymised inputs)
+
+
+class Assertion(_Model):
+    """A mined invariant. `endpoint` is "METHOD /route"; temporal ones name two endpoints."""
+
+    id: str
+    kind: Literal[
+        "status",
+        "latency",
+        "present",
+        "not_null",
+        "type",
+        "format",
+        "value_set",
+        "range",
+        "error_shape",
+        "followed_by",
+        "preceded_by",
+        "co_occurs",
+    ]
+    endpoint: str
+    field: str | None = None  # JSON pointer into the response body
+    other: str | None = None  # the second endpoint of a temporal/co-occurrence rule
+    params: dict[str, Any] = Field(default_factory=dict)  # e.g. {"max_ms": 120}, {"values": [...]}, {"class": "2xx"}
+    condition: dict[str, Any] = Field(default_factory=dict)  # e.g. {"status": 200}, {"auth": "user"}
+    support: int
+    confidence: float
+    sessions: list[str] = Field(default_factory=list)  # a sample of the sessions it came from
+    description: str = ""
+
+
+class ValueFrom(_Model):
+    value: str | None = None
+    env: str | None = None
+    secret: str | None = None  # "secret-name/key" (Kubernetes), mounted as env by the operator
+
+
+class AuthProfile(_Model):
+    name: str
+    kind: Literal["headers", "login"]
+    headers: dict[str, ValueFrom] = Field(default_factory=dict)
+    login: list[HttpStep] = Field(default_factory=list)  # run before the test; extractions feed headers
+
+
+class Suite(_Model):
+    ir_version: int = IR_VERSION
+    name: str
+    revision: int
+    source: str
+    origin: str | None = None  # the origin the sessions were recorded on; replay refuses unsafe steps there
+    created_at: str
+    selection_id: int | None = None
+    tests: list[TestCase]
+    assertions: list[Assertion] = Field(default_factory=list)
+    auth_profiles: list[AuthProfile] = Field(default_factory=list)
+    stats: dict[str, Any] = Field(default_factory=dict)

@@ -5,26 +5,33 @@ VENV_STAMP := .venv/.installed
 export TRODDEN_HOME ?= $(CURDIR)/.trodden
 export PLAYWRIGHT_CHROMIUM_EXECUTABLE ?= /usr/bin/chromium
 
+# Components add prerequisites of `make test` (tool builds, chart checks) to TEST_PREREQS in mk/*.mk.
+TEST_PREREQS :=
+
 .PHONY: all venv system-deps lint test unit demo crds schemas clean
 all: test
 
-# The virtualenv, rebuilt when pyproject.toml changes.
+# The virtualenv, rebuilt when pyproject.toml changes. Build noise goes to .venv/pip.log.
 $(VENV_STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv .venv
-	$(PY) -m pip install -q --upgrade pip setuptools wheel
-	$(PY) -m pip install -q -e '.[dev]'
+	@echo "installing Python dependencies into .venv (log: .venv/pip.log)"
+	@$(PY) -m pip install -q --upgrade pip setuptools wheel > .venv/pip.log 2>&1
+	@$(PY) -m pip install -e '.[dev]' >> .venv/pip.log 2>&1 || { tail -30 .venv/pip.log; exit 1; }
 	@touch $@
 venv: $(VENV_STAMP)
 
 system-deps:
 	@bash scripts/system-deps.sh
 
+-include mk/*.mk
+-include tests/e2e/cluster/cluster.mk
+
 lint: venv
 	.venv/bin/ruff check .
 	bash scripts/typecheck.sh
 
-# Unit and integration tests, then the end-to-end tests on a real API server.
-test: venv system-deps lint
+# Unit, integration and end-to-end tests (the e2e ones on a real API server) in one pytest run.
+test: venv system-deps lint $(TEST_PREREQS)
 	bash scripts/run-pytest.sh tests
 
 unit: venv
@@ -42,5 +49,3 @@ schemas: venv
 
 clean:
 	rm -rf .venv .trodden reports build *.egg-info
-
--include tests/e2e/cluster/cluster.mk

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests and the demo need, only those missing.
-# Idempotent; needs root (CI and developer machines here run as root).
+# Installs the Debian packages listed in scripts/system-deps.d/*.txt (one per line, # comments),
+# only those missing. Idempotent; needs root to install (CI and the machines here run as root).
 set -euo pipefail
-want=(chromium wrk)
+here=$(cd "$(dirname "$0")" && pwd)
+mapfile -t want < <(cat "$here"/system-deps.d/*.txt | sed 's/#.*//' | tr -s ' \t' '\n' | grep -v '^$' | sort -u)
 missing=()
-for pkg in "${want[@]}" "$@"; do
+for pkg in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -1,23 +1,21 @@
-"""Certificates and keys for the local cluster, made with ``cryptography``.
+"""Certificates and keys for the local cluster, made with the ``openssl`` command.
 
-ECDSA P-256 everywhere: Kubernetes and etcd accept it for serving, client and
-service-account keys, and it is generated in microseconds where RSA takes a noticeable
-fraction of a second per key.
+The openssl CLI (Debian's ``openssl`` package, present on every machine here) keeps the
+start script free of Python dependencies beyond the standard library. ECDSA P-256
+everywhere: Kubernetes and etcd accept it for serving, client and service-account keys,
+and it is generated in microseconds where RSA takes a noticeable fraction of a second.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import ipaddress
+import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-VALIDITY = dt.timedelta(days=30)
+VALIDITY_DAYS = "30"
+EC_KEY = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
 
 
 @dataclass(frozen=True)
@@ -26,65 +24,70 @@ class Issued:
     key: Path
 
 
-def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    path.chmod(0o600)
+def openssl(*args: str, cwd: Path) -> None:
+    exe = shutil.which("openssl")
+    if exe is None:
+        raise RuntimeError("the openssl command is missing: apt-get install openssl")
+    result = subprocess.run([exe, *args], cwd=cwd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"openssl {' '.join(args[:2])} failed: {result.stderr.strip()}")
 
 
-def _name(common_name: str, organization: str | None) -> x509.Name:
-    attrs = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
-    if organization:
-        attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
-    return x509.Name(attrs)
+def _subject(common_name: str, organization: str | None) -> str:
+    return (f"/O={organization}" if organization else "") + f"/CN={common_name}"
 
 
-def _san(names: list[str]) -> x509.SubjectAlternativeName:
-    entries: list[x509.GeneralName] = []
+def _san(names: list[str]) -> str:
+    entries = []
     for name in names:
         try:
-            entries.append(x509.IPAddress(ipaddress.ip_address(name)))
+            ipaddress.ip_address(name)
+            entries.append(f"IP:{name}")
         except ValueError:
-            entries.append(x509.DNSName(name))
-    return x509.SubjectAlternativeName(entries)
+            entries.append(f"DNS:{name}")
+    return ",".join(entries)
 
 
 class CertificateAuthority:
     """A self-signed CA on disk that issues leaf certificates next to itself."""
 
-    def __init__(self, directory: Path, name: str = "trodden-local-ca") -> None:
+    def __init__(self, directory: Path) -> None:
         self.directory = directory
-        directory.mkdir(parents=True, exist_ok=True)
-        self.key = ec.generate_private_key(ec.SECP256R1())
-        now = dt.datetime.now(dt.UTC)
-        subject = _name(name, None)
-        self.cert = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(subject)
-            .public_key(self.key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + VALIDITY)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
-                    key_encipherment=False, data_encipherment=False, key_agreement=False,
-                    encipher_only=False, decipher_only=False,
-                ),
-                critical=True,
-            )
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(self.key.public_key()), critical=False)
-            .sign(self.key, hashes.SHA256())
-        )
         self.cert_path = directory / "ca.crt"
         self.key_path = directory / "ca.key"
-        self.cert_path.write_bytes(self.cert.public_bytes(serialization.Encoding.PEM))
-        _write_key(self.key, self.key_path)
+
+    @classmethod
+    def create(cls, directory: Path, name: str = "trodden-local-ca") -> CertificateAuthority:
+        """A new CA in ``directory`` (replacing any there)."""
+        directory.mkdir(parents=True, exist_ok=True)
+        openssl(
+            "req",
+            "-x509",
+            "-new",
+            *EC_KEY,
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-days",
+            VALIDITY_DAYS,
+            "-subj",
+            f"/CN={name}",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign,digitalSignature",
+            cwd=directory,
+        )
+        (directory / "ca.key").chmod(0o600)
+        return cls(directory)
+
+    @classmethod
+    def load(cls, directory: Path) -> CertificateAuthority:
+        """The CA already in ``directory``."""
+        if not (directory / "ca.key").exists():
+            raise RuntimeError(f"no CA in {directory}")
+        return cls(directory)
 
     def issue(
         self,
@@ -96,40 +99,59 @@ class CertificateAuthority:
         client: bool = True,
     ) -> Issued:
         """Issue ``<stem>.crt``/``<stem>.key``; a server cert when ``server_names`` is given."""
-        key = ec.generate_private_key(ec.SECP256R1())
-        now = dt.datetime.now(dt.UTC)
-        usages = [ExtendedKeyUsageOID.CLIENT_AUTH] if client else []
+        usages = (["clientAuth"] if client else []) + (["serverAuth"] if server_names else [])
+        extensions = [
+            "basicConstraints=critical,CA:FALSE",
+            "keyUsage=critical,digitalSignature,keyEncipherment",
+            f"extendedKeyUsage={','.join(usages)}",
+            "authorityKeyIdentifier=keyid",
+        ]
         if server_names:
-            usages.append(ExtendedKeyUsageOID.SERVER_AUTH)
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(_name(common_name, organization))
-            .issuer_name(self.cert.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + VALIDITY)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()), critical=False
-            )
+            extensions.append(f"subjectAltName={_san(server_names)}")
+        ext_file = self.directory / f"{stem}.ext"
+        ext_file.write_text("\n".join(extensions) + "\n")
+        csr = f"{stem}.csr"
+        openssl(
+            "req",
+            "-new",
+            *EC_KEY,
+            "-keyout",
+            f"{stem}.key",
+            "-out",
+            csr,
+            "-subj",
+            _subject(common_name, organization),
+            cwd=self.directory,
         )
-        if server_names:
-            builder = builder.add_extension(_san(server_names), critical=False)
-        cert = builder.sign(self.key, hashes.SHA256())
+        openssl(
+            "x509",
+            "-req",
+            "-in",
+            csr,
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            VALIDITY_DAYS,
+            "-sha256",
+            "-extfile",
+            ext_file.name,
+            "-out",
+            f"{stem}.crt",
+            cwd=self.directory,
+        )
+        ext_file.unlink()
+        (self.directory / csr).unlink()
         issued = Issued(self.directory / f"{stem}.crt", self.directory / f"{stem}.key")
-        issued.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        _write_key(key, issued.key)
+        issued.key.chmod(0o600)
         return issued
 
 
 def service_account_keys(directory: Path) -> Issued:
     """The key pair that signs and verifies service-account tokens (``sa.pub`` as "cert")."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    private, public = directory / "sa.key", directory / "sa.pub"
-    _write_key(key, private)
-    public.write_bytes(
-        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    )
-    return Issued(cert=public, key=private)
+    openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "sa.key", cwd=directory)
+    openssl("pkey", "-in", "sa.key", "-pubout", "-out", "sa.pub", cwd=directory)
+    (directory / "sa.key").chmod(0o600)
+    return Issued(cert=directory / "sa.pub", key=directory / "sa.key")

@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """Build the local e2e cluster's binaries from Go modules, cached by version.
 
-Kubernetes components come from the k8s.io/kubernetes module (``build/k8s``), etcd from
-its own modules (``build/etcd``). Binaries land in ``.cache/k8s-bin/k8s-<version>/`` and
+Kubernetes components come from the k8s.io/kubernetes module (``gomod/k8s``), etcd from
+its own modules (``gomod/etcd``). Binaries land in ``.cache/k8s-bin/k8s-<version>/`` and
 ``.cache/k8s-bin/etcd-<version>/`` at the repository root and are only rebuilt when
 missing, so a warm run costs nothing. The versions are read from the two ``go.mod``
 files, which are the single place to bump them.
 
-Usage: python tests/e2e/cluster/build.py [--node] [--print-dir]
+Usage: python tests/e2e/cluster/k8sbins.py [--node] [--print-dir]
 """
 
 from __future__ import annotations
@@ -29,10 +29,11 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parents[2]
-BUILD_DIR = HERE / "build"
+GOMOD_DIR = HERE / "gomod"
 CACHE_ROOT = Path(os.environ.get("TRODDEN_K8S_BIN_CACHE", REPO_ROOT / ".cache" / "k8s-bin"))
 
-CONTROL_PLANE = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
+# kubectl too: the tests need one within one minor version of the server.
+CONTROL_PLANE = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
 NODE = ("kubelet", "kube-proxy")
 K8S_MODULE = "k8s.io/kubernetes"
 ETCD_MODULE = "go.etcd.io/etcd/server/v3"
@@ -60,8 +61,8 @@ def module_version(go_mod: Path, module: str) -> str:
 
 
 def binaries() -> Binaries:
-    k8s_version = module_version(BUILD_DIR / "k8s" / "go.mod", K8S_MODULE)
-    etcd_version = module_version(BUILD_DIR / "etcd" / "go.mod", ETCD_MODULE)
+    k8s_version = module_version(GOMOD_DIR / "k8s" / "go.mod", K8S_MODULE)
+    etcd_version = module_version(GOMOD_DIR / "etcd" / "go.mod", ETCD_MODULE)
     return Binaries(
         k8s_dir=CACHE_ROOT / f"k8s-{k8s_version}",
         etcd_dir=CACHE_ROOT / f"etcd-{etcd_version}",
@@ -101,16 +102,17 @@ def module_commit(go: str, module_dir: Path, module: str, version: str) -> str:
 
 def k8s_ldflags(go: str, version: str) -> str:
     major, minor = version.lstrip("v").split(".")[:2]
-    commit = module_commit(go, BUILD_DIR / "k8s", K8S_MODULE, version)
+    commit = module_commit(go, GOMOD_DIR / "k8s", K8S_MODULE, version)
     date = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     values = {
         "gitVersion": version,
         "gitMajor": major,
         "gitMinor": minor,
-        "gitCommit": commit,
         "gitTreeState": "clean",
         "buildDate": date,
     }
+    if commit:  # the proxy does not always record it; an empty stamp would hide the default
+        values["gitCommit"] = commit
     # Both packages carry the version: component-base for the servers, client-go for clients.
     pkgs = ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version")
     stamps = [f"-X {pkg}.{key}={value}" for pkg in pkgs for key, value in values.items()]
@@ -118,7 +120,7 @@ def k8s_ldflags(go: str, version: str) -> str:
 
 
 def etcd_ldflags(go: str, version: str) -> str:
-    commit = module_commit(go, BUILD_DIR / "etcd", ETCD_MODULE, version) or version
+    commit = module_commit(go, GOMOD_DIR / "etcd", ETCD_MODULE, version) or version
     return f"-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA={commit[:12]}"
 
 
@@ -160,11 +162,11 @@ def ensure_built(node: bool = False, log: bool = True) -> Binaries:
         if missing:
             say(log, f"building {', '.join(missing)} {bins.k8s_version} into {bins.k8s_dir}")
             packages = [f"{K8S_MODULE}/cmd/{name}" for name in missing]
-            go_build(go, BUILD_DIR / "k8s", bins.k8s_dir, packages, k8s_ldflags(go, bins.k8s_version))
+            go_build(go, GOMOD_DIR / "k8s", bins.k8s_dir, packages, k8s_ldflags(go, bins.k8s_version))
         if not bins.path("etcd").exists():
             say(log, f"building etcd {bins.etcd_version} into {bins.etcd_dir}")
             ldflags = etcd_ldflags(go, bins.etcd_version)
-            go_build(go, BUILD_DIR / "etcd", bins.etcd_dir, ["."], ldflags)
+            go_build(go, GOMOD_DIR / "etcd", bins.etcd_dir, ["."], ldflags)
         say(log, f"built in {time.monotonic() - started:.0f}s")
     return bins
 

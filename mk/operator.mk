@@ -1,0 +1,42 @@
+# Operator (issue 6): chart checks and the tools they need.
+#
+#   make operator-tools   build helm and kubeconform from the Go module proxy into .cache/bin (once)
+#   make chart-check      helm lint + helm template | kubeconform -strict with the CRD schemas
+#   make crd-schemas      JSON schemas for kubeconform, generated from crds/*.yaml
+#
+# helm and kubeconform are not Debian packages; `go install` builds them from the module proxy.
+
+OPERATOR_BIN := $(CURDIR)/.cache/bin
+HELM := $(OPERATOR_BIN)/helm
+KUBECONFORM := $(OPERATOR_BIN)/kubeconform
+HELM_VERSION ?= v3.16.4
+KUBECONFORM_VERSION ?= v0.6.7
+CRD_SCHEMA_DIR := $(CURDIR)/.cache/crd-schemas
+
+.PHONY: operator-tools chart-check crd-schemas
+
+$(HELM):
+	@mkdir -p $(OPERATOR_BIN)
+	@echo "building helm $(HELM_VERSION) with go install (once)"
+	GOBIN=$(OPERATOR_BIN) CGO_ENABLED=0 go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+
+$(KUBECONFORM):
+	@mkdir -p $(OPERATOR_BIN)
+	@echo "building kubeconform $(KUBECONFORM_VERSION) with go install (once)"
+	GOBIN=$(OPERATOR_BIN) CGO_ENABLED=0 go install github.com/yannh/kubeconform/cmd/kubeconform@$(KUBECONFORM_VERSION)
+
+operator-tools: $(HELM) $(KUBECONFORM)
+
+crd-schemas: venv
+	$(PY) -m trodden.operator.crdschemas crds $(CRD_SCHEMA_DIR)
+
+chart-check: operator-tools crd-schemas
+	$(HELM) lint --strict charts/trodden
+	$(HELM) lint --strict charts/trodden --set postgres.enabled=false --set externalDatabase.existingSecret=trodden-db
+	$(HELM) template trodden charts/trodden --include-crds | $(KUBECONFORM) -strict -summary \
+		-schema-location default -schema-location '$(CRD_SCHEMA_DIR)/{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json'
+	$(HELM) template trodden charts/trodden --include-crds --set postgres.enabled=false \
+		--set externalDatabase.existingSecret=trodden-db | $(KUBECONFORM) -strict -summary \
+		-schema-location default -schema-location '$(CRD_SCHEMA_DIR)/{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json'
+
+TEST_PREREQS += operator-tools chart-check

@@ -1,0 +1,487 @@
+"""Spec in → manifests out: the objects the operator owns. Pure functions, no Kubernetes calls.
+
+Every object carries an owner reference to the custom resource it serves (so deleting the resource
+deletes them, through the garbage collector in kube-controller-manager) and the standard
+`app.kubernetes.io/*` labels. Names are deterministic, so applying twice (or from a restarted
+operator) targets the same object instead of creating a duplicate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from trodden.operator.specs import (
+    API_VERSION,
+    Endpoint,
+    ReplayOnRollout,
+    ReplayRunSpec,
+    ResourceRequirements,
+    RumSourceSpec,
+    SessionSelectorSpec,
+    TestSuiteSpec,
+)
+
+from trodden.models.instrumentation import InstrumentationConfig
+from trodden.models.sanitization import SanitizationConfig, SanitizationRule
+
+COLLECTOR_PORT = 8480
+INSTRUMENTATION_PATH = "/etc/trodden/instrumentation/config.json"
+SANITIZATION_PATH = "/etc/trodden/sanitization/rules.json"
+DSN_SECRET = "trodden-dsn"  # per namespace, copied there by the operator from its own DSN
+DSN_KEY = "dsn"
+FIELD_MANAGER = "trodden-operator"
+MANAGED_BY = "trodden-operator"
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What the operator knows about where it runs (from its environment / chart values)."""
+
+    image: str = "trodden:latest"
+    image_pull_policy: str = "IfNotPresent"
+    service_account: str | None = None  # for the pods it creates; None = the namespace default
+    job_backoff_limit: int = 2
+    extra_env: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The custom resource an object belongs to."""
+
+    kind: str
+    name: str
+    namespace: str
+    uid: str
+    generation: int = 1
+
+    @classmethod
+    def of(cls, body: Any) -> Owner:
+        meta = body["metadata"]
+        return cls(
+            kind=body["kind"], name=meta["name"], namespace=meta["namespace"], uid=meta["uid"],
+            generation=int(meta.get("generation") or 1),
+        )
+
+    def reference(self) -> dict[str, Any]:
+        return {
+            "apiVersion": API_VERSION,
+            "kind": self.kind,
+            "name": self.name,
+            "uid": self.uid,
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+
+
+def short_hash(value: Any, length: int = 8) -> str:
+    blob = json.dumps(value, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:length]
+
+
+def bounded_name(*parts: str, limit: int = 63) -> str:
+    """`a-b-c`, shortened with a hash suffix when longer than `limit` (names stay unique and valid)."""
+    name = "-".join(p for p in parts if p)
+    if len(name) <= limit:
+        return name
+    digest = short_hash(name, 8)
+    return f"{name[: limit - 9].rstrip('-')}-{digest}"
+
+
+def labels(owner: Owner, component: str) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": "trodden",
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/instance": owner.name[:63],
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+        f"trodden.dev/{owner.kind.lower()}": owner.name[:63],
+    }
+
+
+def metadata(owner: Owner, name: str, component: str, extra_labels: dict[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "name": name,
+        "namespace": owner.namespace,
+        "labels": {**labels(owner, component), **(extra_labels or {})},
+        "ownerReferences": [owner.reference()],
+    }
+
+
+def _resources(res: ResourceRequirements | None, default: dict[str, Any]) -> dict[str, Any]:
+    if res is None:
+        return default
+    return res.model_dump(exclude_none=True)
+
+
+def dsn_env() -> dict[str, Any]:
+    return {"name": "TRODDEN_DSN", "valueFrom": {"secretKeyRef": {"name": DSN_SECRET, "key": DSN_KEY}}}
+
+
+def _env(runtime: Runtime, *extra: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        dsn_env(),
+        {"name": "TRODDEN_LOG_FORMAT", "value": "json"},
+        *({"name": k, "value": v} for k, v in runtime.extra_env),
+        *extra,
+    ]
+
+
+def _pod_security() -> dict[str, Any]:
+    return {"runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001, "fsGroup": 10001,
+            "seccompProfile": {"type": "RuntimeDefault"}}
+
+
+def _container_security() -> dict[str, Any]:
+    return {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+
+
+def endpoint_url(endpoint: Endpoint, namespace: str) -> str:
+    """The URL a pod in `namespace` uses to reach the endpoint (Service → cluster DNS name)."""
+    if endpoint.url:
+        return endpoint.url
+    svc = endpoint.service
+    assert svc is not None  # the CRD's CEL rule guarantees exactly one of url / service
+    ns = svc.namespace or namespace
+    return f"{svc.scheme}://{svc.name}.{ns}.svc:{svc.port}{svc.path}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Namespace-wide
+
+
+def dsn_secret(namespace: str, dsn: str) -> dict[str, Any]:
+    """The DSN for pods in a namespace. Not owned by one resource: several share it."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": DSN_SECRET,
+            "namespace": namespace,
+            "labels": {"app.kubernetes.io/name": "trodden", "app.kubernetes.io/managed-by": MANAGED_BY},
+        },
+        "type": "Opaque",
+        "stringData": {DSN_KEY: dsn},
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# RumSource → collector
+
+
+def ingest_key_secret_name(owner: Owner, spec: RumSourceSpec) -> str:
+    return spec.ingest_key_secret or f"{owner.name}-ingest-key"
+
+
+def ingest_key_secret(owner: Owner, key: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": metadata(owner, f"{owner.name}-ingest-key", "ingest-key"),
+        "type": "Opaque",
+        "stringData": {"key": key},
+    }
+
+
+def sanitization_config(spec: RumSourceSpec) -> SanitizationConfig:
+    return SanitizationConfig(
+        rules=[SanitizationRule(kind=r.kind, match=r.match, action=r.action) for r in spec.sanitization.rules],
+        disable_builtins=list(spec.sanitization.disable_builtins),
+    )
+
+
+def sanitization_configmap(owner: Owner, spec: RumSourceSpec) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": metadata(owner, f"{owner.name}-sanitization", "sanitization"),
+        "data": {"rules.json": sanitization_config(spec).model_dump_json(indent=2)},
+    }
+
+
+def instrumentation_configmap(owner: Owner, config: InstrumentationConfig) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": metadata(owner, f"{owner.name}-instrumentation", "instrumentation"),
+        "data": {"config.json": config.model_dump_json(indent=2)},
+    }
+
+
+def collector_selector(owner: Owner) -> dict[str, str]:
+    return {"app.kubernetes.io/component": "collector", "app.kubernetes.io/instance": owner.name[:63],
+            "trodden.dev/rumsource": owner.name[:63]}
+
+
+def collector_deployment(owner: Owner, spec: RumSourceSpec, runtime: Runtime) -> dict[str, Any]:
+    image = spec.image or runtime.image
+    selector = collector_selector(owner)
+    container = {
+        "name": "collector",
+        "image": image,
+        "imagePullPolicy": runtime.image_pull_policy,
+        "args": [
+            "collect", "--source", owner.name, "--host", "0.0.0.0", "--port", str(COLLECTOR_PORT),
+            "--instrumentation-file", INSTRUMENTATION_PATH, "--sanitization-file", SANITIZATION_PATH,
+        ],
+        "env": _env(
+            runtime,
+            {"name": "TRODDEN_INGEST_KEY",
+             "valueFrom": {"secretKeyRef": {"name": ingest_key_secret_name(owner, spec), "key": "key"}}},
+            {"name": "TRODDEN_RETENTION_DAYS", "value": str(spec.retention_days)},
+        ),
+        "ports": [{"name": "http", "containerPort": COLLECTOR_PORT, "protocol": "TCP"}],
+        "readinessProbe": {"httpGet": {"path": "/readyz", "port": "http"}, "periodSeconds": 5},
+        "livenessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10,
+                          "failureThreshold": 6},
+        "resources": _resources(spec.resources, {"requests": {"cpu": "100m", "memory": "128Mi"},
+                                                 "limits": {"memory": "512Mi"}}),
+        "securityContext": {**_container_security(), "readOnlyRootFilesystem": True},
+        "volumeMounts": [
+            {"name": "instrumentation", "mountPath": "/etc/trodden/instrumentation", "readOnly": True},
+            {"name": "sanitization", "mountPath": "/etc/trodden/sanitization", "readOnly": True},
+            {"name": "tmp", "mountPath": "/tmp"},
+        ],
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": metadata(owner, f"{owner.name}-collector", "collector", selector),
+        "spec": {
+            "replicas": spec.replicas,
+            "selector": {"matchLabels": selector},
+            "template": {
+                "metadata": {
+                    "labels": {**labels(owner, "collector"), **selector},
+                    # A sanitisation change restarts the collector (rules are read at start);
+                    # instrumentation changes are picked up live from the mounted file.
+                    "annotations": {
+                        "trodden.dev/sanitization-hash": short_hash(sanitization_config(spec).model_dump())
+                    },
+                },
+                "spec": {
+                    **({"serviceAccountName": runtime.service_account} if runtime.service_account else {}),
+                    "automountServiceAccountToken": False,
+                    "securityContext": _pod_security(),
+                    "containers": [container],
+                    "volumes": [
+                        {"name": "instrumentation", "configMap": {"name": f"{owner.name}-instrumentation"}},
+                        {"name": "sanitization", "configMap": {"name": f"{owner.name}-sanitization"}},
+                        {"name": "tmp", "emptyDir": {}},
+                    ],
+                },
+            },
+        },
+    }
+
+
+def collector_service(owner: Owner, spec: RumSourceSpec) -> dict[str, Any]:
+    port: dict[str, Any] = {"name": "http", "port": COLLECTOR_PORT, "targetPort": "http", "protocol": "TCP"}
+    if spec.node_port is not None:
+        port["nodePort"] = spec.node_port
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata(owner, f"{owner.name}-collector", "collector"),
+        "spec": {"type": spec.service_type, "selector": collector_selector(owner), "ports": [port]},
+    }
+
+
+def collector_endpoint(owner: Owner) -> str:
+    return f"http://{owner.name}-collector.{owner.namespace}.svc:{COLLECTOR_PORT}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Jobs
+
+
+def _job_pod(owner: Owner, component: str, runtime: Runtime, args: list[str], *,
+             resources: ResourceRequirements | None, extra_env: tuple[dict[str, Any], ...] = (),
+             extra_mounts: tuple[tuple[dict[str, Any], dict[str, Any]], ...] = ()) -> dict[str, Any]:
+    container = {
+        "name": component,
+        "image": runtime.image,
+        "imagePullPolicy": runtime.image_pull_policy,
+        "args": args,
+        "env": _env(runtime, *extra_env),
+        "resources": _resources(resources, {"requests": {"cpu": "200m", "memory": "256Mi"},
+                                            "limits": {"memory": "2Gi"}}),
+        "securityContext": _container_security(),
+        "volumeMounts": [{"name": "work", "mountPath": "/reports"}, *(m for m, _ in extra_mounts)],
+    }
+    return {
+        "metadata": {"labels": labels(owner, component)},
+        "spec": {
+            **({"serviceAccountName": runtime.service_account} if runtime.service_account else {}),
+            "automountServiceAccountToken": False,
+            "restartPolicy": "Never",
+            "securityContext": _pod_security(),
+            "containers": [container],
+            "volumes": [{"name": "work", "emptyDir": {}}, *(v for _, v in extra_mounts)],
+        },
+    }
+
+
+def _job(owner: Owner, name: str, component: str, pod: dict[str, Any], runtime: Runtime,
+         **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": metadata(owner, name, component),
+        "spec": {
+            "backoffLimit": runtime.job_backoff_limit,
+            # Exit code 2 is "bad input" in every trodden command: retrying cannot help.
+            "podFailurePolicy": {"rules": [
+                {"action": "FailJob", "onExitCodes": {"containerName": component, "operator": "In", "values": [2]}},
+                {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
+            ]},
+            **spec,
+            "template": pod,
+        },
+    }
+
+
+def select_args(owner: Owner, spec: SessionSelectorSpec) -> list[str]:
+    args = ["select", "--source", spec.source, "--name", owner.name, "--window", spec.window,
+            "--dedup-threshold", str(spec.dedup_threshold), "--max", str(spec.budget)]
+    for strategy in spec.strategies:
+        args += ["--strategy", strategy.cli_value()]
+    return [*args, "--json"]
+
+
+def selection_job_name(owner: Owner, spec: SessionSelectorSpec) -> str:
+    return bounded_name(owner.name, "select", short_hash(spec.wire(), 6))
+
+
+def selection_job(owner: Owner, spec: SessionSelectorSpec, runtime: Runtime) -> dict[str, Any]:
+    pod = _job_pod(owner, "select", runtime, select_args(owner, spec), resources=spec.resources)
+    return _job(owner, selection_job_name(owner, spec), "select", pod, runtime)
+
+
+def selection_cronjob(owner: Owner, spec: SessionSelectorSpec, runtime: Runtime) -> dict[str, Any]:
+    assert spec.schedule
+    pod = _job_pod(owner, "select", runtime, select_args(owner, spec), resources=spec.resources)
+    job = _job(owner, "unused", "select", pod, runtime)
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": metadata(owner, bounded_name(owner.name, "select", limit=52), "select"),
+        "spec": {
+            "schedule": spec.schedule,
+            "suspend": spec.suspend,
+            "concurrencyPolicy": "Forbid",
+            "successfulJobsHistoryLimit": 3,
+            "failedJobsHistoryLimit": 3,
+            "jobTemplate": {"metadata": {"labels": labels(owner, "select")}, "spec": job["spec"]},
+        },
+    }
+
+
+def generate_args(owner: Owner, spec: TestSuiteSpec, selection_ids: list[int]) -> list[str]:
+    args = ["generate", "--source", spec.source, "--suite", owner.name]
+    if len(selection_ids) == 1:
+        args += ["--selection", str(selection_ids[0])]
+    else:
+        for sid in selection_ids:
+            args += ["--selection", str(sid)]
+    if not spec.generate.http:
+        args.append("--no-http")
+    if spec.generate.browser:
+        args.append("--browser")
+    m = spec.mining
+    args += ["--min-support", str(m.min_support), "--confidence", str(m.confidence),
+             "--temporal-confidence", str(m.temporal_confidence), "--latency-margin", str(m.latency_margin)]
+    return [*args, "--json"]
+
+
+def generation_job_name(owner: Owner, spec: TestSuiteSpec, selection_ids: list[int]) -> str:
+    return bounded_name(owner.name, "gen", short_hash([spec.wire(), sorted(selection_ids)], 6))
+
+
+def generation_job(owner: Owner, spec: TestSuiteSpec, selection_ids: list[int], runtime: Runtime) -> dict[str, Any]:
+    env: list[dict[str, Any]] = []
+    for profile in spec.auth_profiles:
+        prefix = "TRODDEN_AUTH_" + profile.name.upper().replace("-", "_")
+        for header in profile.headers:
+            env.append({"name": f"{prefix}_HEADER_{header.name.upper().replace('-', '_')}",
+                        "valueFrom": {"secretKeyRef": header.secret_key_ref.model_dump()}})
+        for suffix, ref in (("USERNAME", profile.username_ref), ("PASSWORD", profile.password_ref)):
+            if ref is not None:
+                env.append({"name": f"{prefix}_{suffix}", "valueFrom": {"secretKeyRef": ref.model_dump()}})
+    pod = _job_pod(owner, "generate", runtime, generate_args(owner, spec, selection_ids), resources=spec.resources,
+                   extra_env=tuple(env))
+    return _job(owner, generation_job_name(owner, spec, selection_ids), "generate", pod, runtime)
+
+
+def run_name(owner: Owner) -> str:
+    """The replay run's name in the store: unique even when a ReplayRun name is reused later."""
+    return f"{owner.namespace}/{owner.name}/{owner.uid[:8]}"
+
+
+def replay_job_name(owner: Owner) -> str:
+    # Indexed Job pods are named <job>-<index>-<suffix>; keep room for it under 63 characters.
+    return bounded_name(owner.name, "replay", limit=52)
+
+
+def replay_args(owner: Owner, spec: ReplayRunSpec, target: str, baseline: str | None) -> list[str]:
+    args = ["replay", "--suite", spec.suite]
+    if spec.revision is not None:
+        args += ["--revision", str(spec.revision)]
+    args += ["--target", target]
+    if baseline:
+        args += ["--baseline", baseline]
+    args += [
+        "--shard", f"$(JOB_COMPLETION_INDEX)/{spec.shards}",
+        "--run-name", run_name(owner),
+        "--concurrency", str(spec.concurrency),
+        "--retries", str(spec.retries),
+        "--json", "/reports/report-$(JOB_COMPLETION_INDEX).json",
+        "--junit", "/reports/junit-$(JOB_COMPLETION_INDEX).xml",
+    ]
+    if spec.allow_unsafe:
+        args.append("--allow-unsafe")
+    return args
+
+
+def replay_job(owner: Owner, spec: ReplayRunSpec, runtime: Runtime) -> dict[str, Any]:
+    target = endpoint_url(spec.target, owner.namespace)
+    baseline = endpoint_url(spec.baseline, owner.namespace) if spec.baseline else None
+    args = replay_args(owner, spec, target, baseline)
+    # `trodden replay` exits 1 when it found regressions: that is a finished shard with a verdict
+    # (read from the store), not a crash to retry. Exit 2 (bad input) fails the Job at once.
+    script = 'trodden "$@"; rc=$?; if [ "$rc" -eq 1 ]; then exit 0; fi; exit "$rc"'
+    pod = _job_pod(owner, "replay", runtime, args, resources=spec.resources,
+                   extra_env=({"name": "TRODDEN_RUN_NAME", "value": run_name(owner)},))
+    container = pod["spec"]["containers"][0]
+    container["command"] = ["/bin/sh", "-c", script, "trodden"]
+    container["env"].append({"name": "JOB_COMPLETION_INDEX", "valueFrom": {"fieldRef": {
+        "fieldPath": "metadata.annotations['batch.kubernetes.io/job-completion-index']"}}})
+    return _job(
+        owner, replay_job_name(owner), "replay", pod, runtime,
+        completionMode="Indexed",
+        completions=spec.shards,
+        parallelism=spec.shards,
+        activeDeadlineSeconds=spec.timeout_seconds,
+    )
+
+
+def rollout_replayrun(suite: Owner, replay_on: ReplayOnRollout, template_hash: str) -> dict[str, Any]:
+    """The ReplayRun created for a new rollout (pod template) of the suite's Deployment."""
+    spec = ReplayRunSpec(
+        suite=suite.name, target=replay_on.target, baseline=replay_on.baseline, shards=replay_on.shards,
+        retries=replay_on.retries,
+    )
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "ReplayRun",
+        "metadata": metadata(suite, bounded_name(suite.name, "rollout", template_hash[:10]), "rollout-replay",
+                             {"trodden.dev/deployment": replay_on.deployment[:63],
+                              "trodden.dev/template-hash": template_hash[:63]}),
+        "spec": spec.wire(),
+    }
+
+
+def pod_template_hash(deployment: dict[str, Any]) -> str:
+    """Identifies a rollout: a hash of the Deployment's pod template (what a new rollout changes)."""
+    return short_hash((deployment.get("spec") or {}).get("template") or {}, 16)

@@ -1,0 +1,147 @@
+"""Observed objects in → KEP-1623 conditions out. Pure functions, no Kubernetes calls.
+
+Rules kept here so every kind follows them:
+- a condition is stamped with the generation it was computed for (`observedGeneration`);
+- `lastTransitionTime` moves only when `status` changes (a new reason or message does not move it);
+- conditions of other types already on the object are kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+Status = Literal["True", "False", "Unknown"]
+JobState = Literal["Absent", "Pending", "Running", "Succeeded", "Failed"]
+
+
+def now_rfc3339() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Desired:
+    type: str
+    status: Status
+    reason: str
+    message: str = ""
+
+
+def merge(existing: list[dict[str, Any]], desired: list[Desired], generation: int, now: str) -> list[dict[str, Any]]:
+    """The condition list after applying `desired` to `existing` (a new list; inputs untouched)."""
+    by_type = {c["type"]: dict(c) for c in existing}
+    for want in desired:
+        old = by_type.get(want.type)
+        moved = old is None or old.get("status") != want.status
+        by_type[want.type] = {
+            "type": want.type,
+            "status": want.status,
+            "reason": want.reason,
+            "message": want.message[:32768],
+            "lastTransitionTime": now if moved or old is None else old.get("lastTransitionTime", now),
+            "observedGeneration": generation,
+        }
+    order = [c["type"] for c in existing] + [d.type for d in desired if d.type not in {c["type"] for c in existing}]
+    return [by_type[t] for t in order]
+
+
+def find(conditions: list[dict[str, Any]], type_: str) -> dict[str, Any] | None:
+    return next((c for c in conditions if c.get("type") == type_), None)
+
+
+# ---------------------------------------------------------------------------------------------
+# Jobs
+
+
+def _job_condition(job: dict[str, Any], type_: str) -> bool:
+    return any(
+        c.get("type") == type_ and c.get("status") == "True" for c in (job.get("status") or {}).get("conditions") or []
+    )
+
+
+def job_state(job: dict[str, Any] | None) -> JobState:
+    """Where a batch/v1 Job is, from its status (terminal conditions first, then pod counts)."""
+    if job is None:
+        return "Absent"
+    if _job_condition(job, "Complete") or _job_condition(job, "SuccessCriteriaMet"):
+        return "Succeeded"
+    if _job_condition(job, "Failed") or _job_condition(job, "FailureTarget"):
+        return "Failed"
+    status = job.get("status") or {}
+    if status.get("active") or status.get("succeeded") or status.get("failed") or status.get("ready"):
+        return "Running"
+    return "Pending"
+
+
+def job_failure_message(job: dict[str, Any] | None) -> str:
+    for c in ((job or {}).get("status") or {}).get("conditions") or []:
+        if c.get("type") in ("Failed", "FailureTarget") and c.get("status") == "True":
+            return f"{c.get('reason', 'Failed')}: {c.get('message', '')}".strip(": ")
+    return "the Job failed"
+
+
+# ---------------------------------------------------------------------------------------------
+# Per kind
+
+
+def rumsource_ready(deployment: dict[str, Any] | None, desired_replicas: int) -> Desired:
+    if deployment is None:
+        return Desired("Ready", "False", "CollectorMissing", "the collector Deployment does not exist yet")
+    status = deployment.get("status") or {}
+    available = int(status.get("availableReplicas") or 0)
+    if desired_replicas == 0:
+        return Desired("Ready", "False", "ScaledToZero", "replicas is 0: no collector runs")
+    generation = int((deployment.get("metadata") or {}).get("generation", 0))
+    gen_seen = int(status.get("observedGeneration") or 0) >= generation
+    message = f"{available}/{desired_replicas} collector replicas available"
+    if available >= desired_replicas and gen_seen:
+        return Desired("Ready", "True", "CollectorAvailable", message)
+    return Desired("Ready", "False", "CollectorProgressing", message)
+
+
+def batch_ready(kind: str, state: JobState, job: dict[str, Any] | None, produced: str, cron: bool = False) -> Desired:
+    """Ready for SessionSelector and TestSuite from their latest Job (or CronJob)."""
+    if state == "Succeeded":
+        return Desired("Ready", "True", f"{kind}Succeeded", produced)
+    if state == "Failed":
+        return Desired("Ready", "False", f"{kind}Failed", job_failure_message(job))
+    if cron and state == "Absent":
+        return Desired("Ready", "True", "Scheduled", produced or "waiting for the first scheduled run")
+    return Desired("Ready", "Unknown", f"{kind}Running", f"the {kind.lower()} Job is {state.lower()}")
+
+
+def replay_conditions(
+    state: JobState, job: dict[str, Any] | None, failed: int | None, has_results: bool
+) -> tuple[list[Desired], Literal["Pending", "Running", "Succeeded", "Failed"]]:
+    """`Succeeded` (Unknown while running) and `Failed`, and the phase for the printer column.
+
+    Succeeded=True means: every shard finished and no test regressed. Regressions, a failed Job or a
+    finished Job without results make Failed=True, so `kubectl wait` on either condition ends.
+    """
+    if state in ("Absent", "Pending", "Running"):
+        reason = "Pending" if state != "Running" else "Running"
+        return [
+            Desired("Succeeded", "Unknown", reason, f"replay Job is {state.lower()}"),
+            Desired("Failed", "False", reason, ""),
+        ], ("Running" if state == "Running" else "Pending")
+    if state == "Failed":
+        message = job_failure_message(job)
+        return [
+            Desired("Succeeded", "False", "ReplayJobFailed", message),
+            Desired("Failed", "True", "ReplayJobFailed", message),
+        ], "Failed"
+    if not has_results:
+        message = "the replay Job completed but stored no results"
+        return [Desired("Succeeded", "False", "NoResults", message), Desired("Failed", "True", "NoResults", message)], \
+            "Failed"
+    if failed:
+        message = f"{failed} test(s) regressed"
+        return [
+            Desired("Succeeded", "False", "RegressionsFound", message),
+            Desired("Failed", "True", "RegressionsFound", message),
+        ], "Failed"
+    return [
+        Desired("Succeeded", "True", "NoRegressions", "every test passed or was only flaky"),
+        Desired("Failed", "False", "NoRegressions", ""),
+    ], "Succeeded"

@@ -1,0 +1,180 @@
+"""What the operator reads from the store: replay results, source counts, selections, suites.
+
+`replay_summary` uses the replay component's `summarize_run` when it is installed and falls back to
+reading `replay_runs` / `replay_results` directly; either way the result is normalised by
+`status_from_summary` into the bounded ReplayRun status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from trodden.operator.specs import FlakyTest, Regression
+
+from trodden.store import Store
+
+MAX_LISTED = 10
+MAX_TEXT = 500
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
+
+
+async def read_run_summary(store: Store, run_name: str) -> dict[str, Any]:
+    """Counts, top regressions (expected vs actual) and flaky tests of every shard of a run."""
+    runs = await store.pool.fetch(
+        "SELECT id, shard, status, finished_at, summary FROM replay_runs WHERE run_name = $1", run_name
+    )
+    if not runs:
+        return {"run_name": run_name, "shards": 0, "shards_done": 0, "total": 0, "counts": {}, "regressions": [],
+                "flaky_tests": []}
+    ids = [r["id"] for r in runs]
+    counts = {
+        r["outcome"]: r["n"]
+        for r in await store.pool.fetch(
+            "SELECT outcome, count(*) AS n FROM replay_results WHERE run_id = ANY($1::bigint[]) GROUP BY outcome", ids
+        )
+    }
+    failed_rows = await store.pool.fetch(
+        "SELECT test_id, failures FROM replay_results WHERE run_id = ANY($1::bigint[]) AND outcome IN"
+        " ('failed', 'error') ORDER BY test_id LIMIT $2", ids, MAX_LISTED,
+    )
+    regressions: list[dict[str, Any]] = []
+    for row in failed_rows:
+        failures = row["failures"] or [{}]
+        first = failures[0] if isinstance(failures, list) and failures else {}
+        first = first if isinstance(first, dict) else {"message": first}
+        regressions.append({
+            "test": row["test_id"],
+            "step": first.get("step") or first.get("route") or "",
+            "route": first.get("route") or first.get("step") or "",
+            "assertion": first.get("assertion") or first.get("message") or "",
+            "expected": first.get("expected"),
+            "actual": first.get("actual"),
+        })
+    flaky_rows = await store.pool.fetch(
+        "SELECT test_id, flaky_cause, failures FROM replay_results WHERE run_id = ANY($1::bigint[])"
+        " AND outcome = 'flaky' ORDER BY test_id LIMIT $2", ids, MAX_LISTED,
+    )
+    flaky = []
+    for row in flaky_rows:
+        failures = row["failures"] or []
+        first = failures[0] if isinstance(failures, list) and failures and isinstance(failures[0], dict) else {}
+        flaky.append({"test": row["test_id"], "cause": row["flaky_cause"] or "",
+                      "route": first.get("route") or first.get("step") or ""})
+    return {
+        "run_name": run_name,
+        "shards": len(runs),
+        "shards_done": sum(1 for r in runs if r["finished_at"] is not None),
+        "total": sum(counts.values()),
+        "counts": counts,
+        "regressions": regressions,
+        "flaky_tests": flaky,
+    }
+
+
+def _replay_component() -> Callable[[Store, str], Awaitable[dict[str, Any]]] | None:
+    try:
+        from trodden.replay.summary import summarize_run  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return None
+    return summarize_run  # type: ignore[no-any-return,unused-ignore]
+
+
+async def replay_summary(store: Store, run_name: str) -> dict[str, Any]:
+    summarize = _replay_component()
+    if summarize is not None:
+        return await summarize(store, run_name)
+    return await read_run_summary(store, run_name)
+
+
+def _count(summary: dict[str, Any], outcome: str) -> int:
+    counts = summary.get("counts") or {}
+    return int(counts.get(outcome) or summary.get(outcome) or 0)
+
+
+def status_from_summary(summary: dict[str, Any]) -> dict[str, Any]:
+    """The ReplayRun status fields (camelCase, bounded) for a summary of either shape."""
+    regressions = [
+        Regression(test=_text(r.get("test") or r.get("test_id"))[:256], step=_text(r.get("step")),
+                   assertion=_text(r.get("assertion")), expected=_text(r.get("expected")),
+                   actual=_text(r.get("actual"))).wire()
+        for r in (summary.get("regressions") or [])[:MAX_LISTED]
+    ]
+    flaky = [
+        FlakyTest(test=_text(f.get("test") or f.get("test_id"))[:256], route=_text(f.get("route")),
+                  cause=_text(f.get("cause") or f.get("flaky_cause"))[:256]).wire()
+        for f in (summary.get("flaky_tests") or summary.get("flaky") or [])[:MAX_LISTED]
+    ]
+    failed = _count(summary, "failed") + _count(summary, "error")
+    return {
+        "total": int(summary.get("total") or sum((summary.get("counts") or {}).values())),
+        "passed": _count(summary, "passed"),
+        "failed": failed,
+        "flaky": _count(summary, "flaky"),
+        "shardsDone": int(summary.get("shards_done") or 0),
+        "regressions": regressions,
+        "flakyTests": flaky,
+    }
+
+
+async def uncovered_routes(store: Store, source: str) -> list[str]:
+    """Routes seen in backend spans that no browser session reached (no span on them was linked)."""
+    rows = await store.pool.fetch(
+        "SELECT http_method, http_route FROM spans WHERE source = $1 AND http_route IS NOT NULL"
+        " GROUP BY http_method, http_route HAVING bool_and(session_id IS NULL)"
+        " ORDER BY http_route, http_method LIMIT 200", source,
+    )
+    return [f"{(r['http_method'] or 'GET').upper()} {r['http_route']}" for r in rows]
+
+
+async def source_counts(store: Store, source: str) -> dict[str, Any]:
+    row = await store.pool.fetchrow(
+        "SELECT count(*) AS sessions, coalesce(sum(event_count), 0) AS events, max(last_ts) AS last"
+        " FROM sessions WHERE source = $1", source,
+    )
+    assert row is not None
+    last: datetime | None = row["last"]
+    return {
+        "sessions": int(row["sessions"]),
+        "events": int(row["events"]),
+        "lastEventTime": last.replace(microsecond=0).isoformat().replace("+00:00", "Z") if last else None,
+    }
+
+
+async def latest_selection(store: Store, source: str, name: str) -> dict[str, Any] | None:
+    row = await store.pool.fetchrow(
+        "SELECT s.id, s.created_at, s.stats, (SELECT count(*) FROM selection_items i WHERE i.selection_id = s.id)"
+        " AS selected FROM selections s WHERE s.source = $1 AND s.name = $2 ORDER BY s.id DESC LIMIT 1",
+        source, name,
+    )
+    if row is None:
+        return None
+    stats = row["stats"] or {}
+    return {
+        "id": int(row["id"]),
+        "selected": int(row["selected"]),
+        "journeys": int(stats.get("journeys") or 0) if isinstance(stats, dict) else 0,
+        "created_at": row["created_at"].replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+    }
+
+
+async def latest_revision(store: Store, suite: str) -> dict[str, Any] | None:
+    row = await store.pool.fetchrow(
+        "SELECT revision, stats, ir FROM suite_revisions WHERE suite = $1 ORDER BY revision DESC LIMIT 1", suite
+    )
+    if row is None:
+        return None
+    stats = row["stats"] if isinstance(row["stats"], dict) else {}
+    ir = row["ir"] if isinstance(row["ir"], dict) else {}
+    tests = stats.get("tests", len(ir.get("tests") or []))
+    assertions = stats.get("assertions", len(ir.get("assertions") or []))
+    coverage = stats.get("coverage")
+    return {"revision": int(row["revision"]), "tests": int(tests), "assertions": int(assertions),
+            "coverage": None if coverage is None else str(coverage)}

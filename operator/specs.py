@@ -1,0 +1,432 @@
+"""Spec and status models of the four custom resources (group `trodden.dev`, `v1alpha1`).
+
+These pydantic models are the single source of truth: `crdgen` turns them into the CRDs' OpenAPI
+schemas (so the API server validates what the operator later parses), and the handlers parse
+`spec` with them. Field names are camelCase on the wire (Kubernetes convention) through aliases.
+
+Cross-field rules are CEL expressions (`x-kubernetes-validations`) attached with `cel(...)`, so the
+API server refuses a bad manifest with the message written here, before the operator sees it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+GROUP = "trodden.dev"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+
+# Kubernetes names (RFC 1123 subdomain / label) as JSON-schema patterns.
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+DURATION = r"^[1-9][0-9]*[smhd]$"
+HTTP_URL = r"^https?://[^\s/$.?#][^\s]*$"
+
+
+def cel(*rules: tuple[str, str]) -> dict[str, Any]:
+    """`json_schema_extra` carrying CEL rules as (expression, message) pairs."""
+    return {"x-kubernetes-validations": [{"rule": rule, "message": message} for rule, message in rules]}
+
+
+class Wire(BaseModel):
+    """camelCase on the wire, snake_case in Python; unknown fields are an error."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    def wire(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared pieces
+
+# Conditions are a map keyed by type, as metav1.Condition lists are, so server-side apply merges them.
+CONDITION_LIST: dict[str, Any] = {"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]}
+
+
+class Condition(Wire):
+    """Shaped like metav1.Condition."""
+
+    type: str = Field(max_length=316, pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+                      r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$")
+    status: Literal["True", "False", "Unknown"]
+    reason: str = Field(min_length=1, max_length=1024, pattern=r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$")
+    message: str = Field("", max_length=32768)
+    last_transition_time: str = Field(json_schema_extra={"format": "date-time"})
+    observed_generation: int = Field(0, ge=0)
+
+
+class ResourceRequirements(Wire):
+    """CPU and memory for the pods the operator creates (Kubernetes quantities)."""
+
+    requests: dict[str, str] | None = Field(None, json_schema_extra={"maxProperties": 8})
+    limits: dict[str, str] | None = Field(None, json_schema_extra={"maxProperties": 8})
+
+
+class SecretKeyRef(Wire):
+    name: str = Field(max_length=253, pattern=DNS_SUBDOMAIN)
+    key: str = Field(max_length=253, pattern=r"^[-._a-zA-Z0-9]+$")
+
+
+class ServiceRef(Wire):
+    """A Service in the resource's namespace (or another one), reached over cluster DNS."""
+
+    name: str = Field(max_length=63, pattern=DNS_LABEL)
+    namespace: str | None = Field(None, max_length=63, pattern=DNS_LABEL)
+    port: int = Field(80, ge=1, le=65535)
+    scheme: Literal["http", "https"] = "http"
+    path: str = Field("", max_length=1024, pattern=r"^(/.*)?$")
+
+
+class Endpoint(Wire):
+    """Exactly one of `url` or `service`."""
+
+    model_config = ConfigDict(
+        json_schema_extra=cel(
+            ("has(self.url) != has(self.service)", "set exactly one of url or service"),
+        )
+    )
+
+    url: str | None = Field(None, max_length=2048, pattern=HTTP_URL)
+    service: ServiceRef | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# RumSource
+
+
+class SanitizationRuleSpec(Wire):
+    kind: Literal["json_path", "header", "regex", "query_param", "selector"]
+    match: str = Field(min_length=1, max_length=1024)
+    action: Literal["pseudonymize", "redact", "drop"] = "pseudonymize"
+
+
+BuiltinRuleName = Literal["email", "card", "phone", "iban", "jwt", "bearer", "ip", "password", "auth_headers"]
+
+
+class SanitizationSpec(Wire):
+    rules: list[SanitizationRuleSpec] = Field(default_factory=list, max_length=256)
+    disable_builtins: list[BuiltinRuleName] = Field(default_factory=list, max_length=16)
+
+
+class InstrumentationSpec(Wire):
+    """The starting instrumentation; the operator adds feedback (boosts, detail) on top."""
+
+    sampling_rate: float = Field(1.0, ge=0, le=1)
+    bodies: Literal["none", "json", "json+form"] = "json+form"
+    max_body_bytes: int = Field(16384, ge=0, le=1_048_576)
+    flush_interval_ms: int = Field(5000, ge=200, le=600_000)
+    feedback: bool = True  # let ReplayRun results boost sampling / capture detail
+
+
+class RumSourceSpec(Wire):
+    model_config = ConfigDict(
+        json_schema_extra=cel(
+            ("!has(self.nodePort) || self.serviceType == 'NodePort'", "nodePort needs serviceType NodePort"),
+        )
+    )
+
+    replicas: int = Field(1, ge=0, le=50)
+    image: str | None = Field(None, max_length=512, description="Collector image (default: the operator's).")
+    service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = "ClusterIP"
+    node_port: int | None = Field(None, ge=30000, le=32767)
+    ingest_key_secret: str | None = Field(
+        None, max_length=253, pattern=DNS_SUBDOMAIN,
+        description="Existing Secret with key `key` (default: <name>-ingest-key, generated when absent).",
+    )
+    retention_days: int = Field(14, ge=1, le=3650)
+    sanitization: SanitizationSpec = Field(default_factory=SanitizationSpec)
+    instrumentation: InstrumentationSpec = Field(default_factory=InstrumentationSpec)
+    resources: ResourceRequirements | None = None
+
+
+class RumSourceStatus(Wire):
+    endpoint: str | None = Field(None, max_length=2048)
+    ready_replicas: int | None = None
+    sessions: int | None = None
+    events: int | None = None
+    last_event_time: str | None = Field(None, json_schema_extra={"format": "date-time"})
+    instrumentation_generation: int | None = None
+    observed_generation: int | None = None
+    conditions: list[Condition] = Field(default_factory=list, max_length=16, json_schema_extra=CONDITION_LIST)
+
+
+# ---------------------------------------------------------------------------------------------
+# SessionSelector
+
+
+class Strategy(Wire):
+    model_config = ConfigDict(
+        json_schema_extra=cel(
+            ("!(self.type in ['frequent', 'rare']) || has(self.count)", "frequent and rare need count"),
+            ("self.type != 'event' || has(self.event)", "strategy event needs the event name in `event`"),
+            ("self.type == 'event' || !has(self.event)", "`event` is only for strategy event"),
+            ("self.type != 'slow' || has(self.percentile)", "strategy slow needs `percentile` (e.g. 95)"),
+        )
+    )
+
+    type: Literal["frequent", "rare", "event", "errors", "slow", "novel"]
+    count: int | None = Field(None, ge=1, le=10000)
+    event: str | None = Field(None, min_length=1, max_length=256)
+    percentile: int | None = Field(None, ge=50, le=100)
+    min_support: int | None = Field(None, ge=1, le=1_000_000)
+
+    def cli_value(self) -> str:
+        """The `--strategy` value of `trodden select`."""
+        if self.type in ("frequent", "rare"):
+            return f"{self.type}:{self.count}"
+        if self.type == "event":
+            return f"event:{self.event}"
+        if self.type == "slow":
+            return f"slow:p{self.percentile}"
+        return self.type
+
+
+class SessionSelectorSpec(Wire):
+    source: str = Field(max_length=63, pattern=DNS_LABEL, description="The RumSource whose sessions are selected.")
+    window: str = Field("7d", max_length=16, pattern=DURATION, description="How far back to look (30m, 12h, 7d).")
+    strategies: list[Strategy] = Field(min_length=1, max_length=16)
+    dedup_threshold: float = Field(0.85, ge=0.5, le=1.0)
+    budget: int = Field(50, ge=1, le=100_000, description="At most this many sessions selected.")
+    schedule: str | None = Field(
+        None, max_length=128, description="Cron schedule (a CronJob); without it one Job per spec change."
+    )
+    suspend: bool = False
+    resources: ResourceRequirements | None = None
+
+
+class SessionSelectorStatus(Wire):
+    selected: int | None = None
+    journeys: int | None = None
+    selection_id: int | None = None
+    last_run: str | None = Field(None, json_schema_extra={"format": "date-time"})
+    job_name: str | None = Field(None, max_length=253)
+    observed_generation: int | None = None
+    conditions: list[Condition] = Field(default_factory=list, max_length=16, json_schema_extra=CONDITION_LIST)
+
+
+# ---------------------------------------------------------------------------------------------
+# TestSuite
+
+
+class GenerateSpec(Wire):
+    model_config = ConfigDict(json_schema_extra=cel(("self.http || self.browser", "enable http or browser tests")))
+
+    http: bool = True
+    browser: bool = False
+
+
+class MiningSpec(Wire):
+    min_support: int = Field(3, ge=1, le=1_000_000)
+    confidence: float = Field(0.99, ge=0.5, le=1.0)
+    temporal_confidence: float = Field(1.0, ge=0.5, le=1.0)
+    latency_margin: float = Field(1.5, ge=1.0, le=100.0)
+
+
+class AuthHeader(Wire):
+    name: str = Field(max_length=256, pattern=r"^[A-Za-z0-9-]+$")
+    secret_key_ref: SecretKeyRef
+
+
+class AuthProfileSpec(Wire):
+    model_config = ConfigDict(
+        json_schema_extra=cel(
+            ("self.type != 'login' || (has(self.loginPath) && has(self.usernameRef) && has(self.passwordRef))",
+             "a login profile needs loginPath, usernameRef and passwordRef"),
+            ("self.type != 'static' || (has(self.headers) && size(self.headers) > 0)",
+             "a static profile needs at least one header"),
+        )
+    )
+
+    name: str = Field(max_length=63, pattern=DNS_LABEL)
+    type: Literal["static", "login"]
+    headers: list[AuthHeader] = Field(default_factory=list, max_length=16)
+    login_path: str | None = Field(None, max_length=1024, pattern=r"^/.*$")
+    username_ref: SecretKeyRef | None = None
+    password_ref: SecretKeyRef | None = None
+
+
+class ReplayOnRollout(Wire):
+    """Replay the suite on every new rollout (new pod template) of this Deployment."""
+
+    deployment: str = Field(max_length=253, pattern=DNS_SUBDOMAIN)
+    target: Endpoint
+    baseline: Endpoint | None = None
+    shards: int = Field(1, ge=1, le=100)
+    retries: int = Field(2, ge=0, le=10)
+    keep_runs: int = Field(10, ge=1, le=1000, description="Automatic ReplayRuns kept per suite.")
+
+
+class TestSuiteSpec(Wire):
+    model_config = ConfigDict(
+        json_schema_extra=cel(
+            ("!has(self.authProfiles) || self.authProfiles.all(p, self.authProfiles.exists_one(q, q.name == p.name))",
+             "auth profile names must be unique"),
+        )
+    )
+
+    source: str = Field(max_length=63, pattern=DNS_LABEL)
+    selectors: list[Annotated[str, Field(max_length=63, pattern=DNS_LABEL)]] = Field(
+        default_factory=list, max_length=16, description="SessionSelectors whose new selections regenerate the suite."
+    )
+    generate: GenerateSpec = Field(default_factory=GenerateSpec)
+    mining: MiningSpec = Field(default_factory=MiningSpec)
+    auth_profiles: list[AuthProfileSpec] = Field(default_factory=list, max_length=8)
+    replay_on: ReplayOnRollout | None = None
+    resources: ResourceRequirements | None = None
+
+
+class TestSuiteStatus(Wire):
+    revision: int | None = None
+    tests: int | None = None
+    assertions: int | None = None
+    coverage: str | None = Field(None, max_length=64)
+    selection_ids: list[int] = Field(default_factory=list, max_length=16)
+    spec_hash: str | None = Field(None, max_length=64)
+    job_name: str | None = Field(None, max_length=253)
+    rollout_template_hash: str | None = Field(None, max_length=64)
+    last_replay_run: str | None = Field(None, max_length=253)
+    observed_generation: int | None = None
+    conditions: list[Condition] = Field(default_factory=list, max_length=16, json_schema_extra=CONDITION_LIST)
+
+
+# ---------------------------------------------------------------------------------------------
+# ReplayRun
+
+
+class ReplayRunSpec(Wire):
+    """Immutable once created: a run is a record of one replay; create another to replay again."""
+
+    IMMUTABLE: ClassVar[tuple[str, str]] = ("self == oldSelf", "ReplayRun spec is immutable; create a new ReplayRun")
+
+    suite: str = Field(max_length=63, pattern=DNS_LABEL)
+    revision: int | None = Field(None, ge=1, description="Suite revision (default: the latest).")
+    target: Endpoint
+    baseline: Endpoint | None = None
+    shards: int = Field(1, ge=1, le=100)
+    concurrency: int = Field(4, ge=1, le=256)
+    retries: int = Field(2, ge=0, le=10)
+    allow_unsafe: bool = Field(False, description="Replay POST/PUT/PATCH/DELETE even against the recorded origin.")
+    timeout_seconds: int = Field(1800, ge=30, le=86400)
+    source: str | None = Field(None, max_length=63, pattern=DNS_LABEL,
+                               description="RumSource to feed results back to (default: the suite's source).")
+    resources: ResourceRequirements | None = None
+
+
+class Regression(Wire):
+    test: str = Field(max_length=256)
+    step: str = Field("", max_length=512)
+    assertion: str = Field("", max_length=512)
+    expected: str = Field("", max_length=512)
+    actual: str = Field("", max_length=512)
+
+
+class FlakyTest(Wire):
+    test: str = Field(max_length=256)
+    route: str = Field("", max_length=512)
+    cause: str = Field("", max_length=256)
+
+
+class ReplayRunStatus(Wire):
+    phase: Literal["Pending", "Running", "Succeeded", "Failed"] | None = None
+    target: str | None = Field(None, max_length=2048)
+    job_name: str | None = Field(None, max_length=253)
+    total: int | None = None
+    passed: int | None = None
+    failed: int | None = None
+    flaky: int | None = None
+    shards_done: int | None = None
+    regressions: list[Regression] = Field(default_factory=list, max_length=10)
+    flaky_tests: list[FlakyTest] = Field(default_factory=list, max_length=10)
+    report: str | None = Field(None, max_length=2048)
+    start_time: str | None = Field(None, json_schema_extra={"format": "date-time"})
+    completion_time: str | None = Field(None, json_schema_extra={"format": "date-time"})
+    observed_generation: int | None = None
+    conditions: list[Condition] = Field(default_factory=list, max_length=16, json_schema_extra=CONDITION_LIST)
+
+
+# ---------------------------------------------------------------------------------------------
+# The kinds, with what crdgen needs to know about each.
+
+
+class Kind(BaseModel):
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    kind: str
+    description: str
+    plural: str
+    singular: str
+    short_names: tuple[str, ...]
+    spec: type[Wire]
+    status: type[Wire]
+    spec_rules: tuple[tuple[str, str], ...] = ()
+    columns: tuple[tuple[str, str, str, str], ...] = ()  # (name, type, jsonPath, description)
+
+
+def _ready(kind: str) -> tuple[str, str, str, str]:
+    return ("Ready", "string", '.status.conditions[?(@.type=="Ready")].status', f"{kind} is reconciled and healthy")
+
+
+AGE = ("Age", "date", ".metadata.creationTimestamp", "")
+
+KINDS: tuple[Kind, ...] = (
+    Kind(
+        kind="RumSource", description="A capture point: the operator runs its collector (Deployment, Service, "
+        "ingest-key Secret, sanitisation and instrumentation ConfigMaps).",
+        plural="rumsources", singular="rumsource", short_names=("rum", "rums"),
+        spec=RumSourceSpec, status=RumSourceStatus,
+        columns=(
+            ("Endpoint", "string", ".status.endpoint", "Where beacons and OTLP go"),
+            ("Sessions", "integer", ".status.sessions", "Sessions stored"),
+            _ready("RumSource"),
+            AGE,
+        ),
+    ),
+    Kind(
+        kind="SessionSelector", description="Which sessions of a RumSource become tests: strategies, window, "
+        "dedup and budget; runs a selection Job (or CronJob on a schedule).",
+        plural="sessionselectors", singular="sessionselector", short_names=("ssel",),
+        spec=SessionSelectorSpec, status=SessionSelectorStatus,
+        columns=(
+            ("Source", "string", ".spec.source", ""),
+            ("Selected", "integer", ".status.selected", "Sessions in the latest selection"),
+            ("Last Run", "date", ".status.lastRun", ""),
+            _ready("SessionSelector"),
+            AGE,
+        ),
+    ),
+    Kind(
+        kind="TestSuite", description="Tests generated from the selected sessions, with mined assertions; "
+        "runs a generation Job, and optionally a ReplayRun on each rollout of a Deployment.",
+        plural="testsuites", singular="testsuite", short_names=("tsuite", "ts"),
+        spec=TestSuiteSpec, status=TestSuiteStatus,
+        columns=(
+            ("Source", "string", ".spec.source", ""),
+            ("Revision", "integer", ".status.revision", ""),
+            ("Tests", "integer", ".status.tests", ""),
+            ("Assertions", "integer", ".status.assertions", ""),
+            _ready("TestSuite"),
+            AGE,
+        ),
+    ),
+    Kind(
+        kind="ReplayRun", description="One replay of a suite revision against a target (and a baseline) in an "
+        "indexed Job; spec immutable. Gate on condition Succeeded or Failed.",
+        plural="replayruns", singular="replayrun", short_names=("rr", "replay"),
+        spec=ReplayRunSpec, status=ReplayRunStatus, spec_rules=(ReplayRunSpec.IMMUTABLE,),
+        columns=(
+            ("Suite", "string", ".spec.suite", ""),
+            ("Target", "string", ".status.target", ""),
+            ("Passed", "integer", ".status.passed", ""),
+            ("Failed", "integer", ".status.failed", ""),
+            ("Flaky", "integer", ".status.flaky", ""),
+            ("Succeeded", "string", '.status.conditions[?(@.type=="Succeeded")].status', ""),
+            AGE,
+        ),
+    ),
+)
+
+KINDS_BY_NAME: dict[str, Kind] = {k.kind: k for k in KINDS}

@@ -1,0 +1,372 @@
+"""Browser tests in Chromium through Playwright.
+
+Each attempt gets a fresh browser context (cookies, storage) in the run's one Chromium. Locators
+are tried in the order the suite lists them, waiting for the page as Playwright does; the network
+is observed so that mined assertions on the endpoints a page calls are judged like HTTP steps,
+and the order of those calls feeds the temporal rules. On a failure the page is photographed and
+its console errors are attached to the failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, cast
+from urllib.parse import urlsplit
+
+from playwright.async_api import Browser, BrowserContext, Page, Request, Response
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import Locator as PwLocator
+from trodden.replay.execution import Execution, SuiteEnv
+from trodden.replay.http_exec import extract, parse_body, request_body
+from trodden.replay.oracles import Observation, check_expectation
+from trodden.replay.pointer import MISSING
+from trodden.replay.results import Failure, StepRecord
+from trodden.replay.templating import MissingVariable, render, render_url, target_base
+
+from trodden.models.suite import BrowserStep, HttpStep, Locator, TestCase
+
+_POLL_S = 0.1
+_QUIET_S = 0.15  # network quiet this long after a step = the page settled
+_DROP_HEADERS = frozenset({"host", "content-length", "connection", "cookie", "accept-encoding"})
+
+
+def describe_locator(loc: Locator) -> str:
+    return f"{loc.strategy}={loc.value}" + (f" (name {loc.name})" if loc.name else "")
+
+
+def to_playwright(page: Page, loc: Locator) -> PwLocator:
+    if loc.strategy == "test_id":
+        return page.get_by_test_id(loc.value)
+    if loc.strategy == "role":
+        return page.get_by_role(cast(Any, loc.value), name=loc.name) if loc.name else page.get_by_role(
+            cast(Any, loc.value))
+    if loc.strategy == "label":
+        return page.get_by_label(loc.value)
+    if loc.strategy == "text":
+        return page.get_by_text(loc.value)
+    if loc.strategy == "xpath":
+        return page.locator(f"xpath={loc.value}")
+    if loc.strategy == "id":
+        return page.locator(f'[id="{loc.value}"]')
+    return page.locator(loc.value)
+
+
+async def find(page: Page, locators: list[Locator], timeout_s: float) -> tuple[int, PwLocator] | None:
+    """The first listed locator that shows a visible element, waiting up to `timeout_s` for any.
+    Earlier locators win whenever they match, so a fallback is used only when needed."""
+    deadline = time.monotonic() + timeout_s
+    candidates = [to_playwright(page, loc) for loc in locators]
+    while True:
+        for index, candidate in enumerate(candidates):
+            try:
+                first = candidate.first
+                if await first.is_visible():
+                    return index, first
+            except PlaywrightError:
+                continue  # an invalid selector in a recording must not hide the next one
+        if time.monotonic() >= deadline:
+            return None
+        await asyncio.sleep(_POLL_S)
+
+
+@dataclass
+class _Seen:
+    request: Request
+    step_id: str | None
+    started: float
+    endpoint: str
+    response: Response | None = None
+    elapsed_ms: float = 0.0
+    body_task: asyncio.Task[bytes | None] | None = None
+
+
+@dataclass
+class _Network:
+    """What the page requested, in order; only requests on endpoints the suite knows."""
+
+    env: SuiteEnv
+    want_body: set[str]
+    step_id: str | None = None
+    seen: list[_Seen] = field(default_factory=list)
+    by_request: dict[int, _Seen] = field(default_factory=dict)
+    inflight: int = 0
+    last_activity: float = field(default_factory=time.monotonic)
+    console_errors: list[str] = field(default_factory=list)
+
+    def on_request(self, request: Request) -> None:
+        self.inflight += 1
+        self.last_activity = time.monotonic()
+        endpoint = self.env.routes.match(request.method, request.url)
+        if endpoint is not None and request.resource_type in ("fetch", "xhr", "document"):
+            entry = _Seen(request, self.step_id, time.perf_counter(), endpoint)
+            self.seen.append(entry)
+            self.by_request[id(request)] = entry
+
+    def on_response(self, response: Response) -> None:
+        entry = self.by_request.get(id(response.request))
+        if entry is None:
+            return
+        entry.response = response
+        entry.elapsed_ms = (time.perf_counter() - entry.started) * 1000.0
+        if entry.endpoint in self.want_body:
+            entry.body_task = asyncio.ensure_future(_body(response))
+
+    def on_done(self, _request: Request) -> None:
+        self.inflight = max(0, self.inflight - 1)
+        self.last_activity = time.monotonic()
+
+    async def settle(self, timeout_s: float) -> None:
+        """Wait until no request is in flight for a short quiet period (cheaper than Playwright's
+        500 ms "networkidle"), or until the timeout."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.inflight == 0 and time.monotonic() - self.last_activity >= _QUIET_S:
+                return
+            await asyncio.sleep(0.03)
+
+    async def observations(self, key_prefix: str) -> list[Observation]:
+        out: list[Observation] = []
+        counts: dict[tuple[str | None, str], int] = {}
+        for entry in self.seen:
+            if entry.response is None:
+                continue
+            raw = await entry.body_task if entry.body_task is not None else None
+            headers = {k.lower(): v for k, v in (await _headers(entry.response)).items()}
+            body, is_json = parse_body(raw, headers.get("content-type", "")) if raw else (MISSING, False)
+            n = counts.get((entry.step_id, entry.endpoint), 0)
+            counts[(entry.step_id, entry.endpoint)] = n + 1
+            out.append(Observation(
+                method=entry.request.method, url=entry.request.url, endpoint=entry.endpoint,
+                status=entry.response.status, headers=headers, body=body, duration_ms=entry.elapsed_ms,
+                step_id=entry.step_id, is_json=is_json, key=f"{key_prefix}{entry.step_id}#{entry.endpoint}#{n}",
+            ))
+        return out
+
+
+async def _body(response: Response) -> bytes | None:
+    try:
+        return await response.body()
+    except PlaywrightError:
+        return None  # the page navigated away before the body could be read
+
+
+async def _headers(response: Response) -> dict[str, str]:
+    try:
+        return await response.all_headers()
+    except PlaywrightError:
+        return dict(response.headers)
+
+
+def _url_matches(actual: str, expected: str) -> bool:
+    """`expected` is a path, with a query when the recording had one; regex metacharacters in a
+    recorded path are literal."""
+    parts = urlsplit(actual)
+    wanted = urlsplit(expected)
+    if wanted.query:
+        return f"{parts.path}?{parts.query}" == f"{wanted.path}?{wanted.query}"
+    return parts.path.rstrip("/") == wanted.path.rstrip("/")
+
+
+class BrowserRunner:
+    def __init__(self, env: SuiteEnv, browser: Browser, target: str, key_prefix: str = "") -> None:
+        self.env = env
+        self.browser = browser
+        self.target = target
+        self.key_prefix = key_prefix
+        self.artifacts = env.options.report_dir
+
+    async def run(self, test: TestCase) -> Execution:
+        want_body = {a.endpoint for a in self.env.suite.assertions if a.field or a.kind == "error_shape"}
+        net = _Network(self.env, want_body)
+        context = await self.browser.new_context(ignore_https_errors=True)
+        try:
+            page = await context.new_page()
+            page.on("request", net.on_request)
+            page.on("response", net.on_response)
+            page.on("requestfinished", net.on_done)
+            page.on("requestfailed", net.on_done)
+            page.on("console", lambda m: net.console_errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: net.console_errors.append(f"uncaught: {e}"))
+            out = await self._steps(test, page, context, net)
+            out.observations = await net.observations(self.key_prefix)
+            return out
+        finally:
+            await context.close()
+
+    async def _steps(self, test: TestCase, page: Page, context: BrowserContext, net: _Network) -> Execution:
+        out = Execution()
+        variables: dict[str, Any] = {**test.variables, "origin": target_base(self.target)}
+        for step in test.steps:
+            net.step_id = step.id
+            started = time.perf_counter()
+            failures_before = len(out.failures)
+            if isinstance(step, HttpStep):
+                ok = await self._http_step(step, context, variables, out)
+            else:
+                record = StepRecord(step_id=step.id, kind="browser")
+                ok = await self._browser_step(step, page, variables, out, record)
+                await net.settle(min(step.timeout_s, 5.0))
+                if ok:
+                    await self._expectations(step, page, variables, out)
+                record.duration_ms = (time.perf_counter() - started) * 1000.0
+                out.steps.append(record)
+            if len(out.failures) > failures_before:
+                await self._evidence(test, step.id, page, net, out.failures[failures_before:])
+            if not ok:
+                out.aborted = True
+                break
+        return out
+
+    async def _browser_step(self, step: BrowserStep, page: Page, variables: dict[str, Any], out: Execution,
+                            record: StepRecord) -> bool:
+        timeout_ms = step.timeout_s * 1000.0
+        try:
+            if step.action == "goto":
+                url = render_url(step.url or "/", variables, self.target, self.env.suite.origin)
+                await page.goto(url, wait_until="load", timeout=timeout_ms)
+                return True
+            if step.action == "wait" and not step.locators:
+                await page.wait_for_load_state("networkidle", timeout=timeout_ms)
+                return True
+            found = await find(page, step.locators, step.timeout_s)
+            if found is None:
+                tried = ", ".join(describe_locator(loc) for loc in step.locators) or "(no locator recorded)"
+                out.failures.append(Failure(
+                    source="expectation", assertion_id="expect:locator", kind="locator",
+                    description="recorded expectation: the element the user acted on is on the page",
+                    expected=tried, actual=f"none of {len(step.locators)} locators matched a visible element",
+                    step_id=step.id, url=page.url))
+                record.error = "element not found"
+                return False
+            index, element = found
+            record.locator_index, record.locator = index, describe_locator(step.locators[index])
+            value = render(step.value, variables) if step.value is not None else ""
+            if step.action == "click":
+                await element.click(timeout=timeout_ms)
+            elif step.action == "fill":
+                await element.fill(value, timeout=timeout_ms)
+            elif step.action == "select":
+                await element.select_option(value, timeout=timeout_ms)
+            elif step.action == "check":
+                await element.check(timeout=timeout_ms)
+            elif step.action == "press":
+                await element.press(value or "Enter", timeout=timeout_ms)
+            elif step.action == "submit":
+                await element.evaluate(
+                    "el => { const f = el.form || (el.tagName === 'FORM' ? el : null);"
+                    " if (f) { f.requestSubmit ? f.requestSubmit() : f.submit(); } else { el.click(); } }")
+            return True
+        except MissingVariable as exc:
+            out.failures.append(Failure(source="execution", assertion_id="exec:variable", kind="correlation",
+                                        description=f"cannot run the step: {exc}", expected=exc.name,
+                                        actual="<never extracted>", step_id=step.id))
+            record.error = str(exc)
+            return False
+        except PlaywrightError as exc:
+            message = str(exc).splitlines()[0][:300]
+            timed_out = "Timeout" in type(exc).__name__ or "timeout" in message.lower()
+            kind = "timeout" if timed_out else "browser"
+            out.failures.append(Failure(source="execution", assertion_id=f"exec:{kind}", kind=kind,
+                                        description=f"{step.action} failed: {message}", expected=step.action,
+                                        actual=message, step_id=step.id, url=page.url))
+            record.error = message
+            return False
+
+    async def _expectations(self, step: BrowserStep, page: Page, variables: dict[str, Any],
+                            out: Execution) -> None:
+        expect = step.expect
+        timeout_s = min(step.timeout_s, 5.0)
+        if expect.url:
+            try:
+                wanted = render(expect.url, variables)
+            except MissingVariable:
+                wanted = None
+            if wanted is not None:
+                with contextlib.suppress(PlaywrightError):
+                    await page.wait_for_url(lambda u: _url_matches(u, wanted), wait_until="commit",
+                                            timeout=timeout_s * 1000.0)
+                if not _url_matches(page.url, wanted):
+                    parts = urlsplit(page.url)
+                    out.failures.append(Failure(
+                        source="expectation", assertion_id="expect:url", kind="url",
+                        description="recorded expectation: page URL after the step", expected=wanted,
+                        actual=parts.path + (f"?{parts.query}" if parts.query else ""), step_id=step.id,
+                        url=page.url))
+        for text in expect.visible_text:
+            try:
+                await page.get_by_text(text).first.wait_for(state="visible", timeout=timeout_s * 1000.0)
+            except PlaywrightError:
+                out.failures.append(Failure(
+                    source="expectation", assertion_id=f"expect:text:{text[:40]}", kind="visible_text",
+                    description=f"recorded expectation: the text {text!r} is visible", expected=text,
+                    actual="not visible", step_id=step.id, url=page.url))
+        for loc in expect.visible:
+            if await find(page, [loc], timeout_s) is None:
+                out.failures.append(Failure(
+                    source="expectation", assertion_id=f"expect:visible:{describe_locator(loc)[:60]}",
+                    kind="visible", description="recorded expectation: element visible after the step",
+                    expected=describe_locator(loc), actual="not visible", step_id=step.id, url=page.url))
+
+    async def _http_step(self, step: HttpStep, context: BrowserContext, variables: dict[str, Any],
+                         out: Execution) -> bool:
+        """An API call inside a browser test goes through the context's request API, so it shares
+        the page's cookies."""
+        try:
+            headers = {k: render(v, variables) for k, v in step.request.headers.items()
+                       if k.lower() not in _DROP_HEADERS}
+            data = request_body(step, variables, headers)
+            url = render_url(step.request.url, variables, self.target, self.env.suite.origin)
+            started = time.perf_counter()
+            response = await context.request.fetch(url, method=step.request.method.upper(), headers=headers,
+                                                   data=data, timeout=step.timeout_s * 1000.0, max_redirects=0)
+            raw = await response.body()
+            elapsed = (time.perf_counter() - started) * 1000.0
+        except (MissingVariable, PlaywrightError) as exc:
+            message = str(exc).splitlines()[0][:300]
+            out.failures.append(Failure(source="execution", assertion_id="exec:request", kind="connection",
+                                        description=f"request failed: {message}", expected="a response",
+                                        actual=message, step_id=step.id, endpoint=step.endpoint))
+            out.steps.append(StepRecord(step_id=step.id, kind="http", endpoint=step.endpoint, error=message))
+            return False
+        resp_headers = {k.lower(): v for k, v in response.headers.items()}
+        body, is_json = parse_body(raw, resp_headers.get("content-type", ""))
+        obs = Observation(method=step.request.method.upper(), url=url, endpoint=step.endpoint, status=response.status,
+                          headers=resp_headers, body=body, duration_ms=elapsed, step_id=step.id, is_json=is_json,
+                          key=f"{self.key_prefix}{step.id}#http")
+        out.observations.append(obs)
+        out.steps.append(StepRecord(step_id=step.id, kind="http", endpoint=step.endpoint, status=response.status,
+                                    duration_ms=elapsed))
+        out.failures.extend(check_expectation(step.expect, obs, status_only=self.env.options.status_only))
+        cookies = {c["name"]: c["value"] for c in await context.cookies()}
+        for ex in step.extract:
+            value = extract(ex, obs, cookies)
+            if value is not MISSING:
+                variables[ex.var] = value
+        return True
+
+    async def _evidence(self, test: TestCase, step_id: str, page: Page, net: _Network,
+                        failures: list[Failure]) -> None:
+        """Screenshot (into the report directory) and console errors, attached to the failures."""
+        shot: str | None = None
+        if self.artifacts is not None:
+            folder = self.artifacts / "screenshots"
+            folder.mkdir(parents=True, exist_ok=True)
+            name = f"{_safe(test.id)}-{_safe(step_id)}-{uuid.uuid4().hex[:6]}.png"
+            try:
+                await page.screenshot(path=str(folder / name), full_page=True, timeout=5000)
+                shot = f"screenshots/{name}"
+            except PlaywrightError:
+                shot = None
+        for failure in failures:
+            failure.screenshot = shot
+            failure.console_errors = net.console_errors[-10:]
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)[:60]
+

@@ -1,0 +1,257 @@
+"""HTTP steps over aiohttp: templates filled, origin rewritten, extractions, recorded expectations.
+
+The hot path of throughput: one connector (connection pool) for the whole run, a light
+`ClientSession` per test only for its cookie jar, bodies parsed with orjson, no per-request
+allocations beyond the request itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import time
+from typing import Any
+from urllib.parse import urlencode, urljoin
+
+import aiohttp
+import orjson
+from multidict import CIMultiDictProxy
+from trodden.replay.execution import AuthError, Execution, SuiteEnv, resolve_value
+from trodden.replay.oracles import Observation, check_expectation
+from trodden.replay.pointer import MISSING, resolve
+from trodden.replay.results import Failure, StepRecord
+from trodden.replay.templating import MissingVariable, render, render_url, render_value, target_base
+
+from trodden.models.suite import Extraction, HttpStep, TestCase
+
+# Headers a recording carries that must not be replayed as they were.
+_DROP_HEADERS = frozenset({"host", "content-length", "connection", "cookie", "transfer-encoding",
+                           "accept-encoding", "keep-alive", "upgrade", "te", "trailer"})
+_MAX_REDIRECTS = 5
+_TIMEOUTS: dict[float, aiohttp.ClientTimeout] = {}
+
+
+def _timeout(seconds: float) -> aiohttp.ClientTimeout:
+    found = _TIMEOUTS.get(seconds)
+    if found is None:
+        found = _TIMEOUTS[seconds] = aiohttp.ClientTimeout(total=seconds)
+    return found
+
+
+def new_connector(concurrency: int) -> aiohttp.TCPConnector:
+    # A few connections per concurrent test: pages and redirects overlap.
+    return aiohttp.TCPConnector(limit=max(16, concurrency * 4), limit_per_host=0, ttl_dns_cache=300)
+
+
+def new_session(connector: aiohttp.BaseConnector) -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(
+        connector=connector,
+        connector_owner=False,
+        cookie_jar=aiohttp.CookieJar(unsafe=True),  # unsafe: keep cookies of IP-address hosts
+        auto_decompress=True,
+        skip_auto_headers=("User-Agent",),
+        headers={"User-Agent": "trodden-replay"},
+    )
+
+
+def parse_body(raw: bytes, content_type: str) -> tuple[Any, bool]:
+    """(parsed body, is JSON). JSON is recognised by content type or by its first byte."""
+    if not raw:
+        return MISSING, False
+    head = raw.lstrip()[:1]
+    if "json" in content_type or head in (b"{", b"["):
+        try:
+            return orjson.loads(raw), True
+        except orjson.JSONDecodeError:
+            pass
+    return raw.decode("utf-8", errors="replace"), False
+
+
+def request_body(step: HttpStep, variables: dict[str, Any], headers: dict[str, str]) -> bytes | str | None:
+    body = step.request.body
+    if body is None:
+        return None
+    filled = render_value(body, variables)
+    kind = step.request.body_kind or ("json" if isinstance(filled, dict | list) else "text")
+    lower = {k.lower() for k in headers}
+    if kind == "json":
+        if "content-type" not in lower:
+            headers["Content-Type"] = "application/json"
+        return filled if isinstance(filled, str) else orjson.dumps(filled)
+    if kind == "form":
+        if "content-type" not in lower:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        return urlencode(filled, doseq=True) if isinstance(filled, dict) else str(filled)
+    return filled if isinstance(filled, str) else orjson.dumps(filled)
+
+
+def _lower_headers(headers: CIMultiDictProxy[str]) -> dict[str, str]:
+    return {k.lower(): v for k, v in headers.items()}
+
+
+def extract(ex: Extraction, obs: Observation, cookies: dict[str, str]) -> Any:
+    """The value `ex` takes from an exchange, or MISSING."""
+    if ex.source == "json":
+        return resolve(obs.body, ex.path) if obs.is_json else MISSING
+    if ex.source == "header":
+        return obs.headers.get(ex.path.lower(), MISSING)
+    if ex.source == "cookie":
+        return cookies.get(ex.path, MISSING)
+    if ex.source == "location":
+        location = obs.headers.get("location")
+        if location is None:
+            return MISSING
+        return _regex(ex.path, location) if ex.path else location
+    if ex.source == "regex":
+        return _regex(ex.path, obs.body if isinstance(obs.body, str) else orjson.dumps(obs.body).decode())
+    if ex.source == "url":
+        return _regex(ex.path, obs.url) if ex.path else obs.url
+    return MISSING
+
+
+def _regex(pattern: str, text: str) -> Any:
+    try:
+        match = re.search(pattern, text)
+    except re.error:
+        return MISSING
+    if match is None:
+        return MISSING
+    return match.group(1) if match.groups() else match.group(0)
+
+
+class HttpClient:
+    """Runs HTTP steps for one test attempt against one target, sharing the run's pool."""
+
+    def __init__(self, env: SuiteEnv, session: aiohttp.ClientSession, target: str, key_prefix: str = "") -> None:
+        self.env = env
+        self.session = session
+        self.target = target
+        self.key_prefix = key_prefix
+        self.auth_headers: dict[str, str] = {}
+
+    async def send(self, step: HttpStep, variables: dict[str, Any]) -> list[Observation]:
+        """The exchange(s) of one step: the request, plus redirect hops when the recording saw
+        the final response (a 2xx expectation where the target answers 3xx). Last is the step's."""
+        headers = {k: render(v, variables) for k, v in step.request.headers.items() if k.lower() not in _DROP_HEADERS}
+        headers.update(self.auth_headers)
+        data = request_body(step, variables, headers)
+        method = step.request.method.upper()
+        url = render_url(step.request.url, variables, self.target, self.env.suite.origin)
+        follow = not (step.expect.status is not None and 300 <= step.expect.status < 400)
+        observations: list[Observation] = []
+        timeout = _timeout(step.timeout_s)
+        for hop in range(_MAX_REDIRECTS + 1):
+            started = time.perf_counter()
+            async with self.session.request(method, url, headers=headers, data=data, allow_redirects=False,
+                                            timeout=timeout) as resp:
+                raw = await resp.read()
+                elapsed = (time.perf_counter() - started) * 1000.0
+                resp_headers = _lower_headers(resp.headers)
+                status = resp.status
+            body, is_json = parse_body(raw, resp_headers.get("content-type", ""))
+            endpoint = step.endpoint if hop == 0 else self.env.routes.match(method, url)
+            observations.append(Observation(
+                method=method, url=url, endpoint=endpoint, status=status, headers=resp_headers, body=body,
+                duration_ms=elapsed, step_id=step.id, is_json=is_json,
+                key=f"{self.key_prefix}{step.id}#{hop}",
+            ))
+            location = resp_headers.get("location")
+            if not (follow and 300 <= status < 400 and location):
+                break
+            url = urljoin(url, location)
+            if status in (301, 302, 303) and method not in ("GET", "HEAD"):
+                method, data = "GET", None
+                headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+        return observations
+
+    def cookies(self) -> dict[str, str]:
+        return {c.key: c.value for c in self.session.cookie_jar}
+
+    async def run_step(self, step: HttpStep, variables: dict[str, Any], out: Execution, *, status_only: bool,
+                       label: str | None = None) -> bool:
+        """Run one step into `out`; False when the test cannot go on (no response, missing variable)."""
+        step_id = label or step.id
+        try:
+            exchanges = await self.send(step, variables)
+        except MissingVariable as exc:
+            out.failures.append(Failure(source="execution", assertion_id="exec:variable", kind="correlation",
+                                        description=f"cannot build the request: {exc}", expected=exc.name,
+                                        actual="<never extracted>", step_id=step_id, endpoint=step.endpoint))
+            out.steps.append(StepRecord(step_id=step_id, kind="http", endpoint=step.endpoint, error=str(exc)))
+            return False
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            timed_out = isinstance(exc, TimeoutError | asyncio.TimeoutError)
+            what = f"no response within {step.timeout_s:g} s" if timed_out else f"request failed: {exc!r}"[:300]
+            kind = "timeout" if timed_out else "connection"
+            out.failures.append(Failure(source="execution", assertion_id=f"exec:{kind}", kind=kind,
+                                        description=what, expected="a response", actual=what,
+                                        step_id=step_id, endpoint=step.endpoint))
+            out.steps.append(StepRecord(step_id=step_id, kind="http", endpoint=step.endpoint, error=what,
+                                        duration_ms=step.timeout_s * 1000.0 if timed_out else 0.0))
+            return False
+        final = exchanges[-1]
+        if label:
+            for obs in exchanges:
+                obs.step_id = label
+        out.observations.extend(exchanges)
+        out.steps.append(StepRecord(step_id=step_id, kind="http", endpoint=step.endpoint, status=final.status,
+                                    duration_ms=sum(o.duration_ms for o in exchanges)))
+        out.failures.extend(check_expectation(step.expect, final, status_only=status_only))
+        cookies = self.cookies() if any(e.source == "cookie" for e in step.extract) else {}
+        for ex in step.extract:
+            value = extract(ex, final, cookies)
+            if value is MISSING:
+                out.failures.append(Failure(
+                    source="execution", assertion_id=f"exec:extract:{ex.var}", kind="extract",
+                    description=f"recorded extraction of {ex.var} ({ex.source} {ex.path}) found nothing",
+                    expected=ex.recorded if ex.recorded is not None else "a value", actual="<missing>",
+                    step_id=step_id, endpoint=step.endpoint, field=ex.path or None, url=final.url))
+            else:
+                variables[ex.var] = value
+        return True
+
+    async def login(self, profile_name: str | None, variables: dict[str, Any], out: Execution,
+                    status_only: bool) -> bool:
+        """Apply the test's auth profile: fixed headers, or login steps whose extractions fill them."""
+        if profile_name is None:
+            return True
+        profile = self.env.profiles.get(profile_name)
+        if profile is None:
+            raise AuthError(f"auth profile {profile_name!r} is not in the suite")
+        for step in profile.login:
+            if not await self.run_step(step, variables, out, status_only=status_only, label=f"login:{step.id}"):
+                return False
+        environ = dict(os.environ)
+        try:
+            self.auth_headers = {name: render(resolve_value(ref, environ), variables)
+                                 for name, ref in profile.headers.items()}
+        except MissingVariable as exc:
+            out.failures.append(Failure(source="execution", assertion_id="exec:variable", kind="correlation",
+                                        description=f"auth profile {profile_name}: {exc}", expected=exc.name,
+                                        actual="<never extracted>", step_id=f"login:{profile_name}"))
+            return False
+        return True
+
+
+async def run_http_test(test: TestCase, env: SuiteEnv, session: aiohttp.ClientSession, target: str,
+                        key_prefix: str = "") -> Execution:
+    """One attempt of an HTTP test: its steps in session order, stopping at the first step that
+    got no response (what follows would only report the same cause again)."""
+    client = HttpClient(env, session, target, key_prefix)
+    out = Execution()
+    variables: dict[str, Any] = {**test.variables, "origin": target_base(target)}
+    status_only = env.options.status_only
+    if not await client.login(test.auth_profile, variables, out, status_only):
+        out.aborted = True
+        return out
+    for step in test.steps:
+        if not isinstance(step, HttpStep):
+            out.failures.append(Failure(source="execution", assertion_id="exec:step-kind", kind="unsupported",
+                                        description="a browser step in an HTTP test", step_id=step.id))
+            out.aborted = True
+            return out
+        if not await client.run_step(step, variables, out, status_only=status_only):
+            out.aborted = True
+            return out
+    return out

@@ -1,0 +1,82 @@
+"""Verdicts of one attempt: recorded expectations (already judged while executing) plus every
+mined assertion that applies to what was observed, and, with a baseline, Diffy's rule."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from trodden.replay.execution import Execution, recorded_endpoints
+from trodden.replay.noise import diff_run
+from trodden.replay.oracles import JudgeContext, check_assertion, check_temporal, index_assertions
+from trodden.replay.results import Failure
+
+from trodden.models.suite import Assertion, TestCase
+
+# When a step's status already differs from the recording, field rules on its body would only
+# repeat that finding in many words.
+_FIELD_KINDS = frozenset({"present", "not_null", "type", "format", "value_set", "range"})
+
+
+@dataclass
+class Judge:
+    by_endpoint: dict[str, list[Assertion]]
+    temporal: list[Assertion]
+
+    @classmethod
+    def for_assertions(cls, assertions: Iterable[Assertion]) -> Judge:
+        by_endpoint, temporal = index_assertions(assertions)
+        return cls(by_endpoint, temporal)
+
+    def judge(self, test: TestCase, exe: Execution, ctx: JudgeContext) -> list[Failure]:
+        failures = list(exe.failures)
+        status_changed = {f.step_id for f in exe.failures if f.assertion_id == "expect:status"}
+        for obs in exe.observations:
+            if obs.endpoint is None:
+                continue
+            for assertion in self.by_endpoint.get(obs.endpoint, ()):
+                if assertion.kind in _FIELD_KINDS and obs.step_id in status_changed:
+                    continue
+                failures.extend(check_assertion(assertion, obs, ctx))
+        if self.temporal:
+            recorded = recorded_endpoints(list(test.steps))
+            for assertion in self.temporal:
+                # A test that stopped early saw a prefix of its sequence: only "preceded by"
+                # can be judged on a prefix.
+                if exe.aborted and assertion.kind != "preceded_by":
+                    continue
+                failures.extend(check_temporal(assertion, exe.observations, recorded, ctx))
+        return dedupe(failures)
+
+
+def dedupe(failures: list[Failure]) -> list[Failure]:
+    seen: set[tuple[str, str | None, str | None]] = set()
+    out: list[Failure] = []
+    for failure in failures:
+        if failure.key() not in seen:
+            seen.add(failure.key())
+            out.append(failure)
+    return out
+
+
+def against_baseline(
+    target_failures: list[Failure], target: Execution, base1: Execution, base1_failures: list[Failure],
+    base2: Execution,
+) -> list[Failure]:
+    """A finding the baseline shares is not a regression of the target; then add the field
+    differences that the two baseline replays do not share (Diffy)."""
+    on_baseline = {f.key() for f in base1_failures}
+    kept = [f for f in target_failures if f.key() not in on_baseline]
+    for f in kept:
+        f.baseline = "passes on the baseline"
+    judged_steps_fields = {(f.step_id, f.field) for f in kept}
+    status_steps = {f.step_id for f in kept if f.kind == "status"}
+    b1 = {o.key: o for o in base1.observations}
+    b2 = {o.key: o for o in base2.observations}
+    for diff in diff_run(target.observations, b1, b2):
+        if (diff.step_id, diff.field) in judged_steps_fields:
+            continue
+        if diff.field == "status" and diff.step_id in status_steps:
+            continue
+        kept.append(diff)
+    return dedupe(kept)

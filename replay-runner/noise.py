@@ -1,0 +1,99 @@
+"""Diffy's rule, per field: a difference between target and baseline counts only if the two
+baseline replays agree on that field. Time, randomness and generated ids differ between two
+replays of the same version, so they never raise alarms; a field that is stable on the baseline
+and different on the target is a regression.
+
+One more case the plain rule misses: a noisy field whose *type* changed (an id that became null)
+is still a regression when both baseline replays agree on the type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from trodden.replay.formats import type_name
+from trodden.replay.oracles import Observation, media_type
+from trodden.replay.pointer import MISSING, flatten, resolve
+from trodden.replay.results import Failure
+
+MAX_DIFFS_PER_EXCHANGE = 10
+
+
+def fingerprint(obs: Observation) -> dict[str, Any]:
+    """The comparable fields of one exchange: status, content type, every JSON leaf."""
+    fields: dict[str, Any] = {"status": obs.status, "header:content-type": media_type(obs.headers.get("content-type"))}
+    if obs.is_json:
+        for pointer, value in flatten(obs.body).items():
+            fields["body:" + pointer] = value
+    return fields
+
+
+def _shallowest_missing(body: Any, pointer: str) -> str:
+    """For a leaf missing on the target, the highest ancestor that is missing too, so a vanished
+    object is one finding instead of one per leaf."""
+    parts = pointer.split("/")
+    for end in range(2, len(parts) + 1):
+        candidate = "/".join(parts[:end])
+        if resolve(body, candidate) is MISSING:
+            return candidate
+    return pointer
+
+
+def diff_exchange(target: Observation, base1: Observation, base2: Observation) -> list[Failure]:
+    t, b1, b2 = fingerprint(target), fingerprint(base1), fingerprint(base2)
+    failures: list[Failure] = []
+    reported: set[str] = set()
+    for name in sorted(set(b1) | set(t), key=lambda n: (n != "status", n)):
+        tv, v1, v2 = t.get(name, MISSING), b1.get(name, MISSING), b2.get(name, MISSING)
+        if name.endswith("/#len") and "status" in reported:
+            continue
+        stable = _same(v1, v2)
+        if stable and (_same(tv, v1) or v1 is MISSING):
+            continue  # equal, or a field only the target has (additive changes are compatible)
+        if not stable:
+            # Noise, unless the type moved while both baselines agree on theirs.
+            if v1 is MISSING or v2 is MISSING or type_name(v1) != type_name(v2):
+                continue
+            if tv is not MISSING and type_name(tv) == type_name(v1):
+                continue
+            expected: Any = f"a {type_name(v1)} (value varies between baseline replays)"
+        else:
+            expected = v1
+        field = name
+        if tv is MISSING and name.startswith("body:") and target.is_json:
+            field = "body:" + _shallowest_missing(target.body, name[5:])
+        if field in reported or any(field.startswith(r + "/") for r in reported):
+            continue
+        reported.add(field)
+        failures.append(Failure(
+            source="diff", assertion_id=f"diff:{field}", kind="diff",
+            description="differs from the baseline, which answered the same in two replays",
+            expected=_shown(expected), actual=_shown(tv), baseline=_shown(v1), step_id=target.step_id,
+            endpoint=target.endpoint, field=field.removeprefix("body:"), url=target.url,
+        ))
+        if name == "status":
+            break  # another status: the body differences follow from it
+    return failures[:MAX_DIFFS_PER_EXCHANGE]
+
+
+def _same(a: Any, b: Any) -> bool:
+    if a is MISSING or b is MISSING:
+        return a is b
+    return type_name(a) == type_name(b) and bool(a == b)
+
+
+def _shown(value: Any) -> Any:
+    return "<missing>" if value is MISSING else value
+
+
+def diff_run(
+    target: Iterable[Observation], base1: Mapping[str, Observation], base2: Mapping[str, Observation]
+) -> list[Failure]:
+    """Diff every target exchange that both baseline replays also made (aligned by `key`)."""
+    failures: list[Failure] = []
+    for obs in target:
+        b1, b2 = base1.get(obs.key), base2.get(obs.key)
+        if b1 is not None and b2 is not None:
+            failures.extend(diff_exchange(obs, b1, b2))
+    return failures

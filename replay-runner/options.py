@@ -1,0 +1,65 @@
+"""Options of one replay (the CLI flags, for in-process callers) and `--shard I/N` parsing."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+
+class OptionError(ValueError):
+    """A bad option value; the CLI turns it into exit code 2 with this message."""
+
+
+@dataclass(frozen=True)
+class Shard:
+    index: int
+    count: int
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+    def owns(self, test_id: str) -> bool:
+        """Deterministic over processes and machines (not Python's salted `hash`)."""
+        if self.count == 1:
+            return True
+        digest = hashlib.sha256(test_id.encode()).digest()
+        return int.from_bytes(digest[:8], "big") % self.count == self.index
+
+
+def parse_shard(text: str) -> Shard:
+    """"I/N" with 0 ≤ I < N (an indexed Job's completion index is 0-based)."""
+    index_s, sep, count_s = text.strip().partition("/")
+    if not sep or not index_s.strip().isdigit() or not count_s.strip().isdigit():
+        raise OptionError(f"--shard must look like I/N (e.g. 0/4), got {text!r}")
+    index, count = int(index_s), int(count_s)
+    if count < 1 or index >= count:
+        raise OptionError(f"--shard {text}: need 0 <= I < N")
+    return Shard(index, count)
+
+
+@dataclass(frozen=True)
+class ReplayOptions:
+    baseline: str | None = None
+    shard: Shard = Shard(0, 1)
+    concurrency: int = 8
+    retries: int = 2  # re-runs of a failing test; passing on one of them makes it flaky
+    only: Literal["http", "browser"] | None = None
+    allow_unsafe_on_origin: bool = False
+    run_name: str | None = None
+    report_dir: Path | None = None  # HTML report (and browser screenshots) go here
+    status_only: bool = False  # judge status codes only (the peer baseline of bench/detection.py)
+    # A latency assertion fails when observed > max_ms * factor + slack: mined budgets come from
+    # production percentiles, a replay machine is noisier.
+    latency_factor: float = 1.0
+    latency_slack_ms: float = 50.0
+    test_ids: frozenset[str] | None = None  # run only these tests
+
+    def validate(self) -> None:
+        if self.concurrency < 1:
+            raise OptionError("--concurrency must be at least 1")
+        if self.retries < 0:
+            raise OptionError("--retries must be 0 or more")
+        if self.latency_factor <= 0:
+            raise OptionError("latency factor must be positive")

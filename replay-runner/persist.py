@@ -1,0 +1,166 @@
+"""Replay results in the store (`replay_runs`, one row per shard run; `replay_results`, one per
+test) and `summarize_run`, which the operator calls to turn a ReplayRun's shards into its status."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from trodden.replay.results import RunReport
+
+from trodden.store import Store
+
+TOP_REGRESSIONS = 10
+TOP_FLAKY = 20
+TEXT_LIMIT = 300
+
+
+async def start_run(store: Store, report: RunReport, shard_count: int) -> int:
+    run_id = await store.pool.fetchval(
+        "INSERT INTO replay_runs (suite, revision, target, baseline, shard, run_name, shard_count, report)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        report.suite, report.revision, report.target, report.baseline, report.shard, report.run_name, shard_count,
+        report.report_dir,
+    )
+    return int(run_id)
+
+
+async def finish_run(store: Store, report: RunReport) -> None:
+    assert report.run_id is not None
+    rows = [
+        (report.run_id, r.test_id, r.outcome, r.attempts, r.duration_ms, r.flaky_cause,
+         [f.model_dump(mode="json") for f in r.failures], r.name, r.type, r.session_id, r.reason,
+         [s.model_dump(mode="json") for s in r.steps], r.endpoints)
+        for r in report.results
+    ]
+    status = "failed" if report.has_regressions else "passed"
+    async with store.pool.acquire() as conn, conn.transaction():
+        await conn.executemany(
+            "INSERT INTO replay_results (run_id, test_id, outcome, attempts, duration_ms, flaky_cause, failures,"
+            " name, type, session_id, reason, steps, endpoints)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            rows,
+        )
+        await conn.execute(
+            "UPDATE replay_runs SET finished_at = now(), status = $2, summary = $3, report = $4 WHERE id = $1",
+            report.run_id, status, report.counts.model_dump(), report.report_dir,
+        )
+
+
+async def fail_run(store: Store, run_id: int) -> None:
+    """The shard crashed or was interrupted: mark it so the operator does not wait for it."""
+    await store.pool.execute(
+        "UPDATE replay_runs SET finished_at = now(), status = 'error' WHERE id = $1 AND finished_at IS NULL", run_id
+    )
+
+
+def _clip(value: Any, limit: int = TEXT_LIMIT) -> Any:
+    """Values in a CR status must stay small: long strings and big structures become text cut
+    to `limit` characters."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if not isinstance(value, str):
+        import orjson
+
+        value = orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def _route_of(failure: dict[str, Any]) -> str | None:
+    if failure.get("endpoint"):
+        return str(failure["endpoint"])
+    url = failure.get("url")
+    return f"PAGE {urlsplit(url).path or '/'}" if url else None
+
+
+async def summarize_run(store: Store, run_name: str) -> dict[str, Any]:
+    """The state of ReplayRun `run_name` over its shards (the latest run row of each shard).
+    Shape documented in docs/replay.md ("summarize_run")."""
+    runs = await store.pool.fetch(
+        "SELECT DISTINCT ON (shard) id, suite, revision, target, baseline, shard, shard_count, status, report,"
+        " started_at, finished_at FROM replay_runs WHERE run_name = $1 ORDER BY shard, id DESC",
+        run_name,
+    )
+    summary: dict[str, Any] = {
+        "run_name": run_name,
+        "suite": None, "revision": None, "target": None, "baseline": None,
+        "outcome": "pending",
+        "shards": {"expected": 0, "finished": 0, "running": 0, "errored": 0},
+        "counts": {"total": 0, "passed": 0, "failed": 0, "flaky": 0, "skipped": 0, "error": 0},
+        "regressions": [], "regressions_total": 0,
+        "flaky": [], "regressed_endpoints": [], "flaky_endpoints": [],
+        "report": None, "reports": [],
+    }
+    if not runs:
+        return summary
+    first = runs[0]
+    summary.update(suite=first["suite"], revision=first["revision"], target=first["target"],
+                   baseline=first["baseline"])
+    shards = summary["shards"]
+    shards["expected"] = max(r["shard_count"] for r in runs)
+    shards["finished"] = sum(1 for r in runs if r["status"] in ("passed", "failed"))
+    shards["running"] = sum(1 for r in runs if r["status"] == "running")
+    shards["errored"] = sum(1 for r in runs if r["status"] == "error")
+    summary["reports"] = sorted({r["report"] for r in runs if r["report"]})
+    summary["report"] = summary["reports"][0] if summary["reports"] else None
+
+    rows = await store.pool.fetch(
+        "SELECT test_id, name, type, session_id, outcome, flaky_cause, failures, reason FROM replay_results"
+        " WHERE run_id = ANY($1::bigint[]) ORDER BY test_id",
+        [r["id"] for r in runs],
+    )
+    counts = summary["counts"]
+    regressed: set[str] = set()
+    flaky_routes: set[str] = set()
+    for row in rows:
+        counts["total"] += 1
+        counts[row["outcome"]] = counts.get(row["outcome"], 0) + 1
+        failures: list[dict[str, Any]] = row["failures"] or []
+        if row["outcome"] in ("failed", "error"):
+            summary["regressions_total"] += max(1, len(failures))
+            for failure in failures:
+                route = _route_of(failure)
+                if route:
+                    regressed.add(route)
+                if len(summary["regressions"]) < TOP_REGRESSIONS:
+                    summary["regressions"].append(_regression_entry(row, failure))
+            if not failures and len(summary["regressions"]) < TOP_REGRESSIONS:
+                summary["regressions"].append({
+                    "test": row["test_id"], "test_name": row["name"], "session_id": row["session_id"],
+                    "step": None, "endpoint": None,
+                    "assertion": {"id": "exec:error", "kind": "error", "description": _clip(row["reason"])},
+                    "expected": None, "actual": _clip(row["reason"]),
+                })
+        elif row["outcome"] == "flaky":
+            routes = sorted({r for r in (_route_of(f) for f in failures) if r})
+            flaky_routes.update(routes)
+            if len(summary["flaky"]) < TOP_FLAKY:
+                summary["flaky"].append({"test": row["test_id"], "test_name": row["name"],
+                                         "cause": row["flaky_cause"] or "unknown", "endpoints": routes})
+    summary["regressed_endpoints"] = sorted(regressed)
+    summary["flaky_endpoints"] = sorted(flaky_routes)
+    if shards["finished"] + shards["errored"] < shards["expected"] or shards["running"]:
+        summary["outcome"] = "running"
+    elif shards["errored"] or counts["failed"] or counts["error"]:
+        summary["outcome"] = "failed"
+    else:
+        summary["outcome"] = "passed"
+    return summary
+
+
+def _regression_entry(row: Any, failure: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "test": row["test_id"],
+        "test_name": row["name"],
+        "session_id": row["session_id"],
+        "step": failure.get("step_id"),
+        "endpoint": failure.get("endpoint"),
+        "assertion": {
+            "id": failure.get("assertion_id"),
+            "kind": failure.get("kind"),
+            "description": _clip(failure.get("description")),
+        },
+        "field": failure.get("field"),
+        "expected": _clip(failure.get("expected")),
+        "actual": _clip(failure.get("actual")),
+    }

@@ -1,0 +1,125 @@
+"""What a replay produces: failures (one per oracle that said no), per-test results, the run.
+
+These are the shapes every report (JSON, JUnit, HTML, terminal, the store, the operator's status)
+is rendered from, so they carry everything a person needs to act: which step, which assertion,
+expected versus actual, the session the test came from.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Outcome = Literal["passed", "failed", "flaky", "skipped", "error"]
+FlakyCause = Literal["timing", "missing_state", "unstable_selector", "transient_error", "nondeterministic_data",
+                     "unknown"]
+FailureSource = Literal["expectation", "assertion", "diff", "execution"]
+
+
+class Failure(BaseModel):
+    """One oracle's "no". `assertion_id` is the mined assertion's id, or `expect:<what>` for a
+    recorded step expectation, `diff:<pointer>` for a baseline difference, `exec:<what>` when the
+    step could not run (connection refused, timeout, element not found)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    source: FailureSource
+    assertion_id: str
+    kind: str
+    description: str
+    expected: Any = None
+    actual: Any = None
+    step_id: str | None = None
+    endpoint: str | None = None
+    field: str | None = None
+    url: str | None = None
+    baseline: Any = None  # with --baseline: what the baseline answered
+    test_id: str = ""
+    session_id: str = ""
+    screenshot: str | None = None  # file name inside the HTML report directory
+    console_errors: list[str] = Field(default_factory=list)
+
+    def key(self) -> tuple[str, str | None, str | None]:
+        """Identity across attempts and across target/baseline."""
+        return (self.assertion_id, self.step_id, self.field)
+
+
+class StepRecord(BaseModel):
+    """Timing and outcome of one step in one attempt (stored, shown in the HTML report)."""
+
+    step_id: str
+    kind: Literal["http", "browser"]
+    endpoint: str | None = None
+    status: int | None = None
+    duration_ms: float = 0.0
+    locator: str | None = None  # browser: the locator that matched
+    locator_index: int | None = None  # 0 = the first one listed; more means a fallback was needed
+    error: str | None = None
+
+
+class Attempt(BaseModel):
+    failures: list[Failure] = Field(default_factory=list)
+    steps: list[StepRecord] = Field(default_factory=list)
+    endpoints: list[str] = Field(default_factory=list)  # every endpoint observed, in order
+    duration_ms: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+class TestResult(BaseModel):
+    __test__ = False  # not a pytest class
+
+    test_id: str
+    name: str
+    type: Literal["http", "browser"]
+    session_id: str
+    outcome: Outcome
+    attempts: int = 0
+    duration_ms: float = 0.0
+    flaky_cause: FlakyCause | None = None
+    reason: str | None = None  # why skipped, or the internal error
+    failures: list[Failure] = Field(default_factory=list)  # failed: the last attempt's; flaky: the failing ones
+    steps: list[StepRecord] = Field(default_factory=list)  # the last attempt's
+    endpoints: list[str] = Field(default_factory=list)
+
+
+class Counts(BaseModel):
+    total: int = 0
+    passed: int = 0
+    failed: int = 0
+    flaky: int = 0
+    skipped: int = 0
+    error: int = 0
+
+
+class RunReport(BaseModel):
+    run_id: int | None = None
+    run_name: str | None = None
+    suite: str
+    revision: int
+    target: str
+    baseline: str | None = None
+    shard: str = "0/1"
+    started_at: str
+    finished_at: str | None = None
+    results: list[TestResult] = Field(default_factory=list)
+    report_dir: str | None = None  # the HTML report, when one was written
+
+    @property
+    def counts(self) -> Counts:
+        counts = Counts(total=len(self.results))
+        for result in self.results:
+            setattr(counts, result.outcome, getattr(counts, result.outcome) + 1)
+        return counts
+
+    @property
+    def regressions(self) -> list[Failure]:
+        """Every failure of a test that failed (flaky tests are not regressions)."""
+        return [f for r in self.results if r.outcome in ("failed", "error") for f in r.failures]
+
+    @property
+    def has_regressions(self) -> bool:
+        return any(r.outcome in ("failed", "error") for r in self.results)

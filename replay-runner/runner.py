@@ -1,0 +1,194 @@
+"""`replay_suite`: run a suite (one shard of it) against a target, with retries and an optional
+baseline, and return the `RunReport` every report is rendered from.
+
+Tests run concurrently under a semaphore (C at a time); HTTP tests share one connection pool,
+browser tests one Chromium (at most two pages at once: a 2-core machine gains nothing from more).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+from trodden.replay import persist
+from trodden.replay.execution import AuthError, Execution, SuiteEnv
+from trodden.replay.flaky import likely_cause, outcome_of
+from trodden.replay.http_exec import new_connector, new_session, run_http_test
+from trodden.replay.judge import Judge, against_baseline
+from trodden.replay.metrics import REPLAY_REQUESTS, REPLAY_TESTS
+from trodden.replay.options import OptionError, ReplayOptions
+from trodden.replay.oracles import JudgeContext
+from trodden.replay.results import Attempt, Failure, RunReport, TestResult
+from trodden.replay.safety import skip_reason
+
+from trodden.log import get_logger
+from trodden.models.suite import Suite, TestCase
+from trodden.store import Store
+
+log = get_logger(__name__)
+
+BROWSER_PARALLELISM = 2
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def check_url(url: str, flag: str) -> str:
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise OptionError(f"{flag} must be an http(s) URL with a host, got {url!r}")
+    return url.strip()
+
+
+def select_tests(suite: Suite, options: ReplayOptions) -> list[TestCase]:
+    """This shard's tests, in suite order."""
+    return [
+        t for t in suite.tests
+        if options.shard.owns(t.id)
+        and (options.only is None or t.type == options.only)
+        and (options.test_ids is None or t.id in options.test_ids)
+    ]
+
+
+class _Engine:
+    def __init__(self, suite: Suite, target: str, options: ReplayOptions) -> None:
+        self.suite = suite
+        self.target = target
+        self.options = options
+        self.env = SuiteEnv.build(suite, options)
+        self.judge = Judge.for_assertions(suite.assertions)
+        self.connector: aiohttp.BaseConnector | None = None
+        self.browser: Any = None
+        self.test_slots = asyncio.Semaphore(options.concurrency)
+        self.browser_slots = asyncio.Semaphore(min(options.concurrency, BROWSER_PARALLELISM))
+
+    async def execute(self, test: TestCase, target: str, key_prefix: str = "") -> Execution:
+        if test.type == "browser":
+            from trodden.replay.browser_exec import BrowserRunner
+
+            async with self.browser_slots:
+                return await BrowserRunner(self.env, self.browser, target).run(test)
+        assert self.connector is not None
+        async with new_session(self.connector) as session:
+            exe = await run_http_test(test, self.env, session, target, key_prefix)
+        REPLAY_REQUESTS.inc(len(exe.observations))
+        return exe
+
+    def context(self, test: TestCase) -> JudgeContext:
+        return JudgeContext(auth_profile=test.auth_profile, latency_factor=self.options.latency_factor,
+                            latency_slack_ms=self.options.latency_slack_ms, status_only=self.options.status_only)
+
+    async def run_test(self, test: TestCase) -> TestResult:
+        base = {"test_id": test.id, "name": test.name, "type": test.type, "session_id": test.session_id}
+        urls = [self.target] + ([self.options.baseline] if self.options.baseline else [])
+        reason = skip_reason(test, self.suite, urls, self.options.allow_unsafe_on_origin)
+        if reason is not None:
+            return TestResult(**base, outcome="skipped", reason=reason)
+        async with self.test_slots:
+            started = time.perf_counter()
+            try:
+                attempts = await self._attempts(test)
+            except AuthError as exc:
+                return TestResult(**base, outcome="error", reason=f"auth profile {test.auth_profile}: {exc}",
+                                  attempts=1, duration_ms=(time.perf_counter() - started) * 1000.0)
+            except Exception as exc:  # a bug must cost one test, not the run
+                log.exception("test crashed", test=test.id)
+                return TestResult(**base, outcome="error", reason=f"internal error: {exc!r}"[:500], attempts=1,
+                                  duration_ms=(time.perf_counter() - started) * 1000.0)
+        outcome = outcome_of(attempts)
+        last = attempts[-1]
+        failing = [a for a in attempts if not a.ok]
+        failures = failing[-1].failures if outcome == "failed" else [f for a in failing for f in a.failures]
+        for failure in failures:
+            failure.test_id, failure.session_id = test.id, test.session_id
+        return TestResult(
+            **base, outcome=outcome, attempts=len(attempts), duration_ms=sum(a.duration_ms for a in attempts),
+            flaky_cause=likely_cause(attempts) if outcome == "flaky" else None, failures=failures,
+            steps=last.steps, endpoints=last.endpoints,
+        )
+
+    async def _attempts(self, test: TestCase) -> list[Attempt]:
+        ctx = self.context(test)
+        attempts: list[Attempt] = []
+        baseline: tuple[Execution, list[Failure], Execution] | None = None
+        for _ in range(1 + self.options.retries):
+            started = time.perf_counter()
+            exe = await self.execute(test, self.target, "")
+            failures = self.judge.judge(test, exe, ctx)
+            if self.options.baseline:  # every test is compared: a field can change without failing
+                if baseline is None:
+                    b1 = await self.execute(test, self.options.baseline)
+                    b2 = await self.execute(test, self.options.baseline)
+                    baseline = (b1, self.judge.judge(test, b1, ctx), b2)
+                failures = against_baseline(failures, exe, baseline[0], baseline[1], baseline[2])
+            attempts.append(Attempt(
+                failures=failures, steps=exe.steps, duration_ms=(time.perf_counter() - started) * 1000.0,
+                endpoints=[o.endpoint for o in exe.observations if o.endpoint],
+            ))
+            if not failures:
+                break
+        return attempts
+
+    async def run(self, tests: list[TestCase]) -> list[TestResult]:
+        async with AsyncExitStack() as stack:
+            self.connector = new_connector(self.options.concurrency)
+            stack.push_async_callback(self.connector.close)
+            if any(t.type == "browser" for t in tests):
+                self.browser = await stack.enter_async_context(_chromium())
+            results = await asyncio.gather(*(self.run_test(t) for t in tests))
+        for result in results:
+            REPLAY_TESTS.labels(outcome=result.outcome).inc()
+        return list(results)
+
+
+@asynccontextmanager
+async def _chromium() -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    from trodden.browser import launch_chromium
+
+    async with async_playwright() as pw:
+        browser = await launch_chromium(pw)
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+async def replay_suite(store: Store | None, suite: Suite, target: str,
+                       options: ReplayOptions | None = None) -> RunReport:
+    """Replay this shard of `suite` against `target`; results go to `store` when one is given.
+    Raises `OptionError` for bad options (the CLI's exit code 2)."""
+    options = options or ReplayOptions()
+    options.validate()
+    target = check_url(target, "--target")
+    if options.baseline:
+        check_url(options.baseline, "--baseline")
+    tests = select_tests(suite, options)
+    report = RunReport(suite=suite.name, revision=suite.revision, target=target, baseline=options.baseline,
+                       shard=str(options.shard), run_name=options.run_name, started_at=now_iso(),
+                       report_dir=str(options.report_dir) if options.report_dir else None)
+    if store is not None:
+        report.run_id = await persist.start_run(store, report, options.shard.count)
+    log.info("replay started", suite=suite.name, revision=suite.revision, target=target, tests=len(tests),
+             shard=str(options.shard), baseline=options.baseline)
+    try:
+        report.results = await _Engine(suite, target, options).run(tests)
+    except BaseException:
+        if store is not None and report.run_id is not None:
+            await persist.fail_run(store, report.run_id)
+        raise
+    report.finished_at = now_iso()
+    if store is not None:
+        await persist.finish_run(store, report)
+    counts = report.counts
+    log.info("replay finished", passed=counts.passed, failed=counts.failed, flaky=counts.flaky,
+             skipped=counts.skipped, errors=counts.error)
+    return report

@@ -20,7 +20,7 @@ from trodden.operator.specs import InstrumentationSpec
 from trodden.models.instrumentation import CaptureDetail, InstrumentationConfig, Sampling, SamplingBoost
 
 BOOST_TTL = timedelta(days=7)
-STATE_CAUSES = ("state", "missing_state", "capture", "data")  # a flaky cause meaning "capture lacked state"
+STATE_CAUSES = ("missing_state", "state", "capture")  # a flaky cause meaning "capture lacked state"
 
 
 def instrumentation_from_spec(
@@ -52,14 +52,9 @@ def _iso(t: datetime) -> str:
     return t.replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def _route_of(item: dict[str, Any]) -> str | None:
-    route = item.get("route") or item.get("step")
-    return str(route) if route else None
-
-
 def apply_feedback(
     previous: InstrumentationConfig,
-    summary: dict[str, Any],
+    summary: dict[str, Any],  # canonical, see results.normalize
     uncovered: list[str],
     now: datetime,
 ) -> InstrumentationConfig:
@@ -79,18 +74,15 @@ def apply_feedback(
         boosts[route] = SamplingBoost(route=route, rate=1.0, reason=reason, until=until)  # type: ignore[arg-type]
 
     for reg in summary.get("regressions") or []:
-        route = _route_of(reg)
-        if route:
-            boost(route, "regressed")
+        if reg.get("route"):
+            boost(str(reg["route"]), "regressed")
     details = {d.route: d for d in previous.capture.detail}
     for flaky in summary.get("flaky_tests") or []:
-        route = _route_of(flaky)
-        if not route:
-            continue
         cause = str(flaky.get("cause") or "").lower()
-        if any(cause.startswith(c) for c in STATE_CAUSES):
-            details[route] = CaptureDetail(route=route, storage=True, reason=f"replay depended on state: {cause}")
-        boost(route, "flaky")
+        for route in flaky.get("routes") or []:
+            if any(cause.startswith(c) for c in STATE_CAUSES):
+                details[route] = CaptureDetail(route=route, storage=True, reason=f"replay depended on state: {cause}")
+            boost(route, "flaky")
     for route in uncovered:
         if route not in boosts:
             boost(route, "uncovered")

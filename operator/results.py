@@ -1,8 +1,9 @@
 """What the operator reads from the store: replay results, source counts, selections, suites.
 
-`replay_summary` uses the replay component's `summarize_run` when it is installed and falls back to
-reading `replay_runs` / `replay_results` directly; either way the result is normalised by
-`status_from_summary` into the bounded ReplayRun status.
+`replay_summary` uses the replay component's `summarize_run` (`trodden.replay.persist`) when it is
+installed and falls back to reading `replay_runs` / `replay_results` directly; either way `normalize`
+gives one canonical shape, which `status_from_summary` bounds into the ReplayRun status and
+`feedback.apply_feedback` reads.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ async def read_run_summary(store: Store, run_name: str) -> dict[str, Any]:
         "SELECT id, shard, status, finished_at, summary FROM replay_runs WHERE run_name = $1", run_name
     )
     if not runs:
-        return {"run_name": run_name, "shards": 0, "shards_done": 0, "total": 0, "counts": {}, "regressions": [],
-                "flaky_tests": []}
+        return {"run_name": run_name, "shards": 0, "shards_done": 0, "counts": {"total": 0}, "regressions": [],
+                "flaky": []}
     ids = [r["id"] for r in runs]
     counts = {
         r["outcome"]: r["n"]
@@ -53,7 +54,7 @@ async def read_run_summary(store: Store, run_name: str) -> dict[str, Any]:
         regressions.append({
             "test": row["test_id"],
             "step": first.get("step") or first.get("route") or "",
-            "route": first.get("route") or first.get("step") or "",
+            "endpoint": first.get("endpoint") or first.get("route") or first.get("step") or "",
             "assertion": first.get("assertion") or first.get("message") or "",
             "expected": first.get("expected"),
             "actual": first.get("actual"),
@@ -66,62 +67,99 @@ async def read_run_summary(store: Store, run_name: str) -> dict[str, Any]:
     for row in flaky_rows:
         failures = row["failures"] or []
         first = failures[0] if isinstance(failures, list) and failures and isinstance(failures[0], dict) else {}
-        flaky.append({"test": row["test_id"], "cause": row["flaky_cause"] or "",
-                      "route": first.get("route") or first.get("step") or ""})
+        route = first.get("endpoint") or first.get("route") or first.get("step")
+        flaky.append({"test": row["test_id"], "cause": row["flaky_cause"] or "", "endpoints": [route] if route else []})
     return {
         "run_name": run_name,
         "shards": len(runs),
         "shards_done": sum(1 for r in runs if r["finished_at"] is not None),
-        "total": sum(counts.values()),
-        "counts": counts,
+        "counts": {**counts, "total": sum(counts.values())},
         "regressions": regressions,
-        "flaky_tests": flaky,
+        "flaky": flaky,
     }
 
 
 def _replay_component() -> Callable[[Store, str], Awaitable[dict[str, Any]]] | None:
     try:
-        from trodden.replay.summary import summarize_run  # type: ignore[import-not-found,unused-ignore]
+        from trodden.replay.persist import summarize_run
     except ImportError:
         return None
-    return summarize_run  # type: ignore[no-any-return,unused-ignore]
+    return summarize_run
 
 
 async def replay_summary(store: Store, run_name: str) -> dict[str, Any]:
+    """The run's summary in the canonical shape of `normalize` (from whichever reader is installed)."""
     summarize = _replay_component()
-    if summarize is not None:
-        return await summarize(store, run_name)
-    return await read_run_summary(store, run_name)
+    raw = await summarize(store, run_name) if summarize is not None else await read_run_summary(store, run_name)
+    return normalize(raw)
 
 
-def _count(summary: dict[str, Any], outcome: str) -> int:
+def _assertion_text(value: Any) -> str:
+    if isinstance(value, dict):
+        return _text(value.get("description") or value.get("id") or value.get("kind"))
+    return _text(value)
+
+
+def normalize(summary: dict[str, Any]) -> dict[str, Any]:
+    """One shape for the status and the feedback, from the replay component's `summarize_run` (counts
+    under `counts`, `flaky` with `endpoints`, assertion objects) or this module's own reader."""
     counts = summary.get("counts") or {}
-    return int(counts.get(outcome) or summary.get(outcome) or 0)
+    shards = summary.get("shards")
+    regressions = []
+    for r in summary.get("regressions") or []:
+        route = r.get("endpoint") or r.get("route") or r.get("step")
+        regressions.append({
+            "test": _text(r.get("test") or r.get("test_id")),
+            "step": _text(r.get("step") or r.get("endpoint") or ""),
+            "route": str(route) if route else "",
+            "assertion": _assertion_text(r.get("assertion")),
+            "expected": _text(r.get("expected")),
+            "actual": _text(r.get("actual")),
+        })
+    flaky = []
+    for f in summary.get("flaky") or summary.get("flaky_tests") or []:
+        routes = [str(x) for x in f.get("endpoints") or []] or ([str(f["route"])] if f.get("route") else [])
+        flaky.append({"test": _text(f.get("test") or f.get("test_id")), "cause": _text(f.get("cause")),
+                      "routes": routes})
+    total = counts.get("total")
+    if total is None:
+        total = sum(int(v) for v in counts.values())
+    return {
+        "total": int(total or 0),
+        "passed": int(counts.get("passed") or 0),
+        "failed": int(counts.get("failed") or 0) + int(counts.get("error") or 0),
+        "flaky": int(counts.get("flaky") or 0),
+        "shards_done": int(shards.get("finished") or 0) if isinstance(shards, dict) else int(
+            summary.get("shards_done") or 0),
+        "report": summary.get("report"),
+        "regressions": regressions,
+        "flaky_tests": flaky,
+    }
 
 
 def status_from_summary(summary: dict[str, Any]) -> dict[str, Any]:
-    """The ReplayRun status fields (camelCase, bounded) for a summary of either shape."""
+    """The ReplayRun status fields (camelCase, bounded) from a canonical summary."""
     regressions = [
-        Regression(test=_text(r.get("test") or r.get("test_id"))[:256], step=_text(r.get("step")),
-                   assertion=_text(r.get("assertion")), expected=_text(r.get("expected")),
-                   actual=_text(r.get("actual"))).wire()
-        for r in (summary.get("regressions") or [])[:MAX_LISTED]
+        Regression(test=r["test"][:256], step=r["step"], assertion=r["assertion"], expected=r["expected"],
+                   actual=r["actual"]).wire()
+        for r in summary["regressions"][:MAX_LISTED]
     ]
     flaky = [
-        FlakyTest(test=_text(f.get("test") or f.get("test_id"))[:256], route=_text(f.get("route")),
-                  cause=_text(f.get("cause") or f.get("flaky_cause"))[:256]).wire()
-        for f in (summary.get("flaky_tests") or summary.get("flaky") or [])[:MAX_LISTED]
+        FlakyTest(test=f["test"][:256], route=_text(", ".join(f["routes"])), cause=f["cause"][:256]).wire()
+        for f in summary["flaky_tests"][:MAX_LISTED]
     ]
-    failed = _count(summary, "failed") + _count(summary, "error")
-    return {
-        "total": int(summary.get("total") or sum((summary.get("counts") or {}).values())),
-        "passed": _count(summary, "passed"),
-        "failed": failed,
-        "flaky": _count(summary, "flaky"),
-        "shardsDone": int(summary.get("shards_done") or 0),
+    status = {
+        "total": summary["total"],
+        "passed": summary["passed"],
+        "failed": summary["failed"],
+        "flaky": summary["flaky"],
+        "shardsDone": summary["shards_done"],
         "regressions": regressions,
         "flakyTests": flaky,
     }
+    if summary.get("report"):
+        status["report"] = _text(summary["report"])
+    return status
 
 
 async def uncovered_routes(store: Store, source: str) -> list[str]:

@@ -261,6 +261,7 @@ class ReplayOnRollout(Wire):
 
 
 class TestSuiteSpec(Wire):
+    __test__ = False  # not a pytest test class
     model_config = ConfigDict(
         json_schema_extra=cel(
             ("!has(self.authProfiles) || self.authProfiles.all(p, self.authProfiles.exists_one(q, q.name == p.name))",
@@ -280,6 +281,7 @@ class TestSuiteSpec(Wire):
 
 
 class TestSuiteStatus(Wire):
+    __test__ = False
     revision: int | None = None
     tests: int | None = None
     assertions: int | None = None

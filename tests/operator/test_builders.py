@@ -1,0 +1,144 @@
+from __future__ import annotations
+
+from typing import Any
+
+from trodden.operator import builders
+from trodden.operator.builders import Owner, Runtime
+from trodden.operator.specs import ReplayRunSpec, RumSourceSpec, SessionSelectorSpec, TestSuiteSpec
+
+from trodden.models.instrumentation import InstrumentationConfig
+
+RUNTIME = Runtime(image="localhost/trodden:test")
+
+
+def owner(kind: str, name: str = "shop") -> Owner:
+    return Owner(kind=kind, name=name, namespace="team-a", uid="0123456789abcdef-uid", generation=2)
+
+
+def _owned_by(obj: dict[str, Any], o: Owner) -> None:
+    refs = obj["metadata"]["ownerReferences"]
+    assert refs == [{"apiVersion": "trodden.dev/v1alpha1", "kind": o.kind, "name": o.name, "uid": o.uid,
+                     "controller": True, "blockOwnerDeletion": True}]
+    assert obj["metadata"]["namespace"] == "team-a"
+    assert obj["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "trodden-operator"
+
+
+def test_collector_objects_follow_the_contract() -> None:
+    o = owner("RumSource")
+    spec = RumSourceSpec.model_validate({"replicas": 2, "sanitization": {"rules": [
+        {"kind": "header", "match": "x-customer", "action": "redact"}]}})
+    dep = builders.collector_deployment(o, spec, RUNTIME)
+    svc = builders.collector_service(o, spec)
+    san = builders.sanitization_configmap(o, spec)
+    ins = builders.instrumentation_configmap(o, InstrumentationConfig())
+    key = builders.ingest_key_secret(o, "k")
+    for obj in (dep, svc, san, ins, key):
+        _owned_by(obj, o)
+    container = dep["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "localhost/trodden:test"
+    assert container["args"][:3] == ["collect", "--source", "shop"]
+    assert "--instrumentation-file" in container["args"] and "/etc/trodden/sanitization/rules.json" in container["args"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["TRODDEN_INGEST_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "shop-ingest-key", "key": "key"}
+    assert env["TRODDEN_DSN"]["valueFrom"]["secretKeyRef"]["name"] == builders.DSN_SECRET
+    assert dep["spec"]["replicas"] == 2
+    assert svc["spec"]["selector"] == dep["spec"]["selector"]["matchLabels"]
+    assert set(dep["spec"]["selector"]["matchLabels"].items()) <= set(
+        dep["spec"]["template"]["metadata"]["labels"].items())
+    assert san["metadata"]["name"] == "shop-sanitization" and "x-customer" in san["data"]["rules.json"]
+    assert ins["metadata"]["name"] == "shop-instrumentation"
+    assert InstrumentationConfig.model_validate_json(ins["data"]["config.json"]) == InstrumentationConfig()
+
+
+def test_user_supplied_ingest_key_secret_is_referenced() -> None:
+    spec = RumSourceSpec.model_validate({"ingestKeySecret": "my-key"})
+    dep = builders.collector_deployment(owner("RumSource"), spec, RUNTIME)
+    env = {e["name"]: e for e in dep["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["TRODDEN_INGEST_KEY"]["valueFrom"]["secretKeyRef"]["name"] == "my-key"
+
+
+def test_sanitisation_change_rolls_the_collector() -> None:
+    o = owner("RumSource")
+    a = builders.collector_deployment(o, RumSourceSpec(), RUNTIME)
+    b = builders.collector_deployment(o, RumSourceSpec.model_validate(
+        {"sanitization": {"disableBuiltins": ["ip"]}}), RUNTIME)
+    assert a["spec"]["template"] != b["spec"]["template"]
+    assert a == builders.collector_deployment(o, RumSourceSpec(), RUNTIME)  # deterministic
+
+
+def test_selection_job_and_cronjob() -> None:
+    o = owner("SessionSelector", "checkout")
+    spec = SessionSelectorSpec.model_validate({"source": "shop", "budget": 40, "strategies": [
+        {"type": "frequent", "count": 10}, {"type": "event", "event": "add_to_cart_failed"},
+        {"type": "slow", "percentile": 95}, {"type": "errors"}]})
+    job = builders.selection_job(o, spec, RUNTIME)
+    _owned_by(job, o)
+    args = job["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[:5] == ["select", "--source", "shop", "--name", "checkout"]
+    assert args[args.index("--max"):args.index("--max") + 2] == ["--max", "40"]
+    strategies = [args[i + 1] for i, a in enumerate(args) if a == "--strategy"]
+    assert strategies == ["frequent:10", "event:add_to_cart_failed", "slow:p95", "errors"]
+    assert job["metadata"]["name"] == builders.selection_job(o, spec, RUNTIME)["metadata"]["name"]
+    changed = spec.model_copy(update={"budget": 41})
+    assert builders.selection_job_name(o, changed) != job["metadata"]["name"]
+    cron = builders.selection_cronjob(o, spec.model_copy(update={"schedule": "0 * * * *"}), RUNTIME)
+    assert cron["kind"] == "CronJob" and cron["spec"]["schedule"] == "0 * * * *"
+    assert cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"] == args
+
+
+def test_generation_job_maps_auth_profiles_to_secret_env() -> None:
+    o = owner("TestSuite", "checkout-suite")
+    spec = TestSuiteSpec.model_validate({"source": "shop", "generate": {"browser": True}, "authProfiles": [
+        {"name": "api", "type": "static", "headers": [
+            {"name": "Authorization", "secretKeyRef": {"name": "shop-auth", "key": "token"}}]}]})
+    job = builders.generation_job(o, spec, [7], RUNTIME)
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    assert container["args"][:6] == ["generate", "--source", "shop", "--suite", "checkout-suite", "--selection"]
+    assert "--browser" in container["args"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["TRODDEN_AUTH_API_HEADER_AUTHORIZATION"]["valueFrom"]["secretKeyRef"] == {
+        "name": "shop-auth", "key": "token"}
+    assert builders.generation_job_name(o, spec, [7]) != builders.generation_job_name(o, spec, [8])
+
+
+def test_replay_job_is_indexed_one_shard_per_pod() -> None:
+    o = owner("ReplayRun", "rollout-42")
+    spec = ReplayRunSpec.model_validate({"suite": "checkout-suite", "shards": 4,
+                                         "target": {"service": {"name": "shop-v2", "port": 8080}},
+                                         "baseline": {"url": "http://shop-v1.team-a.svc:8080"}})
+    job = builders.replay_job(o, spec, RUNTIME)
+    _owned_by(job, o)
+    assert job["spec"]["completionMode"] == "Indexed"
+    assert job["spec"]["completions"] == 4 and job["spec"]["parallelism"] == 4
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    args = container["args"]
+    assert args[args.index("--target") + 1] == "http://shop-v2.team-a.svc:8080"
+    assert args[args.index("--baseline") + 1] == "http://shop-v1.team-a.svc:8080"
+    assert args[args.index("--shard") + 1] == "$(JOB_COMPLETION_INDEX)/4"
+    assert args[args.index("--run-name") + 1] == "team-a/rollout-42/01234567"
+    assert container["command"][:2] == ["/bin/sh", "-c"]
+    rules = job["spec"]["podFailurePolicy"]["rules"]
+    assert rules[0]["onExitCodes"]["values"] == [2] and rules[0]["action"] == "FailJob"
+    assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
+
+
+def test_bounded_names_stay_valid_and_unique() -> None:
+    long = "x" * 80
+    a = builders.bounded_name(long, "replay", limit=52)
+    b = builders.bounded_name(long + "y", "replay", limit=52)
+    assert len(a) <= 52 and len(b) <= 52 and a != b
+    assert builders.bounded_name("short", "replay") == "short-replay"
+
+
+def test_rollout_replayrun() -> None:
+    o = owner("TestSuite", "checkout-suite")
+    spec = TestSuiteSpec.model_validate({"source": "shop", "replayOn": {
+        "deployment": "shop", "target": {"service": {"name": "shop"}}, "shards": 2}})
+    assert spec.replay_on is not None
+    run = builders.rollout_replayrun(o, spec.replay_on, "abcdef0123456789")
+    _owned_by(run, o)
+    assert run["kind"] == "ReplayRun" and run["spec"]["suite"] == "checkout-suite" and run["spec"]["shards"] == 2
+    assert run["metadata"]["labels"]["trodden.dev/template-hash"] == "abcdef0123456789"
+    dep = {"spec": {"template": {"spec": {"containers": [{"image": "shop:1"}]}}}}
+    dep2 = {"spec": {"template": {"spec": {"containers": [{"image": "shop:2"}]}}}}
+    assert builders.pod_template_hash(dep) != builders.pod_template_hash(dep2)

@@ -34,6 +34,7 @@ MAX_QUANTITY = 10
 FRAUD_REVIEW_FROM = 15000  # cents: orders above this shipped to another country than billed are reviewed
 STATE_KEY: web.AppKey[ShopState] = web.AppKey("state", ShopState)
 VERSION_KEY: web.AppKey[ShopVersion] = web.AppKey("version", ShopVersion)
+VISIT_KEY: web.RequestKey[Visit] = web.RequestKey("visit", Visit)
 
 
 class ApiError(Exception):
@@ -59,8 +60,7 @@ def ok(body: Any, status: int = 200) -> web.Response:
 
 
 def visit_of(request: web.Request) -> Visit:
-    visit: Visit = request["visit"]
-    return visit
+    return request[VISIT_KEY]
 
 
 def state_of(request: web.Request) -> ShopState:

@@ -60,7 +60,7 @@ async def visits(request: web.Request, handler: Handler) -> web.StreamResponse:
         if visit is None:
             visit = state.new_visit()
             new_cookie = True
-    request["visit"] = visit
+    request[api.VISIT_KEY] = visit
     response = await handler(request)
     if new_cookie:
         response.set_cookie(COOKIE, visit.token, httponly=True, samesite="Lax", path="/")

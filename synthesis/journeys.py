@@ -1,0 +1,233 @@
+"""Sessions → journeys: ordered steps with learned route templates, and a signature per journey.
+
+Built for a million sessions: raw steps are interned to ints while sessions stream in (the flat
+arrays hold one int and one float per step), route templates are learned once over the distinct
+paths, and the templated step of every occurrence is one numpy gather. Equal journeys are found by
+hashing each session's step-id bytes; the printable signature is a hash of the steps' text, so it
+is stable across runs and machines (ids are not).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from array import array
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from trodden.synthesis.routes import RouteTemplater
+from trodden.synthesis.steps import RawStep, status_class
+
+I32 = npt.NDArray[np.int32]
+I64 = npt.NDArray[np.int64]
+F32 = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True, slots=True)
+class StepInfo:
+    """One templated step of the vocabulary."""
+
+    kind: str  # http | page | ui | event | error
+    verb: str
+    key: str  # route template, page template, target, event name
+    cls: str  # status class for http ("2xx", "failed"), "" otherwise
+
+    @property
+    def text(self) -> str:
+        if self.kind == "http":
+            return f"{self.verb} {self.key} {self.cls}"
+        if self.kind == "page":
+            return f"page {self.key}"
+        if self.kind == "ui":
+            return f"{self.verb} {self.key}"
+        if self.kind == "event":
+            return f"event {self.key}"
+        return f"error {self.verb}"
+
+    @property
+    def route(self) -> str | None:
+        return f"{self.verb} {self.key}" if self.kind == "http" else None
+
+
+def journey_signature(step_texts: Sequence[str]) -> str:
+    """Stable signature of a journey: a short hash of its steps' text."""
+    return hashlib.blake2b("\n".join(step_texts).encode(), digest_size=8).hexdigest()
+
+
+def collapse_repeats(step_texts: Sequence[str]) -> list[str]:
+    """Consecutive repeats of one step (double clicks, polling) are one journey step."""
+    out: list[str] = []
+    for s in step_texts:
+        if not out or out[-1] != s:
+            out.append(s)
+    return out
+
+
+@dataclass
+class Journeys:
+    """Every session's steps (flat arrays, `offsets` delimit sessions) and its journey."""
+
+    session_ids: list[str]
+    offsets: I64  # [S+1] into the per-occurrence arrays
+    step_ids: I32  # [N] templated step id of each occurrence
+    statuses: I32  # [N] raw HTTP status (0 for non-HTTP steps and failed requests)
+    durations: F32  # [N] milliseconds (0 for non-HTTP)
+    route_ids: I32  # [N] index into `routes`, -1 when not an HTTP step
+    vocab: list[StepInfo]
+    routes: list[str]  # "METHOD /template"
+    session_journey: I32  # [S]
+    journey_signatures: list[str]
+    journey_steps: list[tuple[int, ...]]  # collapsed step ids
+    journey_counts: I64  # [J] sessions per journey
+    templater: RouteTemplater
+    step_text_index: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def n_sessions(self) -> int:
+        return len(self.session_ids)
+
+    @property
+    def n_journeys(self) -> int:
+        return len(self.journey_signatures)
+
+    def session_slice(self, s: int) -> slice:
+        return slice(int(self.offsets[s]), int(self.offsets[s + 1]))
+
+    def journey_texts(self, j: int) -> list[str]:
+        return [self.vocab[i].text for i in self.journey_steps[j]]
+
+    def session_of_occurrence(self) -> I32:
+        """[N] the session index of every step occurrence."""
+        lengths = np.diff(self.offsets)
+        return np.repeat(np.arange(self.n_sessions, dtype=np.int32), lengths)
+
+
+class JourneyBuilder:
+    """Feed sessions one by one (`add`), then `build()`; memory is a few bytes per step."""
+
+    def __init__(self) -> None:
+        self._raw_index: dict[tuple[str, str, str, int], int] = {}
+        self._raw_keys: list[tuple[str, str, str, int]] = []
+        self._flat = array("i")
+        self._durations = array("f")
+        self._offsets = array("q", [0])
+        self.session_ids: list[str] = []
+
+    def add(self, session_id: str, steps: Iterable[RawStep]) -> None:
+        get = self._raw_index.get
+        flat_append = self._flat.append
+        durations_append = self._durations.append
+        for step in steps:  # the hot loop of a million-session run: keep it lean
+            k = step[:4]
+            i = get(k)
+            if i is None:
+                i = self._intern(k)
+            flat_append(i)
+            durations_append(step[4])
+        self._offsets.append(len(self._flat))
+        self.session_ids.append(session_id)
+
+    def _intern(self, key: Any) -> int:
+        i = len(self._raw_keys)
+        self._raw_index[key] = i
+        self._raw_keys.append(key)
+        return i
+
+    def build(self, templater: RouteTemplater | None = None) -> Journeys:
+        flat = np.frombuffer(self._flat, dtype=np.int32) if len(self._flat) else np.zeros(0, np.int32)
+        raw_counts = np.bincount(flat, minlength=len(self._raw_keys))
+        if templater is None:
+            templater = learn_templater(self._raw_keys, raw_counts)
+        # raw key -> templated step id / route id / status
+        vocab: list[StepInfo] = []
+        vocab_index: dict[StepInfo, int] = {}
+        routes: list[str] = []
+        route_index: dict[str, int] = {}
+        raw_to_step = np.empty(len(self._raw_keys), dtype=np.int32)
+        raw_to_route = np.full(len(self._raw_keys), -1, dtype=np.int32)
+        raw_status = np.zeros(len(self._raw_keys), dtype=np.int32)
+        for r, (kind, verb, raw_key, status) in enumerate(self._raw_keys):
+            key = templater.template(raw_key) if kind in ("http", "page") else raw_key
+            info = StepInfo(kind, verb, key, status_class(status) if kind == "http" else "")
+            sid = vocab_index.get(info)
+            if sid is None:
+                sid = len(vocab)
+                vocab_index[info] = sid
+                vocab.append(info)
+            raw_to_step[r] = sid
+            raw_status[r] = status
+            route = info.route
+            if route is not None:
+                rid = route_index.get(route)
+                if rid is None:
+                    rid = len(routes)
+                    route_index[route] = rid
+                    routes.append(route)
+                raw_to_route[r] = rid
+        step_ids = raw_to_step[flat] if len(flat) else np.zeros(0, np.int32)
+        offsets = np.frombuffer(self._offsets, dtype=np.int64).copy()
+        n_sessions = len(self.session_ids)
+
+        # collapse consecutive repeats inside each session, then group equal sequences
+        keep = np.ones(len(step_ids), dtype=bool)
+        if len(step_ids):
+            keep[1:] = step_ids[1:] != step_ids[:-1]
+            keep[offsets[:-1][np.diff(offsets) > 0]] = True  # a session's first step is always kept
+        collapsed = step_ids[keep]
+        kept_before = np.concatenate([np.zeros(1, np.int64), np.cumsum(keep, dtype=np.int64)])
+        collapsed_offsets = kept_before[offsets]
+
+        session_journey = np.empty(n_sessions, dtype=np.int32)
+        by_bytes: dict[bytes, int] = {}
+        first_session: list[int] = []
+        co = collapsed_offsets.tolist()
+        for s in range(n_sessions):
+            b = collapsed[co[s] : co[s + 1]].tobytes()
+            j = by_bytes.get(b)
+            if j is None:
+                j = len(first_session)
+                by_bytes[b] = j
+                first_session.append(s)
+            session_journey[s] = j
+        journey_steps = [tuple(collapsed[co[s] : co[s + 1]].tolist()) for s in first_session]
+        texts = [v.text for v in vocab]
+        signatures = [journey_signature([texts[i] for i in steps]) for steps in journey_steps]
+        return Journeys(
+            session_ids=self.session_ids,
+            offsets=offsets,
+            step_ids=step_ids.astype(np.int32, copy=False),
+            statuses=raw_status[flat] if len(flat) else np.zeros(0, np.int32),
+            durations=np.frombuffer(self._durations, dtype=np.float32).copy()
+            if len(self._durations)
+            else np.zeros(0, np.float32),
+            route_ids=raw_to_route[flat] if len(flat) else np.zeros(0, np.int32),
+            vocab=vocab,
+            routes=routes,
+            session_journey=session_journey,
+            journey_signatures=signatures,
+            journey_steps=journey_steps,
+            journey_counts=np.bincount(session_journey, minlength=len(first_session)).astype(np.int64),
+            templater=templater,
+            step_text_index={t: i for i, t in enumerate(texts)},
+        )
+
+
+def learn_templater(raw_keys: Sequence[tuple[str, str, str, int]], counts: npt.NDArray[np.int64]) -> RouteTemplater:
+    """One templater for request paths and page paths (pages and APIs share id shapes)."""
+    weights: dict[str, int] = {}
+    for (kind, _verb, key, _status), c in zip(raw_keys, counts.tolist(), strict=True):
+        if kind in ("http", "page"):
+            weights[key] = weights.get(key, 0) + int(c)
+    return RouteTemplater.learn(weights)
+
+
+def build_journeys(
+    sessions: Iterable[tuple[str, Sequence[RawStep]]], templater: RouteTemplater | None = None
+) -> Journeys:
+    """Journeys of `(session_id, raw steps)` pairs (see `trodden.synthesis.steps.raw_steps`)."""
+    builder = JourneyBuilder()
+    for session_id, steps in sessions:
+        builder.add(session_id, steps)
+    return builder.build(templater)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-from playwright.async_api import Browser, BrowserContext, Page, Request, Response
+from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, Request, Response
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Locator as PwLocator
 from trodden.replay.execution import Execution, SuiteEnv
@@ -116,6 +116,11 @@ class _Network:
         if entry.endpoint in self.want_body:
             entry.body_task = asyncio.ensure_future(_body(response))
 
+    def on_console(self, message: ConsoleMessage) -> None:
+        # A missing favicon is the browser's business, not the application's.
+        if message.type == "error" and not str(message.location.get("url", "")).endswith("/favicon.ico"):
+            self.console_errors.append(message.text)
+
     def on_done(self, _request: Request) -> None:
         self.inflight = max(0, self.inflight - 1)
         self.last_activity = time.monotonic()
@@ -183,14 +188,14 @@ class BrowserRunner:
     async def run(self, test: TestCase) -> Execution:
         want_body = {a.endpoint for a in self.env.suite.assertions if a.field or a.kind == "error_shape"}
         net = _Network(self.env, want_body)
-        context = await self.browser.new_context(ignore_https_errors=True)
+        context = await self.browser.new_context(ignore_https_errors=True, viewport={"width": 1024, "height": 720})
         try:
             page = await context.new_page()
             page.on("request", net.on_request)
             page.on("response", net.on_response)
             page.on("requestfinished", net.on_done)
             page.on("requestfailed", net.on_done)
-            page.on("console", lambda m: net.console_errors.append(m.text) if m.type == "error" else None)
+            page.on("console", net.on_console)
             page.on("pageerror", lambda e: net.console_errors.append(f"uncaught: {e}"))
             out = await self._steps(test, page, context, net)
             out.observations = await net.observations(self.key_prefix)
@@ -235,7 +240,7 @@ class BrowserRunner:
                 return True
             found = await find(page, step.locators, step.timeout_s)
             if found is None:
-                tried = ", ".join(describe_locator(loc) for loc in step.locators) or "(no locator recorded)"
+                tried = [describe_locator(loc) for loc in step.locators] or "(no locator recorded)"
                 out.failures.append(Failure(
                     source="expectation", assertion_id="expect:locator", kind="locator",
                     description="recorded expectation: the element the user acted on is on the page",

@@ -289,9 +289,33 @@ def _check_error_shape(a: Assertion, obs: Observation) -> list[Failure]:
             wrong[pointer] = repr(value)
     if not missing and not wrong:
         return []
-    expected = {k: v for k, v in (("keys", keys), ("shape", shape), ("values", allowed)) if v}
     actual: Any = body if body is not MISSING else _preview(obs.body)
-    return [_fail(a, obs, expected, actual, field=", ".join(sorted(set(missing) | set(wrong))))]
+    return [_fail(a, obs, error_skeleton(keys, shape, allowed), actual,
+                  field=", ".join(sorted(set(missing) | set(wrong))))]
+
+
+def error_skeleton(keys: Any, shape: Any, allowed: Any) -> Any:
+    """The expected error body as a document (`{"error": {"code": "<string>"}}`), which reads
+    far better next to the actual body than the assertion's parameters do."""
+    skeleton: Any = {}
+    entries: list[tuple[str, str]] = []
+    for key in keys if isinstance(keys, list) else []:
+        entries.append((key if str(key).startswith("/") else f"/{key}", "<any>"))
+    for pointer, typ in shape.items() if isinstance(shape, dict) else []:
+        entries.append((pointer, f"<{typ}>"))
+    for pointer, values in allowed.items() if isinstance(allowed, dict) else []:
+        entries.append((pointer, f"<one of {values}>"))
+    for pointer, placeholder in entries:
+        node = skeleton
+        parts = [p for p in pointer.split("/")[1:] if p]
+        for part in parts[:-1]:
+            child = node.get(part) if isinstance(node, dict) else None
+            if not isinstance(child, dict):
+                child = node[part] = {}
+            node = child
+        if parts and (parts[-1] not in node or node[parts[-1]] == "<any>"):
+            node[parts[-1]] = placeholder
+    return skeleton
 
 
 # ---------------------------------------------------------------------------------------------

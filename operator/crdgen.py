@@ -81,9 +81,10 @@ def structural(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
 
 def _property(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     out = structural(node, defs)
-    # A nested model with a default factory: default it to {} so the API server fills its defaults.
+    # A nested model with a default factory: default it to its fields' defaults, so the API server
+    # fills them in (CEL rules on it are checked against this default when the CRD is created).
     if "$ref" in node and "default" not in out and out.get("type") == "object":
-        out["default"] = {}
+        out["default"] = {k: v["default"] for k, v in out.get("properties", {}).items() if "default" in v}
     return out
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from lightkube import ApiError, AsyncClient
 from lightkube.codecs import from_dict
+from lightkube.core.resource_registry import resource_registry
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.types import PatchType
 from trodden.operator.builders import FIELD_MANAGER
@@ -29,7 +30,7 @@ def _as_dict(obj: Any) -> dict[str, Any]:
 def _resource_class(api_version: str, kind: str) -> Any:
     if api_version == f"{GROUP}/{VERSION}":
         return CUSTOM[kind]
-    return type(from_dict({"apiVersion": api_version, "kind": kind, "metadata": {"name": "x"}}))
+    return resource_registry.load(api_version, kind)
 
 
 class Kube:

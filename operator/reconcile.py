@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from lightkube import ApiError
 from trodden.operator import builders, conditions, feedback, results
 from trodden.operator.builders import Owner, Runtime
 from trodden.operator.kube import Kube
@@ -58,6 +59,13 @@ async def timed(kind: str, body: Any, step: Callable[[], Awaitable[None]]) -> No
     RECONCILES.labels(kind).inc()
     try:
         await step()
+    except ApiError as err:
+        if err.status.code == 403 and "being terminated" in (err.status.message or ""):
+            log.info("namespace is being deleted; nothing to reconcile", kind=kind,
+                     namespace=body["metadata"]["namespace"], name=body["metadata"]["name"])
+            return
+        RECONCILE_ERRORS.labels(kind).inc()
+        raise
     except Exception:
         RECONCILE_ERRORS.labels(kind).inc()
         log.exception("reconcile failed", kind=kind, namespace=body["metadata"]["namespace"],

@@ -41,7 +41,7 @@ class LoopConfig:
     keep_running: bool = False
     select_args: tuple[str, ...] = ()
     generate_args: tuple[str, ...] = ()
-    replay_args: tuple[str, ...] = ("--retries", "2", "--concurrency", "4")
+    replay_args: tuple[str, ...] = ("--retries", "0", "--concurrency", "4")
 
 
 @dataclass

@@ -1,21 +1,217 @@
-"""Commands of this component (placeholder until the component lands)."""
+"""`trodden select`, `trodden generate`, `trodden export`."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import click
 
+from trodden.cliutil import InputError, dsn_option, json_option, print_json, run
+
+_WINDOW = re.compile(r"^(\d+)\s*([smhdw])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_since(since: str | None, window: str | None, now: datetime | None = None) -> datetime | None:
+    """`--since ISO` or `--window 7d` (s, m, h, d, w) → the start of the window, or None."""
+    if since and window:
+        raise InputError("give --since or --window, not both")
+    if since:
+        try:
+            parsed = datetime.fromisoformat(since.replace("Z", "+00:00"))
+        except ValueError:
+            raise InputError(f"--since {since!r} is not an ISO date or date-time (e.g. 2026-01-31T00:00Z)") from None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    if window:
+        m = _WINDOW.match(window.strip())
+        if not m:
+            raise InputError(f"--window {window!r} is not a duration like 7d, 12h, 30m or 2w")
+        return (now or datetime.now(UTC)) - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+    return None
+
 
 @click.command()
-def select() -> None:
-    """Not built yet."""
-    raise click.ClickException("not built yet")
+@click.option("--source", required=True, help="The RumSource whose sessions to select from.")
+@click.option("--strategy", "strategies", multiple=True, metavar="SPEC",
+              help="frequent:K, rare:K, event:NAME (or event:*), errors, slow:pNN, novel; repeatable or comma "
+                   "separated. Default: frequent:10,rare:10,event:*,errors,slow:p95,novel.")  # fmt: skip
+@click.option("--suite", default=None, help="Suite whose coverage `novel` compares against.")
+@click.option("--since", default=None, help="Only sessions active since this ISO date-time.")
+@click.option("--window", default=None, help="Only sessions active in this trailing window (7d, 12h, ...).")
+@click.option("--max", "max_sessions", type=int, default=50, show_default=True, help="Budget: sessions to select.")
+@click.option("--similarity", type=float, default=0.85, show_default=True,
+              help="Jaccard similarity at which journeys count as near-duplicates (1.0: exact only).")  # fmt: skip
+@click.option("--min-support", type=int, default=2, show_default=True,
+              help="Sessions a journey needs before `rare` may pick it.")  # fmt: skip
+@click.option("--name", default=None, help="A name stored with the selection (the SessionSelector's).")
+@json_option
+@dsn_option
+def select(
+    *, source: str, strategies: tuple[str, ...], suite: str | None, since: str | None, window: str | None,
+    max_sessions: int, similarity: float, min_support: int, name: str | None, as_json: bool, dsn: str | None,
+) -> None:  # fmt: skip
+    """Pick the sessions worth turning into tests, with the reasons for each."""
+    from trodden.synthesis.selection import DEFAULT_STRATEGIES, SelectionError, SelectOptions, parse_strategies
+
+    try:
+        parsed = parse_strategies(strategies or DEFAULT_STRATEGIES)
+    except SelectionError as exc:
+        raise InputError(str(exc)) from None
+    if max_sessions < 1:
+        raise InputError("--max must be at least 1")
+    if not 0.0 < similarity <= 1.0:
+        raise InputError("--similarity must be in (0, 1]")
+    if min_support < 1:
+        raise InputError("--min-support must be at least 1")
+    start = parse_since(since, window)
+    options = SelectOptions(strategies=parsed, max_sessions=max_sessions, similarity=similarity,
+                            min_support=min_support)  # fmt: skip
+    result = run(_select(dsn, source, options=options, since=start, suite=suite, name=name))
+    if as_json:
+        print_json(result.to_json())
+    else:
+        _print_selection(result)
+
+
+async def _select(dsn: str | None, source: str, *, options: Any, since: datetime | None, suite: str | None,
+                  name: str | None) -> Any:  # fmt: skip
+    from trodden.synthesis.api import NoSessions, select_sessions
+
+    from trodden.store import open_store
+
+    async with open_store(dsn) as store:
+        try:
+            return await select_sessions(store, source, options, since=since, suite=suite, name=name)
+        except NoSessions as exc:
+            raise InputError(str(exc)) from None
+
+
+def _print_selection(sel: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"Selection {sel.id}: {len(sel.sessions)} sessions", show_lines=False)
+    table.add_column("#", justify="right")
+    table.add_column("session")
+    table.add_column("journey")
+    table.add_column("steps", justify="right")
+    table.add_column("+cover", justify="right")
+    table.add_column("reasons")
+    for rank, s in enumerate(sel.sessions, 1):
+        table.add_row(str(rank), s.session_id, s.signature, str(len(s.steps)), str(s.gain), "\n".join(s.reasons))
+    console = Console()
+    console.print(table)
+    st = sel.stats
+    console.print(
+        f"{st['sessions']:,} sessions, {st['journeys']:,} journeys, {st['clusters']:,} after near-duplicate "
+        f"collapse, {st['candidates']:,} candidates → {st['selected']} selected"
+        + (f", covering {st['coverage']:.0%} of routes/transitions/statuses/events" if "coverage" in st else "")
+    )
 
 
 @click.command()
-def generate() -> None:
-    """Not built yet."""
-    raise click.ClickException("not built yet")
+@click.option("--source", required=True, help="The source the sessions come from.")
+@click.option("--suite", "suite_name", required=True, help="Suite name; a new revision is stored.")
+@click.option("--selection", "selection_id", type=int, default=None, help="Selection id (default: the latest).")
+@click.option("--min-confidence", type=float, default=0.99, show_default=True,
+              help="Share of observations an invariant must hold in.")  # fmt: skip
+@click.option("--min-support", type=int, default=3, show_default=True,
+              help="Observations an invariant needs.")  # fmt: skip
+@click.option("--latency-margin", type=float, default=1.5, show_default=True, help="Latency bound = p99 × margin.")
+@click.option("--temporal-confidence", type=float, default=1.0, show_default=True,
+              help="Share of sessions a temporal rule must hold in.")  # fmt: skip
+@click.option("--http/--no-http", default=True, show_default=True, help="Generate HTTP tests.")
+@click.option("--browser/--no-browser", default=True, show_default=True, help="Generate browser tests.")
+@json_option
+@dsn_option
+def generate(
+    *, source: str, suite_name: str, selection_id: int | None, min_confidence: float, min_support: int,
+    latency_margin: float, temporal_confidence: float, http: bool, browser: bool, as_json: bool, dsn: str | None,
+) -> None:  # fmt: skip
+    """Turn selected sessions into a test suite with mined assertions (a new suite revision)."""
+    from trodden.synthesis.generate import GenerateOptions
+    from trodden.synthesis.mining import MiningOptions
+
+    if not 0.0 < min_confidence <= 1.0:
+        raise InputError("--min-confidence must be in (0, 1]")
+    if not 0.0 < temporal_confidence <= 1.0:
+        raise InputError("--temporal-confidence must be in (0, 1]")
+    if min_support < 1:
+        raise InputError("--min-support must be at least 1")
+    if latency_margin < 1.0:
+        raise InputError("--latency-margin must be at least 1.0")
+    if not (http or browser):
+        raise InputError("--no-http and --no-browser together leave nothing to generate")
+    options = GenerateOptions(
+        mining=MiningOptions(min_confidence=min_confidence, min_support=min_support, latency_margin=latency_margin,
+                             temporal_confidence=temporal_confidence),
+        http=http, browser=browser,
+    )  # fmt: skip
+    suite = run(_generate(dsn, source, suite_name, selection_id, options))
+    summary = {
+        "suite": suite.name,
+        "revision": suite.revision,
+        "selection_id": suite.selection_id,
+        "tests": suite.stats.get("tests"),
+        "http_tests": suite.stats.get("http_tests"),
+        "browser_tests": suite.stats.get("browser_tests"),
+        "assertions": suite.stats.get("assertions"),
+        "assertions_by_kind": suite.stats.get("assertions_by_kind"),
+        "assertions_dropped": len(suite.stats.get("assertions_dropped", [])),
+        "sessions_mined": suite.stats.get("sessions_mined"),
+    }
+    if as_json:
+        print_json(summary)
+        return
+    click.echo(f"suite {suite.name} revision {suite.revision}: {summary['tests']} tests "
+               f"({summary['http_tests']} HTTP, {summary['browser_tests']} browser), {summary['assertions']} "
+               f"assertions mined from {summary['sessions_mined']:,} sessions")  # fmt: skip
+    for kind, count in (summary["assertions_by_kind"] or {}).items():
+        click.echo(f"  {kind:<12} {count}")
+    if summary["assertions_dropped"]:
+        click.echo(f"  ({summary['assertions_dropped']} dropped: contradicted by a selected session's recording)")
+
+
+async def _generate(dsn: str | None, source: str, suite_name: str, selection_id: int | None, options: Any) -> Any:
+    from trodden.synthesis.api import NoSessions, generate_suite
+    from trodden.synthesis.db import SelectionNotFound
+
+    from trodden.store import open_store
+
+    async with open_store(dsn) as store:
+        try:
+            return await generate_suite(store, source, suite_name, selection_id, options)
+        except (NoSessions, SelectionNotFound) as exc:
+            raise InputError(str(exc)) from None
 
 
 @click.command()
-def export() -> None:
-    """Not built yet."""
-    raise click.ClickException("not built yet")
+@click.option("--suite", "suite_name", required=True, help="Suite to export.")
+@click.option("--revision", type=int, default=None, help="Revision (default: the latest).")
+@click.option("--format", "fmt", type=click.Choice(["json", "pytest"]), default="json", show_default=True)
+@click.option("-o", "--output", "output", type=click.Path(path_type=Path), required=True, help="Output directory.")
+@dsn_option
+def export(suite_name: str, revision: int | None, fmt: str, output: Path, dsn: str | None) -> None:
+    """Write a suite revision as its JSON IR or as pytest files (`pytest DIR --target URL`)."""
+    from trodden.synthesis.export import export_json, export_pytest
+
+    if output.exists() and not output.is_dir():
+        raise InputError(f"{output} exists and is not a directory")
+    suite = run(_load(dsn, suite_name, revision))
+    paths = export_json(suite, output) if fmt == "json" else export_pytest(suite, output)
+    for p in paths:
+        click.echo(str(p))
+
+
+async def _load(dsn: str | None, name: str, revision: int | None) -> Any:
+    from trodden.store import open_store
+    from trodden.store.suites import SuiteNotFound, load_suite
+
+    async with open_store(dsn) as store:
+        try:
+            return await load_suite(store, name, revision)
+        except SuiteNotFound as exc:
+            raise InputError(str(exc)) from None

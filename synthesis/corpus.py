@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from trodden.synthesis.steps import RawStep
 
 from trodden.models.events import EVENT_ADAPTER, Session
@@ -162,6 +163,7 @@ def _shop_session(i: int, rng: random.Random) -> Session:
     for _ in range(1 + (rng.random() < 0.3) + (rng.random() < 0.1)):
         pid = rng.randint(1, 500)
         viewed.append(pid)
+        w.click(None, "link", f"Product {pid}")
         w.view(f"/products/product-{pid}", f"Product {pid}")
         slow = rng.random() < 0.02
         w.request("GET", f"/api/products/{pid}", 200, _product(rng, pid, w.ts),
@@ -188,6 +190,7 @@ def _shop_session(i: int, rng: random.Random) -> Session:
                 w.request("POST", f"/api/cart/{cart}/coupon", 200, {"discount_pct": 10, "total": round(total * 0.9, 2)},
                           request_body={"code": "SAVE10"})  # fmt: skip
         if rng.random() < 0.8:
+            w.click("checkout", "link", "Checkout")
             w.view("/checkout", "Checkout")
             w.click("pay", "button", "Pay")
             if rng.random() < 0.005:
@@ -199,6 +202,7 @@ def _shop_session(i: int, rng: random.Random) -> Session:
             w.view(f"/orders/{order}", "Your order")
             w.request("GET", f"/api/orders/{order}", 200, {"order_id": order, "status": "paid", "items": len(viewed)})
     elif flow < 0.56:  # a rare flow: account deletion
+        w.click("account", "link", "Account")
         w.view("/account", "Account")
         w.click(None, "button", "Delete account")
         w.request("DELETE", "/api/me", 204, None)
@@ -300,12 +304,24 @@ async def write_sessions(store: Store, source: str, sessions: Iterable[Session])
                              datetime.fromtimestamp(min(ts) / 1000, UTC), datetime.fromtimestamp(max(ts) / 1000, UTC),
                              len(s.events)))  # fmt: skip
         rows.extend(event_rows(source, s))
+    # COPY is binary and jsonb has no binary encoder here: copy JSON as text, cast while inserting
     async with store.pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            "CREATE TEMP TABLE synth_sessions_in (source text, session_id text, user_id text, attributes text,"
+            " first_ts timestamptz, last_ts timestamptz, event_count int) ON COMMIT DROP;"
+            "CREATE TEMP TABLE synth_events_in (source text, session_id text, seq int, ts timestamptz, kind text,"
+            " url text, trace_id text, data text) ON COMMIT DROP"
+        )
         await conn.copy_records_to_table(
-            "sessions", records=session_rows,
-            columns=["source", "session_id", "user_id", "attributes", "first_ts", "last_ts", "event_count"],
-        )  # fmt: skip
+            "synth_sessions_in", records=[(*r[:3], orjson.dumps(r[3]).decode(), *r[4:]) for r in session_rows]
+        )
         await conn.copy_records_to_table(
-            "events", records=rows, columns=["source", "session_id", "seq", "ts", "kind", "url", "trace_id", "data"]
+            "synth_events_in", records=[(*r[:7], orjson.dumps(r[7]).decode()) for r in rows]
+        )
+        await conn.execute(
+            "INSERT INTO sessions SELECT source, session_id, user_id, attributes::jsonb, first_ts, last_ts,"
+            " event_count FROM synth_sessions_in;"
+            "INSERT INTO events (source, session_id, seq, ts, kind, url, trace_id, data)"
+            " SELECT source, session_id, seq, ts, kind, url, trace_id, data::jsonb FROM synth_events_in"
         )
     return len(session_rows)

@@ -11,13 +11,13 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
+from trodden.synthesis.selection import Coverage, Selection
+from trodden.synthesis.steps import RawStep, raw_step_from_row
 
 from trodden.log import get_logger
 from trodden.models.events import EVENT_ADAPTER, Session
 from trodden.models.suite import Suite
 from trodden.store import Store
-from trodden.synthesis.selection import Coverage, Selection
-from trodden.synthesis.steps import RawStep, raw_step_from_row
 
 log = get_logger(__name__)
 
@@ -119,7 +119,8 @@ async def save_selection(
             source, name, params, selection.stats,
         )  # fmt: skip
         await conn.executemany(
-            "INSERT INTO selection_items (selection_id, rank, session_id, signature, reasons) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO selection_items (selection_id, rank, session_id, signature, reasons)"
+            " VALUES ($1, $2, $3, $4, $5)",
             [(sel_id, rank, s.session_id, s.signature, s.reasons) for rank, s in enumerate(selection.sessions, 1)],
         )
     return sel_id
@@ -171,8 +172,9 @@ def suite_coverage(suite: Suite) -> Coverage:
         cov.transitions.update((a, b) for a, b in recorded.get("transitions", []))
         cov.route_statuses.update(recorded.get("route_statuses", []))
         return cov
-    from trodden.models.suite import HttpStep
     from trodden.synthesis.steps import status_class
+
+    from trodden.models.suite import HttpStep
 
     for test in suite.tests:
         prev: str | None = None

@@ -25,12 +25,12 @@ from urllib.parse import parse_qsl, urlsplit
 
 import numpy as np
 import orjson
-
-from trodden.models.events import NetworkRequest, Session
-from trodden.models.suite import Assertion
 from trodden.synthesis.pytest_runtime import escape_token, type_name, value_format
 from trodden.synthesis.routes import RouteTemplater
 from trodden.synthesis.steps import is_api_request, status_class, url_path
+
+from trodden.models.events import NetworkRequest, Session
+from trodden.models.suite import Assertion
 
 VOLATILE_FORMATS = frozenset({"uuid", "datetime", "date", "hex", "email", "url"})
 _ID_NAME = re.compile(r"(^|[_\-.])(id|ids|uuid|guid|key|token|nonce|seq|version|etag|ts)$|[a-z0-9]Id$|_at$|At$", re.I)
@@ -327,13 +327,13 @@ class Miner:
                 classes[status_class(s)] += c
             cls, count = classes.most_common(1)[0]
             if count / ep.n >= o.min_confidence:
-                out.append(self._status(endpoint, ep, cls, count, ep.n, {}))
+                out.append(self._status(endpoint, ep, cls, count=count, n=ep.n, cond={}))
             elif len(ep.auth) > 1:
                 for auth, counts in sorted(ep.auth.items()):
                     n = sum(counts.values())
                     cls, count = counts.most_common(1)[0]
                     if n >= o.min_support and count / n >= o.min_confidence:
-                        out.append(self._status(endpoint, ep, cls, count, n, {"auth": auth}))
+                        out.append(self._status(endpoint, ep, cls, count=count, n=n, cond={"auth": auth}))
         if len(ep.durations) >= max(o.latency_min_support, o.min_support):
             p99 = float(np.percentile(np.asarray(ep.durations), 99))
             bound = round(p99 * o.latency_margin, 1)
@@ -352,12 +352,14 @@ class Miner:
                 out.extend(self._field_assertions(endpoint, status, st))
         return out
 
-    def _status(self, endpoint: str, ep: _Endpoint, cls: str, count: int, n: int, cond: dict[str, Any]) -> Assertion:
+    def _status(
+        self, endpoint: str, ep: _Endpoint, cls: str, *, count: int, n: int, cond: dict[str, Any]
+    ) -> Assertion:
         statuses = sorted(s for s in ep.statuses if status_class(s) == cls)
         when = f" when the caller is {cond['auth']}" if cond else ""
         return self._make(
             "status", endpoint, support=n, confidence=count / n, sessions=ep.sessions,
-            params={"class": cls, "statuses": statuses}, condition=cond,
+            params={"class": cls, "observed": statuses}, condition=cond,
             description=f"{endpoint} answers {cls}{when} ({count:,} of {n:,})",
         )  # fmt: skip
 
@@ -373,12 +375,13 @@ class Miner:
             containers = f.present if in_array else st.containers.get(parent, 0)
             if containers < o.min_support:
                 continue
-            sessions = st.sessions
 
             def add(kind: str, conf: float, support: int, desc: str, params: dict[str, Any] | None = None,
-                    ptr: str = ptr) -> None:  # fmt: skip
-                out.append(self._make(kind, endpoint, fld=ptr, support=support, confidence=conf, sessions=sessions,
-                                      params=params, condition=cond, description=f"{endpoint}: {ptr} {desc} {when}"))  # fmt: skip
+                    *, ptr: str = ptr) -> None:  # fmt: skip
+                out.append(self._make(
+                    kind, endpoint, fld=ptr, support=support, confidence=conf, sessions=st.sessions,
+                    params=params, condition=cond, description=f"{endpoint}: {ptr} {desc} {when}",
+                ))  # fmt: skip
 
             if not in_array and f.present / containers >= o.min_confidence:
                 add("present", f.present / containers, containers, "is present")
@@ -422,10 +425,10 @@ class Miner:
         if st.n < o.min_support:
             return None
         root, rcount = st.root_types.most_common(1)[0]
-        if rcount != st.n:
-            return None
-        keys: dict[str, str] = {"": root}
-        codes: dict[str, Any] = {}
+        if rcount != st.n or root != "object":
+            return None  # only JSON objects have a structure worth promising
+        shape: dict[str, str] = {}
+        values: dict[str, list[Any]] = {}
         for ptr, f in sorted(st.fields.items()):
             if "/*" in ptr:
                 continue
@@ -435,13 +438,14 @@ class Miner:
             typ, tcount = f.types.most_common(1)[0]
             if tcount != f.present:
                 continue
-            keys[ptr] = typ
+            shape[ptr] = typ
             if len(f.values) == 1 and not f.overflow and _CODE_NAME.search(_field_name(ptr)):
-                codes[ptr] = next(iter(f.values))[1]
+                values[ptr] = [next(iter(f.values))[1]]
+        codes = {p: v[0] for p, v in values.items()}
         return self._make(
             "error_shape", endpoint, support=st.n, confidence=1.0, sessions=st.sessions,
-            params={"keys": keys, "codes": codes}, condition={"status": status},
-            description=f"{endpoint} {status} errors have the shape {sorted(k for k in keys if k)}"
+            params={"keys": sorted(shape), "shape": shape, "values": values}, condition={"status": status},
+            description=f"{endpoint} {status} errors have the shape {sorted(shape)}"
             + (f" with {codes}" if codes else ""),
         )  # fmt: skip
 

@@ -120,17 +120,18 @@ def check_assertion(assertion: dict[str, Any], status: int, body: Any, duration_
         return f"took {duration_ms:.0f} ms, expected at most {limit:.0f} ms"
     if kind == "error_shape":
         problems = []
-        for ptr, typ in (params.get("keys") or {}).items():
-            values = resolve(body, ptr)
-            if not values:
-                problems.append(f"{ptr or '/'} missing")
-            elif any(type_name(v) != typ for v in values):
-                problems.append(f"{ptr or '/'} is {type_name(values[0])}, expected {typ}")
-        for ptr, value in (params.get("codes") or {}).items():
-            values = resolve(body, ptr)
-            if values and any(v != value for v in values):
-                problems.append(f"{ptr} is {values[0]!r}, expected {value!r}")
-        return "; ".join(problems) or None
+        for ptr in params.get("keys") or []:
+            if not resolve(body, ptr):
+                problems.append(f"{ptr} missing")
+        for ptr, typ in (params.get("shape") or {}).items():
+            found = resolve(body, ptr)
+            if found and any(type_name(v) != typ for v in found):
+                problems.append(f"{ptr} is {type_name(found[0])}, expected {typ}")
+        for ptr, allowed in (params.get("values") or {}).items():
+            found = resolve(body, ptr)
+            if found and any(v not in allowed for v in found):
+                problems.append(f"{ptr} is {found[0]!r}, expected one of {allowed!r}")
+        return "; ".join(dict.fromkeys(problems)) or None
     if kind == "present":
         parents, values = parents_and_values(body, field)
         return None if len(values) == len(parents) else f"{field} missing"
@@ -150,9 +151,9 @@ def check_assertion(assertion: dict[str, Any], status: int, body: Any, duration_
     if kind == "range":
         lo, hi = params.get("min"), params.get("max")
         for v in values:
-            if isinstance(v, int | float) and not isinstance(v, bool):
-                if (lo is not None and v < lo) or (hi is not None and v > hi):
-                    return f"{field} = {v} outside [{lo}, {hi}]"
+            numeric = isinstance(v, int | float) and not isinstance(v, bool)
+            if numeric and ((lo is not None and v < lo) or (hi is not None and v > hi)):
+                return f"{field} = {v} outside [{lo}, {hi}]"
         return None
     return None
 
@@ -254,10 +255,14 @@ class StepFailed(AssertionError):
 class HttpRunner:
     """Runs one HTTP test's steps in order with a `requests.Session` (cookies carry over)."""
 
-    def __init__(self, target: str, variables: dict[str, Any] | None = None, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self, target: str, variables: dict[str, Any] | None = None, timeout_s: float = 10.0,
+        headers: dict[str, str] | None = None,
+    ) -> None:  # fmt: skip
         import requests
 
         self.http = requests.Session()
+        self.http.headers.update(headers or {})  # an auth profile's credentials
         self.origin = target.rstrip("/")
         self.vars: dict[str, Any] = {"origin": self.origin, **(variables or {})}
         self.timeout_s = timeout_s
@@ -285,16 +290,16 @@ class HttpRunner:
         except ValueError:
             payload = resp.text
         failures = check_expectation(step.get("expect") or {}, resp.status_code, payload, dict(resp.headers))
-        waived = set(step.get("waive") or [])
         for a in assertions or []:
-            if a["id"] not in waived and a["kind"] not in ("followed_by", "preceded_by", "co_occurs", "latency"):
+            if a["kind"] not in ("followed_by", "preceded_by", "co_occurs", "latency"):
                 problem = check_assertion(a, resp.status_code, payload, duration_ms)
                 if problem:
                     failures.append(f"{a['kind']} ({a['id']}): {problem}")
         if failures:
             raise StepFailed(f"{step['id']} {req['method']} {url}: " + "; ".join(failures))
         for ex in step.get("extract") or []:
-            value = extract(ex, payload, dict(resp.headers), resp.cookies.get_dict(), resp.url)
+            cookies = {c.name: c.value or "" for c in resp.cookies}
+            value = extract(ex, payload, dict(resp.headers), cookies, resp.url)
             if value is None:
                 raise StepFailed(f"{step['id']}: could not extract {ex['var']} ({ex['source']} {ex.get('path', '')})")
             self.vars[ex["var"]] = value
@@ -316,3 +321,75 @@ def walk(doc: Any, pointer: str = "", max_items: int = 20) -> Iterator[tuple[str
     elif isinstance(doc, list):
         for v in doc[:max_items]:
             yield from walk(v, f"{pointer}/*", max_items)
+
+
+# -- running browser tests (pytest-playwright style; `page` is a Playwright sync Page) -------------
+
+
+def url_pattern(template: str) -> re.Pattern[str]:
+    """A route template ("/orders/{uuid}") as a regex over a full URL."""
+    parts = [re.escape(p) if not (p.startswith("{") and p.endswith("}")) else "[^/?#]+" for p in template.split("/")]
+    return re.compile("^[a-z]+://[^/]+" + "/".join(parts) + r"/?(\?.*)?(#.*)?$")
+
+
+class BrowserRunner:
+    def __init__(self, page: Any, target: str, variables: dict[str, Any] | None = None, timeout_s: float = 10.0):
+        self.page = page
+        self.vars: dict[str, Any] = {"origin": target.rstrip("/"), **(variables or {})}
+        self.timeout_ms = timeout_s * 1000.0
+
+    def locate(self, locators: list[dict[str, Any]]) -> Any:
+        """The first locator (most stable first) that finds an element; fails listing all tried."""
+        deadline = time.monotonic() + self.timeout_ms / 1000.0
+        while True:
+            for spec in locators:
+                loc = self._locator(spec)
+                if loc.count() > 0:
+                    return loc.first
+            if time.monotonic() > deadline:
+                raise StepFailed(f"no element found by any of {locators}")
+            self.page.wait_for_timeout(100)
+
+    def _locator(self, spec: dict[str, Any]) -> Any:
+        strategy, value = spec["strategy"], render(spec["value"], self.vars)
+        if strategy == "test_id":
+            return self.page.get_by_test_id(value)
+        if strategy == "role":
+            return self.page.get_by_role(value, name=spec.get("name"), exact=True)
+        if strategy == "label":
+            return self.page.get_by_label(value, exact=True)
+        if strategy == "text":
+            return self.page.get_by_text(value, exact=True)
+        if strategy == "id":
+            return self.page.locator(f"[id={json.dumps(value)}]")
+        if strategy == "xpath":
+            return self.page.locator(f"xpath={value}")
+        return self.page.locator(value)
+
+    def step(self, step: dict[str, Any]) -> None:
+        action = step["action"]
+        value = render(step.get("value"), self.vars)
+        if action == "goto":
+            self.page.goto(render(step["url"], self.vars), timeout=self.timeout_ms)
+        elif action == "click":
+            self.locate(step["locators"]).click(timeout=self.timeout_ms)
+        elif action == "fill":
+            self.locate(step["locators"]).fill(str(value or ""), timeout=self.timeout_ms)
+        elif action == "select":
+            self.locate(step["locators"]).select_option(str(value), timeout=self.timeout_ms)
+        elif action == "check":
+            self.locate(step["locators"]).check(timeout=self.timeout_ms)
+        elif action == "press":
+            self.locate(step["locators"]).press(str(value or "Enter"), timeout=self.timeout_ms)
+        elif action == "submit":
+            self.locate(step["locators"]).evaluate("e => (e.form || e).requestSubmit()")
+        expected = (step.get("expect") or {}).get("url")
+        if expected:
+            pattern = url_pattern(render(expected, self.vars))
+            try:
+                self.page.wait_for_url(pattern, timeout=self.timeout_ms)
+            except Exception as exc:  # Playwright's TimeoutError: say what was expected
+                raise StepFailed(f"{step['id']}: page is {self.page.url}, expected {expected}") from exc
+        for text in (step.get("expect") or {}).get("visible_text") or []:
+            if self.page.get_by_text(text).count() == 0:
+                raise StepFailed(f"{step['id']}: text {text!r} not visible")

@@ -1,0 +1,133 @@
+"""The Python API over the store: what `trodden select` / `generate` / `export` call, and what
+tests, benches and the operator's jobs can call directly.
+
+    selection = await select_sessions(store, "shop", SelectOptions(...), since=...)
+    suite = await generate_suite(store, "shop", "checkout", selection_id=None, options=GenerateOptions())
+
+The algorithms are pure (`journeys`, `selection`, `mining`, `generate`); this module only streams
+sessions out of the store into them and stores what they produce.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from trodden.synthesis import db
+from trodden.synthesis.generate import GenerateOptions, SelectedInput, build_suite
+from trodden.synthesis.journeys import JourneyBuilder, Journeys
+from trodden.synthesis.mining import Miner
+from trodden.synthesis.selection import Selection, SelectOptions, select_journeys
+
+from trodden.log import get_logger
+from trodden.models.suite import Suite
+from trodden.store import Store
+from trodden.store.suites import save_suite_revision
+
+log = get_logger(__name__)
+
+
+class NoSessions(LookupError):
+    pass
+
+
+async def load_journeys(store: Store, source: str, since: datetime | None = None) -> Journeys:
+    builder = JourneyBuilder()
+    async for session_id, steps in db.iter_session_steps(store, source, since):
+        builder.add(session_id, steps)
+    if not builder.session_ids:
+        window = f" since {since.isoformat()}" if since else ""
+        raise NoSessions(f"source {source!r} has no sessions{window}")
+    return builder.build()
+
+
+async def select_sessions(
+    store: Store,
+    source: str,
+    options: SelectOptions | None = None,
+    *,
+    since: datetime | None = None,
+    suite: str | None = None,
+    name: str | None = None,
+    save: bool = True,
+) -> Selection:
+    """Select sessions of `source`; stores the selection (its id in `.id`) unless `save=False`.
+    `suite` names the suite whose coverage the novel strategy compares against."""
+    options = options or SelectOptions()
+    if suite is not None and options.coverage is None:
+        current = await db.latest_suite(store, suite)
+        if current is not None:
+            options.coverage = db.suite_coverage(current)
+    journeys = await load_journeys(store, source, since)
+    selection = select_journeys(journeys, options)
+    if save:
+        params: dict[str, Any] = {
+            "strategies": [str(s) for s in options.strategies],
+            "max": options.max_sessions,
+            "similarity": options.similarity,
+            "min_support": options.min_support,
+            "since": since.isoformat() if since else None,
+            "suite": suite,
+        }
+        selection.id = await db.save_selection(store, source, selection, params, name)
+    log.info("selection made", source=source, selection_id=selection.id, **{
+        k: v for k, v in selection.stats.items() if isinstance(v, int | float)
+    })  # fmt: skip
+    return selection
+
+
+async def generate_suite(
+    store: Store,
+    source: str,
+    suite_name: str,
+    selection_id: int | None = None,
+    options: GenerateOptions | None = None,
+    *,
+    save: bool = True,
+) -> Suite:
+    """A new revision of `suite_name` from a selection of `source` (its latest by default), with
+    assertions mined over all of the source's sessions."""
+    options = options or GenerateOptions()
+    sel_id, items = await db.load_selection(store, source, selection_id)
+    journeys = await load_journeys(store, source)  # route templates learned over the whole source
+    miner = Miner(journeys.templater, options.mining)
+    wanted = {sid: (sig, reasons) for sid, sig, reasons in items}
+    picked: dict[str, SelectedInput] = {}
+    async for session in db.iter_sessions(store, source):
+        miner.add(session)
+        if session.session_id in wanted:
+            sig, reasons = wanted[session.session_id]
+            picked[session.session_id] = SelectedInput(session, reasons, sig)
+    selected = [picked[sid] for sid, _, _ in items if sid in picked]
+    suite = build_suite(suite_name, source, selected, miner, options=options, selection_id=sel_id)
+    suite.stats["coverage"] = _coverage_of(journeys, [i.session.session_id for i in selected])
+    if save:
+        suite = await save_suite_revision(store, suite)
+    log.info("suite generated", suite=suite_name, revision=suite.revision, tests=len(suite.tests),
+             assertions=len(suite.assertions))  # fmt: skip
+    return suite
+
+
+def _coverage_of(journeys: Journeys, session_ids: list[str]) -> dict[str, list[Any]]:
+    """Steps, transitions and "route → status" the suite's sessions cover (read by `novel`)."""
+    index = {sid: i for i, sid in enumerate(journeys.session_ids)}
+    steps: set[str] = set()
+    transitions: set[tuple[str, str]] = set()
+    route_statuses: set[str] = set()
+    for sid in session_ids:
+        s = index.get(sid)
+        if s is None:
+            continue
+        sl = journeys.session_slice(s)
+        prev: str | None = None
+        for step, route, status in zip(journeys.step_ids[sl].tolist(), journeys.route_ids[sl].tolist(),
+                                       journeys.statuses[sl].tolist(), strict=True):  # fmt: skip
+            text = journeys.vocab[step].text
+            steps.add(text)
+            if route >= 0:
+                route_statuses.add(f"{journeys.routes[route]} → {status}")
+            if prev is not None and prev != text:
+                transitions.add((prev, text))
+            prev = text
+    return {"steps": sorted(steps), "transitions": sorted([a, b] for a, b in transitions),
+            "route_statuses": sorted(route_statuses)}  # fmt: skip

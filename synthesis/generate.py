@@ -1,0 +1,316 @@
+"""Selected sessions → executable tests (the suite IR), with mined assertions attached.
+
+HTTP tests replay the session's API requests with correlation (`correlate.py`); each step's
+expectation holds what the recording promises and the mined statistics confirm: the status,
+the response shape (keys that were always there, with their types), the formats of volatile
+values, and the values that were the same every time this exact request was made. Browser tests
+replay the UI events with locator fallbacks and expect the page the session went to.
+Mined assertions that a generated test's own recording contradicts (a session selected for its
+500 against "always 2xx" at 0.995 confidence) are dropped from the suite: as oracles for these
+tests they would fail on an unchanged application. Latency bounds are exempt (a recorded slow
+request says nothing about replay timing).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from trodden.synthesis.correlate import correlate
+from trodden.synthesis.mining import Miner, MiningOptions, request_key
+from trodden.synthesis.pytest_runtime import check_assertion, check_sequence, type_name, value_format, walk
+from trodden.synthesis.routes import RouteTemplater
+from trodden.synthesis.steps import is_api_request, url_path
+
+from trodden.models.events import CustomEvent, Navigation, NetworkRequest, PageView, Session, Target, UiEvent
+from trodden.models.suite import (
+    Assertion,
+    AuthProfile,
+    BrowserExpectation,
+    BrowserStep,
+    Expectation,
+    HttpStep,
+    Locator,
+    Suite,
+    TestCase,
+    ValueFrom,
+)
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+TEMPORAL_KINDS = frozenset({"followed_by", "preceded_by", "co_occurs"})
+_SHAPE_DEPTH = 3
+
+
+@dataclass
+class GenerateOptions:
+    mining: MiningOptions = field(default_factory=MiningOptions)
+    http: bool = True
+    browser: bool = True
+
+
+@dataclass
+class SelectedInput:
+    """A selected session with what selection said about it."""
+
+    session: Session
+    reasons: list[str] = field(default_factory=list)
+    signature: str = ""
+
+
+def test_id(kind: str, source: str, session_id: str) -> str:
+    """Stable across revisions for the same session and kind."""
+    return f"{kind}-" + hashlib.blake2b(f"{source}\0{session_id}".encode(), digest_size=5).hexdigest()
+
+
+def api_requests(session: Session) -> list[NetworkRequest]:
+    return [
+        ev for ev in session.events
+        if isinstance(ev, NetworkRequest) and is_api_request(ev.method, url_path(ev.request_url))
+    ]  # fmt: skip
+
+
+def _expectation(ev: NetworkRequest, endpoint: str, miner: Miner | None) -> Expectation:
+    body = ev.response_body
+    st = miner.endpoints[endpoint].by_status.get(ev.status) if miner and endpoint in miner.endpoints else None
+    trusted = st is not None and miner is not None and st.n >= miner.options.min_support
+    shape: dict[str, str] = {}
+    formats: dict[str, str] = {}
+    for ptr, value in walk(body):
+        if ptr == "" or "/*" in ptr or ptr.count("/") > _SHAPE_DEPTH:
+            continue
+        typ = type_name(value)
+        fmt = value_format(value)
+        if trusted and st is not None:
+            f = st.fields.get(ptr)
+            parent = ptr.rsplit("/", 1)[0]
+            if f is None or f.present != st.containers.get(parent, -1) or f.nulls or len(f.types) != 1:
+                continue  # not always there with this type: not part of the promise
+            if fmt is not None and f.formats.get(fmt, 0) != f.present:
+                fmt = None
+        elif typ == "null":
+            continue
+        shape[ptr] = typ
+        if fmt in ("uuid", "datetime", "date", "email", "hex"):
+            formats[ptr] = fmt
+    values = miner.stable_values(endpoint, ev.status, request_key(ev)) if miner else {}
+    values = {p: v for p, v in values.items() if p in shape or not trusted}
+    headers: dict[str, str] = {}
+    ctype = next((v for k, v in ev.response_headers.items() if k.lower() == "content-type"), None)
+    if ctype:
+        headers["content-type"] = ctype.split(";")[0].strip()
+    return Expectation(status=ev.status or None, shape=shape, values=values, formats=formats, headers=headers)
+
+
+def build_http_test(
+    item: SelectedInput, source: str, templater: RouteTemplater, miner: Miner | None
+) -> tuple[TestCase, dict[str, str]] | None:
+    """The HTTP test of a session and the credentials it started with (for an auth profile)."""
+    requests = api_requests(item.session)
+    if not requests:
+        return None
+    corr = correlate(requests)
+    steps: list[HttpStep] = []
+    endpoints: list[str] = []
+    for i, (ev, cr) in enumerate(zip(requests, corr.requests, strict=True)):
+        endpoint = f"{ev.method.upper()} {templater.template(url_path(ev.request_url))}"
+        endpoints.append(endpoint)
+        steps.append(HttpStep(
+            id=f"s{i + 1}", endpoint=endpoint, request=cr.request, extract=cr.extract,
+            expect=_expectation(ev, endpoint, miner), unsafe=ev.method.upper() in UNSAFE_METHODS,
+            recorded_duration_ms=ev.duration_ms,
+        ))  # fmt: skip
+    name = f"{endpoints[0]} … {endpoints[-1]} ({len(steps)} requests)" if len(steps) > 1 else endpoints[0]
+    test = TestCase(
+        id=test_id("http", source, item.session.session_id), name=name, type="http",
+        session_id=item.session.session_id, journey=item.signature, reasons=item.reasons,
+        steps=list(steps), variables=corr.variables,
+    )  # fmt: skip
+    return test, corr.auth_headers
+
+
+def locators(target: Target) -> list[Locator]:
+    """Locator fallbacks, most stable first: test id, role and name, text, id, CSS, XPath."""
+    out: list[Locator] = []
+    if target.test_id:
+        out.append(Locator(strategy="test_id", value=target.test_id))
+    if target.role and target.name:
+        out.append(Locator(strategy="role", value=target.role, name=target.name))
+    if target.text:
+        out.append(Locator(strategy="text", value=target.text))
+    if target.id:
+        out.append(Locator(strategy="id", value=target.id))
+    if target.css:
+        out.append(Locator(strategy="css", value=target.css))
+    if target.xpath:
+        out.append(Locator(strategy="xpath", value=target.xpath))
+    return out
+
+
+def _page_template(url: str | None, templater: RouteTemplater) -> str | None:
+    if not url:
+        return None
+    return templater.template(url_path(url))
+
+
+_UI_ACTIONS: dict[str, str] = {"click": "click", "input": "fill", "change": "fill", "submit": "submit", "key": "press"}
+
+
+def build_browser_test(item: SelectedInput, source: str, templater: RouteTemplater) -> TestCase | None:
+    """A Playwright-style test of a session's UI events, or None when it has none."""
+    steps: list[BrowserStep] = []
+    variables: dict[str, Any] = {}
+    current: BrowserStep | None = None
+    for ev in item.session.events:
+        if isinstance(ev, PageView | Navigation):
+            url = ev.to_url if isinstance(ev, Navigation) else ev.url
+            page = _page_template(url, templater)
+            if current is not None and current.action != "goto":
+                current.expect.url = page  # where the previous action led
+                current = None
+            elif url and (not steps or steps[-1].action != "goto" or steps[-1].url != _path_url(url)):
+                # a page the user reached without a recorded action (typed, bookmarked): go there
+                current = BrowserStep(id=f"b{len(steps) + 1}", action="goto", url=_path_url(url),
+                                      expect=BrowserExpectation(url=page))  # fmt: skip
+                steps.append(current)
+        elif isinstance(ev, UiEvent) and ev.kind in _UI_ACTIONS:
+            if not steps:  # the session started without a recorded page view
+                steps.append(BrowserStep(id="b1", action="goto", url=_path_url(ev.url or "/")))
+            value = ev.value if ev.kind != "key" else (ev.key or "Enter")
+            if ev.masked:
+                var = f"masked_{len(variables) + 1}"
+                variables[var] = ""
+                value = "{{" + var + "}}"
+            if ev.kind in ("input", "change") and steps and steps[-1].action == "fill" and \
+                    steps[-1].locators == locators(ev.target):  # fmt: skip
+                steps[-1].value = value  # keystrokes into one field: keep the final value
+                continue
+            current = BrowserStep(id=f"b{len(steps) + 1}", action=_UI_ACTIONS[ev.kind], locators=locators(ev.target),
+                                  value=value if ev.kind != "click" else None)  # type: ignore[arg-type]  # fmt: skip
+            steps.append(current)
+        elif isinstance(ev, NetworkRequest) and steps and is_api_request(ev.method, url_path(ev.request_url)):
+            endpoint = f"{ev.method.upper()} {templater.template(url_path(ev.request_url))}"
+            if endpoint not in steps[-1].network:
+                steps[-1].network.append(endpoint)
+        elif isinstance(ev, CustomEvent) and steps:
+            steps[-1].network.append(f"event {ev.name}")
+    if not any(s.action != "goto" for s in steps):
+        return None
+    for s in steps:  # custom events are not network endpoints; keep them out of `network`
+        s.network = [n for n in s.network if not n.startswith("event ")]
+    start = (steps[0].url or "/").replace("{{origin}}", "")
+    return TestCase(
+        id=test_id("browser", source, item.session.session_id),
+        name=f"browser: {start} ({sum(s.action != 'goto' for s in steps)} actions)",
+        type="browser", session_id=item.session.session_id, journey=item.signature, reasons=item.reasons,
+        steps=list(steps), variables=variables,
+    )  # fmt: skip
+
+
+def _path_url(url: str) -> str:
+    parts = urlsplit(url)
+    return "{{origin}}" + (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+def recorded_origin(sessions: Sequence[Session]) -> str | None:
+    counts: Counter[str] = Counter()
+    for s in sessions:
+        for ev in s.events:
+            url = ev.request_url if isinstance(ev, NetworkRequest) else ev.url
+            if url and url.startswith(("http://", "https://")):
+                p = urlsplit(url)
+                counts[f"{p.scheme}://{p.netloc}"] += 1
+    return counts.most_common(1)[0][0] if counts else None
+
+
+def build_suite(
+    name: str, source: str, selected: Sequence[SelectedInput], miner: Miner | None,
+    *, options: GenerateOptions | None = None, selection_id: int | None = None,
+    assertions: list[Assertion] | None = None,
+) -> Suite:  # fmt: skip
+    """A suite (revision 0: the store numbers it) from selected sessions and a fed miner."""
+    options = options or GenerateOptions()
+    templater = miner.templater if miner is not None else RouteTemplater()
+    if assertions is None:
+        assertions = miner.assertions() if miner is not None else []
+    tests: list[TestCase] = []
+    profiles: dict[tuple[str, ...], AuthProfile] = {}
+    for item in selected:
+        if options.http:
+            built = build_http_test(item, source, templater, miner)
+            if built is not None:
+                test, auth = built
+                if auth:
+                    key = tuple(sorted(h.lower() for h in auth))
+                    if key not in profiles:
+                        pname = "session-auth" if not profiles else f"session-auth-{len(profiles) + 1}"
+                        profiles[key] = AuthProfile(name=pname, kind="headers", headers={
+                            h: ValueFrom(env="TRODDEN_AUTH_" + h.upper().replace("-", "_")) for h in sorted(auth)
+                        })  # fmt: skip
+                    test.auth_profile = profiles[key].name
+                tests.append(test)
+        if options.browser:
+            btest = build_browser_test(item, source, templater)
+            if btest is not None:
+                tests.append(btest)
+    recordings = {t.session_id: api_requests(i.session) for t, i in _http_tests_with_inputs(tests, selected)}
+    assertions, dropped = drop_contradicted(assertions, recordings, templater)
+    kinds = Counter(a.kind for a in assertions)
+    stats: dict[str, Any] = {
+        "tests": len(tests),
+        "http_tests": sum(t.type == "http" for t in tests),
+        "browser_tests": sum(t.type == "browser" for t in tests),
+        "steps": sum(len(t.steps) for t in tests),
+        "assertions": len(assertions),
+        "assertions_by_kind": dict(sorted(kinds.items())),
+        "sessions_mined": miner.n_sessions if miner is not None else 0,
+        "endpoints_mined": len(miner.endpoints) if miner is not None else 0,
+        "unsafe_steps": sum(isinstance(s, HttpStep) and s.unsafe for t in tests for s in t.steps),
+        "assertions_dropped": dropped,
+    }
+    return Suite(
+        name=name, revision=0, source=source, origin=recorded_origin([i.session for i in selected]),
+        created_at=datetime.now(UTC).isoformat(), selection_id=selection_id, tests=tests,
+        assertions=assertions, auth_profiles=list(profiles.values()), stats=stats,
+    )  # fmt: skip
+
+
+def _http_tests_with_inputs(
+    tests: Sequence[TestCase], selected: Sequence[SelectedInput]
+) -> list[tuple[TestCase, SelectedInput]]:
+    by_session = {i.session.session_id: i for i in selected}
+    return [(t, by_session[t.session_id]) for t in tests if t.type == "http" and t.session_id in by_session]
+
+
+def drop_contradicted(
+    assertions: list[Assertion], recordings: dict[str, list[NetworkRequest]], templater: RouteTemplater
+) -> tuple[list[Assertion], list[dict[str, str]]]:
+    """Assertions no generated test's own recording contradicts, and the dropped ones (why)."""
+    by_endpoint: dict[str, list[Assertion]] = {}
+    for a in assertions:
+        if a.kind not in TEMPORAL_KINDS and a.kind != "latency":
+            by_endpoint.setdefault(a.endpoint, []).append(a)
+    temporal = [a for a in assertions if a.kind in TEMPORAL_KINDS]
+    contradicted: dict[str, dict[str, str]] = {}
+    for session_id, requests in recordings.items():
+        endpoints: list[str] = []
+        for ev in requests:
+            endpoint = f"{ev.method.upper()} {templater.template(url_path(ev.request_url))}"
+            endpoints.append(endpoint)
+            for a in by_endpoint.get(endpoint, []):
+                if a.id not in contradicted:
+                    problem = check_assertion(a.model_dump(), ev.status, ev.response_body, ev.duration_ms)
+                    if problem is not None:
+                        contradicted[a.id] = {"id": a.id, "assertion": a.description, "session": session_id,
+                                              "recorded": problem}  # fmt: skip
+        for a in temporal:
+            if a.id not in contradicted:
+                problem = check_sequence(a.model_dump(), endpoints)
+                if problem is not None:
+                    contradicted[a.id] = {"id": a.id, "assertion": a.description, "session": session_id,
+                                          "recorded": problem}  # fmt: skip
+    return [a for a in assertions if a.id not in contradicted], list(contradicted.values())

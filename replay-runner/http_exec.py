@@ -21,7 +21,8 @@ from trodden.replay.execution import AuthError, Execution, SuiteEnv, resolve_val
 from trodden.replay.oracles import Observation, check_expectation
 from trodden.replay.pointer import MISSING, resolve
 from trodden.replay.results import Failure, StepRecord
-from trodden.replay.templating import MissingVariable, render, render_url, render_value, target_base
+from trodden.replay.safety import is_unsafe
+from trodden.replay.templating import MissingVariable, origin_of, render, render_url, render_value, target_base
 
 from trodden.models.suite import Extraction, HttpStep, TestCase
 
@@ -120,6 +121,15 @@ def _regex(pattern: str, text: str) -> Any:
     return match.group(1) if match.groups() else match.group(0)
 
 
+class ForeignOrigin(Exception):
+    """An unsafe request whose URL is neither on the target nor templated to it (a third party
+    the session talked to, such as a payment provider): never sent."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(f"unsafe request to {origin_of(url)}, which is not the target: not sent")
+        self.url = url
+
+
 class HttpClient:
     """Runs HTTP steps for one test attempt against one target, sharing the run's pool."""
 
@@ -138,6 +148,8 @@ class HttpClient:
         data = request_body(step, variables, headers)
         method = step.request.method.upper()
         url = render_url(step.request.url, variables, self.target, self.env.suite.origin)
+        if is_unsafe(step) and origin_of(url) != origin_of(self.target):
+            raise ForeignOrigin(url)
         follow = not (step.expect.status is not None and 300 <= step.expect.status < 400)
         observations: list[Observation] = []
         timeout = _timeout(step.timeout_s)
@@ -178,6 +190,12 @@ class HttpClient:
             out.failures.append(Failure(source="execution", assertion_id="exec:variable", kind="correlation",
                                         description=f"cannot build the request: {exc}", expected=exc.name,
                                         actual="<never extracted>", step_id=step_id, endpoint=step.endpoint))
+            out.steps.append(StepRecord(step_id=step_id, kind="http", endpoint=step.endpoint, error=str(exc)))
+            return False
+        except ForeignOrigin as exc:
+            out.failures.append(Failure(source="execution", assertion_id="exec:foreign-origin", kind="safety",
+                                        description=str(exc), expected=origin_of(self.target),
+                                        actual=origin_of(exc.url), step_id=step_id, endpoint=step.endpoint))
             out.steps.append(StepRecord(step_id=step_id, kind="http", endpoint=step.endpoint, error=str(exc)))
             return False
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:

@@ -79,7 +79,7 @@ def check_expectation(expect: Expectation, obs: Observation, *, status_only: boo
     if expect.status is not None and obs.status != expect.status:
         failures.append(Failure(**base, assertion_id="expect:status", kind="status",
                                 description="recorded expectation: status", expected=expect.status,
-                                actual=obs.status))
+                                actual=obs.status, field="status"))
         return failures  # the body of another status says nothing more about this regression
     if status_only:
         return failures
@@ -234,7 +234,7 @@ def _field_violation(a: Assertion, value: Any) -> Any:
     if a.kind == "present":
         return "present" if value is MISSING else None
     if a.kind == "not_null":
-        return "not null" if value is MISSING or value is None else None
+        return "not null" if value is None else None  # when present: `present` asserts presence
     if value is MISSING:
         return None  # type/format/values/range describe a field when it is there
     if a.kind == "type":

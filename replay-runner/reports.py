@@ -121,7 +121,8 @@ def junit_xml(report: RunReport) -> bytes:
             out.text = (f"flaky: passed after {result.attempts} attempts (likely cause: {result.flaky_cause})\n\n"
                         + "\n\n".join(failure_text(f) for f in result.failures))
     ET.indent(root)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    data: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return data
 
 
 def write_junit(report: RunReport, path: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from replay_shop import make_app, serve  # noqa: E402
+from replay_shop import make_app, serve
 
 
 @pytest.fixture(scope="session")

@@ -177,9 +177,7 @@ def serve(app: web.Application) -> Iterator[str]:
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
-        server = site._server
-        assert server is not None
-        holder["port"] = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        holder["port"] = runner.addresses[0][1]
         holder["runner"] = runner
         ready.set()
 

@@ -62,7 +62,7 @@ def shop_suite(origin: str | None = RECORDED_ORIGIN, *, browser: bool = True, ex
     tests = [
         http_test("t-categories", [get("s1", "GET /api/categories", f"{o}/api/categories",
                                        **ex(status=200, shape={"/0/id": "integer"}))]),
-        http_test("t-product", [get("s1", "GET /api/products/{id}", f"{RECORDED_ORIGIN}/api/products/1",
+        http_test("t-product", [get("s1", "GET /api/products/{id}", f"{origin or RECORDED_ORIGIN}/api/products/1",
                                     **ex(status=200, shape={"/price": "number", "/name": "string"},
                                          values={"/name": "Book"},
                                          formats={"/updated_at": "datetime", "/request_id": "uuid"},

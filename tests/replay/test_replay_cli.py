@@ -1,0 +1,78 @@
+"""`trodden replay` as users and CI run it: a real process, exit codes 0 / 1 / 2, report files."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import orjson
+from replay_suites import shop_suite
+
+from trodden.store import Store
+from trodden.store.suites import save_suite_revision
+
+TRODDEN = str(Path(sys.executable).with_name("trodden"))
+
+
+def trodden(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([TRODDEN, "replay", *args], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **(env or {})}, check=False)
+
+
+def suite_file(tmp_path: Path) -> Path:
+    path = tmp_path / "suite.json"
+    path.write_text(shop_suite(browser=False).model_dump_json())
+    return path
+
+
+def test_clean_target_exits_0_and_regressions_exit_1(tmp_path: Path, shop_v1: str, shop_v2: str) -> None:
+    path = suite_file(tmp_path)
+    clean = trodden("--suite-file", str(path), "--target", shop_v1, "--retries", "0")
+    assert clean.returncode == 0, clean.stderr
+    assert "no regressions" in clean.stdout
+
+    junit, report = tmp_path / "junit.xml", tmp_path / "report.json"
+    bad = trodden("--suite-file", str(path), "--target", shop_v2, "--retries", "0", "--junit", str(junit),
+                  "--json", str(report), "--html", str(tmp_path / "html"))
+    assert bad.returncode == 1, bad.stderr
+    assert "a-type-price" in bad.stdout
+    doc = orjson.loads(report.read_bytes())
+    assert doc["outcome"] == "failed"
+    assert {"test", "step", "endpoint", "assertion", "expected", "actual", "session_id"} <= set(doc["regressions"][0])
+    assert ET.parse(junit).getroot().get("failures") == str(doc["counts"]["failed"])
+    assert "a-present-email" in (tmp_path / "html" / "index.html").read_text()
+
+
+def test_usage_errors_exit_2_with_one_line(tmp_path: Path, shop_v1: str) -> None:
+    path = suite_file(tmp_path)
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"name": "x"}')
+    cases = [
+        (["--suite-file", str(path), "--target", shop_v1, "--shard", "4/4"], "--shard"),
+        (["--suite-file", str(path), "--target", "not-a-url"], "--target"),
+        (["--suite-file", str(tmp_path / "missing.json"), "--target", shop_v1], "cannot read"),
+        (["--suite-file", str(broken), "--target", shop_v1], "not a valid suite IR"),
+        (["--target", shop_v1], "--suite"),
+        (["--suite-file", str(path), "--target", shop_v1, "--only", "grpc"], "--only"),
+    ]
+    for args, needle in cases:
+        result = trodden(*args)
+        assert result.returncode == 2, (args, result.stdout, result.stderr)
+        assert needle in result.stderr
+        assert "Traceback" not in result.stderr
+
+
+async def test_suite_from_the_store_with_shard_and_run_name(store: Store, shop_v2: str, tmp_path: Path) -> None:
+    await save_suite_revision(store, shop_suite(browser=False))
+    missing = trodden("--suite", "nope", "--target", shop_v2, "--dsn", store.dsn)
+    assert missing.returncode == 2 and "not found" in missing.stderr
+    result = trodden("--suite", "shop", "--revision", "1", "--target", shop_v2, "--dsn", store.dsn,
+                     "--shard", "0/1", "--run-name", "cli-run", "--retries", "0", "--json", "-")
+    assert result.returncode == 1, result.stderr
+    doc = orjson.loads(result.stdout)
+    assert doc["run"]["name"] == "cli-run" and doc["run"]["id"] is not None
+    rows = await store.pool.fetchval("SELECT count(*) FROM replay_runs WHERE run_name = 'cli-run'")
+    assert rows == 1

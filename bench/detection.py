@@ -21,13 +21,14 @@ from typing import Any
 from trodden.shop.loop import LoopConfig, LoopResult, run_loop
 from trodden.shop.regressions import PLANTED
 
+from trodden.demo import selected_sessions
+
 
 def suite_size(generation: Any) -> str:
     if isinstance(generation, dict):
-        tests = generation.get("tests")
-        assertions = generation.get("assertions")
-        count = lambda v: len(v) if isinstance(v, list) else v  # noqa: E731
-        return f"{count(tests)} tests, {count(assertions)} mined assertions"
+        return (f"{generation.get('tests')} tests ({generation.get('http_tests')} HTTP, "
+                f"{generation.get('browser_tests')} browser), {generation.get('assertions')} mined assertions "
+                f"from {generation.get('sessions_mined')} sessions")
     return "?"
 
 
@@ -39,7 +40,7 @@ def report(result: LoopResult) -> int:
     print(f"sessions simulated      : {s['traffic'].get('sessions')} ({s['traffic'].get('by_client')})")
     print(f"sessions captured       : {s['captured'].get('sessions')}")
     selected = s["selection"]
-    n_selected = len(selected.get("selected", selected.get("items", []))) if isinstance(selected, dict) else "?"
+    n_selected = len(selected_sessions(selected))
     print(f"sessions selected       : {n_selected}")
     print(f"suite                   : {suite_size(s['generation'])}")
     print(f"v1 replays              : {len(alarms)}, false alarms {sum(alarms)} (per replay {alarms}) target 0")

@@ -84,8 +84,8 @@ def render(console: Console, summary: dict[str, Any]) -> None:
 
 
 def render_selection(console: Console, selection: Any) -> None:
-    items = selection.get("selected") or selection.get("items") or [] if isinstance(selection, dict) else []
-    console.print(f"[bold]selected[/]  {len(items)} sessions")
+    items = selected_sessions(selection)
+    console.print(f"[bold]selected[/]  {len(items)} sessions (selection {selection.get('selection_id', '?')})")
     for item in items[:12]:
         if isinstance(item, dict):
             reasons = item.get("reasons") or []
@@ -94,9 +94,18 @@ def render_selection(console: Console, selection: Any) -> None:
         console.print(f"           … and {len(items) - 12} more")
 
 
+def selected_sessions(selection: Any) -> list[Any]:
+    """The selected sessions of `trodden select --json` (a list under "sessions")."""
+    if not isinstance(selection, dict):
+        return []
+    items = selection.get("sessions", selection.get("selected", []))
+    return items if isinstance(items, list) else []
+
+
 def _short(value: Any) -> str:
     if isinstance(value, dict):
-        keys = ("suite", "revision", "tests", "http_tests", "browser_tests", "assertions", "assertion_kinds")
+        keys = ("suite", "revision", "tests", "http_tests", "browser_tests", "assertions", "assertions_by_kind",
+                "sessions_mined")
         picked = {k: value[k] for k in keys if k in value}
         return str(picked or {k: v for k, v in value.items() if not isinstance(v, (list, dict))})
     return str(value)[:200]

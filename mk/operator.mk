@@ -43,3 +43,12 @@ chart-check: operator-tools crd-schemas
 		-schema-location '$(CRD_SCHEMA_DIR)/{{ .ResourceKind }}-{{ .Group }}-{{ .ResourceAPIVersion }}.json'
 
 TEST_PREREQS += operator-tools chart-check
+
+# The example manifests against the same schemas (Argo Rollouts / Flagger kinds have none here).
+chart-check: examples-check
+.PHONY: examples-check
+examples-check: crd-schemas operator-tools
+	$(KUBECONFORM) -strict -summary -ignore-missing-schemas \
+		-schema-location '$(CRD_SCHEMA_DIR)/{{ .ResourceKind }}-{{ .Group }}-{{ .ResourceAPIVersion }}.json' \
+		examples/k8s/shop.yaml examples/k8s/argocd/postsync-replayrun.yaml examples/k8s/argocd/argocd-cm.yaml \
+		examples/k8s/argo-rollouts examples/k8s/flagger

@@ -1,9 +1,11 @@
 """The operator's own HTTP server: a Flagger webhook gate and Prometheus `/metrics`.
 
 Flagger calls a webhook with `POST {"name", "namespace", "phase", "metadata": {...}}` and passes
-the check on any 2xx. `POST /flagger/replayrun` answers 200 when the ReplayRun named in
-`metadata.replayrun` (namespace `metadata.namespace`, else the canary's) has `Succeeded=True`,
-409 when it failed, 425 while it runs, 404 when it does not exist, 400 for a malformed call.
+the check on any 2xx. `POST /flagger/replayrun` answers 200 when the ReplayRun has `Succeeded=True`,
+409 when it failed, 425 while it runs (or none exists yet for the rollout), 404 when it does not
+exist, 400 for a malformed call. The ReplayRun is `metadata.replayrun`, or the latest rollout run of
+the TestSuite `metadata.testsuite` (its `status.lastReplayRun`); namespace `metadata.namespace`,
+else the canary's.
 """
 
 from __future__ import annotations
@@ -37,18 +39,21 @@ def gate_response(run: dict[str, Any] | None, namespace: str, name: str) -> tupl
     return 409, {"ok": False, "reason": f"{cond.get('reason')}: {cond.get('message', '')}", **counts}
 
 
-def parse_call(payload: Any, query: dict[str, str]) -> tuple[str, str]:
-    """(namespace, name) from a Flagger payload or `?namespace=&replayrun=`; ValueError when absent."""
+def parse_call(payload: Any, query: dict[str, str]) -> tuple[str, str, str]:
+    """(namespace, kind, name) from a Flagger payload or the query string; kind is "ReplayRun" or
+    "TestSuite". ValueError when absent or malformed."""
     meta = payload.get("metadata") if isinstance(payload, dict) else None
     meta = meta if isinstance(meta, dict) else {}
-    name = str(meta.get("replayrun") or query.get("replayrun") or "")
     namespace = str(meta.get("namespace") or query.get("namespace")
                     or (payload.get("namespace") if isinstance(payload, dict) else "") or "")
+    run = str(meta.get("replayrun") or query.get("replayrun") or "")
+    suite = str(meta.get("testsuite") or query.get("testsuite") or "")
+    kind, name = ("ReplayRun", run) if run else ("TestSuite", suite)
     if not name or not _NAME.match(name):
-        raise ValueError("name the ReplayRun in metadata.replayrun (a Kubernetes name)")
+        raise ValueError("name a ReplayRun in metadata.replayrun or a TestSuite in metadata.testsuite")
     if not namespace or not _NAME.match(namespace):
         raise ValueError("give metadata.namespace (or the canary's namespace)")
-    return namespace, name
+    return namespace, kind, name
 
 
 def make_app(kube: Kube) -> web.Application:
@@ -58,9 +63,18 @@ def make_app(kube: Kube) -> web.Application:
         except ValueError:
             return web.json_response({"ok": False, "reason": "body is not JSON"}, status=400)
         try:
-            namespace, name = parse_call(payload, dict(request.query))
+            namespace, kind, name = parse_call(payload, dict(request.query))
         except ValueError as err:
             return web.json_response({"ok": False, "reason": str(err)}, status=400)
+        if kind == "TestSuite":
+            suite = await kube.get(API_VERSION, "TestSuite", name, namespace)
+            if suite is None:
+                return web.json_response({"ok": False, "reason": f"TestSuite {namespace}/{name} not found"},
+                                         status=404)
+            latest = (suite.get("status") or {}).get("lastReplayRun")
+            if not latest:
+                return web.json_response({"ok": False, "reason": "no rollout ReplayRun yet"}, status=425)
+            name = str(latest)
         run = await kube.get(API_VERSION, "ReplayRun", name, namespace)
         code, body = gate_response(run, namespace, name)
         log.info("flagger gate", namespace=namespace, replayrun=name, status=code)

@@ -25,8 +25,10 @@ def test_gate_answers() -> None:
 
 def test_parse_call() -> None:
     flagger = {"name": "shop", "namespace": "prod", "phase": "Progressing", "metadata": {"replayrun": "rr-1"}}
-    assert parse_call(flagger, {}) == ("prod", "rr-1")
-    assert parse_call({}, {"replayrun": "rr-2", "namespace": "dev"}) == ("dev", "rr-2")
+    assert parse_call(flagger, {}) == ("prod", "ReplayRun", "rr-1")
+    assert parse_call({}, {"replayrun": "rr-2", "namespace": "dev"}) == ("dev", "ReplayRun", "rr-2")
+    by_suite = {"name": "shop", "namespace": "prod", "metadata": {"testsuite": "checkout"}}
+    assert parse_call(by_suite, {}) == ("prod", "TestSuite", "checkout")
     for bad in ({}, {"metadata": {"replayrun": "Bad_Name"}, "namespace": "x"}, {"metadata": {"replayrun": "ok"}}):
         with pytest.raises(ValueError):
             parse_call(bad, {})

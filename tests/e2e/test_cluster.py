@@ -15,7 +15,7 @@ import pytest
 from e2ekube import Kube
 
 # On kind, load the project image and point this at it; locally, stage 2 imports this one.
-TEST_IMAGE = os.environ.get("TRODDEN_E2E_IMAGE", "localhost/trodden-e2e-base:latest")
+TEST_IMAGE = os.environ.get("TRODDEN_E2E_IMAGE", "localhost/trodden-e2e:local")
 
 
 def test_server_is_kubernetes_1_34_or_given(kube: Kube) -> None:
@@ -232,6 +232,15 @@ def test_deployment_serves_http_through_its_service(kube: Kube, namespace: str) 
     # The API server's service proxy resolves the Service to its endpoints and connects to the pod.
     body = kube.run("get", "--raw", f"/api/v1/namespaces/{namespace}/services/web:80/proxy/").stdout
     assert body.startswith("served by web-"), body
+
+    # And from another pod, through the Service's virtual IP (kube-proxy's rules).
+    cluster_ip = kube.get("service", "web", namespace=namespace)["spec"]["clusterIP"]
+    fetch = (
+        f"import urllib.request; print(urllib.request.urlopen('http://{cluster_ip}:80/', timeout=10).read().decode())"
+    )
+    kube.apply(_job("fetch", TEST_IMAGE, ["python3", "-c", fetch]), namespace=namespace)
+    kube.run("wait", "--for=condition=Complete", "job/fetch", f"--namespace={namespace}", "--timeout=120s", timeout=150)
+    assert kube.run("logs", "job/fetch", f"--namespace={namespace}").stdout.startswith("served by web-")
 
 
 SERVE_HOSTNAME = """

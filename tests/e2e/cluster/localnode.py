@@ -1,0 +1,479 @@
+"""Stage 2: one node for the local cluster, so pods really run.
+
+Debian's containerd, runc and CNI plugins plus a kubelet and kube-proxy built like the
+control plane. Everything is scoped to the cluster's state folder (containerd root, state
+and socket, kubelet root, CNI config and IPAM data) and to one cgroup subtree, so ``down``
+can remove exactly what this node created. Images: no registry is reachable, so the pause
+image and a Debian+Python base image are built locally (``node/``) and imported.
+
+One node cluster per machine at a time: the bridge name and pod range are fixed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from string import Template
+from typing import TYPE_CHECKING, Any
+
+import k8sbins
+import k8spki
+
+if TYPE_CHECKING:
+    from localcluster import LocalCluster
+
+NODE_FILES = Path(__file__).resolve().parent / "node"
+NODE_CACHE = k8sbins.REPO_ROOT / ".cache" / "node"
+NODE_NAME = "trodden-node"
+POD_CIDR = "10.244.0.0/24"
+BRIDGE = "trodden0"
+# The kubelet refuses a loopback node IP ("nodeIP can't be loopback address"), so the node's
+# address is the pod bridge's gateway: local to this machine, reachable by the API server
+# (logs, exec, port-forward) and by pods, and never routed anywhere else.
+NODE_IP = "10.244.0.1"
+CGROUP_ROOT = "trodden-e2e"
+CGROUP_FS = Path("/sys/fs/cgroup")
+PAUSE_IMAGE = "localhost/trodden-pause:1"
+# Not ":latest": that tag defaults pods to imagePullPolicy Always, and there is no registry.
+BASE_IMAGE = "localhost/trodden-e2e-base:local"
+TEST_IMAGE = "localhost/trodden-e2e:local"
+ISOLATION_CHAIN = "TRODDEN-NODE-ISOLATION"
+# Host-wide settings the node's components change (the bridge plugin turns forwarding on):
+# recorded before start and put back by cleanup.
+SYSCTLS = ("net/ipv4/ip_forward", "net/ipv4/conf/all/route_localnet")
+HOST_TOOLS = ("containerd", "containerd-shim-runc-v2", "ctr", "runc", "podman", "debootstrap", "iptables", "ip")
+CNI_BIN = Path("/usr/lib/cni")
+DEBIAN_PACKAGES = "containerd runc containernetworking-plugins podman debootstrap iptables iproute2"
+
+
+class NodeError(RuntimeError):
+    """The node could not be set up; the message says which step and why."""
+
+
+def missing_host_tools() -> list[str]:
+    missing = [tool for tool in HOST_TOOLS if shutil.which(tool) is None]
+    if not (CNI_BIN / "bridge").exists():
+        missing.append(str(CNI_BIN / "bridge"))
+    return missing
+
+
+def run(*cmd: str, what: str, timeout: float = 600, **kwargs: Any) -> str:
+    """Run a host command; failures raise with the command's own error text."""
+    result: subprocess.CompletedProcess[str] = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=timeout, check=False, **kwargs
+    )
+    if result.returncode != 0:
+        raise NodeError(f"{what}: `{' '.join(cmd)}` failed ({result.returncode}):\n{result.stderr.strip()[-3000:]}")
+    return result.stdout
+
+
+# ----- images -------------------------------------------------------------------------------------
+def _inputs_digest() -> str:
+    """Images are rebuilt when anything they are made from changes."""
+    digest = hashlib.sha256()
+    for path in sorted([*NODE_FILES.glob("*"), *(NODE_FILES / "pause").glob("*")]):
+        if path.is_file():
+            digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def ensure_images() -> Path:
+    """An image archive (pause, base, test image) ready for ``ctr images import``; cached."""
+    archive = NODE_CACHE / f"images-{_inputs_digest()}.tar"
+    if archive.exists():
+        return archive
+    NODE_CACHE.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="trodden-images-") as tmp:
+        work = Path(tmp)
+        _build_pause_image(work)
+        base_tar = NODE_CACHE / "debian-bookworm-python3.tar"
+        run("bash", str(NODE_FILES / "base-image.sh"), str(base_tar), what="debootstrap the base image", timeout=1800)
+        run(
+            "podman",
+            "import",
+            "--change",
+            'CMD ["python3"]',
+            str(base_tar),
+            BASE_IMAGE,
+            what="import the base image into podman",
+        )
+        # The same Dockerfile builds on a registry base elsewhere; here on the local one.
+        run(
+            "podman",
+            "build",
+            "--network=host",
+            "--build-arg",
+            f"BASE_IMAGE={BASE_IMAGE}",
+            "-t",
+            TEST_IMAGE,
+            "-f",
+            str(NODE_FILES / "Dockerfile"),
+            str(NODE_FILES),
+            what="build the test image with podman",
+        )
+        staging = archive.with_suffix(".tmp")
+        run(
+            "podman",
+            "save",
+            "--format",
+            "docker-archive",
+            "-m",
+            "-o",
+            str(staging),
+            PAUSE_IMAGE,
+            BASE_IMAGE,
+            TEST_IMAGE,
+            what="save the images",
+        )
+        os.replace(staging, archive)
+    return archive
+
+
+def _build_pause_image(work: Path) -> None:
+    go = k8sbins.go_binary()
+    env = k8sbins.go_env()
+    run(
+        go,
+        "build",
+        "-trimpath",
+        "-ldflags=-s -w",
+        "-o",
+        str(work / "pause"),
+        ".",
+        cwd=NODE_FILES / "pause",
+        env=env,
+        what="build the pause binary",
+    )
+    (work / "Containerfile").write_text('FROM scratch\nCOPY pause /pause\nENTRYPOINT ["/pause"]\n')
+    run(
+        "podman", "build", "-t", PAUSE_IMAGE, "-f", str(work / "Containerfile"), str(work), what="build the pause image"
+    )
+
+
+# ----- start ----------------------------------------------------------------------------------------
+def paths(cluster: LocalCluster) -> dict[str, Path]:
+    node = cluster.dir / "node"
+    return {
+        "node": node,
+        "containerd_root": node / "containerd",
+        "containerd_state": node / "run",
+        "socket": node / "run" / "containerd.sock",
+        "cni_conf": node / "cni",
+        "ipam": node / "ipam",
+        "kubelet_root": node / "kubelet",
+        "pod_logs": node / "pod-logs",
+    }
+
+
+def _render(template: str, target: Path, **values: object) -> Path:
+    text = Template((NODE_FILES / template).read_text()).substitute({k: str(v) for k, v in values.items()})
+    target.write_text(text)
+    return target
+
+
+def start(cluster: LocalCluster, bins: k8sbins.Binaries, deadline: float) -> None:
+    """Start containerd, kubelet and kube-proxy; return when the node is Ready."""
+    missing = missing_host_tools()
+    if missing:
+        raise NodeError(f"stage 2 needs {', '.join(missing)}: apt-get install {DEBIAN_PACKAGES}")
+    archive = ensure_images()
+    p = paths(cluster)
+    for key in ("containerd_root", "containerd_state", "cni_conf", "ipam", "kubelet_root", "pod_logs"):
+        p[key].mkdir(parents=True, exist_ok=True)
+    _issue_node_identities(cluster)
+    _make_cgroup_root()
+    _save_sysctls(p["node"] / "sysctls.json")
+    _make_bridge()
+    ports = cluster.state.ports
+    ports.update(
+        kubelet=_free_port(), kubelet_healthz=_free_port(), proxy_healthz=_free_port(), proxy_metrics=_free_port()
+    )
+    cluster.save_state()
+
+    _render("cni.conflist", p["cni_conf"] / "10-trodden.conflist", bridge=BRIDGE, pod_cidr=POD_CIDR, ipam_dir=p["ipam"])
+    containerd_config = _render(
+        "containerd.toml",
+        p["node"] / "containerd.toml",
+        root=p["containerd_root"],
+        state=p["containerd_state"],
+        socket=p["socket"],
+        pause_image=PAUSE_IMAGE,
+        snapshotter="overlayfs",
+        cni_conf_dir=p["cni_conf"],
+    )
+    containerd = cluster.spawn(
+        "containerd", Path(shutil.which("containerd") or "containerd"), ["--config", str(containerd_config)]
+    )
+    cluster.wait(containerd, deadline, lambda: _ctr(p["socket"], "version", check=False) is not None)
+    _ctr(p["socket"], "images", "import", str(archive))
+
+    kubelet_config = _render(
+        "kubelet.yaml",
+        p["node"] / "kubelet.yaml",
+        address=NODE_IP,
+        port=ports["kubelet"],
+        healthz_port=ports["kubelet_healthz"],
+        runtime_socket=p["socket"],
+        tls_cert=cluster.pki / "kubelet.crt",
+        tls_key=cluster.pki / "kubelet.key",
+        client_ca=cluster.pki / "ca.crt",
+        cgroup_root=f"/{CGROUP_ROOT}",
+        pod_logs_dir=p["pod_logs"],
+    )
+    kubelet = cluster.spawn(
+        "kubelet",
+        bins.path("kubelet"),
+        [
+            f"--config={kubelet_config}",
+            f"--kubeconfig={cluster.dir / 'kubelet.kubeconfig'}",
+            f"--hostname-override={NODE_NAME}",
+            f"--node-ip={NODE_IP}",
+            f"--root-dir={p['kubelet_root']}",
+            "--v=1",
+        ],
+    )
+    proxy = cluster.spawn(
+        "kube-proxy",
+        bins.path("kube-proxy"),
+        [
+            f"--kubeconfig={cluster.dir / 'kube-proxy.kubeconfig'}",
+            f"--hostname-override={NODE_NAME}",
+            "--proxy-mode=iptables",
+            f"--cluster-cidr={POD_CIDR}",
+            f"--bind-address={NODE_IP}",
+            # NodePorts only on the node's own address, never on the host's other interfaces.
+            "--nodeport-addresses=primary",
+            # NodePorts on 127.0.0.1 would need route_localnet, a host-wide setting: not wanted.
+            "--iptables-localhost-nodeports=false",
+            f"--healthz-bind-address=127.0.0.1:{ports['proxy_healthz']}",
+            f"--metrics-bind-address=127.0.0.1:{ports['proxy_metrics']}",
+            # Leave the host's conntrack sysctls alone: this VM may refuse to change them.
+            "--conntrack-max-per-core=0",
+            "--v=1",
+        ],
+    )
+    cluster.wait(kubelet, deadline, lambda: _node_ready(cluster))
+    cluster.wait(proxy, deadline, lambda: _http_ok(f"http://127.0.0.1:{ports['proxy_healthz']}/healthz"))
+    _isolate_bridge()
+
+
+def _issue_node_identities(cluster: LocalCluster) -> None:
+    from localcluster import write_kubeconfig
+
+    ca = k8spki.CertificateAuthority.load(cluster.pki)
+    ca.issue("kubelet", NODE_NAME, server_names=[NODE_IP, "127.0.0.1", "localhost", NODE_NAME], client=False)
+    identities = {"kubelet": (f"system:node:{NODE_NAME}", "system:nodes"), "kube-proxy": ("system:kube-proxy", None)}
+    for stem, (user, group) in identities.items():
+        client = ca.issue(f"{stem}-client", user, organization=group)
+        write_kubeconfig(cluster.dir / f"{stem}.kubeconfig", cluster.server, ca.cert_path, client, user)
+
+
+def _free_port() -> int:
+    from localcluster import free_port
+
+    return free_port()
+
+
+def _make_bridge() -> None:
+    """The pod bridge with the node's address; the CNI bridge plugin then reuses it."""
+    if subprocess.run(["ip", "link", "show", BRIDGE], capture_output=True, check=False).returncode != 0:
+        run("ip", "link", "add", "name", BRIDGE, "type", "bridge", what="create the pod bridge")
+    run("ip", "addr", "replace", f"{NODE_IP}/24", "dev", BRIDGE, what="address the pod bridge")
+    run("ip", "link", "set", BRIDGE, "up", what="bring the pod bridge up")
+
+
+def _save_sysctls(record: Path) -> None:
+    if not record.exists():
+        values = {name: (Path("/proc/sys") / name).read_text().strip() for name in SYSCTLS}
+        record.write_text(json.dumps(values))
+
+
+def _restore_sysctls(record: Path) -> None:
+    if not record.exists():
+        return
+    for name, value in json.loads(record.read_text()).items():
+        with contextlib.suppress(OSError):
+            (Path("/proc/sys") / name).write_text(value)
+    record.unlink()
+
+
+def _isolate_bridge() -> None:
+    """Forward only between pods (and to/from the host): nothing from pods leaves the machine.
+
+    The bridge plugin enables IP forwarding host-wide, which pods need to reach Services
+    (the host routes DNATed packets back onto the bridge); this chain, first in FORWARD,
+    drops everything forwarded into or out of the bridge from any other interface.
+    """
+    ipt = ("iptables", "-w", "5")
+    subprocess.run([*ipt, "-N", ISOLATION_CHAIN], capture_output=True, check=False)
+    run(*ipt, "-F", ISOLATION_CHAIN, what="reset the isolation chain")
+    run(*ipt, "-A", ISOLATION_CHAIN, "-i", BRIDGE, "-o", BRIDGE, "-j", "RETURN", what="isolate the bridge")
+    run(*ipt, "-A", ISOLATION_CHAIN, "-i", BRIDGE, "-j", "DROP", what="isolate the bridge")
+    run(*ipt, "-A", ISOLATION_CHAIN, "-o", BRIDGE, "-j", "DROP", what="isolate the bridge")
+    if subprocess.run([*ipt, "-C", "FORWARD", "-j", ISOLATION_CHAIN], capture_output=True, check=False).returncode:
+        run(*ipt, "-I", "FORWARD", "1", "-j", ISOLATION_CHAIN, what="isolate the bridge")
+
+
+def _remove_isolation() -> None:
+    ipt = ("iptables", "-w", "5")
+    while (
+        subprocess.run([*ipt, "-D", "FORWARD", "-j", ISOLATION_CHAIN], capture_output=True, check=False).returncode == 0
+    ):
+        pass
+    subprocess.run([*ipt, "-F", ISOLATION_CHAIN], capture_output=True, check=False)
+    subprocess.run([*ipt, "-X", ISOLATION_CHAIN], capture_output=True, check=False)
+
+
+def _cgroup_dirs() -> list[Path]:
+    """This node's cgroup subtree in every v1 hierarchy (and the unified one)."""
+    return [h / CGROUP_ROOT for h in CGROUP_FS.iterdir() if (h / "cgroup.procs").exists()]
+
+
+def _make_cgroup_root() -> None:
+    # kubelet's cgroupfs driver needs its cgroupRoot to exist in every hierarchy.
+    for directory in _cgroup_dirs():
+        directory.mkdir(exist_ok=True)
+
+
+def _ctr(socket: Path, *args: str, check: bool = True) -> str | None:
+    cmd = ("ctr", "--address", str(socket), "--namespace", "k8s.io", *args)
+    if check:
+        return run(*cmd, what="containerd", timeout=300)
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=False)
+    return result.stdout if result.returncode == 0 else None
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return bool(resp.status == 200)
+    except urllib.error.HTTPError:
+        return False
+
+
+def _api(cluster: LocalCluster, path: str, method: str = "GET") -> Any:
+    request = urllib.request.Request(f"{cluster.server}{path}", method=method)
+    with urllib.request.urlopen(request, context=cluster.ssl_context(), timeout=10) as resp:
+        return json.loads(resp.read() or b"{}")
+
+
+def _node_ready(cluster: LocalCluster) -> bool:
+    try:
+        node = _api(cluster, f"/api/v1/nodes/{NODE_NAME}")
+    except urllib.error.HTTPError:
+        return False
+    conditions = node.get("status", {}).get("conditions", [])
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
+# ----- stop -----------------------------------------------------------------------------------------
+def drain(cluster: LocalCluster, timeout: float = 30.0) -> None:
+    """Delete every pod through the API so the kubelet tears sandboxes (and CNI) down cleanly."""
+    socket = paths(cluster)["socket"]
+    with contextlib.suppress(OSError, urllib.error.URLError):
+        for pod in _api(cluster, "/api/v1/pods")["items"]:
+            meta = pod["metadata"]
+            with contextlib.suppress(urllib.error.HTTPError):
+                _api(
+                    cluster,
+                    f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}?gracePeriodSeconds=0",
+                    method="DELETE",
+                )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        tasks = _ctr(socket, "tasks", "list", check=False)
+        if tasks is None or "RUNNING" not in tasks:
+            return
+        time.sleep(1)
+
+
+def cleanup(cluster: LocalCluster) -> None:
+    """After the processes are stopped: remove whatever containers, mounts and links remain."""
+    p = paths(cluster)
+    _kill_cgroup_tree()
+    _kill_shims(p["socket"])
+    _unmount_under(cluster.dir)
+    _remove_cgroup_tree()
+    subprocess.run(["ip", "link", "delete", BRIDGE], capture_output=True, check=False)
+    kube_proxy = k8sbins.binaries().path("kube-proxy")
+    if kube_proxy.exists():
+        # Removes the iptables chains kube-proxy installed.
+        subprocess.run([str(kube_proxy), "--cleanup"], capture_output=True, check=False, timeout=60)
+    _remove_kube_chains()
+    _remove_isolation()
+    _restore_sysctls(p["node"] / "sysctls.json")
+
+
+def _remove_kube_chains() -> None:
+    """Remove the KUBE-* chains (and jumps to them) the kubelet installs and leaves behind."""
+    for tool in ("iptables", "ip6tables"):
+        if shutil.which(tool) is None:
+            continue
+        for table in ("filter", "nat", "mangle"):
+            listing = subprocess.run([tool, "-t", table, "-S"], capture_output=True, text=True, check=False).stdout
+            for rule in listing.splitlines():
+                parts = rule.split()
+                if parts[:1] == ["-A"] and "-j" in parts and parts[parts.index("-j") + 1].startswith("KUBE-"):
+                    subprocess.run([tool, "-t", table, "-D", *parts[1:]], capture_output=True, check=False)
+            for rule in listing.splitlines():
+                parts = rule.split()
+                if parts[:1] == ["-N"] and parts[1].startswith("KUBE-"):
+                    subprocess.run([tool, "-t", table, "-F", parts[1]], capture_output=True, check=False)
+                    subprocess.run([tool, "-t", table, "-X", parts[1]], capture_output=True, check=False)
+
+
+def _kill_cgroup_tree() -> None:
+    pids_root = CGROUP_FS / "pids" / CGROUP_ROOT
+    for _ in range(20):
+        pids = (
+            {int(pid) for f in pids_root.rglob("cgroup.procs") for pid in f.read_text().split()}
+            if pids_root.exists()
+            else set()
+        )
+        if not pids:
+            return
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.2)
+
+
+def _kill_shims(socket: Path) -> None:
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+            if cmdline and cmdline[0].endswith(b"containerd-shim-runc-v2") and str(socket).encode() in cmdline:
+                os.kill(int(proc.name), signal.SIGKILL)
+
+
+def _unmount_under(root: Path) -> None:
+    mounts = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        mountpoint = line.split()[4].encode().decode("unicode_escape")
+        if mountpoint.startswith(str(root) + "/"):
+            mounts.append(mountpoint)
+    for mountpoint in sorted(mounts, key=len, reverse=True):
+        subprocess.run(["umount", "-l", mountpoint], capture_output=True, check=False)
+
+
+def _remove_cgroup_tree() -> None:
+    for top in _cgroup_dirs():
+        if not top.exists():
+            continue
+        for directory in sorted((d for d in top.rglob("*") if d.is_dir()), key=lambda d: len(d.parts), reverse=True):
+            with contextlib.suppress(OSError):
+                directory.rmdir()
+        with contextlib.suppress(OSError):
+            top.rmdir()

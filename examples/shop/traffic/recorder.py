@@ -93,6 +93,7 @@ async def send_batch(http: aiohttp.ClientSession, collector_url: str, ingest_key
         collector_url.rstrip("/") + "/v1/rum",
         json=recorder.batch(),
         headers={"Authorization": f"Bearer {ingest_key}"},
+        timeout=aiohttp.ClientTimeout(total=15),
     ) as response:
         await response.read()
         return response.status

@@ -92,9 +92,9 @@ async def _api_worker(
             if cfg.collector_url and cfg.ingest_key and user is not None:
                 try:
                     status = await send_batch(http, cfg.collector_url, cfg.ingest_key, user.rec)
-                except aiohttp.ClientError as exc:
+                except (aiohttp.ClientError, TimeoutError) as exc:
                     status = 0
-                    log.warning("beacon not delivered", error=str(exc))
+                    log.warning("beacon not delivered", error=repr(exc))
                 if status >= 300 or status == 0:
                     report.beacon_failures += 1
 

@@ -116,7 +116,7 @@ class _Correlator:
                 if seg and segment_param(seg) is not None:
                     self.offer(step, "location_id", seg, "location", _segment_regex(path, seg))
         if "etag" in headers:
-            self.offer(step, "etag", headers["etag"], "header", "etag")
+            self.offer(step, "etag_token", headers["etag"], "header", "etag")
         cookie = headers.get("set-cookie")
         if cookie:
             jar: SimpleCookie = SimpleCookie()

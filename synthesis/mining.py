@@ -390,13 +390,17 @@ class Miner:
                 add("not_null", nonnull / f.present, f.present, "is never null")
             if nonnull < o.min_support:
                 continue
+            # a field that is sometimes null: null is one of its allowed values; formats and bounds
+            # describe values that are never null
+            nullable = f.nulls > 0
             typ, tcount = f.types.most_common(1)[0]
             if tcount / nonnull >= o.min_confidence:
-                add("type", tcount / nonnull, nonnull, f"is a {typ}", {"type": typ})
+                params: dict[str, Any] = {"type": typ} | ({"types": [typ, "null"]} if nullable else {})
+                add("type", tcount / nonnull, nonnull, f"is a {typ}" + (" or null" if nullable else ""), params)
             else:
                 continue
             fmt: str | None = None
-            if typ == "string":
+            if typ == "string" and not nullable:
                 fmt, fcount = f.formats.most_common(1)[0]
                 if fmt is not None and fcount / nonnull >= o.min_confidence:
                     add("format", fcount / nonnull, nonnull, f"is a {fmt}", {"format": fmt})
@@ -412,9 +416,12 @@ class Miner:
                 and nonnull >= max(o.min_support, 5 * k)
                 and min(f.values.values()) >= 2
             ):
-                values = sorted((v for _, v in f.values), key=lambda v: (str(type(v)), v))
+                values: list[Any] = sorted((v for _, v in f.values), key=lambda v: (str(type(v)), v))
+                if nullable:
+                    values.append(None)
                 add("value_set", 1.0, nonnull, f"is one of {values}", {"values": values})
-            elif typ == "number" and not volatile and f.hi < 1e9 and (f.overflow or k > o.max_value_set):
+            elif (typ == "number" and not volatile and not nullable and f.hi < 1e9
+                  and (f.overflow or k > o.max_value_set)):  # fmt: skip
                 lo = int(f.lo) if f.lo.is_integer() else f.lo
                 hi = int(f.hi) if f.hi.is_integer() else f.hi
                 add("range", 1.0, nonnull, f"is within [{lo}, {hi}]", {"min": lo, "max": hi})

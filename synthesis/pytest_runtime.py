@@ -139,10 +139,11 @@ def check_assertion(assertion: dict[str, Any], status: int, body: Any, duration_
     if kind == "not_null":
         return f"{field} is null" if any(v is None for v in values) else None
     if kind == "type":
-        bad = [v for v in values if v is not None and type_name(v) != params["type"]]
-        return f"{field} is {type_name(bad[0])}, expected {params['type']}" if bad else None
+        types = params.get("types") or [params["type"]]
+        bad = [v for v in values if type_name(v) not in types]
+        return f"{field} is {type_name(bad[0])}, expected {' or '.join(types)}" if bad else None
     if kind == "format":
-        bad = [v for v in values if v is not None and value_format(v) != params["format"]]
+        bad = [v for v in values if value_format(v) != params["format"]]
         return f"{field} = {bad[0]!r} is not a {params['format']}" if bad else None
     if kind == "value_set":
         allowed = params["values"]

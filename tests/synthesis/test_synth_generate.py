@@ -1,0 +1,122 @@
+"""Test generation: correlation makes recorded flows work against a fresh deployment (proved with a
+real aiohttp server and the exported pytest files run in a subprocess), and mined assertions catch
+planted regressions there."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sys
+from pathlib import Path
+
+from synth_miniapp import make_app, start
+from synth_recorder import record_checkout
+
+from trodden.models.events import NetworkRequest, Session
+from trodden.models.suite import HttpStep, Suite
+from trodden.synthesis.correlate import correlate
+from trodden.synthesis.export import export_json, export_pytest
+from trodden.synthesis.generate import SelectedInput, build_suite
+from trodden.synthesis.mining import build_miner
+
+
+def req(seq: int, method: str, url: str, status: int, *, body: object = None, resp: object = None,
+        headers: dict[str, str] | None = None, resp_headers: dict[str, str] | None = None) -> NetworkRequest:  # fmt: skip
+    return NetworkRequest.model_validate({
+        "kind": "request", "session_id": "s", "seq": seq, "ts": 1000.0 + seq, "method": method,
+        "request_url": url, "status": status, "duration_ms": 5, "request_body": body, "response_body": resp,
+        "request_headers": headers or {}, "response_headers": resp_headers or {},
+    })  # fmt: skip
+
+
+def test_values_a_response_produced_become_extractions_and_templates() -> None:
+    token = "9c1f0e2d3b4a5968778695a4b3c2d1e0"
+    reqs = [
+        req(0, "POST", "https://shop.test/api/login", 200, body={"email": "a@b.co"}, resp={"token": token}),
+        req(1, "POST", "https://shop.test/api/orders", 201, resp={"order": {"id": 48213}},
+            headers={"Authorization": f"Bearer {token}"},
+            resp_headers={"Location": "/api/orders/48213", "ETag": '"v1-abc"', "X-CSRF-Token": "csrf-0123456789"}),
+        req(2, "PATCH", "https://shop.test/api/orders/48213?expand=items", 200, body={"note": "hi", "order_id": 48213},
+            headers={"If-Match": '"v1-abc"', "X-CSRF-Token": "csrf-0123456789", "Cookie": "sid=1",
+                     "Authorization": f"Bearer {token}"}),
+    ]  # fmt: skip
+    c = correlate(reqs)
+    assert c.requests[0].request.body == {"email": "{{email}}"} and c.variables == {"email": "a@b.co"}
+    assert c.requests[1].request.headers == {"Authorization": "Bearer {{token}}"}
+    assert c.requests[2].request.url == "{{origin}}/api/orders/{{id}}?expand=items"
+    assert c.requests[2].request.body == {"note": "hi", "order_id": "{{id}}"}
+    assert c.requests[2].request.headers == {"If-Match": "{{etag}}", "X-CSRF-Token": "{{x_csrf_token}}",
+                                             "Authorization": "Bearer {{token}}"}  # fmt: skip
+    assert [(e.var, e.source, e.path) for e in c.requests[0].extract] == [("token", "json", "/token")]
+    assert {(e.var, e.source, e.path) for e in c.requests[1].extract} == {
+        ("id", "json", "/order/id"), ("etag", "header", "etag"), ("x_csrf_token", "header", "x-csrf-token")}
+    assert c.auth_headers == {}
+
+
+def test_credentials_from_before_the_session_go_to_an_auth_profile() -> None:
+    reqs = [req(0, "GET", "https://shop.test/api/me", 200, headers={"Authorization": "Bearer preexisting-token"},
+                resp={"email": "x@y.z"})]  # fmt: skip
+    c = correlate(reqs)
+    assert c.auth_headers == {"Authorization": "Bearer preexisting-token"}
+    assert c.requests[0].request.headers == {}
+    s = Session(source="t", session_id="s", events=reqs)
+    suite = build_suite("t", "t", [SelectedInput(s)], build_miner([s]))
+    assert suite.tests[0].auth_profile == "session-auth"
+    assert suite.auth_profiles[0].headers["Authorization"].env == "TRODDEN_AUTH_AUTHORIZATION"
+
+
+async def _run_exported(folder: Path, target: str) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "pytest", str(folder), "--target", target, "-q", "--tb=short", "-p", "no:cacheprovider",
+        "-o", "addopts=", cwd=folder, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    out, _ = await proc.communicate()
+    assert proc.returncode is not None
+    return proc.returncode, out.decode()
+
+
+async def test_recorded_flows_replay_against_a_fresh_server_and_catch_regressions(tmp_path: Path) -> None:
+    runner_a, recorded_at = await start(make_app())
+    rng = random.Random(3)
+    try:
+        sessions = [await record_checkout(recorded_at, f"m{i}", rng, coupon=("SAVE10" if i % 2 else "OLD5"))
+                    for i in range(6)]  # fmt: skip
+    finally:
+        await runner_a.cleanup()
+    miner = build_miner(sessions)
+    suite = build_suite("mini", "mini", [SelectedInput(s, ["test"]) for s in sessions[:2]], miner)
+    test = suite.tests[0]
+    steps = [s for s in test.steps if isinstance(s, HttpStep)]
+    recorded_cart = sessions[0].events[3].response_body["cart_id"]  # type: ignore[union-attr]
+    assert all(recorded_cart not in s.request.url for s in steps)
+    assert any("{{cart_id}}" in s.request.url for s in steps)
+    assert any(e.var == "order_id" for s in steps for e in s.extract)
+    assert all(s.unsafe == (s.request.method != "GET") for s in steps)
+    assert {a.kind for a in suite.assertions} >= {"status", "not_null", "format", "error_shape", "followed_by"}
+
+    export_pytest(suite, tmp_path / "out")
+    (path,) = export_json(suite, tmp_path / "json")
+    assert Suite.model_validate_json(path.read_text()).tests == suite.tests
+
+    fresh, fresh_url = await start(make_app())  # new ids everywhere
+    try:
+        code, out = await _run_exported(tmp_path / "out", fresh_url)
+    finally:
+        await fresh.cleanup()
+    assert code == 0, out
+    assert "2 passed" in out
+
+    for broken, expected in [
+        ("null_price", "/price is null"),  # the mined not_null assertion
+        ("coupon_error", "/error/code missing"),  # the mined error structure of the coupon's 409
+    ]:
+        v2, v2_url = await start(make_app(frozenset({broken})))
+        try:
+            code, out = await _run_exported(tmp_path / "out", v2_url)
+        finally:
+            await v2.cleanup()
+        assert code == 1, out
+        assert expected in out, out
+
+    code, out = await _run_exported(tmp_path / "out", recorded_at)  # the recorded origin: refused
+    assert code == 2 and "--allow-recorded-origin" in out

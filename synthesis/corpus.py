@@ -88,7 +88,7 @@ class _SessionWriter:
         self.headers: dict[str, str] = {"accept": "application/json"}
 
     def _add(self, kind: str, **fields: Any) -> None:
-        self.ts += self.rng.uniform(200, 3000)
+        self.ts += round(self.rng.uniform(200, 3000))  # whole ms: what the store keeps exactly
         self.events.append({"kind": kind, "session_id": self.sid, "seq": len(self.events), "ts": self.ts,
                             "url": self.page, **fields})  # fmt: skip
 

@@ -11,17 +11,19 @@ from pathlib import Path
 
 from synth_miniapp import make_app, start
 from synth_recorder import record_checkout
-
-from trodden.models.events import NetworkRequest, Session
-from trodden.models.suite import HttpStep, Suite
 from trodden.synthesis.correlate import correlate
 from trodden.synthesis.export import export_json, export_pytest
 from trodden.synthesis.generate import SelectedInput, build_suite
 from trodden.synthesis.mining import build_miner
 
+from trodden.models.events import NetworkRequest, Session
+from trodden.models.suite import HttpStep, Suite
 
-def req(seq: int, method: str, url: str, status: int, *, body: object = None, resp: object = None,
-        headers: dict[str, str] | None = None, resp_headers: dict[str, str] | None = None) -> NetworkRequest:  # fmt: skip
+
+def req(
+    seq: int, method: str, url: str, status: int, *, body: object = None, resp: object = None,
+    headers: dict[str, str] | None = None, resp_headers: dict[str, str] | None = None,
+) -> NetworkRequest:  # fmt: skip
     return NetworkRequest.model_validate({
         "kind": "request", "session_id": "s", "seq": seq, "ts": 1000.0 + seq, "method": method,
         "request_url": url, "status": status, "duration_ms": 5, "request_body": body, "response_body": resp,

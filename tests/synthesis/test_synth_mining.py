@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
-from trodden.models.events import Session
-from trodden.models.suite import Assertion
 from trodden.synthesis.corpus import PLANTED_INVARIANTS, PLANTED_NON_INVARIANTS
 from trodden.synthesis.mining import MiningOptions, build_miner, mine_assertions
 from trodden.synthesis.pytest_runtime import check_assertion, check_sequence
+
+from trodden.models.events import Session
+from trodden.models.suite import Assertion
 
 
 def key(a: Assertion) -> tuple[str, str, str | None]:
@@ -58,7 +58,9 @@ def test_error_structure_is_mined_per_status(mined: list[Assertion]) -> None:
     assert check_assertion(shape.model_dump(), 409, {"error": {"code": "coupon_expired", "message": "x"}}) is None
 
 
-def test_mined_assertions_hold_on_the_sessions_they_came_from(shop_corpus: list[Session], mined: list[Assertion]) -> None:
+def test_mined_assertions_hold_on_the_sessions_they_came_from(
+    shop_corpus: list[Session], mined: list[Assertion]
+) -> None:
     """An unchanged application gives zero failures: every mined single-response assertion holds
     on every recorded response of its endpoint (confidence 1.0 ones), temporal rules on every session."""
     miner = build_miner(shop_corpus[:1])  # only for its templater
@@ -95,7 +97,8 @@ def test_checks_catch_the_regressions_assertions_are_for(mined: list[Assertion])
     assert check_assertion(find("present", "GET /api/products/{id}", "/price"), 200,
                            {k: v for k, v in product.items() if k != "price"})  # fmt: skip
     assert check_assertion(find("type", "GET /api/products/{id}", "/price"), 200, {**product, "price": "9.5"})
-    assert check_assertion(find("value_set", "GET /api/products/{id}", "/currency"), 200, {**product, "currency": "USD"})
+    usd = {**product, "currency": "USD"}
+    assert check_assertion(find("value_set", "GET /api/products/{id}", "/currency"), 200, usd)
     assert check_assertion(find("format", "GET /api/products/{id}", "/updated_at"), 200, {**product, "updated_at": "x"})
     latency = find("latency", "GET /api/products/{id}")
     assert check_assertion(latency, 200, product, latency["params"]["max_ms"] * 2) is not None

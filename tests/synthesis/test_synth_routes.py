@@ -6,7 +6,6 @@ import uuid
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from trodden.synthesis.routes import RouteTemplater, segment_param, split_path
 
 
@@ -67,7 +66,8 @@ def test_learning_does_not_depend_on_the_order_of_paths(paths: list[str], rnd: o
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.integers(min_value=0, max_value=10**12), min_size=1, max_size=30), st.sampled_from(["orders", "users"]))
+@given(st.lists(st.integers(min_value=0, max_value=10**12), min_size=1, max_size=30),
+       st.sampled_from(["orders", "users"]))  # fmt: skip
 def test_integer_ids_always_collapse_to_one_route(ids: list[int], resource: str) -> None:
     t = RouteTemplater.learn([f"/api/{resource}/{i}" for i in ids])
     assert {t.template(f"/api/{resource}/{i}/items") for i in ids} == {f"/api/{resource}/{{id}}/items"}

@@ -3,8 +3,9 @@ collapse; the greedy cover prefers what adds most; the budget holds."""
 
 from __future__ import annotations
 
-import pytest
+import itertools
 
+import pytest
 from trodden.synthesis.journeys import Journeys, build_journeys
 from trodden.synthesis.selection import (
     Coverage,
@@ -26,9 +27,9 @@ def page(path: str) -> RawStep:
 
 def core(i: int, *, product_ms: float = 20.0, checkout: int = 201) -> list[RawStep]:
     """The core checkout flow (8 steps)."""
-    return [page("/"), http("GET", "/api/home"), page(f"/products/{i}"), http("GET", f"/api/products/{i}", ms=product_ms),
-            ("ui", "click", "test_id=add", 0, 0.0), http("POST", "/api/cart", 201), page("/checkout"),
-            http("POST", "/api/checkout", checkout)]  # fmt: skip
+    return [page("/"), http("GET", "/api/home"), page(f"/products/{i}"),
+            http("GET", f"/api/products/{i}", ms=product_ms), ("ui", "click", "test_id=add", 0, 0.0),
+            http("POST", "/api/cart", 201), page("/checkout"), http("POST", "/api/checkout", checkout)]  # fmt: skip
 
 
 def browse(i: int) -> list[RawStep]:
@@ -82,8 +83,8 @@ def test_rare_skips_one_offs_below_min_support(corpus: Journeys) -> None:
     assert len(got) == 1 and next(iter(got)).startswith("event")
     assert next(iter(got.values())) == ["rare: 2 of 111 sessions"]
     got3 = pick(corpus, "rare:1", min_support=3)
-    assert list(got3)[0].startswith("gift")
-    assert got3[list(got3)[0]] == ["rare: 3 of 111 sessions"]
+    (only,) = got3.items()
+    assert only[0].startswith("gift") and only[1] == ["rare: 3 of 111 sessions"]
     assert "bot" not in pick(corpus, "rare:20", min_support=2)
     assert "bot" in pick(corpus, "rare:20", min_support=1)
 
@@ -113,7 +114,7 @@ def test_slow_picks_a_step_slower_than_the_routes_percentile(corpus: Journeys) -
 def test_novel_picks_what_the_suite_does_not_cover(corpus: Journeys) -> None:
     covered_steps = {corpus.vocab[i].text for i in corpus.journey_steps[0]}
     texts = list(covered_steps)
-    cov = Coverage(steps=covered_steps, transitions=set(zip(texts, texts[1:], strict=False)))
+    cov = Coverage(steps=covered_steps, transitions=set(itertools.pairwise(texts)))
     opts = SelectOptions(strategies=parse_strategies(["novel"]), coverage=cov, max_sessions=100)
     got = {s.session_id: s.reasons for s in select_journeys(corpus, opts).sessions}
     assert any(r.startswith("novel: covers GET /api/giftcards") for rs in got.values() for r in rs)

@@ -6,8 +6,9 @@ binaries first if they are missing) and stops at the end, even when tests fail.
 
 Environment:
 - ``KUBECONFIG``: use this cluster instead of starting one.
-- ``TRODDEN_E2E_NODE``: ``1`` also runs a node (stage 2: containerd + kubelet) in the local
-  cluster so pods really run; ``0`` (the default) starts the control plane only.
+- ``TRODDEN_E2E_NODE``: a node (stage 2: containerd + kubelet) in the local cluster, so pods
+  really run: ``on`` (fail if it cannot start), ``auto`` (when this machine can run one; the
+  ``make`` targets use this), ``off`` (the default here: the control plane only).
 - ``TRODDEN_E2E_CLUSTER_DIR``: state folder of the session's cluster (default ``.cluster/e2e``).
 """
 
@@ -35,8 +36,9 @@ def _wants_local_cluster() -> bool:
     return not os.environ.get("KUBECONFIG")
 
 
-def _wants_node() -> bool:
-    return os.environ.get("TRODDEN_E2E_NODE", "0") == "1"
+def _node_mode() -> str:
+    value = os.environ.get("TRODDEN_E2E_NODE", "off").strip().lower()
+    return {"1": "on", "0": "off", "": "off"}.get(value, value)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -48,19 +50,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in selected:
         item.add_marker(pytest.mark.e2e)
     if selected and _wants_local_cluster():
-        k8sbins.ensure_built(node=_wants_node())
+        k8sbins.ensure_built(node=_node_mode() != "off")
 
 
 @pytest.fixture(scope="session")
-def kubeconfig() -> Iterator[Path]:
-    """Path of a cluster-admin kubeconfig for a real Kubernetes API server."""
-    given = os.environ.get("KUBECONFIG")
-    if given:
-        yield Path(given.split(os.pathsep)[0])
+def local_cluster() -> Iterator[localcluster.LocalCluster | None]:
+    """The local cluster this session started, or None when ``$KUBECONFIG`` names a cluster."""
+    if not _wants_local_cluster():
+        yield None
         return
     state_dir = Path(os.environ.get("TRODDEN_E2E_CLUSTER_DIR", k8sbins.REPO_ROOT / ".cluster" / "e2e"))
-    with localcluster.running_cluster(state_dir, node=_wants_node()) as cluster:
-        yield cluster.kubeconfig
+    with localcluster.running_cluster(state_dir, node=_node_mode()) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def kubeconfig(local_cluster: localcluster.LocalCluster | None) -> Path:
+    """Path of a cluster-admin kubeconfig for a real Kubernetes API server."""
+    if local_cluster is None:
+        return Path(os.environ["KUBECONFIG"].split(os.pathsep)[0])
+    return local_cluster.kubeconfig
 
 
 @pytest.fixture(scope="session")
@@ -85,12 +94,13 @@ def namespace(kube: Kube, request: pytest.FixtureRequest) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def running_node(kube: Kube) -> None:
+def running_node(kube: Kube, local_cluster: localcluster.LocalCluster | None) -> None:
     """Pods can run here: a Ready node exists (stage 2, kind or any real cluster).
 
-    Skips only on a local control-plane-only cluster (stage 1), where no node was asked for;
-    anywhere else a missing Ready node is a failure.
+    Skips only on a local cluster started without a node (not asked for, or "auto" found
+    this machine cannot run one, with the reason); anywhere else no Ready node is a failure.
     """
-    if _wants_local_cluster() and not _wants_node():
-        pytest.skip("local cluster without a node (stage 1): set TRODDEN_E2E_NODE=1 to run pods")
+    if local_cluster is not None and not local_cluster.has_node:
+        reason = local_cluster.node_error or "(TRODDEN_E2E_NODE is off; set it to auto or on)"
+        pytest.skip(f"local cluster without a node (stage 1 only) {reason}")
     kube.wait_for("a Ready node", lambda: node_ready(kube), timeout=120)

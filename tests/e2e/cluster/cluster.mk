@@ -2,28 +2,46 @@
 # Makefile. The cluster scripts need only the standard library and openssl, so the cluster
 # targets run with the system python3; `e2e` runs pytest from the project's virtualenv.
 #
-#   make cluster-bins            build (or find cached) etcd + control-plane binaries
+#   make cluster-bins            build (or find cached) etcd, control plane, kubectl (+ node)
 #   make cluster                 start the local cluster, kubeconfig at $(CLUSTER_DIR)/kubeconfig
 #   make cluster-status          show ports, pids and readiness
 #   make cluster-down            stop it
+#   make cluster-node-deps       install the Debian packages the node needs (root)
 #   make e2e                     pytest tests/e2e (local cluster, or KUBECONFIG=... for kind)
-#   CLUSTER_NODE=1 make ...      stage 2: also a node (containerd + kubelet), pods really run
+#
+# CLUSTER_NODE (stage 2, a node so pods run): auto = when this machine can run one (root,
+# the Debian packages), on = required, off = control plane only.
 
 CLUSTER_PYTHON ?= python3
 CLUSTER_DIR ?= .cluster
-CLUSTER_NODE ?= 0
+CLUSTER_NODE ?= auto
 E2E_ARGS ?=
 
 CLUSTER_SCRIPTS := tests/e2e/cluster
-CLUSTER_NODE_FLAG := $(if $(filter 1,$(CLUSTER_NODE)),--node,)
+# The pytest session (make test, make e2e) starts its cluster with the same node mode.
+export TRODDEN_E2E_NODE := $(CLUSTER_NODE)
 
-.PHONY: cluster-bins cluster cluster-status cluster-down e2e
+# Built before pytest starts, so a cold build shows its progress and never counts against
+# a test's timeout; with KUBECONFIG set nothing local is needed.
+ifeq ($(KUBECONFIG),)
+TEST_PREREQS += cluster-bins
+endif
 
-cluster-bins:
-	$(CLUSTER_PYTHON) $(CLUSTER_SCRIPTS)/k8sbins.py $(CLUSTER_NODE_FLAG)
+.PHONY: cluster-bins cluster-node-deps cluster cluster-status cluster-down e2e
+
+cluster-node-deps:
+ifneq ($(CLUSTER_NODE),off)
+	@bash $(CLUSTER_SCRIPTS)/node/deps.sh
+endif
+
+cluster-bins: cluster-node-deps
+	$(CLUSTER_PYTHON) $(CLUSTER_SCRIPTS)/k8sbins.py
+ifneq ($(CLUSTER_NODE),off)
+	$(CLUSTER_PYTHON) $(CLUSTER_SCRIPTS)/localnode.py prepare $(CLUSTER_NODE)
+endif
 
 cluster: cluster-bins
-	$(CLUSTER_PYTHON) $(CLUSTER_SCRIPTS)/localcluster.py up --dir $(CLUSTER_DIR) $(CLUSTER_NODE_FLAG)
+	$(CLUSTER_PYTHON) $(CLUSTER_SCRIPTS)/localcluster.py up --dir $(CLUSTER_DIR) --node $(CLUSTER_NODE)
 
 cluster-status:
 	$(CLUSTER_PYTHON) $(CLUSTER_SCRIPTS)/localcluster.py status --dir $(CLUSTER_DIR)
@@ -33,5 +51,5 @@ cluster-down:
 
 # With KUBECONFIG set (make e2e KUBECONFIG=~/.kube/config) the tests use that cluster;
 # otherwise the session starts its own local cluster and stops it at the end.
-e2e: venv
-	TRODDEN_E2E_NODE=$(CLUSTER_NODE) $(PY) -m pytest tests/e2e $(E2E_ARGS)
+e2e: venv $(if $(KUBECONFIG),,cluster-bins)
+	bash scripts/run-pytest.sh tests/e2e $(E2E_ARGS)

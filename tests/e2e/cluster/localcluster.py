@@ -44,6 +44,7 @@ SERVICE_CIDR = "10.96.0.0/16"
 # The first address of the service range belongs to the "kubernetes" Service.
 KUBERNETES_SERVICE_IP = "10.96.0.1"
 CLUSTER_NAME = "trodden-local"
+NODE_MODES = ("off", "on", "auto")
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
 STOP_GRACE_SECONDS = 10.0
 PR_SET_PDEATHSIG = 1
@@ -146,9 +147,13 @@ def write_kubeconfig(path: Path, server: str, ca: Path, client: k8spki.Issued, u
 class LocalCluster:
     """One local cluster rooted at ``state_dir``."""
 
-    def __init__(self, state_dir: Path = DEFAULT_DIR, *, node: bool = False, die_with_parent: bool = False) -> None:
+    def __init__(self, state_dir: Path = DEFAULT_DIR, *, node: str = "off", die_with_parent: bool = False) -> None:
+        if node not in NODE_MODES:
+            raise ValueError(f"node must be one of {NODE_MODES}, not {node!r}")
         self.dir = state_dir.resolve()
-        self.node = node
+        self.node_mode = node
+        # Why an "auto" node is absent (tools missing, or the start failed): shown by skips.
+        self.node_error = ""
         self.die_with_parent = die_with_parent
         self.pki = self.dir / "pki"
         self.logs = self.dir / "logs"
@@ -173,22 +178,49 @@ class LocalCluster:
 
     # ----- lifecycle ---------------------------------------------------------------------------
     def up(self, timeout: float = 180.0) -> Path:
-        """Start everything and wait until ready; on any failure stop what was started."""
+        """Start everything and wait until ready; on any failure stop what was started.
+
+        With node "auto" the node is started when this machine can run one; if it cannot, or
+        its start fails, the cluster runs without it and ``node_error`` says why.
+        """
+        node = self._node_wanted()
+        try:
+            self._up(node, timeout)
+        except (RuntimeError, subprocess.SubprocessError) as err:
+            if not (node and self.node_mode == "auto"):
+                raise
+            self.node_error = f"the node failed to start: {err}"
+            print(f"[localcluster] {self.node_error}; continuing without a node", file=sys.stderr)
+            self._up(False, timeout)
+        return self.kubeconfig
+
+    @property
+    def has_node(self) -> bool:
+        return self.state.node
+
+    def _node_wanted(self) -> bool:
+        if self.node_mode != "auto":
+            return self.node_mode == "on"
+        import localnode
+
+        self.node_error = localnode.unavailable_reason()
+        return not self.node_error
+
+    def _up(self, node: bool, timeout: float) -> None:
         self.down()  # a previous run killed hard may have left processes or state behind
-        bins = k8sbins.ensure_built(node=self.node)
+        bins = k8sbins.ensure_built(node=node)
         self._reset_dir()
-        self.state = State(k8s_version=bins.k8s_version, etcd_version=bins.etcd_version, node=self.node)
+        self.state = State(k8s_version=bins.k8s_version, etcd_version=bins.etcd_version, node=node)
         try:
             self._generate_pki()
             self._start_control_plane(bins, deadline=time.monotonic() + timeout)
-            if self.node:
+            if node:
                 import localnode
 
                 localnode.start(self, bins, deadline=time.monotonic() + timeout)
         except BaseException:
             self.down()
             raise
-        return self.kubeconfig
 
     def down(self) -> None:
         """Stop every recorded process, newest first: SIGTERM, then SIGKILL after a grace period."""
@@ -457,7 +489,7 @@ def _reap(pid: int) -> None:
 
 @contextlib.contextmanager
 def running_cluster(
-    state_dir: Path = DEFAULT_DIR, *, node: bool = False, timeout: float = 180.0
+    state_dir: Path = DEFAULT_DIR, *, node: str = "off", timeout: float = 180.0
 ) -> Iterator[LocalCluster]:
     """Start a cluster for the duration of the block, stopping it even if the block fails."""
     cluster = LocalCluster(state_dir, node=node, die_with_parent=True)
@@ -472,17 +504,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="local Kubernetes cluster for the e2e tests")
     parser.add_argument("command", choices=("up", "down", "status"))
     parser.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="state folder (default .cluster/)")
-    parser.add_argument("--node", action="store_true", help="stage 2: also run containerd + kubelet")
+    parser.add_argument(
+        "--node", choices=NODE_MODES, default="off", help="stage 2, a node (containerd + kubelet): off, on, or auto"
+    )
     parser.add_argument("--timeout", type=float, default=180.0, help="readiness timeout in seconds")
     args = parser.parse_args(argv)
     cluster = LocalCluster(args.dir, node=args.node)
     if args.command == "up":
         try:
             kubeconfig = cluster.up(timeout=args.timeout)
-        except ClusterError as err:
+        except (RuntimeError, subprocess.SubprocessError) as err:
             print(f"error: {err}", file=sys.stderr)
             return 1
-        print(f"cluster ready: export KUBECONFIG={kubeconfig}")
+        with_node = "with a node" if cluster.has_node else f"without a node {cluster.node_error}".rstrip()
+        print(f"cluster ready ({with_node}): export KUBECONFIG={kubeconfig}")
     elif args.command == "down":
         cluster.down()
         print("cluster stopped")

@@ -12,6 +12,7 @@ One node cluster per machine at a time: the bridge name and pod range are fixed.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -22,6 +23,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from string import Template
 from typing import TYPE_CHECKING, Any
@@ -51,6 +53,9 @@ ISOLATION_CHAIN = "TRODDEN-NODE-ISOLATION"
 # Host-wide settings the node's components change (the bridge plugin turns forwarding on):
 # recorded before start and put back by cleanup.
 SYSCTLS = ("net/ipv4/ip_forward", "net/ipv4/conf/all/route_localnet")
+# The bridge, pod range, cgroup root and iptables chains are machine-wide: one node at a time.
+# The owner (its cluster folder) is recorded here while it runs.
+OWNER_FILE = Path("/run/trodden-e2e-node.json")
 HOST_TOOLS = ("containerd", "containerd-shim-runc-v2", "ctr", "runc", "podman", "debootstrap", "iptables", "ip")
 CNI_BIN = Path("/usr/lib/cni")
 DEBIAN_PACKAGES = "containerd runc containernetworking-plugins podman debootstrap iptables iproute2"
@@ -65,6 +70,55 @@ def missing_host_tools() -> list[str]:
     if not (CNI_BIN / "bridge").exists():
         missing.append(str(CNI_BIN / "bridge"))
     return missing
+
+
+def unavailable_reason() -> str:
+    """Why this machine cannot run the node ("" when it can)."""
+    if os.geteuid() != 0:
+        return "(the node needs root: containerd, cgroups, bridge and iptables)"
+    missing = missing_host_tools()
+    if missing:
+        return f"(missing {', '.join(missing)}: apt-get install {DEBIAN_PACKAGES})"
+    owner = _live_owner()
+    if owner:
+        return f"(another local node is running, for the cluster in {owner}; one per machine)"
+    return ""
+
+
+@contextlib.contextmanager
+def _owner_lock() -> Iterator[None]:
+    with open(OWNER_FILE.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _live_owner() -> str:
+    """The cluster folder of the running node, if any: its recorded state still has processes."""
+    try:
+        owner = Path(json.loads(OWNER_FILE.read_text())["dir"])
+    except (OSError, ValueError, KeyError):
+        return ""
+    from localcluster import State, pid_alive
+
+    try:
+        state = State.from_json((owner / "state.json").read_text())
+    except (OSError, ValueError):
+        return ""
+    return str(owner) if state.node and any(pid_alive(p) for p in state.processes) else ""
+
+
+def _claim(cluster: LocalCluster) -> None:
+    with _owner_lock():
+        owner = _live_owner()
+        if owner and owner != str(cluster.dir):
+            raise NodeError(f"another local node is running, for the cluster in {owner}; one per machine")
+        OWNER_FILE.write_text(json.dumps({"dir": str(cluster.dir)}))
+
+
+def _release(cluster: LocalCluster) -> None:
+    with _owner_lock(), contextlib.suppress(OSError, ValueError, KeyError):
+        if json.loads(OWNER_FILE.read_text())["dir"] == str(cluster.dir):
+            OWNER_FILE.unlink()
 
 
 def run(*cmd: str, what: str, timeout: float = 600, **kwargs: Any) -> str:
@@ -187,6 +241,7 @@ def start(cluster: LocalCluster, bins: k8sbins.Binaries, deadline: float) -> Non
     if missing:
         raise NodeError(f"stage 2 needs {', '.join(missing)}: apt-get install {DEBIAN_PACKAGES}")
     archive = ensure_images()
+    _claim(cluster)
     p = paths(cluster)
     for key in ("containerd_root", "containerd_state", "cni_conf", "ipam", "kubelet_root", "pod_logs"):
         p[key].mkdir(parents=True, exist_ok=True)
@@ -400,6 +455,10 @@ def drain(cluster: LocalCluster, timeout: float = 30.0) -> None:
 def cleanup(cluster: LocalCluster) -> None:
     """After the processes are stopped: remove whatever containers, mounts and links remain."""
     p = paths(cluster)
+    if not p["node"].exists():
+        return  # the node never got as far as creating anything
+    if _live_owner() not in ("", str(cluster.dir)):
+        return  # machine-wide pieces belong to another cluster's node: leave them alone
     _kill_cgroup_tree()
     _kill_shims(p["socket"])
     _unmount_under(cluster.dir)
@@ -412,6 +471,7 @@ def cleanup(cluster: LocalCluster) -> None:
     _remove_kube_chains()
     _remove_isolation()
     _restore_sysctls(p["node"] / "sysctls.json")
+    _release(cluster)
 
 
 def _remove_kube_chains() -> None:
@@ -477,3 +537,24 @@ def _remove_cgroup_tree() -> None:
                 directory.rmdir()
         with contextlib.suppress(OSError):
             top.rmdir()
+
+
+def main() -> int:
+    """``python localnode.py prepare on|auto``: build the node's binaries and images ahead of time."""
+    import sys
+
+    args = sys.argv[1:]
+    if len(args) != 2 or args[0] != "prepare" or args[1] not in ("on", "auto"):
+        print("usage: localnode.py prepare on|auto", file=sys.stderr)
+        return 2
+    reason = unavailable_reason()
+    if reason:
+        print(f"[cluster-bins] this machine cannot run the node {reason}", file=sys.stderr)
+        return 1 if args[1] == "on" else 0
+    k8sbins.ensure_built(node=True)
+    print(f"[cluster-bins] node images: {ensure_images()}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -60,6 +60,8 @@ async def _replay(*, suite_name: str | None, suite_file: Path | None, revision: 
 @click.option("--shard", default="0/1", envvar="TRODDEN_SHARD", show_default=True,
               help="Run slice I of N (0-based, by test id hash); in an indexed Job: $(JOB_COMPLETION_INDEX)/N.")
 @click.option("--concurrency", type=int, default=8, show_default=True, help="Tests run in parallel.")
+@click.option("--workers", type=int, default=1, show_default=True,
+              help="Processes for HTTP tests (one Python process saturates one core).")
 @click.option("--retries", type=int, default=2, show_default=True,
               help="Re-runs of a failing test; a pass on a re-run makes it flaky, not failed.")
 @click.option("--junit", type=click.Path(path_type=Path, dir_okay=False), help="Write JUnit XML here.")
@@ -76,7 +78,7 @@ async def _replay(*, suite_name: str | None, suite_file: Path | None, revision: 
 def replay(*, suite_name: str | None, suite_file: Path | None, revision: int | None, target: str,
            baseline: str | None, shard: str, concurrency: int, retries: int, junit: Path | None,
            json_path: Path | None, html_dir: Path | None, run_name: str | None, allow_unsafe_on_origin: bool,
-           only: str | None, status_only: bool, dsn: str | None) -> None:
+           only: str | None, status_only: bool, workers: int, dsn: str | None) -> None:
     """Replay a suite against TARGET and report regressions (exit 1 when there are any)."""
     from trodden.replay.html_report import write_html
     from trodden.replay.reports import json_report, write_json, write_junit
@@ -89,7 +91,7 @@ def replay(*, suite_name: str | None, suite_file: Path | None, revision: int | N
             baseline=baseline, shard=parse_shard(shard), concurrency=concurrency, retries=retries,
             only=only,  # type: ignore[arg-type]
             allow_unsafe_on_origin=allow_unsafe_on_origin, run_name=run_name,
-            report_dir=html_dir.resolve() if html_dir else None, status_only=status_only,
+            report_dir=html_dir.resolve() if html_dir else None, status_only=status_only, workers=workers,
         )
         options.validate()
         use_store = suite_file is None or dsn is not None or run_name is not None

@@ -55,10 +55,15 @@ class ReplayOptions:
     latency_factor: float = 1.0
     latency_slack_ms: float = 50.0
     test_ids: frozenset[str] | None = None  # run only these tests
+    # Processes that run HTTP tests (one Python process saturates one core; browser tests always
+    # run in the main process, which is one of the workers).
+    workers: int = 1
 
     def validate(self) -> None:
         if self.concurrency < 1:
             raise OptionError("--concurrency must be at least 1")
+        if self.workers < 1:
+            raise OptionError("--workers must be at least 1")
         if self.retries < 0:
             raise OptionError("--retries must be 0 or more")
         if self.latency_factor <= 0:

@@ -8,9 +8,13 @@ browser tests one Chromium (at most two pages at once: a 2-core machine gains no
 from __future__ import annotations
 
 import asyncio
+import math
+import multiprocessing
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -162,6 +166,38 @@ async def _chromium() -> AsyncIterator[Any]:
             await browser.close()
 
 
+MIN_TESTS_PER_WORKER = 20  # below this, starting a process costs more than it saves
+
+
+async def _run_tests(suite: Suite, target: str, options: ReplayOptions, tests: list[TestCase]) -> list[TestResult]:
+    """Run `tests`, spreading HTTP tests over `options.workers` processes when there are enough
+    of them; results come back in suite order."""
+    http = [t for t in tests if t.type == "http"]
+    workers = max(1, min(options.workers, len(http) // MIN_TESTS_PER_WORKER))
+    if workers == 1:
+        return await _Engine(suite, target, options).run(tests)
+    per_worker = replace(options, workers=1, concurrency=max(1, math.ceil(options.concurrency / workers)))
+    groups = [http[i::workers] for i in range(workers)]
+    local = groups[0] + [t for t in tests if t.type != "http"]
+    loop = asyncio.get_running_loop()
+    # spawn, not fork: the parent has a running event loop, a database pool and maybe Chromium.
+    with ProcessPoolExecutor(workers - 1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        remote = [loop.run_in_executor(pool, run_group, suite, target, per_worker, [t.id for t in g])
+                  for g in groups[1:]]
+        results = await _Engine(suite, target, per_worker).run(local)
+        for group_results in await asyncio.gather(*remote):
+            results.extend(group_results)
+    order = {t.id: i for i, t in enumerate(tests)}
+    return sorted(results, key=lambda r: order[r.test_id])
+
+
+def run_group(suite: Suite, target: str, options: ReplayOptions, test_ids: list[str]) -> list[TestResult]:
+    """A worker process's share of the HTTP tests (module-level so it pickles)."""
+    wanted = set(test_ids)
+    tests = [t for t in suite.tests if t.id in wanted]
+    return asyncio.run(_Engine(suite, target, options).run(tests))
+
+
 async def replay_suite(store: Store | None, suite: Suite, target: str,
                        options: ReplayOptions | None = None) -> RunReport:
     """Replay this shard of `suite` against `target`; results go to `store` when one is given.
@@ -180,7 +216,7 @@ async def replay_suite(store: Store | None, suite: Suite, target: str,
     log.info("replay started", suite=suite.name, revision=suite.revision, target=target, tests=len(tests),
              shard=str(options.shard), baseline=options.baseline)
     try:
-        report.results = await _Engine(suite, target, options).run(tests)
+        report.results = await _run_tests(suite, target, options, tests)
     except BaseException:
         if store is not None and report.run_id is not None:
             await persist.fail_run(store, report.run_id)

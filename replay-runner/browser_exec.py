@@ -174,7 +174,9 @@ def _url_matches(actual: str, expected: str) -> bool:
     wanted = urlsplit(expected)
     if wanted.query:
         return f"{parts.path}?{parts.query}" == f"{wanted.path}?{wanted.query}"
-    return parts.path.rstrip("/") == wanted.path.rstrip("/")
+    # a generated expectation may be a route template: each {param} segment matches one path segment
+    pattern = re.sub(r"\\\{[^/]*?\\\}", "[^/]+", re.escape(wanted.path.rstrip("/")))
+    return re.fullmatch(pattern, parts.path.rstrip("/")) is not None
 
 
 class BrowserRunner:

@@ -208,6 +208,8 @@ async def replay_suite(store: Store | None, suite: Suite, target: str,
     if options.baseline:
         check_url(options.baseline, "--baseline")
     tests = select_tests(suite, options)
+    if not suite.origin and not options.allow_unsafe_on_origin:
+        log.warning("suite has no recorded origin: unsafe steps cannot be kept off production", suite=suite.name)
     report = RunReport(suite=suite.name, revision=suite.revision, target=target, baseline=options.baseline,
                        shard=str(options.shard), run_name=options.run_name, started_at=now_iso(),
                        report_dir=str(options.report_dir) if options.report_dir else None)

@@ -26,7 +26,7 @@ PLANTED: dict[str, tuple[str, str]] = {
     "changed UI element": ("b-add-to-cart", "expect:locator"),
 }
 
-SLOW_S = 1.0
+SLOW_S = 1.5
 
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>Shop</title></head>

@@ -189,7 +189,9 @@ def build_browser_test(item: SelectedInput, source: str, templater: RouteTemplat
                     steps[-1].locators == locators(ev.target):  # fmt: skip
                 steps[-1].value = value  # keystrokes into one field: keep the final value
                 continue
-            current = BrowserStep(id=f"b{len(steps) + 1}", action=_UI_ACTIONS[ev.kind], locators=locators(ev.target),
+            on_select = ev.target.tag == "select" and ev.kind in ("input", "change")  # a <select> is chosen, not typed
+            current = BrowserStep(id=f"b{len(steps) + 1}", action="select" if on_select else _UI_ACTIONS[ev.kind],
+                                  locators=locators(ev.target),
                                   value=value if ev.kind != "click" else None)  # type: ignore[arg-type]  # fmt: skip
             steps.append(current)
         elif isinstance(ev, NetworkRequest) and steps and is_api_request(ev.method, url_path(ev.request_url)):

@@ -35,6 +35,9 @@ def diff_lines(expected: Any, actual: Any) -> list[DiffLine]:
     """Expected versus actual, line by line (multi-line values are pretty JSON)."""
     left, right = pretty(expected).splitlines() or [""], pretty(actual).splitlines() or [""]
     out: list[DiffLine] = []
+    if not set(left) & set(right):  # nothing in common: expected block, then actual block
+        out = [DiffLine("expected", t) for t in left] + [DiffLine("actual", t) for t in right]
+        left = right = []
     for line in difflib.ndiff(left, right):
         code, text = line[:1], line[2:]
         if code == "?":

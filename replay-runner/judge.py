@@ -66,7 +66,8 @@ def against_baseline(
     """A finding the baseline shares is not a regression of the target; then add the field
     differences that the two baseline replays do not share (Diffy)."""
     on_baseline = {f.key() for f in base1_failures}
-    kept = [f for f in target_failures if f.key() not in on_baseline]
+    # A request refused for safety ran nowhere: that the baseline refused it too proves nothing.
+    kept = [f for f in target_failures if f.key() not in on_baseline or f.kind == "safety"]
     for f in kept:
         f.baseline = "passes on the baseline"
     judged_steps_fields = {(f.step_id, f.field) for f in kept}

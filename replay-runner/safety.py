@@ -38,8 +38,25 @@ def unsafe_steps(test: TestCase, suite: Suite) -> list[tuple[str, str]]:
     return found
 
 
+def third_party_unsafe(test: TestCase, suite: Suite) -> HttpStep | None:
+    """An unsafe step whose URL is absolute on an origin that is neither templated nor the
+    recorded one: replaying it would send a state change to a third party."""
+    recorded = origin_of(suite.origin) if suite.origin else None
+    for step in test.steps:
+        if isinstance(step, HttpStep) and is_unsafe(step):
+            url = step.request.url
+            absolute = url.startswith(("http://", "https://")) and "{{" not in url.split("/", 3)[2]
+            if absolute and origin_of(url) != recorded:
+                return step
+    return None
+
+
 def skip_reason(test: TestCase, suite: Suite, urls: list[str], allow_unsafe_on_origin: bool) -> str | None:
     """Why `test` must not run against any of `urls` (target, baseline), or None."""
+    foreign = third_party_unsafe(test, suite)
+    if foreign is not None:
+        return (f"unsafe step {foreign.id} ({foreign.request.method.upper()}) goes to the third party "
+                f"{origin_of(foreign.request.url)}: never replayed")
     if allow_unsafe_on_origin or not suite.origin:
         return None
     recorded = origin_of(suite.origin)

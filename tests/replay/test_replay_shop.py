@@ -157,3 +157,18 @@ async def test_bad_options_are_refused(shop_v1: str) -> None:
         await replay_suite(None, shop_suite(), "ftp://nope", ReplayOptions())
     with pytest.raises(OptionError, match="concurrency"):
         await replay_suite(None, shop_suite(), shop_v1, ReplayOptions(concurrency=0))
+
+
+async def test_unsafe_requests_to_third_parties_are_never_sent(shop_v1: str) -> None:
+    suite = shop_suite(browser=False)
+    flow = next(t for t in suite.tests if t.id == "t-order-invalid")
+    step = flow.steps[0]
+    assert step.kind == "http"
+    third_party = step.model_copy(update={"request": step.request.model_copy(
+        update={"url": "https://payments.example.net/charge"})})
+    suite.tests[suite.tests.index(flow)] = flow.model_copy(update={"steps": [third_party]})
+    for options in (ReplayOptions(retries=0, allow_unsafe_on_origin=True),
+                    ReplayOptions(retries=0, baseline=shop_v1)):
+        report = await replay_suite(None, suite, shop_v1, options)
+        result = next(r for r in report.results if r.test_id == "t-order-invalid")
+        assert result.outcome == "skipped" and result.reason and "third party" in result.reason

@@ -389,8 +389,14 @@ def _remove_isolation() -> None:
     subprocess.run([*ipt, "-X", ISOLATION_CHAIN], capture_output=True, check=False)
 
 
+def _cgroup_v2() -> bool:
+    return (CGROUP_FS / "cgroup.controllers").exists()
+
+
 def _cgroup_dirs() -> list[Path]:
-    """This node's cgroup subtree in every v1 hierarchy (and the unified one)."""
+    """This node's cgroup subtree: in the unified hierarchy, or in every v1 hierarchy."""
+    if _cgroup_v2():
+        return [CGROUP_FS / CGROUP_ROOT]
     return [h / CGROUP_ROOT for h in CGROUP_FS.iterdir() if (h / "cgroup.procs").exists()]
 
 
@@ -493,7 +499,7 @@ def _remove_kube_chains() -> None:
 
 
 def _kill_cgroup_tree() -> None:
-    pids_root = CGROUP_FS / "pids" / CGROUP_ROOT
+    pids_root = CGROUP_FS / CGROUP_ROOT if _cgroup_v2() else CGROUP_FS / "pids" / CGROUP_ROOT
     for _ in range(20):
         pids = (
             {int(pid) for f in pids_root.rglob("cgroup.procs") for pid in f.read_text().split()}

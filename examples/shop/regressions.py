@@ -22,23 +22,31 @@ class PlantedRegression:
     description: str
     endpoint: str  # "METHOD /route/{param}" or "PAGE /route" for UI changes
     detect_by: tuple[str, ...]  # oracle kinds expected to catch it (recorded expectation or mined assertion kinds)
-    # Words that identify a finding about this regression beyond its endpoint (e.g. the test id of a
-    # changed element, or the other endpoint of an ordering rule); all of them must appear.
+    # Words that must appear in a finding's field, assertion, expected or actual value (e.g. the test id
+    # of a changed element, or the other endpoint of an ordering rule).
     evidence: tuple[str, ...] = field(default_factory=tuple)
+    # Assertion kinds of a replay finding that can be about this regression (empty: any kind).
+    kinds: tuple[str, ...] = field(default_factory=tuple)
+    also_at: tuple[str, ...] = field(default_factory=tuple)  # other endpoints where it shows
     exercised_by: str = ""  # which simulated users exercise the path in v1
 
     def matches(self, finding: Mapping[str, Any]) -> bool:
-        """Is a replay report's regression entry about this planted regression?"""
-        text = _flatten(finding)
+        """Is a replay report's regression entry (docs/replay.md) about this planted regression?"""
+        assertion = finding.get("assertion") or {}
+        if self.kinds and assertion.get("kind") not in self.kinds:
+            return False
+        evidence = " ".join(
+            str(v) for v in (finding.get("field"), finding.get("expected"), finding.get("actual"),
+                             assertion.get("id"), assertion.get("description"))
+        ).lower()  # fmt: skip
+        if not all(word.lower() in evidence for word in self.evidence):
+            return False
         if self.endpoint.startswith("PAGE "):
-            return all(word.lower() in text for word in self.evidence)
-        method, route = self.endpoint.split(" ", 1)
-        route_re = _route_regex(route)
-        endpoints = [str(v) for v in _values_named(finding, ("endpoint", "other", "network"))]
-        hit = any(_endpoint_matches(e, method, route_re) for e in endpoints) or bool(
-            re.search(rf"\b{method}\s+{route_re.pattern.strip('^$')}(?![\w/{{-])", finding_text_raw(finding))
+            return True
+        endpoint = finding.get("endpoint")
+        return isinstance(endpoint, str) and any(
+            _endpoint_matches(endpoint, *e.split(" ", 1)) for e in (self.endpoint, *self.also_at)
         )
-        return hit and all(word.lower() in text for word in self.evidence)
 
 
 PLANTED: tuple[PlantedRegression, ...] = (
@@ -60,6 +68,7 @@ PLANTED: tuple[PlantedRegression, ...] = (
         endpoint="GET /api/orders/{id}",
         detect_by=("not_null", "type", "format", "expectation"),
         evidence=("estimated_delivery",),
+        also_at=("POST /api/checkout",),
         exercised_by="every checkout: the confirmation page and API clients read the order",
     ),
     PlantedRegression(
@@ -72,6 +81,7 @@ PLANTED: tuple[PlantedRegression, ...] = (
         endpoint="POST /api/cart/items",
         detect_by=("error_shape", "present", "expectation"),
         evidence=("error",),
+        kinds=("error_shape", "present", "not_null", "type", "value_set", "diff"),
         exercised_by="shoppers who try an out-of-stock product (SHOE-004, SHIRT-004)",
     ),
     PlantedRegression(
@@ -80,6 +90,7 @@ PLANTED: tuple[PlantedRegression, ...] = (
         description="A wrong password answers 403 instead of 401.",
         endpoint="POST /api/auth/login",
         detect_by=("status", "expectation"),
+        kinds=("status", "diff"),
         exercised_by="returning customers who mistype their password, then retry",
     ),
     PlantedRegression(
@@ -92,6 +103,7 @@ PLANTED: tuple[PlantedRegression, ...] = (
         endpoint="POST /api/checkout",
         detect_by=("preceded_by", "followed_by"),
         evidence=("quote",),
+        kinds=("preceded_by", "followed_by", "co_occurs"),
         exercised_by="browser shoppers who check out",
     ),
     PlantedRegression(
@@ -100,6 +112,7 @@ PLANTED: tuple[PlantedRegression, ...] = (
         description="Product search/listing became 300 ms slower.",
         endpoint="GET /api/products",
         detect_by=("latency",),
+        kinds=("latency",),
         exercised_by="everyone: the catalogue page and API clients list and search products",
     ),
     PlantedRegression(
@@ -153,37 +166,8 @@ def caught_by(findings: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping[s
     return found
 
 
-def _route_regex(route: str) -> re.Pattern[str]:
-    parts = re.split(r"\{[^}]*\}", route)
-    return re.compile("^" + r"[^/\s]+".join(re.escape(p) for p in parts) + "$")
-
-
-def _endpoint_matches(endpoint: str, method: str, route_re: re.Pattern[str]) -> bool:
+def _endpoint_matches(endpoint: str, method: str, route: str) -> bool:
+    """ "GET /api/orders/{uuid}" (a learned template) or a concrete path against "GET /api/orders/{id}"."""
     m, _, path = endpoint.strip().partition(" ")
-    path = path.split("?", 1)[0]
-    return m.upper() == method and bool(route_re.match(path))
-
-
-def _values_named(value: Any, names: tuple[str, ...]) -> list[Any]:
-    out: list[Any] = []
-    if isinstance(value, Mapping):
-        for k, v in value.items():
-            if k in names and isinstance(v, (str, list)):
-                out.extend(v if isinstance(v, list) else [v])
-            out.extend(_values_named(v, names))
-    elif isinstance(value, list):
-        for v in value:
-            out.extend(_values_named(v, names))
-    return out
-
-
-def finding_text_raw(value: Any) -> str:
-    if isinstance(value, Mapping):
-        return " ".join(f"{k} {finding_text_raw(v)}" for k, v in value.items())
-    if isinstance(value, list):
-        return " ".join(finding_text_raw(v) for v in value)
-    return str(value)
-
-
-def _flatten(value: Any) -> str:
-    return finding_text_raw(value).lower()
+    pattern = "^" + r"[^/\s]+".join(re.escape(p) for p in re.split(r"\{[^}]*\}", route)) + "$"
+    return m.upper() == method and re.match(pattern, path.split("?", 1)[0]) is not None

@@ -85,6 +85,7 @@ class ApiUser:
         if status != 201:
             raise RuntimeError(f"the shop refused a session: {status}")
         self.token = body["session"]["token"]
+        await self.call("GET", "/api/products?sort=rating")  # the app's home screen: top-rated products
         if self.plan.region != "EU" or self.rng.random() < 0.3:
             await self.call("PUT", "/api/cart/region", {"region": self.plan.region})
 

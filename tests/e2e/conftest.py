@@ -27,6 +27,7 @@ sys.path.insert(0, str(CLUSTER_DIR))
 
 import k8sbins  # noqa: E402
 import localcluster  # noqa: E402
+import localnode  # noqa: E402
 from e2ekube import Kube, node_ready  # noqa: E402
 
 E2E_DIR = Path(__file__).resolve().parent
@@ -49,8 +50,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     selected = [item for item in items if E2E_DIR in Path(str(item.path)).parents]
     for item in selected:
         item.add_marker(pytest.mark.e2e)
-    if selected and _wants_local_cluster():
-        k8sbins.ensure_built(node=_node_mode() != "off")
+    if selected and _wants_local_cluster() and not config.option.collectonly:
+        mode = _node_mode()
+        node = mode == "on" or (mode == "auto" and not localnode.unavailable_reason())
+        k8sbins.ensure_built(node=node)
+        if node:
+            localnode.ensure_images()
 
 
 @pytest.fixture(scope="session")

@@ -18,8 +18,6 @@ import numpy as np
 import numpy.typing as npt
 from datasketch import LeanMinHash, MinHashLSH
 
-_MERSENNE = np.uint64((1 << 61) - 1)
-_MAX32 = np.uint64(0xFFFFFFFF)
 _CHUNK = 1 << 19  # shingle occurrences hashed at once (x num_perm x 8 bytes of memory)
 
 
@@ -38,32 +36,32 @@ def jaccard(a: set[int], b: set[int]) -> float:
 
 def minhash_matrix(
     shingle_sets: Sequence[set[int]], num_perm: int = 128, seed: int = 1
-) -> npt.NDArray[np.uint64]:
-    """[J, num_perm] MinHash values of each set, vectorised: h_k(x) = (a_k x + b_k) mod p, 32 bits."""
+) -> npt.NDArray[np.uint32]:
+    """[J, num_perm] MinHash values of each set, vectorised.
+
+    Hash k of shingle x is multiply-shift hashing, ((a_k x + b_k) mod 2^64) >> 32 with odd a_k
+    (universal for this purpose and free of the slow 64-bit modulo); each distinct shingle is
+    hashed once, and a set's signature is the column-wise minimum over its shingles' rows."""
     rng = np.random.default_rng(seed)
-    a = rng.integers(1, 1 << 32, size=num_perm, dtype=np.uint64)
-    b = rng.integers(0, 1 << 32, size=num_perm, dtype=np.uint64)
-    lengths = np.fromiter((len(s) for s in shingle_sets), dtype=np.int64, count=len(shingle_sets))
-    flat = np.fromiter((x for s in shingle_sets for x in s), dtype=np.int64, count=int(lengths.sum()))
-    # dense ids keep a_k * x inside 64 bits
-    _, dense = np.unique(flat, return_inverse=True)
-    dense = dense.astype(np.uint64)
-    out = np.full((len(shingle_sets), num_perm), _MAX32, dtype=np.uint64)
+    a = rng.integers(1, 1 << 63, size=num_perm, dtype=np.uint64) | np.uint64(1)
+    b = rng.integers(0, 1 << 63, size=num_perm, dtype=np.uint64)
+    lengths = np.fromiter((len(x) for x in shingle_sets), dtype=np.int64, count=len(shingle_sets))
+    flat = np.fromiter((v for x in shingle_sets for v in x), dtype=np.int64, count=int(lengths.sum()))
+    uniq, dense = np.unique(flat, return_inverse=True)
+    with np.errstate(over="ignore"):
+        table = ((uniq.astype(np.uint64)[:, None] * a[None, :] + b[None, :]) >> np.uint64(32)).astype(np.uint32)
+    out = np.full((len(shingle_sets), num_perm), np.iinfo(np.uint32).max, dtype=np.uint32)
     starts = np.concatenate([np.zeros(1, np.int64), np.cumsum(lengths)])
-    j = 0
     n = len(shingle_sets)
+    j = 0
     while j < n:
-        # a chunk of whole sets whose occurrences fit in _CHUNK
-        end = int(np.searchsorted(starts, starts[j] + _CHUNK, side="right")) - 1
-        end = max(end, j + 1)
+        # a chunk of whole sets whose occurrences fit in _CHUNK rows
+        end = max(int(np.searchsorted(starts, starts[j] + _CHUNK, side="right")) - 1, j + 1)
         lo, hi = int(starts[j]), int(starts[end])
+        nonempty = lengths[j:end] > 0
         if hi > lo:
-            x = dense[lo:hi, None]
-            h = ((x * a[None, :] + b[None, :]) % _MERSENNE) & _MAX32
-            seg = starts[j:end] - lo
-            nonempty = lengths[j:end] > 0
-            reduced = np.minimum.reduceat(h, seg[nonempty], axis=0)
-            out[np.arange(j, end)[nonempty]] = reduced
+            rows = table[dense[lo:hi]]
+            out[np.arange(j, end)[nonempty]] = np.minimum.reduceat(rows, (starts[j:end] - lo)[nonempty], axis=0)
         j = end
     return out
 

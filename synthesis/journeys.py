@@ -13,7 +13,7 @@ import hashlib
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from operator import itemgetter
 
 import numpy as np
 import numpy.typing as npt
@@ -104,36 +104,41 @@ class Journeys:
         return np.repeat(np.arange(self.n_sessions, dtype=np.int32), lengths)
 
 
+class _Interner(dict[tuple[str, str, str, int], int]):
+    """Raw step key → dense int; a key seen first gets the next int (called from C in `add`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.order: list[tuple[str, str, str, int]] = []
+
+    def __missing__(self, key: tuple[str, str, str, int]) -> int:
+        i = len(self.order)
+        self[key] = i
+        self.order.append(key)
+        return i
+
+
+_KEY = itemgetter(0, 1, 2, 3)
+_DURATION = itemgetter(4)
+
+
 class JourneyBuilder:
     """Feed sessions one by one (`add`), then `build()`; memory is a few bytes per step."""
 
     def __init__(self) -> None:
-        self._raw_index: dict[tuple[str, str, str, int], int] = {}
-        self._raw_keys: list[tuple[str, str, str, int]] = []
+        self._interner = _Interner()
+        self._raw_keys = self._interner.order
         self._flat = array("i")
         self._durations = array("f")
         self._offsets = array("q", [0])
         self.session_ids: list[str] = []
 
-    def add(self, session_id: str, steps: Iterable[RawStep]) -> None:
-        get = self._raw_index.get
-        flat_append = self._flat.append
-        durations_append = self._durations.append
-        for step in steps:  # the hot loop of a million-session run: keep it lean
-            k = step[:4]
-            i = get(k)
-            if i is None:
-                i = self._intern(k)
-            flat_append(i)
-            durations_append(step[4])
+    def add(self, session_id: str, steps: Sequence[RawStep]) -> None:
+        # the hot path of a million-session run: every loop here runs in C
+        self._flat.extend(map(self._interner.__getitem__, map(_KEY, steps)))
+        self._durations.extend(map(_DURATION, steps))
         self._offsets.append(len(self._flat))
         self.session_ids.append(session_id)
-
-    def _intern(self, key: Any) -> int:
-        i = len(self._raw_keys)
-        self._raw_index[key] = i
-        self._raw_keys.append(key)
-        return i
 
     def build(self, templater: RouteTemplater | None = None) -> Journeys:
         flat = np.frombuffer(self._flat, dtype=np.int32) if len(self._flat) else np.zeros(0, np.int32)
@@ -142,7 +147,7 @@ class JourneyBuilder:
             templater = learn_templater(self._raw_keys, raw_counts)
         # raw key -> templated step id / route id / status
         vocab: list[StepInfo] = []
-        vocab_index: dict[StepInfo, int] = {}
+        vocab_index: dict[tuple[str, str, str, str], int] = {}
         routes: list[str] = []
         route_index: dict[str, int] = {}
         raw_to_step = np.empty(len(self._raw_keys), dtype=np.int32)
@@ -150,12 +155,13 @@ class JourneyBuilder:
         raw_status = np.zeros(len(self._raw_keys), dtype=np.int32)
         for r, (kind, verb, raw_key, status) in enumerate(self._raw_keys):
             key = templater.template(raw_key) if kind in ("http", "page") else raw_key
-            info = StepInfo(kind, verb, key, status_class(status) if kind == "http" else "")
-            sid = vocab_index.get(info)
+            vkey = (kind, verb, key, status_class(status) if kind == "http" else "")
+            sid = vocab_index.get(vkey)
             if sid is None:
                 sid = len(vocab)
-                vocab_index[info] = sid
-                vocab.append(info)
+                vocab_index[vkey] = sid
+                vocab.append(StepInfo(*vkey))
+            info = vocab[sid]
             raw_to_step[r] = sid
             raw_status[r] = status
             route = info.route

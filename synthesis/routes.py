@@ -52,7 +52,11 @@ def split_path(path: str) -> list[str]:
         path = path.split("?", 1)[0]
     if "#" in path:
         path = path.split("#", 1)[0]
-    return [s for s in path.split("/") if s]
+    path = path.strip("/")
+    if not path:
+        return []
+    segs = path.split("/")
+    return [s for s in segs if s] if "//" in path else segs
 
 
 def join_path(segments: Iterable[str]) -> str:
@@ -76,11 +80,16 @@ class RouteTemplater:
         """Learn from paths (a mapping path → number of times seen, or an iterable of paths)."""
         weights: Mapping[str, int] = paths if isinstance(paths, Mapping) else Counter(paths)
         self = cls(max_literals=max_literals, keep_share=keep_share)
-        rows: list[tuple[list[str], int]] = []
+        # Shape rules first, per distinct path; then the cardinality rule runs over the distinct
+        # shapes only (a million /orders/<uuid> paths are one row of weight a million).
+        shaped_of: dict[str, tuple[str, ...]] = {}
+        shape_weight: Counter[tuple[str, ...]] = Counter()
         for path, weight in weights.items():
-            segs = [segment_param(s) or s for s in split_path(path)]
-            rows.append((segs, weight))
-        depth = max((len(s) for s, _ in rows), default=0)
+            shaped = tuple([segment_param(seg) or seg for seg in split_path(path)])
+            shaped_of[path] = shaped
+            shape_weight[shaped] += weight
+        rows = [(list(shape), weight) for shape, weight in shape_weight.items()]
+        depth = max((len(segs) for segs, _ in rows), default=0)
         for level in range(depth):
             # node (templated prefix) -> literal segment at this level -> weight
             nodes: dict[tuple[str, ...], Counter[str]] = defaultdict(Counter)
@@ -91,15 +100,17 @@ class RouteTemplater:
                 if len(counts) <= self.max_literals:
                     continue
                 total = sum(counts.values())
-                keep = frozenset(s for s, c in counts.items() if c >= self.keep_share * total)
+                keep = frozenset(seg for seg, c in counts.items() if c >= self.keep_share * total)
                 self._param_nodes[prefix] = keep
             for segs, _ in rows:
                 if len(segs) > level and not _PARAM.match(segs[level]):
                     kept = self._param_nodes.get(tuple(segs[:level]))
                     if kept is not None and segs[level] not in kept:
                         segs[level] = "{param}"
-        for path, (segs, _) in zip(weights, rows, strict=True):
-            self._cache[path] = join_path(segs)
+        template_of = {shape: join_path(segs) for shape, (segs, _) in zip(shape_weight, rows, strict=True)}
+        cache = self._cache
+        for path, shaped in shaped_of.items():
+            cache[path] = template_of[shaped]
         return self
 
     def template(self, path: str) -> str:

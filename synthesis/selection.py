@@ -202,11 +202,15 @@ def _signals(j: Journeys, journey_cluster: npt.NDArray[np.int32], slow_pct: floa
         slow_idx = np.nonzero(slow)[0]
         ratios = j.durations[slow_idx] / np.maximum(occ_bound[slow_idx], 1e-3)
         np.maximum.at(slow_ratio, occ_session[slow_idx], ratios.astype(np.float32))
-        for o, r in zip(slow_idx.tolist(), ratios.tolist(), strict=True):
-            s = int(occ_session[o])
-            prev = slow_best.get(s)
-            if prev is None or r > prev[1] / prev[2]:
-                slow_best[s] = (o, float(j.durations[o]), float(occ_bound[o]))
+        # per session, its slowest occurrence relative to the route's bound (for the reason text)
+        by_session = np.lexsort((-ratios, occ_session[slow_idx]))
+        sess_sorted = occ_session[slow_idx][by_session]
+        first = np.ones(len(by_session), dtype=bool)
+        first[1:] = sess_sorted[1:] != sess_sorted[:-1]
+        best_occ = slow_idx[by_session][first]
+        slow_best = dict(zip(sess_sorted[first].tolist(),
+                             zip(best_occ.tolist(), j.durations[best_occ].tolist(), occ_bound[best_occ].tolist(),
+                                 strict=True), strict=True))  # fmt: skip
 
     errors = np.bincount(occ_session[error_occ], minlength=n) if len(error_occ) else np.zeros(n, np.int64)
     is_event = kinds == "event"
@@ -324,7 +328,7 @@ def select_journeys(j: Journeys, options: SelectOptions | None = None) -> Select
                 propose(s, f"slow: {route} {dur:,.0f} ms > p{strat.percentile:g} {bound:,.0f} ms", prio)
                 picked += 1
         elif strat.name == "novel" and options.coverage is not None:
-            for s, reason in _novel(j, sig, options.coverage)[:cap]:
+            for s, reason in _novel(j, sig, options.coverage, cap):
                 propose(s, reason, prio)
                 picked += 1
         per_strategy[str(strat)] = picked
@@ -342,10 +346,6 @@ def select_journeys(j: Journeys, options: SelectOptions | None = None) -> Select
         )
         for s, gain in chosen
     ]
-    all_units: set[tuple[Any, ...]] = set()
-    if n <= 200_000:  # exact coverage figure; skipped on huge inputs where it would dominate the time
-        for s in range(n):
-            all_units |= _session_units(j, s)
     covered: set[tuple[Any, ...]] = set()
     for s, _ in chosen:
         covered |= _session_units(j, s)
@@ -360,10 +360,29 @@ def select_journeys(j: Journeys, options: SelectOptions | None = None) -> Select
         "routes": len(j.routes),
         "units_covered": len(covered),
     }
-    if all_units:
-        stats["units_total"] = len(all_units)
-        stats["coverage"] = round(len(covered & all_units) / len(all_units), 4)
+    total = _total_units(j)
+    if total:
+        stats["units_total"] = total
+        stats["coverage"] = round(len(covered) / total, 4)
     return Selection(sessions=selected, stats=stats)
+
+
+def _total_units(j: Journeys) -> int:
+    """How many coverage units (see `_session_units`) all sessions hold together, vectorised."""
+    if len(j.step_ids) == 0:
+        return 0
+    http = j.route_ids >= 0
+    routes = len(np.unique(j.route_ids[http]))
+    statuses = len(np.unique(j.route_ids[http].astype(np.int64) * 1000 + j.statuses[http]))
+    event_ids = np.array([i for i, v in enumerate(j.vocab) if v.kind == "event"], dtype=np.int64)
+    events = len(np.unique(j.step_ids[np.isin(j.step_ids, event_ids)]))
+    prev = np.empty(len(j.step_ids), dtype=np.int64)
+    prev[0] = -1
+    prev[1:] = j.step_ids[:-1]
+    prev[j.offsets[:-1][np.diff(j.offsets) > 0]] = -1
+    trans = (prev >= 0) & (prev != j.step_ids)
+    transitions = len(np.unique(prev[trans] * len(j.vocab) + j.step_ids[trans]))
+    return routes + statuses + events + transitions
 
 
 def _describe_error(j: Journeys, sig: _Signals, s: int) -> str:
@@ -385,35 +404,52 @@ def _describe_error(j: Journeys, sig: _Signals, s: int) -> str:
     return "error"
 
 
-def _novel(j: Journeys, sig: _Signals, cov: Coverage) -> list[tuple[int, str]]:
-    texts = [v.text for v in j.vocab]
-    new_steps = {i for i, t in enumerate(texts) if t not in cov.steps}
-    by_session: dict[int, str] = {}
-    n = j.n_sessions
-    for s in range(n):
-        sl = j.session_slice(s)
-        steps = j.step_ids[sl].tolist()
-        found: str | None = None
-        routes = j.route_ids[sl].tolist()
-        statuses = j.statuses[sl].tolist()
-        for k, step in enumerate(steps):
-            if routes[k] >= 0 and cov.route_statuses:
-                rs = f"{j.routes[routes[k]]} → {statuses[k]}"
-                if rs not in cov.route_statuses:
-                    found = f"novel: covers {rs}"
-                    break
-            elif step in new_steps:
-                found = f"novel: covers {texts[step]}"
-                break
-            if k and steps[k - 1] != step and (texts[steps[k - 1]], texts[step]) not in cov.transitions:
-                found = f"novel: covers {texts[steps[k - 1]]} → {texts[step]}"
-                break
-        if found is not None:
-            by_session[s] = found
-    if not by_session:
+def _novel(j: Journeys, sig: _Signals, cov: Coverage, cap: int) -> list[tuple[int, str]]:
+    """Sessions with a step, transition or "route → status" the suite does not cover (vectorised:
+    a flag per occurrence, then one session per cluster; reasons only for those kept)."""
+    n_occ = len(j.step_ids)
+    if n_occ == 0:
         return []
-    sessions = np.fromiter(by_session, dtype=np.int32, count=len(by_session))
-    return [(s, by_session[s]) for s in _best_per_cluster(sessions, sig.signal, sig.session_cluster)]
+    texts = [v.text for v in j.vocab]
+    v = len(texts)
+    http = j.route_ids >= 0
+    if cov.route_statuses:
+        # exact statuses matter for HTTP steps ("POST /cart/{id}/coupon → 409")
+        codes = j.route_ids.astype(np.int64) * 1000 + j.statuses
+        pairs, inverse = np.unique(np.where(http, codes, -1), return_inverse=True)
+        new_pair = np.array([p >= 0 and f"{j.routes[p // 1000]} → {p % 1000}" not in cov.route_statuses
+                             for p in pairs.tolist()], dtype=bool)  # fmt: skip
+        novel_step = np.where(http, new_pair[inverse.reshape(-1)], False)
+        step_new = np.array([t not in cov.steps for t in texts], dtype=bool)
+        novel_step |= ~http & step_new[j.step_ids]
+    else:
+        step_new = np.array([t not in cov.steps for t in texts], dtype=bool)
+        novel_step = step_new[j.step_ids]
+    # transitions inside a session (not across session boundaries, not a step repeating itself)
+    prev = np.empty(n_occ, dtype=np.int64)
+    prev[0] = -1
+    prev[1:] = j.step_ids[:-1]
+    prev[j.offsets[:-1][np.diff(j.offsets) > 0]] = -1
+    trans = (prev >= 0) & (prev != j.step_ids)
+    tcodes = np.where(trans, prev * v + j.step_ids, -1)
+    uniq, tinv = np.unique(tcodes, return_inverse=True)
+    new_t = np.array([c >= 0 and (texts[c // v], texts[c % v]) not in cov.transitions for c in uniq.tolist()],
+                     dtype=bool)  # fmt: skip
+    novel_occ = novel_step | new_t[tinv.reshape(-1)]
+    sessions = np.unique(sig.occ_session[novel_occ])
+    out: list[tuple[int, str]] = []
+    for s in _best_per_cluster(sessions, sig.signal, sig.session_cluster)[:cap]:
+        sl = j.session_slice(s)
+        o = sl.start + int(np.argmax(novel_occ[sl]))
+        step = int(j.step_ids[o])
+        if novel_step[o] and http[o] and cov.route_statuses:
+            what = f"{j.routes[int(j.route_ids[o])]} → {int(j.statuses[o])}"
+        elif novel_step[o]:
+            what = texts[step]
+        else:
+            what = f"{texts[int(prev[o])]} → {texts[step]}"
+        out.append((s, f"novel: covers {what}"))
+    return out
 
 
 def _greedy_cover(

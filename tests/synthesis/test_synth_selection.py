@@ -11,6 +11,7 @@ from trodden.synthesis.selection import (
     Coverage,
     SelectionError,
     SelectOptions,
+    _session_units,
     parse_strategies,
     select_journeys,
 )
@@ -149,6 +150,8 @@ def test_budget_and_stats(corpus: Journeys) -> None:
     assert len(sel.sessions) == 5
     assert sel.stats["sessions"] == 111 and sel.stats["selected"] == 5
     assert 0 < sel.stats["coverage"] <= 1
+    every_unit = set().union(*(_session_units(corpus, s) for s in range(corpus.n_sessions)))
+    assert sel.stats["units_total"] == len(every_unit)
     assert all(s.reasons and s.signature and s.steps for s in sel.sessions)
 
 

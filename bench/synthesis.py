@@ -1,0 +1,113 @@
+"""Selection speed: journey building + selection + dedup over 100k and 1M sessions, and the mining pass.
+
+    .venv/bin/python bench/synthesis.py [--sizes 100000,1000000] [--mining 20000]
+
+Sessions are generated in memory by `trodden.synthesis.corpus` (a shop's long-tailed journey mix,
+~11 steps per session) in a fresh child process per size, so each peak RSS is that size's own;
+generation is not timed. Printed per size: pipeline time, peak RSS of the process and of the
+pipeline above the in-memory corpus, and the 1M/100k time ratio (near-linear: ≤ 12). The mining
+pass is timed on full sessions (bodies and headers) and reported as sessions per second.
+Targets (issue 3): 1M sessions ≤ 60 s and ≤ 4 GiB on this 2-core machine; ratio ≤ 12.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+
+
+def _rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def run_selection(n: int) -> dict[str, float]:
+    from trodden.synthesis.corpus import raw_step_sessions
+    from trodden.synthesis.journeys import build_journeys
+    from trodden.synthesis.selection import Coverage, SelectOptions, select_journeys
+
+    sessions = list(raw_step_sessions(n))
+    corpus_rss = _rss_mib()
+    cpu_started = time.process_time()
+    started = time.perf_counter()
+    journeys = build_journeys(sessions)
+    built = time.perf_counter()
+    # every strategy, novel against a suite that covers only the home page
+    options = SelectOptions(coverage=Coverage(steps={"page /", "GET /api/recommendations 2xx"}))
+    selection = select_journeys(journeys, options)
+    done = time.perf_counter()
+    cpu = time.process_time() - cpu_started
+    return {
+        "cpu_s": cpu,
+        "sessions": n,
+        "steps": len(journeys.step_ids),
+        "journeys": journeys.n_journeys,
+        "clusters": selection.stats["clusters"],
+        "selected": selection.stats["selected"],
+        "journeys_s": built - started,
+        "select_s": done - built,
+        "total_s": done - started,
+        "corpus_rss_mib": corpus_rss,
+        "peak_rss_mib": _rss_mib(),
+    }
+
+
+def run_mining(n: int) -> dict[str, float]:
+    from trodden.synthesis.corpus import shop_sessions
+    from trodden.synthesis.mining import mine_assertions
+
+    sessions = list(shop_sessions(n))
+    started = time.perf_counter()
+    assertions = mine_assertions(sessions)
+    elapsed = time.perf_counter() - started
+    events = sum(len(s.events) for s in sessions)
+    return {"sessions": n, "events": events, "assertions": len(assertions), "mining_s": elapsed,
+            "sessions_per_s": n / elapsed}  # fmt: skip
+
+
+def _child(kind: str, n: int) -> dict[str, float]:
+    cmd = [sys.executable, __file__, "--child", kind, str(n)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="100000,1000000")
+    parser.add_argument("--mining", type=int, default=20000, help="sessions for the mining pass (0: skip)")
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        kind, n = args.child[0], int(args.child[1])
+        print(json.dumps(run_selection(n) if kind == "select" else run_mining(n)))
+        return
+    sizes = [int(s) for s in args.sizes.split(",")]
+    results = []
+    print(f"{'sessions':>10} {'steps':>11} {'journeys':>9} {'clusters':>9} {'build s':>8} {'select s':>9} "
+          f"{'total s':>8} {'cpu s':>6} {'peak MiB':>9} {'above corpus':>13}")  # fmt: skip
+    for n in sizes:
+        r = _child("select", n)
+        results.append(r)
+        print(f"{r['sessions']:>10,} {r['steps']:>11,} {r['journeys']:>9,} {r['clusters']:>9,} {r['journeys_s']:>8.1f} "
+              f"{r['select_s']:>9.1f} {r['total_s']:>8.1f} {r['cpu_s']:>6.1f} {r['peak_rss_mib']:>9,.0f} "
+              f"{r['peak_rss_mib'] - r['corpus_rss_mib']:>13,.0f}")  # fmt: skip
+    if len(results) >= 2:
+        small, big = results[0], results[-1]
+        size_ratio = big["sessions"] / small["sessions"]
+        ratio = big["total_s"] / small["total_s"]
+        cpu_ratio = big["cpu_s"] / small["cpu_s"]
+        print(f"time ratio {int(big['sessions']):,}/{int(small['sessions']):,} sessions: {ratio:.1f} wall, "
+              f"{cpu_ratio:.1f} CPU (size ratio {size_ratio:.0f}; target ≤ 12 for 10×)")  # fmt: skip
+    if args.mining:
+        m = _child("mine", args.mining)
+        print(f"mining: {m['sessions']:,} sessions ({m['events']:,} events) in {m['mining_s']:.1f} s = "
+              f"{m['sessions_per_s']:,.0f} sessions/s, {m['assertions']} assertions; "
+              f"1M sessions ≈ {1e6 / m['sessions_per_s'] / 60:.1f} min")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

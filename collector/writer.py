@@ -1,0 +1,341 @@
+"""The writer: a bounded in-memory queue drained by one task that batches many requests into one
+transaction of COPYs.
+
+Nothing is acknowledged before it is committed: `submit()` returns a future that resolves after
+the transaction holding the item commits. Rows are COPied into temporary tables and moved with
+`INSERT … SELECT … ON CONFLICT DO NOTHING`, so a client's retry of a batch adds nothing (the key is
+source, session, seq, ts). Session counters are updated from the rows actually inserted, in the
+same transaction. When PostgreSQL is unreachable the writer keeps what it holds and reconnects
+with backoff; items waiting longer than `retry_window` seconds are failed with
+`DatabaseUnavailable` (their clients get 503 and retry), and new work is refused until the
+database is back. A flush that fails on bad data is split so only the offending item fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import asyncpg
+import orjson
+from trodden.collector import partitions
+from trodden.collector.metrics import FLUSH_SECONDS, FLUSHED_ROWS, QUEUE_DEPTH
+from trodden.collector.rows import EVENT_COLUMNS, LOG_COLUMNS, SESSION_COLUMNS, SPAN_COLUMNS, WorkItem
+
+from trodden.log import get_logger
+
+
+log = get_logger(__name__)
+
+
+class QueueFull(Exception):
+    """The queue holds as much as it may; the client should retry later (429)."""
+
+
+class DatabaseUnavailable(Exception):
+    """PostgreSQL is unreachable; nothing of this item was stored (503)."""
+
+
+class BadData(Exception):
+    """PostgreSQL refused this item's data (400)."""
+
+
+_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    ConnectionError,
+    TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.OperatorInterventionError,
+    asyncpg.InsufficientResourcesError,
+)
+
+_TEMP_TABLES = """
+CREATE TEMP TABLE IF NOT EXISTS ev_in (LIKE events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS sess_in (source text, session_id text, user_id text, attributes jsonb)
+    ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS sp_in (LIKE spans INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS lg_in (LIKE logs INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
+"""
+_INSERT_EVENTS = """
+WITH ins AS (
+    INSERT INTO events SELECT * FROM ev_in ON CONFLICT DO NOTHING RETURNING source, session_id, ts
+), agg AS (
+    SELECT source, session_id, min(ts) AS first_ts, max(ts) AS last_ts, count(*)::int AS n FROM ins GROUP BY 1, 2
+)
+INSERT INTO sessions (source, session_id, first_ts, last_ts, event_count)
+SELECT source, session_id, first_ts, last_ts, n FROM agg
+ON CONFLICT (source, session_id) DO UPDATE SET
+    first_ts = least(sessions.first_ts, excluded.first_ts),
+    last_ts = greatest(sessions.last_ts, excluded.last_ts),
+    event_count = sessions.event_count + excluded.event_count
+"""
+_UPDATE_SESSIONS = """
+UPDATE sessions s SET user_id = coalesce(m.user_id, s.user_id), attributes = s.attributes || m.attributes
+FROM (SELECT DISTINCT ON (source, session_id) * FROM sess_in ORDER BY source, session_id) m
+WHERE s.source = m.source AND s.session_id = m.session_id
+"""
+_INSERT_SPANS = "INSERT INTO spans SELECT * FROM sp_in ON CONFLICT DO NOTHING"
+_INSERT_LOGS = "INSERT INTO logs SELECT * FROM lg_in ON CONFLICT DO NOTHING"
+# Spans and logs arriving before or after the browser's beacon meet through the trace id.
+_LINK_NEW_SPANS = """
+UPDATE spans s SET session_id = e.session_id FROM events e
+WHERE s.session_id IS NULL AND e.trace_id IS NOT NULL AND s.source = e.source AND s.trace_id = e.trace_id
+  AND s.trace_id IN (SELECT trace_id FROM sp_in)
+"""
+_LINK_NEW_LOGS = """
+UPDATE logs l SET session_id = e.session_id FROM events e
+WHERE l.session_id IS NULL AND e.trace_id IS NOT NULL AND l.source = e.source AND l.trace_id = e.trace_id
+  AND l.fingerprint IN (SELECT fingerprint FROM lg_in)
+"""
+_LINK_FROM_EVENTS = """
+WITH t AS (SELECT DISTINCT source, session_id, trace_id FROM ev_in WHERE trace_id IS NOT NULL),
+s AS (UPDATE spans SET session_id = t.session_id FROM t
+      WHERE spans.session_id IS NULL AND spans.source = t.source AND spans.trace_id = t.trace_id RETURNING 1)
+UPDATE logs SET session_id = t.session_id FROM t
+WHERE logs.session_id IS NULL AND logs.source = t.source AND logs.trace_id = t.trace_id
+"""
+
+
+def _jsonb_binary(value: Any) -> bytes:
+    return b"\x01" + orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+
+
+def _jsonb_unbinary(data: bytes) -> Any:
+    return orjson.loads(data[1:])
+
+
+@dataclass
+class _Pending:
+    item: WorkItem
+    future: asyncio.Future[None]
+    since: float = field(default_factory=time.monotonic)
+
+
+class Writer:
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        max_queue_rows: int = 50_000,
+        max_flush_rows: int = 20_000,
+        retry_window: float = 10.0,
+    ) -> None:
+        self.dsn = dsn
+        self.max_queue_rows = max_queue_rows
+        self.max_flush_rows = max_flush_rows
+        self.retry_window = retry_window
+        self._pending: collections.deque[_Pending] = collections.deque()
+        self._rows = 0
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._conn: asyncpg.Connection | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._partition_days: set[date] = set()
+        self.healthy = True
+
+    @property
+    def depth(self) -> int:
+        """Rows waiting to be written (the `trodden_collector_queue_depth` gauge)."""
+        return self._rows
+
+    async def start(self) -> None:
+        try:
+            await self._connect()
+        except _CONNECTION_ERRORS as exc:
+            self.healthy = False
+            log.warning("database unreachable at start; retrying in the background", error=str(exc))
+        self._task = asyncio.create_task(self._run(), name="trodden-writer")
+
+    def submit(self, item: WorkItem) -> asyncio.Future[None]:
+        """Queue an item; the future resolves once it is committed."""
+        if self._closing:
+            raise DatabaseUnavailable("collector is shutting down")
+        if not self.healthy:
+            raise DatabaseUnavailable("database unreachable")
+        if self._rows + item.size > self.max_queue_rows and self._rows > 0:
+            raise QueueFull(f"queue holds {self._rows} rows")
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append(_Pending(item, future))
+        self._rows += item.size
+        QUEUE_DEPTH.set(self._rows)
+        self._wake.set()
+        return future
+
+    async def write(self, item: WorkItem) -> None:
+        """Submit and wait, waiting for room instead of failing when the queue is full (file import)."""
+        while True:
+            try:
+                future = self.submit(item)
+                break
+            except QueueFull:
+                await asyncio.sleep(0.05)
+        await future
+
+    async def close(self, drain_seconds: float = 30.0) -> None:
+        """Flush what was accepted, then stop."""
+        self._closing = True
+        self._wake.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), drain_seconds)
+            except TimeoutError:
+                log.error("writer did not drain in time", pending_rows=self._rows)
+                self._task.cancel()
+        for pending in self._pending:
+            if not pending.future.done():
+                pending.future.set_exception(DatabaseUnavailable("collector stopped before the database came back"))
+        self._pending.clear()
+        if self._conn is not None:
+            try:
+                await asyncio.wait_for(self._conn.close(), 5)
+            except (OSError, TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresError):
+                self._conn.terminate()
+            self._conn = None
+
+    # -- the loop ---------------------------------------------------------------------------------
+    async def _connect(self) -> asyncpg.Connection:
+        conn = await asyncpg.connect(self.dsn, timeout=5)
+        # COPY uses the binary protocol: jsonb goes as a version byte and the orjson text.
+        await conn.set_type_codec(
+            "jsonb", encoder=_jsonb_binary, decoder=_jsonb_unbinary, schema="pg_catalog", format="binary"
+        )
+        await conn.set_type_codec(
+            "json", encoder=orjson.dumps, decoder=orjson.loads, schema="pg_catalog", format="binary"
+        )
+        await conn.execute(_TEMP_TABLES)
+        try:
+            await partitions.ensure_partitions_around(conn)
+        except asyncpg.PostgresError as exc:  # partitions are an optimisation, never a reason to stop
+            log.warning("could not create partitions", error=str(exc))
+        self._conn = conn
+        self._partition_days.clear()
+        self.healthy = True
+        return conn
+
+    async def _run(self) -> None:
+        backoff = 0.1
+        while True:
+            if not self.healthy or self._conn is None or self._conn.is_closed():
+                self._expire(time.monotonic())
+                if self._closing and not self._pending:
+                    return
+                try:
+                    await self._connect()
+                    log.info("database reachable again")
+                    backoff = 0.1
+                except _CONNECTION_ERRORS as exc:
+                    self.healthy = False
+                    log.debug("reconnect failed", error=str(exc))
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 2.0)
+                    continue
+            if not self._pending:
+                if self._closing:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            batch = self._take()
+            try:
+                await self._flush_batch(batch)
+            except _CONNECTION_ERRORS as exc:
+                log.warning(
+                    "database unreachable; holding the batch", error=str(exc), rows=sum(p.item.size for p in batch)
+                )
+                self.healthy = False
+                self._requeue(batch)
+                if self._conn is not None:
+                    self._conn.terminate()
+                    self._conn = None
+            except Exception as exc:  # a bug must fail its requests, never stop the writer
+                log.exception("writer flush failed")
+                for pending in batch:
+                    self._done(pending, exc)
+
+    def _take(self) -> list[_Pending]:
+        batch: list[_Pending] = []
+        rows = 0
+        while self._pending and (not batch or rows + self._pending[0].item.size <= self.max_flush_rows):
+            pending = self._pending.popleft()
+            batch.append(pending)
+            rows += pending.item.size
+        return batch
+
+    def _requeue(self, batch: list[_Pending]) -> None:
+        self._pending.extendleft(reversed(batch))
+
+    def _expire(self, now: float) -> None:
+        """Fail items that waited too long for the database: their clients retry (not acknowledged)."""
+        keep: collections.deque[_Pending] = collections.deque()
+        for pending in self._pending:
+            if now - pending.since > self.retry_window or self._closing:
+                self._done(pending, DatabaseUnavailable("database unreachable"))
+            else:
+                keep.append(pending)
+        self._pending = keep
+
+    def _done(self, pending: _Pending, error: BaseException | None) -> None:
+        self._rows -= pending.item.size
+        QUEUE_DEPTH.set(self._rows)
+        if pending.future.done():
+            return
+        if error is None:
+            pending.future.set_result(None)
+        else:
+            pending.future.set_exception(error)
+
+    async def _flush_batch(self, batch: list[_Pending]) -> None:
+        merged = WorkItem()
+        for pending in batch:
+            merged.extend(pending.item)
+        try:
+            await self._flush(merged)
+        except asyncpg.PostgresError as exc:
+            if isinstance(exc, _CONNECTION_ERRORS):
+                raise
+            if len(batch) == 1:
+                log.warning("item refused by the database", error=str(exc))
+                self._done(batch[0], BadData(str(exc).splitlines()[0][:300]))
+                return
+            # One item holds data PostgreSQL refuses: write the others one by one.
+            for pending in batch:
+                await self._flush_batch([pending])
+            return
+        for pending in batch:
+            self._done(pending, None)
+
+    async def _flush(self, item: WorkItem) -> None:
+        conn = self._conn
+        if conn is None:
+            raise ConnectionError("no connection")
+        if item.events:
+            days = {row[3].date() for row in item.events} - self._partition_days
+            for day in days:
+                if partitions.wanted(day):
+                    await partitions.ensure_partition(conn, day)
+                self._partition_days.add(day)
+        started = time.perf_counter()
+        async with conn.transaction():
+            if item.events:
+                await conn.copy_records_to_table("ev_in", records=item.events, columns=EVENT_COLUMNS)
+                await conn.execute(_INSERT_EVENTS)
+                if item.sessions:
+                    await conn.copy_records_to_table("sess_in", records=item.sessions, columns=SESSION_COLUMNS)
+                    await conn.execute(_UPDATE_SESSIONS)
+            if item.spans:
+                await conn.copy_records_to_table("sp_in", records=item.spans, columns=SPAN_COLUMNS)
+                await conn.execute(_INSERT_SPANS)
+                await conn.execute(_LINK_NEW_SPANS)
+            if item.logs:
+                await conn.copy_records_to_table("lg_in", records=item.logs, columns=LOG_COLUMNS)
+                await conn.execute(_INSERT_LOGS)
+                await conn.execute(_LINK_NEW_LOGS)
+            if item.events and any(row[6] is not None for row in item.events):
+                await conn.execute(_LINK_FROM_EVENTS)
+        FLUSH_SECONDS.observe(time.perf_counter() - started)
+        FLUSHED_ROWS.inc(len(item.events) + len(item.spans) + len(item.logs))

@@ -1,0 +1,98 @@
+"""Fixtures: a collector served over real loopback HTTP on the per-test database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from trodden.collector.app import WRITER_KEY, build_app
+from trodden.collector.writer import Writer
+from trodden.store import Store
+
+KEY = "test-ingest-key"
+PSEUDONYM_KEY = b"p" * 32
+SOURCE = "shop"
+
+
+@dataclass
+class RunningCollector:
+    url: str
+    key: str
+    store: Store
+    app: web.Application
+    http: aiohttp.ClientSession
+
+    @property
+    def writer(self) -> Writer:
+        return self.app[WRITER_KEY]
+
+    async def post(self, path: str, body: Any, **kwargs: Any) -> tuple[int, Any, aiohttp.ClientResponse]:
+        import orjson
+
+        headers = {"Authorization": f"Bearer {self.key}", **kwargs.pop("headers", {})}
+        data = body if isinstance(body, bytes) else orjson.dumps(body)
+        async with self.http.post(self.url + path, data=data, headers=headers, **kwargs) as resp:
+            raw = await resp.read()
+            try:
+                payload = orjson.loads(raw) if raw else None
+            except orjson.JSONDecodeError:
+                payload = raw
+            return resp.status, payload, resp
+
+
+StartCollector = Callable[..., Awaitable[RunningCollector]]
+
+
+@pytest.fixture
+async def start_collector(store: Store) -> AsyncIterator[StartCollector]:
+    runners: list[web.AppRunner] = []
+    sessions: list[aiohttp.ClientSession] = []
+
+    async def start(**options: Any) -> RunningCollector:
+        options.setdefault("source", SOURCE)
+        options.setdefault("ingest_key", KEY)
+        options.setdefault("pseudonym_key", PSEUDONYM_KEY)
+        app = build_app(store, **options)
+        runner = web.AppRunner(app, shutdown_timeout=5)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        runners.append(runner)
+        port = runner.addresses[0][1]
+        http = aiohttp.ClientSession()
+        sessions.append(http)
+        return RunningCollector(f"http://127.0.0.1:{port}", options["ingest_key"], store, app, http)
+
+    yield start
+    for http in sessions:
+        await http.close()
+    for runner in runners:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def collector(start_collector: StartCollector) -> RunningCollector:
+    return await start_collector()
+
+
+def batch(session_id: str = "s1", n: int = 3, start_seq: int = 0, ts: float = 1_700_000_000_000.0, **extra: Any) -> dict[str, Any]:
+    """A beacon batch of `n` clicks."""
+    return {
+        "session_id": session_id,
+        **extra,
+        "events": [
+            {
+                "kind": "click",
+                "seq": start_seq + i,
+                "ts": ts + i,
+                "url": "http://127.0.0.1:9/shop",
+                "target": {"test_id": f"button-{i}", "tag": "button", "css": "#main > button", "text": "Add"},
+            }
+            for i in range(n)
+        ],
+    }

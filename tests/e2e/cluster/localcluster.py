@@ -245,11 +245,12 @@ class LocalCluster:
             return {"running": False, "dir": str(self.dir)}
         self.state = state
         procs = {p.name: {"pid": p.pid, "alive": pid_alive(p), "log": p.log} for p in state.processes}
-        ready = all(p["alive"] for p in procs.values()) and self._apiserver_ready()
+        started = "apiserver" in state.ports
+        ready = started and all(p["alive"] for p in procs.values()) and self._apiserver_ready()
         return {
             "running": ready,
             "dir": str(self.dir),
-            "server": self.server,
+            "server": self.server if started else None,
             "kubeconfig": str(self.kubeconfig),
             "version": state.k8s_version,
             "etcd": state.etcd_version,

@@ -441,6 +441,8 @@ def _node_ready(cluster: LocalCluster) -> bool:
 def drain(cluster: LocalCluster, timeout: float = 30.0) -> None:
     """Delete every pod through the API so the kubelet tears sandboxes (and CNI) down cleanly."""
     socket = paths(cluster)["socket"]
+    if "apiserver" not in cluster.state.ports:
+        return  # the start failed before the API server had a port: nothing can run
     with contextlib.suppress(OSError, urllib.error.URLError):
         for pod in _api(cluster, "/api/v1/pods")["items"]:
             meta = pod["metadata"]

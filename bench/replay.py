@@ -1,7 +1,7 @@
 """Replay throughput against a simple endpoint, with wrk on the same endpoint in the same run as
 the ceiling, and browser sessions per minute with one Chromium.
 
-    .venv/bin/python bench/replay.py [--seconds 4] [--rounds 3] [--browser-sessions 12]
+    .venv/bin/python bench/replay.py [--seconds 4] [--rounds 5] [--workers 1] [--browser-sessions 12]
 
 The server is a small aiohttp app in its own process (so the client under test does not share an
 interpreter with it). Prints requests/s of wrk and of `replay_suite`, and their ratio (target ≥ 0.3).
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import shutil
 import socket
@@ -128,8 +129,8 @@ async def browser_per_minute(url: str, sessions: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=4)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=2, help="replay worker processes (this machine has 2 cores)")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--workers", type=int, default=1, help="replay worker processes (--workers of trodden replay)")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--browser-sessions", type=int, default=12)
     args = parser.parse_args()
@@ -167,6 +168,9 @@ def main() -> None:
     print(f"ratio replay / wrk                   {ratio:10.2f}   (median of per-round ratios "
           f"{', '.join(f'{r:.2f}' for r in ratios)}; target >= 0.3)")
     print(f"browser sessions per minute (1 Chromium, 2 pages, goto + click + network): {per_minute:.0f}")
+    load = os.getloadavg()
+    print(f"machine: {os.cpu_count()} cores, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
+          "(a shared machine: the Python client suffers more from contention than wrk)")
 
 
 if __name__ == "__main__":

@@ -149,6 +149,7 @@ class _Network:
                 method=entry.request.method, url=entry.request.url, endpoint=entry.endpoint,
                 status=entry.response.status, headers=headers, body=body, duration_ms=entry.elapsed_ms,
                 step_id=entry.step_id, is_json=is_json, key=f"{key_prefix}{entry.step_id}#{entry.endpoint}#{n}",
+                authorized="authorization" in entry.request.headers,
             ))
         return out
 

@@ -69,8 +69,9 @@ async def _replay(*, suite_name: str | None, suite_file: Path | None, revision: 
               help="Write the JSON report here ('-' for stdout).")
 @click.option("--html", "html_dir", type=click.Path(path_type=Path, file_okay=False),
               help="Write the HTML report (index.html + screenshots) into this directory.")
-@click.option("--run-name", default=None, help="Groups the shard runs of one ReplayRun (the operator passes its name).")
-@click.option("--allow-unsafe-on-origin", is_flag=True,
+@click.option("--run-name", default=None, envvar="TRODDEN_RUN_NAME",
+              help="Groups the shard runs of one ReplayRun (the operator passes its name).")
+@click.option("--allow-unsafe-on-origin", "--allow-unsafe", "allow_unsafe_on_origin", is_flag=True,
               help="Replay POST/PUT/PATCH/DELETE even against the origin the sessions were recorded on.")
 @click.option("--only", type=click.Choice(["http", "browser"]), default=None, help="Run only this kind of test.")
 @click.option("--status-only", is_flag=True, help="Judge status codes only (a peer to measure mined assertions by).")

@@ -153,6 +153,7 @@ class HttpClient:
         follow = not (step.expect.status is not None and 300 <= step.expect.status < 400)
         observations: list[Observation] = []
         timeout = _timeout(step.timeout_s)
+        authorized = any(k.lower() == "authorization" for k in headers)
         for hop in range(_MAX_REDIRECTS + 1):
             started = time.perf_counter()
             async with self.session.request(method, url, headers=headers, data=data, allow_redirects=False,
@@ -166,7 +167,7 @@ class HttpClient:
             observations.append(Observation(
                 method=method, url=url, endpoint=endpoint, status=status, headers=resp_headers, body=body,
                 duration_ms=elapsed, step_id=step.id, is_json=is_json,
-                key=f"{self.key_prefix}{step.id}#{hop}",
+                key=f"{self.key_prefix}{step.id}#{hop}", authorized=authorized,
             ))
             location = resp_headers.get("location")
             if not (follow and 300 <= status < 400 and location):

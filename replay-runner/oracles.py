@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trodden.replay.formats import format_matches, type_matches, type_name
-from trodden.replay.pointer import MISSING, resolve, resolve_all
+from trodden.replay.pointer import MISSING, resolve, resolve_all, unescape
 from trodden.replay.results import Failure
 
 from trodden.models.suite import Assertion, Expectation
@@ -31,6 +31,7 @@ class Observation:
     step_id: str | None = None
     is_json: bool = False
     key: str = ""  # aligns the same exchange across target and baseline runs
+    authorized: bool = False  # the request carried an Authorization header (the miner's "user" class)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -98,11 +99,9 @@ def check_expectation(expect: Expectation, obs: Observation, *, status_only: boo
                                 description="recorded expectation: a JSON response body",
                                 expected="JSON", actual=_preview(obs.body)))
         return failures
-    missing_reported: set[str] = set()
     for pointer, typ in expect.shape.items():
         value = resolve(obs.body, pointer)
         if value is MISSING:
-            missing_reported.add(pointer)
             failures.append(Failure(**base, assertion_id=f"expect:present:{pointer}", kind="present",
                                     description=f"recorded expectation: field {pointer} is present",
                                     expected=f"a {typ}", actual="<missing>", field=pointer))
@@ -110,9 +109,11 @@ def check_expectation(expect: Expectation, obs: Observation, *, status_only: boo
             failures.append(Failure(**base, assertion_id=f"expect:type:{pointer}", kind="type",
                                     description=f"recorded expectation: type of {pointer}", expected=typ,
                                     actual=f"{type_name(value)}: {_preview(value)}", field=pointer))
+    # Values and formats describe fields when they are there (absence is the shape's business) and,
+    # for formats, when they are not null: the generator's exported tests read them the same way.
     for pointer, expected in expect.values.items():
         value = resolve(obs.body, pointer)
-        if pointer in missing_reported:
+        if value is MISSING:
             continue
         if not _same_value(value, expected):
             failures.append(Failure(**base, assertion_id=f"expect:value:{pointer}", kind="value",
@@ -120,9 +121,9 @@ def check_expectation(expect: Expectation, obs: Observation, *, status_only: boo
                                     actual=_show(value), field=pointer))
     for pointer, fmt in expect.formats.items():
         value = resolve(obs.body, pointer)
-        if pointer in missing_reported:
+        if value is MISSING or value is None:
             continue
-        if value is MISSING or not format_matches(value, fmt):
+        if not format_matches(value, fmt):
             failures.append(Failure(**base, assertion_id=f"expect:format:{pointer}", kind="format",
                                     description=f"recorded expectation: format of {pointer}", expected=fmt,
                                     actual=_show(value), field=pointer))
@@ -153,11 +154,12 @@ def condition_holds(condition: Mapping[str, Any], obs: Observation, ctx: JudgeCo
             if not status_matches(obs.status, want):
                 return False
         elif key == "auth":
-            if want in (True, "authenticated", "any"):
-                if ctx.auth_profile is None:
+            # "user"/"anon" are the miner's classes: whether the request carried credentials.
+            if want in (True, "user", "authenticated"):
+                if not (obs.authorized or ctx.auth_profile is not None):
                     return False
-            elif want in (False, None, "anonymous", "none"):
-                if ctx.auth_profile is not None:
+            elif want in (False, None, "anon", "anonymous", "none"):
+                if obs.authorized or ctx.auth_profile is not None:
                     return False
             elif ctx.auth_profile != want:
                 return False
@@ -221,6 +223,8 @@ def check_assertion(a: Assertion, obs: Observation, ctx: JudgeContext) -> list[F
             return [_fail(a, obs, "a JSON body", _preview(obs.body))]
         return []
     failures: list[Failure] = []
+    if a.kind == "present":
+        return [_fail(a, obs, "present", MISSING, field=p) for p in missing_fields(obs.body, a.field)][:5]
     for pointer, value in resolve_all(obs.body, a.field):
         bad = _field_violation(a, value)
         if bad is not None:
@@ -231,8 +235,6 @@ def check_assertion(a: Assertion, obs: Observation, ctx: JudgeContext) -> list[F
 def _field_violation(a: Assertion, value: Any) -> Any:
     """The expected side of the failure when `value` violates `a`, else None."""
     p = a.params
-    if a.kind == "present":
-        return "present" if value is MISSING else None
     if a.kind == "not_null":
         return "not null" if value is None else None  # when present: `present` asserts presence
     if value is MISSING:
@@ -261,6 +263,15 @@ def _field_violation(a: Assertion, value: Any) -> Any:
             return {"min": low, "max": high}
         return None
     return None
+
+
+def missing_fields(body: Any, pointer: str) -> list[str]:
+    """Where `pointer`'s last key is absent from a parent object that exists: presence is judged
+    relative to the container, as it was mined (a missing parent is its own finding)."""
+    head, _, last = pointer.rpartition("/")
+    key = unescape(last)
+    return [f"{path}/{last}" for path, parent in resolve_all(body, head)
+            if isinstance(parent, dict) and key not in parent]
 
 
 def _check_error_shape(a: Assertion, obs: Observation) -> list[Failure]:
@@ -328,7 +339,7 @@ def check_temporal(
     a: Assertion, observed: Sequence[Observation], recorded_endpoints: Iterable[str], ctx: JudgeContext
 ) -> list[Failure]:
     """`followed_by`: every `endpoint` is followed later by `other`; `preceded_by`: every
-    `endpoint` has `other` earlier; `co_occurs`: `endpoint` implies `other` somewhere in the test.
+    `endpoint` has `other` earlier; `co_occurs`: both occur in the test, or neither.
     Only judged when the recorded test itself held both endpoints, so a session that ended early
     never raises an alarm."""
     if ctx.status_only or a.kind not in TEMPORAL or not a.other:
@@ -351,6 +362,11 @@ def check_temporal(
             expected = {"followed_by": f"{a.endpoint} then {a.other}", "preceded_by": f"{a.other} then {a.endpoint}",
                         "co_occurs": f"{a.endpoint} with {a.other}"}[a.kind]
             return [_fail(a, obs, expected, " → ".join(seen), field="sequence")]
+    if a.kind == "co_occurs" and a.endpoint not in sequence:  # symmetric: `other` alone fails too
+        other = next((o for o in observed if o.endpoint == a.other), None)
+        if other is not None and condition_holds(a.condition, other, ctx):
+            seen = [e for e in sequence if e][:12]
+            return [_fail(a, other, f"{a.endpoint} with {a.other}", " → ".join(seen), field="sequence")]
     return []
 
 

@@ -125,6 +125,8 @@ def test_expectations() -> None:
     assert [f.assertion_id for f in only_status] == ["expect:status"]
     assert only_status[0].description == "recorded expectation: status"
     assert check_expectation(Expectation(values={"/ok": True}), obs({"ok": 1}))  # 1 is not true
+    # absent or null: values and formats say nothing (the shape, and not_null, do)
+    assert check_expectation(Expectation(values={"/a": 1}, formats={"/b": "uuid"}), obs({"b": None})) == []
 
 
 # --- mined assertions ----------------------------------------------------------------------------
@@ -135,6 +137,9 @@ def test_expectations() -> None:
     (assertion("status", params={"values": [200, 404]}), {}, 404, False),
     (assertion("present", field="/u/email"), {"u": {"email": None}}, 200, False),
     (assertion("present", field="/u/email"), {"u": {}}, 200, True),
+    (assertion("present", field="/u/email"), {}, 200, False),  # no parent: the parent's own finding
+    (assertion("present", field="/items/*/id"), {"items": [{"id": 1}, {}]}, 200, True),
+    (assertion("not_null", field="/u/email"), {"u": {}}, 200, False),  # absent is `present`'s business
     (assertion("not_null", field="/u/email"), {"u": {"email": None}}, 200, True),
     (assertion("type", field="/p", params={"type": "number"}), {"p": "1"}, 200, True),
     (assertion("type", field="/p", params={"type": "number"}), {}, 200, False),  # absent: not judged by type
@@ -145,6 +150,8 @@ def test_expectations() -> None:
      True),
     (assertion("present", field="/x", condition={"status": 200}), {}, 404, False),  # condition does not hold
     (assertion("present", field="/x", condition={"region": "eu"}), {}, 200, False),  # unknown condition: n/a
+    (assertion("status", params={"class": "2xx"}, condition={"auth": "user"}), {}, 401, False),  # anonymous call
+    (assertion("status", params={"class": "4xx"}, condition={"auth": "anon"}), {}, 200, True),
     (assertion("error_shape", condition={"status": 400}, params={"keys": ["/error/code"]}), {"message": "m"}, 400,
      True),
     (assertion("error_shape", condition={"status": 400}, params={"keys": ["/error/code"]}), {"error": {"code": 1}},
@@ -175,6 +182,7 @@ def test_temporal_rules() -> None:
     assert check_temporal(preceded, seq, recorded, CTX)
     assert check_temporal(followed, seq, recorded, CTX)
     assert check_temporal(co, seq, recorded, CTX) == []
+    assert check_temporal(co, seq[1:], recorded, CTX)  # symmetric: the other one alone fails too
     assert check_temporal(preceded, list(reversed(seq)), recorded, CTX) == []
     # the recorded test never had the other endpoint: not judged (no false alarm on short sessions)
     assert check_temporal(preceded, seq[:1], {"GET /cart"}, CTX) == []

@@ -334,7 +334,7 @@ def _job(owner: Owner, name: str, component: str, pod: dict[str, Any], runtime: 
             # Exit code 2 is "bad input" in every trodden command: retrying cannot help.
             "podFailurePolicy": {"rules": [
                 {"action": "FailJob", "onExitCodes": {"containerName": component, "operator": "In", "values": [2]}},
-                {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
+                {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]},
             ]},
             **spec,
             "template": pod,

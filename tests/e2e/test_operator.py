@@ -49,8 +49,12 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def crds_installed(kube: Kube) -> None:
     kube.run("apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds"))
-    kube.run("wait", "--for=condition=Established", "--timeout=60s",
-             *(f"crd/{p}.trodden.dev" for p in ("rumsources", "sessionselectors", "testsuites", "replayruns")))
+    kube.run(
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        *(f"crd/{p}.trodden.dev" for p in ("rumsources", "sessionselectors", "testsuites", "replayruns")),
+    )
 
 
 @pytest.fixture(scope="session")
@@ -77,13 +81,20 @@ class OperatorProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "TRODDEN_DSN": self.dsn,
-               "TRODDEN_IMAGE": "localhost/trodden:e2e", "TRODDEN_LOG_FORMAT": "json"}
+        env = {
+            **os.environ,
+            "KUBECONFIG": str(self.kubeconfig),
+            "TRODDEN_DSN": self.dsn,
+            "TRODDEN_IMAGE": "localhost/trodden:e2e",
+            "TRODDEN_LOG_FORMAT": "json",
+        }
         trodden = shutil.which("trodden", path=str(Path(sys.executable).parent)) or "trodden"
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [trodden, "operator", "--http-port", str(self.http_port), "--health-port", str(self.health_port)],
-            env=env, stdout=log, stderr=subprocess.STDOUT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -112,8 +123,9 @@ class OperatorProcess:
 
 
 @pytest.fixture(scope="session")
-def operator(kubeconfig: Path, crds_installed: None, operator_dsn: str,
-             tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
+def operator(
+    kubeconfig: Path, crds_installed: None, operator_dsn: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OperatorProcess]:
     proc = OperatorProcess(kubeconfig, operator_dsn, tmp_path_factory.mktemp("operator") / "operator.log")
     proc.start()
     try:
@@ -151,44 +163,115 @@ def _complete_job(kube: Kube, ns: str, name: str, *, failed: bool = False) -> No
     n = int(job["spec"].get("completions") or 1)
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     if failed:
-        conds = [{"type": "FailureTarget", "status": "True", "reason": "BackoffLimitExceeded",
-                  "message": "Job has reached the specified backoff limit", "lastTransitionTime": now},
-                 {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
-                  "message": "Job has reached the specified backoff limit", "lastTransitionTime": now}]
-        status = {"startTime": job["status"].get("startTime") or now, "failed": 1, "active": 0, "ready": 0,
-                  "conditions": conds}
+        conds = [
+            {
+                "type": "FailureTarget",
+                "status": "True",
+                "reason": "BackoffLimitExceeded",
+                "message": "Job has reached the specified backoff limit",
+                "lastTransitionTime": now,
+            },
+            {
+                "type": "Failed",
+                "status": "True",
+                "reason": "BackoffLimitExceeded",
+                "message": "Job has reached the specified backoff limit",
+                "lastTransitionTime": now,
+            },
+        ]
+        status = {
+            "startTime": job["status"].get("startTime") or now,
+            "failed": 1,
+            "active": 0,
+            "ready": 0,
+            "conditions": conds,
+        }
     else:
-        conds = [{"type": "SuccessCriteriaMet", "status": "True", "reason": "CompletionsReached",
-                  "message": "Reached expected number of succeeded pods", "lastTransitionTime": now},
-                 {"type": "Complete", "status": "True", "reason": "CompletionsReached",
-                  "message": "Reached expected number of succeeded pods", "lastTransitionTime": now}]
-        status = {"startTime": job["status"].get("startTime") or now, "completionTime": now, "succeeded": n,
-                  "active": 0, "ready": 0, "conditions": conds}
+        conds = [
+            {
+                "type": "SuccessCriteriaMet",
+                "status": "True",
+                "reason": "CompletionsReached",
+                "message": "Reached expected number of succeeded pods",
+                "lastTransitionTime": now,
+            },
+            {
+                "type": "Complete",
+                "status": "True",
+                "reason": "CompletionsReached",
+                "message": "Reached expected number of succeeded pods",
+                "lastTransitionTime": now,
+            },
+        ]
+        status = {
+            "startTime": job["status"].get("startTime") or now,
+            "completionTime": now,
+            "succeeded": n,
+            "active": 0,
+            "ready": 0,
+            "conditions": conds,
+        }
         if job["spec"].get("completionMode") == "Indexed":
             status["completedIndexes"] = "0" if n == 1 else f"0-{n - 1}"
     # The job controller keeps writing `active` while it waits for pods; retry on conflicts.
     for _ in range(10):
         current = kube.get("job", name, ns)
         body = {"metadata": {"resourceVersion": current["metadata"]["resourceVersion"]}, "status": status}
-        result = kube.run("patch", "job", name, f"--namespace={ns}", "--subresource=status", "--type=merge",
-                          "-p", json.dumps(body), check=False)
+        result = kube.run(
+            "patch",
+            "job",
+            name,
+            f"--namespace={ns}",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            json.dumps(body),
+            check=False,
+        )
         if result.returncode == 0:
             return
         time.sleep(0.5)
     raise AssertionError(f"could not complete job {name}: {result.stderr}")
 
 
-def _store_results(dsn: str, run_name: str, outcomes: list[tuple[str, str, dict[str, Any] | None]],
-                   shards: int = 1) -> None:
+def _store_results(
+    dsn: str, run_name: str, outcomes: list[tuple[str, str, dict[str, Any] | None]], shards: int = 1
+) -> None:
     """What `trodden replay --run-name` pods store: one run row per shard and their test results."""
     for shard in range(shards):
-        [row] = _db(dsn, "INSERT INTO replay_runs (suite, revision, target, shard, shard_count, run_name, status,"
-                         " finished_at) VALUES ('checkout', 1, 'http://shop', $1, $2, $3, 'passed', now())"
-                         " RETURNING id", f"{shard}/{shards}", shards, run_name)
+        [row] = _db(
+            dsn,
+            "INSERT INTO replay_runs (suite, revision, target, shard, shard_count, run_name, status,"
+            " finished_at) VALUES ('checkout', 1, 'http://shop', $1, $2, $3, 'passed', now())"
+            " RETURNING id",
+            f"{shard}/{shards}",
+            shards,
+            run_name,
+        )
         for test_id, outcome, failure in outcomes[shard::shards]:
-            _db(dsn, "INSERT INTO replay_results (run_id, test_id, outcome, attempts, duration_ms, flaky_cause,"
-                     " failures) VALUES ($1, $2, $3, 2, 12.5, $4, $5)",
-                row["id"], test_id, outcome, "timing" if outcome == "flaky" else None, [failure] if failure else [])
+            _db(
+                dsn,
+                "INSERT INTO replay_results (run_id, test_id, outcome, attempts, duration_ms, flaky_cause,"
+                " failures) VALUES ($1, $2, $3, 2, 12.5, $4, $5)",
+                row["id"],
+                test_id,
+                outcome,
+                "timing" if outcome == "flaky" else None,
+                [failure] if failure else [],
+            )
+
+
+def _gate(operator: OperatorProcess, namespace: str, **metadata: str) -> int:
+    """POST a Flagger webhook call to the operator; the HTTP status it answers."""
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{operator.http_port}/flagger/replayrun", method="POST",
+        data=json.dumps({"name": "shop", "namespace": namespace, "metadata": metadata}).encode(),
+        headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return int(r.status)
+    except urllib.error.HTTPError as err:
+        return int(err.code)
 
 
 def _run_name(rr: dict[str, Any]) -> str:
@@ -197,8 +280,12 @@ def _run_name(rr: dict[str, Any]) -> str:
 
 
 def _replayrun(name: str, suite: str = "checkout", **spec: Any) -> dict[str, Any]:
-    return {"apiVersion": API, "kind": "ReplayRun", "metadata": {"name": name},
-            "spec": {"suite": suite, "target": {"service": {"name": "shop-v2", "port": 8080}}, **spec}}
+    return {
+        "apiVersion": API,
+        "kind": "ReplayRun",
+        "metadata": {"name": name},
+        "spec": {"suite": suite, "target": {"service": {"name": "shop-v2", "port": 8080}}, **spec},
+    }
 
 
 def _rumsource(name: str = "shop", **spec: Any) -> dict[str, Any]:
@@ -222,48 +309,110 @@ def test_crds_install_with_categories_and_printer_columns(kube: Kube, crds_insta
 
 BAD_SPECS: list[tuple[str, dict[str, Any], str]] = [
     ("replayrun without target", {"kind": "ReplayRun", "spec": {"suite": "s"}}, "spec.target: Required value"),
-    ("replayrun with url and service",
-     {"kind": "ReplayRun", "spec": {"suite": "s", "target": {"url": "http://a", "service": {"name": "b"}}}},
-     "set exactly one of url or service"),
-    ("replayrun with neither url nor service", {"kind": "ReplayRun", "spec": {"suite": "s", "target": {}}},
-     "set exactly one of url or service"),
-    ("replayrun with too many shards",
-     {"kind": "ReplayRun", "spec": {"suite": "s", "shards": 500, "target": {"url": "http://a"}}},
-     "should be less than or equal to 100"),
-    ("replayrun with a non-URL target",
-     {"kind": "ReplayRun", "spec": {"suite": "s", "target": {"url": "ftp://a"}}}, "spec.target.url"),
-    ("replayrun with an unknown field",
-     {"kind": "ReplayRun", "spec": {"suite": "s", "target": {"url": "http://a"}, "shard": 3}}, 'unknown field "spec.shard"'),
-    ("selector without strategies", {"kind": "SessionSelector", "spec": {"source": "shop", "strategies": []}},
-     "spec.strategies: Invalid value: 0: spec.strategies in body should have at least 1 items"),
-    ("event strategy without event name",
-     {"kind": "SessionSelector", "spec": {"source": "shop", "strategies": [{"type": "event"}]}},
-     "strategy event needs the event name in `event`"),
-    ("unknown strategy", {"kind": "SessionSelector", "spec": {"source": "shop", "strategies": [{"type": "random"}]}},
-     'Unsupported value: "random"'),
-    ("bad window", {"kind": "SessionSelector", "spec": {"source": "shop", "window": "a week",
-                                                        "strategies": [{"type": "errors"}]}}, "spec.window"),
-    ("dedup threshold out of range",
-     {"kind": "SessionSelector", "spec": {"source": "shop", "dedupThreshold": 1.5, "strategies": [{"type": "errors"}]}},
-     "should be less than or equal to 1"),
-    ("suite generating nothing", {"kind": "TestSuite", "spec": {"source": "shop", "generate": {"http": False}}},
-     "enable http or browser tests"),
-    ("login profile without credentials",
-     {"kind": "TestSuite", "spec": {"source": "shop", "authProfiles": [{"name": "u", "type": "login"}]}},
-     "a login profile needs loginPath, usernameRef and passwordRef"),
-    ("duplicate auth profile names",
-     {"kind": "TestSuite", "spec": {"source": "shop", "authProfiles": [
-         {"name": "a", "type": "static", "headers": [{"name": "X", "secretKeyRef": {"name": "s", "key": "k"}}]},
-         {"name": "a", "type": "static", "headers": [{"name": "Y", "secretKeyRef": {"name": "s", "key": "k"}}]}]}},
-     "auth profile names must be unique"),
+    (
+        "replayrun with url and service",
+        {"kind": "ReplayRun", "spec": {"suite": "s", "target": {"url": "http://a", "service": {"name": "b"}}}},
+        "set exactly one of url or service",
+    ),
+    (
+        "replayrun with neither url nor service",
+        {"kind": "ReplayRun", "spec": {"suite": "s", "target": {}}},
+        "set exactly one of url or service",
+    ),
+    (
+        "replayrun with too many shards",
+        {"kind": "ReplayRun", "spec": {"suite": "s", "shards": 500, "target": {"url": "http://a"}}},
+        "should be less than or equal to 100",
+    ),
+    (
+        "replayrun with a non-URL target",
+        {"kind": "ReplayRun", "spec": {"suite": "s", "target": {"url": "ftp://a"}}},
+        "spec.target.url",
+    ),
+    (
+        "replayrun with an unknown field",
+        {"kind": "ReplayRun", "spec": {"suite": "s", "target": {"url": "http://a"}, "shard": 3}},
+        'unknown field "spec.shard"',
+    ),
+    (
+        "selector without strategies",
+        {"kind": "SessionSelector", "spec": {"source": "shop", "strategies": []}},
+        "spec.strategies: Invalid value: 0: spec.strategies in body should have at least 1 items",
+    ),
+    (
+        "event strategy without event name",
+        {"kind": "SessionSelector", "spec": {"source": "shop", "strategies": [{"type": "event"}]}},
+        "strategy event needs the event name in `event`",
+    ),
+    (
+        "unknown strategy",
+        {"kind": "SessionSelector", "spec": {"source": "shop", "strategies": [{"type": "random"}]}},
+        'Unsupported value: "random"',
+    ),
+    (
+        "bad window",
+        {"kind": "SessionSelector", "spec": {"source": "shop", "window": "a week", "strategies": [{"type": "errors"}]}},
+        "spec.window",
+    ),
+    (
+        "dedup threshold out of range",
+        {
+            "kind": "SessionSelector",
+            "spec": {"source": "shop", "dedupThreshold": 1.5, "strategies": [{"type": "errors"}]},
+        },
+        "should be less than or equal to 1",
+    ),
+    (
+        "suite generating nothing",
+        {"kind": "TestSuite", "spec": {"source": "shop", "generate": {"http": False}}},
+        "enable http or browser tests",
+    ),
+    (
+        "login profile without credentials",
+        {"kind": "TestSuite", "spec": {"source": "shop", "authProfiles": [{"name": "u", "type": "login"}]}},
+        "a login profile needs loginPath, usernameRef and passwordRef",
+    ),
+    (
+        "duplicate auth profile names",
+        {
+            "kind": "TestSuite",
+            "spec": {
+                "source": "shop",
+                "authProfiles": [
+                    {
+                        "name": "a",
+                        "type": "static",
+                        "headers": [{"name": "X", "secretKeyRef": {"name": "s", "key": "k"}}],
+                    },
+                    {
+                        "name": "a",
+                        "type": "static",
+                        "headers": [{"name": "Y", "secretKeyRef": {"name": "s", "key": "k"}}],
+                    },
+                ],
+            },
+        },
+        "auth profile names must be unique",
+    ),
     ("source with an invalid name", {"kind": "TestSuite", "spec": {"source": "Shop_1"}}, "spec.source"),
-    ("rumsource nodePort without NodePort", {"kind": "RumSource", "spec": {"nodePort": 30080}},
-     "nodePort needs serviceType NodePort"),
-    ("rumsource sampling rate above 1", {"kind": "RumSource", "spec": {"instrumentation": {"samplingRate": 2}}},
-     "spec.instrumentation.samplingRate"),
-    ("rumsource unknown sanitisation action",
-     {"kind": "RumSource", "spec": {"sanitization": {"rules": [{"kind": "header", "match": "x", "action": "hash"}]}}},
-     'Unsupported value: "hash"'),
+    (
+        "rumsource nodePort without NodePort",
+        {"kind": "RumSource", "spec": {"nodePort": 30080}},
+        "nodePort needs serviceType NodePort",
+    ),
+    (
+        "rumsource sampling rate above 1",
+        {"kind": "RumSource", "spec": {"instrumentation": {"samplingRate": 2}}},
+        "spec.instrumentation.samplingRate",
+    ),
+    (
+        "rumsource unknown sanitisation action",
+        {
+            "kind": "RumSource",
+            "spec": {"sanitization": {"rules": [{"kind": "header", "match": "x", "action": "hash"}]}},
+        },
+        'Unsupported value: "hash"',
+    ),
 ]
 
 
@@ -279,8 +428,16 @@ def test_invalid_manifests_are_refused_with_a_readable_message(
 
 def test_replayrun_spec_is_immutable(kube: Kube, crds_installed: None, namespace: str) -> None:
     kube.apply(_replayrun("frozen"), namespace=namespace)
-    result = kube.run("patch", "replayrun", "frozen", f"--namespace={namespace}", "--type=merge",
-                      "-p", '{"spec": {"shards": 3}}', check=False)
+    result = kube.run(
+        "patch",
+        "replayrun",
+        "frozen",
+        f"--namespace={namespace}",
+        "--type=merge",
+        "-p",
+        '{"spec": {"shards": 3}}',
+        check=False,
+    )
     assert result.returncode != 0
     assert "ReplayRun spec is immutable; create a new ReplayRun" in result.stderr
 
@@ -293,18 +450,30 @@ def test_rumsource_owns_its_collector_and_deleting_cleans_up(
     kube: Kube, operator: OperatorProcess, namespace: str
 ) -> None:
     kube.apply(_rumsource(replicas=1), namespace=namespace)
-    owned = [("deployment", "shop-collector"), ("service", "shop-collector"), ("secret", "shop-ingest-key"),
-             ("configmap", "shop-sanitization"), ("configmap", "shop-instrumentation")]
-    rum = kube.wait_for("RumSource status", lambda: (_ := _get(kube, "rumsource", "shop", namespace)) and
-                        _condition(_, "Ready") and _, timeout=60)
+    owned = [
+        ("deployment", "shop-collector"),
+        ("service", "shop-collector"),
+        ("secret", "shop-ingest-key"),
+        ("configmap", "shop-sanitization"),
+        ("configmap", "shop-instrumentation"),
+    ]
+    rum = kube.wait_for(
+        "RumSource status",
+        lambda: (_ := _get(kube, "rumsource", "shop", namespace)) and _condition(_, "Ready") and _,
+        timeout=60,
+    )
     uid = rum["metadata"]["uid"]
     for kind, name in owned:
         obj = kube.get(kind, name, namespace)
         assert obj["metadata"]["ownerReferences"][0]["uid"] == uid, (kind, name)
-    dep = json.loads(kube.run("get", "deployment", "shop-collector", f"--namespace={namespace}", "-o", "json",
-                              "--show-managed-fields").stdout)
-    assert any(m["manager"] == "trodden-operator" and m["operation"] == "Apply"
-               for m in dep["metadata"]["managedFields"])
+    dep = json.loads(
+        kube.run(
+            "get", "deployment", "shop-collector", f"--namespace={namespace}", "-o", "json", "--show-managed-fields"
+        ).stdout
+    )
+    assert any(
+        m["manager"] == "trodden-operator" and m["operation"] == "Apply" for m in dep["metadata"]["managedFields"]
+    )
     assert dep["spec"]["template"]["spec"]["containers"][0]["args"][:3] == ["collect", "--source", "shop"]
     # Conditions on the first visit; no pods run here, so not Ready, with a reason a person reads.
     ready = _condition(rum, "Ready")
@@ -317,28 +486,38 @@ def test_rumsource_owns_its_collector_and_deleting_cleans_up(
     key = kube.get("secret", "shop-ingest-key", namespace)["data"]["key"]
 
     # An update reaches the owned objects; the generated key is kept.
-    kube.run("patch", "rumsource", "shop", f"--namespace={namespace}", "--type=merge",
-             "-p", '{"spec": {"replicas": 3, "instrumentation": {"samplingRate": 0.5}}}')
+    kube.run(
+        "patch",
+        "rumsource",
+        "shop",
+        f"--namespace={namespace}",
+        "--type=merge",
+        "-p",
+        '{"spec": {"replicas": 3, "instrumentation": {"samplingRate": 0.5}}}',
+    )
     kube.wait_for("replicas 3", lambda: kube.get("deployment", "shop-collector", namespace)["spec"]["replicas"] == 3)
-    rum = kube.wait_for("generation 2 observed", lambda: (_ := kube.get("rumsource", "shop", namespace))
-                        ["status"].get("observedGeneration") == 2 and _)
+    rum = kube.wait_for(
+        "generation 2 observed",
+        lambda: (_ := kube.get("rumsource", "shop", namespace))["status"].get("observedGeneration") == 2 and _,
+    )
     assert _condition(rum, "Ready")["observedGeneration"] == 2  # type: ignore[index]
     config = InstrumentationConfig.model_validate_json(
-        kube.get("configmap", "shop-instrumentation", namespace)["data"]["config.json"])
+        kube.get("configmap", "shop-instrumentation", namespace)["data"]["config.json"]
+    )
     assert config.sampling.rate == 0.5
     assert kube.get("secret", "shop-ingest-key", namespace)["data"]["key"] == key
 
     # Deleting the RumSource deletes what it owns (garbage collector in kube-controller-manager).
     kube.run("delete", "rumsource", "shop", f"--namespace={namespace}")
     for kind, name in owned:
-        kube.wait_for(f"{kind}/{name} deleted", lambda k=kind, n=name: _get(kube, k, n, namespace) is None,
-                      timeout=90)
+        kube.wait_for(f"{kind}/{name} deleted", lambda k=kind, n=name: _get(kube, k, n, namespace) is None, timeout=90)
 
 
 def _wait_job(kube: Kube, ns: str, component: str, owner: str, timeout: float = 60) -> dict[str, Any]:
     def find() -> dict[str, Any] | None:
-        items = kube.get("jobs", namespace=ns, **{"app.kubernetes.io/component": component,
-                                                   "app.kubernetes.io/instance": owner})["items"]
+        items = kube.get(
+            "jobs", namespace=ns, **{"app.kubernetes.io/component": component, "app.kubernetes.io/instance": owner}
+        )["items"]
         return items[0] if items else None
 
     job: dict[str, Any] = kube.wait_for(f"{component} job of {owner}", find, timeout=timeout)
@@ -351,31 +530,53 @@ def test_replayrun_gates_kubectl_wait_on_success_and_on_regressions(
     kube.apply(_replayrun("green", shards=3), _replayrun("red"), namespace=namespace)
     green_job = _wait_job(kube, namespace, "replay", "green")
     assert green_job["spec"]["completionMode"] == "Indexed" and green_job["spec"]["parallelism"] == 3
-    green = kube.wait_for("Succeeded=Unknown", lambda: (_ := kube.get("replayrun", "green", namespace)) and
-                          _condition(_, "Succeeded") and _)
+    green = kube.wait_for(
+        "Succeeded=Unknown",
+        lambda: (_ := kube.get("replayrun", "green", namespace)) and _condition(_, "Succeeded") and _,
+    )
     assert _condition(green, "Succeeded")["status"] == "Unknown"  # type: ignore[index]
     assert _condition(green, "Failed")["status"] == "False"  # type: ignore[index]
     red = kube.get("replayrun", "red", namespace)
     red_job = _wait_job(kube, namespace, "replay", "red")
 
-    _store_results(operator_dsn, _run_name(green), [(f"t{i}", "passed", None) for i in range(5)]
-                   + [("t-flaky", "flaky", {"endpoint": "GET /cart"})], shards=3)
+    _store_results(
+        operator_dsn,
+        _run_name(green),
+        [(f"t{i}", "passed", None) for i in range(5)] + [("t-flaky", "flaky", {"endpoint": "GET /cart"})],
+        shards=3,
+    )
     _complete_job(kube, namespace, green_job["metadata"]["name"])
-    waited = kube.run("wait", "--for=condition=Succeeded", "replayrun/green", f"--namespace={namespace}",
-                      "--timeout=60s", check=False)
+    waited = kube.run(
+        "wait", "--for=condition=Succeeded", "replayrun/green", f"--namespace={namespace}", "--timeout=60s", check=False
+    )
     assert waited.returncode == 0, waited.stderr
     green = kube.get("replayrun", "green", namespace)
     assert (green["status"]["passed"], green["status"]["failed"], green["status"]["flaky"]) == (5, 0, 1)
     assert green["status"]["phase"] == "Succeeded" and green["status"]["shardsDone"] == 3
 
-    _store_results(operator_dsn, _run_name(red), [
-        ("t-ok", "passed", None),
-        ("t-orders", "failed", {"endpoint": "GET /orders/{id}", "assertion_id": "status", "kind": "status",
-                                "description": "status is 2xx", "expected": 200, "actual": 500}),
-    ])
+    _store_results(
+        operator_dsn,
+        _run_name(red),
+        [
+            ("t-ok", "passed", None),
+            (
+                "t-orders",
+                "failed",
+                {
+                    "endpoint": "GET /orders/{id}",
+                    "assertion_id": "status",
+                    "kind": "status",
+                    "description": "status is 2xx",
+                    "expected": 200,
+                    "actual": 500,
+                },
+            ),
+        ],
+    )
     _complete_job(kube, namespace, red_job["metadata"]["name"])
-    waited = kube.run("wait", "--for=condition=Failed", "replayrun/red", f"--namespace={namespace}",
-                      "--timeout=60s", check=False)
+    waited = kube.run(
+        "wait", "--for=condition=Failed", "replayrun/red", f"--namespace={namespace}", "--timeout=60s", check=False
+    )
     assert waited.returncode == 0, waited.stderr
     red = kube.get("replayrun", "red", namespace)
     assert _condition(red, "Succeeded")["reason"] == "RegressionsFound"  # type: ignore[index]
@@ -386,9 +587,11 @@ def test_replayrun_gates_kubectl_wait_on_success_and_on_regressions(
     # The Flagger gate, over HTTP from the operator process.
     def gate(name: str) -> int:
         req = urllib.request.Request(
-            f"http://127.0.0.1:{operator.http_port}/flagger/replayrun", method="POST",
+            f"http://127.0.0.1:{operator.http_port}/flagger/replayrun",
+            method="POST",
             data=json.dumps({"name": "shop", "namespace": namespace, "metadata": {"replayrun": name}}).encode(),
-            headers={"Content-Type": "application/json"})
+            headers={"Content-Type": "application/json"},
+        )
         try:
             with urllib.request.urlopen(req, timeout=10) as r:
                 return int(r.status)
@@ -418,15 +621,21 @@ def test_restart_mid_run_neither_duplicates_jobs_nor_loses_results(
     kube.apply(_rumsource("steady"), _replayrun("midway", shards=2), namespace=namespace)
     job = _wait_job(kube, namespace, "replay", "midway")
     kube.wait_for("collector", lambda: _get(kube, "deployment", "steady-collector", namespace))
-    kube.wait_for("steady status", lambda: (kube.get("rumsource", "steady", namespace).get("status") or {})
-                  .get("observedGeneration") == 1)
+    kube.wait_for(
+        "steady status",
+        lambda: (kube.get("rumsource", "steady", namespace).get("status") or {}).get("observedGeneration") == 1,
+    )
     dep_version = kube.get("deployment", "steady-collector", namespace)["metadata"]["resourceVersion"]
     rr = kube.get("replayrun", "midway", namespace)
 
     operator.stop()
     # The shards finish while no operator runs.
-    _store_results(operator_dsn, _run_name(rr), [("a", "passed", None), ("b", "passed", None),
-                                                 ("c", "flaky", {"endpoint": "GET /x"})], shards=2)
+    _store_results(
+        operator_dsn,
+        _run_name(rr),
+        [("a", "passed", None), ("b", "passed", None), ("c", "flaky", {"endpoint": "GET /x"})],
+        shards=2,
+    )
     _complete_job(kube, namespace, job["metadata"]["name"])
     operator.start()
 
@@ -444,24 +653,31 @@ def test_restart_mid_run_neither_duplicates_jobs_nor_loses_results(
 def test_flaky_flow_raises_its_sampling_in_the_next_config(
     kube: Kube, operator: OperatorProcess, operator_dsn: str, namespace: str, tmp_path: Path
 ) -> None:
-    kube.apply(_rumsource("loop", instrumentation={"samplingRate": 0.1}),
-               {"apiVersion": API, "kind": "TestSuite", "metadata": {"name": "loop-suite"}, "spec": {"source": "loop"}},
-               namespace=namespace)
+    kube.apply(
+        _rumsource("loop", instrumentation={"samplingRate": 0.1}),
+        {"apiVersion": API, "kind": "TestSuite", "metadata": {"name": "loop-suite"}, "spec": {"source": "loop"}},
+        namespace=namespace,
+    )
     kube.wait_for("instrumentation", lambda: _get(kube, "configmap", "loop-instrumentation", namespace))
     before = InstrumentationConfig.model_validate_json(
-        kube.get("configmap", "loop-instrumentation", namespace)["data"]["config.json"])
+        kube.get("configmap", "loop-instrumentation", namespace)["data"]["config.json"]
+    )
     assert before.sampling.boosts == []
     kube.apply(_replayrun("loop-run", suite="loop-suite"), namespace=namespace)
     job = _wait_job(kube, namespace, "replay", "loop-run")
     rr = kube.get("replayrun", "loop-run", namespace)
-    _store_results(operator_dsn, _run_name(rr), [
-        ("ok", "passed", None), ("cart", "flaky", {"endpoint": "POST /cart/{id}/items", "kind": "status"})])
+    _store_results(
+        operator_dsn,
+        _run_name(rr),
+        [("ok", "passed", None), ("cart", "flaky", {"endpoint": "POST /cart/{id}/items", "kind": "status"})],
+    )
     _complete_job(kube, namespace, job["metadata"]["name"])
     kube.run("wait", "--for=condition=Succeeded", "replayrun/loop-run", f"--namespace={namespace}", "--timeout=60s")
 
     def fed_back() -> InstrumentationConfig | None:
         cfg = InstrumentationConfig.model_validate_json(
-            kube.get("configmap", "loop-instrumentation", namespace)["data"]["config.json"])
+            kube.get("configmap", "loop-instrumentation", namespace)["data"]["config.json"]
+        )
         return cfg if cfg.sampling.boosts else None
 
     after: InstrumentationConfig = kube.wait_for("feedback", fed_back, timeout=30)
@@ -475,14 +691,28 @@ def test_flaky_flow_raises_its_sampling_in_the_next_config(
     port = _free_port()
     trodden = shutil.which("trodden", path=str(Path(sys.executable).parent)) or "trodden"
     collector = subprocess.Popen(
-        [trodden, "collect", "--source", "loop", "--port", str(port), "--ingest-key", "k",
-         "--instrumentation-file", str(config_file), "--dsn", operator_dsn],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            trodden,
+            "collect",
+            "--source",
+            "loop",
+            "--port",
+            str(port),
+            "--ingest-key",
+            "k",
+            "--instrumentation-file",
+            str(config_file),
+            "--dsn",
+            operator_dsn,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
+
         def served() -> dict[str, Any] | None:
             try:
-                req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/config?key=k",
-                                             headers={"X-Trodden-Key": "k"})
+                req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/config?key=k", headers={"X-Trodden-Key": "k"})
                 with urllib.request.urlopen(req, timeout=2) as r:
                     return dict(json.loads(r.read()))
             except OSError:
@@ -490,8 +720,9 @@ def test_flaky_flow_raises_its_sampling_in_the_next_config(
 
         doc: dict[str, Any] = kube.wait_for("collector /v1/config", served, timeout=30)
         assert doc["generation"] == after.generation
-        assert {"route": "POST /cart/{id}/items", "rate": 1.0, "reason": "flaky"}.items() <= doc["sampling"][
-            "boosts"][0].items()
+        assert {"route": "POST /cart/{id}/items", "rate": 1.0, "reason": "flaky"}.items() <= doc["sampling"]["boosts"][
+            0
+        ].items()
     finally:
         collector.terminate()
         collector.wait(timeout=20)
@@ -502,34 +733,58 @@ def test_selection_then_generation_jobs_chain(
 ) -> None:
     source = f"chain{uuid.uuid4().hex[:6]}"
     kube.apply(
-        {"apiVersion": API, "kind": "SessionSelector", "metadata": {"name": "picks"},
-         "spec": {"source": source, "budget": 25, "strategies": [{"type": "frequent", "count": 5}, {"type": "errors"}]}},
-        {"apiVersion": API, "kind": "TestSuite", "metadata": {"name": "chain-suite"},
-         "spec": {"source": source, "selectors": ["picks"]}},
+        {
+            "apiVersion": API,
+            "kind": "SessionSelector",
+            "metadata": {"name": "picks"},
+            "spec": {
+                "source": source,
+                "budget": 25,
+                "strategies": [{"type": "frequent", "count": 5}, {"type": "errors"}],
+            },
+        },
+        {
+            "apiVersion": API,
+            "kind": "TestSuite",
+            "metadata": {"name": "chain-suite"},
+            "spec": {"source": source, "selectors": ["picks"]},
+        },
         namespace=namespace,
     )
     select_job = _wait_job(kube, namespace, "select", "picks")
     args = select_job["spec"]["template"]["spec"]["containers"][0]["args"]
     assert args[:5] == ["select", "--source", source, "--name", "picks"] and "frequent:5" in args
-    suite = kube.wait_for("suite waits", lambda: (_ := kube.get("testsuite", "chain-suite", namespace)) and
-                          _condition(_, "Ready") and _)
+    suite = kube.wait_for(
+        "suite waits", lambda: (_ := kube.get("testsuite", "chain-suite", namespace)) and _condition(_, "Ready") and _
+    )
     assert _condition(suite, "Ready")["reason"] == "WaitingForSelection"  # type: ignore[index]
 
-    [sel] = _db(operator_dsn, "INSERT INTO selections (source, name, params, stats) VALUES ($1, 'picks', '{}',"
-                              " '{\"journeys\": 3}') RETURNING id", source)
-    _db(operator_dsn, "INSERT INTO selection_items VALUES ($1, 1, 's1', 'a', '[]'), ($1, 2, 's2', 'b', '[]')",
-        sel["id"])
+    [sel] = _db(
+        operator_dsn,
+        "INSERT INTO selections (source, name, params, stats) VALUES ($1, 'picks', '{}',"
+        " '{\"journeys\": 3}') RETURNING id",
+        source,
+    )
+    _db(
+        operator_dsn, "INSERT INTO selection_items VALUES ($1, 1, 's1', 'a', '[]'), ($1, 2, 's2', 'b', '[]')", sel["id"]
+    )
     _complete_job(kube, namespace, select_job["metadata"]["name"])
-    picked = kube.wait_for("selection in status", lambda: (_ := kube.get("sessionselector", "picks", namespace))
-                           ["status"].get("selectionId") and _, timeout=60)
+    picked = kube.wait_for(
+        "selection in status",
+        lambda: (_ := kube.get("sessionselector", "picks", namespace))["status"].get("selectionId") and _,
+        timeout=60,
+    )
     assert picked["status"]["selected"] == 2 and _condition(picked, "Ready")["status"] == "True"  # type: ignore[index]
 
     gen_job = _wait_job(kube, namespace, "generate", "chain-suite", timeout=60)
     gen_args = gen_job["spec"]["template"]["spec"]["containers"][0]["args"]
     assert gen_args[gen_args.index("--selection") + 1] == str(sel["id"])
     _db(operator_dsn, "INSERT INTO suites (name, source) VALUES ('chain-suite', $1)", source)
-    _db(operator_dsn, "INSERT INTO suite_revisions (suite, revision, ir, stats) VALUES ('chain-suite', 1, '{}',"
-                      " '{\"tests\": 2, \"assertions\": 11}')")
+    _db(
+        operator_dsn,
+        "INSERT INTO suite_revisions (suite, revision, ir, stats) VALUES ('chain-suite', 1, '{}',"
+        ' \'{"tests": 2, "assertions": 11}\')',
+    )
     _complete_job(kube, namespace, gen_job["metadata"]["name"])
     kube.run("wait", "--for=condition=Ready", "testsuite/chain-suite", f"--namespace={namespace}", "--timeout=60s")
     suite = kube.get("testsuite", "chain-suite", namespace)
@@ -538,20 +793,45 @@ def test_selection_then_generation_jobs_chain(
 
 def test_new_rollout_creates_a_replayrun(kube: Kube, operator: OperatorProcess, namespace: str) -> None:
     # replicas 0: the deployment controller finishes the rollout without a node.
-    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}, "spec": {
-        "replicas": 0, "selector": {"matchLabels": {"app": "web"}},
-        "template": {"metadata": {"labels": {"app": "web"}},
-                     "spec": {"containers": [{"name": "web", "image": "shop:1"}]}}}}
-    kube.apply(deployment, {"apiVersion": API, "kind": "TestSuite", "metadata": {"name": "web-suite"}, "spec": {
-        "source": "web", "replayOn": {"deployment": "web", "target": {"service": {"name": "web"}}}}},
-        namespace=namespace)
-    kube.wait_for("first template recorded", lambda: (kube.get("testsuite", "web-suite", namespace).get("status")
-                                                      or {}).get("rolloutTemplateHash"), timeout=60)
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web"},
+        "spec": {
+            "replicas": 0,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "web", "image": "shop:1"}]},
+            },
+        },
+    }
+    kube.apply(
+        deployment,
+        {
+            "apiVersion": API,
+            "kind": "TestSuite",
+            "metadata": {"name": "web-suite"},
+            "spec": {"source": "web", "replayOn": {"deployment": "web", "target": {"service": {"name": "web"}}}},
+        },
+        namespace=namespace,
+    )
+    kube.wait_for(
+        "first template recorded",
+        lambda: (kube.get("testsuite", "web-suite", namespace).get("status") or {}).get("rolloutTemplateHash"),
+        timeout=60,
+    )
     assert kube.get("replayruns", namespace=namespace)["items"] == []
+    assert _gate(operator, namespace, testsuite="web-suite") == 425  # no rollout run yet
     kube.run("set", "image", "deployment/web", "web=shop:2", f"--namespace={namespace}")
     runs = kube.wait_for("rollout ReplayRun", lambda: kube.get("replayruns", namespace=namespace)["items"], timeout=60)
     [run] = runs
     assert run["spec"]["suite"] == "web-suite"
     assert run["metadata"]["ownerReferences"][0]["name"] == "web-suite"
-    suite = kube.get("testsuite", "web-suite", namespace)
+    suite = kube.wait_for("lastReplayRun", lambda: (_ := kube.get("testsuite", "web-suite", namespace))
+                          ["status"].get("lastReplayRun") and _)
     assert suite["status"]["lastReplayRun"] == run["metadata"]["name"]
+    assert _gate(operator, namespace, testsuite="web-suite") == 425  # its run has not finished
+    _complete_job(kube, namespace, _wait_job(kube, namespace, "replay", run["metadata"]["name"])["metadata"]["name"],
+                  failed=True)
+    kube.wait_for("gate closed", lambda: _gate(operator, namespace, testsuite="web-suite") == 409)

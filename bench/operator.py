@@ -1,0 +1,162 @@
+"""Operator overhead: time from `kubectl apply` of ReplayRuns to their Jobs existing.
+
+200 ReplayRuns are applied at once (one `kubectl apply` of a List); a watch on Jobs records when
+each replay Job appears. The reference, measured in the same run on the same API server: the same
+200 Jobs (the manifests the operator would build) applied directly. The ratio of the two is the
+operator's overhead. Also prints the operator's peak memory (VmHWM).
+
+    .venv/bin/python bench/operator.py [--count 200]     # KUBECONFIG, or a local cluster it starts
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "e2e" / "cluster"))
+
+
+@contextlib.contextmanager
+def cluster() -> Iterator[Path]:
+    given = os.environ.get("KUBECONFIG")
+    if given:
+        yield Path(given)
+        return
+    import localcluster
+
+    with localcluster.running_cluster(Path(tempfile.mkdtemp(prefix="trodden-bench-"))) as c:
+        yield c.kubeconfig
+
+
+def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None) -> str:
+    out = subprocess.run(["kubectl", f"--kubeconfig={kubeconfig}", *args], input=stdin, capture_output=True,
+                         text=True, check=False, timeout=300)
+    if out.returncode != 0:
+        raise SystemExit(f"kubectl {' '.join(args)}: {out.stderr}")
+    return out.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def watch_jobs(namespace: str, count: int, started: asyncio.Event, t0: list[float]) -> list[float]:
+    """Seconds from t0 at which each of `count` new Jobs was seen."""
+    from lightkube import AsyncClient
+    from lightkube.resources.batch_v1 import Job
+
+    client = AsyncClient()
+    seen: dict[str, float] = {}
+    try:
+        stream = client.watch(Job, namespace=namespace)
+        started.set()
+        async for kind, job in stream:
+            if kind == "ADDED" and job.metadata and job.metadata.name not in seen:
+                seen[str(job.metadata.name)] = time.perf_counter() - t0[0]
+                if len(seen) >= count:
+                    break
+    finally:
+        await client.close()
+    return sorted(seen.values())
+
+
+async def measure(kubeconfig: Path, namespace: str, docs: list[dict[str, Any]]) -> list[float]:
+    t0 = [0.0]
+    started = asyncio.Event()
+    watcher = asyncio.create_task(watch_jobs(namespace, len(docs), started, t0))
+    await started.wait()
+    await asyncio.sleep(1.0)  # the watch is established
+    t0[0] = time.perf_counter()
+    proc = await asyncio.create_subprocess_exec(
+        "kubectl", f"--kubeconfig={kubeconfig}", "apply", f"--namespace={namespace}", "-f", "-",
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL)
+    await proc.communicate(json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}).encode())
+    return await asyncio.wait_for(watcher, timeout=600)
+
+
+def pct(values: list[float], p: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[int(p) - 1] if len(values) > 1 else values[0]
+
+
+def peak_memory_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--count", type=int, default=200)
+    args = parser.parse_args()
+    from trodden.operator import builders
+    from trodden.operator.builders import Owner, Runtime
+    from trodden.operator.specs import ReplayRunSpec
+
+    with cluster() as kubeconfig:
+        os.environ["KUBECONFIG"] = str(kubeconfig)
+        kubectl(kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds"))
+        kubectl(kubeconfig, "wait", "--for=condition=Established", "crd/replayruns.trodden.dev")
+        suffix = uuid.uuid4().hex[:6]
+        direct_ns, operator_ns = f"bench-direct-{suffix}", f"bench-operator-{suffix}"
+        for ns in (direct_ns, operator_ns):
+            kubectl(kubeconfig, "create", "namespace", ns)
+
+        spec = {"suite": "bench", "target": {"url": "http://127.0.0.1:9"}}
+        # Reference: the Jobs the operator would create, applied directly (owner refs dropped: no owners).
+        jobs = []
+        for i in range(args.count):
+            owner = Owner("ReplayRun", f"run-{i}", direct_ns, uuid.uuid4().hex)
+            job = builders.replay_job(owner, ReplayRunSpec.model_validate(spec), Runtime())
+            del job["metadata"]["ownerReferences"]
+            jobs.append(job)
+        direct = asyncio.run(measure(kubeconfig, direct_ns, jobs))
+
+        port, health = free_port(), free_port()
+        trodden = shutil.which("trodden", path=str(Path(sys.executable).parent)) or "trodden"
+        log = tempfile.NamedTemporaryFile(prefix="trodden-bench-operator-", suffix=".log", delete=False)
+        env = {**os.environ, "TRODDEN_LOG_LEVEL": "warning"}
+        env.pop("TRODDEN_DSN", None)
+        operator = subprocess.Popen([trodden, "operator", "-n", operator_ns, "--http-port", str(port),
+                                     "--health-port", str(health)], env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            time.sleep(3)
+            runs = [{"apiVersion": "trodden.dev/v1alpha1", "kind": "ReplayRun", "metadata": {"name": f"run-{i}"},
+                     "spec": spec} for i in range(args.count)]
+            via_operator = asyncio.run(measure(kubeconfig, operator_ns, runs))
+            memory = peak_memory_mib(operator.pid)
+        finally:
+            operator.send_signal(signal.SIGTERM)
+            operator.wait(timeout=30)
+        for ns in (direct_ns, operator_ns):
+            kubectl(kubeconfig, "delete", "namespace", ns, "--wait=false")
+
+    print(f"{args.count} objects applied at once; seconds from apply to Job seen by a watch")
+    print(f"{'':24}{'p50':>8}{'p99':>8}{'last':>8}")
+    print(f"{'API server, Jobs direct':24}{pct(direct, 50):8.2f}{pct(direct, 99):8.2f}{direct[-1]:8.2f}")
+    print(f"{'via operator':24}{pct(via_operator, 50):8.2f}{pct(via_operator, 99):8.2f}{via_operator[-1]:8.2f}")
+    print(f"overhead ratio (operator / direct): p50 {pct(via_operator, 50) / pct(direct, 50):.1f}x, "
+          f"p99 {pct(via_operator, 99) / pct(direct, 99):.1f}x")
+    print(f"operator peak memory: {memory:.0f} MiB (log: {log.name})")
+
+
+if __name__ == "__main__":
+    main()

@@ -132,7 +132,8 @@ def main() -> None:
 
         port, health = free_port(), free_port()
         trodden = shutil.which("trodden", path=str(Path(sys.executable).parent)) or "trodden"
-        log = tempfile.NamedTemporaryFile(prefix="trodden-bench-operator-", suffix=".log", delete=False)
+        log_path = Path(tempfile.mkdtemp(prefix="trodden-bench-")) / "operator.log"
+        log = log_path.open("wb")
         env = {**os.environ, "TRODDEN_LOG_LEVEL": "warning"}
         env.pop("TRODDEN_DSN", None)
         operator = subprocess.Popen([trodden, "operator", "-n", operator_ns, "--http-port", str(port),
@@ -146,6 +147,7 @@ def main() -> None:
         finally:
             operator.send_signal(signal.SIGTERM)
             operator.wait(timeout=30)
+            log.close()
         for ns in (direct_ns, operator_ns):
             kubectl(kubeconfig, "delete", "namespace", ns, "--wait=false")
 
@@ -155,7 +157,7 @@ def main() -> None:
     print(f"{'via operator':24}{pct(via_operator, 50):8.2f}{pct(via_operator, 99):8.2f}{via_operator[-1]:8.2f}")
     print(f"overhead ratio (operator / direct): p50 {pct(via_operator, 50) / pct(direct, 50):.1f}x, "
           f"p99 {pct(via_operator, 99) / pct(direct, 99):.1f}x")
-    print(f"operator peak memory: {memory:.0f} MiB (log: {log.name})")
+    print(f"operator peak memory: {memory:.0f} MiB (log: {log_path})")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from trodden.operator.specs import API_VERSION, KINDS_BY_NAME
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "k8s"

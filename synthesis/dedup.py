@@ -84,11 +84,17 @@ def cluster_journeys(
     order = np.argsort(-np.asarray(counts, dtype=np.int64), kind="stable")
     for j in order.tolist():
         mh = LeanMinHash(seed=1, hashvalues=matrix[j], scheme="legacy")
-        best, best_sim = -1, -1.0
-        for cand in lsh.query(mh):
-            sim = jaccard(sets[j], sets[cand])
-            if sim >= threshold and (sim > best_sim or (sim == best_sim and cand < best)):
-                best, best_sim = cand, sim
+        best = -1
+        cands = np.array(lsh.query(mh), dtype=np.int64)
+        if len(cands):
+            # rank candidates by estimated similarity (one numpy call), verify exactly in that order
+            estimate = (matrix[cands] == matrix[j]).mean(axis=1)
+            for k in np.lexsort((cands, -estimate)).tolist():
+                if estimate[k] < threshold - 0.15:
+                    break
+                if jaccard(sets[j], sets[int(cands[k])]) >= threshold:
+                    best = int(cands[k])
+                    break
         if best >= 0:
             cluster[j] = best
         else:

@@ -5,6 +5,8 @@ stay standalone: standard library plus `requests`, no Trodden import. Trodden it
 functions (value formats, JSON pointers, assertion checks) so the generator, the exported tests
 and the documentation agree on what an assertion means.
 
+`TRODDEN_TIMEOUT_S` overrides the per-step timeout (10 s).
+
 Templates: `{{name}}` in URLs, header values and string leaves of bodies is replaced by the
 variable `name` (`{{origin}}` is the target's origin); a string that is exactly `{{name}}` takes the
 variable's value with its type (a number stays a number).
@@ -13,6 +15,7 @@ variable's value with its type (a number stays a number).
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from collections.abc import Iterator
@@ -266,7 +269,7 @@ class HttpRunner:
         self.http.headers.update(headers or {})  # an auth profile's credentials
         self.origin = target.rstrip("/")
         self.vars: dict[str, Any] = {"origin": self.origin, **(variables or {})}
-        self.timeout_s = timeout_s
+        self.timeout_s = float(os.environ.get("TRODDEN_TIMEOUT_S", timeout_s))
         self.endpoints: list[str] = []
 
     def step(self, step: dict[str, Any], assertions: list[dict[str, Any]] | None = None) -> Any:
@@ -274,7 +277,7 @@ class HttpRunner:
         url = render(req["url"], self.vars)
         headers = {k: str(render(v, self.vars)) for k, v in (req.get("headers") or {}).items()}
         body = render(req.get("body"), self.vars)
-        kwargs: dict[str, Any] = {"headers": headers, "timeout": step.get("timeout_s", self.timeout_s),
+        kwargs: dict[str, Any] = {"headers": headers, "timeout": self.timeout_s,
                                   "allow_redirects": False}  # fmt: skip
         if body is not None:
             if req.get("body_kind") == "form":
@@ -337,7 +340,7 @@ class BrowserRunner:
     def __init__(self, page: Any, target: str, variables: dict[str, Any] | None = None, timeout_s: float = 10.0):
         self.page = page
         self.vars: dict[str, Any] = {"origin": target.rstrip("/"), **(variables or {})}
-        self.timeout_ms = timeout_s * 1000.0
+        self.timeout_ms = float(os.environ.get("TRODDEN_TIMEOUT_S", timeout_s)) * 1000.0
 
     def locate(self, locators: list[dict[str, Any]]) -> Any:
         """The first locator (most stable first) that finds an element; fails listing all tried."""

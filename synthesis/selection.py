@@ -137,6 +137,36 @@ class _Signals:
     unexpected_pairs: dict[tuple[int, int], float]  # (route, status) -> share
 
 
+def _sorted_unique(x: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """Unique values of an already sorted array in O(n) (occurrence → session is non-decreasing)."""
+    if len(x) == 0:
+        return x
+    keep = np.ones(len(x), dtype=bool)
+    keep[1:] = x[1:] != x[:-1]
+    return x[keep]
+
+
+def _present(codes: npt.NDArray[np.int64], size: int) -> npt.NDArray[np.int64]:
+    """The distinct non-negative codes (< size), by a presence table when it is small enough (O(n)),
+    else by sorting."""
+    codes = codes[codes >= 0]
+    if size <= 50_000_000:
+        return np.flatnonzero(np.bincount(codes, minlength=size))
+    return np.unique(codes)
+
+
+def _transition_codes(j: Journeys) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """(previous step of each occurrence or -1, code prev*V+step of each transition or -1)."""
+    n_occ = len(j.step_ids)
+    prev = np.empty(n_occ, dtype=np.int64)
+    if n_occ:
+        prev[0] = -1
+        prev[1:] = j.step_ids[:-1]
+        prev[j.offsets[:-1][np.diff(j.offsets) > 0]] = -1
+    trans = (prev >= 0) & (prev != j.step_ids)
+    return prev, np.where(trans, prev * len(j.vocab) + j.step_ids, -1)
+
+
 def _best_per_cluster(
     sessions: npt.NDArray[np.int32], score: npt.NDArray[Any], cluster: npt.NDArray[np.int32]
 ) -> list[int]:
@@ -186,7 +216,9 @@ def _signals(j: Journeys, journey_cluster: npt.NDArray[np.int32], slow_pct: floa
     if slow_pct is not None and http.any():
         bounds = np.full(len(j.routes), np.inf, dtype=np.float64)
         occ_idx = np.nonzero(http)[0]
-        order = occ_idx[np.argsort(j.route_ids[occ_idx], kind="stable")]
+        keys = j.route_ids[occ_idx]
+        # a stable sort of 16-bit keys is a radix sort: linear in the number of requests
+        order = occ_idx[np.argsort(keys.astype(np.int16) if len(j.routes) < 32767 else keys, kind="stable")]
         r_sorted = j.route_ids[order]
         starts = np.searchsorted(r_sorted, np.arange(len(j.routes)))
         ends = np.searchsorted(r_sorted, np.arange(len(j.routes)), side="right")
@@ -311,12 +343,12 @@ def select_journeys(j: Journeys, options: SelectOptions | None = None) -> Select
             }
             for step_id, name in sorted(wanted.items(), key=lambda kv: kv[1]):
                 occ = j.step_ids == step_id
-                sessions = np.unique(sig.occ_session[occ])
+                sessions = _sorted_unique(sig.occ_session[occ])
                 for s in _best_per_cluster(sessions, sig.signal, sig.session_cluster)[:cap]:
                     propose(s, f"event {name}", prio)
                     picked += 1
         elif strat.name == "errors":
-            sessions = np.unique(sig.occ_session[sig.error_occ])
+            sessions = _sorted_unique(sig.occ_session[sig.error_occ])
             for s in _best_per_cluster(sessions, sig.signal, sig.session_cluster)[:cap]:
                 propose(s, "errors: " + _describe_error(j, sig, s), prio)
                 picked += 1
@@ -372,16 +404,12 @@ def _total_units(j: Journeys) -> int:
     if len(j.step_ids) == 0:
         return 0
     http = j.route_ids >= 0
-    routes = len(np.unique(j.route_ids[http]))
-    statuses = len(np.unique(j.route_ids[http].astype(np.int64) * 1000 + j.statuses[http]))
-    event_ids = np.array([i for i, v in enumerate(j.vocab) if v.kind == "event"], dtype=np.int64)
-    events = len(np.unique(j.step_ids[np.isin(j.step_ids, event_ids)]))
-    prev = np.empty(len(j.step_ids), dtype=np.int64)
-    prev[0] = -1
-    prev[1:] = j.step_ids[:-1]
-    prev[j.offsets[:-1][np.diff(j.offsets) > 0]] = -1
-    trans = (prev >= 0) & (prev != j.step_ids)
-    transitions = len(np.unique(prev[trans] * len(j.vocab) + j.step_ids[trans]))
+    routes = len(_present(j.route_ids[http].astype(np.int64), len(j.routes)))
+    statuses = len(_present(j.route_ids[http].astype(np.int64) * 1000 + j.statuses[http], len(j.routes) * 1000))
+    is_event = np.array([v.kind == "event" for v in j.vocab], dtype=bool)
+    events = int(np.count_nonzero(np.bincount(j.step_ids, minlength=len(j.vocab))[is_event]))
+    _, tcodes = _transition_codes(j)
+    transitions = len(_present(tcodes, len(j.vocab) ** 2))
     return routes + statuses + events + transitions
 
 
@@ -407,36 +435,29 @@ def _describe_error(j: Journeys, sig: _Signals, s: int) -> str:
 def _novel(j: Journeys, sig: _Signals, cov: Coverage, cap: int) -> list[tuple[int, str]]:
     """Sessions with a step, transition or "route → status" the suite does not cover (vectorised:
     a flag per occurrence, then one session per cluster; reasons only for those kept)."""
-    n_occ = len(j.step_ids)
-    if n_occ == 0:
+    if len(j.step_ids) == 0:
         return []
     texts = [v.text for v in j.vocab]
     v = len(texts)
     http = j.route_ids >= 0
-    if cov.route_statuses:
+    step_new = np.array([t not in cov.steps for t in texts], dtype=bool)
+    if cov.route_statuses and j.routes:
         # exact statuses matter for HTTP steps ("POST /cart/{id}/coupon → 409")
-        codes = j.route_ids.astype(np.int64) * 1000 + j.statuses
-        pairs, inverse = np.unique(np.where(http, codes, -1), return_inverse=True)
-        new_pair = np.array([p >= 0 and f"{j.routes[p // 1000]} → {p % 1000}" not in cov.route_statuses
-                             for p in pairs.tolist()], dtype=bool)  # fmt: skip
-        novel_step = np.where(http, new_pair[inverse.reshape(-1)], False)
-        step_new = np.array([t not in cov.steps for t in texts], dtype=bool)
-        novel_step |= ~http & step_new[j.step_ids]
+        size = len(j.routes) * 1000
+        codes = np.where(http, j.route_ids.astype(np.int64) * 1000 + j.statuses, -1)
+        new_pair = np.zeros(size, dtype=bool)
+        for p in _present(codes, size).tolist():
+            new_pair[p] = f"{j.routes[p // 1000]} → {p % 1000}" not in cov.route_statuses
+        novel_step = np.where(http, new_pair[np.maximum(codes, 0)], step_new[j.step_ids])
     else:
-        step_new = np.array([t not in cov.steps for t in texts], dtype=bool)
         novel_step = step_new[j.step_ids]
     # transitions inside a session (not across session boundaries, not a step repeating itself)
-    prev = np.empty(n_occ, dtype=np.int64)
-    prev[0] = -1
-    prev[1:] = j.step_ids[:-1]
-    prev[j.offsets[:-1][np.diff(j.offsets) > 0]] = -1
-    trans = (prev >= 0) & (prev != j.step_ids)
-    tcodes = np.where(trans, prev * v + j.step_ids, -1)
-    uniq, tinv = np.unique(tcodes, return_inverse=True)
-    new_t = np.array([c >= 0 and (texts[c // v], texts[c % v]) not in cov.transitions for c in uniq.tolist()],
-                     dtype=bool)  # fmt: skip
-    novel_occ = novel_step | new_t[tinv.reshape(-1)]
-    sessions = np.unique(sig.occ_session[novel_occ])
+    prev, tcodes = _transition_codes(j)
+    present = _present(tcodes, v * v)
+    new_codes = np.array([c for c in present.tolist() if (texts[c // v], texts[c % v]) not in cov.transitions],
+                         dtype=np.int64)  # fmt: skip
+    novel_occ = novel_step | ((tcodes >= 0) & np.isin(tcodes, new_codes))
+    sessions = _sorted_unique(sig.occ_session[novel_occ])
     out: list[tuple[int, str]] = []
     for s in _best_per_cluster(sessions, sig.signal, sig.session_cluster)[:cap]:
         sl = j.session_slice(s)

@@ -1,7 +1,8 @@
 """A small real shop API (aiohttp) for the synthesis tests: ids are fresh per server, so a test
 that replays recorded ids verbatim fails against a second instance and a correlated one passes.
-`broken` plants regressions: "null_price" (product prices became null) and "coupon_error" (the
-coupon error changed its structure)."""
+`broken` plants regressions: "null_price" (product prices became null), "coupon_error" (the
+coupon error changed its structure), "renamed_button" (the add-to-cart button lost its test id
+and its name: locator fallbacks still find it) and "no_button" (it is gone)."""
 
 from __future__ import annotations
 
@@ -75,7 +76,31 @@ def make_app(broken: frozenset[str] = frozenset()) -> web.Application:
             return web.json_response({"error": {"code": "not_found", "message": "no such order"}}, status=404)
         return web.json_response(orders[oid])
 
+    # pages for the browser tests: a home page linking a product, whose button creates a cart
+    async def home(request: web.Request) -> web.Response:
+        return web.Response(content_type="text/html", text=(
+            "<html><body><h1>Mini shop</h1>"
+            '<a href="/products/7" data-testid="product-7">Product 7</a></body></html>'))  # fmt: skip
+
+    async def product_page(request: web.Request) -> web.Response:
+        label = "Buy now" if "renamed_button" in broken else "Add to cart"
+        test_id = "buy-now" if "renamed_button" in broken else "add-to-cart"
+        return web.Response(content_type="text/html", text=(
+            f"<html><body><h1>Product {request.match_info['pid']}</h1>"
+            + ("" if "no_button" in broken else f'<button data-testid="{test_id}">{label}</button>')
+            + "<script>"
+            "const b = document.querySelector('button'); if (b) b.onclick = async () => {"
+            "  const r = await fetch('/api/cart', {method: 'POST'}); const c = await r.json();"
+            "  location.href = '/cart/' + c.cart_id; };"
+            "</script></body></html>"))  # fmt: skip
+
+    async def cart_page(request: web.Request) -> web.Response:
+        return web.Response(content_type="text/html", text="<html><body><h1>Your cart</h1></body></html>")
+
     app = web.Application()
+    app.router.add_get("/", home)
+    app.router.add_get("/products/{pid}", product_page)
+    app.router.add_get("/cart/{cid}", cart_page)
     app.router.add_get("/api/products/{pid}", product)
     app.router.add_post("/api/login", login)
     app.router.add_post("/api/cart", create_cart)

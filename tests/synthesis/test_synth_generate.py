@@ -5,6 +5,7 @@ planted regressions there."""
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import sys
 from pathlib import Path
@@ -71,6 +72,7 @@ async def _run_exported(folder: Path, target: str) -> tuple[int, str]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "pytest", str(folder), "--target", target, "-q", "--tb=short", "-p", "no:cacheprovider",
         "-o", "addopts=", cwd=folder, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        env={**os.environ, "TRODDEN_TIMEOUT_S": "4"},
     )  # fmt: skip
     out, _ = await proc.communicate()
     assert proc.returncode is not None
@@ -122,3 +124,44 @@ async def test_recorded_flows_replay_against_a_fresh_server_and_catch_regression
 
     code, out = await _run_exported(tmp_path / "out", recorded_at)  # the recorded origin: refused
     assert code == 2 and "--allow-recorded-origin" in out
+
+
+def _browser_session(origin: str) -> Session:
+    """What rum.js records on the mini shop's pages: home, click a product, add it to the cart."""
+    cart = "0b6e1c4e-8a51-4d1f-9a3e-5b2f8c7d6e10"
+    events = [
+        {"kind": "page_view", "url": f"{origin}/", "title": "Mini shop"},
+        {"kind": "click", "url": f"{origin}/", "target": {"test_id": "product-7", "role": "link", "name": "Product 7",
+                                                         "text": "Product 7", "tag": "a"}},
+        {"kind": "page_view", "url": f"{origin}/products/7"},
+        {"kind": "click", "url": f"{origin}/products/7", "target": {"test_id": "add-to-cart", "role": "button",
+                                                                   "name": "Add to cart", "text": "Add to cart",
+                                                                   "css": "body > button"}},
+        {"kind": "request", "initiator": "fetch", "method": "POST", "request_url": f"{origin}/api/cart",
+         "status": 201, "duration_ms": 4, "response_body": {"cart_id": cart, "items": []}},
+        {"kind": "navigation", "to_url": f"{origin}/cart/{cart}"},
+    ]  # fmt: skip
+    return Session.model_validate({"source": "mini", "session_id": "b1", "events": [
+        {"session_id": "b1", "seq": i, "ts": 1000.0 + i, **e} for i, e in enumerate(events)]})  # fmt: skip
+
+
+async def test_exported_browser_test_runs_in_chromium(tmp_path: Path) -> None:
+    recorded = "http://shop.recorded.test"
+    session = _browser_session(recorded)
+    suite = build_suite("minib", "mini", [SelectedInput(session, ["event test"])], build_miner([session]))
+    (test,) = [t for t in suite.tests if t.type == "browser"]
+    actions = [(s.action, s.expect.url) for s in test.steps]
+    assert actions == [("goto", "/"), ("click", "/products/{id}"), ("click", "/cart/{uuid}")]
+    export_pytest(suite, tmp_path / "out")
+
+    outcomes = {}
+    for broken in ("", "renamed_button", "no_button"):
+        server, url = await start(make_app(frozenset({broken} - {""})))
+        try:
+            outcomes[broken] = await _run_exported(tmp_path / "out", url)
+        finally:
+            await server.cleanup()
+    assert outcomes[""][0] == 0, outcomes[""][1]
+    assert outcomes["renamed_button"][0] == 0, outcomes["renamed_button"][1]  # found by role/CSS fallback
+    code, out = outcomes["no_button"]
+    assert code == 1 and "no element found" in out, out

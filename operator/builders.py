@@ -344,9 +344,12 @@ def _job(owner: Owner, name: str, component: str, pod: dict[str, Any], runtime: 
 
 def select_args(owner: Owner, spec: SessionSelectorSpec) -> list[str]:
     args = ["select", "--source", spec.source, "--name", owner.name, "--window", spec.window,
-            "--dedup-threshold", str(spec.dedup_threshold), "--max", str(spec.budget)]
+            "--similarity", str(spec.dedup_threshold), "--max", str(spec.budget)]
     for strategy in spec.strategies:
         args += ["--strategy", strategy.cli_value()]
+    supports = [s.min_support for s in spec.strategies if s.min_support is not None]
+    if supports:
+        args += ["--min-support", str(max(supports))]
     return [*args, "--json"]
 
 
@@ -380,17 +383,13 @@ def selection_cronjob(owner: Owner, spec: SessionSelectorSpec, runtime: Runtime)
 
 def generate_args(owner: Owner, spec: TestSuiteSpec, selection_ids: list[int]) -> list[str]:
     args = ["generate", "--source", spec.source, "--suite", owner.name]
-    if len(selection_ids) == 1:
-        args += ["--selection", str(selection_ids[0])]
-    else:
-        for sid in selection_ids:
-            args += ["--selection", str(sid)]
-    if not spec.generate.http:
-        args.append("--no-http")
-    if spec.generate.browser:
-        args.append("--browser")
+    if selection_ids:
+        # `trodden generate` takes one selection: the newest of the suite's selectors.
+        args += ["--selection", str(max(selection_ids))]
+    args.append("--http" if spec.generate.http else "--no-http")
+    args.append("--browser" if spec.generate.browser else "--no-browser")
     m = spec.mining
-    args += ["--min-support", str(m.min_support), "--confidence", str(m.confidence),
+    args += ["--min-support", str(m.min_support), "--min-confidence", str(m.confidence),
              "--temporal-confidence", str(m.temporal_confidence), "--latency-margin", str(m.latency_margin)]
     return [*args, "--json"]
 
@@ -440,7 +439,7 @@ def replay_args(owner: Owner, spec: ReplayRunSpec, target: str, baseline: str | 
         "--junit", "/reports/junit-$(JOB_COMPLETION_INDEX).xml",
     ]
     if spec.allow_unsafe:
-        args.append("--allow-unsafe")
+        args.append("--allow-unsafe-on-origin")
     return args
 
 

@@ -76,6 +76,7 @@ def test_selection_job_and_cronjob() -> None:
     args = job["spec"]["template"]["spec"]["containers"][0]["args"]
     assert args[:5] == ["select", "--source", "shop", "--name", "checkout"]
     assert args[args.index("--max"):args.index("--max") + 2] == ["--max", "40"]
+    assert args[args.index("--similarity") + 1] == "0.85"
     strategies = [args[i + 1] for i, a in enumerate(args) if a == "--strategy"]
     assert strategies == ["frequent:10", "event:add_to_cart_failed", "slow:p95", "errors"]
     assert job["metadata"]["name"] == builders.selection_job(o, spec, RUNTIME)["metadata"]["name"]
@@ -94,7 +95,8 @@ def test_generation_job_maps_auth_profiles_to_secret_env() -> None:
     job = builders.generation_job(o, spec, [7], RUNTIME)
     container = job["spec"]["template"]["spec"]["containers"][0]
     assert container["args"][:6] == ["generate", "--source", "shop", "--suite", "checkout-suite", "--selection"]
-    assert "--browser" in container["args"]
+    assert "--browser" in container["args"] and "--http" in container["args"]
+    assert container["args"][container["args"].index("--min-confidence") + 1] == "0.99"
     env = {e["name"]: e for e in container["env"]}
     assert env["TRODDEN_AUTH_API_HEADER_AUTHORIZATION"]["valueFrom"]["secretKeyRef"] == {
         "name": "shop-auth", "key": "token"}

@@ -4,9 +4,10 @@
 
 Sessions are generated in memory by `trodden.synthesis.corpus` (a shop's long-tailed journey mix,
 ~11 steps per session) in a fresh child process per size, so each peak RSS is that size's own;
-generation is not timed. Printed per size: pipeline time, peak RSS of the process and of the
-pipeline above the in-memory corpus, and the 1M/100k time ratio (near-linear: ≤ 12). The mining
-pass is timed on full sessions (bodies and headers) and reported as sessions per second.
+generation is not timed. Each size runs twice (the faster run is kept). Printed per
+size: pipeline wall and CPU time, peak RSS of the process and of the pipeline above the
+in-memory corpus, and the 1M/100k time ratio (near-linear: ≤ 12). The mining pass is timed on
+full sessions (bodies and headers) and reported as sessions per second.
 Targets (issue 3): 1M sessions ≤ 60 s and ≤ 4 GiB on this 2-core machine; ratio ≤ 12.
 """
 
@@ -31,25 +32,29 @@ def run_selection(n: int) -> dict[str, float]:
 
     sessions = list(raw_step_sessions(n))
     corpus_rss = _rss_mib()
-    cpu_started = time.process_time()
-    started = time.perf_counter()
-    journeys = build_journeys(sessions)
-    built = time.perf_counter()
     # every strategy, novel against a suite that covers only the home page
     options = SelectOptions(coverage=Coverage(steps={"page /", "GET /api/recommendations 2xx"}))
-    selection = select_journeys(journeys, options)
-    done = time.perf_counter()
-    cpu = time.process_time() - cpu_started
+    best: dict[str, float] = {}
+    # every size runs twice and keeps the faster run: a shared machine's noise is one-sided
+    for _ in range(2):
+        cpu_started = time.process_time()
+        started = time.perf_counter()
+        journeys = build_journeys(sessions)
+        built = time.perf_counter()
+        selection = select_journeys(journeys, options)
+        done = time.perf_counter()
+        run = {"journeys_s": built - started, "select_s": done - built, "total_s": done - started,
+               "cpu_s": time.process_time() - cpu_started}  # fmt: skip
+        if not best or run["total_s"] < best["total_s"]:
+            best = run
+        del journeys
     return {
-        "cpu_s": cpu,
+        **best,
         "sessions": n,
-        "steps": len(journeys.step_ids),
-        "journeys": journeys.n_journeys,
+        "steps": int(selection.stats["steps"]),
+        "journeys": int(selection.stats["journeys"]),
         "clusters": selection.stats["clusters"],
         "selected": selection.stats["selected"],
-        "journeys_s": built - started,
-        "select_s": done - built,
-        "total_s": done - started,
         "corpus_rss_mib": corpus_rss,
         "peak_rss_mib": _rss_mib(),
     }

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
@@ -89,6 +90,22 @@ _KEEP_FIELDS = {
 _SAFE_IPS_V4 = ("127.", "0.0.0.0")
 
 
+@lru_cache(maxsize=16384)
+def _key_class(key: str) -> str | None:
+    """Which built-in rule a field name calls for (the rule's name), or None."""
+    if _SECRET_KEY.search(key):
+        return "password"
+    if _EMAIL_KEY.search(key):
+        return "email"
+    if _PHONE_KEY.search(key):
+        return "phone"
+    if _CARD_KEY.search(key):
+        return "card"
+    if _IP_KEY.search(key):
+        return "ip"
+    return None
+
+
 def _parse_json_path(path: str) -> tuple[str, ...]:
     """ "$.customer.name", "$.items[*].email", "customer.name" → ("customer", "name")."""
     path = path.strip()
@@ -116,6 +133,9 @@ class Sanitizer:
         self._headers = {r.match.lower(): r for r in rules if r.kind == "header"}
         self._query = {r.match: r for r in rules if r.kind == "query_param"}
         self._regexes = [(re.compile(r.match), r) for r in rules if r.kind == "regex"]
+        # Sessions repeat their URLs, selectors and texts: the same input always gives the same output.
+        self.text: Callable[[str], str] = lru_cache(maxsize=131072)(self._text)
+        self.url: Callable[[str], str] = lru_cache(maxsize=65536)(self._url)
 
     # -- events ---------------------------------------------------------------------------------
     def event(self, event: dict[str, Any]) -> dict[str, Any]:
@@ -175,9 +195,7 @@ class Sanitizer:
                         out[key] = result
                     continue
                 keyed = self._by_key(key, v)
-                out[self.text(key) if _PRECHECK.search(key) else key] = (
-                    keyed if keyed is not None else self.json(v, child)
-                )
+                out[self.text(key)] = keyed if keyed is not None else self.json(v, child)
             return out
         if isinstance(value, list):
             child = (*path, "*")
@@ -259,7 +277,7 @@ class Sanitizer:
         cleaned = [(k, self._param(k, v)) for k, v in pairs]
         return value if cleaned == pairs else urlencode(cleaned)
 
-    def url(self, value: str) -> str:
+    def _url(self, value: str) -> str:
         """Scheme and host kept (they are addresses, not people); credentials, path, query and fragment sanitised."""
         if not _PRECHECK.search(value) and "%" not in value:
             return value
@@ -302,20 +320,22 @@ class Sanitizer:
     # -- scalar rules -----------------------------------------------------------------------------
     def _by_key(self, key: str, value: Any) -> Any:
         """Rules by field name; None when the name says nothing."""
-        if not isinstance(value, str | int) or isinstance(value, bool):
+        kind = _key_class(key)
+        if kind is None or not isinstance(value, str | int) or isinstance(value, bool):
             return None
         text = str(value)
-        if not text:
+        if not text or not self._on[kind]:
             return None
-        if self._on["password"] and _SECRET_KEY.search(key):
+        if kind == "password":
             return self.secret(text)
-        if self._on["email"] and _EMAIL_KEY.search(key) and "@" in text:
-            return self.text(text) if isinstance(value, str) else value
-        if self._on["phone"] and _PHONE_KEY.search(key) and sum(c.isdigit() for c in text) >= 5:
+        if kind == "email":
+            return self.text(text) if isinstance(value, str) and "@" in text else None
+        digits = sum(c.isdigit() for c in text)
+        if kind == "phone" and digits >= 5:
             return self.pseudo.phone(text) if isinstance(value, str) else int(self.pseudo.phone(text))
-        if self._on["card"] and _CARD_KEY.search(key) and 12 <= sum(c.isdigit() for c in text) <= 19:
+        if kind == "card" and 12 <= digits <= 19:
             return self.pseudo.card(text) if isinstance(value, str) else int(self.pseudo.card(text))
-        if self._on["ip"] and isinstance(value, str) and _IP_KEY.search(key):
+        if kind == "ip" and isinstance(value, str):
             return ", ".join(self._ip_or_text(p.strip()) for p in text.split(","))
         return None
 
@@ -353,7 +373,7 @@ class Sanitizer:
             return [self._pseudonymize_all(v) for v in value]
         return value
 
-    def text(self, value: str) -> str:
+    def _text(self, value: str) -> str:
         if _PRECHECK.search(value):
             value = _PII.sub(self._replace, value)
         for pattern, rule in self._regexes:

@@ -17,17 +17,16 @@ import asyncio
 import collections
 import time
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import asyncpg
 import orjson
 from trodden.collector import partitions
 from trodden.collector.metrics import FLUSH_SECONDS, FLUSHED_ROWS, QUEUE_DEPTH
-from trodden.collector.rows import EVENT_COLUMNS, LOG_COLUMNS, SESSION_COLUMNS, SPAN_COLUMNS, WorkItem
+from trodden.collector.rows import EVENT_COLUMNS, LOG_COLUMNS, SESSION_COLUMNS, SPAN_COLUMNS, EventRow, WorkItem
 
 from trodden.log import get_logger
-
 
 log = get_logger(__name__)
 
@@ -74,6 +73,14 @@ ON CONFLICT (source, session_id) DO UPDATE SET
     last_ts = greatest(sessions.last_ts, excluded.last_ts),
     event_count = sessions.event_count + excluded.event_count
 """
+_UPSERT_SESSION_COUNTS = """
+INSERT INTO sessions (source, session_id, first_ts, last_ts, event_count)
+SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::int[])
+ON CONFLICT (source, session_id) DO UPDATE SET
+    first_ts = least(sessions.first_ts, excluded.first_ts),
+    last_ts = greatest(sessions.last_ts, excluded.last_ts),
+    event_count = sessions.event_count + excluded.event_count
+"""
 _UPDATE_SESSIONS = """
 UPDATE sessions s SET user_id = coalesce(m.user_id, s.user_id), attributes = s.attributes || m.attributes
 FROM (SELECT DISTINCT ON (source, session_id) * FROM sess_in ORDER BY source, session_id) m
@@ -99,6 +106,32 @@ s AS (UPDATE spans SET session_id = t.session_id FROM t
 UPDATE logs SET session_id = t.session_id FROM t
 WHERE logs.session_id IS NULL AND logs.source = t.source AND logs.trace_id = t.trace_id
 """
+
+
+def _session_counts(rows: list[EventRow]) -> tuple[list[str], list[str], list[datetime], list[datetime], list[int]]:
+    """Per (source, session): first and last timestamp and how many rows, as unnest() arrays."""
+    agg: dict[tuple[str, str], list[Any]] = {}
+    for row in rows:
+        key = (row[0], row[1])
+        ts = row[3]
+        entry = agg.get(key)
+        if entry is None:
+            agg[key] = [ts, ts, 1]
+        else:
+            if ts < entry[0]:
+                entry[0] = ts
+            elif ts > entry[1]:
+                entry[1] = ts
+            entry[2] += 1
+    keys = list(agg)
+    values = list(agg.values())
+    return (
+        [k[0] for k in keys],
+        [k[1] for k in keys],
+        [v[0] for v in values],
+        [v[1] for v in values],
+        [v[2] for v in values],
+    )
 
 
 def _jsonb_binary(value: Any) -> bytes:
@@ -309,6 +342,20 @@ class Writer:
         for pending in batch:
             self._done(pending, None)
 
+    async def _insert_events(self, conn: asyncpg.Connection, item: WorkItem) -> None:
+        """COPY straight into `events` (the common case: nothing is a retry); when a row already
+        exists, the savepoint rolls back and the rows go through a temporary table with
+        ON CONFLICT DO NOTHING, counting only what was new."""
+        try:
+            async with conn.transaction():  # a savepoint inside the flush's transaction
+                await conn.copy_records_to_table("events", records=item.events, columns=EVENT_COLUMNS)
+                await conn.execute(_UPSERT_SESSION_COUNTS, *_session_counts(item.events))
+            return
+        except asyncpg.UniqueViolationError:
+            pass
+        await conn.copy_records_to_table("ev_in", records=item.events, columns=EVENT_COLUMNS)
+        await conn.execute(_INSERT_EVENTS)
+
     async def _flush(self, item: WorkItem) -> None:
         conn = self._conn
         if conn is None:
@@ -322,8 +369,7 @@ class Writer:
         started = time.perf_counter()
         async with conn.transaction():
             if item.events:
-                await conn.copy_records_to_table("ev_in", records=item.events, columns=EVENT_COLUMNS)
-                await conn.execute(_INSERT_EVENTS)
+                await self._insert_events(conn, item)
                 if item.sessions:
                     await conn.copy_records_to_table("sess_in", records=item.sessions, columns=SESSION_COLUMNS)
                     await conn.execute(_UPDATE_SESSIONS)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, Request, Response
+from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, Request, Response, Route
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Locator as PwLocator
 from trodden.replay.execution import Execution, SuiteEnv
@@ -97,6 +97,7 @@ class _Network:
     inflight: int = 0
     last_activity: float = field(default_factory=time.monotonic)
     console_errors: list[str] = field(default_factory=list)
+    bodies: dict[int, bytes] = field(default_factory=dict)  # by id(request), read in the route
 
     def on_request(self, request: Request) -> None:
         self.inflight += 1
@@ -113,8 +114,23 @@ class _Network:
             return
         entry.response = response
         entry.elapsed_ms = (time.perf_counter() - entry.started) * 1000.0
-        if entry.endpoint in self.want_body:
+        if entry.endpoint in self.want_body and id(response.request) not in self.bodies:
             entry.body_task = asyncio.ensure_future(_body(response))
+
+    async def on_route(self, route: Route) -> None:
+        """Fetch the response of a request whose body assertions need, keep the body, and hand
+        the response to the page unchanged: reading it later fails once the page navigated."""
+        request = route.request
+        if request.resource_type not in ("fetch", "xhr"):
+            await route.fallback()
+            return
+        try:
+            response = await route.fetch(max_redirects=0)
+            body = self.bodies[id(request)] = await response.body()
+            await route.fulfill(response=response, body=body)
+        except PlaywrightError:
+            with contextlib.suppress(PlaywrightError):
+                await route.fallback()
 
     def on_console(self, message: ConsoleMessage) -> None:
         # A missing favicon is the browser's business, not the application's.
@@ -140,16 +156,20 @@ class _Network:
         for entry in self.seen:
             if entry.response is None:
                 continue
-            raw = await entry.body_task if entry.body_task is not None else None
+            raw = self.bodies.get(id(entry.request))
+            if raw is None and entry.body_task is not None:
+                raw = await entry.body_task
             headers = {k.lower(): v for k, v in (await _headers(entry.response)).items()}
             body, is_json = parse_body(raw, headers.get("content-type", "")) if raw else (MISSING, False)
+            # A body the browser would not give back is unknown, not empty: rules on it do not apply.
+            body_read = raw is not None or entry.endpoint not in self.want_body
             n = counts.get((entry.step_id, entry.endpoint), 0)
             counts[(entry.step_id, entry.endpoint)] = n + 1
             out.append(Observation(
                 method=entry.request.method, url=entry.request.url, endpoint=entry.endpoint,
                 status=entry.response.status, headers=headers, body=body, duration_ms=entry.elapsed_ms,
                 step_id=entry.step_id, is_json=is_json, key=f"{key_prefix}{entry.step_id}#{entry.endpoint}#{n}",
-                authorized="authorization" in entry.request.headers,
+                authorized="authorization" in entry.request.headers, body_read=body_read,
             ))
         return out
 
@@ -168,6 +188,18 @@ async def _headers(response: Response) -> dict[str, str]:
         return dict(response.headers)
 
 
+async def _submits_form(element: PwLocator, action: str, key: str | None) -> bool:
+    """Whether clicking (or pressing Enter in) `element` submits a form by the browser's own rules."""
+    if action == "press" and (key or "Enter") != "Enter":
+        return False
+    script = ("el => !!el.form && (" + ("el.type === 'submit' || el.type === 'image'" if action == "click"
+                                         else "el.tagName === 'INPUT'") + ")")
+    try:
+        return bool(await element.evaluate(script))
+    except PlaywrightError:
+        return False
+
+
 def _url_matches(actual: str, expected: str) -> bool:
     """`expected` is a path, with a query when the recording had one; regex metacharacters in a
     recorded path are literal."""
@@ -182,6 +214,9 @@ def _url_matches(actual: str, expected: str) -> bool:
 
 class BrowserRunner:
     def __init__(self, env: SuiteEnv, browser: Browser, target: str, key_prefix: str = "") -> None:
+        # True when the last action submitted a form by itself (a click on a submit button, Enter
+        # in a form field): the recording then holds a `submit` step for the same user action.
+        self.submitted = False
         self.env = env
         self.browser = browser
         self.target = target
@@ -193,6 +228,8 @@ class BrowserRunner:
         net = _Network(self.env, want_body)
         context = await self.browser.new_context(ignore_https_errors=True, viewport={"width": 1024, "height": 720})
         try:
+            if want_body:
+                await context.route(lambda url: self.env.routes.path_matches(url, want_body), net.on_route)
             page = await context.new_page()
             page.on("request", net.on_request)
             page.on("response", net.on_response)
@@ -241,6 +278,12 @@ class BrowserRunner:
             if step.action == "wait" and not step.locators:
                 await page.wait_for_load_state("networkidle", timeout=timeout_ms)
                 return True
+            if step.action == "submit" and self.submitted:
+                # Submitting again would place a second order: the browser already did it.
+                self.submitted = False
+                record.locator = "implicit: submitted by the previous action"
+                return True
+            self.submitted = False
             found = await find(page, step.locators, step.timeout_s)
             if found is None:
                 tried = [describe_locator(loc) for loc in step.locators] or "(no locator recorded)"
@@ -254,6 +297,8 @@ class BrowserRunner:
             index, element = found
             record.locator_index, record.locator = index, describe_locator(step.locators[index])
             value = render(step.value, variables) if step.value is not None else ""
+            if step.action in ("click", "press"):
+                self.submitted = await _submits_form(element, step.action, step.value)
             if step.action == "click":
                 await element.click(timeout=timeout_ms)
             elif step.action == "fill":

@@ -32,6 +32,7 @@ class Observation:
     is_json: bool = False
     key: str = ""  # aligns the same exchange across target and baseline runs
     authorized: bool = False  # the request carried an Authorization header (the miner's "user" class)
+    body_read: bool = True  # False when a browser could not give the body back: body rules do not apply
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -214,6 +215,8 @@ def check_assertion(a: Assertion, obs: Observation, ctx: JudgeContext) -> list[F
         if obs.duration_ms <= allowed:
             return []
         return [_fail(a, obs, f"≤ {float(limit):.0f} ms", f"{obs.duration_ms:.0f} ms", field="latency")]
+    if (a.field or a.kind == "error_shape") and not obs.body_read:
+        return []
     if a.kind == "error_shape":
         return _check_error_shape(a, obs)
     if not a.field:

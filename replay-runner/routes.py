@@ -49,6 +49,11 @@ class RouteTable:
         self._routes = sorted(routes, key=lambda r: -r.literal_segments)
         self._cache: dict[tuple[str, str], str | None] = {}
 
+    def path_matches(self, url: str, endpoints: set[str]) -> bool:
+        """Whether `url`'s path matches one of `endpoints`, whatever the method (a URL filter)."""
+        path = urlsplit(url).path or "/"
+        return any(r.endpoint in endpoints and r.pattern.match(path) for r in self._routes)
+
     def match(self, method: str, url: str) -> str | None:
         path = urlsplit(url).path or "/"
         key = (method.upper(), path)

@@ -57,6 +57,28 @@ load();
 """
 
 
+CHECKOUT = """<!doctype html>
+<html><head><meta charset="utf-8"><title>Checkout</title></head>
+<body>
+<h1>Checkout</h1>
+<form id="checkout-form" data-testid="checkout-form">
+  <label>Note <input name="note" data-testid="note"></label>
+  <button type="submit" data-testid="place-order">Place order</button>
+</form>
+<script>
+document.getElementById("checkout-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const note = e.target.note.value;
+  const r = await fetch("/api/orders", {method: "POST", headers: {"Content-Type": "application/json"},
+                                        body: JSON.stringify({product_id: 1, qty: 1, note})});
+  const data = await r.json();
+  location.href = "/thanks?order=" + data.order_id;   // navigates away right after the response
+});
+</script>
+</body></html>
+"""
+
+
 def make_app(version: str = "v1") -> web.Application:
     v2 = version == "v2"
     tokens: set[str] = set()
@@ -102,8 +124,10 @@ def make_app(version: str = "v1") -> web.Application:
             return web.json_response({"error": {"code": "invalid_quantity", "message": "quantity must be positive"}},
                                      status=400)
         order_id = str(uuid.uuid4())
-        orders[order_id] = {"order_id": order_id, "status": "pending", "qty": qty, "total": 12.5 * qty}
-        return web.json_response({"order_id": order_id, "total": 12.5 * qty, "status": "pending"}, status=201,
+        orders[order_id] = {"order_id": order_id, "status": "pending", "qty": qty, "total": 12.5 * qty,
+                            "note": body.get("note")}
+        created = "PENDING" if v2 else "pending"
+        return web.json_response({"order_id": order_id, "total": 12.5 * qty, "status": created}, status=201,
                                  headers={"Location": f"/api/orders/{order_id}"})
 
     async def get_order(r: web.Request) -> web.Response:
@@ -111,6 +135,16 @@ def make_app(version: str = "v1") -> web.Application:
         if order is None:
             return web.json_response({"error": {"code": "not_found", "message": "no such order"}}, status=404)
         return web.json_response(order)
+
+    async def orders_with_note(r: web.Request) -> web.Response:
+        note = r.query.get("note")
+        return web.json_response({"count": sum(1 for o in orders.values() if o.get("note") == note)})
+
+    async def checkout(_r: web.Request) -> web.Response:
+        return web.Response(text=CHECKOUT, content_type="text/html")
+
+    async def thanks(_r: web.Request) -> web.Response:
+        return web.Response(text="<!doctype html><h1>Thank you</h1>", content_type="text/html")
 
     async def search(r: web.Request) -> web.Response:
         if v2:
@@ -156,7 +190,10 @@ def make_app(version: str = "v1") -> web.Application:
     app.router.add_post("/api/login", login)
     app.router.add_get("/api/me", me)
     app.router.add_post("/api/orders", create_order)
+    app.router.add_get("/api/orders/count", orders_with_note)
     app.router.add_get("/api/orders/{order_id}", get_order)
+    app.router.add_get("/checkout", checkout)
+    app.router.add_get("/thanks", thanks)
     app.router.add_get("/api/search", search)
     app.router.add_get("/api/session", session)
     app.router.add_get("/api/cart", cart)

@@ -136,3 +136,21 @@ def flaky_suite(run: str) -> Suite:
     assertions = [a("a-latency-slow", "latency", "GET /api/flaky/slow", params={"max_ms": 600})]
     return Suite(name="flaky", revision=1, source="shop", origin=RECORDED_ORIGIN, created_at="2026-01-01T00:00:00Z",
                  tests=tests, assertions=assertions)
+
+
+def checkout_suite(note: str) -> Suite:
+    """A browser checkout whose recording holds both the click on "Place order" and the form's
+    submit event (one user action), and whose page navigates away as soon as the order is created."""
+    steps = [
+        BrowserStep(id="b1", action="goto", url="{{origin}}/checkout"),
+        BrowserStep(id="b2", action="fill", value="{{note}}", locators=[Locator(strategy="test_id", value="note")]),
+        BrowserStep(id="b3", action="click", locators=[Locator(strategy="test_id", value="place-order")]),
+        BrowserStep(id="b4", action="submit", locators=[Locator(strategy="test_id", value="checkout-form")],
+                    network=["POST /api/orders"], expect=BrowserExpectation(url="/thanks")),
+    ]
+    test = TestCase(id="b-checkout", name="checkout", type="browser", session_id="s-b-checkout", steps=list(steps),
+                    variables={"note": note})
+    assertions = [a("a-order-created-status", "value_set", "POST /api/orders", field="/status",
+                    params={"values": ["pending"]}, condition={"status": 201})]
+    return Suite(name="checkout", revision=1, source="shop", origin=RECORDED_ORIGIN,
+                 created_at="2026-01-01T00:00:00Z", tests=[test], assertions=assertions)

@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 import pytest
 from replay_shop import PLANTED
-from replay_suites import flaky_suite, shop_suite
+from replay_suites import checkout_suite, flaky_suite, shop_suite
 from trodden.replay.html_report import write_html
 from trodden.replay.options import OptionError, ReplayOptions, Shard
 from trodden.replay.persist import summarize_run
@@ -172,3 +172,19 @@ async def test_unsafe_requests_to_third_parties_are_never_sent(shop_v1: str) -> 
         report = await replay_suite(None, suite, shop_v1, options)
         result = next(r for r in report.results if r.test_id == "t-order-invalid")
         assert result.outcome == "skipped" and result.reason and "third party" in result.reason
+
+
+async def test_browser_checkout_submits_once_and_judges_the_body_it_navigated_away_from(
+    shop_v1: str, shop_v2: str
+) -> None:
+    import aiohttp
+
+    note = uuid.uuid4().hex
+    report = await replay_suite(None, checkout_suite(note), shop_v1, ReplayOptions(retries=0))
+    assert [r.failures for r in report.results] == [[]]
+    assert report.results[0].steps[3].locator == "implicit: submitted by the previous action"
+    async with aiohttp.ClientSession() as http, http.get(f"{shop_v1}/api/orders/count?note={note}") as resp:
+        assert (await resp.json())["count"] == 1  # one user action, one order
+    changed = await replay_suite(None, checkout_suite(uuid.uuid4().hex), shop_v2, ReplayOptions(retries=0))
+    failure = next(f for f in changed.regressions if f.assertion_id == "a-order-created-status")
+    assert failure.actual == "PENDING" and failure.step_id == "b3"  # the click sent it

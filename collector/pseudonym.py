@@ -15,10 +15,12 @@ import binascii
 import hashlib
 import hmac
 import ipaddress
+import re
 import string
 from collections.abc import Callable, Iterator
 from functools import lru_cache
 
+_TOKEN_PREFIX = re.compile(r"^(?:[A-Za-z]{2,10}_)+")
 _LOWER = string.ascii_lowercase
 _UPPER = string.ascii_uppercase
 _DIGITS = string.digits
@@ -76,8 +78,11 @@ class Pseudonymizer:
 
     # -- shapes -------------------------------------------------------------------------------
     def _token(self, value: str) -> str:
-        """Opaque secrets (passwords, bearer tokens, cookie values, API keys): same length and alphabet."""
-        return self._shape("token", value)
+        """Opaque secrets (passwords, bearer tokens, cookie values, API keys): same length and alphabet;
+        a vendor prefix such as `tok_` or `sk_live_` is kept, it says what kind of token this is."""
+        prefix = _TOKEN_PREFIX.match(value)
+        keep = prefix.end() if prefix and prefix.end() < len(value) else 0
+        return value[:keep] + self._shape("token", value, keep=None)[keep:] if keep else self._shape("token", value)
 
     def _email(self, value: str) -> str:
         _local, _, domain = value.rpartition("@")

@@ -100,7 +100,7 @@ WHERE l.session_id IS NULL AND e.trace_id IS NOT NULL AND l.source = e.source AN
   AND l.fingerprint IN (SELECT fingerprint FROM lg_in)
 """
 _LINK_FROM_EVENTS = """
-WITH t AS (SELECT DISTINCT source, session_id, trace_id FROM ev_in WHERE trace_id IS NOT NULL),
+WITH t AS (SELECT DISTINCT * FROM unnest($1::text[], $2::text[], $3::text[]) AS t(source, session_id, trace_id)),
 s AS (UPDATE spans SET session_id = t.session_id FROM t
       WHERE spans.session_id IS NULL AND spans.source = t.source AND spans.trace_id = t.trace_id RETURNING 1)
 UPDATE logs SET session_id = t.session_id FROM t
@@ -381,7 +381,10 @@ class Writer:
                 await conn.copy_records_to_table("lg_in", records=item.logs, columns=LOG_COLUMNS)
                 await conn.execute(_INSERT_LOGS)
                 await conn.execute(_LINK_NEW_LOGS)
-            if item.events and any(row[6] is not None for row in item.events):
-                await conn.execute(_LINK_FROM_EVENTS)
+            traced = [row for row in item.events if row[6] is not None]
+            if traced:
+                await conn.execute(
+                    _LINK_FROM_EVENTS, [r[0] for r in traced], [r[1] for r in traced], [r[6] for r in traced]
+                )
         FLUSH_SECONDS.observe(time.perf_counter() - started)
         FLUSHED_ROWS.inc(len(item.events) + len(item.spans) + len(item.logs))

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from functools import lru_cache
 
 _TOKEN_PREFIX = re.compile(r"^(?:[A-Za-z]{2,10}_)+")
+_HEX = re.compile(r"[0-9a-f-]+|[0-9A-F-]+")
 _LOWER = string.ascii_lowercase
 _UPPER = string.ascii_uppercase
 _DIGITS = string.digits
@@ -80,9 +81,18 @@ class Pseudonymizer:
     def _token(self, value: str) -> str:
         """Opaque secrets (passwords, bearer tokens, cookie values, API keys): same length and alphabet;
         a vendor prefix such as `tok_` or `sk_live_` is kept, it says what kind of token this is."""
+        if len(value) >= 8 and _HEX.fullmatch(value):
+            return self._hex(value)
         prefix = _TOKEN_PREFIX.match(value)
         keep = prefix.end() if prefix and prefix.end() < len(value) else 0
         return value[:keep] + self._shape("token", value, keep=None)[keep:] if keep else self._shape("token", value)
+
+    def _hex(self, value: str) -> str:
+        """Hex stays hex (session ids, UUIDs, digests), in the value's case, dashes kept."""
+        stream = self._stream("hex", value)
+        digits = "0123456789abcdef" if value.lower() == value else "0123456789ABCDEF"
+        out = "".join(ch if ch == "-" else digits[next(stream) % 16] for ch in value)
+        return out if out != value else self._hex(value + "'")[: len(value)]
 
     def _email(self, value: str) -> str:
         _local, _, domain = value.rpartition("@")

@@ -358,8 +358,8 @@ class Sanitizer:
         if rule.action == "redact":
             return REDACTED
         if isinstance(value, str):
-            changed = self.text(value)
-            return changed if changed != value else self.secret(value)
+            # A value that is one recognisable thing keeps its shape; anything else is pseudonymised whole.
+            return self.text(value) if _PII.fullmatch(value) else self.secret(value)
         if isinstance(value, int | float) and not isinstance(value, bool):
             return type(value)(self.pseudo.phone(str(value)).replace("-", "")) if isinstance(value, int) else value
         return self.json(self._pseudonymize_all(value), ())

@@ -14,6 +14,7 @@ from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -104,14 +105,14 @@ class Journeys:
         return np.repeat(np.arange(self.n_sessions, dtype=np.int32), lengths)
 
 
-class _Interner(dict[tuple[str, str, str, int], int]):
-    """Raw step key → dense int; a key seen first gets the next int (called from C in `add`)."""
+class _Interner(dict[Any, int]):
+    """Key → dense int; a key seen first gets the next int (called from C through `map`)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.order: list[tuple[str, str, str, int]] = []
+        self.order: list[Any] = []
 
-    def __missing__(self, key: tuple[str, str, str, int]) -> int:
+    def __missing__(self, key: Any) -> int:
         i = len(self.order)
         self[key] = i
         self.order.append(key)
@@ -145,36 +146,27 @@ class JourneyBuilder:
         raw_counts = np.bincount(flat, minlength=len(self._raw_keys))
         if templater is None:
             templater = learn_templater(self._raw_keys, raw_counts)
-        # raw key -> templated step id / route id / status
-        vocab: list[StepInfo] = []
-        vocab_index: dict[tuple[str, str, str, str], int] = {}
-        routes: list[str] = []
-        route_index: dict[str, int] = {}
-        raw_to_step = np.empty(len(self._raw_keys), dtype=np.int32)
-        raw_to_route = np.full(len(self._raw_keys), -1, dtype=np.int32)
-        raw_status = np.zeros(len(self._raw_keys), dtype=np.int32)
-        for r, (kind, verb, raw_key, status) in enumerate(self._raw_keys):
-            key = templater.template(raw_key) if kind in ("http", "page") else raw_key
-            vkey = (kind, verb, key, status_class(status) if kind == "http" else "")
-            sid = vocab_index.get(vkey)
-            if sid is None:
-                sid = len(vocab)
-                vocab_index[vkey] = sid
-                vocab.append(StepInfo(*vkey))
-            info = vocab[sid]
-            raw_to_step[r] = sid
-            raw_status[r] = status
-            route = info.route
-            if route is not None:
-                rid = route_index.get(route)
-                if rid is None:
-                    rid = len(routes)
-                    route_index[route] = rid
-                    routes.append(route)
-                raw_to_route[r] = rid
+        # raw key -> templated step id / route id / status, with the loops in C (4M+ raw keys at 1M sessions)
+        keys = self._raw_keys
+        n_raw = len(keys)
+        kinds = [k[0] for k in keys]
+        verbs = [k[1] for k in keys]
+        templated = templater.template_many([k[2] for k in keys], [k[0] in _PATH_KINDS for k in keys])
+        class_of: dict[int, str] = {}
+        classes = [(class_of.get(k[3]) or class_of.setdefault(k[3], status_class(k[3]))) if k[0] == "http" else ""
+                   for k in keys]  # fmt: skip
+        vocab_interner = _Interner()
+        raw_to_step = np.fromiter(map(vocab_interner.__getitem__, zip(kinds, verbs, templated, classes, strict=True)),
+                                  dtype=np.int32, count=n_raw)  # fmt: skip
+        vocab = [StepInfo(*vk) for vk in vocab_interner.order]  # type: ignore[arg-type]
+        route_interner: dict[str, int] = {}
+        vocab_route = np.array([route_interner.setdefault(v.route, len(route_interner)) if v.route else -1
+                                for v in vocab] or [-1], dtype=np.int32)  # fmt: skip
+        routes = list(route_interner)
+        raw_to_route = vocab_route[raw_to_step] if n_raw else np.zeros(0, np.int32)
+        raw_status = np.fromiter((k[3] for k in keys), dtype=np.int32, count=n_raw)
         step_ids = raw_to_step[flat] if len(flat) else np.zeros(0, np.int32)
         offsets = np.frombuffer(self._offsets, dtype=np.int64).copy()
-        n_sessions = len(self.session_ids)
 
         # collapse consecutive repeats inside each session, then group equal sequences
         keep = np.ones(len(step_ids), dtype=bool)
@@ -184,19 +176,8 @@ class JourneyBuilder:
         collapsed = step_ids[keep]
         kept_before = np.concatenate([np.zeros(1, np.int64), np.cumsum(keep, dtype=np.int64)])
         collapsed_offsets = kept_before[offsets]
-
-        session_journey = np.empty(n_sessions, dtype=np.int32)
-        by_bytes: dict[bytes, int] = {}
-        first_session: list[int] = []
+        session_journey, first_session = _group_sequences(collapsed, collapsed_offsets)
         co = collapsed_offsets.tolist()
-        for s in range(n_sessions):
-            b = collapsed[co[s] : co[s + 1]].tobytes()
-            j = by_bytes.get(b)
-            if j is None:
-                j = len(first_session)
-                by_bytes[b] = j
-                first_session.append(s)
-            session_journey[s] = j
         journey_steps = [tuple(collapsed[co[s] : co[s + 1]].tolist()) for s in first_session]
         texts = [v.text for v in vocab]
         signatures = [journey_signature([texts[i] for i in steps]) for steps in journey_steps]
@@ -218,6 +199,53 @@ class JourneyBuilder:
             templater=templater,
             step_text_index={t: i for i, t in enumerate(texts)},
         )
+
+
+_PATH_KINDS = frozenset({"http", "page"})
+_P1 = 0x9E3779B97F4A7C15
+_P2 = 0xC2B2AE3D27D4EB4F
+_M64 = (1 << 64) - 1
+
+
+def _powers(base: int, n: int) -> npt.NDArray[np.uint64]:
+    out = np.empty(max(n, 1), dtype=np.uint64)
+    x = 1
+    for i in range(max(n, 1)):
+        out[i] = x
+        x = (x * base) & _M64
+    return out
+
+
+def _group_sequences(
+    values: npt.NDArray[np.int32], offsets: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int32], list[int]]:
+    """Group equal int sequences (`values[offsets[s]:offsets[s+1]]`): (group of each sequence,
+    first sequence of each group), groups numbered in order of first appearance.
+
+    Each sequence is hashed by two independent 64-bit polynomial hashes, vectorised; equal
+    128-bit keys are the same sequence (a collision among a million sequences has probability
+    about 10^-27)."""
+    n = len(offsets) - 1
+    lengths = np.diff(offsets)
+    h1 = np.zeros(n, dtype=np.uint64)
+    h2 = np.zeros(n, dtype=np.uint64)
+    nonempty = lengths > 0
+    if len(values):
+        session_of = np.repeat(np.arange(n), lengths)
+        pos = np.arange(len(values), dtype=np.int64) - offsets[:-1][session_of]
+        x = values.astype(np.uint64) + np.uint64(1)
+        with np.errstate(over="ignore"):
+            t1 = x * _powers(_P1, int(lengths.max()))[pos]
+            t2 = x * _powers(_P2, int(lengths.max()))[pos]
+            h1[nonempty] = np.add.reduceat(t1, offsets[:-1][nonempty])
+            h2[nonempty] = np.add.reduceat(t2, offsets[:-1][nonempty])
+            h1 ^= lengths.astype(np.uint64) * np.uint64(_P2)
+    keys = np.stack([h1, h2], axis=1)
+    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")  # number groups by first appearance
+    rank = np.empty(len(order), dtype=np.int32)
+    rank[order] = np.arange(len(order), dtype=np.int32)
+    return rank[inverse.reshape(-1)], first[order].tolist()
 
 
 def learn_templater(raw_keys: Sequence[tuple[str, str, str, int]], counts: npt.NDArray[np.int64]) -> RouteTemplater:

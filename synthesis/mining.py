@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl, urlsplit
 import numpy as np
 import orjson
 from trodden.synthesis.pytest_runtime import escape_token, type_name, value_format
-from trodden.synthesis.routes import RouteTemplater
+from trodden.synthesis.routes import RouteTemplater, segment_param
 from trodden.synthesis.steps import is_api_request, status_class, url_path
 
 from trodden.models.events import NetworkRequest, Session
@@ -38,6 +38,7 @@ _CODE_NAME = re.compile(r"(^|[_\-.])(code|type|kind|reason|error)$", re.I)
 _MAX_TRACKED_VALUES = 8
 _MAX_ARRAY_ITEMS = 20
 _MAX_GROUPS = 200_000
+_GENERATED = frozenset({"{uuid}", "{hash}", "{token}"})
 
 
 @dataclass
@@ -150,6 +151,7 @@ class _Group:
     """Responses to one exact request (same path and non-volatile inputs) with one status."""
 
     count: int = 0
+    sessions: set[str] = field(default_factory=set)  # up to two: "seen in more than one session"
     values: dict[str, Any] = field(default_factory=dict)  # pointer -> value while stable
     unstable: set[str] = field(default_factory=set)
 
@@ -157,7 +159,10 @@ class _Group:
 def request_key(request: NetworkRequest) -> str:
     """The inputs of a request that could determine its response, volatile values left out."""
     parts = urlsplit(request.request_url)
-    inputs: list[tuple[str, Any]] = [("path", parts.path)]
+    # generated ids (uuids, hashes, tokens) differ per session and deployment: their shape is the
+    # input; integer ids and slugs name catalogue entries and stay as they are
+    segments = [p if segment_param(p) not in _GENERATED else segment_param(p) for p in parts.path.split("/")]
+    inputs: list[tuple[str, Any]] = [("path", "/".join(str(x) for x in segments))]
     inputs.extend(("q:" + k, v) for k, v in sorted(parse_qsl(parts.query)))
     body = request.request_body
     if isinstance(body, dict | list):
@@ -225,10 +230,10 @@ class Miner:
             st.observe(ev.response_body)
             if len(st.sessions) < sample and session.session_id not in st.sessions:
                 st.sessions.append(session.session_id)
-            self._group(endpoint, ev)
+            self._group(endpoint, ev, session.session_id)
         self._temporal(sequence, session.session_id)
 
-    def _group(self, endpoint: str, ev: NetworkRequest) -> None:
+    def _group(self, endpoint: str, ev: NetworkRequest, session_id: str) -> None:
         key = (endpoint, ev.status, request_key(ev))
         g = self.groups.get(key)
         if g is None:
@@ -237,6 +242,8 @@ class Miner:
             g = self.groups[key] = _Group()
         first = g.count == 0
         g.count += 1
+        if len(g.sessions) < 2:
+            g.sessions.add(session_id)
         seen: set[str] = set()
         stack: list[tuple[str, Any]] = [("", ev.response_body)]
         while stack:
@@ -285,9 +292,9 @@ class Miner:
 
     def stable_values(self, endpoint: str, status: int, key: str) -> dict[str, Any]:
         """Response values that were the same every time this exact request got this status,
-        when seen at least `min_support` times (for a step's expectation)."""
+        when seen at least `min_support` times in more than one session (a step's expectation)."""
         g = self.groups.get((endpoint, status, key))
-        if g is None or g.count < self.options.min_support:
+        if g is None or g.count < self.options.min_support or len(g.sessions) < 2:
             return {}
         return dict(g.values)
 

@@ -113,6 +113,13 @@ class RouteTemplater:
             cache[path] = template_of[shaped]
         return self
 
+    def template_many(self, paths: list[str], is_path: list[bool]) -> list[str]:
+        """`template(p)` for each p where `is_path`, p itself elsewhere (cache lookups in C)."""
+        get = self._cache.get
+        cached = list(map(get, paths))
+        return [c if c is not None else (self.template(p) if flag else p)
+                for p, c, flag in zip(paths, cached, is_path, strict=True)]  # fmt: skip
+
     def template(self, path: str) -> str:
         cached = self._cache.get(path)
         if cached is not None:

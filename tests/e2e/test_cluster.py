@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -255,3 +258,39 @@ http.server.ThreadingHTTPServer(("", 8080), http.server.SimpleHTTPRequestHandler
 def _ready_endpoints(kube: Kube, namespace: str, service: str) -> list[Any]:
     slices = kube.get("endpointslices", namespace=namespace, **{"kubernetes.io/service-name": service})["items"]
     return [e for s in slices for e in s.get("endpoints") or [] if e.get("conditions", {}).get("ready")]
+
+
+@pytest.mark.skipif(bool(os.environ.get("KUBECONFIG")), reason="tests the local cluster's own tooling")
+def test_local_cluster_cli_starts_and_stops_everything_by_pid(tmp_path: Path) -> None:
+    """`up` leaves a cluster running; `down`, from another process, stops every process it started."""
+    script = Path(__file__).parent / "cluster" / "localcluster.py"
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, str(script), *args, "--dir", str(tmp_path)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+
+    up = cli("up", "--node", "off")
+    assert up.returncode == 0, up.stderr
+    status = cli("status")
+    assert status.returncode == 0, status.stdout
+    pids = [p["pid"] for p in json.loads(status.stdout)["processes"].values()]
+    assert len(pids) == 4
+    assert all(Path(f"/proc/{pid}").exists() for pid in pids)
+
+    assert cli("down").returncode == 0
+    assert not [pid for pid in pids if _running(pid)]
+    assert cli("status").returncode == 3
+
+
+def _running(pid: int) -> bool:
+    """The process exists and is not a zombie (init reaps those a moment later)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")

@@ -1,7 +1,7 @@
 """Replay throughput against a simple endpoint, with wrk on the same endpoint in the same run as
 the ceiling, and browser sessions per minute with one Chromium.
 
-    .venv/bin/python bench/replay.py [--seconds 4] [--rounds 5] [--workers 1] [--browser-sessions 12]
+    .venv/bin/python bench/replay.py [--seconds 8] [--rounds 3] [--workers 2] [--browser-sessions 12]
 
 The server is a small aiohttp app in its own process (so the client under test does not share an
 interpreter with it). Prints requests/s of wrk and of `replay_suite`, and their ratio (target ≥ 0.3).
@@ -90,7 +90,8 @@ def http_suite(tests: int, steps: int) -> Suite:
                     expect=Expectation(status=200, shape={"/ok": "boolean"}))
     cases = [TestCase(id=f"t{i}", name=f"t{i}", type="http", session_id=f"s{i}",
                       steps=[step.model_copy(update={"id": f"s{j}"}) for j in range(steps)]) for i in range(tests)]
-    return Suite(name="bench", revision=1, source="bench", created_at="2026-01-01T00:00:00Z", tests=cases)
+    return Suite(name="bench", revision=1, source="bench", origin="https://recorded.example",
+                 created_at="2026-01-01T00:00:00Z", tests=cases)
 
 
 def browser_suite(sessions: int) -> Suite:
@@ -101,7 +102,8 @@ def browser_suite(sessions: int) -> Suite:
     ]
     cases = [TestCase(id=f"b{i}", name=f"b{i}", type="browser", session_id=f"s{i}", steps=steps)
              for i in range(sessions)]
-    return Suite(name="bench-browser", revision=1, source="bench", created_at="2026-01-01T00:00:00Z", tests=cases)
+    return Suite(name="bench-browser", revision=1, source="bench", origin="https://recorded.example",
+                 created_at="2026-01-01T00:00:00Z", tests=cases)
 
 
 async def replay_rps(url: str, seconds: float, concurrency: int, workers: int, rps_guess: float) -> tuple[float, int]:
@@ -128,9 +130,10 @@ async def browser_per_minute(url: str, sessions: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=4)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--workers", type=int, default=1, help="replay worker processes (--workers of trodden replay)")
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2,
+                        help="replay worker processes (--workers of trodden replay; this machine has 2 cores)")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--browser-sessions", type=int, default=12)
     args = parser.parse_args()

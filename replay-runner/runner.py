@@ -29,7 +29,7 @@ from trodden.replay.metrics import REPLAY_REQUESTS, REPLAY_TESTS
 from trodden.replay.options import OptionError, ReplayOptions
 from trodden.replay.oracles import JudgeContext
 from trodden.replay.results import Attempt, Failure, RunReport, TestResult
-from trodden.replay.safety import skip_reason
+from trodden.replay.safety import skip_reason, unsafe_steps
 
 from trodden.log import get_logger
 from trodden.models.suite import Suite, TestCase
@@ -208,7 +208,7 @@ async def replay_suite(store: Store | None, suite: Suite, target: str,
     if options.baseline:
         check_url(options.baseline, "--baseline")
     tests = select_tests(suite, options)
-    if not suite.origin and not options.allow_unsafe_on_origin:
+    if not suite.origin and not options.allow_unsafe_on_origin and any(unsafe_steps(t, suite) for t in tests):
         log.warning("suite has no recorded origin: unsafe steps cannot be kept off production", suite=suite.name)
     report = RunReport(suite=suite.name, revision=suite.revision, target=target, baseline=options.baseline,
                        shard=str(options.shard), run_name=options.run_name, started_at=now_iso(),

@@ -18,7 +18,6 @@ import asyncio
 import os
 import random
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -43,26 +42,58 @@ def realistic_batch(session_id: str, start_seq: int, n: int, rng: random.Random)
         url = f"https://shop.example/products/{rng.randint(1, 500)}?ref=home"
         pick = i % 5
         if pick == 0:
-            ev = {"kind": "click", "target": {"test_id": "add-to-cart", "role": "button", "name": "Add to cart",
-                                               "text": "Add to cart", "tag": "button",
-                                               "css": "#product > div:nth-of-type(2) > button",
-                                               "xpath": '//*[@id="product"]/div[2]/button'}}
+            ev = {
+                "kind": "click",
+                "target": {
+                    "test_id": "add-to-cart",
+                    "role": "button",
+                    "name": "Add to cart",
+                    "text": "Add to cart",
+                    "tag": "button",
+                    "css": "#product > div:nth-of-type(2) > button",
+                    "xpath": '//*[@id="product"]/div[2]/button',
+                },
+            }
         elif pick == 1:
-            ev = {"kind": "input", "target": {"id": "qty", "role": "spinbutton", "name": "Quantity", "tag": "input",
-                                               "css": "#qty", "xpath": '//*[@id="qty"]'}, "value": str(rng.randint(1, 9))}
+            ev = {
+                "kind": "input",
+                "target": {
+                    "id": "qty",
+                    "role": "spinbutton",
+                    "name": "Quantity",
+                    "tag": "input",
+                    "css": "#qty",
+                    "xpath": '//*[@id="qty"]',
+                },
+                "value": str(rng.randint(1, 9)),
+            }
         elif pick == 2:
-            ev = {"kind": "request", "initiator": "fetch", "method": "POST", "request_url": "https://shop.example/api/cart",
-                  "status": 201, "duration_ms": rng.random() * 80,
-                  "request_headers": {"content-type": "application/json", "accept": "application/json"},
-                  "response_headers": {"content-type": "application/json", "etag": '"abc123"'},
-                  "request_body": {"product_id": rng.randint(1, 500), "quantity": 2},
-                  "response_body": {"cart_id": "c-81", "items": [{"product_id": 3, "quantity": 2, "price": 19.99}],
-                                    "total": 39.98},
-                  "trace_id": os.urandom(16).hex(), "span_id": os.urandom(8).hex()}
+            ev = {
+                "kind": "request",
+                "initiator": "fetch",
+                "method": "POST",
+                "request_url": "https://shop.example/api/cart",
+                "status": 201,
+                "duration_ms": rng.random() * 80,
+                "request_headers": {"content-type": "application/json", "accept": "application/json"},
+                "response_headers": {"content-type": "application/json", "etag": '"abc123"'},
+                "request_body": {"product_id": rng.randint(1, 500), "quantity": 2},
+                "response_body": {
+                    "cart_id": "c-81",
+                    "items": [{"product_id": 3, "quantity": 2, "price": 19.99}],
+                    "total": 39.98,
+                },
+                "trace_id": os.urandom(16).hex(),
+                "span_id": os.urandom(8).hex(),
+            }
         elif pick == 3:
             ev = {"kind": "page_view", "title": "Product | Shop", "referrer": "https://shop.example/"}
         else:
-            ev = {"kind": "custom", "name": "add_to_cart", "properties": {"sku": f"SKU-{rng.randint(1, 999)}", "price": 19.99}}
+            ev = {
+                "kind": "custom",
+                "name": "add_to_cart",
+                "properties": {"sku": f"SKU-{rng.randint(1, 999)}", "price": 19.99},
+            }
         ev.update(seq=seq, ts=base + i * 150, url=url)
         events.append(ev)
     return {"session_id": session_id, "attributes": {"ua": "Mozilla/5.0 bench"}, "events": events}
@@ -78,18 +109,6 @@ def bodies_like(templates: list[bytes], requests: int) -> list[bytes]:
     return [templates[(i + 1) % len(templates)].replace(b"__SID__", f"r-{i}".encode(), 1) for i in range(requests)]
 
 
-def make_bodies(total: int, per_batch: int) -> list[bytes]:
-    rng = random.Random(7)
-    bodies = []
-    sessions = max(1, total // (per_batch * 4))
-    seqs = [0] * sessions
-    for i in range(total // per_batch):
-        s = i % sessions
-        bodies.append(orjson.dumps(realistic_batch(f"bench-{s}", seqs[s], per_batch, rng)))
-        seqs[s] += per_batch
-    return bodies
-
-
 async def raw_copy(dsn: str, bodies: list[bytes], chunk: int) -> float:
     """The reference: decode (outside the timing) and COPY the same rows straight into `events`."""
     from trodden.collector.beacon import decode_batches
@@ -101,8 +120,13 @@ async def raw_copy(dsn: str, bodies: list[bytes], chunk: int) -> float:
         decoded = decode_batches([orjson.loads(body)], "raw", sanitizer)
         rows.extend(decoded.item.events)
     conn = await asyncpg.connect(dsn)
-    await conn.set_type_codec("jsonb", encoder=lambda v: b"\x01" + orjson.dumps(v), decoder=lambda b: orjson.loads(b[1:]),
-                              schema="pg_catalog", format="binary")
+    await conn.set_type_codec(
+        "jsonb",
+        encoder=lambda v: b"\x01" + orjson.dumps(v),
+        decoder=lambda b: orjson.loads(b[1:]),
+        schema="pg_catalog",
+        format="binary",
+    )
     started = time.perf_counter()
     for i in range(0, len(rows), chunk):
         await conn.copy_records_to_table("events", records=rows[i : i + chunk])
@@ -139,7 +163,9 @@ def run_wrk(url: str, templates: list[bytes], clients: int, seconds: int, prefix
     script.write_text(WRK_SCRIPT % (", ".join(lua_string(t.decode()) for t in templates), KEY))
     out = subprocess.run(
         ["wrk", "-t2", f"-c{clients}", f"-d{seconds}s", "--latency", "-s", str(script), url, "--", prefix],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     result: dict[str, float] = {}
     for line in out.splitlines():
@@ -201,26 +227,50 @@ async def main() -> None:
     source = f"bench-{uuid.uuid4().hex[:6]}"
     port = free_port()
     env = dict(os.environ, TRODDEN_LOG_LEVEL="warning")
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "from trodden.cli import main; main()", "collect", "--source", source,
-         "--port", str(port), "--ingest-key", KEY, "--dsn", dsn, "--workers", str(args.workers),
-         "--max-queue-rows", "200000"],
-        env=env, stdout=subprocess.PIPE, cwd=ROOT,
+    proc = await asyncio.create_subprocess_exec(
+        *[
+            sys.executable,
+            "-c",
+            "from trodden.cli import main; main()",
+            "collect",
+            "--source",
+            source,
+            "--port",
+            str(port),
+            "--ingest-key",
+            KEY,
+            "--dsn",
+            dsn,
+            "--workers",
+            str(args.workers),
+            "--max-queue-rows",
+            "200000",
+        ],
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        cwd=ROOT,
     )
     try:
         await wait_ready(f"http://127.0.0.1:{port}")
-        run_wrk(f"http://127.0.0.1:{port}/v1/rum", templates, 4, 2, "warm")  # warm-up: connections, partitions
+        # Warm-up: connections, partitions, caches.
+        await asyncio.to_thread(run_wrk, f"http://127.0.0.1:{port}/v1/rum", templates, 4, 2, "warm")
         before = await store.pool.fetchval("SELECT count(*) FROM events WHERE source = $1", source)
-        result = run_wrk(f"http://127.0.0.1:{port}/v1/rum", templates, args.clients, args.seconds, "run")
+        result = await asyncio.to_thread(
+            run_wrk, f"http://127.0.0.1:{port}/v1/rum", templates, args.clients, args.seconds, "run"
+        )
     finally:
         proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=60)
+        await asyncio.wait_for(proc.wait(), 60)
     stored = await store.pool.fetchval("SELECT count(*) FROM events WHERE source = $1", source) - before
     ok_requests = result["requests"] - result.get("non2xx", 0)
     rate = ok_requests * args.batch / result["seconds"]
-    print(f"collector over HTTP (wrk, {args.clients} connections, {args.workers} worker(s), {args.batch} events/batch):")
-    print(f"  {rate:10.0f} events/s  ({ok_requests:.0f} requests acknowledged, {result.get('non2xx', 0):.0f} refused;"
-          f" {stored} events stored)")
+    print(
+        f"collector over HTTP (wrk, {args.clients} connections, {args.workers} worker(s), {args.batch} events/batch):"
+    )
+    print(
+        f"  {rate:10.0f} events/s  ({ok_requests:.0f} requests acknowledged, {result.get('non2xx', 0):.0f} refused;"
+        f" {stored} events stored)"
+    )
     print(f"  request latency p50 {result['50%']:.1f} ms, p99 {result['99%']:.1f} ms")
 
     rows = int(ok_requests)

@@ -48,6 +48,7 @@ _CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     ConnectionError,
     TimeoutError,
     asyncpg.InterfaceError,
+    asyncpg.InternalClientError,  # e.g. a connection torn down in the middle of a COPY
     asyncpg.PostgresConnectionError,
     asyncpg.OperatorInterventionError,
     asyncpg.InsufficientResourcesError,
@@ -286,6 +287,11 @@ class Writer:
                     self._conn.terminate()
                     self._conn = None
             except Exception as exc:  # a bug must fail its requests, never stop the writer
+                if self._conn is None or self._conn.is_closed():
+                    log.warning("connection lost; holding the batch", error=repr(exc))
+                    self.healthy = False
+                    self._requeue(batch)
+                    continue
                 log.exception("writer flush failed")
                 for pending in batch:
                     self._done(pending, exc)
@@ -329,7 +335,7 @@ class Writer:
         try:
             await self._flush(merged)
         except asyncpg.PostgresError as exc:
-            if isinstance(exc, _CONNECTION_ERRORS):
+            if isinstance(exc, _CONNECTION_ERRORS) or self._conn is None or self._conn.is_closed():
                 raise
             if len(batch) == 1:
                 log.warning("item refused by the database", error=str(exc))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -9,9 +10,9 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-
 from trodden.collector.app import WRITER_KEY, build_app
 from trodden.collector.writer import Writer
+
 from trodden.store import Store
 
 KEY = "test-ingest-key"
@@ -43,6 +44,15 @@ class RunningCollector:
             except orjson.JSONDecodeError:
                 payload = raw
             return resp.status, payload, resp
+
+
+async def eventually(predicate: Callable[[], bool], seconds: float = 60.0) -> None:
+    """Poll until `predicate()` holds (fails the test after `seconds`)."""
+    for _ in range(int(seconds / 0.02)):
+        if predicate():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition not reached in time")
 
 
 StartCollector = Callable[..., Awaitable[RunningCollector]]
@@ -80,7 +90,9 @@ async def collector(start_collector: StartCollector) -> RunningCollector:
     return await start_collector()
 
 
-def batch(session_id: str = "s1", n: int = 3, start_seq: int = 0, ts: float = 1_700_000_000_000.0, **extra: Any) -> dict[str, Any]:
+def batch(
+    session_id: str = "s1", n: int = 3, start_seq: int = 0, ts: float = 1_700_000_000_000.0, **extra: Any
+) -> dict[str, Any]:
     """A beacon batch of `n` clicks."""
     return {
         "session_id": session_id,

@@ -8,7 +8,7 @@ import gzip
 import asyncpg
 import orjson
 
-from .conftest import KEY, SOURCE, RunningCollector, StartCollector, batch
+from .conftest import KEY, SOURCE, RunningCollector, StartCollector, batch, eventually
 
 
 async def test_batch_is_stored_with_its_session(collector: RunningCollector) -> None:
@@ -121,8 +121,11 @@ async def test_cors_for_the_tag(collector: RunningCollector) -> None:
     origin = "http://shop.localhost:8080"
     async with collector.http.options(
         f"{collector.url}/v1/rum",
-        headers={"Origin": origin, "Access-Control-Request-Method": "POST",
-                 "Access-Control-Request-Headers": "content-type"},
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
     ) as resp:
         assert resp.status == 204
         assert resp.headers["Access-Control-Allow-Origin"] == origin
@@ -147,8 +150,7 @@ async def test_queue_full_answers_429_and_nothing_is_lost(start_collector: Start
         await tx.start()
         await blocker.execute("LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE")
         first = asyncio.create_task(collector.post("/v1/rum", batch("q1", 80)))
-        while collector.writer.depth == 0:
-            await asyncio.sleep(0.01)
+        await eventually(lambda: collector.writer.depth > 0)
         status, payload, resp = await collector.post("/v1/rum", batch("q2", 80))
         assert status == 429
         assert resp.headers["Retry-After"]

@@ -11,24 +11,38 @@ from typing import Any
 
 import asyncpg
 import orjson
-
 from trodden.collector.ingest import ingest_files
 from trodden.collector.partitions import ensure_partition
 from trodden.collector.sanitize import Sanitizer
 from trodden.collector.sessions import load_sessions
+
 from trodden.models.events import NetworkRequest, PageView
 from trodden.store import Store
 
 from .conftest import PSEUDONYM_KEY
 
 
-def _entry(page: str | None, t: str, method: str, url: str, status: int, req: Any = None, res: Any = None,
-           headers: list[dict[str, str]] | None = None, mime: str = "application/json") -> dict[str, Any]:
+def _entry(
+    page: str | None,
+    t: str,
+    method: str,
+    url: str,
+    status: int,
+    *,
+    req: Any = None,
+    res: Any = None,
+    headers: list[dict[str, str]] | None = None,
+    mime: str = "application/json",
+) -> dict[str, Any]:
     entry: dict[str, Any] = {
-        "startedDateTime": t, "time": 42.0,
+        "startedDateTime": t,
+        "time": 42.0,
         "request": {"method": method, "url": url, "headers": headers or [], "cookies": [], "queryString": []},
-        "response": {"status": status, "headers": [{"name": "Content-Type", "value": mime}],
-                     "content": {"mimeType": mime, "text": orjson.dumps(res).decode() if res is not None else ""}},
+        "response": {
+            "status": status,
+            "headers": [{"name": "Content-Type", "value": mime}],
+            "content": {"mimeType": mime, "text": orjson.dumps(res).decode() if res is not None else ""},
+        },
     }
     if page:
         entry["pageref"] = page
@@ -40,19 +54,40 @@ def _entry(page: str | None, t: str, method: str, url: str, status: int, req: An
 def har_doc(with_pages: bool = True) -> dict[str, Any]:
     basic = base64.b64encode(b"carol@example.net:pa55word!").decode()
     entries = [
-        _entry("p1" if with_pages else None, "2024-05-01T10:00:00.000Z", "GET", "http://127.0.0.1:9/", 200,
-               mime="text/html"),
-        _entry("p1" if with_pages else None, "2024-05-01T10:00:01.000Z", "POST", "http://127.0.0.1:9/api/login", 200,
-               req={"email": "carol@example.net", "password": "pa55word!"}, res={"token": "tok_abcdef123456"},
-               headers=[{"name": "Authorization", "value": f"Basic {basic}"}]),
-        _entry("p2" if with_pages else None, "2024-05-01T10:00:05.000Z", "GET", "http://127.0.0.1:9/api/orders", 200,
-               res={"orders": [{"id": 7}]}, headers=[{"name": "Authorization", "value": "Bearer tok_abcdef123456"}]),
+        _entry(
+            "p1" if with_pages else None,
+            "2024-05-01T10:00:00.000Z",
+            "GET",
+            "http://127.0.0.1:9/",
+            200,
+            mime="text/html",
+        ),
+        _entry(
+            "p1" if with_pages else None,
+            "2024-05-01T10:00:01.000Z",
+            "POST",
+            "http://127.0.0.1:9/api/login",
+            200,
+            req={"email": "carol@example.net", "password": "pa55word!"},
+            res={"token": "tok_abcdef123456"},
+            headers=[{"name": "Authorization", "value": f"Basic {basic}"}],
+        ),
+        _entry(
+            "p2" if with_pages else None,
+            "2024-05-01T10:00:05.000Z",
+            "GET",
+            "http://127.0.0.1:9/api/orders",
+            200,
+            res={"orders": [{"id": 7}]},
+            headers=[{"name": "Authorization", "value": "Bearer tok_abcdef123456"}],
+        ),
     ]
     log: dict[str, Any] = {"version": "1.2", "creator": {"name": "test", "version": "1"}, "entries": entries}
     if with_pages:
-        log["pages"] = [{"id": "p1", "title": "Home", "startedDateTime": "2024-05-01T10:00:00.000Z", "pageTimings": {}},
-                        {"id": "p2", "title": "Orders", "startedDateTime": "2024-05-01T10:00:05.000Z",
-                         "pageTimings": {}}]
+        log["pages"] = [
+            {"id": "p1", "title": "Home", "startedDateTime": "2024-05-01T10:00:00.000Z", "pageTimings": {}},
+            {"id": "p2", "title": "Orders", "startedDateTime": "2024-05-01T10:00:05.000Z", "pageTimings": {}},
+        ]
     return {"log": log}
 
 
@@ -92,19 +127,47 @@ async def test_har_without_pages_is_one_session(store: Store, tmp_path: Path) ->
 
 async def test_jsonl_and_otlp_files(store: Store, tmp_path: Path) -> None:
     lines = [
-        {"session_id": "j1", "user_id": "u1", "events": [
-            {"kind": "page_view", "seq": 0, "ts": 1_700_000_000_000, "url": "http://127.0.0.1/"},
-            {"kind": "custom", "seq": 1, "ts": 1_700_000_000_100, "name": "signup", "properties": {"plan": "pro"}},
-            {"kind": "click", "seq": 2, "ts": 1_700_000_000_200}]},  # no target: refused
-        {"session_id": "j2", "events": [{"kind": "vital", "seq": 0, "ts": 1_700_000_000_000, "name": "LCP", "value": 900}]},
+        {
+            "session_id": "j1",
+            "user_id": "u1",
+            "events": [
+                {"kind": "page_view", "seq": 0, "ts": 1_700_000_000_000, "url": "http://127.0.0.1/"},
+                {"kind": "custom", "seq": 1, "ts": 1_700_000_000_100, "name": "signup", "properties": {"plan": "pro"}},
+                {"kind": "click", "seq": 2, "ts": 1_700_000_000_200},
+            ],
+        },  # no target: refused
+        {
+            "session_id": "j2",
+            "events": [{"kind": "vital", "seq": 0, "ts": 1_700_000_000_000, "name": "LCP", "value": 900}],
+        },
     ]
     jsonl = tmp_path / "beacons.jsonl"
     jsonl.write_bytes(b"\n".join(orjson.dumps(line) for line in lines) + b"\n")
     otlp = tmp_path / "spans.json"
-    otlp.write_bytes(orjson.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [{
-        "traceId": "0af7651916cd43dd8448eb211c80319c", "spanId": "b7ad6b7169203331", "name": "GET /",
-        "startTimeUnixNano": "1700000000000000000", "endTimeUnixNano": "1700000000001000000",
-        "attributes": [{"key": "session.id", "value": {"stringValue": "j1"}}]}]}]}]}))
+    otlp.write_bytes(
+        orjson.dumps(
+            {
+                "resourceSpans": [
+                    {
+                        "scopeSpans": [
+                            {
+                                "spans": [
+                                    {
+                                        "traceId": "0af7651916cd43dd8448eb211c80319c",
+                                        "spanId": "b7ad6b7169203331",
+                                        "name": "GET /",
+                                        "startTimeUnixNano": "1700000000000000000",
+                                        "endTimeUnixNano": "1700000000001000000",
+                                        "attributes": [{"key": "session.id", "value": {"stringValue": "j1"}}],
+                                    }
+                                ]
+                            }
+                        ]
+                    }
+                ]
+            }
+        )
+    )
     reports = await ingest_files(store, "files", [jsonl, otlp], sanitizer=Sanitizer(PSEUDONYM_KEY))
     assert (reports[0].format, reports[0].sessions, reports[0].events) == ("jsonl", 2, 3)
     assert len(reports[0].refused) == 1 and reports[0].refused[0]["seq"] == 2
@@ -122,9 +185,20 @@ async def test_cli_reports_per_file_and_exits_2_on_unreadable(dsn: str, tmp_path
     bad = tmp_path / "notes.txt"
     bad.write_text("these are not sessions\n")
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", "from trodden.cli import main; main()", "ingest", "--source", "cli", "--dsn", dsn,
-        "--json", str(good), str(bad), str(tmp_path / "missing.har"),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-c",
+        "from trodden.cli import main; main()",
+        "ingest",
+        "--source",
+        "cli",
+        "--dsn",
+        dsn,
+        "--json",
+        str(good),
+        str(bad),
+        str(tmp_path / "missing.har"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await proc.communicate()
     assert proc.returncode == 2, err

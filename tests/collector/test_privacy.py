@@ -12,18 +12,23 @@ from urllib.parse import quote, quote_plus, urlencode
 
 import orjson
 from faker import Faker
-
 from trodden.collector.ingest import ingest_files
 from trodden.collector.pseudonym import b64url_encode, iban_valid, luhn_valid
 from trodden.collector.sanitize import Sanitizer
+
 from trodden.models.sanitization import SanitizationConfig
 from trodden.store import Store
 
 from .conftest import PSEUDONYM_KEY, StartCollector
 
-RULES = {"rules": [{"kind": "json_path", "match": "$.customer.name"}, {"kind": "json_path", "match": "$.contact"},
-                   {"kind": "header", "match": "x-customer-name"},
-                   {"kind": "query_param", "match": "who", "action": "redact"}]}
+RULES = {
+    "rules": [
+        {"kind": "json_path", "match": "$.customer.name"},
+        {"kind": "json_path", "match": "$.contact"},
+        {"kind": "header", "match": "x-customer-name"},
+        {"kind": "query_param", "match": "who", "action": "redact"},
+    ]
+}
 
 
 def person(fake: Faker) -> dict[str, str]:
@@ -32,18 +37,42 @@ def person(fake: Faker) -> dict[str, str]:
     header = b64url_encode(orjson.dumps({"alg": "HS256", "typ": "JWT"}))
     claims = b64url_encode(orjson.dumps({"sub": email, "name": name, "exp": 1900000000}))
     return {
-        "email": email, "name": name, "phone": fake.phone_number(), "card": fake.credit_card_number(),
-        "iban": fake.iban(), "ipv4": fake.ipv4_public(), "ipv6": fake.ipv6(), "password": fake.password(length=14),
-        "token": "tok_" + fake.pystr(min_chars=28, max_chars=28), "session_cookie": fake.sha1(),
-        "jwt": f"{header}.{claims}.{b64url_encode(os.urandom(32))}", "jwt_claims": claims,
+        "email": email,
+        "name": name,
+        "phone": fake.phone_number(),
+        "card": fake.credit_card_number(),
+        "iban": fake.iban(),
+        "ipv4": fake.ipv4_public(),
+        "ipv6": fake.ipv6(),
+        "password": fake.password(length=14),
+        "token": "tok_" + fake.pystr(min_chars=28, max_chars=28),
+        "session_cookie": fake.sha1(),
+        "jwt": f"{header}.{claims}.{b64url_encode(os.urandom(32))}",
+        "jwt_claims": claims,
         "basic": base64.b64encode(f"{email}:{fake.password(length=12)}".encode()).decode(),
     }
 
 
 def secrets_of(p: dict[str, str]) -> list[str]:
     """Every string that must not be found, in the encodings it could be stored in."""
-    values = [p[k] for k in ("email", "name", "phone", "card", "iban", "ipv4", "ipv6", "password", "token",
-                             "session_cookie", "jwt", "jwt_claims", "basic")]
+    values = [
+        p[k]
+        for k in (
+            "email",
+            "name",
+            "phone",
+            "card",
+            "iban",
+            "ipv4",
+            "ipv6",
+            "password",
+            "token",
+            "session_cookie",
+            "jwt",
+            "jwt_claims",
+            "basic",
+        )
+    ]
     values.append(base64.b64decode(p["basic"]).decode().split(":", 1)[1])
     out = set()
     for v in values:
@@ -56,41 +85,110 @@ def beacon(p: dict[str, str], sid: str) -> dict[str, Any]:
     query = urlencode({"email": p["email"], "phone": p["phone"], "who": p["name"]})
     target = {"tag": "input", "css": "#f > input", "xpath": '//*[@id="f"]/input'}
     return {
-        "session_id": sid, "user_id": p["email"], "attributes": {"email": p["email"], "client_ip": p["ipv4"]},
+        "session_id": sid,
+        "user_id": p["email"],
+        "attributes": {"email": p["email"], "client_ip": p["ipv4"]},
         "events": [
-            {"kind": "page_view", "seq": 0, "ts": t, "url": f"http://127.0.0.1/account?{query}",
-             "title": f"Welcome {p['email']}", "referrer": f"http://127.0.0.1/pay?card={p['card']}"},
-            {"kind": "navigation", "seq": 1, "ts": t + 1, "to_url": f"http://127.0.0.1/users/{p['email']}/orders",
-             "from_url": f"http://127.0.0.1/?ip={p['ipv4']}"},
-            {"kind": "click", "seq": 2, "ts": t + 2,
-             "target": {"tag": "a", "text": f"Signed in as {p['email']}", "name": f"Call {p['phone']}",
-                        "css": "#me", "xpath": '//*[@id="me"]'}},
+            {
+                "kind": "page_view",
+                "seq": 0,
+                "ts": t,
+                "url": f"http://127.0.0.1/account?{query}",
+                "title": f"Welcome {p['email']}",
+                "referrer": f"http://127.0.0.1/pay?card={p['card']}",
+            },
+            {
+                "kind": "navigation",
+                "seq": 1,
+                "ts": t + 1,
+                "to_url": f"http://127.0.0.1/users/{p['email']}/orders",
+                "from_url": f"http://127.0.0.1/?ip={p['ipv4']}",
+            },
+            {
+                "kind": "click",
+                "seq": 2,
+                "ts": t + 2,
+                "target": {
+                    "tag": "a",
+                    "text": f"Signed in as {p['email']}",
+                    "name": f"Call {p['phone']}",
+                    "css": "#me",
+                    "xpath": '//*[@id="me"]',
+                },
+            },
             {"kind": "input", "seq": 3, "ts": t + 3, "target": {**target, "id": "email"}, "value": p["email"]},
             {"kind": "input", "seq": 4, "ts": t + 4, "target": {**target, "id": "phone"}, "value": p["phone"]},
-            {"kind": "input", "seq": 5, "ts": t + 5, "target": {**target, "id": "pw"}, "value": p["password"],
-             "masked": True},
+            {
+                "kind": "input",
+                "seq": 5,
+                "ts": t + 5,
+                "target": {**target, "id": "pw"},
+                "value": p["password"],
+                "masked": True,
+            },
             {"kind": "change", "seq": 6, "ts": t + 6, "target": {**target, "id": "iban"}, "value": p["iban"]},
-            {"kind": "request", "seq": 7, "ts": t + 7, "method": "POST",
-             "request_url": f"http://127.0.0.1/api/pay?iban={quote(p['iban'])}&ip={p['ipv6']}", "status": 200,
-             "duration_ms": 30,
-             "request_headers": {"authorization": f"Basic {p['basic']}", "cookie": f"sid={p['session_cookie']}; a=b",
-                                 "x-forwarded-for": p["ipv4"], "x-user-email": p["email"],
-                                 "x-customer-name": p["name"]},
-             "response_headers": {"set-cookie": f"sid={p['session_cookie']}; Path=/; HttpOnly"},
-             "request_body": {"customer": {"name": p["name"], "email": p["email"], "phone": p["phone"]},
-                              "card": p["card"], "iban": p["iban"], "password": p["password"],
-                              "note": f"call me on {p['phone']} or mail {p['email']}", "items": [{"sku": 1}]},
-             "response_body": {"access_token": p["jwt"], "token": p["token"], "seen_from": p["ipv6"]}},
-            {"kind": "request", "seq": 8, "ts": t + 8, "method": "POST", "request_url": "http://127.0.0.1/login",
-             "status": 302, "duration_ms": 5,
-             "request_headers": {"authorization": f"Bearer {p['jwt']}"},
-             "request_body": urlencode({"email": p["email"], "password": p["password"], "phone": p["phone"]})},
-            {"kind": "request", "seq": 9, "ts": t + 9, "method": "GET", "request_url": "http://127.0.0.1/api/me",
-             "status": 200, "duration_ms": 5, "request_headers": {"authorization": f"Bearer {p['token']}"}},
-            {"kind": "error", "seq": 10, "ts": t + 10, "error_type": "uncaught",
-             "message": f"failed for {p['email']} from {p['ipv4']}", "stack": f"at pay ({p['card']})"},
-            {"kind": "custom", "seq": 11, "ts": t + 11, "name": "checkout",
-             "properties": {"email": p["email"], "nested": {"phone": p["phone"], "list": [p["card"], p["iban"]]}}},
+            {
+                "kind": "request",
+                "seq": 7,
+                "ts": t + 7,
+                "method": "POST",
+                "request_url": f"http://127.0.0.1/api/pay?iban={quote(p['iban'])}&ip={p['ipv6']}",
+                "status": 200,
+                "duration_ms": 30,
+                "request_headers": {
+                    "authorization": f"Basic {p['basic']}",
+                    "cookie": f"sid={p['session_cookie']}; a=b",
+                    "x-forwarded-for": p["ipv4"],
+                    "x-user-email": p["email"],
+                    "x-customer-name": p["name"],
+                },
+                "response_headers": {"set-cookie": f"sid={p['session_cookie']}; Path=/; HttpOnly"},
+                "request_body": {
+                    "customer": {"name": p["name"], "email": p["email"], "phone": p["phone"]},
+                    "card": p["card"],
+                    "iban": p["iban"],
+                    "password": p["password"],
+                    "note": f"call me on {p['phone']} or mail {p['email']}",
+                    "items": [{"sku": 1}],
+                },
+                "response_body": {"access_token": p["jwt"], "token": p["token"], "seen_from": p["ipv6"]},
+            },
+            {
+                "kind": "request",
+                "seq": 8,
+                "ts": t + 8,
+                "method": "POST",
+                "request_url": "http://127.0.0.1/login",
+                "status": 302,
+                "duration_ms": 5,
+                "request_headers": {"authorization": f"Bearer {p['jwt']}"},
+                "request_body": urlencode({"email": p["email"], "password": p["password"], "phone": p["phone"]}),
+            },
+            {
+                "kind": "request",
+                "seq": 9,
+                "ts": t + 9,
+                "method": "GET",
+                "request_url": "http://127.0.0.1/api/me",
+                "status": 200,
+                "duration_ms": 5,
+                "request_headers": {"authorization": f"Bearer {p['token']}"},
+            },
+            {
+                "kind": "error",
+                "seq": 10,
+                "ts": t + 10,
+                "error_type": "uncaught",
+                "message": f"failed for {p['email']} from {p['ipv4']}",
+                "stack": f"at pay ({p['card']})",
+            },
+            {
+                "kind": "custom",
+                "seq": 11,
+                "ts": t + 11,
+                "name": "checkout",
+                "properties": {"email": p["email"], "nested": {"phone": p["phone"], "list": [p["card"], p["iban"]]}},
+            },
         ],
     }
 
@@ -99,32 +197,86 @@ def har_of(p: dict[str, str]) -> dict[str, Any]:
     def h(name: str, value: str) -> dict[str, str]:
         return {"name": name, "value": value}
 
-    return {"log": {"version": "1.2", "creator": {"name": "t", "version": "1"}, "entries": [{
-        "startedDateTime": "2024-05-01T10:00:00.000Z", "time": 10,
-        "request": {"method": "POST", "url": f"http://127.0.0.1/api/signup?email={quote(p['email'])}",
-                    "headers": [h("Authorization", f"Bearer {p['jwt']}"), h("Cookie", f"sid={p['session_cookie']}"),
-                                h("X-Real-IP", p["ipv4"])],
-                    "postData": {"mimeType": "application/json", "text": orjson.dumps(
-                        {"customer": {"name": p["name"]}, "email": p["email"], "phone": p["phone"],
-                         "card": p["card"], "iban": p["iban"], "password": p["password"]}).decode()}},
-        "response": {"status": 201, "headers": [h("Set-Cookie", f"sid={p['session_cookie']}; Path=/"),
-                                                h("Content-Type", "application/json")],
-                     "content": {"mimeType": "application/json", "text": orjson.dumps(
-                         {"token": p["token"], "ip": p["ipv6"], "contact": f"{p['name']} <{p['email']}>"}).decode()}},
-    }]}}
+    return {
+        "log": {
+            "version": "1.2",
+            "creator": {"name": "t", "version": "1"},
+            "entries": [
+                {
+                    "startedDateTime": "2024-05-01T10:00:00.000Z",
+                    "time": 10,
+                    "request": {
+                        "method": "POST",
+                        "url": f"http://127.0.0.1/api/signup?email={quote(p['email'])}",
+                        "headers": [
+                            h("Authorization", f"Bearer {p['jwt']}"),
+                            h("Cookie", f"sid={p['session_cookie']}"),
+                            h("X-Real-IP", p["ipv4"]),
+                        ],
+                        "postData": {
+                            "mimeType": "application/json",
+                            "text": orjson.dumps(
+                                {
+                                    "customer": {"name": p["name"]},
+                                    "email": p["email"],
+                                    "phone": p["phone"],
+                                    "card": p["card"],
+                                    "iban": p["iban"],
+                                    "password": p["password"],
+                                }
+                            ).decode(),
+                        },
+                    },
+                    "response": {
+                        "status": 201,
+                        "headers": [
+                            h("Set-Cookie", f"sid={p['session_cookie']}; Path=/"),
+                            h("Content-Type", "application/json"),
+                        ],
+                        "content": {
+                            "mimeType": "application/json",
+                            "text": orjson.dumps(
+                                {"token": p["token"], "ip": p["ipv6"], "contact": f"{p['name']} <{p['email']}>"}
+                            ).decode(),
+                        },
+                    },
+                }
+            ],
+        }
+    }
 
 
 def otlp_of(p: dict[str, str], sid: str) -> dict[str, Any]:
     def kv(k: str, v: str) -> dict[str, Any]:
         return {"key": k, "value": {"stringValue": v}}
 
-    return {"resourceSpans": [{"scopeSpans": [{"spans": [{
-        "traceId": os.urandom(16).hex(), "spanId": os.urandom(8).hex(), "name": f"lookup {p['email']}",
-        "startTimeUnixNano": "1700000000000000000", "endTimeUnixNano": "1700000000001000000",
-        "attributes": [kv("session.id", sid), kv("url.full", f"http://127.0.0.1/u?phone={quote(p['phone'])}"),
-                       kv("http.request.header.authorization", f"Bearer {p['token']}"),
-                       kv("client.address", p["ipv4"]), kv("enduser.email", p["email"]),
-                       kv("payment.card", p["card"])]}]}]}]}
+    return {
+        "resourceSpans": [
+            {
+                "scopeSpans": [
+                    {
+                        "spans": [
+                            {
+                                "traceId": os.urandom(16).hex(),
+                                "spanId": os.urandom(8).hex(),
+                                "name": f"lookup {p['email']}",
+                                "startTimeUnixNano": "1700000000000000000",
+                                "endTimeUnixNano": "1700000000001000000",
+                                "attributes": [
+                                    kv("session.id", sid),
+                                    kv("url.full", f"http://127.0.0.1/u?phone={quote(p['phone'])}"),
+                                    kv("http.request.header.authorization", f"Bearer {p['token']}"),
+                                    kv("client.address", p["ipv4"]),
+                                    kv("enduser.email", p["email"]),
+                                    kv("payment.card", p["card"]),
+                                ],
+                            }
+                        ]
+                    }
+                ]
+            }
+        ]
+    }
 
 
 async def scan(store: Store) -> str:
@@ -138,7 +290,9 @@ async def scan(store: Store) -> str:
     return "\n".join(chunks)
 
 
-async def test_no_planted_value_reaches_any_table(start_collector: StartCollector, store: Store, tmp_path: Path) -> None:
+async def test_no_planted_value_reaches_any_table(
+    start_collector: StartCollector, store: Store, tmp_path: Path
+) -> None:
     fake = Faker()
     Faker.seed(20240501)
     rules = tmp_path / "rules.json"
@@ -149,8 +303,9 @@ async def test_no_planted_value_reaches_any_table(start_collector: StartCollecto
     for i, p in enumerate(people[:20]):
         status, body, _ = await collector.post("/v1/rum", beacon(p, f"s{i}"))
         assert status == 200, body
-        status, body, _ = await collector.post("/v1/traces", otlp_of(p, f"s{i}"),
-                                               headers={"Content-Type": "application/json"})
+        status, body, _ = await collector.post(
+            "/v1/traces", otlp_of(p, f"s{i}"), headers={"Content-Type": "application/json"}
+        )
         assert status == 200, body
     hars = []
     for i, p in enumerate(people[20:]):

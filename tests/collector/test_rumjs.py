@@ -1,0 +1,221 @@
+"""rum.js in real Chromium against a page served locally: what a user does arrives in PostgreSQL
+with the expected selectors, masked values masked, one session across pages, traceparent linked."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import shutil
+import subprocess
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp import web
+from playwright.async_api import async_playwright
+from trodden.collector.app import rum_js
+
+from trodden.browser import launch_chromium
+
+from .conftest import KEY, RunningCollector
+
+pytestmark = pytest.mark.browser
+
+EMAIL = "shopper.one@example.com"
+PASSWORD = "Hunter2-secret!"
+SECRET_NOTE = "my-private-diary-entry"
+
+INDEX = """<!doctype html><html><head><title>Shop</title>
+<script src="{collector}/rum.js" data-key="{key}" data-user-id="u-1" async></script></head>
+<body><main id="main">
+<form id="login" onsubmit="event.preventDefault()">
+  <label for="email">Email</label><input id="email" type="email" data-testid="email-input">
+  <label for="pw">Password</label><input id="pw" type="password">
+  <input id="note" data-sensitive placeholder="Note">
+  <select id="size" name="size"><option>S</option><option>M</option></select>
+  <button type="submit">Sign in</button>
+</form>
+<div class="product"><button data-testid="add-to-cart" onclick="addToCart()">Add to cart</button></div>
+<button id="promo" onclick="window.trodden.track('promo_clicked', {{code: 'SPRING', pct: 10}})">Promo</button>
+<a href="/checkout" id="to-checkout">Checkout</a>
+</main>
+<script>
+async function addToCart() {{
+  const r = await fetch('/api/cart', {{method: 'POST', headers: {{'Content-Type': 'application/json'}},
+                                      body: JSON.stringify({{sku: 'SKU-1', qty: 2}})}});
+  await r.json();
+  history.pushState({{}}, '', '/cart');
+  document.title = 'Cart';
+}}
+</script></body></html>"""
+
+CHECKOUT = """<!doctype html><html><head><title>Checkout</title>
+<script src="{collector}/rum.js" data-key="{key}" async></script></head>
+<body><button id="pay" onclick="pay()">Pay now</button>
+<script>
+function pay() {{
+  const x = new XMLHttpRequest();
+  x.open('GET', '/api/summary');
+  x.onload = () => {{ document.body.dataset.done = '1'; }};
+  x.send();
+}}
+</script></body></html>"""
+
+
+@pytest.fixture
+async def shop(collector: RunningCollector) -> AsyncIterator[tuple[str, list[str]]]:
+    traceparents: list[str] = []
+
+    async def page(template: str) -> web.Response:
+        return web.Response(text=template.format(collector=collector.url, key=KEY), content_type="text/html")
+
+    async def index(_r: web.Request) -> web.Response:
+        return await page(INDEX)
+
+    async def checkout(_r: web.Request) -> web.Response:
+        return await page(CHECKOUT)
+
+    async def cart(request: web.Request) -> web.Response:
+        traceparents.append(request.headers.get("traceparent", ""))
+        return web.json_response({"cart_id": "c-1", "items": [{"sku": "SKU-1", "qty": 2}]}, status=201)
+
+    async def summary(request: web.Request) -> web.Response:
+        traceparents.append(request.headers.get("traceparent", ""))
+        return web.json_response({"total": 42.5})
+
+    app = web.Application()
+    app.router.add_get("/", index)
+    app.router.add_get("/cart", index)
+    app.router.add_get("/checkout", checkout)
+    app.router.add_post("/api/cart", cart)
+    app.router.add_get("/api/summary", summary)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    yield f"http://127.0.0.1:{runner.addresses[0][1]}", traceparents
+    await runner.cleanup()
+
+
+async def _events(collector: RunningCollector) -> list[dict[str, Any]]:
+    rows = await collector.store.pool.fetch(
+        "SELECT session_id, seq, kind, url, trace_id, data FROM events ORDER BY seq"
+    )
+    return [
+        {
+            **dict(r["data"]),
+            "session_id": r["session_id"],
+            "seq": r["seq"],
+            "kind": r["kind"],
+            "url": r["url"],
+            "trace_id_col": r["trace_id"],
+        }
+        for r in rows
+    ]
+
+
+async def test_a_journey_arrives_in_postgres(collector: RunningCollector, shop: tuple[str, list[str]]) -> None:
+    base, traceparents = shop
+    async with async_playwright() as pw:
+        browser = await launch_chromium(pw)
+        try:
+            page = await browser.new_page()
+            await page.goto(base + "/")
+            await page.wait_for_function("window.trodden && window.trodden.sessionId")
+            session_id = await page.evaluate("window.trodden.sessionId")
+            await page.fill("#email", EMAIL)
+            await page.fill("#pw", PASSWORD)
+            await page.fill("#note", SECRET_NOTE)
+            await page.select_option("#size", "M")
+            await page.press("#email", "Enter")
+            await page.click("[data-testid=add-to-cart]")
+            await page.wait_for_url("**/cart")
+            await page.click("#promo")
+            await page.click("#to-checkout")  # a full page load: the first page flushes on pagehide
+            await page.wait_for_url("**/checkout")
+            await page.wait_for_function("window.trodden && window.trodden.sessionId")
+            assert await page.evaluate("window.trodden.sessionId") == session_id
+            await page.click("#pay")
+            await page.wait_for_function("document.body.dataset.done === '1'")
+            await page.evaluate("window.trodden.flush()")
+
+            async def arrived() -> bool:
+                kinds = {e["kind"] for e in await _events(collector)}
+                return {"click", "input", "change", "key", "request", "navigation", "custom"} <= kinds and sum(
+                    1 for e in await _events(collector) if e["kind"] == "request"
+                ) >= 2
+
+            for _ in range(300):
+                if await arrived():
+                    break
+                await asyncio.sleep(0.1)
+        finally:
+            await browser.close()
+
+    events = await _events(collector)
+    assert {e["session_id"] for e in events} == {session_id}
+    seqs = [e["seq"] for e in events]
+    assert seqs == sorted(set(seqs))  # one sequence across both pages
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for e in events:
+        by_kind.setdefault(e["kind"], []).append(e)
+
+    assert [p["url"].rsplit("/", 1)[1] for p in by_kind["page_view"]] == ["", "checkout"]
+    inputs = {e["target"].get("id"): e for e in by_kind["input"]}
+    email = inputs["email"]
+    assert email["target"]["test_id"] == "email-input" and email["target"]["name"] == "Email"
+    assert email["target"]["role"] == "textbox" and email["target"]["css"] == "#email"
+    assert email["target"]["xpath"] == '//*[@id="email"]'
+    assert email["value"] != EMAIL and "@" in email["value"]  # pseudonymised, email-shaped
+    assert inputs["pw"]["masked"] is True and inputs["pw"].get("value") is None
+    assert inputs["note"]["masked"] is True and inputs["note"].get("value") is None
+    [size] = by_kind["change"]
+    assert size["target"]["id"] == "size" and size["value"] == "M" and size["target"]["role"] == "combobox"
+    assert by_kind["key"][0]["key"] == "Enter"
+
+    clicks = {c["target"].get("test_id") or c["target"].get("id"): c for c in by_kind["click"]}
+    add = clicks["add-to-cart"]["target"]
+    assert (add["role"], add["name"], add["text"], add["tag"]) == ("button", "Add to cart", "Add to cart", "button")
+    assert add["css"] == "#main > div > button" and add["xpath"] == '//*[@id="main"]/div/button'
+    assert clicks["to-checkout"]["target"]["role"] == "link"
+
+    requests = {r["request_url"].rsplit("/", 1)[1]: r for r in by_kind["request"]}
+    cart = requests["cart"]
+    assert (cart["method"], cart["status"], cart["initiator"]) == ("POST", 201, "fetch")
+    assert cart["request_body"] == {"sku": "SKU-1", "qty": 2}
+    assert cart["response_body"]["cart_id"] == "c-1"
+    assert cart["response_headers"]["content-type"].startswith("application/json")
+    # The traceparent the backend received carries the trace id the event recorded.
+    assert f"00-{cart['trace_id']}-{cart['span_id']}-01" in traceparents
+    assert cart["trace_id_col"] == cart["trace_id"]
+    xhr = requests["summary"]
+    assert xhr["initiator"] == "xhr" and xhr["response_body"] == {"total": 42.5}
+    assert any(tp.split("-")[1] == xhr["trace_id"] for tp in traceparents)
+
+    [nav] = by_kind["navigation"]
+    assert nav["trigger"] == "push" and nav["to_url"].endswith("/cart")
+    [promo] = by_kind["custom"]
+    assert promo["name"] == "promo_clicked" and promo["properties"] == {"code": "SPRING", "pct": 10}
+
+    everything = str(await collector.store.pool.fetch("SELECT t::text FROM events t"))
+    assert PASSWORD not in everything and SECRET_NOTE not in everything and EMAIL not in everything
+    assert await collector.store.pool.fetchval("SELECT user_id FROM sessions") == "u-1"
+
+
+def test_rum_js_is_small() -> None:
+    """Minified with terser (npm) when available, else rjsmin-free estimate; gzipped size stays small."""
+    source = rum_js()
+    minified = source
+    npx = shutil.which("npx")
+    if npx:
+        result = subprocess.run(
+            [npx, "--yes", "terser", "--compress", "--mangle"],
+            input=source,
+            capture_output=True,
+            timeout=180,
+            check=False,
+        )
+        if result.returncode == 0 and result.stdout:
+            minified = result.stdout
+    size = len(gzip.compress(minified, 9))
+    print(f"rum.js: {len(source)} bytes source, {len(minified)} minified, {size} minified+gzipped")
+    assert size < 8 * 1024

@@ -188,3 +188,14 @@ async def test_browser_checkout_submits_once_and_judges_the_body_it_navigated_aw
     changed = await replay_suite(None, checkout_suite(uuid.uuid4().hex), shop_v2, ReplayOptions(retries=0))
     failure = next(f for f in changed.regressions if f.assertion_id == "a-order-created-status")
     assert failure.actual == "PENDING" and failure.step_id == "b3"  # the click sent it
+
+
+async def test_worker_processes_share_the_http_tests(shop_v2: str) -> None:
+    base = shop_suite(browser=False)
+    tests = [t.model_copy(update={"id": f"{t.id}-{i}"}) for i in range(8) for t in base.tests]  # 48 tests
+    suite = base.model_copy(update={"tests": tests})
+    report = await replay_suite(None, suite, shop_v2, ReplayOptions(retries=0, workers=2))
+    assert [r.test_id for r in report.results] == [t.id for t in tests]  # suite order, nothing lost
+    caught = {(f.test_id.rsplit("-", 1)[0], f.assertion_id) for f in report.regressions}
+    assert ("t-product", "a-type-price") in caught and ("t-me", "a-present-email") in caught
+    assert report.counts.failed == 8 * 5

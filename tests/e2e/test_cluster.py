@@ -13,6 +13,7 @@ import sys
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from e2ekube import Kube
@@ -253,6 +254,46 @@ with open("index.html", "w") as page:
     page.write("served by " + os.uname().nodename)
 http.server.ThreadingHTTPServer(("", 8080), http.server.SimpleHTTPRequestHandler).serve_forever()
 """
+
+
+CALL_API = """
+import json, os, ssl, urllib.error, urllib.request
+sa = "/var/run/secrets/kubernetes.io/serviceaccount"
+token = open(sa + "/token").read()
+host = os.environ.get("API_HOST") or os.environ["KUBERNETES_SERVICE_HOST"]
+port = os.environ.get("API_PORT") or os.environ["KUBERNETES_SERVICE_PORT"]
+url = "https://%s:%s/api/v1/namespaces/%s/secrets" % (host, port, open(sa + "/namespace").read())
+request = urllib.request.Request(url, headers={"Authorization": "Bearer " + token})
+try:
+    urllib.request.urlopen(request, context=ssl.create_default_context(cafile=sa + "/ca.crt"), timeout=10)
+    print(json.dumps({"code": 200}))
+except urllib.error.HTTPError as err:
+    print(json.dumps(json.loads(err.read())))
+"""
+
+
+@pytest.mark.usefixtures("running_node")
+def test_pod_reaches_the_api_with_its_service_account(kube: Kube, namespace: str) -> None:
+    """A pod authenticates with its token and RBAC forbids what its account was not granted.
+
+    Normally the pod goes through the "kubernetes" Service. The local API server listens on
+    loopback only, so that Service has no endpoints; there the pod uses the host network and
+    the kubeconfig's 127.0.0.1 address (the serving certificate covers it).
+    """
+    job = _job("api", TEST_IMAGE, ["python3", "-c", CALL_API])
+    if not _ready_endpoints(kube, "default", "kubernetes"):
+        server = urlsplit(kube.run("config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}").stdout)
+        pod_spec = job["spec"]["template"]["spec"]
+        pod_spec["hostNetwork"] = True
+        pod_spec["containers"][0]["env"] = [
+            {"name": "API_HOST", "value": server.hostname},
+            {"name": "API_PORT", "value": str(server.port or 443)},
+        ]
+    kube.apply(job, namespace=namespace)
+    kube.run("wait", "--for=condition=Complete", "job/api", f"--namespace={namespace}", "--timeout=120s", timeout=150)
+    answer = json.loads(kube.run("logs", "job/api", f"--namespace={namespace}").stdout)
+    assert answer["code"] == 403, answer
+    assert f"system:serviceaccount:{namespace}:default" in answer["message"]
 
 
 def _ready_endpoints(kube: Kube, namespace: str, service: str) -> list[Any]:

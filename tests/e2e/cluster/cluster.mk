@@ -14,7 +14,8 @@
 
 CLUSTER_PYTHON ?= python3
 CLUSTER_DIR ?= .cluster
-CLUSTER_NODE ?= auto
+# (TRODDEN_E2E_NODE from the environment is honoured as the default.)
+CLUSTER_NODE ?= $(or $(TRODDEN_E2E_NODE),auto)
 E2E_ARGS ?=
 
 CLUSTER_SCRIPTS := tests/e2e/cluster

@@ -10,12 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from trodden.collector.rows import EventRow, Rejection, WorkItem, ms_to_datetime
 from trodden.collector.sanitize import Sanitizer
 
-from trodden.models.events import EVENT_ADAPTER, BeaconBatch
+from trodden.models.events import EVENT_ADAPTER, BeaconBatch, Event
 
+_EVENT_LIST: TypeAdapter[list[Any]] = TypeAdapter(list[Event])
+MAX_EVENTS = 5000  # BeaconBatch.events' max_length
 _COLUMN_FIELDS = frozenset(("session_id", "seq", "ts", "kind", "url"))
 
 
@@ -48,6 +50,16 @@ def parse_batches(doc: Any) -> list[Any]:
     raise BodyError("expected a beacon batch object or a non-empty array of them")
 
 
+def _envelope(doc: Any) -> tuple[BeaconBatch, list[dict[str, Any]]]:
+    """The batch's own fields validated, and its events as sent (validated one list at a time later);
+    validating the events as `dict[str, Any]` inside the model would copy every one of them."""
+    raws = doc.get("events") if isinstance(doc, dict) else None
+    if isinstance(raws, list) and len(raws) <= MAX_EVENTS and all(e.__class__ is dict for e in raws):
+        return BeaconBatch.model_validate({**doc, "events": []}), raws
+    batch = BeaconBatch.model_validate(doc)  # raises with the reason
+    return batch, batch.events
+
+
 def decode_batches(docs: list[Any], source: str, sanitizer: Sanitizer) -> DecodedBeacons:
     item = WorkItem()
     rejected: list[Rejection] = []
@@ -55,7 +67,7 @@ def decode_batches(docs: list[Any], source: str, sanitizer: Sanitizer) -> Decode
     single = len(docs) == 1
     for b, doc in enumerate(docs):
         try:
-            batch = BeaconBatch.model_validate(doc)
+            batch, raws = _envelope(doc)
         except ValidationError as exc:
             if single:
                 raise BodyError(f"invalid beacon batch: {error_reason(exc)}") from exc
@@ -64,12 +76,43 @@ def decode_batches(docs: list[Any], source: str, sanitizer: Sanitizer) -> Decode
                 Rejection(index=-1, seq=None, reason=f"invalid batch: {error_reason(exc)} ({count} events)", batch=b)
             )
             continue
-        accepted += decode_batch(batch, source, sanitizer=sanitizer, item=item, rejected=rejected, batch_index=b)
+        accepted += decode_batch(batch, raws, source, sanitizer=sanitizer, item=item, rejected=rejected, batch_index=b)
     return DecodedBeacons(item, rejected, accepted)
+
+
+def _validated(
+    raws: list[dict[str, Any]], rejected: list[Rejection], batch_index: int
+) -> list[tuple[dict[str, Any], Any]]:
+    """(raw, model) for the valid events; the others go to `rejected` with the first reason.
+
+    One validation call for the whole list is about three times cheaper than one per event; only a
+    batch with errors pays for sorting them out.
+    """
+    try:
+        return list(zip(raws, _EVENT_LIST.validate_python(raws), strict=True))
+    except ValidationError as exc:
+        errors: dict[int, list[Any]] = {}
+        for err in exc.errors(include_url=False):
+            loc = err["loc"]
+            if loc and isinstance(loc[0], int):
+                errors.setdefault(loc[0], []).append(err)
+    valid = []
+    for i, raw in enumerate(raws):
+        if i in errors:
+            first = errors[i][0]
+            where = ".".join(str(p) for p in first["loc"][1:])
+            more = f" (+{len(errors[i]) - 1} more)" if len(errors[i]) > 1 else ""
+            seq = raw.get("seq")
+            seq_value = seq if isinstance(seq, int) and not isinstance(seq, bool) else None
+            rejected.append(Rejection(i, seq_value, f"{where}: {first['msg']}{more}", batch_index))
+        else:
+            valid.append((raw, EVENT_ADAPTER.validate_python(raw)))
+    return valid
 
 
 def decode_batch(
     batch: BeaconBatch,
+    raws: list[dict[str, Any]],
     source: str,
     *,
     sanitizer: Sanitizer,
@@ -81,21 +124,9 @@ def decode_batch(
     events = item.events
     before = len(events)
     sessions_seen: set[str] = set()
-    for i, raw in enumerate(batch.events):
+    for raw in raws:
         raw.setdefault("session_id", batch.session_id)
-        try:
-            event = EVENT_ADAPTER.validate_python(raw)
-        except ValidationError as exc:
-            seq = raw.get("seq")
-            rejected.append(
-                Rejection(
-                    i,
-                    seq if isinstance(seq, int) and not isinstance(seq, bool) else None,
-                    error_reason(exc),
-                    batch_index,
-                )
-            )
-            continue
+    for raw, event in _validated(raws, rejected, batch_index):
         clean = sanitizer.event(raw)
         data = {k: v for k, v in clean.items() if k not in _COLUMN_FIELDS}
         trace_id = data.get("trace_id") if event.kind in ("request", "log") else None

@@ -139,20 +139,25 @@ class Sanitizer:
 
     # -- events ---------------------------------------------------------------------------------
     def event(self, event: dict[str, Any]) -> dict[str, Any]:
+        """One event (a dict as the client sent it, already validated), sanitised field by field."""
         out: dict[str, Any] = {}
+        text = self.text
         for field, value in event.items():
-            if value is None or field in _KEEP_FIELDS or isinstance(value, bool | int | float):
+            cls = value.__class__
+            if value is None or field in _KEEP_FIELDS or cls is bool or cls is int or cls is float:
                 out[field] = value
-            elif field in _URL_FIELDS and isinstance(value, str):
+            elif field in _URL_FIELDS and cls is str:
                 out[field] = self.url(value)
-            elif field in _HEADER_FIELDS and isinstance(value, dict):
+            elif field in _HEADER_FIELDS and cls is dict:
                 out[field] = self.headers(value)
             elif field in _BODY_FIELDS:
                 out[field] = self.body(value)
-            elif field == "value" and isinstance(value, str):
+            elif field == "value" and cls is str:
                 out[field] = self.input_value(value, event)
-            elif field == "target" and isinstance(value, dict):
-                out[field] = {k: self.text(v) if isinstance(v, str) else v for k, v in value.items()}
+            elif field == "target" and cls is dict:
+                out[field] = {k: text(v) if v.__class__ is str else v for k, v in value.items()}
+            elif cls is str:
+                out[field] = text(value)
             else:
                 out[field] = self.json(value, ())
         return out
@@ -181,24 +186,37 @@ class Sanitizer:
         return self.json(value, ())
 
     def json(self, value: Any, path: tuple[str, ...]) -> Any:
-        if isinstance(value, str):
+        """A JSON value with every string sanitised, rules by field name and JSON path applied."""
+        cls = value.__class__
+        if cls is str:
             return self.text(value)
-        if isinstance(value, dict):
+        if cls is dict:
             out: dict[str, Any] = {}
+            text = self.text
             for k, v in value.items():
-                key = str(k)
-                child = (*path, key)
-                ruled = self._json_path_rule(child)
-                if ruled is not None:
-                    result = self._apply(ruled, v)
-                    if result is not _DROP:
-                        out[key] = result
-                    continue
-                keyed = self._by_key(key, v)
-                out[self.text(key)] = keyed if keyed is not None else self.json(v, child)
+                key = k if k.__class__ is str else str(k)
+                if self._json_paths:
+                    ruled = self._json_path_rule((*path, key))
+                    if ruled is not None:
+                        result = self._apply(ruled, v)
+                        if result is not _DROP:
+                            out[key] = result
+                        continue
+                if _key_class(key) is not None:
+                    keyed = self._by_key(key, v)
+                    if keyed is not None:
+                        out[text(key)] = keyed
+                        continue
+                vcls = v.__class__
+                if vcls is str:
+                    out[text(key)] = text(v)
+                elif vcls is dict or vcls is list:
+                    out[text(key)] = self.json(v, (*path, key) if self._json_paths else path)
+                else:
+                    out[text(key)] = v
             return out
-        if isinstance(value, list):
-            child = (*path, "*")
+        if cls is list:
+            child = (*path, "*") if self._json_paths else path
             return [self.json(v, child) for v in value]
         return value
 

@@ -17,6 +17,8 @@ import orjson
 from trodden.replay.results import Failure, RunReport, TestResult
 
 _MAX_LINES = 60
+SHOWN_PER_TEST = 3  # findings shown per test card; the rest fold away
+OPEN_CARDS = 15  # test cards shown open; the rest fold away
 
 
 @dataclass
@@ -64,6 +66,38 @@ def _failure_view(failure: Failure) -> dict[str, Any]:
     return {"f": failure, "diff": diff_lines(failure.expected, failure.actual)}
 
 
+@dataclass
+class Finding:
+    """One assertion across every test it failed in: the "what regressed" table's row."""
+
+    assertion_id: str
+    kind: str
+    description: str
+    source: str
+    endpoints: list[str]
+    tests: list[str]
+    example: Failure
+
+
+def group_findings(report: RunReport) -> list[Finding]:
+    """Failures of regressed tests grouped by assertion, the most widespread first."""
+    groups: dict[str, Finding] = {}
+    for result in report.results:
+        if result.outcome not in ("failed", "error"):
+            continue
+        for failure in result.failures:
+            found = groups.get(failure.assertion_id)
+            if found is None:
+                found = groups[failure.assertion_id] = Finding(
+                    failure.assertion_id, failure.kind, failure.description, failure.source, [], [], failure)
+            where = failure.endpoint or failure.url or ""
+            if where and where not in found.endpoints:
+                found.endpoints.append(where)
+            if result.test_id not in found.tests:
+                found.tests.append(result.test_id)
+    return sorted(groups.values(), key=lambda g: (-len(g.tests), g.source != "assertion", g.assertion_id))
+
+
 def render_html(report: RunReport) -> str:
     failed = [r for r in report.results if r.outcome in ("failed", "error")]
     flaky = [r for r in report.results if r.outcome == "flaky"]
@@ -72,13 +106,11 @@ def render_html(report: RunReport) -> str:
     def view(result: TestResult) -> dict[str, Any]:
         return {"r": result, "failures": [_failure_view(f) for f in result.failures]}
 
-    caught: dict[str, int] = {}
-    for failure in report.regressions:
-        caught[failure.assertion_id] = caught.get(failure.assertion_id, 0) + 1
     template = _environment().get_template("report.html.j2")
     return template.render(
         report=report, counts=report.counts, failed=[view(r) for r in failed], flaky=[view(r) for r in flaky],
-        skipped=skipped, results=report.results, caught=sorted(caught.items(), key=lambda kv: -kv[1]),
+        skipped=skipped, results=report.results, findings=group_findings(report),
+        shown_per_test=SHOWN_PER_TEST, open_cards=OPEN_CARDS,
     )
 
 

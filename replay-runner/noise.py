@@ -68,7 +68,7 @@ def diff_exchange(target: Observation, base1: Observation, base2: Observation) -
         reported.add(field)
         failures.append(Failure(
             source="diff", assertion_id=f"diff:{field}", kind="diff",
-            description="differs from the baseline, which answered the same in two replays",
+            description=f"{field.removeprefix('body:')} differs from the baseline, which answered the same twice",
             expected=_shown(expected), actual=_shown(tv), baseline=_shown(v1), step_id=target.step_id,
             endpoint=target.endpoint, field=field.removeprefix("body:"), url=target.url,
         ))

@@ -18,6 +18,7 @@ from trodden.synthesis.generate import GenerateOptions, SelectedInput, build_sui
 from trodden.synthesis.journeys import JourneyBuilder, Journeys
 from trodden.synthesis.mining import Miner
 from trodden.synthesis.selection import Selection, SelectOptions, select_journeys
+from trodden.synthesis.unmask import known_pseudonyms
 
 from trodden.log import get_logger
 from trodden.models.suite import Suite
@@ -99,7 +100,8 @@ async def generate_suite(
             sig, reasons = wanted[session.session_id]
             picked[session.session_id] = SelectedInput(session, reasons, sig)
     selected = [picked[sid] for sid, _, _ in items if sid in picked]
-    suite = build_suite(suite_name, source, selected, miner, options=options, selection_id=sel_id)
+    known = known_pseudonyms(await store.source_key(source), options.known_values) if options.known_values else None
+    suite = build_suite(suite_name, source, selected, miner, options=options, selection_id=sel_id, known=known)
     suite.stats["coverage"] = _coverage_of(journeys, [i.session.session_id for i in selected])
     if save:
         suite = await save_suite_revision(store, suite)

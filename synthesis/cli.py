@@ -123,13 +123,18 @@ def _print_selection(sel: Any) -> None:
 @click.option("--latency-margin", type=float, default=1.5, show_default=True, help="Latency bound = p99 × margin.")
 @click.option("--temporal-confidence", type=float, default=1.0, show_default=True,
               help="Share of sessions a temporal rule must hold in.")  # fmt: skip
+@click.option("--known-value", "known_values", multiple=True, metavar="VALUE", envvar="TRODDEN_KNOWN_VALUES",
+              help="A test value the application accepts (test card token, test password); where a session "
+                   "carries its pseudonym, tests use the value. Repeatable; env TRODDEN_KNOWN_VALUES "
+                   "(space-separated).")  # fmt: skip
 @click.option("--http/--no-http", default=True, show_default=True, help="Generate HTTP tests.")
 @click.option("--browser/--no-browser", default=True, show_default=True, help="Generate browser tests.")
 @json_option
 @dsn_option
 def generate(
     *, source: str, suite_name: str, selection_id: int | None, min_confidence: float, min_support: int,
-    latency_margin: float, temporal_confidence: float, http: bool, browser: bool, as_json: bool, dsn: str | None,
+    latency_margin: float, temporal_confidence: float, known_values: tuple[str, ...], http: bool, browser: bool,
+    as_json: bool, dsn: str | None,
 ) -> None:  # fmt: skip
     """Turn selected sessions into a test suite with mined assertions (a new suite revision)."""
     from trodden.synthesis.generate import GenerateOptions
@@ -148,7 +153,7 @@ def generate(
     options = GenerateOptions(
         mining=MiningOptions(min_confidence=min_confidence, min_support=min_support, latency_margin=latency_margin,
                              temporal_confidence=temporal_confidence),
-        http=http, browser=browser,
+        http=http, browser=browser, known_values=list(known_values),
     )  # fmt: skip
     suite = run(_generate(dsn, source, suite_name, selection_id, options))
     summary = {

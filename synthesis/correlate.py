@@ -87,7 +87,8 @@ def _leaves(doc: Any, pointer: str = "") -> list[tuple[str, Any]]:
 
 
 class _Correlator:
-    def __init__(self) -> None:
+    def __init__(self, known: dict[str, str] | None = None) -> None:
+        self.known = known or {}  # pseudonym -> the real test value (see unmask.py)
         self.produced: dict[str, _Produced] = {}  # str(value) -> producer
         self.names: Counter[str] = Counter()
         self.variables: dict[str, Any] = {}
@@ -146,6 +147,11 @@ class _Correlator:
         var = self.use(text)
         if var is not None:
             return "{{" + var + "}}"
+        if text in self.known:
+            return self.known[text]
+        for pseudonym, value in self.known.items():
+            if len(pseudonym) >= 6 and pseudonym in text:
+                text = text.replace(pseudonym, value)
         for key in sorted(self.produced, key=len, reverse=True):
             if len(key) >= 8 and key in text:
                 var = self.use(key)
@@ -162,6 +168,8 @@ class _Correlator:
         if isinstance(body, int) and str(body) in self.produced:
             return "{{" + str(self.use(body)) + "}}"
         if isinstance(body, str):
+            if body in self.known and body not in self.produced:
+                return self.known[body]
             if value_format(body) == "email" and str(body) not in self.produced:
                 var = self.email_vars.get(body)
                 if var is None:
@@ -187,9 +195,10 @@ def _segment_regex(path: str, seg: str) -> str:
     return f"{before}/([^/?#]+)"
 
 
-def correlate(requests: list[NetworkRequest]) -> Correlation:
-    """Templates for a session's API requests (in order), with extractions and auth split out."""
-    c = _Correlator()
+def correlate(requests: list[NetworkRequest], known: dict[str, str] | None = None) -> Correlation:
+    """Templates for a session's API requests (in order), with extractions and auth split out;
+    `known` maps pseudonyms of known test values back to the values."""
+    c = _Correlator(known)
     out: list[CorrelatedRequest] = []
     auth_headers: dict[str, str] = {}
     for i, ev in enumerate(requests):

@@ -51,6 +51,9 @@ class GenerateOptions:
     mining: MiningOptions = field(default_factory=MiningOptions)
     http: bool = True
     browser: bool = True
+    # test values the application accepts (test card tokens, test accounts' passwords): where a
+    # session carries their pseudonym, tests use the value (see unmask.py)
+    known_values: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -107,13 +110,14 @@ def _expectation(ev: NetworkRequest, endpoint: str, miner: Miner | None) -> Expe
 
 
 def build_http_test(
-    item: SelectedInput, source: str, templater: RouteTemplater, miner: Miner | None
-) -> tuple[TestCase, dict[str, str]] | None:
+    item: SelectedInput, source: str, templater: RouteTemplater, miner: Miner | None,
+    known: dict[str, str] | None = None,
+) -> tuple[TestCase, dict[str, str]] | None:  # fmt: skip
     """The HTTP test of a session and the credentials it started with (for an auth profile)."""
     requests = api_requests(item.session)
     if not requests:
         return None
-    corr = correlate(requests)
+    corr = correlate(requests, known)
     steps: list[HttpStep] = []
     endpoints: list[str] = []
     for i, (ev, cr) in enumerate(zip(requests, corr.requests, strict=True)):
@@ -160,7 +164,9 @@ def _page_template(url: str | None, templater: RouteTemplater) -> str | None:
 _UI_ACTIONS: dict[str, str] = {"click": "click", "input": "fill", "change": "fill", "submit": "submit", "key": "press"}
 
 
-def build_browser_test(item: SelectedInput, source: str, templater: RouteTemplater) -> TestCase | None:
+def build_browser_test(
+    item: SelectedInput, source: str, templater: RouteTemplater, known: dict[str, str] | None = None
+) -> TestCase | None:
     """A Playwright-style test of a session's UI events, or None when it has none."""
     steps: list[BrowserStep] = []
     variables: dict[str, Any] = {}
@@ -181,7 +187,9 @@ def build_browser_test(item: SelectedInput, source: str, templater: RouteTemplat
             if not steps:  # the session started without a recorded page view
                 steps.append(BrowserStep(id="b1", action="goto", url=_path_url(ev.url or "/")))
             value = ev.value if ev.kind != "key" else (ev.key or "Enter")
-            if ev.masked:
+            if value is not None and known and value in known:
+                value = known[value]
+            elif ev.masked:
                 var = f"masked_{len(variables) + 1}"
                 variables[var] = ""
                 value = "{{" + var + "}}"
@@ -232,7 +240,7 @@ def recorded_origin(sessions: Sequence[Session]) -> str | None:
 def build_suite(
     name: str, source: str, selected: Sequence[SelectedInput], miner: Miner | None,
     *, options: GenerateOptions | None = None, selection_id: int | None = None,
-    assertions: list[Assertion] | None = None,
+    assertions: list[Assertion] | None = None, known: dict[str, str] | None = None,
 ) -> Suite:  # fmt: skip
     """A suite (revision 0: the store numbers it) from selected sessions and a fed miner."""
     options = options or GenerateOptions()
@@ -243,7 +251,7 @@ def build_suite(
     profiles: dict[tuple[str, ...], AuthProfile] = {}
     for item in selected:
         if options.http:
-            built = build_http_test(item, source, templater, miner)
+            built = build_http_test(item, source, templater, miner, known)
             if built is not None:
                 test, auth = built
                 if auth:
@@ -256,7 +264,7 @@ def build_suite(
                     test.auth_profile = profiles[key].name
                 tests.append(test)
         if options.browser:
-            btest = build_browser_test(item, source, templater)
+            btest = build_browser_test(item, source, templater, known)
             if btest is not None:
                 tests.append(btest)
     recordings = {t.session_id: api_requests(i.session) for t, i in _http_tests_with_inputs(tests, selected)}

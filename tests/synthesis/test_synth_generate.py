@@ -12,21 +12,26 @@ from pathlib import Path
 
 from synth_miniapp import make_app, start
 from synth_recorder import record_checkout
+from trodden.collector.sanitize import Sanitizer
+from trodden.synthesis.api import generate_suite, select_sessions
+from trodden.synthesis.corpus import write_sessions
 from trodden.synthesis.correlate import correlate
 from trodden.synthesis.export import export_json, export_pytest
-from trodden.synthesis.generate import SelectedInput, build_suite
+from trodden.synthesis.generate import GenerateOptions, SelectedInput, build_suite
 from trodden.synthesis.mining import build_miner
+from trodden.synthesis.selection import SelectOptions
 
 from trodden.models.events import NetworkRequest, Session
 from trodden.models.suite import HttpStep, Suite
+from trodden.store import Store
 
 
 def req(
     seq: int, method: str, url: str, status: int, *, body: object = None, resp: object = None,
-    headers: dict[str, str] | None = None, resp_headers: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None, resp_headers: dict[str, str] | None = None, sid: str = "s",
 ) -> NetworkRequest:  # fmt: skip
     return NetworkRequest.model_validate({
-        "kind": "request", "session_id": "s", "seq": seq, "ts": 1000.0 + seq, "method": method,
+        "kind": "request", "session_id": sid, "seq": seq, "ts": 1000.0 + seq, "method": method,
         "request_url": url, "status": status, "duration_ms": 5, "request_body": body, "response_body": resp,
         "request_headers": headers or {}, "response_headers": resp_headers or {},
     })  # fmt: skip
@@ -170,3 +175,24 @@ async def test_exported_browser_test_runs_in_chromium(tmp_path: Path) -> None:
     assert outcomes["renamed_button"][0] == 0, outcomes["renamed_button"][1]  # found by role/CSS fallback
     code, out = outcomes["no_button"]
     assert code == 1 and "no element found" in out, out
+
+
+async def test_known_test_values_replace_their_pseudonyms(store: Store) -> None:
+    """The collector stored the test card token `tok_visa` as its pseudonym; `--known-value tok_visa`
+    puts the real value back in the generated test (other pseudonyms stay)."""
+    sanitizer = Sanitizer(await store.source_key("pay"))
+    stored_token, other = sanitizer.secret("tok_visa"), sanitizer.secret("tok_private")
+    assert stored_token != "tok_visa"
+    sessions = [Session(source="pay", session_id=f"p{i}", events=[
+        req(0, "POST", "https://shop.test/api/checkout", 201,
+            body={"payments": [{"method": "card", "token": stored_token}], "note": other}, resp={"ok": True},
+            sid=f"p{i}"),
+    ]) for i in range(3)]  # fmt: skip
+    await write_sessions(store, "pay", sessions)
+    await select_sessions(store, "pay", SelectOptions(max_sessions=1))
+    suite = await generate_suite(store, "pay", "pay", options=GenerateOptions(known_values=["tok_visa"]))
+    (step,) = suite.tests[0].steps
+    assert isinstance(step, HttpStep)
+    assert step.request.body == {"payments": [{"method": "card", "token": "tok_visa"}], "note": other}
+    plain = await generate_suite(store, "pay", "pay")
+    assert plain.tests[0].steps[0].request.body["payments"][0]["token"] == stored_token  # type: ignore[union-attr]

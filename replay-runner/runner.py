@@ -100,8 +100,11 @@ class _Engine:
             try:
                 attempts = await self._attempts(test)
             except AuthError as exc:
-                return TestResult(**base, outcome="error", reason=f"auth profile {test.auth_profile}: {exc}",
-                                  attempts=1, duration_ms=(time.perf_counter() - started) * 1000.0)
+                # Missing credentials say nothing about the target: the test is not run, loudly.
+                log.warning("test skipped: credentials missing", test=test.id, profile=test.auth_profile,
+                            reason=str(exc))
+                return TestResult(**base, outcome="skipped",
+                                  reason=f"auth profile {test.auth_profile}: {exc} (provide it to replay this test)")
             except Exception as exc:  # a bug must cost one test, not the run
                 log.exception("test crashed", test=test.id)
                 return TestResult(**base, outcome="error", reason=f"internal error: {exc!r}"[:500], attempts=1,

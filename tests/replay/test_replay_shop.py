@@ -17,6 +17,7 @@ from trodden.replay.persist import summarize_run
 from trodden.replay.reports import json_report, junit_xml
 from trodden.replay.runner import replay_suite
 
+from trodden.models.suite import AuthProfile, ValueFrom
 from trodden.store import Store
 
 
@@ -199,3 +200,14 @@ async def test_worker_processes_share_the_http_tests(shop_v2: str) -> None:
     caught = {(f.test_id.rsplit("-", 1)[0], f.assertion_id) for f in report.regressions}
     assert ("t-product", "a-type-price") in caught and ("t-me", "a-present-email") in caught
     assert report.counts.failed == 8 * 5
+
+
+async def test_missing_credentials_skip_the_test_with_the_reason(shop_v1: str) -> None:
+    suite = shop_suite(browser=False)
+    profile = AuthProfile(name="ops", kind="headers", headers={"Authorization": ValueFrom(env="TRODDEN_AUTH_NOPE")})
+    me = next(t for t in suite.tests if t.id == "t-me").model_copy(update={"id": "t-me-ops", "auth_profile": "ops"})
+    suite = suite.model_copy(update={"tests": [me], "auth_profiles": [*suite.auth_profiles, profile]})
+    report = await replay_suite(None, suite, shop_v1, ReplayOptions(retries=0))
+    result = report.results[0]
+    assert result.outcome == "skipped" and result.reason and "TRODDEN_AUTH_NOPE" in result.reason
+    assert not report.has_regressions

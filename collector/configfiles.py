@@ -36,6 +36,8 @@ class WatchedDocument(Generic[M]):
         assert self.path is not None
         try:
             st = os.stat(self.path)
+        except FileNotFoundError:
+            return False  # not mounted yet: defaults until it appears
         except OSError as exc:
             if strict:
                 raise ValueError(f"{self.path}: {exc.strerror}") from exc

@@ -4,9 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
 
+import aiohttp
 import asyncpg
 import orjson
+from trodden.collector.app import WRITER_KEY
+from trodden.collector.sanitize import Sanitizer
+
+from trodden.store import Store
 
 from .conftest import KEY, SOURCE, RunningCollector, StartCollector, batch, eventually
 
@@ -181,3 +192,130 @@ async def test_health_readiness_metrics_and_script(collector: RunningCollector) 
         assert resp.status == 200
         assert "javascript" in resp.headers["Content-Type"]
         assert "window.trodden" in await resp.text()
+
+
+async def test_config_document_follows_its_file(start_collector: StartCollector, tmp_path: Path) -> None:
+    instrumentation = tmp_path / "config.json"
+    rules = tmp_path / "rules.json"
+    rules.write_text('{"rules": [{"kind": "selector", "match": ".card-form input"}]}')
+    collector = await start_collector(instrumentation_file=instrumentation, sanitization_file=rules)
+
+    async def config() -> dict[str, Any]:
+        async with collector.http.get(f"{collector.url}/v1/config?key={KEY}") as resp:
+            assert resp.status == 200
+            return dict(await resp.json())
+
+    doc = await config()  # no file yet: the defaults
+    assert doc["sampling"]["rate"] == 1.0 and doc["generation"] == 0
+    assert ".card-form input" in doc["capture"]["mask_selectors"]
+    instrumentation.write_text(orjson.dumps({"generation": 3, "sampling": {"rate": 0.25}}).decode())
+    doc = await config()
+    assert (doc["generation"], doc["sampling"]["rate"]) == (3, 0.25)
+    instrumentation.write_text("{broken")  # keeps the last good document
+    os.utime(instrumentation, ns=(time.time_ns() + 10**9, time.time_ns() + 10**9))
+    assert (await config())["generation"] == 3
+    instrumentation.write_text(orjson.dumps({"generation": 4, "flush_interval_ms": 1000}).decode())
+    os.utime(instrumentation, ns=(time.time_ns() + 2 * 10**9, time.time_ns() + 2 * 10**9))
+    doc = await config()
+    assert (doc["generation"], doc["flush_interval_ms"]) == (4, 1000)
+
+
+async def test_graceful_shutdown_flushes_what_was_accepted(store: Store, dsn: str) -> None:
+    from aiohttp import web
+    from trodden.collector.app import build_app
+
+    app = build_app(store, source=SOURCE, ingest_key=KEY, pseudonym_key=b"k" * 32)
+    runner = web.AppRunner(app, shutdown_timeout=30)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/v1/rum"
+    blocker = await asyncpg.connect(dsn)
+    tx = blocker.transaction()
+    await tx.start()
+    await blocker.execute("LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE")
+    async with aiohttp.ClientSession() as http:
+
+        async def post() -> int:
+            async with http.post(
+                url, data=orjson.dumps(batch("bye", 6)), headers={"Authorization": f"Bearer {KEY}"}
+            ) as r:
+                return r.status
+
+        pending = asyncio.create_task(post())
+        await eventually(lambda: app[WRITER_KEY].depth > 0)
+        stopping = asyncio.create_task(runner.cleanup())  # SIGTERM does this
+        await asyncio.sleep(0.3)
+        assert not pending.done()
+        await tx.rollback()
+        assert await pending == 200
+        await stopping
+    await blocker.close()
+    assert await store.pool.fetchval("SELECT count(*) FROM events WHERE session_id = 'bye'") == 6
+
+
+async def test_collect_command_prints_where_it_listens_and_stops_on_sigterm(dsn: str) -> None:
+    env = dict(os.environ, TRODDEN_PSEUDONYM_KEY="00" * 32)
+    env.pop("TRODDEN_INGEST_KEY", None)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        "from trodden.cli import main; main()",
+        "collect",
+        "--source",
+        "cli",
+        "--port",
+        "0",
+        "--dsn",
+        dsn,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    assert proc.stdout is not None
+    first = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode().strip()
+    second = (await asyncio.wait_for(proc.stdout.readline(), 10)).decode().strip()
+    assert first.startswith("collector listening on http://127.0.0.1:")
+    assert second.startswith("ingest key: ")
+    url, key = first.rsplit(" ", 1)[1], second.split(": ", 1)[1]
+    async with aiohttp.ClientSession() as http, http.post(
+        f"{url}/v1/rum?key={key}",
+        data=orjson.dumps(
+            {
+                "session_id": "k",
+                "events": [{"kind": "input", "seq": 0, "ts": 1, "value": "a@b.example.com", "target": {"id": "q"}}],
+            }
+        ),
+    ) as resp:
+        assert resp.status == 200
+    proc.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(proc.wait(), 60) == 0
+    conn = await asyncpg.connect(dsn)
+    try:
+        value = await conn.fetchval("SELECT data->>'value' FROM events WHERE session_id = 'k'")
+    finally:
+        await conn.close()
+    # The pseudonym comes from TRODDEN_PSEUDONYM_KEY, not from the source's stored key.
+    assert value == Sanitizer(bytes(32)).text("a@b.example.com")
+
+
+async def test_bad_start_options_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "rules.json"
+    bad.write_text('{"rules": [{"kind": "nope"}]}')
+    for args, env_extra in ((["--sanitization-file", str(bad)], {}), ([], {"TRODDEN_PSEUDONYM_KEY": "short"})):
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            "from trodden.cli import main; main()",
+            "collect",
+            "--source",
+            "x",
+            "--port",
+            "0",
+            *args,
+            env=dict(os.environ, **env_extra),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, err = await asyncio.wait_for(proc.communicate(), 60)
+        assert proc.returncode == 2, err
+        assert err.decode().strip().splitlines()[-1].startswith("error: ")

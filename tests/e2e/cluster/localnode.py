@@ -452,8 +452,12 @@ def drain(cluster: LocalCluster, timeout: float = 30.0) -> None:
                     f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}?gracePeriodSeconds=0",
                     method="DELETE",
                 )
+    from localcluster import pid_alive
+
+    kubelet = [proc for proc in cluster.state.processes if proc.name == "kubelet"]
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    # Without a kubelet nobody tears the pods down: cleanup() then removes them by force.
+    while time.monotonic() < deadline and kubelet and pid_alive(kubelet[0]):
         tasks = _ctr(socket, "tasks", "list", check=False)
         if tasks is None or "RUNNING" not in tasks:
             return
@@ -469,6 +473,7 @@ def cleanup(cluster: LocalCluster) -> None:
         return  # machine-wide pieces belong to another cluster's node: leave them alone
     _kill_cgroup_tree()
     _kill_shims(p["socket"])
+    _remove_pod_networks()
     _unmount_under(cluster.dir)
     _remove_cgroup_tree()
     subprocess.run(["ip", "link", "delete", BRIDGE], capture_output=True, check=False)
@@ -480,6 +485,10 @@ def cleanup(cluster: LocalCluster) -> None:
     _remove_isolation()
     _restore_sysctls(p["node"] / "sysctls.json")
     _release(cluster)
+    # Images are imported afresh at every start: the unpacked copies are only disk (~0.5 GB).
+    # Pod logs stay, next to the components' logs, for looking into failures.
+    for key in ("containerd_root", "containerd_state", "kubelet_root", "ipam"):
+        shutil.rmtree(p[key], ignore_errors=True)
 
 
 def _remove_kube_chains() -> None:
@@ -514,6 +523,24 @@ def _kill_cgroup_tree() -> None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         time.sleep(0.2)
+
+
+def _remove_pod_networks() -> None:
+    """Delete the network namespaces of pods still plugged into the bridge.
+
+    The kubelet normally tears sandboxes down during ``drain``; one it did not get to would
+    otherwise leave its netns (/run/netns/cni-*) and veth behind. Deleting the netns removes
+    both ends of the veth.
+    """
+    ports_dir = Path(f"/sys/class/net/{BRIDGE}/brif")
+    ports = {port.name for port in ports_dir.iterdir()} if ports_dir.exists() else set()
+    if not ports:
+        return
+    links = json.loads(run("ip", "-j", "link", "show", what="list links") or "[]")
+    netns_ids = {link["link_netnsid"] for link in links if link.get("ifname") in ports and "link_netnsid" in link}
+    for netns in json.loads(run("ip", "-j", "netns", "list", what="list netns") or "[]"):
+        if netns.get("id") in netns_ids:
+            subprocess.run(["ip", "netns", "delete", netns["name"]], capture_output=True, check=False)
 
 
 def _kill_shims(socket: Path) -> None:

@@ -47,6 +47,9 @@ class MiningOptions:
     min_support: int = 3
     latency_margin: float = 1.5
     latency_min_support: int = 30  # a p99 from fewer timings is mostly noise
+    # the bound is at least p99 + this: scheduling and GC pauses add absolute noise that a margin
+    # on a 14 ms endpoint cannot absorb (replaying a 20 ms endpoint in 100 ms is not a regression)
+    latency_floor_ms: float = 100.0
     temporal_confidence: float = 1.0
     max_value_set: int = 3
     sample_sessions: int = 5
@@ -343,12 +346,15 @@ class Miner:
                         out.append(self._status(endpoint, ep, cls, count=count, n=n, cond={"auth": auth}))
         if len(ep.durations) >= max(o.latency_min_support, o.min_support):
             p99 = float(np.percentile(np.asarray(ep.durations), 99))
-            bound = round(p99 * o.latency_margin, 1)
+            bound = round(max(p99 * o.latency_margin, p99 + o.latency_floor_ms), 1)
+            how = f"× {o.latency_margin:g}" if p99 * o.latency_margin >= p99 + o.latency_floor_ms else \
+                f"+ {o.latency_floor_ms:g} ms"  # fmt: skip
             out.append(self._make(
                 "latency", endpoint, support=len(ep.durations), confidence=0.99, sessions=ep.sessions,
-                params={"max_ms": bound, "p99_ms": round(p99, 1), "margin": o.latency_margin},
-                description=f"{endpoint} answers within {bound:,.0f} ms (p99 {p99:,.0f} ms × {o.latency_margin:g})",
-            ))  # fmt: skip
+                params={"max_ms": bound, "p99_ms": round(p99, 1), "margin": o.latency_margin,
+                        "floor_ms": o.latency_floor_ms},
+                description=f"{endpoint} answers within {bound:,.0f} ms (p99 {p99:,.0f} ms {how})",
+            ))
         for status in sorted(ep.by_status):
             st = ep.by_status[status]
             if status >= 400:

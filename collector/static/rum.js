@@ -209,6 +209,7 @@
   d.addEventListener("click", function (e) {
     if (!e.target || e.target.nodeType !== 1) return;
     flushInputs();
+    scrolledAt = 0;
     push("click", { target: describe(e.target.closest(CLICKABLE) || e.target) });
   }, true);
   d.addEventListener("submit", function (e) {
@@ -221,6 +222,25 @@
       push("key", { key: e.key, target: describe(e.target) });
     }
   }, true);
+
+  // -- scroll, only where it changed state -----------------------------------------------------
+  // A scroll is recorded when a request starts within a second of it ending (infinite lists,
+  // lazy loading): replay must scroll there for the page to behave the same. Its target is the
+  // element at the bottom of the viewport, what came into view.
+  var scrolledAt = 0;
+  w.addEventListener("scroll", function () { scrolledAt = Date.now(); }, { passive: true, capture: true });
+  function scrollCausedThis() {
+    if (!scrolledAt || Date.now() - scrolledAt > 1000) return;
+    scrolledAt = 0;
+    // The lowest content element in view: skip page margins and wrappers.
+    for (var y = w.innerHeight - 2; y > w.innerHeight / 2; y -= 12) {
+      var el = d.elementFromPoint(w.innerWidth / 2, y);
+      if (el && el !== d.body && el !== d.documentElement && (!el.children.length || el.closest("[data-testid]"))) {
+        push("scroll", { target: describe(el.closest("[data-testid]") || el) });
+        return;
+      }
+    }
+  }
 
   // -- navigation -------------------------------------------------------------------------------
   var lastUrl = location.href;
@@ -307,6 +327,7 @@
       }
       var reqHeaders = {};
       headers.forEach(function (v, k) { reqHeaders[k] = v; });
+      scrollCausedThis();
       var start = Date.now();
       return nativeFetch(req && tp ? new Request(req, init) : input, req && tp ? undefined : init).then(function (res) {
         var type = res.headers.get("content-type") || "";
@@ -339,6 +360,7 @@
       if (u.href.indexOf(BASE + "/v1/") === 0 || sampled === "0") return send.apply(this, arguments);
       var tp = null;
       if (sameOrigin(u) && !t.headers.traceparent) { tp = traceparent(); setHeader.call(x, "traceparent", tp.header); t.headers.traceparent = tp.header; }
+      scrollCausedThis();
       var start = Date.now();
       x.addEventListener("loadend", function () {
         var type = x.getResponseHeader("content-type") || "", resHeaders = {};

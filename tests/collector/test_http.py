@@ -277,15 +277,18 @@ async def test_collect_command_prints_where_it_listens_and_stops_on_sigterm(dsn:
     assert first.startswith("collector listening on http://127.0.0.1:")
     assert second.startswith("ingest key: ")
     url, key = first.rsplit(" ", 1)[1], second.split(": ", 1)[1]
-    async with aiohttp.ClientSession() as http, http.post(
-        f"{url}/v1/rum?key={key}",
-        data=orjson.dumps(
-            {
-                "session_id": "k",
-                "events": [{"kind": "input", "seq": 0, "ts": 1, "value": "a@b.example.com", "target": {"id": "q"}}],
-            }
-        ),
-    ) as resp:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{url}/v1/rum?key={key}",
+            data=orjson.dumps(
+                {
+                    "session_id": "k",
+                    "events": [{"kind": "input", "seq": 0, "ts": 1, "value": "a@b.example.com", "target": {"id": "q"}}],
+                }
+            ),
+        ) as resp,
+    ):
         assert resp.status == 200
     proc.send_signal(signal.SIGTERM)
     assert await asyncio.wait_for(proc.wait(), 60) == 0

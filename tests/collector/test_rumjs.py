@@ -8,6 +8,7 @@ import gzip
 import shutil
 import subprocess
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ from trodden.collector.app import rum_js
 
 from trodden.browser import launch_chromium
 
-from .conftest import KEY, RunningCollector
+from .conftest import KEY, RunningCollector, StartCollector
 
 pytestmark = pytest.mark.browser
 
@@ -38,8 +39,17 @@ INDEX = """<!doctype html><html><head><title>Shop</title>
 <div class="product"><button data-testid="add-to-cart" onclick="addToCart()">Add to cart</button></div>
 <button id="promo" onclick="window.trodden.track('promo_clicked', {{code: 'SPRING', pct: 10}})">Promo</button>
 <a href="/checkout" id="to-checkout">Checkout</a>
+<div style="height: 3000px"></div>
+<ul id="feed"><li data-testid="feed-end">More products below</li></ul>
 </main>
 <script>
+let loadedMore = false;
+window.addEventListener('scroll', () => {{
+  if (!loadedMore && innerHeight + scrollY >= document.body.scrollHeight - 50) {{
+    loadedMore = true;
+    fetch('/api/more').then(r => r.json()).then(() => {{ document.body.dataset.more = '1'; }});
+  }}
+}});
 async function addToCart() {{
   const r = await fetch('/api/cart', {{method: 'POST', headers: {{'Content-Type': 'application/json'}},
                                       body: JSON.stringify({{sku: 'SKU-1', qty: 2}})}});
@@ -89,6 +99,7 @@ async def shop(collector: RunningCollector) -> AsyncIterator[tuple[str, list[str
     app.router.add_get("/checkout", checkout)
     app.router.add_post("/api/cart", cart)
     app.router.add_get("/api/summary", summary)
+    app.router.add_get("/api/more", summary)
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
@@ -130,6 +141,8 @@ async def test_a_journey_arrives_in_postgres(collector: RunningCollector, shop: 
             await page.click("[data-testid=add-to-cart]")
             await page.wait_for_url("**/cart")
             await page.click("#promo")
+            await page.mouse.wheel(0, 4000)  # an infinite list: the scroll loads more
+            await page.wait_for_function("document.body.dataset.more === '1'")
             await page.click("#to-checkout")  # a full page load: the first page flushes on pagehide
             await page.wait_for_url("**/checkout")
             await page.wait_for_function("window.trodden && window.trodden.sessionId")
@@ -140,9 +153,16 @@ async def test_a_journey_arrives_in_postgres(collector: RunningCollector, shop: 
 
             async def arrived() -> bool:
                 kinds = {e["kind"] for e in await _events(collector)}
-                return {"click", "input", "change", "key", "request", "navigation", "custom"} <= kinds and sum(
-                    1 for e in await _events(collector) if e["kind"] == "request"
-                ) >= 2
+                return {
+                    "click",
+                    "input",
+                    "change",
+                    "key",
+                    "request",
+                    "navigation",
+                    "custom",
+                    "scroll",
+                } <= kinds and sum(1 for e in await _events(collector) if e["kind"] == "request") >= 3
 
             for _ in range(300):
                 if await arrived():
@@ -175,7 +195,7 @@ async def test_a_journey_arrives_in_postgres(collector: RunningCollector, shop: 
     clicks = {c["target"].get("test_id") or c["target"].get("id"): c for c in by_kind["click"]}
     add = clicks["add-to-cart"]["target"]
     assert (add["role"], add["name"], add["text"], add["tag"]) == ("button", "Add to cart", "Add to cart", "button")
-    assert add["css"] == "#main > div > button" and add["xpath"] == '//*[@id="main"]/div/button'
+    assert add["css"] == "#main > div:nth-of-type(1) > button" and add["xpath"] == '//*[@id="main"]/div[1]/button'
     assert clicks["to-checkout"]["target"]["role"] == "link"
 
     requests = {r["request_url"].rsplit("/", 1)[1]: r for r in by_kind["request"]}
@@ -190,6 +210,11 @@ async def test_a_journey_arrives_in_postgres(collector: RunningCollector, shop: 
     xhr = requests["summary"]
     assert xhr["initiator"] == "xhr" and xhr["response_body"] == {"total": 42.5}
     assert any(tp.split("-")[1] == xhr["trace_id"] for tp in traceparents)
+
+    [scroll] = by_kind["scroll"]
+    assert scroll["target"]["test_id"] == "feed-end"
+    more = next(r for r in by_kind["request"] if r["request_url"].endswith("/api/more"))
+    assert scroll["seq"] < more["seq"]
 
     [nav] = by_kind["navigation"]
     assert nav["trigger"] == "push" and nav["to_url"].endswith("/cart")
@@ -219,3 +244,35 @@ def test_rum_js_is_small() -> None:
     size = len(gzip.compress(minified, 9))
     print(f"rum.js: {len(source)} bytes source, {len(minified)} minified, {size} minified+gzipped")
     assert size < 8 * 1024
+
+
+async def test_the_tag_obeys_the_sampling_rate(start_collector: StartCollector, tmp_path: Path) -> None:
+    config = tmp_path / "config.json"
+    config.write_text('{"sampling": {"rate": 0.0}, "generation": 9}')
+    collector = await start_collector(instrumentation_file=config)
+
+    async def index(_r: web.Request) -> web.Response:
+        page = INDEX.format(collector=collector.url, key=KEY).replace("async></script>", "></script>", 1)
+        return web.Response(text=page, content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/", index)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        async with async_playwright() as pw:
+            browser = await launch_chromium(pw)
+            try:
+                page = await browser.new_page()
+                await page.goto(f"http://127.0.0.1:{runner.addresses[0][1]}/")
+                await page.wait_for_function("sessionStorage.getItem('trodden.sampled') === '0'")
+                await page.click("#promo")
+                await page.evaluate("window.trodden.flush()")
+                cached = await page.evaluate("JSON.parse(sessionStorage.getItem('trodden.cfg')).generation")
+                assert cached == 9
+            finally:
+                await browser.close()
+    finally:
+        await runner.cleanup()
+    assert await collector.store.pool.fetchval("SELECT count(*) FROM events") == 0

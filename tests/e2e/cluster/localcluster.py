@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
+import fcntl
 import json
 import os
 import shutil
@@ -489,16 +490,45 @@ def _reap(pid: int) -> None:
 
 
 @contextlib.contextmanager
+def _exclusive_dir(state_dir: Path) -> Iterator[Path]:
+    """``state_dir``, or a private sibling while another session holds it.
+
+    ``up`` first stops whatever runs in its folder, so two test sessions sharing one would
+    kill each other's cluster; the lock lasts as long as the session (the holder's death
+    releases it). A private sibling is removed afterwards.
+    """
+    for candidate in (state_dir, state_dir.with_name(f"{state_dir.name}-{os.getpid()}")):
+        candidate.mkdir(parents=True, exist_ok=True)
+        with open(candidate / ".session.lock", "w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue
+            try:
+                yield candidate
+            finally:
+                if candidate != state_dir:
+                    shutil.rmtree(candidate, ignore_errors=True)
+            return
+    raise ClusterError(f"no free state folder next to {state_dir}")
+
+
+@contextlib.contextmanager
 def running_cluster(
     state_dir: Path = DEFAULT_DIR, *, node: str = "off", timeout: float = 180.0
 ) -> Iterator[LocalCluster]:
-    """Start a cluster for the duration of the block, stopping it even if the block fails."""
-    cluster = LocalCluster(state_dir, node=node, die_with_parent=True)
-    cluster.up(timeout=timeout)
-    try:
-        yield cluster
-    finally:
-        cluster.down()
+    """Start a cluster for the duration of the block, stopping it even if the block fails.
+
+    The cluster runs in ``state_dir``, or in a private sibling folder when another session
+    is using that one.
+    """
+    with _exclusive_dir(state_dir) as directory:
+        cluster = LocalCluster(directory, node=node, die_with_parent=True)
+        cluster.up(timeout=timeout)
+        try:
+            yield cluster
+        finally:
+            cluster.down()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -169,7 +169,7 @@ class _Network:
                 method=entry.request.method, url=entry.request.url, endpoint=entry.endpoint,
                 status=entry.response.status, headers=headers, body=body, duration_ms=entry.elapsed_ms,
                 step_id=entry.step_id, is_json=is_json, key=f"{key_prefix}{entry.step_id}#{entry.endpoint}#{n}",
-                authorized="authorization" in entry.request.headers, body_read=body_read,
+                authorized="authorization" in entry.request.headers, body_read=body_read, in_browser=True,
             ))
         return out
 
@@ -323,7 +323,8 @@ class BrowserRunner:
         except PlaywrightError as exc:
             message = str(exc).splitlines()[0][:300]
             timed_out = "Timeout" in type(exc).__name__ or "timeout" in message.lower()
-            kind = "timeout" if timed_out else "browser"
+            # Chromium's net::ERR_* (refused, reset, unresolved): the target did not answer at all.
+            kind = "timeout" if timed_out else ("connection" if "net::ERR_" in message else "browser")
             out.failures.append(Failure(source="execution", assertion_id=f"exec:{kind}", kind=kind,
                                         description=f"{step.action} failed: {message}", expected=step.action,
                                         actual=message, step_id=step.id, url=page.url))
@@ -390,7 +391,7 @@ class BrowserRunner:
         body, is_json = parse_body(raw, resp_headers.get("content-type", ""))
         obs = Observation(method=step.request.method.upper(), url=url, endpoint=step.endpoint, status=response.status,
                           headers=resp_headers, body=body, duration_ms=elapsed, step_id=step.id, is_json=is_json,
-                          key=f"{self.key_prefix}{step.id}#http")
+                          key=f"{self.key_prefix}{step.id}#http", in_browser=True)
         out.observations.append(obs)
         out.steps.append(StepRecord(step_id=step.id, kind="http", endpoint=step.endpoint, status=response.status,
                                     duration_ms=elapsed))

@@ -75,11 +75,18 @@ async def _replay(*, suite_name: str | None, suite_file: Path | None, revision: 
               help="Replay POST/PUT/PATCH/DELETE even against the origin the sessions were recorded on.")
 @click.option("--only", type=click.Choice(["http", "browser"]), default=None, help="Run only this kind of test.")
 @click.option("--status-only", is_flag=True, help="Judge status codes only (a peer to measure mined assertions by).")
+@click.option("--latency-factor", type=float, default=1.0, show_default=True,
+              help="A latency assertion fails when observed > max_ms × factor + slack.")
+@click.option("--latency-slack-ms", type=float, default=50.0, show_default=True,
+              help="Absolute slack added to latency bounds for requests the replayer times itself.")
+@click.option("--browser-latency-slack-ms", type=float, default=1000.0, show_default=True,
+              help="Slack for timings taken in Chromium (they include its queueing and the page's work).")
 @dsn_option
 def replay(*, suite_name: str | None, suite_file: Path | None, revision: int | None, target: str,
            baseline: str | None, shard: str, concurrency: int, retries: int, junit: Path | None,
            json_path: Path | None, html_dir: Path | None, run_name: str | None, allow_unsafe_on_origin: bool,
-           only: str | None, status_only: bool, workers: int, dsn: str | None) -> None:
+           only: str | None, status_only: bool, workers: int, latency_factor: float, latency_slack_ms: float,
+           browser_latency_slack_ms: float, dsn: str | None) -> None:
     """Replay a suite against TARGET and report regressions (exit 1 when there are any)."""
     from trodden.replay.html_report import write_html
     from trodden.replay.reports import json_report, write_json, write_junit
@@ -93,6 +100,8 @@ def replay(*, suite_name: str | None, suite_file: Path | None, revision: int | N
             only=only,  # type: ignore[arg-type]
             allow_unsafe_on_origin=allow_unsafe_on_origin, run_name=run_name,
             report_dir=html_dir.resolve() if html_dir else None, status_only=status_only, workers=workers,
+            latency_factor=latency_factor, latency_slack_ms=latency_slack_ms,
+            browser_latency_slack_ms=browser_latency_slack_ms,
         )
         options.validate()
         use_store = suite_file is None or dsn is not None or run_name is not None

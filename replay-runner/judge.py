@@ -16,6 +16,8 @@ from trodden.models.suite import Assertion, TestCase
 # When a step's status already differs from the recording, field rules on its body would only
 # repeat that finding in many words.
 _FIELD_KINDS = frozenset({"present", "not_null", "type", "format", "value_set", "range"})
+# Findings a baseline cannot excuse (see `against_baseline`).
+_NEVER_EXCUSED = frozenset({"safety", "connection", "timeout"})
 
 
 @dataclass
@@ -67,7 +69,9 @@ def against_baseline(
     differences that the two baseline replays do not share (Diffy)."""
     on_baseline = {f.key() for f in base1_failures}
     # A request refused for safety ran nowhere: that the baseline refused it too proves nothing.
-    kept = [f for f in target_failures if f.key() not in on_baseline or f.kind == "safety"]
+    # A target that did not answer (refused, reset, timed out) is a finding whatever the baseline
+    # did: with both down, excusing it would turn an outage into a clean run.
+    kept = [f for f in target_failures if f.key() not in on_baseline or f.kind in _NEVER_EXCUSED]
     for f in kept:
         f.baseline = "passes on the baseline"
     judged_steps_fields = {(f.step_id, f.field) for f in kept}

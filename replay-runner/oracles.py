@@ -33,6 +33,9 @@ class Observation:
     key: str = ""  # aligns the same exchange across target and baseline runs
     authorized: bool = False  # the request carried an Authorization header (the miner's "user" class)
     body_read: bool = True  # False when a browser could not give the body back: body rules do not apply
+    # Timed by a browser (page network or its request context): includes Chromium's queueing and the
+    # page's scheduling, so latency gets the wider `browser_latency_slack_ms`.
+    in_browser: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -43,6 +46,7 @@ class JudgeContext:
     auth_profile: str | None = None
     latency_factor: float = 1.0
     latency_slack_ms: float = 0.0
+    browser_latency_slack_ms: float = 0.0
     status_only: bool = False  # the "status-code-only replay" peer of bench/detection.py
 
 
@@ -211,7 +215,8 @@ def check_assertion(a: Assertion, obs: Observation, ctx: JudgeContext) -> list[F
         limit = p.get("max_ms", p.get("p99_ms", p.get("ms")))
         if not isinstance(limit, int | float):
             return []
-        allowed = float(limit) * ctx.latency_factor + ctx.latency_slack_ms
+        slack = ctx.browser_latency_slack_ms if obs.in_browser else ctx.latency_slack_ms
+        allowed = float(limit) * ctx.latency_factor + slack
         if obs.duration_ms <= allowed:
             return []
         return [_fail(a, obs, f"≤ {float(limit):.0f} ms", f"{obs.duration_ms:.0f} ms", field="latency")]

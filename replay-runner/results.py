@@ -81,7 +81,7 @@ class TestResult(BaseModel):
     duration_ms: float = 0.0
     flaky_cause: FlakyCause | None = None
     reason: str | None = None  # why skipped, or the internal error
-    failures: list[Failure] = Field(default_factory=list)  # failed: the last attempt's; flaky: the failing ones
+    failures: list[Failure] = Field(default_factory=list)  # failed: the first attempt's; flaky: the failing ones
     steps: list[StepRecord] = Field(default_factory=list)  # the last attempt's
     endpoints: list[str] = Field(default_factory=list)
 

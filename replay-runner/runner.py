@@ -87,7 +87,9 @@ class _Engine:
 
     def context(self, test: TestCase) -> JudgeContext:
         return JudgeContext(auth_profile=test.auth_profile, latency_factor=self.options.latency_factor,
-                            latency_slack_ms=self.options.latency_slack_ms, status_only=self.options.status_only)
+                            latency_slack_ms=self.options.latency_slack_ms,
+                            browser_latency_slack_ms=self.options.browser_latency_slack_ms,
+                            status_only=self.options.status_only)
 
     async def run_test(self, test: TestCase) -> TestResult:
         base = {"test_id": test.id, "name": test.name, "type": test.type, "session_id": test.session_id}
@@ -112,7 +114,9 @@ class _Engine:
         outcome = outcome_of(attempts)
         last = attempts[-1]
         failing = [a for a in attempts if not a.ok]
-        failures = failing[-1].failures if outcome == "failed" else [f for a in failing for f in a.failures]
+        # A failed test reports its FIRST attempt: on a stateful target a retry fails differently
+        # (409 on a registration the first attempt made) and would hide the real failure.
+        failures = failing[0].failures if outcome == "failed" else [f for a in failing for f in a.failures]
         for failure in failures:
             failure.test_id, failure.session_id = test.id, test.session_id
         return TestResult(

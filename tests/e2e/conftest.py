@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,9 +54,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if selected and _wants_local_cluster() and not config.option.collectonly:
         mode = _node_mode()
         node = mode == "on" or (mode == "auto" and not localnode.unavailable_reason())
-        k8sbins.ensure_built(node=node)
-        if node:
-            localnode.ensure_images()
+        try:
+            k8sbins.ensure_built(node=node)
+            if node:
+                localnode.ensure_images()
+        except (RuntimeError, subprocess.SubprocessError) as err:
+            raise pytest.UsageError(
+                f"e2e: cannot build the local cluster ({err}); set KUBECONFIG to test against an existing cluster"
+            ) from err
 
 
 @pytest.fixture(scope="session")

@@ -211,3 +211,15 @@ async def test_missing_credentials_skip_the_test_with_the_reason(shop_v1: str) -
     result = report.results[0]
     assert result.outcome == "skipped" and result.reason and "TRODDEN_AUTH_NOPE" in result.reason
     assert not report.has_regressions
+
+
+async def test_a_target_that_does_not_answer_fails_even_when_the_baseline_is_down_too() -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    suite = shop_suite(browser=False)
+    report = await replay_suite(None, suite, dead, ReplayOptions(retries=0, baseline=dead))
+    assert report.counts.failed == len(suite.tests)
+    assert {f.kind for f in report.regressions} == {"connection"}

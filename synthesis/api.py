@@ -17,7 +17,7 @@ from trodden.synthesis import db
 from trodden.synthesis.generate import GenerateOptions, SelectedInput, build_suite
 from trodden.synthesis.journeys import JourneyBuilder, Journeys
 from trodden.synthesis.mining import Miner
-from trodden.synthesis.selection import Selection, SelectOptions, select_journeys
+from trodden.synthesis.selection import Coverage, Selection, SelectOptions, select_journeys
 from trodden.synthesis.unmask import known_pseudonyms
 
 from trodden.log import get_logger
@@ -57,8 +57,8 @@ async def select_sessions(
     options = options or SelectOptions()
     if suite is not None and options.coverage is None:
         current = await db.latest_suite(store, suite)
-        if current is not None:
-            options.coverage = db.suite_coverage(current)
+        # a suite not generated yet covers nothing: everything is novel to it
+        options.coverage = db.suite_coverage(current) if current is not None else Coverage()
     journeys = await load_journeys(store, source, since)
     selection = select_journeys(journeys, options)
     if save:

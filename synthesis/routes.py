@@ -85,7 +85,8 @@ class RouteTemplater:
         shaped_of: dict[str, tuple[str, ...]] = {}
         shape_weight: Counter[tuple[str, ...]] = Counter()
         for path, weight in weights.items():
-            shaped = tuple([segment_param(seg) or seg for seg in split_path(path)])
+            # plain words (most segments) skip the call: this loop sees every distinct path
+            shaped = tuple([seg if seg.isalpha() else (segment_param(seg) or seg) for seg in split_path(path)])
             shaped_of[path] = shaped
             shape_weight[shaped] += weight
         rows = [(list(shape), weight) for shape, weight in shape_weight.items()]

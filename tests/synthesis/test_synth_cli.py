@@ -41,9 +41,15 @@ def test_select_generate_export(shop_store: Store, dsn: str, tmp_path: Path) -> 
     assert all(s["reasons"] and s["signature"] for s in sel["sessions"])
     assert sel["stats"]["sessions"] == 400
 
+    code, out, err = cli("select", "--dsn", dsn, "--source", "shop", "--strategy", "novel", "--suite", "not-yet",
+                         "--max", "3", "--json")  # fmt: skip
+    assert code == 0, err
+    fresh = json.loads(out)["sessions"]  # a suite that does not exist yet covers nothing
+    assert len(fresh) == 3 and all(s["reasons"][0].startswith("novel: covers ") for s in fresh)
+
     code, out, err = cli("select", "--dsn", dsn, "--source", "shop", "--strategy", "errors,event:*", "--max", "5")
     assert code == 0, err
-    assert "errors:" in out and "Selection 2" in out  # the rich table
+    assert "errors:" in out and "Selection 3" in out  # the rich table
 
     code, out, err = cli("generate", "--dsn", dsn, "--source", "shop", "--suite", "shop",
                          "--selection", str(sel["selection_id"]), "--json")  # fmt: skip

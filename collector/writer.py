@@ -124,8 +124,8 @@ def _session_counts(rows: list[EventRow]) -> tuple[list[str], list[str], list[da
             elif ts > entry[1]:
                 entry[1] = ts
             entry[2] += 1
-    keys = list(agg)
-    values = list(agg.values())
+    keys = sorted(agg)  # every lane locks session rows in the same order: no deadlocks between them
+    values = [agg[k] for k in keys]
     return (
         [k[0] for k in keys],
         [k[1] for k in keys],
@@ -150,6 +150,25 @@ class _Pending:
     since: float = field(default_factory=time.monotonic)
 
 
+@dataclass
+class _Lane:
+    """One connection flushing batches; several lanes overlap their commits (each waits on a WAL
+    flush, which is what bounds one connection's rate, not the rows)."""
+
+    name: str
+    conn: asyncpg.Connection | None = None
+    partition_days: set[date] = field(default_factory=set)
+
+    @property
+    def connected(self) -> bool:
+        return self.conn is not None and not self.conn.is_closed()
+
+    def drop(self) -> None:
+        if self.conn is not None:
+            self.conn.terminate()
+            self.conn = None
+
+
 class Writer:
     def __init__(
         self,
@@ -158,6 +177,7 @@ class Writer:
         max_queue_rows: int = 50_000,
         max_flush_rows: int = 20_000,
         retry_window: float = 10.0,
+        lanes: int = 3,
     ) -> None:
         self.dsn = dsn
         self.max_queue_rows = max_queue_rows
@@ -167,9 +187,8 @@ class Writer:
         self._rows = 0
         self._wake = asyncio.Event()
         self._closing = False
-        self._conn: asyncpg.Connection | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._partition_days: set[date] = set()
+        self._lanes = [_Lane(f"lane-{i}") for i in range(max(1, lanes))]
+        self._tasks: list[asyncio.Task[None]] = []
         self.healthy = True
 
     @property
@@ -178,12 +197,14 @@ class Writer:
         return self._rows
 
     async def start(self) -> None:
-        try:
-            await self._connect()
-        except _CONNECTION_ERRORS as exc:
-            self.healthy = False
-            log.warning("database unreachable at start; retrying in the background", error=str(exc))
-        self._task = asyncio.create_task(self._run(), name="trodden-writer")
+        for lane in self._lanes:
+            try:
+                await self._connect(lane)
+            except _CONNECTION_ERRORS as exc:
+                self.healthy = False
+                log.warning("database unreachable at start; retrying in the background", error=str(exc))
+                break
+        self._tasks = [asyncio.create_task(self._run(lane), name=f"trodden-writer-{lane.name}") for lane in self._lanes]
 
     def submit(self, item: WorkItem) -> asyncio.Future[None]:
         """Queue an item; the future resolves once it is committed."""
@@ -214,25 +235,26 @@ class Writer:
         """Flush what was accepted, then stop."""
         self._closing = True
         self._wake.set()
-        if self._task is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(self._task), drain_seconds)
-            except TimeoutError:
+        if self._tasks:
+            _finished, running = await asyncio.wait(self._tasks, timeout=drain_seconds)
+            if running:
                 log.error("writer did not drain in time", pending_rows=self._rows)
-                self._task.cancel()
+                for task in running:
+                    task.cancel()
         for pending in self._pending:
             if not pending.future.done():
                 pending.future.set_exception(DatabaseUnavailable("collector stopped before the database came back"))
         self._pending.clear()
-        if self._conn is not None:
-            try:
-                await asyncio.wait_for(self._conn.close(), 5)
-            except (OSError, TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresError):
-                self._conn.terminate()
-            self._conn = None
+        for lane in self._lanes:
+            if lane.conn is not None:
+                try:
+                    await asyncio.wait_for(lane.conn.close(), 5)
+                except (OSError, TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresError):
+                    lane.conn.terminate()
+                lane.conn = None
 
     # -- the loop ---------------------------------------------------------------------------------
-    async def _connect(self) -> asyncpg.Connection:
+    async def _connect(self, lane: _Lane) -> asyncpg.Connection:
         conn = await asyncpg.connect(self.dsn, timeout=5)
         # COPY uses the binary protocol: jsonb goes as a version byte and the orjson text.
         await conn.set_type_codec(
@@ -246,21 +268,21 @@ class Writer:
             await partitions.ensure_partitions_around(conn)
         except asyncpg.PostgresError as exc:  # partitions are an optimisation, never a reason to stop
             log.warning("could not create partitions", error=str(exc))
-        self._conn = conn
-        self._partition_days.clear()
+        lane.conn = conn
+        lane.partition_days.clear()
         self.healthy = True
         return conn
 
-    async def _run(self) -> None:
+    async def _run(self, lane: _Lane) -> None:
         backoff = 0.1
         while True:
-            if not self.healthy or self._conn is None or self._conn.is_closed():
+            if not self.healthy or not lane.connected:
                 self._expire(time.monotonic())
                 if self._closing and not self._pending:
                     return
                 try:
-                    await self._connect()
-                    log.info("database reachable again")
+                    await self._connect(lane)
+                    log.info("database reachable", lane=lane.name)
                     backoff = 0.1
                 except _CONNECTION_ERRORS as exc:
                     self.healthy = False
@@ -276,21 +298,23 @@ class Writer:
                 continue
             batch = self._take()
             try:
-                await self._flush_batch(batch)
+                await self._flush_batch(lane, batch)
             except _CONNECTION_ERRORS as exc:
                 log.warning(
                     "database unreachable; holding the batch", error=str(exc), rows=sum(p.item.size for p in batch)
                 )
                 self.healthy = False
                 self._requeue(batch)
-                if self._conn is not None:
-                    self._conn.terminate()
-                    self._conn = None
+                lane.drop()
+            except asyncpg.TransactionRollbackError as exc:  # a deadlock with another lane: try again
+                log.info("flush rolled back; retrying", error=str(exc))
+                self._requeue(batch)
             except Exception as exc:  # a bug must fail its requests, never stop the writer
-                if self._conn is None or self._conn.is_closed():
+                if not lane.connected:
                     log.warning("connection lost; holding the batch", error=repr(exc))
                     self.healthy = False
                     self._requeue(batch)
+                    lane.drop()
                     continue
                 log.exception("writer flush failed")
                 for pending in batch:
@@ -328,14 +352,14 @@ class Writer:
         else:
             pending.future.set_exception(error)
 
-    async def _flush_batch(self, batch: list[_Pending]) -> None:
+    async def _flush_batch(self, lane: _Lane, batch: list[_Pending]) -> None:
         merged = WorkItem()
         for pending in batch:
             merged.extend(pending.item)
         try:
-            await self._flush(merged)
+            await self._flush(lane, merged)
         except asyncpg.PostgresError as exc:
-            if isinstance(exc, _CONNECTION_ERRORS) or self._conn is None or self._conn.is_closed():
+            if isinstance(exc, _CONNECTION_ERRORS | asyncpg.TransactionRollbackError) or not lane.connected:
                 raise
             if len(batch) == 1:
                 log.warning("item refused by the database", error=str(exc))
@@ -343,7 +367,7 @@ class Writer:
                 return
             # One item holds data PostgreSQL refuses: write the others one by one.
             for pending in batch:
-                await self._flush_batch([pending])
+                await self._flush_batch(lane, [pending])
             return
         for pending in batch:
             self._done(pending, None)
@@ -362,16 +386,16 @@ class Writer:
         await conn.copy_records_to_table("ev_in", records=item.events, columns=EVENT_COLUMNS)
         await conn.execute(_INSERT_EVENTS)
 
-    async def _flush(self, item: WorkItem) -> None:
-        conn = self._conn
+    async def _flush(self, lane: _Lane, item: WorkItem) -> None:
+        conn = lane.conn
         if conn is None:
             raise ConnectionError("no connection")
         if item.events:
-            days = {row[3].date() for row in item.events} - self._partition_days
+            days = {row[3].date() for row in item.events} - lane.partition_days
             for day in days:
                 if partitions.wanted(day):
                     await partitions.ensure_partition(conn, day)
-                self._partition_days.add(day)
+                lane.partition_days.add(day)
         started = time.perf_counter()
         async with conn.transaction():
             if item.events:

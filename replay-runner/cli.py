@@ -81,12 +81,15 @@ async def _replay(*, suite_name: str | None, suite_file: Path | None, revision: 
               help="Absolute slack added to latency bounds for requests the replayer times itself.")
 @click.option("--browser-latency-slack-ms", type=float, default=1000.0, show_default=True,
               help="Slack for timings taken in Chromium (they include its queueing and the page's work).")
+@click.option("--latency-quorum", type=float, default=0.5, show_default=True,
+              help="A latency failure counts when the endpoint is over its bound in at least this share of its "
+                   "timed exchanges in the run (fewer: noise, the test is flaky).")
 @dsn_option
 def replay(*, suite_name: str | None, suite_file: Path | None, revision: int | None, target: str,
            baseline: str | None, shard: str, concurrency: int, retries: int, junit: Path | None,
            json_path: Path | None, html_dir: Path | None, run_name: str | None, allow_unsafe_on_origin: bool,
            only: str | None, status_only: bool, workers: int, latency_factor: float, latency_slack_ms: float,
-           browser_latency_slack_ms: float, dsn: str | None) -> None:
+           browser_latency_slack_ms: float, latency_quorum: float, dsn: str | None) -> None:
     """Replay a suite against TARGET and report regressions (exit 1 when there are any)."""
     from trodden.replay.html_report import write_html
     from trodden.replay.reports import json_report, write_json, write_junit
@@ -101,7 +104,7 @@ def replay(*, suite_name: str | None, suite_file: Path | None, revision: int | N
             allow_unsafe_on_origin=allow_unsafe_on_origin, run_name=run_name,
             report_dir=html_dir.resolve() if html_dir else None, status_only=status_only, workers=workers,
             latency_factor=latency_factor, latency_slack_ms=latency_slack_ms,
-            browser_latency_slack_ms=browser_latency_slack_ms,
+            browser_latency_slack_ms=browser_latency_slack_ms, latency_quorum=latency_quorum,
         )
         options.validate()
         use_store = suite_file is None or dsn is not None or run_name is not None

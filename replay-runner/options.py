@@ -57,6 +57,9 @@ class ReplayOptions:
     latency_factor: float = 1.0
     latency_slack_ms: float = 50.0
     browser_latency_slack_ms: float = 1000.0
+    # A latency failure counts when the endpoint broke its bound in at least this share of its timed
+    # exchanges in the run; fewer is noise (trodden.replay.timing).
+    latency_quorum: float = 0.5
     test_ids: frozenset[str] | None = None  # run only these tests
     # Processes that run HTTP tests (one Python process saturates one core; browser tests always
     # run in the main process, which is one of the workers).
@@ -71,5 +74,7 @@ class ReplayOptions:
             raise OptionError("--retries must be 0 or more")
         if self.latency_factor <= 0:
             raise OptionError("--latency-factor must be positive")
+        if not 0 < self.latency_quorum <= 1:
+            raise OptionError("--latency-quorum must be in (0, 1]")
         if self.latency_slack_ms < 0 or self.browser_latency_slack_ms < 0:
             raise OptionError("--latency-slack-ms and --browser-latency-slack-ms must be 0 or more")

@@ -30,6 +30,7 @@ from trodden.replay.options import OptionError, ReplayOptions
 from trodden.replay.oracles import JudgeContext
 from trodden.replay.results import Attempt, Failure, RunReport, TestResult
 from trodden.replay.safety import skip_reason, unsafe_steps
+from trodden.replay.timing import settle_latency
 
 from trodden.log import get_logger
 from trodden.models.suite import Suite, TestCase
@@ -225,7 +226,7 @@ async def replay_suite(store: Store | None, suite: Suite, target: str,
     log.info("replay started", suite=suite.name, revision=suite.revision, target=target, tests=len(tests),
              shard=str(options.shard), baseline=options.baseline)
     try:
-        report.results = await _run_tests(suite, target, options, tests)
+        report.results = settle_latency(await _run_tests(suite, target, options, tests), options.latency_quorum)
     except BaseException:
         if store is not None and report.run_id is not None:
             await persist.fail_run(store, report.run_id)

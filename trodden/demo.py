@@ -22,7 +22,10 @@ from trodden.settings import trodden_home
 
 
 def _console(as_json: bool) -> Console:
-    return Console(stderr=as_json, highlight=False)
+    console = Console(stderr=as_json, highlight=False)
+    if not console.is_terminal:
+        console.width = 150  # a log or `make` pipe has no width to wrap to; 80 columns shred the table
+    return console
 
 
 def _say(console: Console) -> Any:

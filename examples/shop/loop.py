@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from trodden.shop.catalogue import PAYMENT_TOKENS
 from trodden.shop.regressions import PLANTED, caught_by
 from trodden.shop.services import CliResult, Service, Services, trodden
 from trodden.shop.traffic.run import TrafficConfig, run_traffic
@@ -256,9 +257,14 @@ async def run_loop(cfg: LoopConfig, say: Say) -> LoopResult:
 
             select = _require(await trodden(["select", "--source", result.source, "--json", *cfg.select_args], env))
             result.selection = select.json()
+            # The shop's test fixtures (card tokens) are stored as pseudonyms; the team names them so
+            # the tests pay with the real test token (docs/synthesis.md, "Known test values").
+            known = [arg for token in PAYMENT_TOKENS for arg in ("--known-value", token)]
             generate = _require(
                 await trodden(
-                    ["generate", "--source", result.source, "--suite", result.suite, "--json", *cfg.generate_args], env
+                    ["generate", "--source", result.source, "--suite", result.suite, "--json", *known,
+                     *cfg.generate_args],
+                    env,
                 )
             )
             result.generation = generate.json()

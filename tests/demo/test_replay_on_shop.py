@@ -1,6 +1,7 @@
 """Replay behaviours the whole loop depends on, checked on the demo shop (a stateful target):
 an unreachable target is never a pass, a failed test reports its first attempt (a retry on a
-stateful shop fails differently), and browser timings get their own latency slack."""
+stateful shop fails differently), browser timings get their own latency slack, and a latency
+bound broken by one exchange among many is noise while a slower endpoint is a regression."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import uuid
 from trodden.replay.options import ReplayOptions
 from trodden.replay.oracles import JudgeContext, Observation, check_assertion
 from trodden.replay.pointer import MISSING
+from trodden.replay.results import Failure, StepRecord, TestResult
 from trodden.replay.runner import replay_suite
+from trodden.replay.timing import settle_latency
 from trodden.shop.services import free_port
 
 from trodden.models.suite import (
@@ -87,3 +90,25 @@ def test_browser_timings_get_the_wider_latency_slack() -> None:
     assert check_assertion(bound, timed(400, False), ctx)  # +300 ms: the planted slowdown
     assert check_assertion(bound, timed(700, True), ctx) == []  # Chromium's queueing on a busy machine
     assert check_assertion(bound, timed(1200, True), ctx)
+
+
+def _result(test_id: str, slow_steps: list[str], other: list[str] | None = None) -> TestResult:
+    """An HTTP test that timed s1..s3 on GET /api/products; `slow_steps` broke the latency bound."""
+    steps = [StepRecord(step_id=f"s{i}", kind="http", endpoint="GET /api/products", status=200) for i in (1, 2, 3)]
+    failures = [Failure(source="assertion", assertion_id="a-lat", kind="latency", description="slow",
+                        step_id=s, endpoint="GET /api/products", field="latency") for s in slow_steps]  # fmt: skip
+    failures += [Failure(source="expectation", assertion_id="expect:status", kind="status", description="status",
+                         step_id=s, endpoint="GET /api/products", field="status") for s in other or []]  # fmt: skip
+    return TestResult(test_id=test_id, name=test_id, type="http", session_id="s", steps=steps, failures=failures,
+                      outcome="failed" if failures else "passed")  # fmt: skip
+
+
+def test_a_lone_slow_exchange_is_noise_but_a_slow_endpoint_is_a_regression() -> None:
+    noise = [_result("t1", ["s2"]), _result("t2", []), _result("t3", [], ["s3"]), _result("t4", ["s1"], ["s3"])]
+    settled = {r.test_id: r for r in settle_latency(noise, quorum=0.5)}  # 2 slow of 12 timed exchanges
+    assert (settled["t1"].outcome, settled["t1"].flaky_cause) == ("flaky", "timing")
+    assert settled["t3"].outcome == "failed"
+    assert settled["t4"].outcome == "failed" and [f.kind for f in settled["t4"].failures] == ["status"]
+    slower = [_result(f"t{i}", ["s1", "s2", "s3"] if i % 4 else ["s1"]) for i in range(8)]  # 18 of 24
+    assert [r.outcome for r in settle_latency(slower, quorum=0.5)] == ["failed"] * 8
+    assert settle_latency(noise, quorum=0.01)[0].outcome == "failed"  # a tiny quorum: every slow exchange counts

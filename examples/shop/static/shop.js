@@ -84,6 +84,7 @@
         ev.preventDefault();
         api("POST", "/api/wishlist", { sku: sku }).then(function (r) {
           flash(r.status === 201 ? "Saved to your wishlist" : errorText(r.body));
+          if (r.status === 201) track("wishlist_add", { sku: sku });
         });
       });
     },

@@ -1,0 +1,57 @@
+"""Latency verdicts settle over the whole run (one shard), not per exchange.
+
+A regression that makes an endpoint slower makes it slower every time: in this run most of the
+endpoint's timed exchanges break its bound. A single slow exchange among many fast ones is the
+replay machine's noise (Chromium starting, a GC pause, a neighbour's build on a 2-core box). So a
+latency failure counts only when the endpoint broke its bound in at least `quorum` of the
+exchanges the replayer timed for it in HTTP tests; otherwise the failure is noise and a test that
+failed on nothing else becomes *flaky* with cause `timing` (reported, never failing the run).
+
+Browser tests are left as they are: their timings are judged against the much wider browser slack
+already, and their exchanges are not timed by the replayer itself.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from trodden.replay.results import Failure, TestResult
+
+
+def noisy_latency_endpoints(results: list[TestResult], quorum: float) -> set[str]:
+    """Endpoints whose latency failures in HTTP tests fall short of `quorum` of their timed exchanges."""
+    timed: Counter[str] = Counter(
+        s.endpoint for r in results if r.type == "http" for s in r.steps
+        if s.kind == "http" and s.endpoint and s.error is None
+    )  # fmt: skip
+    slow: Counter[str] = Counter()
+    for r in results:
+        if r.type == "http" and r.outcome == "failed":
+            # one per slow step: a step's exchanges (redirect hops) share its timing
+            slow.update(endpoint for _step, endpoint in
+                        {(f.step_id, f.endpoint) for f in r.failures if f.kind == "latency" and f.endpoint})
+    return {e for e, n in slow.items() if n < quorum * max(timed.get(e, 0), n)}
+
+
+def settle_latency(results: list[TestResult], quorum: float) -> list[TestResult]:
+    """The results with latency noise taken out of failed HTTP tests (see the module docstring)."""
+    noisy = noisy_latency_endpoints(results, quorum)
+    if not noisy:
+        return results
+    out: list[TestResult] = []
+    for r in results:
+        if r.type != "http" or r.outcome != "failed":
+            out.append(r)
+            continue
+        noise = [f for f in r.failures if _is_noise(f, noisy)]
+        if not noise:
+            out.append(r)
+        elif len(noise) == len(r.failures):
+            out.append(r.model_copy(update={"outcome": "flaky", "flaky_cause": "timing"}))
+        else:
+            out.append(r.model_copy(update={"failures": [f for f in r.failures if not _is_noise(f, noisy)]}))
+    return out
+
+
+def _is_noise(failure: Failure, noisy: set[str]) -> bool:
+    return failure.kind == "latency" and failure.endpoint in noisy

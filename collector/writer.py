@@ -91,21 +91,19 @@ _INSERT_SPANS = "INSERT INTO spans SELECT * FROM sp_in ON CONFLICT DO NOTHING"
 _INSERT_LOGS = "INSERT INTO logs SELECT * FROM lg_in ON CONFLICT DO NOTHING"
 # Spans and logs arriving before or after the browser's beacon meet through the trace id.
 _LINK_NEW_SPANS = """
-UPDATE spans s SET session_id = e.session_id FROM events e
-WHERE s.session_id IS NULL AND e.trace_id IS NOT NULL AND s.source = e.source AND s.trace_id = e.trace_id
-  AND s.trace_id IN (SELECT trace_id FROM sp_in)
+UPDATE spans s SET session_id = e.session_id FROM sp_in n JOIN events e ON e.source = n.source AND e.trace_id = n.trace_id
+WHERE s.source = n.source AND s.trace_id = n.trace_id AND s.span_id = n.span_id AND s.session_id IS NULL
 """
 _LINK_NEW_LOGS = """
-UPDATE logs l SET session_id = e.session_id FROM events e
-WHERE l.session_id IS NULL AND e.trace_id IS NOT NULL AND l.source = e.source AND l.trace_id = e.trace_id
-  AND l.fingerprint IN (SELECT fingerprint FROM lg_in)
+UPDATE logs l SET session_id = e.session_id FROM lg_in n JOIN events e ON e.source = n.source AND e.trace_id = n.trace_id
+WHERE l.source = n.source AND l.fingerprint = n.fingerprint AND l.session_id IS NULL
 """
 _LINK_FROM_EVENTS = """
 WITH t AS (SELECT DISTINCT * FROM unnest($1::text[], $2::text[], $3::text[]) AS t(source, session_id, trace_id)),
 s AS (UPDATE spans SET session_id = t.session_id FROM t
       WHERE spans.session_id IS NULL AND spans.source = t.source AND spans.trace_id = t.trace_id RETURNING 1)
 UPDATE logs SET session_id = t.session_id FROM t
-WHERE logs.session_id IS NULL AND logs.source = t.source AND logs.trace_id = t.trace_id
+WHERE logs.session_id IS NULL AND logs.trace_id IS NOT NULL AND logs.source = t.source AND logs.trace_id = t.trace_id
 """
 
 

@@ -91,11 +91,13 @@ _INSERT_SPANS = "INSERT INTO spans SELECT * FROM sp_in ON CONFLICT DO NOTHING"
 _INSERT_LOGS = "INSERT INTO logs SELECT * FROM lg_in ON CONFLICT DO NOTHING"
 # Spans and logs arriving before or after the browser's beacon meet through the trace id.
 _LINK_NEW_SPANS = """
-UPDATE spans s SET session_id = e.session_id FROM sp_in n JOIN events e ON e.source = n.source AND e.trace_id = n.trace_id
+UPDATE spans s SET session_id = e.session_id
+FROM sp_in n JOIN events e ON e.source = n.source AND e.trace_id = n.trace_id
 WHERE s.source = n.source AND s.trace_id = n.trace_id AND s.span_id = n.span_id AND s.session_id IS NULL
 """
 _LINK_NEW_LOGS = """
-UPDATE logs l SET session_id = e.session_id FROM lg_in n JOIN events e ON e.source = n.source AND e.trace_id = n.trace_id
+UPDATE logs l SET session_id = e.session_id
+FROM lg_in n JOIN events e ON e.source = n.source AND e.trace_id = n.trace_id
 WHERE l.source = n.source AND l.fingerprint = n.fingerprint AND l.session_id IS NULL
 """
 _LINK_FROM_EVENTS = """

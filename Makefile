@@ -15,8 +15,10 @@ all: test
 $(VENV_STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv .venv
 	@echo "installing Python dependencies into .venv (log: .venv/pip.log)"
-	@$(PY) -m pip install -q --upgrade pip setuptools wheel > .venv/pip.log 2>&1
-	@$(PY) -m pip install -e '.[dev]' >> .venv/pip.log 2>&1 || { tail -30 .venv/pip.log; exit 1; }
+	@# pip's own script, not `python -m pip`: -m puts the working directory first on sys.path, where
+	@# the operator/ folder would shadow the standard library's `operator` in a bare venv.
+	@.venv/bin/pip install -q --upgrade pip setuptools wheel > .venv/pip.log 2>&1 || { tail -30 .venv/pip.log; exit 1; }
+	@.venv/bin/pip install -e '.[dev]' >> .venv/pip.log 2>&1 || { tail -30 .venv/pip.log; exit 1; }
 	@touch $@
 venv: $(VENV_STAMP)
 

@@ -29,8 +29,10 @@ def _console(as_json: bool) -> Console:
 
 
 def _say(console: Console) -> Any:
+    started = time.monotonic()
+
     def say(stage: str, message: str) -> None:
-        console.print(f"[bold cyan]{stage:>9}[/] {message}")
+        console.print(f"[dim]{time.monotonic() - started:6.1f}s[/] [bold cyan]{stage:>9}[/] {message}")
 
     return say
 

@@ -100,6 +100,12 @@ class LoopResult:
         }
 
 
+def _counts(report: Mapping[str, Any]) -> str:
+    counts = report.get("counts") or {}
+    shown = ", ".join(f"{counts.get(k, 0)} {k}" for k in ("passed", "failed", "flaky", "skipped", "error"))
+    return f"{shown}; {len(report.get('regressions', []))} regression findings"
+
+
 def _by(finding: Mapping[str, Any]) -> dict[str, Any]:
     assertion = finding.get("assertion") or {}
     return {
@@ -250,15 +256,21 @@ async def run_loop(cfg: LoopConfig, say: Say) -> LoopResult:
                 )
             )
             result.traffic = traffic.summary()
+            say("traffic", f"{result.traffic.get('sessions')} sessions, {result.traffic.get('requests')} API requests, "
+                           f"{result.traffic.get('failed')} failed")
             await services.stop(capture)  # flushes its last spans to the collector
+            say("captured", "waiting for the last beacons and spans to reach PostgreSQL")
             result.captured = await _settle(result.source, cfg.dsn, say)
             if not result.captured.get("sessions"):
                 raise StageFailed("no session reached the collector")
 
+            say("select", f"trodden select --source {result.source}")
             select = _require(await trodden(["select", "--source", result.source, "--json", *cfg.select_args], env))
             result.selection = select.json()
+            say("select", f"{len((result.selection or {}).get('sessions', []))} sessions chosen")
             # The shop's test fixtures (card tokens) are stored as pseudonyms; the team names them so
             # the tests pay with the real test token (docs/synthesis.md, "Known test values").
+            say("generate", "trodden generate: tests from the selected sessions, assertions mined from all of them")
             known = [arg for token in PAYMENT_TOKENS for arg in ("--known-value", token)]
             generate = _require(
                 await trodden(
@@ -268,18 +280,23 @@ async def run_loop(cfg: LoopConfig, say: Say) -> LoopResult:
                 )
             )
             result.generation = generate.json()
+            gen = result.generation if isinstance(result.generation, dict) else {}
+            say("generate", f"{gen.get('tests')} tests, {gen.get('assertions')} mined assertions")
 
             for i in range(cfg.v1_replays):
                 await _reset(http, v1)
                 report, html = await replay(cfg, suite=result.suite, target=v1, name=f"replay-v1-{i + 1}")
                 result.v1_reports.append(report)
                 result.html_report = html
+                say("replay v1", f"{i + 1}/{cfg.v1_replays}: {_counts(report)}")
 
             await _reset(http, v1, v2)
             report, html = await replay(cfg, suite=result.suite, target=v2, name="replay-v2", baseline=v1)
             result.v2_report = report
             result.html_report = html
             result.caught = caught_by(report.get("regressions", []))
+            say("replay v2", f"{_counts(report)}; planted caught {sum(1 for v in result.caught.values() if v)}/"
+                             f"{len(PLANTED)}")
 
             if cfg.status_only_peer:
                 # The peer: the same tests judged like a HAR replayer would (status codes only, HTTP only).
@@ -292,6 +309,8 @@ async def run_loop(cfg: LoopConfig, say: Say) -> LoopResult:
                     extra=("--status-only", "--only", "http"),
                 )
                 result.peer_caught = caught_by(peer.get("regressions", []))
+                say("peer", f"status codes only: planted caught {sum(1 for v in result.peer_caught.values() if v)}/"
+                            f"{len(PLANTED)}")
             if cfg.keep_running:
                 say("done", "services keep running: " + " · ".join(f"{k} {u}" for k, u in result.urls.items()))
                 with contextlib.suppress(asyncio.CancelledError):

@@ -16,7 +16,7 @@ async def test_loop_catches_every_planted_regression_without_false_alarms(dsn: s
     cfg = LoopConfig(
         run_dir=tmp_path,
         api_users=36,
-        browser_users=6,
+        browser_users=7,  # the seven browser journeys once each at least (the wishlist, rarest, too)
         duration_s=120,
         seed=11,
         dsn=dsn,

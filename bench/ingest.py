@@ -113,7 +113,37 @@ def bodies_like(templates: list[bytes], requests: int, prefix: str) -> list[byte
     ]
 
 
-async def raw_copy(dsn: str, bodies: list[bytes], chunk: int) -> float:
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: set[int]) -> float:
+    """User + system CPU of processes, from /proc (0 for processes that are gone)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / TICKS
+
+
+async def backend_pids(dsn: str) -> set[int]:
+    """PostgreSQL's client backends (the connections' server processes). Background workers
+    (autovacuum, checkpointer, WAL writer) are left out: they work for whichever phase wrote
+    before them, so they would blur the comparison."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await conn.close()
+    return {int(r["pid"]) for r in rows}
+
+
+async def raw_copy(dsn: str, bodies: list[bytes], chunk: int) -> tuple[float, float, float]:
+    """events/s, client CPU s and PostgreSQL CPU s of COPying the rows of `bodies`."""
     """The reference: decode (outside the timing) and COPY the same rows straight into `events`."""
     from trodden.collector.beacon import decode_batches
     from trodden.collector.sanitize import Sanitizer
@@ -131,12 +161,15 @@ async def raw_copy(dsn: str, bodies: list[bytes], chunk: int) -> float:
         schema="pg_catalog",
         format="binary",
     )
+    backend = {int(await conn.fetchval("SELECT pg_backend_pid()"))}
+    pg_before, client_before = cpu_seconds(backend), time.process_time()
     started = time.perf_counter()
     for i in range(0, len(rows), chunk):
         await conn.copy_records_to_table("events", records=rows[i : i + chunk])
     elapsed = time.perf_counter() - started
+    client_cpu, pg_cpu = time.process_time() - client_before, cpu_seconds(backend) - pg_before
     await conn.close()
-    return len(rows) / elapsed
+    return len(rows) / elapsed, client_cpu / len(rows), pg_cpu / len(rows)
 
 
 WRK_SCRIPT = """
@@ -204,6 +237,18 @@ async def wait_ready(url: str) -> None:
     raise RuntimeError("collector did not become ready")
 
 
+def children_of(pid: int) -> set[int]:
+    """Worker processes of `trodden collect --workers N`."""
+    return {int(p.parent.name) for p in Path("/proc").glob("[0-9]*/stat") if _ppid(p) == pid}
+
+
+def _ppid(stat: Path) -> int:
+    try:
+        return int(stat.read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return -1
+
+
 def free_port() -> int:
     import socket
 
@@ -256,19 +301,31 @@ async def main() -> None:
         cwd=ROOT,
     )
     rounds: list[tuple[float, float, float, float]] = []  # collector rate, raw rate, p50, p99
+    cpu: list[tuple[float, float, float, float]] = []  # CPU s per event: collector, its PG, COPY client, its PG
+    # The bench's own pool connections are not the collector's.
+    bench_backends = {int(r["pid"]) for r in await store.pool.fetch("SELECT pid FROM pg_stat_activity")}
     try:
         await wait_ready(f"http://127.0.0.1:{port}")
+        collector_pids = {proc.pid} | children_of(proc.pid)
         # Warm-up: connections, partitions, caches.
         await asyncio.to_thread(run_wrk, f"http://127.0.0.1:{port}/v1/rum", templates, 4, 2, "warm")
         # Rounds alternate the two measurements so both see the same machine load.
         for r in range(args.rounds):
+            writers = await backend_pids(dsn) - bench_backends
+            cpu_before = cpu_seconds(collector_pids), cpu_seconds(writers)
             result = await asyncio.to_thread(
                 run_wrk, f"http://127.0.0.1:{port}/v1/rum", templates, args.clients, args.seconds, f"run{r}-"
             )
             ok_requests = result["requests"] - result.get("non2xx", 0)
             rate = ok_requests * args.batch / result["seconds"]
-            raw_rate = await raw_copy(dsn, bodies_like(templates, int(ok_requests), f"raw{r}"), chunk=5000)
+            events = ok_requests * args.batch
+            server_cpu = (cpu_seconds(collector_pids) - cpu_before[0]) / events
+            server_pg_cpu = (cpu_seconds(writers) - cpu_before[1]) / events
+            raw_rate, raw_client_cpu, raw_pg_cpu = await raw_copy(
+                dsn, bodies_like(templates, int(ok_requests), f"raw{r}"), chunk=5000
+            )
             rounds.append((rate, raw_rate, result["50%"], result["99%"]))
+            cpu.append((server_cpu, server_pg_cpu, raw_client_cpu, raw_pg_cpu))
             print(
                 f"round {r + 1}: collector {rate:8.0f} events/s (p50 {result['50%']:.1f} ms,"
                 f" p99 {result['99%']:.1f} ms, {result.get('non2xx', 0):.0f} refused),"
@@ -291,6 +348,13 @@ async def main() -> None:
     )
     print(f"raw asyncpg COPY of the same rows: {median(r[1] for r in rounds):.0f} events/s")
     print(f"ratio collector / raw COPY (median of rounds): {median(r[0] / r[1] for r in rounds):.2f}  (target >= 0.50)")
+    if cpu:
+        c = [median(x[i] for x in cpu) * 1e6 for i in range(4)]
+        print(
+            f"CPU per event (contention-independent): collector {c[0]:.1f} µs + PostgreSQL {c[1]:.1f} µs;"
+            f" raw COPY client {c[2]:.1f} µs + PostgreSQL {c[3]:.1f} µs;"
+            f" raw/collector CPU ratio {(c[2] + c[3]) / (c[0] + c[1]):.2f}"
+        )
     print(f"storage: {table_bytes / max(total_rows, 1):.0f} bytes per event in `events` (rows and indexes)")
 
 

@@ -17,14 +17,14 @@ import asyncio
 import collections
 import time
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 import asyncpg
 import orjson
 from trodden.collector import partitions
 from trodden.collector.metrics import FLUSH_SECONDS, FLUSHED_ROWS, QUEUE_DEPTH
-from trodden.collector.rows import EVENT_COLUMNS, LOG_COLUMNS, SESSION_COLUMNS, SPAN_COLUMNS, EventRow, WorkItem
+from trodden.collector.rows import EVENT_COLUMNS, LOG_COLUMNS, SESSION_COLUMNS, SPAN_COLUMNS, WorkItem
 
 from trodden.log import get_logger
 
@@ -74,13 +74,17 @@ ON CONFLICT (source, session_id) DO UPDATE SET
     last_ts = greatest(sessions.last_ts, excluded.last_ts),
     event_count = sessions.event_count + excluded.event_count
 """
-_UPSERT_SESSION_COUNTS = """
-INSERT INTO sessions (source, session_id, first_ts, last_ts, event_count)
-SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::int[])
+_UPSERT_SESSIONS = """
+INSERT INTO sessions (source, session_id, first_ts, last_ts, event_count, user_id, attributes)
+SELECT source, session_id, first_ts, last_ts, n, user_id, attributes::jsonb
+FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::int[], $6::text[], $7::text[])
+    AS t(source, session_id, first_ts, last_ts, n, user_id, attributes)
 ON CONFLICT (source, session_id) DO UPDATE SET
     first_ts = least(sessions.first_ts, excluded.first_ts),
     last_ts = greatest(sessions.last_ts, excluded.last_ts),
-    event_count = sessions.event_count + excluded.event_count
+    event_count = sessions.event_count + excluded.event_count,
+    user_id = coalesce(excluded.user_id, sessions.user_id),
+    attributes = sessions.attributes || excluded.attributes
 """
 _UPDATE_SESSIONS = """
 UPDATE sessions s SET user_id = coalesce(m.user_id, s.user_id), attributes = s.attributes || m.attributes
@@ -109,21 +113,27 @@ WHERE logs.session_id IS NULL AND logs.trace_id IS NOT NULL AND logs.source = t.
 """
 
 
-def _session_counts(rows: list[EventRow]) -> tuple[list[str], list[str], list[datetime], list[datetime], list[int]]:
-    """Per (source, session): first and last timestamp and how many rows, as unnest() arrays."""
+def _session_rows(item: WorkItem) -> tuple[list[Any], ...]:
+    """Per (source, session): first and last timestamp, how many rows, user id and attributes (from
+    the batches' metadata), as unnest() arrays; one upsert writes each session row once."""
     agg: dict[tuple[str, str], list[Any]] = {}
-    for row in rows:
+    for row in item.events:
         key = (row[0], row[1])
         ts = row[3]
         entry = agg.get(key)
         if entry is None:
-            agg[key] = [ts, ts, 1]
+            agg[key] = [ts, ts, 1, None, None]
         else:
             if ts < entry[0]:
                 entry[0] = ts
             elif ts > entry[1]:
                 entry[1] = ts
             entry[2] += 1
+    for source, session_id, user_id, attributes in item.sessions:
+        entry = agg.get((source, session_id))
+        if entry is not None:
+            entry[3] = user_id if user_id is not None else entry[3]
+            entry[4] = {**(entry[4] or {}), **attributes}
     keys = sorted(agg)  # every lane locks session rows in the same order: no deadlocks between them
     values = [agg[k] for k in keys]
     return (
@@ -132,6 +142,8 @@ def _session_counts(rows: list[EventRow]) -> tuple[list[str], list[str], list[da
         [v[0] for v in values],
         [v[1] for v in values],
         [v[2] for v in values],
+        [v[3] for v in values],
+        [orjson.dumps(v[4] or {}).decode() for v in values],
     )
 
 
@@ -373,18 +385,21 @@ class Writer:
             self._done(pending, None)
 
     async def _insert_events(self, conn: asyncpg.Connection, item: WorkItem) -> None:
-        """COPY straight into `events` (the common case: nothing is a retry); when a row already
-        exists, the savepoint rolls back and the rows go through a temporary table with
-        ON CONFLICT DO NOTHING, counting only what was new."""
+        """COPY straight into `events` (the common case: nothing is a retry) and upsert the
+        sessions; when a row already exists, the savepoint rolls back and the rows go through a
+        temporary table with ON CONFLICT DO NOTHING, counting only what was new."""
         try:
             async with conn.transaction():  # a savepoint inside the flush's transaction
                 await conn.copy_records_to_table("events", records=item.events, columns=EVENT_COLUMNS)
-                await conn.execute(_UPSERT_SESSION_COUNTS, *_session_counts(item.events))
+                await conn.execute(_UPSERT_SESSIONS, *_session_rows(item))
             return
         except asyncpg.UniqueViolationError:
             pass
         await conn.copy_records_to_table("ev_in", records=item.events, columns=EVENT_COLUMNS)
         await conn.execute(_INSERT_EVENTS)
+        if item.sessions:
+            await conn.copy_records_to_table("sess_in", records=item.sessions, columns=SESSION_COLUMNS)
+            await conn.execute(_UPDATE_SESSIONS)
 
     async def _flush(self, lane: _Lane, item: WorkItem) -> None:
         conn = lane.conn
@@ -400,9 +415,6 @@ class Writer:
         async with conn.transaction():
             if item.events:
                 await self._insert_events(conn, item)
-                if item.sessions:
-                    await conn.copy_records_to_table("sess_in", records=item.sessions, columns=SESSION_COLUMNS)
-                    await conn.execute(_UPDATE_SESSIONS)
             if item.spans:
                 await conn.copy_records_to_table("sp_in", records=item.spans, columns=SPAN_COLUMNS)
                 await conn.execute(_INSERT_SPANS)

@@ -133,9 +133,11 @@ async def _serve(opts: ServeOptions) -> None:
     from trodden.store import Store
 
     log = get_logger("trodden.collector")
+    import asyncpg
+
     try:
         store = await Store.open(opts.dsn, max_size=4)
-    except (OSError, ConnectionError) as exc:
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         raise InputError(f"cannot reach the database: {exc}") from exc
     key = opts.ingest_key or ""
     children: list[asyncio.subprocess.Process] = []

@@ -29,6 +29,14 @@ def _millis(iso: str) -> float:
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000.0
 
 
+def _millis_or_none(value: Any) -> float | None:
+    """None for a missing or unreadable time: the event is then refused with a reason."""
+    try:
+        return _millis(str(value)) if value else None
+    except ValueError:
+        return None
+
+
 def _headers(items: Any) -> dict[str, str]:
     out: dict[str, str] = {}
     for h in items or []:
@@ -126,7 +134,7 @@ def _request_event(entry: dict[str, Any], seq: int, page_url: str | None) -> dic
     event: dict[str, Any] = {
         "kind": "request",
         "seq": seq,
-        "ts": _millis(str(entry.get("startedDateTime"))) if entry.get("startedDateTime") else None,
+        "ts": _millis_or_none(entry.get("startedDateTime")),
         "url": page_url,
         "initiator": "document" if "html" in str(content.get("mimeType", "")) else "har",
         "method": request.get("method"),

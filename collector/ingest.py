@@ -119,8 +119,11 @@ def decode_file(data: bytes, source: str, sanitizer: Sanitizer) -> Decoded:
     first = docs[0]
     digest = hashlib.sha256(data).hexdigest()
     if whole and is_har(first):
-        fmt, batches = "har", har_batches(first, digest)
-        return _beacons(fmt, batches, source, sanitizer)
+        try:
+            batches = har_batches(first, digest)
+        except (TypeError, AttributeError, ValueError, KeyError) as exc:
+            raise UnrecognisedFile(f"malformed HAR: {type(exc).__name__}: {exc}") from exc
+        return _beacons("har", batches, source, sanitizer)
     if all(_is_otlp(d) for d in docs):
         items = [_otlp_item(d, source, sanitizer) for d in docs]
         sessions = {r[4] for i in items for r in i.spans if r[4]} | {r[4] for i in items for r in i.logs if r[4]}

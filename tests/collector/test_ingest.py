@@ -226,3 +226,18 @@ async def test_partition_created_after_rows_landed_in_the_default(store: Store) 
         assert await conn.fetchval("SELECT count(*) FROM events_20200229") == 1
         assert await conn.fetchval("SELECT count(*) FROM events_default") == 0
         assert await conn.fetchval("SELECT count(*) FROM events") == 1
+
+
+async def test_malformed_har_is_reported_not_raised(store: Store, tmp_path: Path) -> None:
+    broken = har_doc()
+    broken["log"]["entries"][1]["startedDateTime"] = "yesterday-ish"
+    broken["log"]["entries"][2]["request"] = ["not", "an", "object"]
+    path = tmp_path / "broken.har"
+    path.write_bytes(orjson.dumps(broken))
+    [report] = await ingest_files(store, "s", [path], sanitizer=Sanitizer(PSEUDONYM_KEY))
+    assert report.error is not None and report.error.startswith("malformed HAR")
+    del broken["log"]["entries"][2]
+    path.write_bytes(orjson.dumps(broken))
+    [report] = await ingest_files(store, "s", [path], sanitizer=Sanitizer(PSEUDONYM_KEY))
+    assert report.error is None and report.events == 2  # the page view and the readable request
+    assert len(report.refused) == 1 and "ts" in report.refused[0]["reason"]

@@ -66,13 +66,13 @@
   if (nativeFetch) {
     nativeFetch(BASE + "/v1/config?key=" + encodeURIComponent(KEY), { credentials: "omit" })
       .then(function (r) { return r.ok ? r.json() : null; })
-      .then(function (c) { if (c) applyConfig(c); })
+      .then(function (c) { applyConfig(c || cfg); })
       .catch(function () { if (sampled === null) applyConfig(cfg); });
   }
 
   // -- queue and transport ----------------------------------------------------------------------
   function push(kind, ev) {
-    if (sampled === "0") return;
+    if (sampled === "0" || queue.length >= 5000) return; // never grow without bound
     ev.kind = kind;
     ev.seq = seq++;
     set("seq", String(seq));

@@ -44,22 +44,34 @@
   var timer = null;
 
   // -- config -----------------------------------------------------------------------------------
-  function routeMatches(route, path) {
-    var m = /^PAGE\s+(\S+)/.exec(route);
-    if (!m) return false;
-    var re = "^" + m[1].replace(/[.+?^$()|[\]\\]/g, "\\$&").replace(/\{[^}]+\}/g, "[^/]+").replace(/\*$/, ".*") + "$";
+  // Routes as journeys name them: "METHOD /route/{param}" or "PAGE /path", a trailing * allowed.
+  function routeMatches(route, method, path) {
+    var m = /^(\S+)\s+(\S+)$/.exec(route || "");
+    if (!m || (m[1] !== method && m[1] !== "*")) return false;
+    var re = "^" + m[2].replace(/[.+?^$()|[\]\\]/g, "\\$&").replace(/\{[^}]+\}/g, "[^/]+").replace(/\*$/, ".*") + "$";
     return new RegExp(re).test(path);
+  }
+  var storageRecorded = false;
+  function recordStorage() {
+    // capture.detail with storage: which localStorage/sessionStorage keys this page starts with.
+    if (storageRecorded || sampled !== "1") return;
+    var want = (cfg.capture.detail || []).some(function (dt) { return dt.storage && routeMatches(dt.route, "PAGE", location.pathname); });
+    if (!want) return;
+    storageRecorded = true;
+    var keys = function (s) { var k = []; try { for (var i = 0; i < s.length; i++) if (s.key(i).indexOf("trodden.") !== 0) k.push(s.key(i)); } catch (e) { /* blocked */ } return k; };
+    push("custom", { name: "$storage", properties: { local: keys(w.localStorage), session: keys(w.sessionStorage) } });
   }
   function applyConfig(c) {
     cfg = c;
     set("cfg", JSON.stringify(c));
     if (sampled === null) {
       var rate = c.sampling.rate;
-      (c.sampling.boosts || []).forEach(function (b) { if (routeMatches(b.route, location.pathname)) rate = Math.max(rate, b.rate); });
+      (c.sampling.boosts || []).forEach(function (b) { if (routeMatches(b.route, "PAGE", location.pathname)) rate = Math.max(rate, b.rate); });
       sampled = Math.random() < rate ? "1" : "0";
       set("sampled", sampled);
     }
     if (sampled === "0") queue = [];
+    recordStorage();
     if (timer) clearInterval(timer);
     timer = setInterval(flush, c.flush_interval_ms || 5000);
   }
@@ -272,8 +284,22 @@
     else for (var k in h) if (wanted(list, k)) out[k.toLowerCase()] = String(h[k]);
     return out;
   }
-  function captureBody(b, type) {
-    var mode = cfg.capture.bodies, max = cfg.capture.max_body_bytes;
+  // What to keep of one request: the global capture settings, widened by capture.detail entries
+  // whose route matches (the operator's feedback for flows whose replay lacked state).
+  function lower(list) { return (list || []).map(function (h) { return String(h).toLowerCase(); }); }
+  function policy(method, u) {
+    var c = cfg.capture, p = { req: c.bodies, res: c.bodies !== "none", reqH: lower(c.request_headers), resH: lower(c.response_headers) };
+    (c.detail || []).forEach(function (dt) {
+      if (!routeMatches(dt.route, method, u.pathname)) return;
+      if (dt.request_bodies) p.req = "json+form";
+      if (dt.response_bodies) p.res = true;
+      p.reqH = p.reqH.concat(lower(dt.headers));
+      p.resH = p.resH.concat(lower(dt.headers));
+    });
+    return p;
+  }
+  function captureBody(b, type, mode) {
+    var max = cfg.capture.max_body_bytes;
     if (b == null || mode === "none") return { body: null };
     if (typeof FormData !== "undefined" && b instanceof FormData) {
       if (mode !== "json+form") return { body: null };
@@ -293,10 +319,10 @@
     return { trace: t, span: s, header: "00-" + t + "-" + s + "-01" };
   }
   function sameOrigin(u) { return u.origin === location.origin; }
-  function record(ev, method, u, status, start, reqHeaders, reqBody, resHeaders, resBody, error, tp) {
-    var rq = captureBody(reqBody, reqHeaders["content-type"]), rs = resBody || { body: null };
+  function record(ev, pol, method, u, status, start, reqHeaders, reqBody, resHeaders, resBody, error, tp) {
+    var rq = captureBody(reqBody, reqHeaders["content-type"], pol.req), rs = resBody || { body: null };
     var out = { initiator: ev, method: method, request_url: u.href, status: status, duration_ms: Math.max(0, Date.now() - start),
-                ts: start, request_headers: pickHeaders(reqHeaders, cfg.capture.request_headers),
+                ts: start, request_headers: pickHeaders(reqHeaders, pol.reqH),
                 response_headers: resHeaders, request_body: rq.body, response_body: rs.body,
                 body_truncated: !!(rq.truncated || rs.truncated) };
     if (tp) { out.trace_id = tp.trace; out.span_id = tp.span; }
@@ -304,9 +330,8 @@
     push("request", out);
     if (error) push("error", { error_type: "failed_request", message: (method + " " + u.href + ": " + error).slice(0, 4096) });
   }
-  function readJson(text, type) {
-    var mode = cfg.capture.bodies;
-    if (mode === "none" || !/json/.test(type || "")) return { body: null };
+  function readJson(text, type, pol) {
+    if (!pol.res || !/json/.test(type || "")) return { body: null };
     if (text.length > cfg.capture.max_body_bytes) return { body: null, truncated: true };
     try { return { body: JSON.parse(text) }; } catch (e) { return { body: null }; }
   }
@@ -328,16 +353,16 @@
       var reqHeaders = {};
       headers.forEach(function (v, k) { reqHeaders[k] = v; });
       scrollCausedThis();
-      var start = Date.now();
+      var start = Date.now(), pol = policy(method, u);
       return nativeFetch(req && tp ? new Request(req, init) : input, req && tp ? undefined : init).then(function (res) {
         var type = res.headers.get("content-type") || "";
-        var resHeaders = pickHeaders(res.headers, cfg.capture.response_headers);
-        var done = function (text) { record("fetch", method, u, res.status, start, reqHeaders, init.body, resHeaders, readJson(text || "", type), null, tp); };
-        if (/json/.test(type) && cfg.capture.bodies !== "none") res.clone().text().then(done, function () { done(""); });
+        var resHeaders = pickHeaders(res.headers, pol.resH);
+        var done = function (text) { record("fetch", pol, method, u, res.status, start, reqHeaders, init.body, resHeaders, readJson(text || "", type, pol), null, tp); };
+        if (/json/.test(type) && pol.res) res.clone().text().then(done, function () { done(""); });
         else done("");
         return res;
       }, function (err) {
-        record("fetch", method, u, 0, start, reqHeaders, init.body, {}, null, err && err.message || "network error", tp);
+        record("fetch", pol, method, u, 0, start, reqHeaders, init.body, {}, null, err && err.message || "network error", tp);
         throw err;
       });
     };
@@ -363,10 +388,10 @@
       scrollCausedThis();
       var start = Date.now();
       x.addEventListener("loadend", function () {
-        var type = x.getResponseHeader("content-type") || "", resHeaders = {};
-        (cfg.capture.response_headers || []).forEach(function (h) { var v = x.getResponseHeader(h); if (v != null) resHeaders[h] = v; });
+        var type = x.getResponseHeader("content-type") || "", resHeaders = {}, pol = policy(t.method, u);
+        pol.resH.forEach(function (h) { var v = x.getResponseHeader(h); if (v != null) resHeaders[h] = v; });
         var text = x.responseType === "" || x.responseType === "text" ? x.responseText : (x.responseType === "json" ? JSON.stringify(x.response) : "");
-        record("xhr", t.method, u, x.status, start, t.headers, body, resHeaders, readJson(text || "", type), x.status === 0 ? "network error" : null, tp);
+        record("xhr", pol, t.method, u, x.status, start, t.headers, body, resHeaders, readJson(text || "", type, pol), x.status === 0 ? "network error" : null, tp);
       });
       return send.apply(this, arguments);
     };

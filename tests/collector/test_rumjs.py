@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from aiohttp import web
 from playwright.async_api import async_playwright
@@ -276,3 +277,73 @@ async def test_the_tag_obeys_the_sampling_rate(start_collector: StartCollector, 
     finally:
         await runner.cleanup()
     assert await collector.store.pool.fetchval("SELECT count(*) FROM events") == 0
+
+
+async def test_capture_detail_widens_capture_for_its_routes(start_collector: StartCollector, tmp_path: Path) -> None:
+    """The operator's feedback: bodies off in general, on for one flaky route, plus a header and
+    the storage keys of the landing page."""
+    config = tmp_path / "config.json"
+    config.write_text(
+        orjson.dumps(
+            {
+                "capture": {
+                    "bodies": "none",
+                    "detail": [
+                        {"route": "POST /api/cart", "headers": ["X-Cart-Version"], "reason": "flaky"},
+                        {"route": "PAGE /", "storage": True, "request_bodies": False, "response_bodies": False},
+                    ],
+                }
+            }
+        ).decode()
+    )
+    collector = await start_collector(instrumentation_file=config)
+
+    async def index(_r: web.Request) -> web.Response:
+        return web.Response(text=INDEX.format(collector=collector.url, key=KEY), content_type="text/html")
+
+    async def cart(_r: web.Request) -> web.Response:
+        return web.json_response({"cart_id": "c-9"}, status=201, headers={"X-Cart-Version": "7"})
+
+    async def summary(_r: web.Request) -> web.Response:
+        return web.json_response({"total": 1})
+
+    app = web.Application()
+    app.router.add_get("/", index)
+    app.router.add_get("/cart", index)
+    app.router.add_post("/api/cart", cart)
+    app.router.add_get("/api/summary", summary)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        async with async_playwright() as pw:
+            browser = await launch_chromium(pw)
+            try:
+                page = await browser.new_page()
+                await page.add_init_script(
+                    "localStorage.setItem('cart_token', 'x'); localStorage.setItem('theme', 'd')"
+                )
+                await page.goto(f"http://127.0.0.1:{runner.addresses[0][1]}/")
+                await page.wait_for_function("sessionStorage.getItem('trodden.sampled') === '1'")
+                await page.click("[data-testid=add-to-cart]")
+                await page.wait_for_url("**/cart")
+                await page.evaluate("fetch('/api/summary').then(r => r.json())")
+                await page.wait_for_timeout(200)
+                await page.evaluate("window.trodden.flush()")
+                for _ in range(200):
+                    kinds = await collector.store.pool.fetch("SELECT data FROM events WHERE kind = 'request'")
+                    if len(kinds) >= 2:
+                        break
+                    await asyncio.sleep(0.1)
+            finally:
+                await browser.close()
+    finally:
+        await runner.cleanup()
+    rows = await collector.store.pool.fetch("SELECT kind, data FROM events ORDER BY seq")
+    requests = {r["data"]["request_url"].rsplit("/", 1)[1]: r["data"] for r in rows if r["kind"] == "request"}
+    assert requests["cart"]["request_body"] == {"sku": "SKU-1", "qty": 2}
+    assert requests["cart"]["response_body"] == {"cart_id": "c-9"}
+    assert requests["cart"]["response_headers"]["x-cart-version"] == "7"
+    assert requests["summary"].get("response_body") is None  # bodies stay off elsewhere
+    [storage] = [r["data"] for r in rows if r["kind"] == "custom" and r["data"]["name"] == "$storage"]
+    assert sorted(storage["properties"]["local"]) == ["cart_token", "theme"]

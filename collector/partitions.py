@@ -64,3 +64,26 @@ async def ensure_partitions_around(conn: asyncpg.Connection, today: date | None 
     today = today or datetime.now(UTC).date()
     for offset in range(0, FUTURE_DAYS + 1):
         await ensure_partition(conn, today + timedelta(days=offset))
+
+
+async def drop_partitions_before(conn: asyncpg.Connection, day: date) -> list[str]:
+    """Retention: drop the daily partitions of days before `day` (and delete such rows from the
+    default partition). Returns the partitions dropped. Sessions rows are left to their owners."""
+    names = await conn.fetch(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+        " WHERE i.inhparent = 'events'::regclass AND c.relname ~ '^events_[0-9]{8}$' ORDER BY 1"
+    )
+    dropped = []
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", _PARTITION_LOCK)
+        for row in names:
+            name = str(row["relname"])
+            if datetime.strptime(name[len("events_") :], "%Y%m%d").date() < day:
+                await conn.execute(f'DROP TABLE "{name}"')
+                dropped.append(name)
+        await conn.execute(
+            "DELETE FROM events_default WHERE ts < $1", datetime(day.year, day.month, day.day, tzinfo=UTC)
+        )
+    if dropped:
+        log.info("events partitions dropped", partitions=dropped)
+    return dropped

@@ -17,7 +17,7 @@ import asyncio
 import collections
 import time
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -407,10 +407,13 @@ class Writer:
             raise ConnectionError("no connection")
         if item.events:
             days = {row[3].date() for row in item.events} - lane.partition_days
-            for day in days:
-                if partitions.wanted(day):
-                    await partitions.ensure_partition(conn, day)
-                lane.partition_days.add(day)
+            if days:
+                # A new day (at midnight, or a client's clock): its partition, and tomorrow's ahead.
+                tomorrow = datetime.now(UTC).date() + timedelta(days=1)
+                for day in sorted(days | {tomorrow}):
+                    if partitions.wanted(day):
+                        await partitions.ensure_partition(conn, day)
+                    lane.partition_days.add(day)
         started = time.perf_counter()
         async with conn.transaction():
             if item.events:

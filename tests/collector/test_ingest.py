@@ -241,3 +241,23 @@ async def test_malformed_har_is_reported_not_raised(store: Store, tmp_path: Path
     [report] = await ingest_files(store, "s", [path], sanitizer=Sanitizer(PSEUDONYM_KEY))
     assert report.error is None and report.events == 2  # the page view and the readable request
     assert len(report.refused) == 1 and "ts" in report.refused[0]["reason"]
+
+
+async def test_retention_drops_old_partitions(store: Store) -> None:
+    from trodden.collector.partitions import drop_partitions_before
+
+    async with store.pool.acquire() as conn:
+        for d in (date(2021, 3, 1), date(2021, 3, 2)):
+            await ensure_partition(conn, d)
+            await conn.execute(
+                "INSERT INTO events (source, session_id, seq, ts, kind, data) VALUES ('p', 's', $1, $2, 'click', '{}')",
+                d.day,
+                datetime(d.year, d.month, d.day, 9, tzinfo=UTC),
+            )
+        await conn.execute(
+            "INSERT INTO events (source, session_id, seq, ts, kind, data) VALUES ('p', 's', 9, $1, 'click', '{}')",
+            datetime(2019, 1, 1, tzinfo=UTC),
+        )
+        assert await drop_partitions_before(conn, date(2021, 3, 2)) == ["events_20210301"]
+        assert await conn.fetchval("SELECT to_regclass('events_20210301')") is None
+        assert [r["seq"] for r in await conn.fetch("SELECT seq FROM events ORDER BY seq")] == [2]

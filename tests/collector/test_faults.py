@@ -235,3 +235,45 @@ async def test_hostile_bodies_get_4xx_never_500(collector: RunningCollector) -> 
     assert any(400 <= s < 500 for s in seen)
     status, body, _ = await collector.post("/v1/rum", batch("after", 2))
     assert status == 200, body  # still serving
+
+
+async def test_workers_share_the_port_and_stop_together(dsn: str) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        "from trodden.cli import main; main()",
+        "collect",
+        "--source",
+        "shop",
+        "--port",
+        str(port),
+        "--ingest-key",
+        KEY,
+        "--dsn",
+        dsn,
+        "--workers",
+        "2",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    assert proc.stdout is not None
+    line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode().strip()
+    assert line == f"collector listening on http://127.0.0.1:{port}"
+    acked: list[str] = []
+    statuses: list[int] = []
+    stop = asyncio.Event()
+    load = asyncio.create_task(_load(f"http://127.0.0.1:{port}", "w", acked=acked, statuses=statuses, stop=stop))
+    await eventually(lambda: len(acked) >= 60)
+    proc.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(proc.wait(), 60) == 0
+    stop.set()
+    await load
+    assert await _missing(dsn, acked) == []
+    # Every process is gone: nothing listens on the port any more.
+    with socket.socket() as s:
+        assert s.connect_ex(("127.0.0.1", port)) != 0

@@ -122,6 +122,8 @@ def _print_selection(sel: Any) -> None:
               help="Observations an invariant needs.")  # fmt: skip
 @click.option("--latency-margin", type=float, default=1.5, show_default=True,
               help="Latency bound = max(p99 × margin, p99 + floor).")  # fmt: skip
+@click.option("--latency-tail-support", type=int, default=10, show_default=True,
+              help="Timings the latency quantile must leave above it (p99 from 1,000 timings, p91 from 113).")
 @click.option("--latency-floor-ms", type=float, default=100.0, show_default=True,
               help="Latency bound is at least p99 + this many ms.")  # fmt: skip
 @click.option("--temporal-confidence", type=float, default=1.0, show_default=True,
@@ -136,8 +138,8 @@ def _print_selection(sel: Any) -> None:
 @dsn_option
 def generate(
     *, source: str, suite_name: str, selection_id: int | None, min_confidence: float, min_support: int,
-    latency_margin: float, latency_floor_ms: float, temporal_confidence: float, known_values: tuple[str, ...],
-    http: bool, browser: bool, as_json: bool, dsn: str | None,
+    latency_margin: float, latency_tail_support: int, latency_floor_ms: float, temporal_confidence: float,
+    known_values: tuple[str, ...], http: bool, browser: bool, as_json: bool, dsn: str | None,
 ) -> None:  # fmt: skip
     """Turn selected sessions into a test suite with mined assertions (a new suite revision)."""
     from trodden.synthesis.generate import GenerateOptions
@@ -151,13 +153,16 @@ def generate(
         raise InputError("--min-support must be at least 1")
     if latency_margin < 1.0:
         raise InputError("--latency-margin must be at least 1.0")
+    if latency_tail_support < 1:
+        raise InputError("--latency-tail-support must be at least 1")
     if latency_floor_ms < 0:
         raise InputError("--latency-floor-ms must not be negative")
     if not (http or browser):
         raise InputError("--no-http and --no-browser together leave nothing to generate")
     options = GenerateOptions(
         mining=MiningOptions(min_confidence=min_confidence, min_support=min_support, latency_margin=latency_margin,
-                             latency_floor_ms=latency_floor_ms, temporal_confidence=temporal_confidence),
+                             latency_floor_ms=latency_floor_ms, latency_tail_support=latency_tail_support,
+                             temporal_confidence=temporal_confidence),
         http=http, browser=browser, known_values=list(known_values),
     )  # fmt: skip
     suite = run(_generate(dsn, source, suite_name, selection_id, options))

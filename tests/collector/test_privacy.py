@@ -279,6 +279,43 @@ def otlp_of(p: dict[str, str], sid: str) -> dict[str, Any]:
     }
 
 
+def otlp_logs_of(p: dict[str, str], sid: str) -> dict[str, Any]:
+    def kv(k: str, v: str) -> dict[str, Any]:
+        return {"key": k, "value": {"stringValue": v}}
+
+    return {
+        "resourceLogs": [
+            {
+                "resource": {"attributes": [kv("host.ip", p["ipv4"])]},
+                "scopeLogs": [
+                    {
+                        "logRecords": [
+                            {
+                                "timeUnixNano": "1700000000000000000",
+                                "severityText": "WARN",
+                                "body": {
+                                    "kvlistValue": {
+                                        "values": [
+                                            kv("msg", f"login failed for {p['email']} ({p['phone']})"),
+                                            kv("card", p["card"]),
+                                            kv("iban", p["iban"]),
+                                        ]
+                                    }
+                                },
+                                "attributes": [
+                                    kv("session.id", sid),
+                                    kv("user.password", p["password"]),
+                                    kv("http.request.header.cookie", f"sid={p['session_cookie']}"),
+                                ],
+                            }
+                        ]
+                    }
+                ],
+            }
+        ]
+    }
+
+
 async def scan(store: Store) -> str:
     tables = await store.pool.fetch(
         "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations'"
@@ -307,6 +344,10 @@ async def test_no_planted_value_reaches_any_table(
             "/v1/traces", otlp_of(p, f"s{i}"), headers={"Content-Type": "application/json"}
         )
         assert status == 200, body
+        status, body, _ = await collector.post(
+            "/v1/logs", otlp_logs_of(p, f"s{i}"), headers={"Content-Type": "application/json"}
+        )
+        assert status == 200, body
     hars = []
     for i, p in enumerate(people[20:]):
         path = tmp_path / f"rec{i}.har"
@@ -318,6 +359,7 @@ async def test_no_planted_value_reaches_any_table(
 
     assert await store.pool.fetchval("SELECT count(*) FROM events") == 20 * 12 + 10 * 2
     assert await store.pool.fetchval("SELECT count(*) FROM spans") == 20
+    assert await store.pool.fetchval("SELECT count(*) FROM logs") == 20
     everything = await scan(store)
     planted = [s for p in people for s in secrets_of(p)]
     assert len(planted) > 500

@@ -10,6 +10,8 @@ Environment:
   really run: ``on`` (fail if it cannot start), ``auto`` (when this machine can run one; the
   ``make`` targets use this), ``off`` (the default here: the control plane only).
 - ``TRODDEN_E2E_CLUSTER_DIR``: state folder of the session's cluster (default ``.cluster/e2e``).
+- ``TRODDEN_E2E_PROJECT_IMAGE``: the project image (Dockerfile) already on the cluster's nodes
+  (kind: ``kind load docker-image``); locally it is built with podman and imported.
 """
 
 from __future__ import annotations
@@ -29,9 +31,11 @@ sys.path.insert(0, str(CLUSTER_DIR))
 import k8sbins  # noqa: E402
 import localcluster  # noqa: E402
 import localnode  # noqa: E402
+import projectimage  # noqa: E402
 from e2ekube import Kube, node_ready  # noqa: E402
 
 E2E_DIR = Path(__file__).resolve().parent
+_built_images: dict[str, Path] = {}
 
 
 def _wants_local_cluster() -> bool:
@@ -58,6 +62,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             k8sbins.ensure_built(node=node)
             if node:
                 localnode.ensure_images()
+                if any("project_image" in getattr(item, "fixturenames", ()) for item in selected):
+                    # Kept for the session: sources edited meanwhile do not rebuild it mid-test.
+                    _built_images["project"] = projectimage.ensure_image()
         except (RuntimeError, subprocess.SubprocessError) as err:
             raise pytest.UsageError(
                 f"e2e: cannot build the local cluster ({err}); set KUBECONFIG to test against an existing cluster"
@@ -115,3 +122,23 @@ def running_node(kube: Kube, local_cluster: localcluster.LocalCluster | None) ->
         reason = local_cluster.node_error or "(TRODDEN_E2E_NODE is off; set it to auto or on)"
         pytest.skip(f"local cluster without a node (stage 1 only) {reason}")
     kube.wait_for("a Ready node", lambda: node_ready(kube), timeout=120)
+
+
+@pytest.fixture(scope="session")
+def project_image(running_node: None, local_cluster: localcluster.LocalCluster | None) -> str:
+    """The project's own image (root Dockerfile), present on the node: its name for pod specs.
+
+    Locally it is built with podman (cached by content hash, see ``cluster/projectimage.py``)
+    and imported into the node's containerd, whose image store every node start begins empty.
+    """
+    given = os.environ.get("TRODDEN_E2E_PROJECT_IMAGE")
+    if given:
+        return given
+    if local_cluster is None:
+        raise pytest.UsageError(
+            "set TRODDEN_E2E_PROJECT_IMAGE to the project image loaded into the cluster's nodes"
+            " (kind load docker-image ...)"
+        )
+    socket = localnode.paths(local_cluster)["socket"]
+    archive = _built_images.get("project") or projectimage.ensure_image()
+    return projectimage.import_into(socket, archive)

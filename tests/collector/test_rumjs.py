@@ -142,6 +142,8 @@ async def test_a_journey_arrives_in_postgres(collector: RunningCollector, shop: 
             await page.click("[data-testid=add-to-cart]")
             await page.wait_for_url("**/cart")
             await page.click("#promo")
+            await page.evaluate("setTimeout(() => { throw new TypeError('boom at checkout') }, 0)")
+            await page.evaluate("() => { Promise.reject(new Error('payment widget failed')); }")
             await page.mouse.wheel(0, 4000)  # an infinite list: the scroll loads more
             await page.wait_for_function("document.body.dataset.more === '1'")
             await page.click("#to-checkout")  # a full page load: the first page flushes on pagehide
@@ -219,6 +221,12 @@ async def test_a_journey_arrives_in_postgres(collector: RunningCollector, shop: 
 
     [nav] = by_kind["navigation"]
     assert nav["trigger"] == "push" and nav["to_url"].endswith("/cart")
+    errors = {e["error_type"]: e for e in by_kind["error"]}
+    assert "boom at checkout" in errors["uncaught"]["message"] and errors["uncaught"]["stack"]
+    assert errors["unhandled_rejection"]["message"] == "payment widget failed"
+    # Web vitals of the first page, reported when it was hidden by the navigation.
+    assert {"TTFB", "FCP"} <= {v["name"] for v in by_kind["vital"]}
+    assert all(v["value"] >= 0 and v["rating"] in ("good", "needs-improvement", "poor") for v in by_kind["vital"])
     [promo] = by_kind["custom"]
     assert promo["name"] == "promo_clicked" and promo["properties"] == {"code": "SPRING", "pct": 10}
 

@@ -236,9 +236,10 @@ async def test_a_journey_arrives_in_postgres(collector: RunningCollector, shop: 
 
 
 def test_rum_js_is_small() -> None:
-    """Minified with terser (npm) when available, else rjsmin-free estimate; gzipped size stays small."""
+    """Minified with terser (npm, the figure the README states) and gzipped, it stays under 7 KB.
+    Where npm cannot be reached the unminified source is measured, against a looser bound."""
     source = rum_js()
-    minified = source
+    minified, bound = source, 10 * 1024
     npx = shutil.which("npx")
     if npx:
         result = subprocess.run(
@@ -249,10 +250,10 @@ def test_rum_js_is_small() -> None:
             check=False,
         )
         if result.returncode == 0 and result.stdout:
-            minified = result.stdout
+            minified, bound = result.stdout, 7 * 1024
     size = len(gzip.compress(minified, 9))
     print(f"rum.js: {len(source)} bytes source, {len(minified)} minified, {size} minified+gzipped")
-    assert size < 8 * 1024
+    assert size < bound
 
 
 async def test_the_tag_obeys_the_sampling_rate(start_collector: StartCollector, tmp_path: Path) -> None:

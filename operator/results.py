@@ -213,6 +213,24 @@ async def latest_revision(store: Store, suite: str) -> dict[str, Any] | None:
     ir = row["ir"] if isinstance(row["ir"], dict) else {}
     tests = stats.get("tests", len(ir.get("tests") or []))
     assertions = stats.get("assertions", len(ir.get("assertions") or []))
-    coverage = stats.get("coverage")
     return {"revision": int(row["revision"]), "tests": int(tests), "assertions": int(assertions),
-            "coverage": None if coverage is None else str(coverage)}
+            "coverage": coverage_text(stats.get("coverage"))}
+
+
+def coverage_text(coverage: Any, limit: int = 64) -> str | None:
+    """The suite's coverage as the short text `status.coverage` holds (at most 64 characters).
+
+    Synthesis records either a ratio or what the suite's sessions cover (lists of steps,
+    transitions and route statuses, read by the `novel` strategy): the status shows the counts."""
+    if coverage is None:
+        return None
+    if isinstance(coverage, bool):
+        text = str(coverage)
+    elif isinstance(coverage, int | float):
+        text = f"{coverage:.0%}" if 0 <= coverage <= 1 else str(coverage)
+    elif isinstance(coverage, dict):
+        text = ", ".join(f"{len(v) if isinstance(v, list | dict) else v} {k.replace('_', ' ')}"
+                         for k, v in coverage.items())
+    else:
+        text = str(coverage)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -85,3 +85,15 @@ async def test_latest_selection_and_revision(store: Store) -> None:
     rev = await results.latest_revision(store, "suite")
     assert rev == {"revision": 2, "tests": 3, "assertions": 9, "coverage": None}
     assert await results.latest_revision(store, "none") is None
+
+
+def test_coverage_fits_the_status_field() -> None:
+    """Synthesis records what a suite covers as lists (found by the loop in pods: the status PATCH was refused)."""
+    covered = {"steps": [f"GET /p/{i}" for i in range(300)], "transitions": [["a", "b"]] * 40,
+               "route_statuses": ["GET /p 200"] * 12}
+    text = results.coverage_text(covered)
+    assert text == "300 steps, 40 transitions, 12 route statuses"
+    assert results.coverage_text(0.8312) == "83%"
+    assert results.coverage_text(None) is None
+    long = results.coverage_text({f"kind_{i}": [1] * i for i in range(20)})
+    assert long is not None and len(long) == 64 and long.endswith("…")

@@ -9,6 +9,7 @@ caught with no false alarm on v1, 1 otherwise, 2 for bad options.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -168,8 +169,11 @@ def demo(
     as_json: bool,
 ) -> None:
     """Run the whole loop on the demo shop: capture, select, generate, replay v1 and v2."""
+    from trodden.log import configure_logging
     from trodden.shop.loop import LoopConfig, run_loop
 
+    os.environ.setdefault("TRODDEN_LOG_LEVEL", "warning")  # the demo prints its own progress per stage
+    configure_logging()
     console = _console(as_json)
     run_dir = out or trodden_home() / "demo" / time.strftime("%Y%m%d-%H%M%S")
     cfg = LoopConfig(

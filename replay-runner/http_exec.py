@@ -24,7 +24,7 @@ from trodden.replay.results import Failure, StepRecord
 from trodden.replay.safety import is_unsafe
 from trodden.replay.templating import MissingVariable, origin_of, render, render_url, render_value, target_base
 
-from trodden.models.suite import Extraction, HttpStep, TestCase
+from trodden.models.suite import AuthProfile, Extraction, HttpStep, TestCase
 
 # Headers a recording carries that must not be replayed as they were.
 _DROP_HEADERS = frozenset({"host", "content-length", "connection", "cookie", "transfer-encoding",
@@ -238,10 +238,23 @@ class HttpClient:
         profile = self.env.profiles.get(profile_name)
         if profile is None:
             raise AuthError(f"auth profile {profile_name!r} is not in the suite")
+        environ = dict(os.environ)
+        # the credentials the login steps (or the test's own login request) send; missing ones
+        # raise AuthError: the test is skipped with the variable's name, not failed
+        variables.update({var: resolve_value(ref, environ) for var, ref in profile.variables.items()})
         for step in profile.login:
             if not await self.run_step(step, variables, out, status_only=status_only, label=f"login:{step.id}"):
                 return False
-        environ = dict(os.environ)
+            status = out.steps[-1].status
+            if step.expect.status is not None and status is not None and status // 100 != step.expect.status // 100:
+                # refused credentials: say so once, by name, instead of a cascade of missing variables
+                out.failures.append(Failure(
+                    source="execution", assertion_id="exec:login", kind="login",
+                    description=f"auth profile {profile_name}: login {step.endpoint} answered {status} "
+                                f"(recorded {step.expect.status}); check its credentials ({_sources(profile)})",
+                    expected=step.expect.status, actual=status, step_id=f"login:{step.id}", endpoint=step.endpoint,
+                ))  # fmt: skip
+                return False
         try:
             self.auth_headers = {name: render(resolve_value(ref, environ), variables)
                                  for name, ref in profile.headers.items()}
@@ -251,6 +264,13 @@ class HttpClient:
                                         actual="<never extracted>", step_id=f"login:{profile_name}"))
             return False
         return True
+
+
+def _sources(profile: AuthProfile) -> str:
+    """Where a profile's credentials come from, for messages: env var and Secret names, never values."""
+    refs = [*profile.variables.values(), *profile.headers.values()]
+    names = [r.env or (f"secret {r.secret}" if r.secret else "") for r in refs]
+    return ", ".join(n for n in names if n) or "fixed values"
 
 
 async def run_http_test(test: TestCase, env: SuiteEnv, session: aiohttp.ClientSession, target: str,

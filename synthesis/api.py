@@ -14,8 +14,9 @@ from datetime import datetime
 from typing import Any
 
 from trodden.synthesis import db
-from trodden.synthesis.generate import GenerateOptions, SelectedInput, build_suite
+from trodden.synthesis.generate import GenerateOptions, SelectedInput, api_requests, build_suite
 from trodden.synthesis.journeys import JourneyBuilder, Journeys
+from trodden.synthesis.login import LoginLearner
 from trodden.synthesis.mining import Miner
 from trodden.synthesis.selection import Coverage, Selection, SelectOptions, select_journeys
 from trodden.synthesis.unmask import known_pseudonyms
@@ -92,16 +93,20 @@ async def generate_suite(
     sel_id, items = await db.load_selection(store, source, selection_id)
     journeys = await load_journeys(store, source)  # route templates learned over the whole source
     miner = Miner(journeys.templater, options.mining)
+    logins = LoginLearner()  # how users log in, learned over all sessions like the assertions
     wanted = {sid: (sig, reasons) for sid, sig, reasons in items}
     picked: dict[str, SelectedInput] = {}
     async for session in db.iter_sessions(store, source):
         miner.add(session)
+        if options.http:
+            logins.add(api_requests(session))
         if session.session_id in wanted:
             sig, reasons = wanted[session.session_id]
             picked[session.session_id] = SelectedInput(session, reasons, sig)
     selected = [picked[sid] for sid, _, _ in items if sid in picked]
     known = known_pseudonyms(await store.source_key(source), options.known_values) if options.known_values else None
-    suite = build_suite(suite_name, source, selected, miner, options=options, selection_id=sel_id, known=known)
+    suite = build_suite(suite_name, source, selected, miner, options=options, selection_id=sel_id, known=known,
+                        login=logins.best())  # fmt: skip
     suite.stats["coverage"] = _coverage_of(journeys, [i.session.session_id for i in selected])
     if save:
         suite = await save_suite_revision(store, suite)

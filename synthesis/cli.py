@@ -132,6 +132,16 @@ def _print_selection(sel: Any) -> None:
               help="A test value the application accepts (test card token, test password); where a session "
                    "carries its pseudonym, tests use the value. Repeatable; env TRODDEN_KNOWN_VALUES "
                    "(space-separated).")  # fmt: skip
+@click.option("--login-username-env", default="TRODDEN_LOGIN_USERNAME", show_default=True, metavar="NAME",
+              help="Env var replay reads the login username from (tests of sessions that started logged in "
+                   "log in with the login request learned from the source's sessions).")  # fmt: skip
+@click.option("--login-password-env", default="TRODDEN_LOGIN_PASSWORD", show_default=True, metavar="NAME",
+              help="Env var replay reads the login password from.")  # fmt: skip
+@click.option("--login-username-secret", default=None, metavar="SECRET/KEY",
+              help="Take the login username from this Kubernetes Secret key instead (replay reads "
+                   "TRODDEN_SECRET_<SECRET>_<KEY>, which the operator mounts).")  # fmt: skip
+@click.option("--login-password-secret", default=None, metavar="SECRET/KEY",
+              help="Take the login password from this Kubernetes Secret key instead.")  # fmt: skip
 @click.option("--http/--no-http", default=True, show_default=True, help="Generate HTTP tests.")
 @click.option("--browser/--no-browser", default=True, show_default=True, help="Generate browser tests.")
 @json_option
@@ -139,10 +149,13 @@ def _print_selection(sel: Any) -> None:
 def generate(
     *, source: str, suite_name: str, selection_id: int | None, min_confidence: float, min_support: int,
     latency_margin: float, latency_tail_support: int, latency_floor_ms: float, temporal_confidence: float,
-    known_values: tuple[str, ...], http: bool, browser: bool, as_json: bool, dsn: str | None,
+    known_values: tuple[str, ...], login_username_env: str, login_password_env: str,
+    login_username_secret: str | None, login_password_secret: str | None, http: bool, browser: bool,
+    as_json: bool, dsn: str | None,
 ) -> None:  # fmt: skip
     """Turn selected sessions into a test suite with mined assertions (a new suite revision)."""
     from trodden.synthesis.generate import GenerateOptions
+    from trodden.synthesis.login import LoginCredentials, LoginSourceError, credential_source
     from trodden.synthesis.mining import MiningOptions
 
     if not 0.0 < min_confidence <= 1.0:
@@ -165,6 +178,13 @@ def generate(
                              temporal_confidence=temporal_confidence),
         http=http, browser=browser, known_values=list(known_values),
     )  # fmt: skip
+    try:
+        options.login = LoginCredentials(
+            username=credential_source("--login-username", login_username_env, login_username_secret),
+            password=credential_source("--login-password", login_password_env, login_password_secret),
+        )
+    except LoginSourceError as exc:
+        raise InputError(str(exc)) from None
     suite = run(_generate(dsn, source, suite_name, selection_id, options))
     summary = {
         "suite": suite.name,

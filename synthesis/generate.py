@@ -15,13 +15,22 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from trodden.synthesis.correlate import correlate
+from trodden.synthesis.login import (
+    LoginCredentials,
+    LoginExchange,
+    credential_variables,
+    is_exchange_request,
+    login_step,
+    started_logged_in,
+    template_credentials,
+)
 from trodden.synthesis.mining import Miner, MiningOptions, request_key
 from trodden.synthesis.pytest_runtime import check_assertion, check_sequence, type_name, value_format, walk
 from trodden.synthesis.routes import RouteTemplater
@@ -54,6 +63,8 @@ class GenerateOptions:
     # test values the application accepts (test card tokens, test accounts' passwords): where a
     # session carries their pseudonym, tests use the value (see unmask.py)
     known_values: list[str] = field(default_factory=list)
+    # where login profiles take the username and password from (env vars or Kubernetes Secrets)
+    login: LoginCredentials = field(default_factory=LoginCredentials)
 
 
 @dataclass
@@ -241,27 +252,22 @@ def build_suite(
     name: str, source: str, selected: Sequence[SelectedInput], miner: Miner | None,
     *, options: GenerateOptions | None = None, selection_id: int | None = None,
     assertions: list[Assertion] | None = None, known: dict[str, str] | None = None,
+    login: LoginExchange | None = None,
 ) -> Suite:  # fmt: skip
-    """A suite (revision 0: the store numbers it) from selected sessions and a fed miner."""
+    """A suite (revision 0: the store numbers it) from selected sessions and a fed miner; with a
+    learned `login` exchange, tests of sessions that started logged in log in first."""
     options = options or GenerateOptions()
     templater = miner.templater if miner is not None else RouteTemplater()
     if assertions is None:
         assertions = miner.assertions() if miner is not None else []
     tests: list[TestCase] = []
-    profiles: dict[tuple[str, ...], AuthProfile] = {}
+    profiles = _Profiles(login, options.login, templater)
     for item in selected:
         if options.http:
             built = build_http_test(item, source, templater, miner, known)
             if built is not None:
                 test, auth = built
-                if auth:
-                    key = tuple(sorted(h.lower() for h in auth))
-                    if key not in profiles:
-                        pname = "session-auth" if not profiles else f"session-auth-{len(profiles) + 1}"
-                        profiles[key] = AuthProfile(name=pname, kind="headers", headers={
-                            h: ValueFrom(env="TRODDEN_AUTH_" + h.upper().replace("-", "_")) for h in sorted(auth)
-                        })  # fmt: skip
-                    test.auth_profile = profiles[key].name
+                test.auth_profile = profiles.for_test(test, api_requests(item.session), auth)
                 tests.append(test)
         if options.browser:
             btest = build_browser_test(item, source, templater, known)
@@ -285,7 +291,7 @@ def build_suite(
     return Suite(
         name=name, revision=0, source=source, origin=recorded_origin([i.session for i in selected]),
         created_at=datetime.now(UTC).isoformat(), selection_id=selection_id, tests=tests,
-        assertions=assertions, auth_profiles=list(profiles.values()), stats=stats,
+        assertions=assertions, auth_profiles=profiles.all(), stats=stats,
     )  # fmt: skip
 
 
@@ -324,3 +330,90 @@ def drop_contradicted(
                     contradicted[a.id] = {"id": a.id, "assertion": a.description, "session": session_id,
                                           "recorded": problem}  # fmt: skip
     return [a for a in assertions if a.id not in contradicted], list(contradicted.values())
+
+
+class _Profiles:
+    """The suite's auth profiles, made as tests need them.
+
+    A session that started logged in gets the `login` profile when a login exchange is known
+    (its credential header is then set by the login step, not replayed as recorded); a session
+    that logs in itself gets `login-credentials` (no steps, only the credentials its own login
+    request sends); credentials with no known login stay `headers` profiles from env vars.
+    """
+
+    def __init__(self, exchange: LoginExchange | None, creds: LoginCredentials, templater: RouteTemplater) -> None:
+        self.exchange = exchange
+        self.creds = creds
+        self.templater = templater
+        self.by_key: dict[tuple[str, ...], AuthProfile] = {}
+
+    def all(self) -> list[AuthProfile]:
+        return list(self.by_key.values())
+
+    def _endpoint(self, exchange: LoginExchange) -> str:
+        return f"{exchange.method} {self.templater.template(exchange.path)}"
+
+    def for_test(self, test: TestCase, requests: list[NetworkRequest], auth: dict[str, str]) -> str | None:
+        ex = self.exchange
+        if ex is not None and started_logged_in(requests, ex, auth):
+            _drop_recorded_header(test, ex.header)
+            rest = {h: v for h, v in auth.items() if h.lower() != ex.header.lower()}
+            return self._login_profile(ex, rest).name
+        if ex is not None and _template_own_login(test, requests, ex):
+            return self._get(
+                ("login-credentials",),
+                lambda name: AuthProfile(name=name, kind="login", variables=credential_variables(ex, self.creds)),
+            ).name
+        if auth:
+            return self._get(
+                ("session-auth", *sorted(h.lower() for h in auth)),
+                lambda name: AuthProfile(name=name, kind="headers", headers=_env_headers(auth)),
+            ).name
+        return None
+
+    def _login_profile(self, ex: LoginExchange, extra: dict[str, str]) -> AuthProfile:
+        headers = _env_headers(extra)
+        if ex.source == "json":  # a cookie needs no header: replay's per-test cookie jar sends it
+            headers[ex.header] = ValueFrom(value=ex.header_template)
+        return self._get(
+            ("login", *sorted(h.lower() for h in extra)),
+            lambda name: AuthProfile(
+                name=name,
+                kind="login",
+                headers=headers,
+                login=[login_step(ex, self._endpoint(ex))],
+                variables=credential_variables(ex, self.creds),
+            ),
+        )
+
+    def _get(self, key: tuple[str, ...], make: Callable[[str], AuthProfile]) -> AuthProfile:
+        found = self.by_key.get(key)
+        if found is None:
+            base = key[0]  # the profile kind's name: login, login-credentials, session-auth
+            taken = sum(k[0] == base for k in self.by_key)
+            found = self.by_key[key] = make(base if not taken else f"{base}-{taken + 1}")
+        return found
+
+
+def _env_headers(auth: dict[str, str]) -> dict[str, ValueFrom]:
+    return {h: ValueFrom(env="TRODDEN_AUTH_" + h.upper().replace("-", "_")) for h in sorted(auth)}
+
+
+def _drop_recorded_header(test: TestCase, header: str) -> None:
+    """The session's stale credential (an `X-…` header correlate kept as recorded) must not be sent:
+    the login profile's header replaces it. Templated values (produced in-session) stay."""
+    for step in test.steps:
+        if isinstance(step, HttpStep):
+            step.request.headers = {k: v for k, v in step.request.headers.items()
+                                    if k.lower() != header.lower() or "{{" in v}  # fmt: skip
+
+
+def _template_own_login(test: TestCase, requests: list[NetworkRequest], ex: LoginExchange) -> bool:
+    """Template the credential fields of the test's own login requests; True when there was one."""
+    found = False
+    for step, ev in zip(test.steps, requests, strict=False):
+        if isinstance(step, HttpStep) and is_exchange_request(ev, ex) and step.request.body_kind in ("json", "form"):
+            kind: Literal["json", "form"] = "json" if step.request.body_kind == "json" else "form"
+            step.request.body = template_credentials(step.request.body, kind, ex)
+            found = True
+    return found

@@ -147,6 +147,8 @@ class AuthProfile(_Model):
     kind: Literal["headers", "login"]
     headers: dict[str, ValueFrom] = Field(default_factory=dict)
     login: list[HttpStep] = Field(default_factory=list)  # run before the test; extractions feed headers
+    # credentials the login steps send as `{{var}}` (username, password), resolved before they run
+    variables: dict[str, ValueFrom] = Field(default_factory=dict)
 
 
 class Suite(_Model):

@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,26 +18,25 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
 from e2ekube import Kube
+from operatorproc import (
+    API,
+    OperatorProcess,
+    complete_job,
+    condition,
+    create_migrated_database,
+    free_port,
+    get_or_none,
+    install_crds,
+    wait_job,
+)
 
 from trodden.models.instrumentation import InstrumentationConfig
-from trodden.store import migrate
-
-ROOT = Path(__file__).resolve().parents[2]
-API = "trodden.dev/v1alpha1"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 # ---------------------------------------------------------------------------------------------
 # Fixtures
@@ -48,81 +44,17 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def crds_installed(kube: Kube) -> None:
-    kube.run("apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds"))
-    kube.run(
-        "wait",
-        "--for=condition=Established",
-        "--timeout=60s",
-        *(f"crd/{p}.trodden.dev" for p in ("rumsources", "sessionselectors", "testsuites", "replayruns")),
-    )
+    install_crds(kube)
 
 
 @pytest.fixture(scope="session")
 async def operator_dsn(pg_server_dsn: str) -> AsyncIterator[str]:
-    name = "op_e2e_" + uuid.uuid4().hex[:8]
-    admin = await asyncpg.connect(pg_server_dsn)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    before, sep, after = pg_server_dsn.partition("?")
-    dsn = f"{before.rsplit('/', 1)[0]}/{name}{sep}{after}"
-    conn = await asyncpg.connect(dsn)
-    await migrate(conn)
-    await conn.close()
-    yield dsn
+    yield await create_migrated_database(pg_server_dsn)
 
 
-class OperatorProcess:
-    """`trodden operator` as a real process, restartable (to test restarts mid-run)."""
-
-    def __init__(self, kubeconfig: Path, dsn: str, log_path: Path) -> None:
-        self.kubeconfig, self.dsn, self.log_path = kubeconfig, dsn, log_path
-        self.http_port = _free_port()
-        self.health_port = _free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        env = {
-            **os.environ,
-            "KUBECONFIG": str(self.kubeconfig),
-            "TRODDEN_DSN": self.dsn,
-            "TRODDEN_IMAGE": "localhost/trodden:e2e",
-            "TRODDEN_LOG_FORMAT": "json",
-        }
-        trodden = shutil.which("trodden", path=str(Path(sys.executable).parent)) or "trodden"
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [trodden, "operator", "--http-port", str(self.http_port), "--health-port", str(self.health_port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"operator exited: {self.log_tail()}"
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}/healthz", timeout=2) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.3)
-        raise AssertionError(f"operator not healthy: {self.log_tail()}")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-
-    def log_tail(self, n: int = 40) -> str:
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
-
-
-@pytest.fixture(scope="session")
+# Module scope: stopped when this file's tests end, so the operator of a later file (test_rbac.py,
+# under the chart's RBAC) is the only one reconciling its namespace.
+@pytest.fixture(scope="module")
 def operator(
     kubeconfig: Path, crds_installed: None, operator_dsn: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[OperatorProcess]:
@@ -146,92 +78,6 @@ def _db(dsn: str, sql: str, *args: Any) -> Any:
             await conn.close()
 
     return asyncio.run(go())
-
-
-def _condition(obj: dict[str, Any], type_: str) -> dict[str, Any] | None:
-    return next((c for c in (obj.get("status") or {}).get("conditions") or [] if c["type"] == type_), None)
-
-
-def _get(kube: Kube, kind: str, name: str, ns: str) -> dict[str, Any] | None:
-    result = kube.run("get", kind, name, f"--namespace={ns}", "-o", "json", check=False)
-    return json.loads(result.stdout) if result.returncode == 0 else None
-
-
-def _complete_job(kube: Kube, ns: str, name: str, *, failed: bool = False) -> None:
-    """What the job controller writes once every indexed pod finished (no kubelet in stage 1)."""
-    job = kube.get("job", name, ns)
-    n = int(job["spec"].get("completions") or 1)
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    if failed:
-        conds = [
-            {
-                "type": "FailureTarget",
-                "status": "True",
-                "reason": "BackoffLimitExceeded",
-                "message": "Job has reached the specified backoff limit",
-                "lastTransitionTime": now,
-            },
-            {
-                "type": "Failed",
-                "status": "True",
-                "reason": "BackoffLimitExceeded",
-                "message": "Job has reached the specified backoff limit",
-                "lastTransitionTime": now,
-            },
-        ]
-        status = {
-            "startTime": job["status"].get("startTime") or now,
-            "failed": 1,
-            "active": 0,
-            "ready": 0,
-            "conditions": conds,
-        }
-    else:
-        conds = [
-            {
-                "type": "SuccessCriteriaMet",
-                "status": "True",
-                "reason": "CompletionsReached",
-                "message": "Reached expected number of succeeded pods",
-                "lastTransitionTime": now,
-            },
-            {
-                "type": "Complete",
-                "status": "True",
-                "reason": "CompletionsReached",
-                "message": "Reached expected number of succeeded pods",
-                "lastTransitionTime": now,
-            },
-        ]
-        status = {
-            "startTime": job["status"].get("startTime") or now,
-            "completionTime": now,
-            "succeeded": n,
-            "active": 0,
-            "ready": 0,
-            "conditions": conds,
-        }
-        if job["spec"].get("completionMode") == "Indexed":
-            status["completedIndexes"] = "0" if n == 1 else f"0-{n - 1}"
-    # The job controller keeps writing `active` while it waits for pods; retry on conflicts.
-    for _ in range(10):
-        current = kube.get("job", name, ns)
-        body = {"metadata": {"resourceVersion": current["metadata"]["resourceVersion"]}, "status": status}
-        result = kube.run(
-            "patch",
-            "job",
-            name,
-            f"--namespace={ns}",
-            "--subresource=status",
-            "--type=merge",
-            "-p",
-            json.dumps(body),
-            check=False,
-        )
-        if result.returncode == 0:
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"could not complete job {name}: {result.stderr}")
 
 
 def _store_results(
@@ -459,7 +305,7 @@ def test_rumsource_owns_its_collector_and_deleting_cleans_up(
     ]
     rum = kube.wait_for(
         "RumSource status",
-        lambda: (_ := _get(kube, "rumsource", "shop", namespace)) and _condition(_, "Ready") and _,
+        lambda: (_ := get_or_none(kube, "rumsource", "shop", namespace)) and condition(_, "Ready") and _,
         timeout=60,
     )
     uid = rum["metadata"]["uid"]
@@ -476,7 +322,7 @@ def test_rumsource_owns_its_collector_and_deleting_cleans_up(
     )
     assert dep["spec"]["template"]["spec"]["containers"][0]["args"][:3] == ["collect", "--source", "shop"]
     # Conditions on the first visit; no pods run here, so not Ready, with a reason a person reads.
-    ready = _condition(rum, "Ready")
+    ready = condition(rum, "Ready")
     assert ready is not None and ready["status"] == "False" and ready["observedGeneration"] == 1
     assert rum["status"]["endpoint"] == f"http://shop-collector.{namespace}.svc:8480"
     assert rum["status"]["observedGeneration"] == 1 and rum["status"]["sessions"] == 0
@@ -500,7 +346,7 @@ def test_rumsource_owns_its_collector_and_deleting_cleans_up(
         "generation 2 observed",
         lambda: (_ := kube.get("rumsource", "shop", namespace))["status"].get("observedGeneration") == 2 and _,
     )
-    assert _condition(rum, "Ready")["observedGeneration"] == 2  # type: ignore[index]
+    assert condition(rum, "Ready")["observedGeneration"] == 2  # type: ignore[index]
     config = InstrumentationConfig.model_validate_json(
         kube.get("configmap", "shop-instrumentation", namespace)["data"]["config.json"]
     )
@@ -510,34 +356,25 @@ def test_rumsource_owns_its_collector_and_deleting_cleans_up(
     # Deleting the RumSource deletes what it owns (garbage collector in kube-controller-manager).
     kube.run("delete", "rumsource", "shop", f"--namespace={namespace}")
     for kind, name in owned:
-        kube.wait_for(f"{kind}/{name} deleted", lambda k=kind, n=name: _get(kube, k, n, namespace) is None, timeout=90)
-
-
-def _wait_job(kube: Kube, ns: str, component: str, owner: str, timeout: float = 60) -> dict[str, Any]:
-    def find() -> dict[str, Any] | None:
-        items = kube.get(
-            "jobs", namespace=ns, **{"app.kubernetes.io/component": component, "app.kubernetes.io/instance": owner}
-        )["items"]
-        return items[0] if items else None
-
-    job: dict[str, Any] = kube.wait_for(f"{component} job of {owner}", find, timeout=timeout)
-    return job
+        kube.wait_for(
+            f"{kind}/{name} deleted", lambda k=kind, n=name: get_or_none(kube, k, n, namespace) is None, timeout=90
+        )
 
 
 def test_replayrun_gates_kubectl_wait_on_success_and_on_regressions(
     kube: Kube, operator: OperatorProcess, operator_dsn: str, namespace: str
 ) -> None:
     kube.apply(_replayrun("green", shards=3), _replayrun("red"), namespace=namespace)
-    green_job = _wait_job(kube, namespace, "replay", "green")
+    green_job = wait_job(kube, namespace, "replay", "green")
     assert green_job["spec"]["completionMode"] == "Indexed" and green_job["spec"]["parallelism"] == 3
     green = kube.wait_for(
         "Succeeded=Unknown",
-        lambda: (_ := kube.get("replayrun", "green", namespace)) and _condition(_, "Succeeded") and _,
+        lambda: (_ := kube.get("replayrun", "green", namespace)) and condition(_, "Succeeded") and _,
     )
-    assert _condition(green, "Succeeded")["status"] == "Unknown"  # type: ignore[index]
-    assert _condition(green, "Failed")["status"] == "False"  # type: ignore[index]
+    assert condition(green, "Succeeded")["status"] == "Unknown"  # type: ignore[index]
+    assert condition(green, "Failed")["status"] == "False"  # type: ignore[index]
     red = kube.get("replayrun", "red", namespace)
-    red_job = _wait_job(kube, namespace, "replay", "red")
+    red_job = wait_job(kube, namespace, "replay", "red")
 
     _store_results(
         operator_dsn,
@@ -545,7 +382,7 @@ def test_replayrun_gates_kubectl_wait_on_success_and_on_regressions(
         [(f"t{i}", "passed", None) for i in range(5)] + [("t-flaky", "flaky", {"endpoint": "GET /cart"})],
         shards=3,
     )
-    _complete_job(kube, namespace, green_job["metadata"]["name"])
+    complete_job(kube, namespace, green_job["metadata"]["name"])
     waited = kube.run(
         "wait", "--for=condition=Succeeded", "replayrun/green", f"--namespace={namespace}", "--timeout=60s", check=False
     )
@@ -573,13 +410,13 @@ def test_replayrun_gates_kubectl_wait_on_success_and_on_regressions(
             ),
         ],
     )
-    _complete_job(kube, namespace, red_job["metadata"]["name"])
+    complete_job(kube, namespace, red_job["metadata"]["name"])
     waited = kube.run(
         "wait", "--for=condition=Failed", "replayrun/red", f"--namespace={namespace}", "--timeout=60s", check=False
     )
     assert waited.returncode == 0, waited.stderr
     red = kube.get("replayrun", "red", namespace)
-    assert _condition(red, "Succeeded")["reason"] == "RegressionsFound"  # type: ignore[index]
+    assert condition(red, "Succeeded")["reason"] == "RegressionsFound"  # type: ignore[index]
     [reg] = red["status"]["regressions"]
     assert (reg["test"], reg["expected"], reg["actual"]) == ("t-orders", "200", "500")
     assert "status is 2xx" in reg["assertion"]
@@ -607,20 +444,20 @@ def test_replayrun_gates_kubectl_wait_on_success_and_on_regressions(
 
 def test_failed_job_fails_the_run(kube: Kube, operator: OperatorProcess, namespace: str) -> None:
     kube.apply(_replayrun("broken"), namespace=namespace)
-    job = _wait_job(kube, namespace, "replay", "broken")
-    _complete_job(kube, namespace, job["metadata"]["name"], failed=True)
+    job = wait_job(kube, namespace, "replay", "broken")
+    complete_job(kube, namespace, job["metadata"]["name"], failed=True)
     kube.run("wait", "--for=condition=Failed", "replayrun/broken", f"--namespace={namespace}", "--timeout=60s")
     rr = kube.get("replayrun", "broken", namespace)
-    assert _condition(rr, "Succeeded")["status"] == "False"  # type: ignore[index]
-    assert "BackoffLimitExceeded" in _condition(rr, "Failed")["message"]  # type: ignore[index]
+    assert condition(rr, "Succeeded")["status"] == "False"  # type: ignore[index]
+    assert "BackoffLimitExceeded" in condition(rr, "Failed")["message"]  # type: ignore[index]
 
 
 def test_restart_mid_run_neither_duplicates_jobs_nor_loses_results(
     kube: Kube, operator: OperatorProcess, operator_dsn: str, namespace: str
 ) -> None:
     kube.apply(_rumsource("steady"), _replayrun("midway", shards=2), namespace=namespace)
-    job = _wait_job(kube, namespace, "replay", "midway")
-    kube.wait_for("collector", lambda: _get(kube, "deployment", "steady-collector", namespace))
+    job = wait_job(kube, namespace, "replay", "midway")
+    kube.wait_for("collector", lambda: get_or_none(kube, "deployment", "steady-collector", namespace))
     kube.wait_for(
         "steady status",
         lambda: (kube.get("rumsource", "steady", namespace).get("status") or {}).get("observedGeneration") == 1,
@@ -636,7 +473,7 @@ def test_restart_mid_run_neither_duplicates_jobs_nor_loses_results(
         [("a", "passed", None), ("b", "passed", None), ("c", "flaky", {"endpoint": "GET /x"})],
         shards=2,
     )
-    _complete_job(kube, namespace, job["metadata"]["name"])
+    complete_job(kube, namespace, job["metadata"]["name"])
     operator.start()
 
     kube.run("wait", "--for=condition=Succeeded", "replayrun/midway", f"--namespace={namespace}", "--timeout=60s")
@@ -658,20 +495,20 @@ def test_flaky_flow_raises_its_sampling_in_the_next_config(
         {"apiVersion": API, "kind": "TestSuite", "metadata": {"name": "loop-suite"}, "spec": {"source": "loop"}},
         namespace=namespace,
     )
-    kube.wait_for("instrumentation", lambda: _get(kube, "configmap", "loop-instrumentation", namespace))
+    kube.wait_for("instrumentation", lambda: get_or_none(kube, "configmap", "loop-instrumentation", namespace))
     before = InstrumentationConfig.model_validate_json(
         kube.get("configmap", "loop-instrumentation", namespace)["data"]["config.json"]
     )
     assert before.sampling.boosts == []
     kube.apply(_replayrun("loop-run", suite="loop-suite"), namespace=namespace)
-    job = _wait_job(kube, namespace, "replay", "loop-run")
+    job = wait_job(kube, namespace, "replay", "loop-run")
     rr = kube.get("replayrun", "loop-run", namespace)
     _store_results(
         operator_dsn,
         _run_name(rr),
         [("ok", "passed", None), ("cart", "flaky", {"endpoint": "POST /cart/{id}/items", "kind": "status"})],
     )
-    _complete_job(kube, namespace, job["metadata"]["name"])
+    complete_job(kube, namespace, job["metadata"]["name"])
     kube.run("wait", "--for=condition=Succeeded", "replayrun/loop-run", f"--namespace={namespace}", "--timeout=60s")
 
     def fed_back() -> InstrumentationConfig | None:
@@ -688,7 +525,7 @@ def test_flaky_flow_raises_its_sampling_in_the_next_config(
     # The collector serves it at /v1/config, which is what the tag reads next.
     config_file = tmp_path / "config.json"
     config_file.write_text(kube.get("configmap", "loop-instrumentation", namespace)["data"]["config.json"])
-    port = _free_port()
+    port = free_port()
     trodden = shutil.which("trodden", path=str(Path(sys.executable).parent)) or "trodden"
     collector = subprocess.Popen(
         [
@@ -751,13 +588,13 @@ def test_selection_then_generation_jobs_chain(
         },
         namespace=namespace,
     )
-    select_job = _wait_job(kube, namespace, "select", "picks")
+    select_job = wait_job(kube, namespace, "select", "picks")
     args = select_job["spec"]["template"]["spec"]["containers"][0]["args"]
     assert args[:5] == ["select", "--source", source, "--name", "picks"] and "frequent:5" in args
     suite = kube.wait_for(
-        "suite waits", lambda: (_ := kube.get("testsuite", "chain-suite", namespace)) and _condition(_, "Ready") and _
+        "suite waits", lambda: (_ := kube.get("testsuite", "chain-suite", namespace)) and condition(_, "Ready") and _
     )
-    assert _condition(suite, "Ready")["reason"] == "WaitingForSelection"  # type: ignore[index]
+    assert condition(suite, "Ready")["reason"] == "WaitingForSelection"  # type: ignore[index]
 
     [sel] = _db(
         operator_dsn,
@@ -768,15 +605,15 @@ def test_selection_then_generation_jobs_chain(
     _db(
         operator_dsn, "INSERT INTO selection_items VALUES ($1, 1, 's1', 'a', '[]'), ($1, 2, 's2', 'b', '[]')", sel["id"]
     )
-    _complete_job(kube, namespace, select_job["metadata"]["name"])
+    complete_job(kube, namespace, select_job["metadata"]["name"])
     picked = kube.wait_for(
         "selection in status",
         lambda: (_ := kube.get("sessionselector", "picks", namespace))["status"].get("selectionId") and _,
         timeout=60,
     )
-    assert picked["status"]["selected"] == 2 and _condition(picked, "Ready")["status"] == "True"  # type: ignore[index]
+    assert picked["status"]["selected"] == 2 and condition(picked, "Ready")["status"] == "True"  # type: ignore[index]
 
-    gen_job = _wait_job(kube, namespace, "generate", "chain-suite", timeout=60)
+    gen_job = wait_job(kube, namespace, "generate", "chain-suite", timeout=60)
     gen_args = gen_job["spec"]["template"]["spec"]["containers"][0]["args"]
     assert gen_args[gen_args.index("--selection") + 1] == str(sel["id"])
     _db(operator_dsn, "INSERT INTO suites (name, source) VALUES ('chain-suite', $1)", source)
@@ -785,7 +622,7 @@ def test_selection_then_generation_jobs_chain(
         "INSERT INTO suite_revisions (suite, revision, ir, stats) VALUES ('chain-suite', 1, '{}',"
         ' \'{"tests": 2, "assertions": 11}\')',
     )
-    _complete_job(kube, namespace, gen_job["metadata"]["name"])
+    complete_job(kube, namespace, gen_job["metadata"]["name"])
     kube.run("wait", "--for=condition=Ready", "testsuite/chain-suite", f"--namespace={namespace}", "--timeout=60s")
     suite = kube.get("testsuite", "chain-suite", namespace)
     assert (suite["status"]["revision"], suite["status"]["tests"], suite["status"]["assertions"]) == (1, 2, 11)
@@ -832,6 +669,6 @@ def test_new_rollout_creates_a_replayrun(kube: Kube, operator: OperatorProcess, 
                           ["status"].get("lastReplayRun") and _)
     assert suite["status"]["lastReplayRun"] == run["metadata"]["name"]
     assert _gate(operator, namespace, testsuite="web-suite") == 425  # its run has not finished
-    _complete_job(kube, namespace, _wait_job(kube, namespace, "replay", run["metadata"]["name"])["metadata"]["name"],
+    complete_job(kube, namespace, wait_job(kube, namespace, "replay", run["metadata"]["name"])["metadata"]["name"],
                   failed=True)
     kube.wait_for("gate closed", lambda: _gate(operator, namespace, testsuite="web-suite") == 409)

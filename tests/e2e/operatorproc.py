@@ -1,0 +1,211 @@
+"""Shared by the operator e2e tests: the operator as a real process, and what a kubelet would do.
+
+`test_operator.py` (cluster-admin kubeconfig) and `test_rbac.py` (the chart's ServiceAccount) both
+start `trodden operator` with these helpers, so they test the same process the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from e2ekube import Kube
+
+from trodden.store import migrate
+
+ROOT = Path(__file__).resolve().parents[2]
+API = "trodden.dev/v1alpha1"
+CRD_PLURALS = ("rumsources", "sessionselectors", "testsuites", "replayruns")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def install_crds(kube: Kube) -> None:
+    """The committed CRDs, applied and Established."""
+    kube.run("apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds"))
+    kube.run(
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        *(f"crd/{p}.trodden.dev" for p in CRD_PLURALS),
+    )
+
+
+async def create_migrated_database(pg_server_dsn: str, prefix: str = "op_e2e_") -> str:
+    """A new database on the session's PostgreSQL server, migrated; its DSN."""
+    name = prefix + uuid.uuid4().hex[:8]
+    admin = await asyncpg.connect(pg_server_dsn)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    before, sep, after = pg_server_dsn.partition("?")
+    dsn = f"{before.rsplit('/', 1)[0]}/{name}{sep}{after}"
+    conn = await asyncpg.connect(dsn)
+    await migrate(conn)
+    await conn.close()
+    return dsn
+
+
+class OperatorProcess:
+    """`trodden operator` as a real process, restartable (to test restarts mid-run)."""
+
+    def __init__(self, kubeconfig: Path, dsn: str, log_path: Path, args: tuple[str, ...] = ()) -> None:
+        self.kubeconfig, self.dsn, self.log_path = kubeconfig, dsn, log_path
+        self.args = args
+        self.http_port = free_port()
+        self.health_port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = {
+            **os.environ,
+            "KUBECONFIG": str(self.kubeconfig),
+            "TRODDEN_DSN": self.dsn,
+            "TRODDEN_IMAGE": "localhost/trodden:e2e",
+            "TRODDEN_LOG_FORMAT": "json",
+        }
+        trodden = shutil.which("trodden", path=str(Path(sys.executable).parent)) or "trodden"
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [trodden, "operator", "--http-port", str(self.http_port), "--health-port", str(self.health_port),
+             *self.args],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, f"operator exited: {self.log_tail()}"
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}/healthz", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.3)
+        raise AssertionError(f"operator not healthy: {self.log_tail()}")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def log_tail(self, n: int = 40) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
+
+
+def condition(obj: dict[str, Any], type_: str) -> dict[str, Any] | None:
+    return next((c for c in (obj.get("status") or {}).get("conditions") or [] if c["type"] == type_), None)
+
+
+def get_or_none(kube: Kube, kind: str, name: str, ns: str) -> dict[str, Any] | None:
+    result = kube.run("get", kind, name, f"--namespace={ns}", "-o", "json", check=False)
+    return json.loads(result.stdout) if result.returncode == 0 else None
+
+
+def wait_job(kube: Kube, ns: str, component: str, owner: str, timeout: float = 60) -> dict[str, Any]:
+    def find() -> dict[str, Any] | None:
+        items = kube.get(
+            "jobs", namespace=ns, **{"app.kubernetes.io/component": component, "app.kubernetes.io/instance": owner}
+        )["items"]
+        return items[0] if items else None
+
+    job: dict[str, Any] = kube.wait_for(f"{component} job of {owner}", find, timeout=timeout)
+    return job
+
+
+def complete_job(kube: Kube, ns: str, name: str, *, failed: bool = False) -> None:
+    """What the job controller writes once every indexed pod finished (no kubelet in stage 1)."""
+    job = kube.get("job", name, ns)
+    n = int(job["spec"].get("completions") or 1)
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if failed:
+        conds = [
+            {
+                "type": "FailureTarget",
+                "status": "True",
+                "reason": "BackoffLimitExceeded",
+                "message": "Job has reached the specified backoff limit",
+                "lastTransitionTime": now,
+            },
+            {
+                "type": "Failed",
+                "status": "True",
+                "reason": "BackoffLimitExceeded",
+                "message": "Job has reached the specified backoff limit",
+                "lastTransitionTime": now,
+            },
+        ]
+        status = {
+            "startTime": job["status"].get("startTime") or now,
+            "failed": 1,
+            "active": 0,
+            "ready": 0,
+            "conditions": conds,
+        }
+    else:
+        conds = [
+            {
+                "type": "SuccessCriteriaMet",
+                "status": "True",
+                "reason": "CompletionsReached",
+                "message": "Reached expected number of succeeded pods",
+                "lastTransitionTime": now,
+            },
+            {
+                "type": "Complete",
+                "status": "True",
+                "reason": "CompletionsReached",
+                "message": "Reached expected number of succeeded pods",
+                "lastTransitionTime": now,
+            },
+        ]
+        status = {
+            "startTime": job["status"].get("startTime") or now,
+            "completionTime": now,
+            "succeeded": n,
+            "active": 0,
+            "ready": 0,
+            "conditions": conds,
+        }
+        if job["spec"].get("completionMode") == "Indexed":
+            status["completedIndexes"] = "0" if n == 1 else f"0-{n - 1}"
+    # The job controller keeps writing `active` while it waits for pods; retry on conflicts.
+    for _ in range(10):
+        current = kube.get("job", name, ns)
+        body = {"metadata": {"resourceVersion": current["metadata"]["resourceVersion"]}, "status": status}
+        result = kube.run(
+            "patch",
+            "job",
+            name,
+            f"--namespace={ns}",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            json.dumps(body),
+            check=False,
+        )
+        if result.returncode == 0:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"could not complete job {name}: {result.stderr}")

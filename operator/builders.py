@@ -391,7 +391,23 @@ def generate_args(owner: Owner, spec: TestSuiteSpec, selection_ids: list[int]) -
     m = spec.mining
     args += ["--min-support", str(m.min_support), "--min-confidence", str(m.confidence),
              "--temporal-confidence", str(m.temporal_confidence), "--latency-margin", str(m.latency_margin)]
+    login = next((p for p in spec.auth_profiles if p.type == "login"), None)
+    if login is not None and login.username_ref is not None and login.password_ref is not None:
+        # the suite's login profile reads these Secret keys on replay (replay_auth_env mounts them)
+        args += ["--login-username-secret", f"{login.username_ref.name}/{login.username_ref.key}",
+                 "--login-password-secret", f"{login.password_ref.name}/{login.password_ref.key}"]
     return [*args, "--json"]
+
+
+def replay_auth_env(suite: TestSuiteSpec | None) -> tuple[dict[str, Any], ...]:
+    """The TestSuite's auth Secrets as the env vars replay reads a `ValueFrom(secret="name/key")`
+    from (`TRODDEN_SECRET_<NAME>_<KEY>`): the naming is replay's, so it is imported, not copied."""
+    from trodden.replay.execution import secret_env_name
+
+    refs = [ref for p in (suite.auth_profiles if suite else []) for ref in
+            (*(h.secret_key_ref for h in p.headers), p.username_ref, p.password_ref) if ref is not None]
+    env = {secret_env_name(f"{r.name}/{r.key}"): {"name": r.name, "key": r.key} for r in refs}
+    return tuple({"name": name, "valueFrom": {"secretKeyRef": ref}} for name, ref in sorted(env.items()))
 
 
 def generation_job_name(owner: Owner, spec: TestSuiteSpec, selection_ids: list[int]) -> str:
@@ -443,7 +459,8 @@ def replay_args(owner: Owner, spec: ReplayRunSpec, target: str, baseline: str | 
     return args
 
 
-def replay_job(owner: Owner, spec: ReplayRunSpec, runtime: Runtime) -> dict[str, Any]:
+def replay_job(owner: Owner, spec: ReplayRunSpec, runtime: Runtime,
+               auth_env: tuple[dict[str, Any], ...] = ()) -> dict[str, Any]:
     target = endpoint_url(spec.target, owner.namespace)
     baseline = endpoint_url(spec.baseline, owner.namespace) if spec.baseline else None
     args = replay_args(owner, spec, target, baseline)
@@ -451,7 +468,7 @@ def replay_job(owner: Owner, spec: ReplayRunSpec, runtime: Runtime) -> dict[str,
     # (read from the store), not a crash to retry. Exit 2 (bad input) fails the Job at once.
     script = 'trodden "$@"; rc=$?; if [ "$rc" -eq 1 ]; then exit 0; fi; exit "$rc"'
     pod = _job_pod(owner, "replay", runtime, args, resources=spec.resources,
-                   extra_env=({"name": "TRODDEN_RUN_NAME", "value": run_name(owner)},))
+                   extra_env=({"name": "TRODDEN_RUN_NAME", "value": run_name(owner)}, *auth_env))
     container = pod["spec"]["containers"][0]
     container["command"] = ["/bin/sh", "-c", script, "trodden"]
     container["env"].append({"name": "JOB_COMPLETION_INDEX", "valueFrom": {"fieldRef": {

@@ -287,7 +287,10 @@ async def replayrun(ctx: Context, body: Any) -> None:
         return  # a finished run is a record; nothing left to reconcile
     spec = ReplayRunSpec.model_validate(body["spec"])
     await ensure_dsn_secret(ctx, owner.namespace)
-    job = await _job(ctx, builders.replay_job(owner, spec, ctx.runtime), "replay")
+    suite_body = await ctx.kube.get(API_VERSION, "TestSuite", spec.suite, owner.namespace)
+    suite_spec = TestSuiteSpec.model_validate(suite_body["spec"]) if suite_body else None
+    job = await _job(ctx, builders.replay_job(owner, spec, ctx.runtime, builders.replay_auth_env(suite_spec)),
+                     "replay")
     state = conditions.job_state(job)
     status: dict[str, Any] = {
         "jobName": job["metadata"]["name"],

@@ -144,3 +144,26 @@ def test_rollout_replayrun() -> None:
     dep = {"spec": {"template": {"spec": {"containers": [{"image": "shop:1"}]}}}}
     dep2 = {"spec": {"template": {"spec": {"containers": [{"image": "shop:2"}]}}}}
     assert builders.pod_template_hash(dep) != builders.pod_template_hash(dep2)
+
+
+def test_login_profile_secrets_reach_generation_args_and_replay_pods() -> None:
+    suite = TestSuiteSpec.model_validate({"source": "shop", "authProfiles": [
+        {"name": "user", "type": "login", "loginPath": "/api/login",
+         "usernameRef": {"name": "shop-login", "key": "username"},
+         "passwordRef": {"name": "shop-login", "key": "password"}},
+        {"name": "api", "type": "static", "headers": [
+            {"name": "X-Api-Key", "secretKeyRef": {"name": "shop-api", "key": "api.key"}}]}]})  # fmt: skip
+    args = builders.generate_args(owner("TestSuite", "checkout-suite"), suite, [])
+    assert args[args.index("--login-username-secret") + 1] == "shop-login/username"
+    assert args[args.index("--login-password-secret") + 1] == "shop-login/password"
+    run = ReplayRunSpec.model_validate({"suite": "checkout-suite", "target": {"url": "http://shop-v2:8080"}})
+    job = builders.replay_job(owner("ReplayRun", "r1"), run, RUNTIME, builders.replay_auth_env(suite))
+    env = {e["name"]: e for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
+    # the names replay's resolve_value reads for ValueFrom(secret="name/key")
+    assert env["TRODDEN_SECRET_SHOP_LOGIN_USERNAME"]["valueFrom"]["secretKeyRef"] == {
+        "name": "shop-login", "key": "username"}  # fmt: skip
+    assert env["TRODDEN_SECRET_SHOP_LOGIN_PASSWORD"]["valueFrom"]["secretKeyRef"]["key"] == "password"
+    assert env["TRODDEN_SECRET_SHOP_API_API_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "shop-api", "key": "api.key"}
+    plain = builders.replay_job(owner("ReplayRun", "r1"), run, RUNTIME)
+    plain_env = plain["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert not any(e["name"].startswith("TRODDEN_SECRET_") for e in plain_env)

@@ -133,12 +133,20 @@ def render_http_module(suite: Suite) -> str:
         f"TEMPORAL = {_literal(temporal, 0)}",
         "",
     ]
+    logins = {p.name: p.model_dump(mode="json", exclude_defaults=True) for p in suite.auth_profiles
+              if p.kind == "login"}  # fmt: skip
+    if logins:
+        out += ["# Login auth profiles: credentials from env vars (or Secrets mounted as TRODDEN_SECRET_<NAME>_<KEY>).",
+                f"LOGIN_PROFILES = {_literal(logins, 0)}", ""]  # fmt: skip
     for test in suite.tests:
         if test.type != "http":
             continue
         out += ["", f"def {_func_name(test)}(target, auth):", _docstring(test)]
-        headers = f"auth({test.auth_profile!r})" if test.auth_profile else "{}"
+        login = test.auth_profile in logins
+        headers = f"auth({test.auth_profile!r})" if test.auth_profile and not login else "{}"
         out.append(f"    run = HttpRunner(target, variables={_literal(test.variables, 4)}, headers={headers})")
+        if login:
+            out.append(f"    run.login(LOGIN_PROFILES[{test.auth_profile!r}])")
         endpoints: list[str] = []
         for step in test.steps:
             doc = step.model_dump(mode="json", exclude_defaults=True)

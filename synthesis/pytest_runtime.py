@@ -256,6 +256,21 @@ class StepFailed(AssertionError):
     pass
 
 
+def credential(ref: dict[str, Any]) -> str:
+    """An auth profile's value: fixed, from an env var, or from a Kubernetes Secret key (mounted as
+    TRODDEN_SECRET_<NAME>_<KEY>, as Trodden's replay reads it)."""
+    if ref.get("value") is not None:
+        return str(ref["value"])
+    name = ref.get("env")
+    if not name and ref.get("secret"):
+        name = "TRODDEN_SECRET_" + "".join(c if c.isalnum() else "_" for c in str(ref["secret"]).upper())
+    if not name:
+        raise StepFailed("an auth profile value has neither value, env nor secret")
+    if name not in os.environ:
+        raise StepFailed(f"credentials missing: set ${name}")
+    return os.environ[name]
+
+
 class HttpRunner:
     """Runs one HTTP test's steps in order with a `requests.Session` (cookies carry over)."""
 
@@ -309,6 +324,17 @@ class HttpRunner:
             self.vars[ex["var"]] = value
         self.endpoints.append(step["endpoint"])
         return payload
+
+    def login(self, profile: dict[str, Any]) -> None:
+        """Apply a login auth profile: its credentials as variables, its login steps (which must
+        answer as recorded), then its headers filled from what they extracted."""
+        for var, ref in (profile.get("variables") or {}).items():
+            self.vars[var] = credential(ref)
+        for step in profile.get("login") or []:
+            self.step(step)
+        self.endpoints.clear()  # temporal rules are about the test's own steps
+        for name, ref in (profile.get("headers") or {}).items():
+            self.http.headers[name] = str(render(credential(ref), self.vars))
 
     def check_temporal(self, assertions: list[dict[str, Any]]) -> None:
         failures = [p for a in assertions if (p := check_sequence(a, self.endpoints))]

@@ -6,6 +6,10 @@ wrong ones."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -19,6 +23,7 @@ from trodden.replay.results import RunReport
 from trodden.replay.runner import replay_suite
 from trodden.synthesis.api import generate_suite, select_sessions
 from trodden.synthesis.corpus import write_sessions
+from trodden.synthesis.export import export_pytest
 from trodden.synthesis.generate import GenerateOptions
 from trodden.synthesis.selection import SelectOptions, parse_strategies
 
@@ -129,3 +134,27 @@ async def test_login_profile_is_learned_and_replays_with_env_credentials(
     report = await _replay(suite)
     assert {r.outcome for r in report.results} == {"skipped"}
     assert all("TRODDEN_LOGIN_PASSWORD" in (r.reason or "") for r in report.results)
+
+
+async def test_exported_pytest_files_log_in_with_env_credentials(store: Store, tmp_path: Path) -> None:
+    suite = await _suite(store)
+    export_pytest(suite, tmp_path)
+    fresh, base = await start(make_auth_app())
+    try:
+        env = {**os.environ, "TRODDEN_LOGIN_USERNAME": "bob@example.com",
+               "TRODDEN_LOGIN_PASSWORD": USERS["bob@example.com"]}  # fmt: skip
+        ok, out = await _pytest(tmp_path, base, env)
+        assert ok == 0 and "2 passed" in out, out
+        ok, out = await _pytest(tmp_path, base, {**env, "TRODDEN_LOGIN_PASSWORD": "wrong"})
+        assert ok == 1 and "2 failed" in out and "401" in out, out
+    finally:
+        await fresh.cleanup()
+
+
+async def _pytest(folder: Path, target: str, env: dict[str, str]) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "pytest", str(folder), "--target", target, "-q", "--tb=line", "-p", "no:cacheprovider",
+        "-o", "addopts=", cwd=folder, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=env,
+    )  # fmt: skip
+    stdout, _ = await proc.communicate()
+    return proc.returncode or 0, stdout.decode()

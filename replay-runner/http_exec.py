@@ -247,12 +247,15 @@ class HttpClient:
                 return False
             status = out.steps[-1].status
             if step.expect.status is not None and status is not None and status // 100 != step.expect.status // 100:
-                # refused credentials: say so once, by name, instead of a cascade of missing variables
+                # refused credentials: say so once, by name, instead of a cascade of missing values
+                label = f"login:{step.id}"
+                out.failures = [f for f in out.failures
+                                if not (f.step_id == label and f.assertion_id.startswith("exec:extract:"))]  # fmt: skip
                 out.failures.append(Failure(
                     source="execution", assertion_id="exec:login", kind="login",
                     description=f"auth profile {profile_name}: login {step.endpoint} answered {status} "
                                 f"(recorded {step.expect.status}); check its credentials ({_sources(profile)})",
-                    expected=step.expect.status, actual=status, step_id=f"login:{step.id}", endpoint=step.endpoint,
+                    expected=step.expect.status, actual=status, step_id=label, endpoint=step.endpoint,
                 ))  # fmt: skip
                 return False
         try:

@@ -142,6 +142,9 @@ def _print_selection(sel: Any) -> None:
                    "TRODDEN_SECRET_<SECRET>_<KEY>, which the operator mounts).")  # fmt: skip
 @click.option("--login-password-secret", default=None, metavar="SECRET/KEY",
               help="Take the login password from this Kubernetes Secret key instead.")  # fmt: skip
+@click.option("--own-login-credentials", is_flag=True, default=False,
+              help="Sessions that log in themselves send the login credentials too, instead of their recorded "
+                   "(pseudonymised) ones. Leave off when sessions register the account they log in with.")  # fmt: skip
 @click.option("--http/--no-http", default=True, show_default=True, help="Generate HTTP tests.")
 @click.option("--browser/--no-browser", default=True, show_default=True, help="Generate browser tests.")
 @json_option
@@ -150,7 +153,8 @@ def generate(
     *, source: str, suite_name: str, selection_id: int | None, min_confidence: float, min_support: int,
     latency_margin: float, latency_tail_support: int, latency_floor_ms: float, temporal_confidence: float,
     known_values: tuple[str, ...], login_username_env: str, login_password_env: str,
-    login_username_secret: str | None, login_password_secret: str | None, http: bool, browser: bool,
+    login_username_secret: str | None, login_password_secret: str | None, own_login_credentials: bool,
+    http: bool, browser: bool,
     as_json: bool, dsn: str | None,
 ) -> None:  # fmt: skip
     """Turn selected sessions into a test suite with mined assertions (a new suite revision)."""
@@ -176,7 +180,7 @@ def generate(
         mining=MiningOptions(min_confidence=min_confidence, min_support=min_support, latency_margin=latency_margin,
                              latency_floor_ms=latency_floor_ms, latency_tail_support=latency_tail_support,
                              temporal_confidence=temporal_confidence),
-        http=http, browser=browser, known_values=list(known_values),
+        http=http, browser=browser, known_values=list(known_values), own_login_credentials=own_login_credentials,
     )  # fmt: skip
     try:
         options.login = LoginCredentials(

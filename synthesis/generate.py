@@ -65,6 +65,10 @@ class GenerateOptions:
     known_values: list[str] = field(default_factory=list)
     # where login profiles take the username and password from (env vars or Kubernetes Secrets)
     login: LoginCredentials = field(default_factory=LoginCredentials)
+    # sessions that log in themselves send these credentials too, instead of their recorded
+    # (pseudonymised) ones; off by default: a session that registers the account it then logs in
+    # with must keep its own values
+    own_login_credentials: bool = False
 
 
 @dataclass
@@ -261,7 +265,7 @@ def build_suite(
     if assertions is None:
         assertions = miner.assertions() if miner is not None else []
     tests: list[TestCase] = []
-    profiles = _Profiles(login, options.login, templater)
+    profiles = _Profiles(login, options.login, templater, own_logins=options.own_login_credentials)
     for item in selected:
         if options.http:
             built = build_http_test(item, source, templater, miner, known)
@@ -336,12 +340,15 @@ class _Profiles:
     """The suite's auth profiles, made as tests need them.
 
     A session that started logged in gets the `login` profile when a login exchange is known
-    (its credential header is then set by the login step, not replayed as recorded); a session
-    that logs in itself gets `login-credentials` (no steps, only the credentials its own login
-    request sends); credentials with no known login stay `headers` profiles from env vars.
+    (its credential header is then set by the login step, not replayed as recorded); with
+    `own_login_credentials`, a session that logs in itself gets `login-credentials` (no steps, only
+    the credentials its own login request sends); credentials with no known login stay `headers` profiles from env vars.
     """
 
-    def __init__(self, exchange: LoginExchange | None, creds: LoginCredentials, templater: RouteTemplater) -> None:
+    def __init__(
+        self, exchange: LoginExchange | None, creds: LoginCredentials, templater: RouteTemplater, *, own_logins: bool
+    ) -> None:
+        self.own_logins = own_logins
         self.exchange = exchange
         self.creds = creds
         self.templater = templater
@@ -359,7 +366,7 @@ class _Profiles:
             _drop_recorded_header(test, ex.header)
             rest = {h: v for h, v in auth.items() if h.lower() != ex.header.lower()}
             return self._login_profile(ex, rest).name
-        if ex is not None and _template_own_login(test, requests, ex):
+        if ex is not None and self.own_logins and _template_own_login(test, requests, ex):
             return self._get(
                 ("login-credentials",),
                 lambda name: AuthProfile(name=name, kind="login", variables=credential_variables(ex, self.creds)),

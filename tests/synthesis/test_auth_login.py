@@ -63,7 +63,7 @@ async def _record(base: str, store: Store) -> list[Session]:
     return sessions
 
 
-async def _suite(store: Store) -> Suite:
+async def _suite(store: Store, *, own_logins: bool = True) -> Suite:
     recording, base = await start(make_auth_app())
     try:
         await _record(base, store)
@@ -71,7 +71,8 @@ async def _suite(store: Store) -> Suite:
         await recording.cleanup()
     options = SelectOptions(strategies=parse_strategies(["frequent:10"]), max_sessions=10, similarity=1.0)
     await select_sessions(store, SOURCE, options)
-    return await generate_suite(store, SOURCE, "accounts", options=GenerateOptions(browser=False))
+    return await generate_suite(store, SOURCE, "accounts",
+                                options=GenerateOptions(browser=False, own_login_credentials=own_logins))  # fmt: skip
 
 
 async def _replay(suite: Suite) -> RunReport:
@@ -158,3 +159,15 @@ async def _pytest(folder: Path, target: str, env: dict[str, str]) -> tuple[int, 
     )  # fmt: skip
     stdout, _ = await proc.communicate()
     return proc.returncode or 0, stdout.decode()
+
+
+async def test_sessions_logging_in_themselves_keep_their_request_by_default(store: Store) -> None:
+    """A session may register the account it logs in with: without --own-login-credentials its
+    login request stays as recorded; sessions that started logged in still get the login profile."""
+    suite = await _suite(store, own_logins=False)
+    assert [p.name for p in suite.auth_profiles] == ["login"]
+    own = next(t for t in suite.tests if t.session_id.startswith("login"))
+    assert own.auth_profile is None
+    body = own.steps[0].request.body
+    assert isinstance(body, dict) and "{{login_password}}" not in body.values()
+    assert all(t.auth_profile == "login" for t in suite.tests if t.session_id.startswith("warm"))

@@ -16,7 +16,7 @@ from trodden.collector.sanitize import Sanitizer
 from trodden.replay.options import ReplayOptions
 from trodden.replay.runner import replay_suite
 from trodden.synthesis.corpus import write_sessions
-from trodden.synthesis.generate import SelectedInput, build_suite
+from trodden.synthesis.generate import GenerateOptions, SelectedInput, build_suite
 from trodden.synthesis.login import LoginLearner, find_login_exchanges
 from trodden.synthesis.mining import build_miner
 
@@ -76,7 +76,7 @@ async def test_cookie_login_profile_replays_against_a_real_server(monkeypatch: p
     for s in sessions:
         learner.add([e for e in s.events if isinstance(e, NetworkRequest)])
     suite = build_suite("cookies", "t", [SelectedInput(s) for s in sessions], build_miner(sessions),
-                        login=learner.best())  # fmt: skip
+                        login=learner.best(), options=GenerateOptions(own_login_credentials=True))  # fmt: skip
     profiles = {p.name: p for p in suite.auth_profiles}
     login = profiles["login"]
     assert login.headers == {}  # the cookie jar carries the session cookie, no header to set
@@ -166,7 +166,7 @@ def test_generate_takes_login_credentials_from_secrets(cookie_store: Store, dsn:
     assert cli("select", "--dsn", dsn, "--source", "t", "--json")[0] == 0
     code, _, err = cli("generate", "--dsn", dsn, "--source", "t", "--suite", "s", "--no-browser",
                        "--login-username-secret", "shop-login/username",
-                       "--login-password-secret", "shop-login/password")  # fmt: skip
+                       "--login-password-secret", "shop-login/password", "--own-login-credentials")  # fmt: skip
     assert code == 0, err
     code, _, err = cli("export", "--dsn", dsn, "--suite", "s", "-o", str(tmp_path))
     assert code == 0, err
@@ -174,6 +174,8 @@ def test_generate_takes_login_credentials_from_secrets(cookie_store: Store, dsn:
     login = next(p for p in doc["auth_profiles"] if p["name"] == "login")
     assert login["variables"]["login_password"]["secret"] == "shop-login/password"
     assert login["variables"]["login_username"]["secret"] == "shop-login/username"
+    own = next(p for p in doc["auth_profiles"] if p["name"] == "login-credentials")
+    assert own["login"] == [] and own["variables"]["login_password"]["secret"] == "shop-login/password"
     code, _, err = cli("generate", "--dsn", dsn, "--source", "t", "--suite", "s", "--login-password-secret", "nokey")
     assert code == 2 and "--login-password-secret 'nokey' is not SECRET/KEY" in err
     code, _, err = cli("generate", "--dsn", dsn, "--source", "t", "--suite", "s", "--login-username-env", "A-B")

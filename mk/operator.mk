@@ -33,14 +33,21 @@ operator-tools: $(HELM) $(KUBECONFORM)
 crd-schemas: venv
 	$(PY) -m trodden.operator.kubeschemas $(CRD_SCHEMA_DIR) crds charts/trodden/crds
 
+# Every values variant that changes what the chart renders is checked against the schemas.
+CHART_VARIANTS := \
+	"" \
+	"--set postgres.enabled=false --set externalDatabase.existingSecret=trodden-db" \
+	"--set operator.replicas=2" \
+	"--set operator.replicas=2 --set operator.watchNamespaces={shop,staging}"
+CONFORM := $(KUBECONFORM) -strict -summary $(KUBECONFORM_SKIP) \
+	-schema-location '$(CRD_SCHEMA_DIR)/{{ .ResourceKind }}-{{ .Group }}-{{ .ResourceAPIVersion }}.json'
+
 chart-check: operator-tools crd-schemas
-	$(HELM) lint --strict charts/trodden
-	$(HELM) lint --strict charts/trodden --set postgres.enabled=false --set externalDatabase.existingSecret=trodden-db
-	$(HELM) template trodden charts/trodden --include-crds | $(KUBECONFORM) -strict -summary $(KUBECONFORM_SKIP) \
-		-schema-location '$(CRD_SCHEMA_DIR)/{{ .ResourceKind }}-{{ .Group }}-{{ .ResourceAPIVersion }}.json'
-	$(HELM) template trodden charts/trodden --include-crds --set postgres.enabled=false \
-		--set externalDatabase.existingSecret=trodden-db | $(KUBECONFORM) -strict -summary $(KUBECONFORM_SKIP) \
-		-schema-location '$(CRD_SCHEMA_DIR)/{{ .ResourceKind }}-{{ .Group }}-{{ .ResourceAPIVersion }}.json'
+	@set -e; for variant in $(CHART_VARIANTS); do \
+		echo "chart: helm lint + kubeconform $${variant:-(defaults)}"; \
+		$(HELM) lint --strict charts/trodden $$variant; \
+		$(HELM) template trodden charts/trodden --include-crds $$variant | $(CONFORM); \
+	done
 
 TEST_PREREQS += operator-tools chart-check
 

@@ -127,10 +127,12 @@ def _build(archive: Path, progress: bool) -> Path:
 
 def import_into(socket: Path, archive: Path | None = None) -> str:
     """Import the archive into a node's containerd (namespace k8s.io); returns the image name."""
+    started = time.monotonic()
     localnode.run(
         "ctr", "--address", str(socket), "--namespace", "k8s.io", "images", "import", str(archive or ensure_image()),
         what="import the project image into containerd", timeout=600,
     )
+    print(f"[image] {PROJECT_IMAGE} imported into the node in {time.monotonic() - started:.0f}s", file=sys.stderr)
     return PROJECT_IMAGE
 
 

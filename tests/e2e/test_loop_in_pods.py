@@ -213,6 +213,29 @@ def _wait_condition(kube: Kube, kind: str, name: str, ns: str, cond: str, *, tim
     )
 
 
+def _verdict(kube: Kube, name: str, ns: str) -> dict[str, Any]:
+    """The ReplayRun once Failed or Succeeded is True (a kubectl wait on one alone would sit out the other)."""
+
+    def ended() -> dict[str, Any] | None:
+        rr: dict[str, Any] = kube.get("replayrun", name, ns)
+        done = "True" in (_condition(rr, "Failed").get("status"), _condition(rr, "Succeeded").get("status"))
+        return rr if done else None
+
+    result: dict[str, Any] = kube.wait_for(f"the verdict of ReplayRun {name}", ended, timeout=420, interval=2)
+    return result
+
+
+def _findings(dsn: str, ns: str, name: str) -> str:
+    """The stored failures of a ReplayRun's failed tests, as one text."""
+    rows = _db(
+        dsn,
+        "SELECT rr.failures::text AS failures FROM replay_results rr JOIN replay_runs r ON r.id = rr.run_id"
+        " WHERE r.run_name LIKE $1 AND rr.outcome IN ('failed', 'error')",
+        f"{ns}/{name}/%",
+    )
+    return " ".join(str(r["failures"]) for r in rows)
+
+
 def test_the_whole_loop_runs_in_pods(  # noqa: PLR0917 (pytest fixtures)
     kube: Kube, kubeconfig: Path, namespace: str, project_image: str, pod_dsn: str,
     crds_for_loop: None, tmp_path: Path,
@@ -299,7 +322,15 @@ def test_the_whole_loop_runs_in_pods(  # noqa: PLR0917 (pytest fixtures)
             assert jobs[component]["status"].get("succeeded") == 1, (component, jobs[component]["status"])
         assert kube.get("replayruns", namespace=namespace)["items"] == []
 
-        # 5. A new rollout: v2 with the planted regressions. The operator replays the suite against it.
+        # 5. Before the rollout, an explicit ReplayRun against v1: what fails there (test data the
+        # capture pseudonymised, such as card tokens) is not what v2 broke.
+        kube.apply({"apiVersion": API, "kind": "ReplayRun", "metadata": {"name": "v1-check"},
+                    "spec": {"suite": SUITE, "target": {"url": canary_url}, "retries": 1}}, namespace=namespace)
+        v1 = _verdict(kube, "v1-check", namespace)
+        v1_findings = _findings(pod_dsn, namespace, "v1-check")
+        kube.run("delete", "replayrun", "v1-check", f"--namespace={namespace}")
+
+        # 6. A new rollout: v2 with the planted regressions. The operator replays the suite against it.
         kube.run("set", "env", "deployment/shop", "SHOP_VERSION=2", f"--namespace={namespace}")
         kube.run("rollout", "status", "deployment/shop", f"--namespace={namespace}", "--timeout=180s", timeout=200)
         kube.wait_for("v2 behind the canary's ClusterIP",
@@ -309,13 +340,7 @@ def test_the_whole_loop_runs_in_pods(  # noqa: PLR0917 (pytest fixtures)
         [run] = runs
         name = run["metadata"]["name"]
         assert run["spec"]["target"] == {"url": canary_url}
-        # Whichever verdict comes first (a kubectl wait on Failed alone would sit out a success).
-        def verdict() -> dict[str, Any] | None:
-            rr: dict[str, Any] = kube.get("replayrun", name, namespace)
-            ended = "True" in (_condition(rr, "Failed").get("status"), _condition(rr, "Succeeded").get("status"))
-            return rr if ended else None
-
-        done = kube.wait_for("the ReplayRun's verdict", verdict, timeout=420, interval=2)
+        done = _verdict(kube, name, namespace)
         status = done["status"]
         assert _condition(done, "Failed")["status"] == "True", (status, _pod_failures(kube, namespace))
         assert _condition(done, "Succeeded")["status"] == "False"
@@ -325,19 +350,21 @@ def test_the_whole_loop_runs_in_pods(  # noqa: PLR0917 (pytest fixtures)
         replay_job = kube.get("job", status["jobName"], namespace)
         assert replay_job["spec"]["completionMode"] == "Indexed"
         assert replay_job["status"].get("succeeded") == replay_job["spec"]["completions"], replay_job["status"]
-        # The replay pods stored the findings; a planted v2 regression is among them.
-        findings = " ".join(
-            str(r["failures"]) for r in _db(
-                pod_dsn,
-                "SELECT rr.failures::text AS failures FROM replay_results rr JOIN replay_runs r ON r.id = rr.run_id"
-                " WHERE r.run_name LIKE $1 AND rr.outcome IN ('failed', 'error')", f"{namespace}/{name}/%",
-            )
-        )
-        caught = sorted(rid for rid, marker in PLANTED.items() if marker in findings)
-        assert caught, f"no planted regression among the findings: {findings[:2000]}"
+        # The replay pods stored the findings; planted v2 regressions are among them, and not among v1's.
+        findings = _findings(pod_dsn, namespace, name)
+        caught = sorted(rid for rid, marker in PLANTED.items() if marker in findings and marker not in v1_findings)
+        assert caught, f"no planted regression only in v2's findings: {findings[:2000]}"
+
+        # 7. Feedback: the regressed flows get a sampling boost in the source's instrumentation.
+        def boosted() -> str | None:
+            config = kube.get("configmap", f"{SOURCE}-instrumentation", namespace)["data"]["config.json"]
+            return config if '"regressed"' in config else None
+
+        kube.wait_for("regressed flows boosted in the instrumentation ConfigMap", boosted, timeout=60, interval=2)
         print(f"loop in pods: {api_sessions} API + {web_sessions} browser sessions, {spans} spans;"
-              f" {suite['status']['tests']} tests; v2 replay {status['passed']} passed, {status['failed']} failed;"
-              f" caught {caught}; {time.monotonic() - started:.0f}s")
+              f" {suite['status']['tests']} tests; v1 replay {v1['status']['passed']} passed,"
+              f" {v1['status']['failed']} failed; v2 replay {status['passed']} passed, {status['failed']} failed;"
+              f" caught only in v2 {caught}; {time.monotonic() - started:.0f}s")
     except BaseException:
         print(f"operator log tail:\n{operator.log_tail()}")
         raise

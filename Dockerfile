@@ -44,9 +44,10 @@ RUN /opt/trodden/bin/pip install --no-cache-dir --disable-pip-version-check --no
     && /opt/trodden/bin/python -c "import trodden.shop, trodden.operator.handlers, trodden.replay, trodden.collector"
 
 FROM ${BASE_IMAGE}
-# Chromium for browser replay (Playwright drives Debian's build), fonts so pages render, tini as PID 1.
+# Chromium for browser replay (Playwright drives Debian's build), fonts so pages render, tini as PID 1,
+# libatomic1 for Playwright's bundled node driver (absent from slim and debootstrapped bases).
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends chromium fonts-liberation ca-certificates tini \
+    && apt-get install -y --no-install-recommends chromium fonts-liberation ca-certificates tini libatomic1 \
     && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb \
     && (getent group trodden || groupadd --gid 10001 trodden) \
     && (id trodden 2>/dev/null || useradd --uid 10001 --gid 10001 --home-dir /home/trodden --create-home trodden)

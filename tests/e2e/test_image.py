@@ -48,6 +48,41 @@ def test_a_job_running_the_project_image_completes(kube: Kube, namespace: str, p
     assert {"PageView", "NetworkRequest", "Span"} <= set(schema["$defs"]), list(schema["$defs"])
 
 
+RENDER_IN_CHROMIUM = """
+import asyncio
+from playwright.async_api import async_playwright
+from trodden.browser import launch_chromium
+
+async def main():
+    async with async_playwright() as pw:
+        browser = await launch_chromium(pw)
+        page = await browser.new_page()
+        await page.set_content("<p id='x'></p><script>document.getElementById('x').textContent = 6 * 7</script>")
+        print("rendered", await page.text_content("#x"), browser.version)
+        await browser.close()
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.usefixtures("running_node")
+def test_chromium_in_the_project_image_runs_a_page_in_a_pod(kube: Kube, namespace: str, project_image: str) -> None:
+    """What browser replay pods need: Playwright drives the image's Debian Chromium as the image's user."""
+    job = _job("chromium", project_image, [])
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    container["command"] = ["python3", "-c", RENDER_IN_CHROMIUM]
+    kube.apply(job, namespace=namespace)
+    # Complete or Failed, whichever comes first (backoffLimit 0: one pod).
+    status = kube.wait_for(
+        "the Chromium Job to finish",
+        lambda: (st := kube.get("job", "chromium", namespace=namespace).get("status") or {}).get("succeeded")
+        or st.get("failed"),
+        timeout=180,
+    )
+    logs = kube.run("logs", "job/chromium", f"--namespace={namespace}", check=False)
+    assert logs.stdout.startswith("rendered 42 "), f"{status}\n{logs.stdout[-2000:]}{logs.stderr[-1000:]}"
+
+
 @pytest.mark.usefixtures("running_node")
 def test_the_shop_from_the_project_image_serves_through_its_service(
     kube: Kube, namespace: str, project_image: str

@@ -112,12 +112,14 @@ def batch_ready(kind: str, state: JobState, job: dict[str, Any] | None, produced
 
 
 def replay_conditions(
-    state: JobState, job: dict[str, Any] | None, failed: int | None, has_results: bool
+    state: JobState, job: dict[str, Any] | None, failed: int | None, has_results: bool, ran: int | None = None
 ) -> tuple[list[Desired], Literal["Pending", "Running", "Succeeded", "Failed"]]:
     """`Succeeded` (Unknown while running) and `Failed`, and the phase for the printer column.
 
-    Succeeded=True means: every shard finished and no test regressed. Regressions, a failed Job or a
-    finished Job without results make Failed=True, so `kubectl wait` on either condition ends.
+    Succeeded=True means: every shard finished, at least one test ran, and none regressed.
+    Regressions, a failed Job, a finished Job without results, or results where every test was
+    skipped (`ran` == 0: a gate must not pass on nothing verified) make Failed=True, so
+    `kubectl wait` on either condition ends.
     """
     if state in ("Absent", "Pending", "Running"):
         reason = "Pending" if state != "Running" else "Running"
@@ -135,6 +137,13 @@ def replay_conditions(
         message = "the replay Job completed but stored no results"
         return [Desired("Succeeded", "False", "NoResults", message), Desired("Failed", "True", "NoResults", message)], \
             "Failed"
+    if ran == 0:
+        message = ("every test was skipped, nothing was verified (unsafe steps against the recorded origin? "
+                   "replay a canary or staging target)")
+        return [
+            Desired("Succeeded", "False", "NothingReplayed", message),
+            Desired("Failed", "True", "NothingReplayed", message),
+        ], "Failed"
     if failed:
         message = f"{failed} test(s) regressed"
         return [

@@ -303,8 +303,9 @@ async def replayrun(ctx: Context, body: Any) -> None:
     if store is not None and state in ("Running", "Succeeded", "Failed"):
         summary = await results.replay_summary(store, builders.run_name(owner))
         status.update(results.status_from_summary(summary))
+    ran = sum(int(status.get(k) or 0) for k in ("passed", "failed", "flaky"))
     desired, phase = conditions.replay_conditions(
-        state, job, status.get("failed"), has_results=int(status.get("total") or 0) > 0
+        state, job, status.get("failed"), has_results=int(status.get("total") or 0) > 0, ran=ran
     )
     status["phase"] = phase
     if phase in ("Succeeded", "Failed"):

@@ -82,6 +82,10 @@ def test_replay_conditions_cover_every_outcome() -> None:
     empty, _ = conditions.replay_conditions("Succeeded", _job(("Complete", "True")), 0, False)
     assert _by_type(empty)["Failed"].status == "True" and _by_type(empty)["Failed"].reason == "NoResults"
 
+    skipped_all, phase = conditions.replay_conditions("Succeeded", _job(("Complete", "True")), 0, True, ran=0)
+    assert phase == "Failed" and _by_type(skipped_all)["Failed"].reason == "NothingReplayed"
+    assert _by_type(skipped_all)["Succeeded"].status == "False"
+
     job = {"status": {"conditions": [{"type": "Failed", "status": "True", "reason": "DeadlineExceeded",
                                       "message": "Job was active longer than specified deadline"}]}}
     failed, phase = conditions.replay_conditions("Failed", job, None, False)

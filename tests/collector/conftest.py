@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,12 @@ from trodden.collector.writer import Writer
 from trodden.store import Store
 
 KEY = "test-ingest-key"
+TRODDEN = (sys.executable, "-c", "from trodden.cli import main; main()")
+
+
+async def run_trodden(*args: str, **kwargs: Any) -> asyncio.subprocess.Process:
+    """The real `trodden` command in a subprocess (the installed entry point, this interpreter)."""
+    return await asyncio.create_subprocess_exec(*TRODDEN, *args, **kwargs)
 PSEUDONYM_KEY = b"p" * 32
 SOURCE = "shop"
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 import tempfile
 import urllib.error
 import urllib.request
@@ -21,7 +20,7 @@ from hypothesis import strategies as st
 
 from trodden.store import Store
 
-from .conftest import KEY, RunningCollector, StartCollector, batch, eventually
+from .conftest import KEY, RunningCollector, StartCollector, batch, eventually, run_trodden
 
 
 async def _load(
@@ -63,10 +62,7 @@ async def _missing(dsn: str, acked: list[str]) -> list[str]:
 
 
 async def test_kill_9_loses_nothing_acknowledged(dsn: str) -> None:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        "from trodden.cli import main; main()",
+    proc = await run_trodden(
         "collect",
         "--source",
         "shop",
@@ -243,10 +239,7 @@ async def test_workers_share_the_port_and_stop_together(dsn: str) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        "from trodden.cli import main; main()",
+    proc = await run_trodden(
         "collect",
         "--source",
         "shop",

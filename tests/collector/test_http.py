@@ -6,7 +6,6 @@ import asyncio
 import gzip
 import os
 import signal
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from trodden.collector.sanitize import Sanitizer
 
 from trodden.store import Store
 
-from .conftest import KEY, SOURCE, RunningCollector, StartCollector, batch, eventually
+from .conftest import KEY, SOURCE, RunningCollector, StartCollector, batch, eventually, run_trodden
 
 
 async def test_batch_is_stored_with_its_session(collector: RunningCollector) -> None:
@@ -256,10 +255,7 @@ async def test_graceful_shutdown_flushes_what_was_accepted(store: Store, dsn: st
 async def test_collect_command_prints_where_it_listens_and_stops_on_sigterm(dsn: str) -> None:
     env = dict(os.environ, TRODDEN_PSEUDONYM_KEY="00" * 32)
     env.pop("TRODDEN_INGEST_KEY", None)
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        "from trodden.cli import main; main()",
+    proc = await run_trodden(
         "collect",
         "--source",
         "cli",
@@ -305,10 +301,7 @@ async def test_bad_start_options_exit_2(tmp_path: Path) -> None:
     bad = tmp_path / "rules.json"
     bad.write_text('{"rules": [{"kind": "nope"}]}')
     for args, env_extra in ((["--sanitization-file", str(bad)], {}), ([], {"TRODDEN_PSEUDONYM_KEY": "short"})):
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-c",
-            "from trodden.cli import main; main()",
+        proc = await run_trodden(
             "collect",
             "--source",
             "x",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from trodden.collector.sessions import load_sessions
 from trodden.models.events import NetworkRequest, PageView
 from trodden.store import Store
 
-from .conftest import PSEUDONYM_KEY
+from .conftest import PSEUDONYM_KEY, run_trodden
 
 
 def _entry(
@@ -184,10 +183,7 @@ async def test_cli_reports_per_file_and_exits_2_on_unreadable(dsn: str, tmp_path
     good.write_bytes(orjson.dumps(har_doc()))
     bad = tmp_path / "notes.txt"
     bad.write_text("these are not sessions\n")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        "from trodden.cli import main; main()",
+    proc = await run_trodden(
         "ingest",
         "--source",
         "cli",

@@ -16,6 +16,7 @@ a large source can stream through it.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -39,6 +40,17 @@ _MAX_TRACKED_VALUES = 8
 _MAX_ARRAY_ITEMS = 20
 _MAX_GROUPS = 200_000
 _GENERATED = frozenset({"{uuid}", "{hash}", "{token}"})
+
+
+def bounds_support(confidence: float) -> int:
+    """Observations needed before [min, max] of a sample is kept as a range invariant.
+
+    For n exchangeable observations, the chance that the next one falls outside the sample's
+    [min, max] is 2 / (n + 1); a range holds by more than chance at `confidence` only when that is
+    at most 1 - confidence (n >= 199 at Daikon's 0.99). Fewer observations of a catalogue's prices
+    would otherwise promise bounds the next product breaks.
+    """
+    return max(1, math.ceil(2 / max(1e-9, 1 - confidence) - 1))
 
 
 @dataclass
@@ -446,7 +458,8 @@ class Miner:
                     values.append(None)
                 add("value_set", 1.0, nonnull, f"is one of {values}", {"values": values})
             elif (typ == "number" and not volatile and not nullable and f.hi < 1e9
-                  and (f.overflow or k > o.max_value_set)):  # fmt: skip
+                  and (f.overflow or k > o.max_value_set)
+                  and nonnull >= bounds_support(o.min_confidence)):  # fmt: skip
                 lo = int(f.lo) if f.lo.is_integer() else f.lo
                 hi = int(f.hi) if f.hi.is_integer() else f.hi
                 add("range", 1.0, nonnull, f"is within [{lo}, {hi}]", {"min": lo, "max": hi})

@@ -96,6 +96,22 @@ def beacon(p: dict[str, str], sid: str) -> dict[str, Any]:
                 "url": f"http://127.0.0.1/account?{query}",
                 "title": f"Welcome {p['email']}",
                 "referrer": f"http://127.0.0.1/pay?card={p['card']}",
+                # what rum.js saw on the page once it settled: texts like any other
+                "visible": [
+                    {
+                        "test_id": "greeting",
+                        "role": "heading",
+                        "name": f"Welcome, {p['email']}",
+                        "text": f"Welcome, {p['email']} ({p['phone']})",
+                        "tag": "h1",
+                    },
+                    {
+                        "id": "pay-note",
+                        "name": f"Card {p['card']}",
+                        "text": f"IBAN {p['iban']} from {p['ipv4']}",
+                        "tag": "p",
+                    },
+                ],
             },
             {
                 "kind": "navigation",
@@ -103,6 +119,7 @@ def beacon(p: dict[str, str], sid: str) -> dict[str, Any]:
                 "ts": t + 1,
                 "to_url": f"http://127.0.0.1/users/{p['email']}/orders",
                 "from_url": f"http://127.0.0.1/?ip={p['ipv4']}",
+                "visible": [{"role": "status", "name": f"Hi {p['email']}", "text": f"Call {p['phone']}"}],
             },
             {
                 "kind": "click",
@@ -115,6 +132,7 @@ def beacon(p: dict[str, str], sid: str) -> dict[str, Any]:
                     "css": "#me",
                     "xpath": '//*[@id="me"]',
                 },
+                "visible": [{"test_id": "flash", "role": "status", "text": f"Receipt sent to {p['email']}"}],
             },
             {"kind": "input", "seq": 3, "ts": t + 3, "target": {**target, "id": "email"}, "value": p["email"]},
             {"kind": "input", "seq": 4, "ts": t + 4, "target": {**target, "id": "phone"}, "value": p["phone"]},
@@ -365,6 +383,9 @@ async def test_no_planted_value_reaches_any_table(
     assert len(planted) > 500
     found = [s for s in planted if s in everything]
     assert found == [], f"{len(found)} planted values stored: {found[:10]}"
+    # the visible-state snapshot keeps its shape: its texts are sanitised, not dropped
+    shown = await store.pool.fetchval("SELECT data->'visible' FROM events WHERE kind = 'page_view' LIMIT 1")
+    assert shown[0]["test_id"] == "greeting" and shown[0]["name"].startswith("Welcome, ") and "@" in shown[0]["name"]
 
 
 async def test_pseudonyms_keep_shape_and_consistency(start_collector: StartCollector) -> None:

@@ -35,6 +35,16 @@ class Target(BaseModel):
     xpath: str | None = Field(None, max_length=1024)
 
 
+# What became visible (or changed its text) once the page settled after a page load, an SPA
+# navigation, a click, a submit or Enter: at most 10 elements, described like a UI target (rum.js
+# leaves out css/xpath). None: not recorded (older tags, other kinds); []: nothing new showed.
+VISIBLE_MAX = 10
+VisibleAfter = Annotated[
+    list[Target] | None,
+    Field(max_length=VISIBLE_MAX, description="elements newly visible (or with new text) once the page settled"),
+]
+
+
 class _EventBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -48,6 +58,7 @@ class PageView(_EventBase):
     kind: Literal["page_view"]
     title: str | None = Field(None, max_length=512)
     referrer: str | None = Field(None, max_length=4096)
+    visible: VisibleAfter = None
 
 
 class Navigation(_EventBase):
@@ -57,6 +68,7 @@ class Navigation(_EventBase):
     from_url: str | None = Field(None, max_length=4096)
     to_url: str = Field(max_length=4096)
     trigger: Literal["push", "replace", "pop", "hash"] = "push"
+    visible: VisibleAfter = None
 
 
 class UiEvent(_EventBase):
@@ -67,6 +79,7 @@ class UiEvent(_EventBase):
     value: str | None = Field(None, max_length=4096, description="input value; masked values are replaced")
     key: Literal["Enter", "Escape"] | None = None
     masked: bool = False
+    visible: VisibleAfter = None
 
 
 class NetworkRequest(_EventBase):

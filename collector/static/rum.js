@@ -4,6 +4,8 @@
  * Captures page views, SPA navigation, clicks, inputs (masked where sensitive), changes, submits,
  * Enter/Escape, fetch/XHR (with a W3C traceparent on same-origin requests), errors, web vitals and
  * custom events (window.trodden.track(name, properties)); sends BeaconBatch JSON to /v1/rum.
+ * After a page load, SPA navigation, click, submit or Enter it records what became visible once
+ * the page settled (`visible`: at most 10 elements, never input values).
  * No dependencies. The session lives in sessionStorage: one tab's multi-page journey is one session.
  */
 (function (w, d) {
@@ -84,7 +86,7 @@
 
   // -- queue and transport ----------------------------------------------------------------------
   function push(kind, ev) {
-    if (sampled === "0" || queue.length >= 5000) return; // never grow without bound
+    if (sampled === "0" || queue.length >= 5000) return null; // never grow without bound
     ev.kind = kind;
     ev.seq = seq++;
     set("seq", String(seq));
@@ -92,10 +94,14 @@
     if (ev.url === undefined) ev.url = location.href;
     queue.push(ev);
     if (queue.length >= 100) flush();
+    return ev;
   }
   function flush(onHide) {
-    if (sampled !== "1" || !queue.length) return;
-    var events = queue.splice(0, 500);
+    if (onHide === true) settled();
+    // An event whose snapshot is pending waits (with what follows it) until the page settled.
+    var held = watch ? queue.indexOf(watch.ev) : -1;
+    if (sampled !== "1" || !queue.length || !held) return;
+    var events = queue.splice(0, held > 0 ? Math.min(held, 500) : 500);
     var body = JSON.stringify({ session_id: sid, user_id: userId, events: events });
     var blob = new Blob([body], { type: "text/plain" }); // a "simple" request: no CORS preflight
     if (onHide === true && navigator.sendBeacon && body.length < 60000 && navigator.sendBeacon(ENDPOINT, blob)) return;
@@ -222,16 +228,17 @@
     if (!e.target || e.target.nodeType !== 1) return;
     flushInputs();
     scrolledAt = 0;
-    push("click", { target: describe(e.target.closest(CLICKABLE) || e.target) });
+    watchAfter(push("click", { target: describe(e.target.closest(CLICKABLE) || e.target) }));
   }, true);
   d.addEventListener("submit", function (e) {
     flushInputs();
-    if (e.target && e.target.nodeType === 1) push("submit", { target: describe(e.target) });
+    if (e.target && e.target.nodeType === 1) watchAfter(push("submit", { target: describe(e.target) }));
   }, true);
   d.addEventListener("keydown", function (e) {
     if ((e.key === "Enter" || e.key === "Escape") && e.target && e.target.nodeType === 1) {
       flushInputs();
-      push("key", { key: e.key, target: describe(e.target) });
+      var ev = push("key", { key: e.key, target: describe(e.target) });
+      if (e.key === "Enter") watchAfter(ev);
     }
   }, true);
 
@@ -260,7 +267,7 @@
     var now = location.href;
     if (now === lastUrl) return;
     flushInputs();
-    push("navigation", { from_url: lastUrl, to_url: now, trigger: trigger });
+    watchAfter(push("navigation", { from_url: lastUrl, to_url: now, trigger: trigger }));
     lastUrl = now;
   }
   ["pushState", "replaceState"].forEach(function (name) {
@@ -354,7 +361,9 @@
       headers.forEach(function (v, k) { reqHeaders[k] = v; });
       scrollCausedThis();
       var start = Date.now(), pol = policy(method, u);
+      inflight++;
       return nativeFetch(req && tp ? new Request(req, init) : input, req && tp ? undefined : init).then(function (res) {
+        inflight--;
         var type = res.headers.get("content-type") || "";
         var resHeaders = pickHeaders(res.headers, pol.resH);
         var done = function (text) { record("fetch", pol, method, u, res.status, start, reqHeaders, init.body, resHeaders, readJson(text || "", type, pol), null, tp); };
@@ -362,6 +371,7 @@
         else done("");
         return res;
       }, function (err) {
+        inflight--;
         record("fetch", pol, method, u, 0, start, reqHeaders, init.body, {}, null, err && err.message || "network error", tp);
         throw err;
       });
@@ -387,7 +397,9 @@
       if (sameOrigin(u) && !t.headers.traceparent) { tp = traceparent(); setHeader.call(x, "traceparent", tp.header); t.headers.traceparent = tp.header; }
       scrollCausedThis();
       var start = Date.now();
+      inflight++;
       x.addEventListener("loadend", function () {
+        inflight--;
         var type = x.getResponseHeader("content-type") || "", resHeaders = {}, pol = policy(t.method, u);
         pol.resH.forEach(function (h) { var v = x.getResponseHeader(h); if (v != null) resHeaders[h] = v; });
         var text = x.responseType === "" || x.responseType === "text" ? x.responseText : (x.responseType === "json" ? JSON.stringify(x.response) : "");
@@ -395,6 +407,56 @@
       });
       return send.apply(this, arguments);
     };
+  }
+
+  // -- what became visible ----------------------------------------------------------------------
+  // After an action (or page load) the page settles: no request of its own in flight and no DOM
+  // change for 300 ms (a page load also waits for "complete"), 3 s at most. Then the elements
+  // visible now that were not (or showed another text) before are the action's `visible`:
+  // test ids, live regions, dialogs and headings, page chrome (header, nav, footer) left out,
+  // alerts and dialogs first, at most 10, described like click targets. One watch at a time:
+  // the next action (or the page being hidden) closes the pending one.
+  var SHOWN = "[data-testid],[data-test],[data-cy],[role=alert],[role=status],[role=dialog],[role=alertdialog],dialog,h1,h2,h3";
+  var LIVE = "[role=alert],[role=status],[role=dialog],[role=alertdialog],dialog";
+  var CHROME = "header,nav,footer,[role=banner],[role=navigation],[role=contentinfo]";
+  var inflight = 0, watch = null, changedAt = 0;
+  var observer = w.MutationObserver && new MutationObserver(function () { changedAt = Date.now(); });
+  function shown() {
+    // Visible as Playwright judges it (a non-empty box, not visibility:hidden); text to see changes.
+    var m = new Map(), els = d.querySelectorAll(SHOWN);
+    for (var i = 0; i < els.length && i < 1000; i++) {
+      var el = els[i], r = el.getBoundingClientRect();
+      if (r.width > 0 && r.height > 0 && getComputedStyle(el).visibility !== "hidden") m.set(el, el.innerText);
+    }
+    return m;
+  }
+  function watchAfter(ev) {
+    if (!ev || !w.Map) return;
+    var before = watch && ev.kind === "navigation" ? watch.before : undefined; // from the click that led there
+    settled();
+    if (before === undefined) before = ev.kind === "page_view" ? null : shown();
+    watch = { ev: ev, before: before, start: changedAt = Date.now() };
+    if (observer) observer.observe(d.documentElement, { childList: true, subtree: true, attributes: true, characterData: true });
+    watch.t = setInterval(function () {
+      var now = Date.now();
+      if (now - watch.start > 3000 || (!inflight && now - changedAt >= 300 && d.readyState === "complete")) settled();
+    }, 100);
+  }
+  function settled() {
+    var x = watch;
+    if (!x) return;
+    watch = null;
+    clearInterval(x.t);
+    if (observer) observer.disconnect();
+    var out = [];
+    shown().forEach(function (text, el) {
+      if (x.before && x.before.get(el) === text) return;
+      var live = el.matches(LIVE);
+      if (!live && el.closest(CHROME)) return;
+      out.push([live ? 0 : /^H\d$/.test(el.tagName) ? 1 : 2, out.length, el]);
+    });
+    out.sort(function (a, b) { return a[0] - b[0] || a[1] - b[1]; });
+    x.ev.visible = out.slice(0, 10).map(function (o) { var t = describe(o[2]); delete t.css; delete t.xpath; return t; });
   }
 
   // -- errors -------------------------------------------------------------------------------------
@@ -434,13 +496,13 @@
   function hide() { flushInputs(); reportVitals(); flush(true); }
   d.addEventListener("visibilitychange", function () { if (d.visibilityState === "hidden") hide(); });
   w.addEventListener("pagehide", hide);
-  push("page_view", { title: clip(d.title, 512) || null, referrer: d.referrer || null });
+  watchAfter(push("page_view", { title: clip(d.title, 512) || null, referrer: d.referrer || null }));
   if (sampled !== null) applyConfig(cfg);
 
   w.trodden = {
     sessionId: sid,
     track: function (name, properties) { push("custom", { name: String(name).slice(0, 128), properties: properties || {} }); },
     identify: function (id) { userId = id == null ? null : String(id); },
-    flush: function () { flushInputs(); flush(); }
+    flush: function () { flushInputs(); settled(); flush(); }
   };
 })(window, document);

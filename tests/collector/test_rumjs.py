@@ -29,7 +29,11 @@ SECRET_NOTE = "my-private-diary-entry"
 
 INDEX = """<!doctype html><html><head><title>Shop</title>
 <script src="{collector}/rum.js" data-key="{key}" data-user-id="u-1" async></script></head>
-<body><main id="main">
+<body><nav><a href="/" data-testid="nav-home">Home</a></nav><main id="main">
+<h1 data-testid="page-title">Shop</h1>
+<p data-testid="cart-toast" role="status" hidden></p>
+<p data-testid="promo-alert" role="alert" hidden>Code sent to {email}</p>
+<section data-testid="promo-box" data-sensitive hidden>Your code: {note}</section>
 <form id="login" onsubmit="event.preventDefault()">
   <label for="email">Email</label><input id="email" type="email" data-testid="email-input">
   <label for="pw">Password</label><input id="pw" type="password">
@@ -38,7 +42,7 @@ INDEX = """<!doctype html><html><head><title>Shop</title>
   <button type="submit">Sign in</button>
 </form>
 <div class="product"><button data-testid="add-to-cart" onclick="addToCart()">Add to cart</button></div>
-<button id="promo" onclick="window.trodden.track('promo_clicked', {{code: 'SPRING', pct: 10}})">Promo</button>
+<button id="promo" onclick="window.trodden.track('promo_clicked', {{code: 'SPRING', pct: 10}}); showPromo()">Promo</button>
 <a href="/checkout" id="to-checkout">Checkout</a>
 <div style="height: 3000px"></div>
 <ul id="feed"><li data-testid="feed-end">More products below</li></ul>
@@ -55,19 +59,25 @@ async function addToCart() {{
   const r = await fetch('/api/cart', {{method: 'POST', headers: {{'Content-Type': 'application/json'}},
                                       body: JSON.stringify({{sku: 'SKU-1', qty: 2}})}});
   await r.json();
+  const toast = document.querySelector('[data-testid=cart-toast]');
+  toast.textContent = 'Added to cart';
+  toast.hidden = false;
   history.pushState({{}}, '', '/cart');
   document.title = 'Cart';
+}}
+function showPromo() {{
+  for (const id of ['promo-alert', 'promo-box']) document.querySelector(`[data-testid=${{id}}]`).hidden = false;
 }}
 </script></body></html>"""
 
 CHECKOUT = """<!doctype html><html><head><title>Checkout</title>
 <script src="{collector}/rum.js" data-key="{key}" async></script></head>
-<body><button id="pay" onclick="pay()">Pay now</button>
+<body><button id="pay" onclick="pay()">Pay now</button><h2 id="paid" hidden>Paid, thank you</h2>
 <script>
 function pay() {{
   const x = new XMLHttpRequest();
   x.open('GET', '/api/summary');
-  x.onload = () => {{ document.body.dataset.done = '1'; }};
+  x.onload = () => {{ document.getElementById('paid').hidden = false; document.body.dataset.done = '1'; }};
   x.send();
 }}
 </script></body></html>"""
@@ -78,7 +88,8 @@ async def shop(collector: RunningCollector) -> AsyncIterator[tuple[str, list[str
     traceparents: list[str] = []
 
     async def page(template: str) -> web.Response:
-        return web.Response(text=template.format(collector=collector.url, key=KEY), content_type="text/html")
+        text = template.format(collector=collector.url, key=KEY, email=EMAIL, note=SECRET_NOTE)
+        return web.Response(text=text, content_type="text/html")
 
     async def index(_r: web.Request) -> web.Response:
         return await page(INDEX)
@@ -88,6 +99,8 @@ async def shop(collector: RunningCollector) -> AsyncIterator[tuple[str, list[str
 
     async def cart(request: web.Request) -> web.Response:
         traceparents.append(request.headers.get("traceparent", ""))
+        # longer than the tag's 300 ms DOM quiet period: the snapshot must wait for the response
+        await asyncio.sleep(0.6)
         return web.json_response({"cart_id": "c-1", "items": [{"sku": "SKU-1", "qty": 2}]}, status=201)
 
     async def summary(request: web.Request) -> web.Response:
@@ -230,6 +243,28 @@ async def test_a_journey_arrives_in_postgres(collector: RunningCollector, shop: 
     [promo] = by_kind["custom"]
     assert promo["name"] == "promo_clicked" and promo["properties"] == {"code": "SPRING", "pct": 10}
 
+    # What became visible: the page as it loaded (chrome left out), the toast the click's request
+    # led to (the tag waited for the response), masked content without its text, a heading.
+    first_view = by_kind["page_view"][0]["visible"]
+    assert first_view[0]["test_id"] == "page-title"  # headings before other elements
+    assert first_view[0]["role"] == "heading" and first_view[0]["text"] == "Shop"
+    shown_ids = {v.get("test_id") for v in first_view}
+    assert {"add-to-cart", "email-input", "feed-end"} <= shown_ids
+    assert not shown_ids & {"nav-home", "cart-toast", "promo-alert", "promo-box"}  # chrome, hidden
+    assert all("css" not in v and "xpath" not in v for v in first_view)
+    toast = next(v for v in nav["visible"] if v.get("test_id") == "cart-toast")
+    assert toast["role"] == "status" and toast["text"] == "Added to cart"
+    promo_click = next(c for c in by_kind["click"] if c["target"].get("id") == "promo")
+    promo = {v.get("test_id"): v for v in promo_click["visible"]}
+    assert list(promo) == ["promo-alert", "promo-box"]  # alerts first
+    assert promo["promo-alert"]["role"] == "alert" and promo["promo-alert"]["text"].startswith("Code sent to ")
+    assert "text" not in promo["promo-box"] and "name" not in promo["promo-box"]  # masked: no text
+    pay = next(c for c in by_kind["click"] if c["target"].get("id") == "pay")
+    assert {"role": "heading", "name": "Paid, thank you", "text": "Paid, thank you", "tag": "h2", "id": "paid"} in pay[
+        "visible"
+    ]
+    assert all(v["target"].get("id") != "email" or "visible" not in v for v in by_kind["input"])
+
     everything = str(await collector.store.pool.fetch("SELECT t::text FROM events t"))
     assert PASSWORD not in everything and SECRET_NOTE not in everything and EMAIL not in everything
     assert await collector.store.pool.fetchval("SELECT user_id FROM sessions") == "u-1"
@@ -262,7 +297,9 @@ async def test_the_tag_obeys_the_sampling_rate(start_collector: StartCollector, 
     collector = await start_collector(instrumentation_file=config)
 
     async def index(_r: web.Request) -> web.Response:
-        page = INDEX.format(collector=collector.url, key=KEY).replace("async></script>", "></script>", 1)
+        page = INDEX.format(collector=collector.url, key=KEY, email=EMAIL, note=SECRET_NOTE).replace(
+            "async></script>", "></script>", 1
+        )
         return web.Response(text=page, content_type="text/html")
 
     app = web.Application()
@@ -308,7 +345,8 @@ async def test_capture_detail_widens_capture_for_its_routes(start_collector: Sta
     collector = await start_collector(instrumentation_file=config)
 
     async def index(_r: web.Request) -> web.Response:
-        return web.Response(text=INDEX.format(collector=collector.url, key=KEY), content_type="text/html")
+        text = INDEX.format(collector=collector.url, key=KEY, email=EMAIL, note=SECRET_NOTE)
+        return web.Response(text=text, content_type="text/html")
 
     async def cart(_r: web.Request) -> web.Response:
         return web.json_response({"cart_id": "c-9"}, status=201, headers={"X-Cart-Version": "7"})

@@ -42,7 +42,8 @@ INDEX = """<!doctype html><html><head><title>Shop</title>
   <button type="submit">Sign in</button>
 </form>
 <div class="product"><button data-testid="add-to-cart" onclick="addToCart()">Add to cart</button></div>
-<button id="promo" onclick="window.trodden.track('promo_clicked', {{code: 'SPRING', pct: 10}}); showPromo()">Promo</button>
+<button id="promo"
+  onclick="window.trodden.track('promo_clicked', {{code: 'SPRING', pct: 10}}); showPromo()">Promo</button>
 <a href="/checkout" id="to-checkout">Checkout</a>
 <div style="height: 3000px"></div>
 <ul id="feed"><li data-testid="feed-end">More products below</li></ul>

@@ -97,7 +97,7 @@
     return ev;
   }
   function flush(onHide) {
-    if (onHide === true) settled();
+    if (onHide === true) settled(true);
     // An event whose snapshot is pending waits (with what follows it) until the page settled.
     var held = watch ? queue.indexOf(watch.ev) : -1;
     if (sampled !== "1" || !queue.length || !held) return;
@@ -415,7 +415,8 @@
   // visible now that were not (or showed another text) before are the action's `visible`:
   // test ids, live regions, dialogs and headings, page chrome (header, nav, footer) left out,
   // alerts and dialogs first, at most 10, described like click targets. One watch at a time:
-  // the next action (or the page being hidden) closes the pending one.
+  // the next action closes the pending one with what is visible then; the page being hidden
+  // drops it (what followed is the next page's page_view).
   var SHOWN = "[data-testid],[data-test],[data-cy],[role=alert],[role=status],[role=dialog],[role=alertdialog],dialog,h1,h2,h3";
   var LIVE = "[role=alert],[role=status],[role=dialog],[role=alertdialog],dialog";
   var CHROME = "header,nav,footer,[role=banner],[role=navigation],[role=contentinfo]";
@@ -442,12 +443,13 @@
       if (now - watch.start > 3000 || (!inflight && now - changedAt >= 300 && d.readyState === "complete")) settled();
     }, 100);
   }
-  function settled() {
+  function settled(drop) {
     var x = watch;
     if (!x) return;
     watch = null;
     clearInterval(x.t);
     if (observer) observer.disconnect();
+    if (drop) return;
     var out = [];
     shown().forEach(function (text, el) {
       if (x.before && x.before.get(el) === text) return;

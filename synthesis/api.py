@@ -20,6 +20,7 @@ from trodden.synthesis.login import LoginLearner
 from trodden.synthesis.mining import Miner
 from trodden.synthesis.selection import Coverage, Selection, SelectOptions, select_journeys
 from trodden.synthesis.unmask import known_pseudonyms
+from trodden.synthesis.visible import VisibleLearner
 
 from trodden.log import get_logger
 from trodden.models.suite import Suite
@@ -94,10 +95,13 @@ async def generate_suite(
     journeys = await load_journeys(store, source)  # route templates learned over the whole source
     miner = Miner(journeys.templater, options.mining)
     logins = LoginLearner()  # how users log in, learned over all sessions like the assertions
+    visible = VisibleLearner()  # what shows after each UI step, over all sessions too
     wanted = {sid: (sig, reasons) for sid, sig, reasons in items}
     picked: dict[str, SelectedInput] = {}
     async for session in db.iter_sessions(store, source):
         miner.add(session)
+        if options.browser:
+            visible.add(session)
         if options.http:
             logins.add(api_requests(session))
         if session.session_id in wanted:
@@ -106,7 +110,7 @@ async def generate_suite(
     selected = [picked[sid] for sid, _, _ in items if sid in picked]
     known = known_pseudonyms(await store.source_key(source), options.known_values) if options.known_values else None
     suite = build_suite(suite_name, source, selected, miner, options=options, selection_id=sel_id, known=known,
-                        login=logins.best())  # fmt: skip
+                        login=logins.best(), visible=visible)  # fmt: skip
     suite.stats["coverage"] = _coverage_of(journeys, [i.session.session_id for i in selected])
     if save:
         suite = await save_suite_revision(store, suite)

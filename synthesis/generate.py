@@ -4,7 +4,8 @@ HTTP tests replay the session's API requests with correlation (`correlate.py`); 
 expectation holds what the recording promises and the mined statistics confirm: the status,
 the response shape (keys that were always there, with their types), the formats of volatile
 values, and the values that were the same every time this exact request was made. Browser tests
-replay the UI events with locator fallbacks and expect the page the session went to.
+replay the UI events with locator fallbacks and expect the page the session went to and what
+became visible there (`visible.py`: elements by test id, texts only where they cannot vary).
 Mined assertions that a generated test's own recording contradicts (a session selected for its
 500 against "always 2xx" at 0.995 confidence) are dropped from the suite: as oracles for these
 tests they would fail on an unchanged application. Latency bounds are exempt (a recorded slow
@@ -35,6 +36,7 @@ from trodden.synthesis.mining import Miner, MiningOptions, request_key
 from trodden.synthesis.pytest_runtime import check_assertion, check_sequence, type_name, value_format, walk
 from trodden.synthesis.routes import RouteTemplater
 from trodden.synthesis.steps import is_api_request, url_path
+from trodden.synthesis.visible import VisibleExpectation, VisibleLearner
 
 from trodden.models.events import CustomEvent, Navigation, NetworkRequest, PageView, Session, Target, UiEvent
 from trodden.models.suite import (
@@ -179,10 +181,22 @@ def _page_template(url: str | None, templater: RouteTemplater) -> str | None:
 _UI_ACTIONS: dict[str, str] = {"click": "click", "input": "fill", "change": "fill", "submit": "submit", "key": "press"}
 
 
+def _expect_visible(step: BrowserStep, shown: VisibleExpectation) -> None:
+    mine = VisibleExpectation(step.expect.visible, step.expect.visible_text)
+    mine.merge(shown)
+    step.expect.visible, step.expect.visible_text = mine.visible, mine.visible_text
+
+
 def build_browser_test(
-    item: SelectedInput, source: str, templater: RouteTemplater, known: dict[str, str] | None = None
-) -> TestCase | None:
-    """A Playwright-style test of a session's UI events, or None when it has none."""
+    item: SelectedInput, source: str, templater: RouteTemplater, known: dict[str, str] | None = None,
+    visible: VisibleLearner | None = None,
+) -> TestCase | None:  # fmt: skip
+    """A Playwright-style test of a session's UI events, or None when it has none. `visible` (fed
+    with every session of the source) says which recorded snapshots replay can expect; without
+    it, the session's own."""
+    if visible is None:
+        visible = VisibleLearner()
+        visible.add(item.session)
     steps: list[BrowserStep] = []
     variables: dict[str, Any] = {}
     current: BrowserStep | None = None
@@ -191,12 +205,14 @@ def build_browser_test(
             url = ev.to_url if isinstance(ev, Navigation) else ev.url
             page = _page_template(url, templater)
             if current is not None and current.action != "goto":
-                current.expect.url = page  # where the previous action led
+                current.expect.url = page  # where the previous action led, and what showed there
+                _expect_visible(current, visible.expected(ev))
                 current = None
             elif url and (not steps or steps[-1].action != "goto" or steps[-1].url != _path_url(url)):
                 # a page the user reached without a recorded action (typed, bookmarked): go there
                 current = BrowserStep(id=f"b{len(steps) + 1}", action="goto", url=_path_url(url),
                                       expect=BrowserExpectation(url=page))  # fmt: skip
+                _expect_visible(current, visible.expected(ev))
                 steps.append(current)
         elif isinstance(ev, UiEvent) and ev.kind in _UI_ACTIONS:
             if not steps:  # the session started without a recorded page view
@@ -216,6 +232,7 @@ def build_browser_test(
             current = BrowserStep(id=f"b{len(steps) + 1}", action="select" if on_select else _UI_ACTIONS[ev.kind],
                                   locators=locators(ev.target),
                                   value=value if ev.kind != "click" else None)  # type: ignore[arg-type]  # fmt: skip
+            _expect_visible(current, visible.expected(ev))
             steps.append(current)
         elif isinstance(ev, NetworkRequest) and steps and is_api_request(ev.method, url_path(ev.request_url)):
             endpoint = f"{ev.method.upper()} {templater.template(url_path(ev.request_url))}"
@@ -256,16 +273,22 @@ def build_suite(
     name: str, source: str, selected: Sequence[SelectedInput], miner: Miner | None,
     *, options: GenerateOptions | None = None, selection_id: int | None = None,
     assertions: list[Assertion] | None = None, known: dict[str, str] | None = None,
-    login: LoginExchange | None = None,
+    login: LoginExchange | None = None, visible: VisibleLearner | None = None,
 ) -> Suite:  # fmt: skip
     """A suite (revision 0: the store numbers it) from selected sessions and a fed miner; with a
-    learned `login` exchange, tests of sessions that started logged in log in first."""
+    learned `login` exchange, tests of sessions that started logged in log in first. `visible`,
+    fed with every session, vouches for the visible state browser steps expect (default: fed with
+    the selected sessions only)."""
     options = options or GenerateOptions()
     templater = miner.templater if miner is not None else RouteTemplater()
     if assertions is None:
         assertions = miner.assertions() if miner is not None else []
     tests: list[TestCase] = []
     profiles = _Profiles(login, options.login, templater, own_logins=options.own_login_credentials)
+    if visible is None:
+        visible = VisibleLearner()
+        for item in selected:
+            visible.add(item.session)
     for item in selected:
         if options.http:
             built = build_http_test(item, source, templater, miner, known)
@@ -274,7 +297,7 @@ def build_suite(
                 test.auth_profile = profiles.for_test(test, api_requests(item.session), auth)
                 tests.append(test)
         if options.browser:
-            btest = build_browser_test(item, source, templater, known)
+            btest = build_browser_test(item, source, templater, known, visible)
             if btest is not None:
                 tests.append(btest)
     recordings = {t.session_id: api_requests(i.session) for t, i in _http_tests_with_inputs(tests, selected)}

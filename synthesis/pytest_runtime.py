@@ -420,6 +420,14 @@ class BrowserRunner:
                 self.page.wait_for_url(pattern, timeout=self.timeout_ms)
             except Exception as exc:  # Playwright's TimeoutError: say what was expected
                 raise StepFailed(f"{step['id']}: page is {self.page.url}, expected {expected}") from exc
+        # what became visible after the step may show a moment later (a response, a render)
         for text in (step.get("expect") or {}).get("visible_text") or []:
-            if self.page.get_by_text(text).count() == 0:
-                raise StepFailed(f"{step['id']}: text {text!r} not visible")
+            try:
+                self.page.get_by_text(text).first.wait_for(state="visible", timeout=self.timeout_ms)
+            except Exception as exc:  # Playwright's TimeoutError
+                raise StepFailed(f"{step['id']}: text {text!r} not visible") from exc
+        for spec in (step.get("expect") or {}).get("visible") or []:
+            try:
+                self._locator(spec).first.wait_for(state="visible", timeout=self.timeout_ms)
+            except Exception as exc:
+                raise StepFailed(f"{step['id']}: element {spec['strategy']}={spec['value']} not visible") from exc

@@ -360,14 +360,17 @@ class BrowserRunner:
             except PlaywrightError:
                 out.failures.append(Failure(
                     source="expectation", assertion_id=f"expect:text:{text[:40]}", kind="visible_text",
-                    description=f"recorded expectation: the text {text!r} is visible", expected=text,
-                    actual="not visible", step_id=step.id, url=page.url))
+                    description=f"recorded expectation: the text {text!r} is visible after the step ({step.action})",
+                    expected=text, actual=f"not visible within {timeout_s:g} s", step_id=step.id, url=page.url))
         for loc in expect.visible:
             if await find(page, [loc], timeout_s) is None:
+                # what the recording saw appear after the user's action is not there: the UI changed
                 out.failures.append(Failure(
                     source="expectation", assertion_id=f"expect:visible:{describe_locator(loc)[:60]}",
-                    kind="visible", description="recorded expectation: element visible after the step",
-                    expected=describe_locator(loc), actual="not visible", step_id=step.id, url=page.url))
+                    kind="visible",
+                    description=f"recorded expectation: {describe_locator(loc)} visible after the step ({step.action})",
+                    expected=describe_locator(loc), actual=f"not visible within {timeout_s:g} s", step_id=step.id,
+                    url=page.url))
 
     async def _http_step(self, step: HttpStep, context: BrowserContext, variables: dict[str, Any],
                          out: Execution) -> bool:

@@ -138,13 +138,16 @@ class Sanitizer:
         self.url: Callable[[str], str] = lru_cache(maxsize=65536)(self._url)
 
     # -- events ---------------------------------------------------------------------------------
-    def event(self, event: dict[str, Any]) -> dict[str, Any]:
-        """One event (a dict as the client sent it, already validated), sanitised field by field."""
+    def event(self, event: dict[str, Any], skip: frozenset[str] = frozenset()) -> dict[str, Any]:
+        """One event (a dict as the client sent it, already validated), sanitised field by field;
+        the fields in `skip` are left out (the collector stores some fields as columns)."""
         out: dict[str, Any] = {}
         text = self.text
         for field, value in event.items():
+            if field in skip:
+                continue
             cls = value.__class__
-            if value is None or field in _KEEP_FIELDS or cls is bool or cls is int or cls is float:
+            if value is None or cls is bool or cls is int or cls is float or field in _KEEP_FIELDS:
                 out[field] = value
             elif field in _URL_FIELDS and cls is str:
                 out[field] = self.url(value)

@@ -74,17 +74,30 @@ ON CONFLICT (source, session_id) DO UPDATE SET
     last_ts = greatest(sessions.last_ts, excluded.last_ts),
     event_count = sessions.event_count + excluded.event_count
 """
-_UPSERT_SESSIONS = """
-INSERT INTO sessions (source, session_id, first_ts, last_ts, event_count, user_id, attributes)
-SELECT source, session_id, first_ts, last_ts, n, user_id, attributes::jsonb
-FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::int[], $6::text[], $7::text[])
-    AS t(source, session_id, first_ts, last_ts, n, user_id, attributes)
-ON CONFLICT (source, session_id) DO UPDATE SET
-    first_ts = least(sessions.first_ts, excluded.first_ts),
-    last_ts = greatest(sessions.last_ts, excluded.last_ts),
-    event_count = sessions.event_count + excluded.event_count,
-    user_id = coalesce(excluded.user_id, sessions.user_id),
-    attributes = sessions.attributes || excluded.attributes
+# After the COPY of a flush's new events, one statement does the rest: each session upserted once
+# (first/last timestamp and count of the rows, user id and attributes from the batches' metadata;
+# in key order, so concurrent lanes lock session rows in the same order and cannot deadlock), and
+# spans and logs that arrived before these events linked to their session. One round trip instead
+# of one per step.
+_SESSIONS_AND_LINKS = """
+WITH sess AS (
+    INSERT INTO sessions (source, session_id, first_ts, last_ts, event_count, user_id, attributes)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::int[], $6::text[],
+                         $7::jsonb[])
+    ON CONFLICT (source, session_id) DO UPDATE SET
+        first_ts = least(sessions.first_ts, excluded.first_ts),
+        last_ts = greatest(sessions.last_ts, excluded.last_ts),
+        event_count = sessions.event_count + excluded.event_count,
+        user_id = coalesce(excluded.user_id, sessions.user_id),
+        attributes = sessions.attributes || excluded.attributes
+), traces AS (
+    SELECT DISTINCT * FROM unnest($8::text[], $9::text[], $10::text[]) AS t(source, session_id, trace_id)
+), spans_linked AS (
+    UPDATE spans SET session_id = t.session_id FROM traces t
+    WHERE spans.session_id IS NULL AND spans.source = t.source AND spans.trace_id = t.trace_id
+)
+UPDATE logs SET session_id = t.session_id FROM traces t
+WHERE logs.session_id IS NULL AND logs.trace_id IS NOT NULL AND logs.source = t.source AND logs.trace_id = t.trace_id
 """
 _UPDATE_SESSIONS = """
 UPDATE sessions s SET user_id = coalesce(m.user_id, s.user_id), attributes = s.attributes || m.attributes
@@ -113,10 +126,11 @@ WHERE logs.session_id IS NULL AND logs.trace_id IS NOT NULL AND logs.source = t.
 """
 
 
-def _session_rows(item: WorkItem) -> tuple[list[Any], ...]:
-    """Per (source, session): first and last timestamp, how many rows, user id and attributes (from
-    the batches' metadata), as unnest() arrays; one upsert writes each session row once."""
+def _sessions_and_links_args(item: WorkItem) -> list[Any]:
+    """`_SESSIONS_AND_LINKS`'s parameters. Per (source, session): first and last timestamp, how
+    many rows, user id and attributes (from the batches' metadata); and the traced rows."""
     agg: dict[tuple[str, str], list[Any]] = {}
+    traced: list[tuple[str, str, str]] = []
     for row in item.events:
         key = (row[0], row[1])
         ts = row[3]
@@ -129,6 +143,8 @@ def _session_rows(item: WorkItem) -> tuple[list[Any], ...]:
             elif ts > entry[1]:
                 entry[1] = ts
             entry[2] += 1
+        if row[6] is not None:
+            traced.append((row[0], row[1], row[6]))
     for source, session_id, user_id, attributes in item.sessions:
         entry = agg.get((source, session_id))
         if entry is not None:
@@ -136,15 +152,18 @@ def _session_rows(item: WorkItem) -> tuple[list[Any], ...]:
             entry[4] = {**(entry[4] or {}), **attributes}
     keys = sorted(agg)  # every lane locks session rows in the same order: no deadlocks between them
     values = [agg[k] for k in keys]
-    return (
+    return [
         [k[0] for k in keys],
         [k[1] for k in keys],
         [v[0] for v in values],
         [v[1] for v in values],
         [v[2] for v in values],
         [v[3] for v in values],
-        [orjson.dumps(v[4] or {}).decode() for v in values],
-    )
+        [v[4] or {} for v in values],
+        [t[0] for t in traced],
+        [t[1] for t in traced],
+        [t[2] for t in traced],
+    ]
 
 
 def _jsonb_binary(value: Any) -> bytes:
@@ -190,7 +209,11 @@ class Writer:
         max_flush_rows: int = 20_000,
         retry_window: float = 10.0,
         lanes: int = 3,
+        linger: float = float(__import__("os").environ.get("LINGER", "0")),
+        min_flush_rows: int = int(__import__("os").environ.get("MINFLUSH", "400")),
     ) -> None:
+        self.linger = linger
+        self.min_flush_rows = min_flush_rows
         self.dsn = dsn
         self.max_queue_rows = max_queue_rows
         self.max_flush_rows = max_flush_rows
@@ -332,6 +355,45 @@ class Writer:
                 for pending in batch:
                     self._done(pending, exc)
 
+    async def _ensure_partitions(self, lane: _Lane, conn: asyncpg.Connection, item: WorkItem) -> None:
+        """The daily partitions of the item's days exist (a new day at midnight, or a client's clock),
+        and tomorrow's ahead of it. Most flushes hold one day this lane has seen: two comparisons."""
+        first = min(row[3] for row in item.events).date()
+        last = max(row[3] for row in item.events).date()
+        if first == last and first in lane.partition_days:
+            return
+        days = {row[3].date() for row in item.events} - lane.partition_days
+        if days:
+            tomorrow = datetime.now(UTC).date() + timedelta(days=1)
+            for day in sorted(days | {tomorrow}):
+                if partitions.wanted(day):
+                    await partitions.ensure_partition(conn, day)
+                lane.partition_days.add(day)
+
+    async def _flush_deduplicating(self, conn: asyncpg.Connection, item: WorkItem) -> None:
+        """One transaction through temporary tables with ON CONFLICT DO NOTHING: a retried row adds
+        nothing and session counters count only the rows that were new. Spans and logs go this way."""
+        async with conn.transaction():
+            if item.events:
+                await conn.copy_records_to_table("ev_in", records=item.events, columns=EVENT_COLUMNS)
+                await conn.execute(_INSERT_EVENTS)
+                if item.sessions:
+                    await conn.copy_records_to_table("sess_in", records=item.sessions, columns=SESSION_COLUMNS)
+                    await conn.execute(_UPDATE_SESSIONS)
+            if item.spans:
+                await conn.copy_records_to_table("sp_in", records=item.spans, columns=SPAN_COLUMNS)
+                await conn.execute(_INSERT_SPANS)
+                await conn.execute(_LINK_NEW_SPANS)
+            if item.logs:
+                await conn.copy_records_to_table("lg_in", records=item.logs, columns=LOG_COLUMNS)
+                await conn.execute(_INSERT_LOGS)
+                await conn.execute(_LINK_NEW_LOGS)
+            traced = [row for row in item.events if row[6] is not None]
+            if traced:
+                await conn.execute(
+                    _LINK_FROM_EVENTS, [r[0] for r in traced], [r[1] for r in traced], [r[6] for r in traced]
+                )
+
     def _take(self) -> list[_Pending]:
         batch: list[_Pending] = []
         rows = 0
@@ -384,52 +446,22 @@ class Writer:
         for pending in batch:
             self._done(pending, None)
 
-    async def _insert_events(self, conn: asyncpg.Connection, item: WorkItem) -> None:
-        """COPY straight into `events` (the common case: nothing is a retry) and upsert the
-        sessions; when a row already exists, the savepoint rolls back and the rows go through a
-        temporary table with ON CONFLICT DO NOTHING, counting only what was new."""
-        try:
-            async with conn.transaction():  # a savepoint inside the flush's transaction
-                await conn.copy_records_to_table("events", records=item.events, columns=EVENT_COLUMNS)
-                await conn.execute(_UPSERT_SESSIONS, *_session_rows(item))
-            return
-        except asyncpg.UniqueViolationError:
-            pass
-        await conn.copy_records_to_table("ev_in", records=item.events, columns=EVENT_COLUMNS)
-        await conn.execute(_INSERT_EVENTS)
-        if item.sessions:
-            await conn.copy_records_to_table("sess_in", records=item.sessions, columns=SESSION_COLUMNS)
-            await conn.execute(_UPDATE_SESSIONS)
-
     async def _flush(self, lane: _Lane, item: WorkItem) -> None:
         conn = lane.conn
         if conn is None:
             raise ConnectionError("no connection")
         if item.events:
-            days = {row[3].date() for row in item.events} - lane.partition_days
-            if days:
-                # A new day (at midnight, or a client's clock): its partition, and tomorrow's ahead.
-                tomorrow = datetime.now(UTC).date() + timedelta(days=1)
-                for day in sorted(days | {tomorrow}):
-                    if partitions.wanted(day):
-                        await partitions.ensure_partition(conn, day)
-                    lane.partition_days.add(day)
+            await self._ensure_partitions(lane, conn, item)
         started = time.perf_counter()
-        async with conn.transaction():
-            if item.events:
-                await self._insert_events(conn, item)
-            if item.spans:
-                await conn.copy_records_to_table("sp_in", records=item.spans, columns=SPAN_COLUMNS)
-                await conn.execute(_INSERT_SPANS)
-                await conn.execute(_LINK_NEW_SPANS)
-            if item.logs:
-                await conn.copy_records_to_table("lg_in", records=item.logs, columns=LOG_COLUMNS)
-                await conn.execute(_INSERT_LOGS)
-                await conn.execute(_LINK_NEW_LOGS)
-            traced = [row for row in item.events if row[6] is not None]
-            if traced:
-                await conn.execute(
-                    _LINK_FROM_EVENTS, [r[0] for r in traced], [r[1] for r in traced], [r[6] for r in traced]
-                )
+        if item.events and not item.spans and not item.logs:
+            # The common case: new events only. COPY straight into `events`, then one statement.
+            try:
+                async with conn.transaction():
+                    await conn.copy_records_to_table("events", records=item.events, columns=EVENT_COLUMNS)
+                    await conn.execute(_SESSIONS_AND_LINKS, *_sessions_and_links_args(item))
+            except asyncpg.UniqueViolationError:  # a retried batch: rolled back, nothing of it stored
+                await self._flush_deduplicating(conn, item)
+        else:
+            await self._flush_deduplicating(conn, item)
         FLUSH_SECONDS.observe(time.perf_counter() - started)
         FLUSHED_ROWS.inc(len(item.events) + len(item.spans) + len(item.logs))

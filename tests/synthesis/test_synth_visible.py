@@ -60,14 +60,7 @@ def test_stable_elements_and_texts_become_the_expectation_volatile_texts_do_not(
     goto, click = _steps(sessions[0], learner)
 
     assert (goto.action, goto.expect.url) == ("goto", "/products/{id}")
-    assert goto.expect.visible == [
-        Locator(strategy="test_id", value="product-name"),
-        Locator(strategy="test_id", value="product-price"),
-        Locator(strategy="test_id", value="stock-level"),
-        Locator(strategy="role", value="heading", name="Related"),
-    ]
-    # the price holds a number and a currency sign: never a text expectation
-    assert goto.expect.visible_text == ["Trail Runner", "In stock", "Related"]
+    assert goto.expect.visible == []  # a page load: see below
 
     assert click.action == "click"
     assert [loc.value for loc in click.expect.visible] == ["flash", "greeting", "cart-count", "order-ref"]
@@ -125,3 +118,16 @@ def test_volatility_and_locator_rules() -> None:
     )
     assert visible_locator(Target(id="paid", role="heading", name="Paid")) == Locator(strategy="id", value="paid")
     assert visible_locator(Target(role="heading", name="Order 8123")) is None
+    assert visible_locator(Target(test_id="product-link-SOCK-001", role="link", name="Socks")) is None
+
+
+def test_a_page_load_gives_no_expectation() -> None:
+    """A page also shows state made before the session (a cart, a wishlist), which a test in a
+    fresh browser does not have: the demo's v1 replay failed on cart lines every load showed."""
+    sessions = [_session(f"s{i}", f"u{i}", "Hi") for i in range(4)]
+    learner = VisibleLearner()
+    for s in sessions:
+        learner.add(s)
+    goto, click = _steps(sessions[0], learner)
+    assert goto.expect.visible == [] and goto.expect.visible_text == []
+    assert click.expect.visible != []

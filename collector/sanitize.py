@@ -136,6 +136,9 @@ class Sanitizer:
         # Sessions repeat their URLs, selectors and texts: the same input always gives the same output.
         self.text: Callable[[str], str] = lru_cache(maxsize=131072)(self._text)
         self.url: Callable[[str], str] = lru_cache(maxsize=65536)(self._url)
+        # Requests repeat their headers, bodies their field names: one lookup each instead of a walk.
+        self.header_value: Callable[[str, str], Any] = lru_cache(maxsize=65536)(self._header_value)
+        self.json_key: Callable[[str], str | None] = lru_cache(maxsize=65536)(self._json_key)
 
     # -- events ---------------------------------------------------------------------------------
     def event(self, event: dict[str, Any], skip: frozenset[str] = frozenset()) -> dict[str, Any]:
@@ -205,18 +208,20 @@ class Sanitizer:
                         if result is not _DROP:
                             out[key] = result
                         continue
-                if _key_class(key) is not None:
+                clean_key = self.json_key(key)
+                if clean_key is None:  # a field name with a rule of its own
+                    clean_key = text(key)
                     keyed = self._by_key(key, v)
                     if keyed is not None:
-                        out[text(key)] = keyed
+                        out[clean_key] = keyed
                         continue
                 vcls = v.__class__
                 if vcls is str:
-                    out[text(key)] = text(v)
+                    out[clean_key] = text(v)
                 elif vcls is dict or vcls is list:
-                    out[text(key)] = self.json(v, (*path, key) if self._json_paths else path)
+                    out[clean_key] = self.json(v, (*path, key) if self._json_paths else path)
                 else:
-                    out[text(key)] = v
+                    out[clean_key] = v
             return out
         if cls is list:
             child = (*path, "*") if self._json_paths else path
@@ -225,25 +230,31 @@ class Sanitizer:
 
     def headers(self, headers: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
+        header_value = self.header_value
         for name, raw in headers.items():
-            value = raw if isinstance(raw, str) else str(raw)
-            lname = name.lower()
-            rule = self._headers.get(lname)
-            if rule is not None:
-                result = self._apply(rule, value)
-                if result is not _DROP:
-                    out[name] = result
-                continue
-            if self._on["auth_headers"] and lname in _AUTH_HEADERS:
-                out[name] = self.authorization(value)
-            elif self._on["auth_headers"] and lname == "cookie":
-                out[name] = self.cookie(value)
-            elif self._on["auth_headers"] and lname == "set-cookie":
-                out[name] = "\n".join(self.set_cookie(line) for line in value.split("\n"))
-            else:
-                keyed = self._by_key(lname, value)
-                out[name] = keyed if keyed is not None else self.text(value)
+            result = header_value(name, raw if raw.__class__ is str else str(raw))
+            if result is not _DROP:
+                out[name] = result
         return out
+
+    def _header_value(self, name: str, value: str) -> Any:
+        """One header's sanitised value (`_DROP` when a rule drops it); a function of name and value only."""
+        lname = name.lower()
+        rule = self._headers.get(lname)
+        if rule is not None:
+            return self._apply(rule, value)
+        if self._on["auth_headers"] and lname in _AUTH_HEADERS:
+            return self.authorization(value)
+        if self._on["auth_headers"] and lname == "cookie":
+            return self.cookie(value)
+        if self._on["auth_headers"] and lname == "set-cookie":
+            return "\n".join(self.set_cookie(line) for line in value.split("\n"))
+        keyed = self._by_key(lname, value)
+        return keyed if keyed is not None else self.text(value)
+
+    def _json_key(self, key: str) -> str | None:
+        """A JSON field name, sanitised; None when the name calls for a rule on its value."""
+        return None if _key_class(key) is not None else self.text(key)
 
     def authorization(self, value: str) -> str:
         scheme, sep, credentials = value.strip().partition(" ")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
-from trodden.collector.rows import EventRow, Rejection, WorkItem, ms_to_datetime
+from trodden.collector.rows import EventRow, Rejection, WorkItem, ms_to_datetime, session_stats
 from trodden.collector.sanitize import Sanitizer
 from trodden.collector.validation import EVENT_DICT, EVENT_DICTS
 
@@ -63,7 +63,7 @@ def _envelope(doc: Any) -> tuple[BeaconBatch, list[dict[str, Any]]]:
 
 
 def decode_batches(docs: list[Any], source: str, sanitizer: Sanitizer) -> DecodedBeacons:
-    item = WorkItem()
+    item = WorkItem(session_stats=[], traced=[])
     rejected: list[Rejection] = []
     accepted = 0
     single = len(docs) == 1
@@ -128,9 +128,11 @@ def decode_batch(
     for raw in raws:
         raw.setdefault("session_id", batch.session_id)
     sanitize, url = sanitizer.event, sanitizer.url
+    traced = item.traced
     for event in _validated(raws, rejected, batch_index):
         session_id, kind, page = event["session_id"], event["kind"], event.get("url")
         data = sanitize(event, COLUMN_FIELDS)
+        trace_id = data.get("trace_id") if kind in _TRACED_KINDS else None
         row: EventRow = (
             source,
             session_id,
@@ -138,11 +140,20 @@ def decode_batch(
             ms_to_datetime(event["ts"]),
             kind,
             None if page is None else url(page),
-            data.get("trace_id") if kind in _TRACED_KINDS else None,
+            trace_id,
             data,
         )
         events.append(row)
         sessions_seen.add(session_id)
+        if trace_id is not None and traced is not None:
+            traced.append((source, session_id, trace_id))
+    if item.session_stats is not None and len(events) > before:
+        if len(sessions_seen) == 1:  # the usual batch: one session, its counters from C builtins
+            stamps = [row[3] for row in events[before:]]
+            (only,) = sessions_seen
+            item.session_stats.append((source, only, min(stamps), max(stamps), len(stamps)))
+        else:
+            item.session_stats.extend(session_stats(events[before:]))
     if batch.user_id is not None or batch.attributes:
         user_id = sanitizer.user_id(batch.user_id)
         attributes = sanitizer.json(batch.attributes, ()) if batch.attributes else {}

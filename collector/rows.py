@@ -13,6 +13,10 @@ from typing import Any
 # events: (source, session_id, seq, ts, kind, url, trace_id, data)
 EVENT_COLUMNS = ("source", "session_id", "seq", "ts", "kind", "url", "trace_id", "data")
 EventRow = tuple[str, str, int, datetime, str, str | None, str | None, dict[str, Any]]
+# per (source, session) of a list of event rows: (source, session_id, first ts, last ts, rows)
+SessionStatsRow = tuple[str, str, datetime, datetime, int]
+# an event row that carries a trace id: (source, session_id, trace_id)
+TracedRow = tuple[str, str, str]
 # sessions metadata: (source, session_id, user_id, attributes)
 SESSION_COLUMNS = ("source", "session_id", "user_id", "attributes")
 SessionMetaRow = tuple[str, str, str | None, dict[str, Any]]
@@ -86,6 +90,11 @@ class WorkItem:
     sessions: list[SessionMetaRow] = field(default_factory=list)
     spans: list[SpanRow] = field(default_factory=list)
     logs: list[LogRow] = field(default_factory=list)
+    # What the writer needs to know of `events` (session counters, trace links), filled in by the
+    # beacon decoder while it builds the rows, where it is cheapest; None: not known, the writer
+    # works it out from the rows.
+    session_stats: list[SessionStatsRow] | None = None
+    traced: list[TracedRow] | None = None
 
     @property
     def size(self) -> int:
@@ -96,3 +105,39 @@ class WorkItem:
         self.sessions.extend(other.sessions)
         self.spans.extend(other.spans)
         self.logs.extend(other.logs)
+        if self.session_stats is not None:
+            if other.session_stats is None:
+                self.session_stats = None
+            else:
+                self.session_stats.extend(other.session_stats)
+        if self.traced is not None:
+            if other.traced is None:
+                self.traced = None
+            else:
+                self.traced.extend(other.traced)
+
+    def stats(self) -> tuple[list[SessionStatsRow], list[TracedRow]]:
+        """`session_stats` and `traced`, worked out from the rows where the decoder did not."""
+        stats = self.session_stats if self.session_stats is not None else session_stats(self.events)
+        traced = (
+            self.traced if self.traced is not None else [(r[0], r[1], r[6]) for r in self.events if r[6] is not None]
+        )
+        return stats, traced
+
+
+def session_stats(events: list[EventRow]) -> list[SessionStatsRow]:
+    """First and last timestamp and number of rows of each (source, session) in `events`."""
+    agg: dict[tuple[str, str], list[Any]] = {}
+    for row in events:
+        key = (row[0], row[1])
+        ts = row[3]
+        entry = agg.get(key)
+        if entry is None:
+            agg[key] = [ts, ts, 1]
+        else:
+            if ts < entry[0]:
+                entry[0] = ts
+            elif ts > entry[1]:
+                entry[1] = ts
+            entry[2] += 1
+    return [(k[0], k[1], v[0], v[1], v[2]) for k, v in agg.items()]

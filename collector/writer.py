@@ -24,7 +24,15 @@ import asyncpg
 import orjson
 from trodden.collector import partitions
 from trodden.collector.metrics import FLUSH_SECONDS, FLUSHED_ROWS, QUEUE_DEPTH
-from trodden.collector.rows import EVENT_COLUMNS, LOG_COLUMNS, SESSION_COLUMNS, SPAN_COLUMNS, WorkItem
+from trodden.collector.rows import (
+    EVENT_COLUMNS,
+    LOG_COLUMNS,
+    SESSION_COLUMNS,
+    SPAN_COLUMNS,
+    SessionStatsRow,
+    TracedRow,
+    WorkItem,
+)
 
 from trodden.log import get_logger
 
@@ -126,25 +134,18 @@ WHERE logs.session_id IS NULL AND logs.trace_id IS NOT NULL AND logs.source = t.
 """
 
 
-def _sessions_and_links_args(item: WorkItem) -> list[Any]:
+def _sessions_and_links_args(item: WorkItem, stats: list[SessionStatsRow], traced: list[TracedRow]) -> list[Any]:
     """`_SESSIONS_AND_LINKS`'s parameters. Per (source, session): first and last timestamp, how
     many rows, user id and attributes (from the batches' metadata); and the traced rows."""
     agg: dict[tuple[str, str], list[Any]] = {}
-    traced: list[tuple[str, str, str]] = []
-    for row in item.events:
-        key = (row[0], row[1])
-        ts = row[3]
-        entry = agg.get(key)
+    for source, session_id, first, last, n in stats:
+        entry = agg.get((source, session_id))
         if entry is None:
-            agg[key] = [ts, ts, 1, None, None]
-        else:
-            if ts < entry[0]:
-                entry[0] = ts
-            elif ts > entry[1]:
-                entry[1] = ts
-            entry[2] += 1
-        if row[6] is not None:
-            traced.append((row[0], row[1], row[6]))
+            agg[(source, session_id)] = [first, last, n, None, None]
+        else:  # the same session in two requests of one flush
+            entry[0] = min(entry[0], first)
+            entry[1] = max(entry[1], last)
+            entry[2] += n
     for source, session_id, user_id, attributes in item.sessions:
         entry = agg.get((source, session_id))
         if entry is not None:
@@ -355,11 +356,13 @@ class Writer:
                 for pending in batch:
                     self._done(pending, exc)
 
-    async def _ensure_partitions(self, lane: _Lane, conn: asyncpg.Connection, item: WorkItem) -> None:
+    async def _ensure_partitions(
+        self, lane: _Lane, conn: asyncpg.Connection, item: WorkItem, stats: list[SessionStatsRow]
+    ) -> None:
         """The daily partitions of the item's days exist (a new day at midnight, or a client's clock),
         and tomorrow's ahead of it. Most flushes hold one day this lane has seen: two comparisons."""
-        first = min(row[3] for row in item.events).date()
-        last = max(row[3] for row in item.events).date()
+        first = min(s[2] for s in stats).date()
+        last = max(s[3] for s in stats).date()
         if first == last and first in lane.partition_days:
             return
         days = {row[3].date() for row in item.events} - lane.partition_days
@@ -388,10 +391,10 @@ class Writer:
                 await conn.copy_records_to_table("lg_in", records=item.logs, columns=LOG_COLUMNS)
                 await conn.execute(_INSERT_LOGS)
                 await conn.execute(_LINK_NEW_LOGS)
-            traced = [row for row in item.events if row[6] is not None]
+            _stats, traced = item.stats()
             if traced:
                 await conn.execute(
-                    _LINK_FROM_EVENTS, [r[0] for r in traced], [r[1] for r in traced], [r[6] for r in traced]
+                    _LINK_FROM_EVENTS, [t[0] for t in traced], [t[1] for t in traced], [t[2] for t in traced]
                 )
 
     def _take(self) -> list[_Pending]:
@@ -427,7 +430,7 @@ class Writer:
             pending.future.set_exception(error)
 
     async def _flush_batch(self, lane: _Lane, batch: list[_Pending]) -> None:
-        merged = WorkItem()
+        merged = WorkItem(session_stats=[], traced=[])
         for pending in batch:
             merged.extend(pending.item)
         try:
@@ -450,15 +453,16 @@ class Writer:
         conn = lane.conn
         if conn is None:
             raise ConnectionError("no connection")
+        stats, traced = item.stats()
         if item.events:
-            await self._ensure_partitions(lane, conn, item)
+            await self._ensure_partitions(lane, conn, item, stats)
         started = time.perf_counter()
         if item.events and not item.spans and not item.logs:
             # The common case: new events only. COPY straight into `events`, then one statement.
             try:
                 async with conn.transaction():
                     await conn.copy_records_to_table("events", records=item.events, columns=EVENT_COLUMNS)
-                    await conn.execute(_SESSIONS_AND_LINKS, *_sessions_and_links_args(item))
+                    await conn.execute(_SESSIONS_AND_LINKS, *_sessions_and_links_args(item, stats, traced))
             except asyncpg.UniqueViolationError:  # a retried batch: rolled back, nothing of it stored
                 await self._flush_deduplicating(conn, item)
         else:

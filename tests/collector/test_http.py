@@ -46,6 +46,24 @@ async def test_retry_of_a_batch_adds_nothing(collector: RunningCollector) -> Non
     assert await collector.store.pool.fetchval("SELECT event_count FROM sessions WHERE session_id='s1'") == 8
 
 
+async def test_session_counters_across_sessions_batches_and_flushes(collector: RunningCollector) -> None:
+    """The decoder counts each batch's sessions and the writer merges the counts of one flush: a
+    batch holding two sessions, and one session spread over concurrent requests, count exactly."""
+    mixed = batch("a", 4, ts=1_700_000_000_000.0)
+    for event in mixed["events"][2:]:
+        event["session_id"] = "b"
+    parts = [batch("c", 3, start_seq=3 * i, ts=1_700_000_100_000.0 + 10 * i) for i in range(6)]
+    results = await asyncio.gather(*(collector.post("/v1/rum", doc) for doc in [mixed, *parts]))
+    assert [status for status, _, _ in results] == [200] * 7
+    rows = await collector.store.pool.fetch(
+        "SELECT session_id, event_count, first_ts, last_ts FROM sessions ORDER BY session_id"
+    )
+    counts = {r["session_id"]: r["event_count"] for r in rows}
+    assert counts == {"a": 2, "b": 2, "c": 18}
+    c = rows[2]
+    assert (c["first_ts"].timestamp(), c["last_ts"].timestamp()) == (1_700_000_100.0, 1_700_000_100.052)
+
+
 async def test_concurrent_duplicates_are_written_once(collector: RunningCollector) -> None:
     doc = batch("dup", 20)
     results = await asyncio.gather(*(collector.post("/v1/rum", doc) for _ in range(10)))

@@ -267,6 +267,7 @@ async def main() -> None:
     parser.add_argument("--dsn", default=None)
     args = parser.parse_args()
 
+    load_before = os.getloadavg()
     home = Path(tempfile.mkdtemp(prefix="trodden-bench-"))
     os.environ["TRODDEN_HOME"] = str(home)
     from trodden.store import Store
@@ -356,6 +357,11 @@ async def main() -> None:
             f" raw/collector CPU ratio {(c[2] + c[3]) / (c[0] + c[1]):.2f}"
         )
     print(f"storage: {table_bytes / max(total_rows, 1):.0f} bytes per event in `events` (rows and indexes)")
+    load_after = os.getloadavg()
+    print(
+        f"machine: {os.cpu_count()} cores, load average {load_before[0]:.1f} before, {load_after[0]:.1f} after"
+        " (1 min; other work on the machine inflates the CPU figures too, less than the rates)"
+    )
 
 
 if __name__ == "__main__":

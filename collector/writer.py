@@ -2,11 +2,12 @@
 transaction of COPYs.
 
 Nothing is acknowledged before it is committed: `submit()` returns a future that resolves after
-the transaction holding the item commits. Rows are COPied into temporary tables and moved with
-`INSERT … SELECT … ON CONFLICT DO NOTHING`, so a client's retry of a batch adds nothing (the key is
-source, session, seq, ts). Session counters are updated from the rows actually inserted, in the
-same transaction. When PostgreSQL is unreachable the writer keeps what it holds and reconnects
-with backoff; items waiting longer than `retry_window` seconds are failed with
+the transaction holding the item commits. New events are COPied straight into `events`, and one
+statement updates their sessions and trace links; a client's retry of a batch (the key is source,
+session, seq, ts) makes the COPY fail, and the flush is redone through temporary tables with
+`INSERT … SELECT … ON CONFLICT DO NOTHING`, so it adds nothing and session counters count only the
+rows actually inserted, in the same transaction. When PostgreSQL is unreachable the writer keeps
+what it holds and reconnects with backoff; items waiting longer than `retry_window` seconds are failed with
 `DatabaseUnavailable` (their clients get 503 and retry), and new work is refused until the
 database is back. A flush that fails on bad data is split so only the offending item fails.
 """

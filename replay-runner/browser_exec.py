@@ -3,8 +3,10 @@
 Each attempt gets a fresh browser context (cookies, storage) in the run's one Chromium. Locators
 are tried in the order the suite lists them, waiting for the page as Playwright does; the network
 is observed so that mined assertions on the endpoints a page calls are judged like HTTP steps,
-and the order of those calls feeds the temporal rules. On a failure the page is photographed and
-its console errors are attached to the failure.
+and the order of those calls feeds the temporal rules. A step is judged (and the next one run)
+only once the page has answered the requests the recording saw by then, not merely after a quiet
+moment: a page's own work between a response and its next request is not network activity. On a
+failure the page is photographed and its console errors are attached to the failure.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import contextlib
 import re
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -32,6 +35,10 @@ from trodden.models.suite import BrowserStep, HttpStep, Locator, TestCase
 
 _POLL_S = 0.1
 _QUIET_S = 0.15  # network quiet this long after a step = the page settled
+# Actions after which the page may start requests of its own. Typing (`fill`) is left out: the
+# quiet period it would cost adds up over a form, and a request the recording saw after typing
+# is waited for anyway (`_Network.settle`).
+_MAY_REQUEST = frozenset({"goto", "click", "press", "submit", "select", "check"})
 _DROP_HEADERS = frozenset({"host", "content-length", "connection", "cookie", "accept-encoding"})
 
 
@@ -98,6 +105,11 @@ class _Network:
     last_activity: float = field(default_factory=time.monotonic)
     console_errors: list[str] = field(default_factory=list)
     bodies: dict[int, bytes] = field(default_factory=dict)  # by id(request), read in the route
+    # Endpoints the recording saw the page request up to the current step (cumulative: a request
+    # the recording attributed to the neighbouring step still counts), and those this page's
+    # requests have finished on (answered or failed).
+    expected: Counter[str] = field(default_factory=Counter)
+    finished: Counter[str] = field(default_factory=Counter)
 
     def on_request(self, request: Request) -> None:
         self.inflight += 1
@@ -137,18 +149,36 @@ class _Network:
         if message.type == "error" and not str(message.location.get("url", "")).endswith("/favicon.ico"):
             self.console_errors.append(message.text)
 
-    def on_done(self, _request: Request) -> None:
+    def on_done(self, request: Request) -> None:
         self.inflight = max(0, self.inflight - 1)
         self.last_activity = time.monotonic()
+        entry = self.by_request.get(id(request))
+        if entry is not None:
+            self.finished[entry.endpoint] += 1
 
-    async def settle(self, timeout_s: float) -> None:
-        """Wait until no request is in flight for a short quiet period (cheaper than Playwright's
-        500 ms "networkidle"), or until the timeout."""
+    def _awaiting(self) -> bool:
+        return any(self.finished[endpoint] < n for endpoint, n in self.expected.items())
+
+    async def settle(self, timeout_s: float, recorded: list[str], acted_at: float | None) -> None:
+        """Wait until the requests the recording saw up to this step (`recorded`: this step's)
+        have finished here too, and then until no request is in flight for a short quiet period
+        (cheaper than Playwright's 500 ms "networkidle") that began after the action
+        (`acted_at`, monotonic; None when the step did nothing itself); or until the timeout.
+
+        A quiet period alone is not enough: the page's own work between a response and its next
+        request (parsing, a redirect by script, a busy machine) is quiet too, and a test judged
+        or navigated away then loses the requests that follow (a checkout whose order page was
+        never fetched broke "POST /api/checkout is always followed by GET /api/orders/{id}" on
+        an unchanged shop). What the recording saw and this page never requests is waited for
+        once, up to the timeout, and not again at later steps."""
+        self.expected.update(recorded)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if self.inflight == 0 and time.monotonic() - self.last_activity >= _QUIET_S:
+            quiet_since = max(self.last_activity, acted_at or 0.0)
+            if self.inflight == 0 and time.monotonic() - quiet_since >= _QUIET_S and not self._awaiting():
                 return
             await asyncio.sleep(0.03)
+        self.expected &= self.finished  # a missing request is the oracles' business, not a wait's
 
     async def observations(self, key_prefix: str) -> list[Observation]:
         out: list[Observation] = []
@@ -257,8 +287,10 @@ class BrowserRunner:
                 ok = await self._http_step(step, context, variables, out)
             else:
                 record = StepRecord(step_id=step.id, kind="browser")
+                implicit = step.action == "submit" and self.submitted
                 ok = await self._browser_step(step, page, variables, out, record)
-                await net.settle(min(step.timeout_s, 5.0))
+                acted_at = time.monotonic() if step.action in _MAY_REQUEST and not implicit else None
+                await net.settle(min(step.timeout_s, 5.0), step.network if ok else [], acted_at)
                 if ok:
                     await self._expectations(step, page, variables, out)
                 record.duration_ms = (time.perf_counter() - started) * 1000.0

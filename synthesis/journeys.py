@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from trodden.synthesis.routes import RouteTemplater
+from trodden.synthesis.bulk_phase import bulk_phase
+from trodden.synthesis.routes import Interner, RouteTemplater
 from trodden.synthesis.steps import RawStep, status_class
 
 I32 = npt.NDArray[np.int32]
@@ -105,20 +106,6 @@ class Journeys:
         return np.repeat(np.arange(self.n_sessions, dtype=np.int32), lengths)
 
 
-class _Interner(dict[Any, int]):
-    """Key → dense int; a key seen first gets the next int (called from C through `map`)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.order: list[Any] = []
-
-    def __missing__(self, key: Any) -> int:
-        i = len(self.order)
-        self[key] = i
-        self.order.append(key)
-        return i
-
-
 _KEY = itemgetter(0, 1, 2, 3)
 _DURATION = itemgetter(4)
 
@@ -127,44 +114,40 @@ class JourneyBuilder:
     """Feed sessions one by one (`add`), then `build()`; memory is a few bytes per step."""
 
     def __init__(self) -> None:
-        self._interner = _Interner()
+        self._interner = Interner()
         self._raw_keys = self._interner.order
         self._flat = array("i")
         self._durations = array("f")
         self._offsets = array("q", [0])
         self.session_ids: list[str] = []
+        # bound once: `add` runs a million times
+        self._intern = self._interner.__getitem__
+        self._extend_flat = self._flat.extend
+        self._extend_durations = self._durations.extend
+        self._append_offset = self._offsets.append
+        self._append_id = self.session_ids.append
 
     def add(self, session_id: str, steps: Sequence[RawStep]) -> None:
         # the hot path of a million-session run: every loop here runs in C
-        self._flat.extend(map(self._interner.__getitem__, map(_KEY, steps)))
-        self._durations.extend(map(_DURATION, steps))
-        self._offsets.append(len(self._flat))
-        self.session_ids.append(session_id)
+        self._extend_flat(map(self._intern, map(_KEY, steps)))
+        self._extend_durations(map(_DURATION, steps))
+        self._append_offset(len(self._flat))
+        self._append_id(session_id)
 
     def build(self, templater: RouteTemplater | None = None) -> Journeys:
+        with bulk_phase():  # see there: no reference cycles, large temporaries
+            return self._build(templater)
+
+    def _build(self, templater: RouteTemplater | None) -> Journeys:
         flat = np.frombuffer(self._flat, dtype=np.int32) if len(self._flat) else np.zeros(0, np.int32)
-        raw_counts = np.bincount(flat, minlength=len(self._raw_keys))
-        if templater is None:
-            templater = learn_templater(self._raw_keys, raw_counts)
-        # raw key -> templated step id / route id / status, with the loops in C (4M+ raw keys at 1M sessions)
-        keys = self._raw_keys
-        n_raw = len(keys)
-        kinds = [k[0] for k in keys]
-        verbs = [k[1] for k in keys]
-        templated = templater.template_many([k[2] for k in keys], [k[0] in _PATH_KINDS for k in keys])
-        class_of: dict[int, str] = {}
-        classes = [(class_of.get(k[3]) or class_of.setdefault(k[3], status_class(k[3]))) if k[0] == "http" else ""
-                   for k in keys]  # fmt: skip
-        vocab_interner = _Interner()
-        raw_to_step = np.fromiter(map(vocab_interner.__getitem__, zip(kinds, verbs, templated, classes, strict=True)),
-                                  dtype=np.int32, count=n_raw)  # fmt: skip
-        vocab = [StepInfo(*vk) for vk in vocab_interner.order]  # type: ignore[arg-type]
+        vocab, raw_to_step, raw_status, templater = _vocabulary(
+            self._raw_keys, np.bincount(flat, minlength=len(self._raw_keys)), templater
+        )
         route_interner: dict[str, int] = {}
         vocab_route = np.array([route_interner.setdefault(v.route, len(route_interner)) if v.route else -1
                                 for v in vocab] or [-1], dtype=np.int32)  # fmt: skip
         routes = list(route_interner)
-        raw_to_route = vocab_route[raw_to_step] if n_raw else np.zeros(0, np.int32)
-        raw_status = np.fromiter((k[3] for k in keys), dtype=np.int32, count=n_raw)
+        raw_to_route = vocab_route[raw_to_step] if len(raw_to_step) else np.zeros(0, np.int32)
         step_ids = raw_to_step[flat] if len(flat) else np.zeros(0, np.int32)
         offsets = np.frombuffer(self._offsets, dtype=np.int64).copy()
 
@@ -174,17 +157,17 @@ class JourneyBuilder:
             keep[1:] = step_ids[1:] != step_ids[:-1]
             keep[offsets[:-1][np.diff(offsets) > 0]] = True  # a session's first step is always kept
         collapsed = step_ids[keep]
-        kept_before = np.concatenate([np.zeros(1, np.int64), np.cumsum(keep, dtype=np.int64)])
+        kept_before = np.zeros(len(keep) + 1, dtype=np.int64)
+        np.cumsum(keep, out=kept_before[1:])
         collapsed_offsets = kept_before[offsets]
-        session_journey, first_session = _group_sequences(collapsed, collapsed_offsets)
-        co = collapsed_offsets.tolist()
-        journey_steps = [tuple(collapsed[co[s] : co[s + 1]].tolist()) for s in first_session]
+        del keep, kept_before
+        session_journey, journey_steps = _group_sequences(collapsed, collapsed_offsets)
         texts = [v.text for v in vocab]
         signatures = [journey_signature([texts[i] for i in steps]) for steps in journey_steps]
         return Journeys(
             session_ids=self.session_ids,
             offsets=offsets,
-            step_ids=step_ids.astype(np.int32, copy=False),
+            step_ids=step_ids,
             statuses=raw_status[flat] if len(flat) else np.zeros(0, np.int32),
             durations=np.frombuffer(self._durations, dtype=np.float32).copy()
             if len(self._durations)
@@ -195,66 +178,100 @@ class JourneyBuilder:
             session_journey=session_journey,
             journey_signatures=signatures,
             journey_steps=journey_steps,
-            journey_counts=np.bincount(session_journey, minlength=len(first_session)).astype(np.int64),
+            journey_counts=np.bincount(session_journey, minlength=len(journey_steps)).astype(np.int64),
             templater=templater,
             step_text_index={t: i for i, t in enumerate(texts)},
         )
 
 
 _PATH_KINDS = frozenset({"http", "page"})
-_P1 = 0x9E3779B97F4A7C15
-_P2 = 0xC2B2AE3D27D4EB4F
-_M64 = (1 << 64) - 1
 
 
-def _powers(base: int, n: int) -> npt.NDArray[np.uint64]:
-    out = np.empty(max(n, 1), dtype=np.uint64)
-    x = 1
-    for i in range(max(n, 1)):
-        out[i] = x
-        x = (x * base) & _M64
-    return out
+def _codes(values: Iterable[Any], n: int) -> tuple[I64, list[Any]]:
+    """Dense codes of `values` in order of first appearance, and the distinct values."""
+    interner = Interner()
+    return np.fromiter(map(interner.__getitem__, values), dtype=np.int64, count=n), interner.order
 
 
-def _group_sequences(
-    values: npt.NDArray[np.int32], offsets: npt.NDArray[np.int64]
-) -> tuple[npt.NDArray[np.int32], list[int]]:
-    """Group equal int sequences (`values[offsets[s]:offsets[s+1]]`): (group of each sequence,
-    first sequence of each group), groups numbered in order of first appearance.
+def _vocabulary(
+    raw_keys: Sequence[tuple[str, str, str, int]], raw_counts: I64, templater: RouteTemplater | None
+) -> tuple[list[StepInfo], I32, I32, RouteTemplater]:
+    """The templated steps (vocabulary, numbered by first appearance), the step of each raw key,
+    the status of each raw key, and the templater (learned here unless given).
 
-    Each sequence is hashed by two independent 64-bit polynomial hashes, vectorised; equal
-    128-bit keys are the same sequence (a collision among a million sequences has probability
-    about 10^-27)."""
-    n = len(offsets) - 1
-    lengths = np.diff(offsets)
-    h1 = np.zeros(n, dtype=np.uint64)
-    h2 = np.zeros(n, dtype=np.uint64)
-    nonempty = lengths > 0
-    if len(values):
-        session_of = np.repeat(np.arange(n), lengths)
-        pos = np.arange(len(values), dtype=np.int64) - offsets[:-1][session_of]
-        x = values.astype(np.uint64) + np.uint64(1)
-        with np.errstate(over="ignore"):
-            t1 = x * _powers(_P1, int(lengths.max()))[pos]
-            t2 = x * _powers(_P2, int(lengths.max()))[pos]
-            h1[nonempty] = np.add.reduceat(t1, offsets[:-1][nonempty])
-            h2[nonempty] = np.add.reduceat(t2, offsets[:-1][nonempty])
-            h1 ^= lengths.astype(np.uint64) * np.uint64(_P2)
-    keys = np.stack([h1, h2], axis=1)
-    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-    order = np.argsort(first, kind="stable")  # number groups by first appearance
+    Columnar: a million sessions bring 1.4 M raw keys (every cart and order id is new), so the
+    per-key work is C-level (transposition, interning through `map`, numpy) and Python runs per
+    distinct segment, template and step only."""
+    n_raw = len(raw_keys)
+    if n_raw == 0:
+        return [], np.zeros(0, np.int32), np.zeros(0, np.int32), templater or RouteTemplater.learn({})
+    kinds, verbs, keys, statuses = zip(*raw_keys, strict=True)
+    kind_code, kind_names = _codes(kinds, n_raw)
+    verb_code, verb_names = _codes(verbs, n_raw)
+    is_path = np.isin(kind_code, [i for i, k in enumerate(kind_names) if k in _PATH_KINDS])
+    is_http = kind_code == (kind_names.index("http") if "http" in kind_names else -1)
+    status = np.fromiter(statuses, dtype=np.int64, count=n_raw)
+
+    # the key of a step: a path kind's route template (learned over the distinct paths, weighted
+    # by how often each was seen), any other kind's key as it is
+    key_code = np.empty(n_raw, dtype=np.int64)
+    path_rows = np.flatnonzero(is_path)
+    all_keys = np.array(keys, dtype=object)
+    path_code, paths = _codes(all_keys[path_rows].tolist(), len(path_rows))
+    if templater is None:
+        weights = np.bincount(path_code, weights=raw_counts[path_rows], minlength=len(paths))
+        templater, path_templates = RouteTemplater.learn_templates(paths, weights.astype(np.int64).tolist())
+    else:
+        path_templates = [templater.template(p) for p in paths]
+    template_code, key_names = _codes(path_templates, len(paths))
+    key_code[path_rows] = template_code[path_code] if len(path_rows) else 0
+    other_rows = np.flatnonzero(~is_path)
+    other_code, other_keys = _codes(all_keys[other_rows].tolist(), len(other_rows))
+    key_code[other_rows] = other_code + len(key_names)
+    key_names = key_names + other_keys
+    del all_keys
+
+    # the status class of HTTP steps ("" for the others)
+    class_code = np.zeros(n_raw, dtype=np.int64)
+    class_names = [""]
+    if is_http.any():
+        http_statuses, status_of = np.unique(status[is_http], return_inverse=True)
+        per_status, distinct_classes = _codes((status_class(int(x)) for x in http_statuses), len(http_statuses))
+        class_code[is_http] = per_status[status_of.reshape(-1)] + 1
+        class_names += distinct_classes
+
+    # a step is (kind, verb, key, class): one int64 code each, numbered by first appearance
+    n_v, n_k, n_c = len(verb_names), len(key_names), len(class_names)
+    if len(kind_names) * n_v * n_k * n_c >= 1 << 62:
+        raise ValueError(f"too many distinct steps to number: {len(kind_names)} kinds x {n_v} verbs x {n_k} keys")
+    code = ((kind_code * n_v + verb_code) * n_k + key_code) * n_c + class_code
+    _, first, inverse = np.unique(code, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
     rank = np.empty(len(order), dtype=np.int32)
     rank[order] = np.arange(len(order), dtype=np.int32)
-    return rank[inverse.reshape(-1)], first[order].tolist()
+    raw_to_step = rank[inverse.reshape(-1)]
+    vocab = [
+        StepInfo(kind_names[kind_code[r]], verb_names[verb_code[r]], key_names[key_code[r]],
+                 class_names[class_code[r]])
+        for r in first[order].tolist()
+    ]  # fmt: skip
+    return vocab, raw_to_step, status.astype(np.int32), templater
 
 
-def learn_templater(raw_keys: Sequence[tuple[str, str, str, int]], counts: npt.NDArray[np.int64]) -> RouteTemplater:
-    """One templater for request paths and page paths (pages and APIs share id shapes)."""
-    weights: dict[str, int] = {}
-    for (kind, _verb, key, _status), c in zip(raw_keys, counts.tolist(), strict=True):
-        if kind in ("http", "page"):
-            weights[key] = weights.get(key, 0) + int(c)
-    return RouteTemplater.learn(weights)
+def _group_sequences(values: I32, offsets: I64) -> tuple[I32, list[tuple[int, ...]]]:
+    """Group equal int sequences (`values[offsets[s]:offsets[s+1]]`): (group of each sequence,
+    the distinct sequences), groups numbered in order of first appearance.
+
+    Exact and C-level: each sequence is a slice of the values' bytes, interned in a dict through
+    `map` (a million sessions: a million short bytes objects, alive one at a time)."""
+    n = len(offsets) - 1
+    data = values.astype(np.int32, copy=False).tobytes()
+    bounds = (offsets * 4).tolist()
+    interner = Interner()
+    group = np.fromiter(map(interner.__getitem__, map(data.__getitem__, map(slice, bounds[:-1], bounds[1:]))),
+                        dtype=np.int32, count=n)  # fmt: skip
+    distinct = [tuple(np.frombuffer(b, dtype=np.int32).tolist()) for b in interner.order]
+    return group, distinct
 
 
 def build_journeys(

@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 # One anchored alternation, tried in order; the name of the group that matched is the parameter.
-_SHAPES = re.compile(
-    r"^(?:"
+_SHAPE_ALTERNATIVES = (
     r"(?P<id>-?\d+)"
     r"|(?P<uuid>[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12})"
     # hex hashes: 12+ hex digits with at least one digit and one letter
@@ -29,8 +32,21 @@ _SHAPES = re.compile(
     r"|(?P<slug>(?:[A-Za-z][\w.]*[-_])+\d{2,}|\d{2,}(?:[-_][A-Za-z][\w.]*)+)"
     # long opaque tokens: letters and digits mixed, 20+ characters
     r"|(?P<token>(?=.*\d)(?=.*[A-Za-z])[A-Za-z0-9_\-=~.]{20,})"
-    r")$"
 )
+_SHAPES = re.compile(r"^(?:" + _SHAPE_ALTERNATIVES + r")$")
+# The same rules as `segment_param`, in the same order, for a batch of distinct ASCII segments one
+# per line (one C-level scan instead of a Python call per segment): plain words and templates
+# first, the shapes, then anything else as a literal. (Within ASCII, `isalpha`/`isdigit` and the
+# Unicode-aware classes of `_SHAPES` agree; `.` stops at the line break as it stops at the end.)
+_SEGMENT_LINES = re.compile(
+    r"^(?:(?P<word>[A-Za-z]+)|(?P<template>\{[A-Za-z_][A-Za-z0-9_]*\})|" + _SHAPE_ALTERNATIVES
+    + r"|(?P<literal>.*))$",
+    re.MULTILINE,
+)  # fmt: skip
+_PARAM_OF_LINE: dict[str | None, str | None] = {
+    "word": None, "template": None, "literal": None,
+    "id": "{id}", "uuid": "{uuid}", "hash": "{hash}", "slug": "{slug}", "token": "{token}",
+}  # fmt: skip
 _PARAM = re.compile(r"^\{[A-Za-z_][A-Za-z0-9_]*\}$")
 
 
@@ -63,6 +79,71 @@ def join_path(segments: Iterable[str]) -> str:
     return "/" + "/".join(segments)
 
 
+class Interner(dict[Any, int]):
+    """Key → dense int; a key seen first gets the next int (called from C through `map`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.order: list[Any] = []
+
+    def __missing__(self, key: Any) -> int:
+        i = len(self.order)
+        self[key] = i
+        self.order.append(key)
+        return i
+
+
+def _shape_segments(segments: Iterable[str]) -> dict[str, str]:
+    """Each distinct non-empty segment → itself or the parameter its shape stands for."""
+    plain = list(segments)
+    other: list[str] = []
+    if not "".join(plain).isascii():
+        other = [seg for seg in plain if not seg.isascii()]
+        plain = [seg for seg in plain if seg.isascii()]
+    shaped = {seg: seg if seg.isalpha() else (segment_param(seg) or seg) for seg in other}
+    groups = [m.lastgroup for m in _SEGMENT_LINES.finditer("\n".join(plain))] if plain else []
+    if len(groups) != len(plain):  # cannot happen (every line matches once); never guess
+        raise AssertionError(f"segment classes: {len(groups)} matches for {len(plain)} segments")
+    params = map(_PARAM_OF_LINE.get, groups)
+    shaped.update((seg, param or seg) for seg, param in zip(plain, params, strict=True))
+    return shaped
+
+
+def _shape_paths(paths: Sequence[str]) -> tuple[npt.NDArray[np.int64], list[tuple[str, ...]]]:
+    """(the shape of each path as an index, the distinct shapes); a shape is a path's segments
+    after the shape rules. Bulk string operations in C over all paths: the Python-level work is
+    per distinct segment and per distinct shape, not per path."""
+    n = len(paths)
+    text = "\n".join(paths)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), []
+    if text.count("\n") != n - 1:
+        # a line break inside a path (never from a URL: urlsplit drops them): one by one
+        index: dict[tuple[str, ...], int] = {}
+        of_path = [index.setdefault(tuple([seg if seg.isalpha() else (segment_param(seg) or seg)
+                                           for seg in split_path(p)]), len(index)) for p in paths]  # fmt: skip
+        return np.array(of_path, dtype=np.int64), list(index)
+    if "?" in text or "#" in text:
+        text = "\n".join([p.partition("?")[0].partition("#")[0] for p in paths])  # as split_path cuts them
+    # line breaks become segments of their own, so one split gives every segment of every path
+    segments = text.replace("\n", "/\n/").split("/")
+    distinct = set(segments)
+    distinct.discard("")
+    distinct.discard("\n")
+    shaped = _shape_segments(distinct)
+    shaped[""] = ""
+    shaped["\n"] = "\n"
+    # shaped segments hold neither "/" nor a line break, so this round trip keeps one line per path
+    lines = "/".join(map(shaped.__getitem__, segments)).replace("/\n/", "\n").split("\n")
+    line_index = Interner()
+    of_line = np.fromiter(map(line_index.__getitem__, lines), dtype=np.int64, count=n)
+    # ... which is a shape once split (leading, trailing and doubled slashes go)
+    shape_index: dict[tuple[str, ...], int] = {}
+    line_shape = np.array([shape_index.setdefault(tuple(split_path(line)), len(shape_index)) for line in line_index],
+                          dtype=np.int64)  # fmt: skip
+    return line_shape[of_line], list(shape_index)
+
+
 @dataclass
 class RouteTemplater:
     """Learned templates. `template(path)` works for paths seen in learning and for new ones."""
@@ -79,17 +160,24 @@ class RouteTemplater:
     ) -> RouteTemplater:
         """Learn from paths (a mapping path → number of times seen, or an iterable of paths)."""
         weights: Mapping[str, int] = paths if isinstance(paths, Mapping) else Counter(paths)
+        templater, _ = cls.learn_templates(
+            list(weights.keys()), list(weights.values()), max_literals=max_literals, keep_share=keep_share
+        )
+        return templater
+
+    @classmethod
+    def learn_templates(
+        cls, paths: Sequence[str], weights: Sequence[int], *, max_literals: int = 50, keep_share: float = 0.02
+    ) -> tuple[RouteTemplater, list[str]]:
+        """Learn from distinct `paths` seen `weights` times; also the template of each path (what
+        `template(p)` gives), computed in bulk: a million sessions bring over a million distinct
+        paths (every cart and order id is new), so no per-path Python runs here."""
         self = cls(max_literals=max_literals, keep_share=keep_share)
-        # Shape rules first, per distinct path; then the cardinality rule runs over the distinct
-        # shapes only (a million /orders/<uuid> paths are one row of weight a million).
-        shaped_of: dict[str, tuple[str, ...]] = {}
-        shape_weight: Counter[tuple[str, ...]] = Counter()
-        for path, weight in weights.items():
-            # plain words (most segments) skip the call: this loop sees every distinct path
-            shaped = tuple([seg if seg.isalpha() else (segment_param(seg) or seg) for seg in split_path(path)])
-            shaped_of[path] = shaped
-            shape_weight[shaped] += weight
-        rows = [(list(shape), weight) for shape, weight in shape_weight.items()]
+        # Shape rules first, over the distinct segments; then the cardinality rule runs over the
+        # distinct shapes only (a million /orders/<uuid> paths are one row of weight a million).
+        shape_of_path, shapes = _shape_paths(paths)
+        shape_weight = np.bincount(shape_of_path, weights=np.asarray(weights, dtype=np.float64), minlength=len(shapes))
+        rows = [(list(shape), int(weight)) for shape, weight in zip(shapes, shape_weight.tolist(), strict=True)]
         depth = max((len(segs) for segs, _ in rows), default=0)
         for level in range(depth):
             # node (templated prefix) -> literal segment at this level -> weight
@@ -108,18 +196,8 @@ class RouteTemplater:
                     kept = self._param_nodes.get(tuple(segs[:level]))
                     if kept is not None and segs[level] not in kept:
                         segs[level] = "{param}"
-        template_of = {shape: join_path(segs) for shape, (segs, _) in zip(shape_weight, rows, strict=True)}
-        cache = self._cache
-        for path, shaped in shaped_of.items():
-            cache[path] = template_of[shaped]
-        return self
-
-    def template_many(self, paths: list[str], is_path: list[bool]) -> list[str]:
-        """`template(p)` for each p where `is_path`, p itself elsewhere (cache lookups in C)."""
-        get = self._cache.get
-        cached = list(map(get, paths))
-        return [c if c is not None else (self.template(p) if flag else p)
-                for p, c, flag in zip(paths, cached, is_path, strict=True)]  # fmt: skip
+        templates = np.array([join_path(segs) for segs, _ in rows] or [""], dtype=object)
+        return self, templates[shape_of_path].tolist() if len(paths) else []
 
     def template(self, path: str) -> str:
         cached = self._cache.get(path)

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from trodden.synthesis.bulk_phase import bulk_phase
 from trodden.synthesis.dedup import cluster_journeys
 from trodden.synthesis.journeys import Journeys
 
@@ -285,7 +286,11 @@ def _pct(part: int, whole: int) -> str:
 
 def select_journeys(j: Journeys, options: SelectOptions | None = None) -> Selection:
     """Choose sessions from built journeys. Deterministic for the same input and options."""
-    options = options or SelectOptions()
+    with bulk_phase():  # see there: no reference cycles, large temporaries
+        return _select(j, options or SelectOptions())
+
+
+def _select(j: Journeys, options: SelectOptions) -> Selection:
     if options.max_sessions < 1:
         raise SelectionError("--max must be at least 1")
     if not 0.0 < options.similarity <= 1.0:

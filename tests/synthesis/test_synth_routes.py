@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from trodden.synthesis.routes import RouteTemplater, segment_param, split_path
 
@@ -72,3 +72,22 @@ def test_integer_ids_always_collapse_to_one_route(ids: list[int], resource: str)
     t = RouteTemplater.learn([f"/api/{resource}/{i}" for i in ids])
     assert {t.template(f"/api/{resource}/{i}/items") for i in ids} == {f"/api/{resource}/{{id}}/items"}
     assert segment_param(str(ids[0])) == "{id}"
+
+
+odd_segment = st.text(alphabet=st.characters(whitelist_categories=("Ll", "Lu", "Nd", "No", "Pd"),
+                                             whitelist_characters="-_.{}?#~=\n²"), min_size=0, max_size=24)  # fmt: skip
+odd_path = st.lists(st.one_of(segment, odd_segment, st.sampled_from(["{id}", "8123", "9f86d081884c7d65", "user"])),
+                    min_size=0, max_size=6).map(lambda segs: "/" + "/".join(segs))  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(path, odd_path), min_size=1, max_size=60, unique=True),
+       st.lists(st.integers(min_value=1, max_value=1000), min_size=60, max_size=60))  # fmt: skip
+@example(["/orders/12?x=1#top", "/blobs/9f86d081884c7d65#f", "//users//7/", "/²/x", "/", ""], [1] * 60)
+@example(["/a\nb/12", "/orders/12?x=1"], [1] * 60)  # a line break: shaped one by one
+def test_bulk_templates_are_what_template_gives(paths: list[str], weights: list[int]) -> None:
+    """`learn_templates` shapes all paths at once (C-level string operations, one regex over the
+    distinct segments); each result must be what `template` gives for that path alone, including
+    queries, fragments, doubled or trailing slashes, line breaks and non-ASCII digits."""
+    t, templates = RouteTemplater.learn_templates(paths, weights[: len(paths)])
+    assert templates == [t.template(p) for p in paths]

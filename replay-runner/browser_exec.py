@@ -35,6 +35,10 @@ from trodden.models.suite import BrowserStep, HttpStep, Locator, TestCase
 
 _POLL_S = 0.1
 _QUIET_S = 0.15  # network quiet this long after a step = the page settled
+# ... unless the recording saw more requests by then: those are waited for while the page is
+# quiet this long at most. A page's own work between a response and its next request takes tens
+# to hundreds of ms on a busy machine; a request a new version no longer makes costs this once.
+_GAVE_UP_QUIET_S = 2.0
 # Actions after which the page may start requests of its own. Typing (`fill`) is left out: the
 # quiet period it would cost adds up over a form, and a request the recording saw after typing
 # is waited for anyway (`_Network.settle`).
@@ -170,13 +174,17 @@ class _Network:
         or navigated away then loses the requests that follow (a checkout whose order page was
         never fetched broke "POST /api/checkout is always followed by GET /api/orders/{id}" on
         an unchanged shop). What the recording saw and this page never requests is waited for
-        once, up to the timeout, and not again at later steps."""
+        once, until the network has been quiet for `_GAVE_UP_QUIET_S` (or the timeout), and not
+        again at later steps."""
         self.expected.update(recorded)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            quiet_since = max(self.last_activity, acted_at or 0.0)
-            if self.inflight == 0 and time.monotonic() - quiet_since >= _QUIET_S and not self._awaiting():
-                return
+            quiet_for = time.monotonic() - max(self.last_activity, acted_at or 0.0)
+            if self.inflight == 0 and quiet_for >= _QUIET_S:
+                if not self._awaiting():
+                    return
+                if quiet_for >= _GAVE_UP_QUIET_S:
+                    break  # the page stopped asking: the missing request is not coming
             await asyncio.sleep(0.03)
         self.expected &= self.finished  # a missing request is the oracles' business, not a wait's
 

@@ -217,14 +217,14 @@ def _vocabulary(
     key_code = np.empty(n_raw, dtype=np.int64)
     path_rows = np.flatnonzero(is_path)
     all_keys = np.array(keys, dtype=object)
-    path_code, paths = _codes(all_keys[path_rows].tolist(), len(path_rows))
+    # (a path seen under two methods or statuses is two rows here, their weights add up in learning)
+    paths = all_keys[path_rows].tolist()
     if templater is None:
-        weights = np.bincount(path_code, weights=raw_counts[path_rows], minlength=len(paths))
-        templater, path_templates = RouteTemplater.learn_templates(paths, weights.astype(np.int64).tolist())
+        templater, path_templates = RouteTemplater.learn_templates(paths, raw_counts[path_rows].tolist())
     else:
         path_templates = [templater.template(p) for p in paths]
     template_code, key_names = _codes(path_templates, len(paths))
-    key_code[path_rows] = template_code[path_code] if len(path_rows) else 0
+    key_code[path_rows] = template_code
     other_rows = np.flatnonzero(~is_path)
     other_code, other_keys = _codes(all_keys[other_rows].tolist(), len(other_rows))
     key_code[other_rows] = other_code + len(key_names)

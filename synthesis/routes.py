@@ -169,9 +169,9 @@ class RouteTemplater:
     def learn_templates(
         cls, paths: Sequence[str], weights: Sequence[int], *, max_literals: int = 50, keep_share: float = 0.02
     ) -> tuple[RouteTemplater, list[str]]:
-        """Learn from distinct `paths` seen `weights` times; also the template of each path (what
-        `template(p)` gives), computed in bulk: a million sessions bring over a million distinct
-        paths (every cart and order id is new), so no per-path Python runs here."""
+        """Learn from `paths` seen `weights` times (a path listed twice adds up); also the template
+        of each path (what `template(p)` gives), computed in bulk: a million sessions bring over a
+        million distinct paths (every cart and order id is new), so no per-path Python runs here."""
         self = cls(max_literals=max_literals, keep_share=keep_share)
         # Shape rules first, over the distinct segments; then the cardinality rule runs over the
         # distinct shapes only (a million /orders/<uuid> paths are one row of weight a million).

@@ -352,7 +352,7 @@ async def main() -> None:
     if cpu:
         c = [median(x[i] for x in cpu) * 1e6 for i in range(4)]
         print(
-            f"CPU per event (contention-independent): collector {c[0]:.1f} µs + PostgreSQL {c[1]:.1f} µs;"
+            f"CPU per event (less load-dependent than the rates): collector {c[0]:.1f} µs + PostgreSQL {c[1]:.1f} µs;"
             f" raw COPY client {c[2]:.1f} µs + PostgreSQL {c[3]:.1f} µs;"
             f" raw/collector CPU ratio {(c[2] + c[3]) / (c[0] + c[1]):.2f}"
         )

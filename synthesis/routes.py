@@ -47,6 +47,7 @@ _PARAM_OF_LINE: dict[str | None, str | None] = {
     "word": None, "template": None, "literal": None,
     "id": "{id}", "uuid": "{uuid}", "hash": "{hash}", "slug": "{slug}", "token": "{token}",
 }  # fmt: skip
+_CACHE_SIZE = 2_000_000  # paths whose template is remembered
 _PARAM = re.compile(r"^\{[A-Za-z_][A-Za-z0-9_]*\}$")
 
 
@@ -160,9 +161,12 @@ class RouteTemplater:
     ) -> RouteTemplater:
         """Learn from paths (a mapping path → number of times seen, or an iterable of paths)."""
         weights: Mapping[str, int] = paths if isinstance(paths, Mapping) else Counter(paths)
-        templater, _ = cls.learn_templates(
-            list(weights.keys()), list(weights.values()), max_literals=max_literals, keep_share=keep_share
+        paths_seen = list(weights.keys())
+        templater, templates = cls.learn_templates(
+            paths_seen, list(weights.values()), max_literals=max_literals, keep_share=keep_share
         )
+        # the caller templates these paths next (mining: every request of every session)
+        templater._cache.update(zip(paths_seen[:_CACHE_SIZE], templates[:_CACHE_SIZE], strict=True))
         return templater
 
     @classmethod
@@ -212,6 +216,6 @@ class RouteTemplater:
                     seg = "{param}"
             segs.append(seg)
         result = join_path(segs)
-        if len(self._cache) < 2_000_000:
+        if len(self._cache) < _CACHE_SIZE:
             self._cache[path] = result
         return result

@@ -10,6 +10,7 @@ caught with no false alarm on v1, 1 otherwise, 2 for bad options.
 from __future__ import annotations
 
 import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -117,6 +118,10 @@ def _short(value: Any) -> str:
     return str(value)[:200]
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 @click.command()
 @click.option(
     "--users", type=click.IntRange(1, 5000), default=60, show_default=True, help="Simulated API-client sessions."
@@ -188,6 +193,9 @@ def demo(
         keep_running=keep_running,
     )
     console.rule("Trodden demo")
+    # SIGTERM (`timeout`, a CI runner stopping the job) must unwind like Ctrl-C does, so the
+    # services' cleanup (finally blocks, the atexit hook) stops the collector, shops and browsers.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     result = run(run_loop(cfg, _say(console)))
     summary = result.summary()
     if as_json:

@@ -92,12 +92,12 @@ def _fast_event_loop() -> None:
 
 
 def _tune_gc() -> None:
-    """The collector allocates a few containers per event and keeps almost none of them. With the
-    default thresholds the cyclic collector ran every 700 allocations and kept re-walking the
-    long-lived heap (modules, the sanitiser's caches): a quarter of the CPU per event in
-    bench/ingest.py. What exists once serving starts is frozen out of collection and the young
-    generation is collected less often; reference counting still frees every acyclic object at
-    once, so memory stays bounded (docs/decisions.md)."""
+    """The collector allocates a few containers per event and keeps them until their flush
+    commits. With the default thresholds the cyclic collector runs every 700 net allocations and
+    walks those rows again and again; what exists once serving starts is frozen out of collection
+    and the young generation is collected less often. Reference counting still frees every acyclic
+    object at once, so memory stays bounded. A small gain (~2 % of the instructions per event,
+    callgrind; docs/decisions.md), kept because it costs nothing."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)

@@ -211,11 +211,7 @@ class Writer:
         max_flush_rows: int = 20_000,
         retry_window: float = 10.0,
         lanes: int = 3,
-        linger: float = float(__import__("os").environ.get("LINGER", "0")),
-        min_flush_rows: int = int(__import__("os").environ.get("MINFLUSH", "400")),
     ) -> None:
-        self.linger = linger
-        self.min_flush_rows = min_flush_rows
         self.dsn = dsn
         self.max_queue_rows = max_queue_rows
         self.max_flush_rows = max_flush_rows
@@ -374,7 +370,7 @@ class Writer:
                     await partitions.ensure_partition(conn, day)
                 lane.partition_days.add(day)
 
-    async def _flush_deduplicating(self, conn: asyncpg.Connection, item: WorkItem) -> None:
+    async def _flush_deduplicating(self, conn: asyncpg.Connection, item: WorkItem, traced: list[TracedRow]) -> None:
         """One transaction through temporary tables with ON CONFLICT DO NOTHING: a retried row adds
         nothing and session counters count only the rows that were new. Spans and logs go this way."""
         async with conn.transaction():
@@ -392,7 +388,6 @@ class Writer:
                 await conn.copy_records_to_table("lg_in", records=item.logs, columns=LOG_COLUMNS)
                 await conn.execute(_INSERT_LOGS)
                 await conn.execute(_LINK_NEW_LOGS)
-            _stats, traced = item.stats()
             if traced:
                 await conn.execute(
                     _LINK_FROM_EVENTS, [t[0] for t in traced], [t[1] for t in traced], [t[2] for t in traced]
@@ -465,8 +460,8 @@ class Writer:
                     await conn.copy_records_to_table("events", records=item.events, columns=EVENT_COLUMNS)
                     await conn.execute(_SESSIONS_AND_LINKS, *_sessions_and_links_args(item, stats, traced))
             except asyncpg.UniqueViolationError:  # a retried batch: rolled back, nothing of it stored
-                await self._flush_deduplicating(conn, item)
+                await self._flush_deduplicating(conn, item, traced)
         else:
-            await self._flush_deduplicating(conn, item)
+            await self._flush_deduplicating(conn, item, traced)
         FLUSH_SECONDS.observe(time.perf_counter() - started)
         FLUSHED_ROWS.inc(len(item.events) + len(item.spans) + len(item.logs))

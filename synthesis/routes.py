@@ -94,6 +94,11 @@ class Interner(dict[Any, int]):
         return i
 
 
+def _shape_segment(seg: str) -> str:
+    """One segment after the shape rules, one by one (plain words, most segments, skip the regex)."""
+    return seg if seg.isalpha() else (segment_param(seg) or seg)
+
+
 def _shape_segments(segments: Iterable[str]) -> dict[str, str]:
     """Each distinct non-empty segment → itself or the parameter its shape stands for."""
     plain = list(segments)
@@ -101,7 +106,7 @@ def _shape_segments(segments: Iterable[str]) -> dict[str, str]:
     if not "".join(plain).isascii():
         other = [seg for seg in plain if not seg.isascii()]
         plain = [seg for seg in plain if seg.isascii()]
-    shaped = {seg: seg if seg.isalpha() else (segment_param(seg) or seg) for seg in other}
+    shaped = {seg: _shape_segment(seg) for seg in other}
     groups = [m.lastgroup for m in _SEGMENT_LINES.finditer("\n".join(plain))] if plain else []
     if len(groups) != len(plain):  # cannot happen (every line matches once); never guess
         raise AssertionError(f"segment classes: {len(groups)} matches for {len(plain)} segments")
@@ -121,8 +126,7 @@ def _shape_paths(paths: Sequence[str]) -> tuple[npt.NDArray[np.int64], list[tupl
     if text.count("\n") != n - 1:
         # a line break inside a path (never from a URL: urlsplit drops them): one by one
         index: dict[tuple[str, ...], int] = {}
-        of_path = [index.setdefault(tuple([seg if seg.isalpha() else (segment_param(seg) or seg)
-                                           for seg in split_path(p)]), len(index)) for p in paths]  # fmt: skip
+        of_path = [index.setdefault(tuple(map(_shape_segment, split_path(p))), len(index)) for p in paths]
         return np.array(of_path, dtype=np.int64), list(index)
     if "?" in text or "#" in text:
         text = "\n".join([p.partition("?")[0].partition("#")[0] for p in paths])  # as split_path cuts them

@@ -63,7 +63,7 @@ def _envelope(doc: Any) -> tuple[BeaconBatch, list[dict[str, Any]]]:
 
 
 def decode_batches(docs: list[Any], source: str, sanitizer: Sanitizer) -> DecodedBeacons:
-    item = WorkItem(session_stats=[], traced=[])
+    item = WorkItem(session_stats=[])
     rejected: list[Rejection] = []
     accepted = 0
     single = len(docs) == 1
@@ -128,11 +128,10 @@ def decode_batch(
     for raw in raws:
         raw.setdefault("session_id", batch.session_id)
     sanitize, url = sanitizer.event, sanitizer.url
-    traced = item.traced
+    user_id = sanitizer.user_id(batch.user_id)
     for event in _validated(raws, rejected, batch_index):
         session_id, kind, page = event["session_id"], event["kind"], event.get("url")
         data = sanitize(event, COLUMN_FIELDS)
-        trace_id = data.get("trace_id") if kind in _TRACED_KINDS else None
         row: EventRow = (
             source,
             session_id,
@@ -140,23 +139,23 @@ def decode_batch(
             ms_to_datetime(event["ts"]),
             kind,
             None if page is None else url(page),
-            trace_id,
+            data.get("trace_id") if kind in _TRACED_KINDS else None,
             data,
+            user_id,
         )
         events.append(row)
         sessions_seen.add(session_id)
-        if trace_id is not None and traced is not None:
-            traced.append((source, session_id, trace_id))
-    if item.session_stats is not None and len(events) > before:
-        if len(sessions_seen) == 1:  # the usual batch: one session, its counters from C builtins
-            stamps = [row[3] for row in events[before:]]
-            (only,) = sessions_seen
-            item.session_stats.append((source, only, min(stamps), max(stamps), len(stamps)))
-        else:
-            item.session_stats.extend(session_stats(events[before:]))
-    if batch.user_id is not None or batch.attributes:
-        user_id = sanitizer.user_id(batch.user_id)
-        attributes = sanitizer.json(batch.attributes, ()) if batch.attributes else {}
-        for sid in sessions_seen:
-            item.sessions.append((source, sid, user_id, attributes))
+    if len(events) == before:
+        return 0
+    if len(sessions_seen) == 1:  # the usual batch: one session, its span from C builtins
+        stamps = [row[3] for row in events[before:]]
+        (only,) = sessions_seen
+        stats = [(source, only, min(stamps), max(stamps), len(stamps))]
+    else:
+        stats = session_stats(events[before:])
+    if item.session_stats is not None:
+        item.session_stats.extend(stats)
+    if batch.attributes:
+        attributes = sanitizer.json(batch.attributes, ())
+        item.sessions.extend((source, sid, first, last, attributes) for _, sid, first, last, _n in stats)
     return len(events) - before

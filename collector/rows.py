@@ -10,16 +10,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-# events: (source, session_id, seq, ts, kind, url, trace_id, data)
-EVENT_COLUMNS = ("source", "session_id", "seq", "ts", "kind", "url", "trace_id", "data")
-EventRow = tuple[str, str, int, datetime, str, str | None, str | None, dict[str, Any]]
+# events: (source, session_id, seq, ts, kind, url, trace_id, data, user_id); user_id is the one the
+# batch carried (rum.js: the user identified when it was sent), so a session's user is known from
+# its events alone.
+EVENT_COLUMNS = ("source", "session_id", "seq", "ts", "kind", "url", "trace_id", "data", "user_id")
+EventRow = tuple[str, str, int, datetime, str, str | None, str | None, dict[str, Any], str | None]
 # per (source, session) of a list of event rows: (source, session_id, first ts, last ts, rows)
 SessionStatsRow = tuple[str, str, datetime, datetime, int]
-# an event row that carries a trace id: (source, session_id, trace_id)
-TracedRow = tuple[str, str, str]
-# sessions metadata: (source, session_id, user_id, attributes)
-SESSION_COLUMNS = ("source", "session_id", "user_id", "attributes")
-SessionMetaRow = tuple[str, str, str | None, dict[str, Any]]
+# a batch's session attributes: (source, session_id, first ts, last ts, attributes)
+SessionMetaRow = tuple[str, str, datetime, datetime, dict[str, Any]]
 SPAN_COLUMNS = (
     "source",
     "trace_id",
@@ -90,11 +89,10 @@ class WorkItem:
     sessions: list[SessionMetaRow] = field(default_factory=list)
     spans: list[SpanRow] = field(default_factory=list)
     logs: list[LogRow] = field(default_factory=list)
-    # What the writer needs to know of `events` (session counters, trace links), filled in by the
-    # beacon decoder while it builds the rows, where it is cheapest; None: not known, the writer
-    # works it out from the rows.
+    # First and last timestamp of each session in `events` (which day partitions the writer needs),
+    # filled in by the beacon decoder while it builds the rows, where it is cheapest; None: not
+    # known, the writer works it out from the rows.
     session_stats: list[SessionStatsRow] | None = None
-    traced: list[TracedRow] | None = None
 
     @property
     def size(self) -> int:
@@ -110,19 +108,10 @@ class WorkItem:
                 self.session_stats = None
             else:
                 self.session_stats.extend(other.session_stats)
-        if self.traced is not None:
-            if other.traced is None:
-                self.traced = None
-            else:
-                self.traced.extend(other.traced)
 
-    def stats(self) -> tuple[list[SessionStatsRow], list[TracedRow]]:
-        """`session_stats` and `traced`, worked out from the rows where the decoder did not."""
-        stats = self.session_stats if self.session_stats is not None else session_stats(self.events)
-        traced = (
-            self.traced if self.traced is not None else [(r[0], r[1], r[6]) for r in self.events if r[6] is not None]
-        )
-        return stats, traced
+    def stats(self) -> list[SessionStatsRow]:
+        """`session_stats`, worked out from the rows where the decoder did not."""
+        return self.session_stats if self.session_stats is not None else session_stats(self.events)
 
 
 def session_stats(events: list[EventRow]) -> list[SessionStatsRow]:

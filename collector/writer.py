@@ -28,10 +28,8 @@ from trodden.collector.metrics import FLUSH_SECONDS, FLUSHED_ROWS, QUEUE_DEPTH
 from trodden.collector.rows import (
     EVENT_COLUMNS,
     LOG_COLUMNS,
-    SESSION_COLUMNS,
     SPAN_COLUMNS,
     SessionStatsRow,
-    TracedRow,
     WorkItem,
 )
 
@@ -65,57 +63,25 @@ _CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
 
 _TEMP_TABLES = """
 CREATE TEMP TABLE IF NOT EXISTS ev_in (LIKE events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS sess_in (source text, session_id text, user_id text, attributes jsonb)
-    ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS sp_in (LIKE spans INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS lg_in (LIKE logs INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
 """
-_INSERT_EVENTS = """
-WITH ins AS (
-    INSERT INTO events SELECT * FROM ev_in ON CONFLICT DO NOTHING RETURNING source, session_id, ts
-), agg AS (
-    SELECT source, session_id, min(ts) AS first_ts, max(ts) AS last_ts, count(*)::int AS n FROM ins GROUP BY 1, 2
-)
-INSERT INTO sessions (source, session_id, first_ts, last_ts, event_count)
-SELECT source, session_id, first_ts, last_ts, n FROM agg
-ON CONFLICT (source, session_id) DO UPDATE SET
-    first_ts = least(sessions.first_ts, excluded.first_ts),
-    last_ts = greatest(sessions.last_ts, excluded.last_ts),
-    event_count = sessions.event_count + excluded.event_count
-"""
-# After the COPY of a flush's new events, one statement does the rest: each session upserted once
-# (first/last timestamp and count of the rows, user id and attributes from the batches' metadata;
-# in key order, so concurrent lanes lock session rows in the same order and cannot deadlock), and
-# spans and logs that arrived before these events linked to their session. One round trip instead
-# of one per step.
-_SESSIONS_AND_LINKS = """
-WITH sess AS (
-    INSERT INTO sessions (source, session_id, first_ts, last_ts, event_count, user_id, attributes)
-    SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::int[], $6::text[],
-                         $7::jsonb[])
-    ON CONFLICT (source, session_id) DO UPDATE SET
-        first_ts = least(sessions.first_ts, excluded.first_ts),
-        last_ts = greatest(sessions.last_ts, excluded.last_ts),
-        event_count = sessions.event_count + excluded.event_count,
-        user_id = coalesce(excluded.user_id, sessions.user_id),
-        attributes = sessions.attributes || excluded.attributes
-), traces AS (
-    SELECT DISTINCT * FROM unnest($8::text[], $9::text[], $10::text[]) AS t(source, session_id, trace_id)
-), spans_linked AS (
-    UPDATE spans SET session_id = t.session_id FROM traces t
-    WHERE spans.session_id IS NULL AND spans.source = t.source AND spans.trace_id = t.trace_id
-)
-UPDATE logs SET session_id = t.session_id FROM traces t
-WHERE logs.session_id IS NULL AND logs.trace_id IS NOT NULL AND logs.source = t.source AND logs.trace_id = t.trace_id
-"""
-_UPDATE_SESSIONS = """
-UPDATE sessions s SET user_id = coalesce(m.user_id, s.user_id), attributes = s.attributes || m.attributes
-FROM (SELECT DISTINCT ON (source, session_id) * FROM sess_in ORDER BY source, session_id) m
-WHERE s.source = m.source AND s.session_id = m.session_id
+# Session counters and the trace links of spans and logs that arrived before these events are kept
+# by the trigger on `events` (migration 0003): whatever inserts events updates them in the same
+# transaction, counting only the rows actually inserted.
+_INSERT_EVENTS = "INSERT INTO events SELECT * FROM ev_in ON CONFLICT DO NOTHING"
+# The attributes the batches gave their sessions (HAR import, custom clients; rum.js sends none),
+# after their events, merged per session beforehand (a statement may touch a row once), in key
+# order like the trigger, so concurrent lanes lock session rows in the same order. The timestamps
+# only matter where a session has no row yet.
+_SESSION_ATTRIBUTES = """
+INSERT INTO sessions AS s (source, session_id, first_ts, last_ts, attributes)
+SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::jsonb[])
+ON CONFLICT (source, session_id) DO UPDATE SET attributes = s.attributes || excluded.attributes
 """
 _INSERT_SPANS = "INSERT INTO spans SELECT * FROM sp_in ON CONFLICT DO NOTHING"
 _INSERT_LOGS = "INSERT INTO logs SELECT * FROM lg_in ON CONFLICT DO NOTHING"
-# Spans and logs arriving before or after the browser's beacon meet through the trace id.
+# Spans and logs arriving after the browser's beacon meet their session through the trace id.
 _LINK_NEW_SPANS = """
 UPDATE spans s SET session_id = e.session_id
 FROM sp_in n JOIN events e ON e.source = n.source AND e.trace_id = n.trace_id
@@ -126,50 +92,29 @@ UPDATE logs l SET session_id = e.session_id
 FROM lg_in n JOIN events e ON e.source = n.source AND e.trace_id = n.trace_id
 WHERE l.source = n.source AND l.fingerprint = n.fingerprint AND l.session_id IS NULL
 """
-_LINK_FROM_EVENTS = """
-WITH t AS (SELECT DISTINCT * FROM unnest($1::text[], $2::text[], $3::text[]) AS t(source, session_id, trace_id)),
-s AS (UPDATE spans SET session_id = t.session_id FROM t
-      WHERE spans.session_id IS NULL AND spans.source = t.source AND spans.trace_id = t.trace_id RETURNING 1)
-UPDATE logs SET session_id = t.session_id FROM t
-WHERE logs.session_id IS NULL AND logs.trace_id IS NOT NULL AND logs.source = t.source AND logs.trace_id = t.trace_id
-"""
 
 
-def _sessions_and_links_args(item: WorkItem, stats: list[SessionStatsRow], traced: list[TracedRow]) -> list[Any]:
-    """`_SESSIONS_AND_LINKS`'s parameters. Per (source, session): first and last timestamp, how
-    many rows, user id and attributes (from the batches' metadata); and the traced rows."""
-    agg: dict[tuple[str, str], list[Any]] = {}
-    for source, session_id, first, last, n in stats:
-        entry = agg.get((source, session_id))
+def _session_attributes_args(item: WorkItem) -> list[Any]:
+    """`_SESSION_ATTRIBUTES`'s parameters: per session, its first and last timestamp in the item and
+    the attributes of its batches merged, later batches winning."""
+    merged: dict[tuple[str, str], list[Any]] = {}
+    for source, session_id, first, last, attributes in item.sessions:
+        entry = merged.get((source, session_id))
         if entry is None:
-            agg[(source, session_id)] = [first, last, n, None, None]
-        else:  # the same session in two requests of one flush
-            entry[0] = min(entry[0], first)
-            entry[1] = max(entry[1], last)
-            entry[2] += n
-    for source, session_id, user_id, attributes in item.sessions:
-        entry = agg.get((source, session_id))
-        if entry is not None:
-            entry[3] = user_id if user_id is not None else entry[3]
-            entry[4] = {**(entry[4] or {}), **attributes}
-    keys = sorted(agg)  # every lane locks session rows in the same order: no deadlocks between them
-    values = [agg[k] for k in keys]
-    return [
-        [k[0] for k in keys],
-        [k[1] for k in keys],
-        [v[0] for v in values],
-        [v[1] for v in values],
-        [v[2] for v in values],
-        [v[3] for v in values],
-        [v[4] or {} for v in values],
-        [t[0] for t in traced],
-        [t[1] for t in traced],
-        [t[2] for t in traced],
-    ]
+            merged[(source, session_id)] = [first, last, dict(attributes)]
+        else:
+            entry[0], entry[1] = min(entry[0], first), max(entry[1], last)
+            entry[2].update(attributes)
+    keys = sorted(merged)
+    values = [merged[k] for k in keys]
+    return [[k[0] for k in keys], [k[1] for k in keys], *([v[i] for v in values] for i in range(3))]
 
 
 def _jsonb_binary(value: Any) -> bytes:
-    return b"\x01" + orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    try:  # JSON-born data has string keys; allowing others makes every dump slower
+        return b"\x01" + orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        return b"\x01" + orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
 
 
 def _jsonb_unbinary(data: bytes) -> Any:
@@ -230,6 +175,8 @@ class Writer:
         return self._rows
 
     async def start(self) -> None:
+        # Read when scraped instead of set on every request: two locked updates fewer per request.
+        QUEUE_DEPTH.set_function(lambda: self._rows)
         for lane in self._lanes:
             try:
                 await self._connect(lane)
@@ -250,7 +197,6 @@ class Writer:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append(_Pending(item, future))
         self._rows += item.size
-        QUEUE_DEPTH.set(self._rows)
         self._wake.set()
         return future
 
@@ -370,7 +316,7 @@ class Writer:
                     await partitions.ensure_partition(conn, day)
                 lane.partition_days.add(day)
 
-    async def _flush_deduplicating(self, conn: asyncpg.Connection, item: WorkItem, traced: list[TracedRow]) -> None:
+    async def _flush_deduplicating(self, conn: asyncpg.Connection, item: WorkItem) -> None:
         """One transaction through temporary tables with ON CONFLICT DO NOTHING: a retried row adds
         nothing and session counters count only the rows that were new. Spans and logs go this way."""
         async with conn.transaction():
@@ -378,8 +324,7 @@ class Writer:
                 await conn.copy_records_to_table("ev_in", records=item.events, columns=EVENT_COLUMNS)
                 await conn.execute(_INSERT_EVENTS)
                 if item.sessions:
-                    await conn.copy_records_to_table("sess_in", records=item.sessions, columns=SESSION_COLUMNS)
-                    await conn.execute(_UPDATE_SESSIONS)
+                    await conn.execute(_SESSION_ATTRIBUTES, *_session_attributes_args(item))
             if item.spans:
                 await conn.copy_records_to_table("sp_in", records=item.spans, columns=SPAN_COLUMNS)
                 await conn.execute(_INSERT_SPANS)
@@ -388,10 +333,6 @@ class Writer:
                 await conn.copy_records_to_table("lg_in", records=item.logs, columns=LOG_COLUMNS)
                 await conn.execute(_INSERT_LOGS)
                 await conn.execute(_LINK_NEW_LOGS)
-            if traced:
-                await conn.execute(
-                    _LINK_FROM_EVENTS, [t[0] for t in traced], [t[1] for t in traced], [t[2] for t in traced]
-                )
 
     def _take(self) -> list[_Pending]:
         batch: list[_Pending] = []
@@ -417,7 +358,6 @@ class Writer:
 
     def _done(self, pending: _Pending, error: BaseException | None) -> None:
         self._rows -= pending.item.size
-        QUEUE_DEPTH.set(self._rows)
         if pending.future.done():
             return
         if error is None:
@@ -426,7 +366,7 @@ class Writer:
             pending.future.set_exception(error)
 
     async def _flush_batch(self, lane: _Lane, batch: list[_Pending]) -> None:
-        merged = WorkItem(session_stats=[], traced=[])
+        merged = WorkItem(session_stats=[])
         for pending in batch:
             merged.extend(pending.item)
         try:
@@ -449,19 +389,23 @@ class Writer:
         conn = lane.conn
         if conn is None:
             raise ConnectionError("no connection")
-        stats, traced = item.stats()
+        stats = item.stats()
         if item.events:
             await self._ensure_partitions(lane, conn, item, stats)
         started = time.perf_counter()
         if item.events and not item.spans and not item.logs:
-            # The common case: new events only. COPY straight into `events`, then one statement.
+            # The common case: new events only, COPied straight into `events` (its trigger keeps the
+            # sessions and trace links). Without session attributes that is one statement in autocommit.
             try:
-                async with conn.transaction():
+                if item.sessions:
+                    async with conn.transaction():
+                        await conn.copy_records_to_table("events", records=item.events, columns=EVENT_COLUMNS)
+                        await conn.execute(_SESSION_ATTRIBUTES, *_session_attributes_args(item))
+                else:
                     await conn.copy_records_to_table("events", records=item.events, columns=EVENT_COLUMNS)
-                    await conn.execute(_SESSIONS_AND_LINKS, *_sessions_and_links_args(item, stats, traced))
             except asyncpg.UniqueViolationError:  # a retried batch: rolled back, nothing of it stored
-                await self._flush_deduplicating(conn, item, traced)
+                await self._flush_deduplicating(conn, item)
         else:
-            await self._flush_deduplicating(conn, item, traced)
+            await self._flush_deduplicating(conn, item)
         FLUSH_SECONDS.observe(time.perf_counter() - started)
         FLUSHED_ROWS.inc(len(item.events) + len(item.spans) + len(item.logs))

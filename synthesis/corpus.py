@@ -287,7 +287,7 @@ def event_rows(source: str, session: Session) -> list[tuple[Any, ...]]:
         doc = EVENT_ADAPTER.dump_python(ev, mode="json", exclude_none=True)
         data = {k: v for k, v in doc.items() if k not in _COLUMNS}
         rows.append((source, ev.session_id, ev.seq, datetime.fromtimestamp(ev.ts / 1000, UTC), ev.kind, ev.url,
-                     doc.get("trace_id"), data))  # fmt: skip
+                     doc.get("trace_id"), data, session.user_id))  # fmt: skip
     return rows
 
 
@@ -302,26 +302,27 @@ async def write_sessions(store: Store, source: str, sessions: Iterable[Session])
         ts = [e.ts for e in s.events]
         session_rows.append((source, s.session_id, s.user_id, s.attributes,
                              datetime.fromtimestamp(min(ts) / 1000, UTC), datetime.fromtimestamp(max(ts) / 1000, UTC),
-                             len(s.events)))  # fmt: skip
+                             0))  # fmt: skip
         rows.extend(event_rows(source, s))
-    # COPY is binary and jsonb has no binary encoder here: copy JSON as text, cast while inserting
+    # COPY is binary and jsonb has no binary encoder here: copy JSON as text, cast while inserting.
+    # Sessions go in with no events counted: the trigger on `events` counts them as they are inserted.
     async with store.pool.acquire() as conn, conn.transaction():
         await conn.execute(
             "CREATE TEMP TABLE synth_sessions_in (source text, session_id text, user_id text, attributes text,"
             " first_ts timestamptz, last_ts timestamptz, event_count int) ON COMMIT DROP;"
             "CREATE TEMP TABLE synth_events_in (source text, session_id text, seq int, ts timestamptz, kind text,"
-            " url text, trace_id text, data text) ON COMMIT DROP"
+            " url text, trace_id text, data text, user_id text) ON COMMIT DROP"
         )
         await conn.copy_records_to_table(
             "synth_sessions_in", records=[(*r[:3], orjson.dumps(r[3]).decode(), *r[4:]) for r in session_rows]
         )
         await conn.copy_records_to_table(
-            "synth_events_in", records=[(*r[:7], orjson.dumps(r[7]).decode()) for r in rows]
+            "synth_events_in", records=[(*r[:7], orjson.dumps(r[7]).decode(), r[8]) for r in rows]
         )
         await conn.execute(
             "INSERT INTO sessions SELECT source, session_id, user_id, attributes::jsonb, first_ts, last_ts,"
             " event_count FROM synth_sessions_in;"
-            "INSERT INTO events (source, session_id, seq, ts, kind, url, trace_id, data)"
-            " SELECT source, session_id, seq, ts, kind, url, trace_id, data::jsonb FROM synth_events_in"
+            "INSERT INTO events (source, session_id, seq, ts, kind, url, trace_id, data, user_id)"
+            " SELECT source, session_id, seq, ts, kind, url, trace_id, data::jsonb, user_id FROM synth_events_in"
         )
     return len(session_rows)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import asyncpg
+from trodden.collector.partitions import ensure_partition
 
 from trodden.store import Store, migrate, migrations
 
@@ -40,3 +43,36 @@ async def test_jsonb_round_trips_through_orjson(store: Store) -> None:
     )
     params = await store.pool.fetchval("SELECT params FROM selections WHERE source = 'shop'")
     assert params == {"strategies": ["frequent:5"], "max": 10}
+
+
+async def test_inserting_events_keeps_their_sessions(store: Store) -> None:
+    """The trigger on `events` (migration 0003) keeps session counters, timestamps and user for
+    whatever inserts events, counts only rows actually inserted, and links spans that came first."""
+    pool = store.pool
+    await pool.execute(
+        "INSERT INTO spans (source, trace_id, span_id, name, start_ts, duration_ms)"
+        " VALUES ('p', 't1', 'x', 'GET', now(), 1)"
+    )
+    insert = (
+        "INSERT INTO events (source, session_id, seq, ts, kind, trace_id, data, user_id)"
+        " SELECT 'p', 's', seq, to_timestamp(1700000000 + seq), 'click', $2, '{}', $3 FROM unnest($1::int[]) AS seq"
+        " ON CONFLICT DO NOTHING"
+    )
+    async with pool.acquire() as conn:  # the first day in a partition of its own, the later one not
+        await ensure_partition(conn, date(2023, 11, 14))
+    await pool.execute(insert, [0, 1, 2], "t1", None)
+    # A retry overlapping new rows, from a user who logged in meanwhile, and a row three days later.
+    await pool.execute(insert, [1, 2, 3, 86_400 * 3], None, "u-7")
+    assert await pool.fetchval("SELECT count(*) FROM events_20231114") == 4
+    session = await pool.fetchrow("SELECT * FROM sessions WHERE source = 'p' AND session_id = 's'")
+    assert session["event_count"] == 5
+    first, last = session["first_ts"].timestamp(), session["last_ts"].timestamp()
+    assert (first, last) == (1_700_000_000, 1_700_000_000 + 86_400 * 3)
+    assert session["user_id"] == "u-7"
+    await pool.execute(insert, [4], None, None)  # an anonymous batch later keeps the user
+    assert await pool.fetchval("SELECT user_id FROM sessions WHERE session_id = 's'") == "u-7"
+    assert await pool.fetchval("SELECT session_id FROM spans WHERE trace_id = 't1'") == "s"
+    async with pool.acquire() as conn:  # moving rows out of the default partition is not inserting them
+        await ensure_partition(conn, date(2023, 11, 17))
+    assert await pool.fetchval("SELECT count(*) FROM events_20231117") == 1
+    assert await pool.fetchval("SELECT event_count FROM sessions WHERE session_id = 's'") == 6

@@ -34,6 +34,33 @@ async def test_batch_is_stored_with_its_session(collector: RunningCollector) -> 
     assert session["attributes"] == {"plan": "pro"}
 
 
+async def test_session_user_is_the_latest_identified_and_attributes_merge(collector: RunningCollector) -> None:
+    """rum.js sends the user identified so far with every batch: an anonymous start, a login, an
+    anonymous batch after it (the user stays), a second login (the latest wins). Attributes of later
+    batches are merged into the session's, and a retried batch changes none of it."""
+    docs = [
+        batch("s1", 2, start_seq=0, ts=1_700_000_000_000.0),
+        batch("s1", 2, start_seq=2, ts=1_700_000_001_000.0, user_id="u-1", attributes={"plan": "free"}),
+        batch("s1", 2, start_seq=4, ts=1_700_000_002_000.0, attributes={"locale": "de"}),
+    ]
+    for doc in docs:
+        status, body, _ = await collector.post("/v1/rum", doc)
+        assert status == 200, body
+    session = await collector.store.pool.fetchrow("SELECT * FROM sessions WHERE session_id='s1'")
+    assert (session["user_id"], session["event_count"]) == ("u-1", 6)
+    assert session["attributes"] == {"plan": "free", "locale": "de"}
+    events = await collector.store.pool.fetch("SELECT seq, user_id FROM events WHERE session_id='s1' ORDER BY seq")
+    assert [r["user_id"] for r in events] == [None, None, "u-1", "u-1", None, None]
+
+    later = batch("s1", 2, start_seq=6, ts=1_700_000_003_000.0, user_id="u-2", attributes={"plan": "pro"})
+    for _ in range(2):  # the second is a client's retry
+        status, body, _ = await collector.post("/v1/rum", later)
+        assert status == 200, body
+    session = await collector.store.pool.fetchrow("SELECT * FROM sessions WHERE session_id='s1'")
+    assert (session["user_id"], session["event_count"]) == ("u-2", 8)
+    assert session["attributes"] == {"plan": "pro", "locale": "de"}
+
+
 async def test_retry_of_a_batch_adds_nothing(collector: RunningCollector) -> None:
     doc = batch("s1", 5)
     for _ in range(3):

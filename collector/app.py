@@ -20,7 +20,7 @@ import orjson
 from aiohttp import web
 from trodden.collector.beacon import BodyError, decode_batches, parse_batches
 from trodden.collector.configfiles import WatchedDocument
-from trodden.collector.metrics import EVENTS, QUEUE_DEPTH, REQUEST_SECONDS, REQUESTS
+from trodden.collector.metrics import EVENTS, REQUEST_SECONDS, REQUESTS
 from trodden.collector.otlp import decode_logs_body, decode_traces_body
 from trodden.collector.rows import WorkItem
 from trodden.collector.sanitize import Sanitizer
@@ -42,7 +42,6 @@ _CORS_HEADERS = {
     "Access-Control-Allow-Headers": "Authorization, Content-Type, Content-Encoding, traceparent",
     "Access-Control-Max-Age": "600",
 }
-_PUBLIC = {"/healthz", "/readyz", "/metrics", "/rum.js"}
 
 
 def rum_js() -> bytes:
@@ -121,38 +120,61 @@ def _error(status: int, reason: str, headers: dict[str, str] | None = None) -> w
     return _json(status, {"error": reason}, headers)
 
 
-@web.middleware
-async def _edge(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    """CORS, authentication and the never-a-500 rule for everything the clients touch."""
-    state = request.app[STATE_KEY]
-    origin = state.cors_origin(request)
-    cors = {"Access-Control-Allow-Origin": origin, "Vary": "Origin", **_CORS_HEADERS} if origin else {}
-    if request.method == "OPTIONS":
-        return web.Response(status=204, headers=cors)
-    if request.path not in _PUBLIC and not state.authorized(request):
-        response: web.StreamResponse = _error(
-            401, "missing or wrong ingest key (Authorization: Bearer KEY or ?key=KEY)"
-        )
-    else:
-        try:
-            response = await handler(request)
-        except web.HTTPRequestEntityTooLarge:
-            response = _error(413, f"body larger than {MAX_BODY_BYTES} bytes")
-        except web.HTTPException as exc:
-            if exc.status >= 500:
+Handler = Callable[[web.Request], Awaitable[web.Response]]
+
+
+def _serve(handler: Handler, *, public: bool = False, endpoint: str | None = None) -> Handler:
+    """CORS, authentication, the never-a-500 rule and, for an ingest `endpoint`, its request metrics,
+    around one route's handler. A wrapper per route rather than an aiohttp middleware: an application
+    without middlewares is spared building a handler chain on every request."""
+    if endpoint is not None:
+        latency = REQUEST_SECONDS.labels(endpoint)  # bound once: a labelled child lookup costs more than counting
+    counters: dict[int, Any] = {}
+
+    async def serve(request: web.Request) -> web.Response:
+        started = time.perf_counter()
+        state = request.app[STATE_KEY]
+        if not public and not state.authorized(request):
+            response = _error(401, "missing or wrong ingest key (Authorization: Bearer KEY or ?key=KEY)")
+        else:
+            try:
+                response = await handler(request)
+            except BodyError as exc:
+                response = _error(400, str(exc))
+            except web.HTTPRequestEntityTooLarge:
+                response = _error(413, f"body larger than {MAX_BODY_BYTES} bytes")
+            except web.HTTPException as exc:
+                if exc.status >= 500:
+                    raise
+                response = _error(exc.status, exc.reason)
+            except (zlib.error, EOFError, UnicodeError) as exc:
+                response = _error(400, f"unreadable body: {exc}")
+            except asyncio.CancelledError:
                 raise
-            response = _error(exc.status, exc.reason)
-        except (zlib.error, EOFError, UnicodeError) as exc:
-            response = _error(400, f"unreadable body: {exc}")
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # the server must answer; log what escaped for a fix
-            log.exception("unexpected error", path=request.path)
-            response = _error(500, f"internal error: {type(exc).__name__}")
-    response.headers.update(cors)
-    return response
+            except Exception as exc:  # the server must answer; log what escaped for a fix
+                log.exception("unexpected error", path=request.path)
+                response = _error(500, f"internal error: {type(exc).__name__}")
+        origin = state.cors_origin(request)
+        if origin is not None:
+            response.headers.update(_cors_headers(origin))
+        if endpoint is not None:
+            counter = counters.get(response.status)
+            if counter is None:
+                counter = counters[response.status] = REQUESTS.labels(endpoint, str(response.status))
+            counter.inc()
+            latency.observe(time.perf_counter() - started)
+        return response
+
+    return serve
+
+
+def _cors_headers(origin: str) -> dict[str, str]:
+    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin", **_CORS_HEADERS}
+
+
+async def handle_preflight(_request: web.Request) -> web.Response:
+    """CORS preflight: `_serve` adds the allowed origin's headers."""
+    return web.Response(status=204)
 
 
 async def _read_body(request: web.Request) -> bytes:
@@ -191,35 +213,14 @@ async def _commit(writer: Writer, item: WorkItem) -> web.Response | None:
     except DatabaseUnavailable as exc:
         return _error(503, f"storage unavailable: {exc}", {"Retry-After": RETRY_AFTER_DOWN})
     try:
-        await asyncio.shield(future)
+        # Not shielded: were this handler cancelled, the writer still writes the item and only finds
+        # nobody waiting for its result.
+        await future
     except DatabaseUnavailable as exc:
         return _error(503, f"storage unavailable: {exc}", {"Retry-After": RETRY_AFTER_DOWN})
     except BadData as exc:
         return _error(400, f"refused by the database: {exc}")
     return None
-
-
-def _timed(
-    endpoint: str, handler: Callable[[web.Request], Awaitable[web.Response]]
-) -> Callable[[web.Request], Awaitable[web.Response]]:
-    # Bound once: looking a labelled child up costs more than counting.
-    latency = REQUEST_SECONDS.labels(endpoint)
-    counters: dict[int, Any] = {}
-
-    async def wrapped(request: web.Request) -> web.Response:
-        started = time.perf_counter()
-        try:
-            response = await handler(request)
-        except BodyError as exc:
-            response = _error(400, str(exc))
-        counter = counters.get(response.status)
-        if counter is None:
-            counter = counters[response.status] = REQUESTS.labels(endpoint, str(response.status))
-        counter.inc()
-        latency.observe(time.perf_counter() - started)
-        return response
-
-    return wrapped
 
 
 async def handle_rum(request: web.Request) -> web.Response:
@@ -286,7 +287,6 @@ async def handle_readyz(request: web.Request) -> web.Response:
     """Ready when the writer is connected and the pool answers: no traffic while the DB is down."""
     state = request.app[STATE_KEY]
     writer = request.app[WRITER_KEY]
-    QUEUE_DEPTH.set(writer.depth)
     if not writer.healthy:
         return _json(503, {"status": "database unreachable", "queue_depth": writer.depth})
     try:
@@ -320,7 +320,7 @@ def build_app(
         sanitization_file=sanitization_file,
         allowed_origins=allowed_origins,
     )
-    app = web.Application(middlewares=[_edge], client_max_size=max_body_bytes)
+    app = web.Application(client_max_size=max_body_bytes)
     app[STATE_KEY] = state
     writer = Writer(store.dsn, max_queue_rows=max_queue_rows, retry_window=retry_window)
     app[WRITER_KEY] = writer
@@ -334,13 +334,13 @@ def build_app(
 
     app.on_startup.append(start_writer)
     app.on_cleanup.append(stop_writer)
-    app.router.add_post("/v1/rum", _timed("rum", handle_rum))
-    app.router.add_post("/v1/traces", _timed("traces", _otlp_handler("span", decode_traces_body)))
-    app.router.add_post("/v1/logs", _timed("logs", _otlp_handler("log", decode_logs_body)))
-    app.router.add_get("/v1/config", handle_config)
-    app.router.add_get("/rum.js", handle_rum_js)
-    app.router.add_get("/healthz", handle_healthz)
-    app.router.add_get("/readyz", handle_readyz)
-    app.router.add_route("OPTIONS", "/{tail:.*}", handle_healthz)
+    app.router.add_post("/v1/rum", _serve(handle_rum, endpoint="rum"))
+    app.router.add_post("/v1/traces", _serve(_otlp_handler("span", decode_traces_body), endpoint="traces"))
+    app.router.add_post("/v1/logs", _serve(_otlp_handler("log", decode_logs_body), endpoint="logs"))
+    app.router.add_get("/v1/config", _serve(handle_config))
+    app.router.add_get("/rum.js", _serve(handle_rum_js, public=True))
+    app.router.add_get("/healthz", _serve(handle_healthz, public=True))
+    app.router.add_get("/readyz", _serve(handle_readyz, public=True))
+    app.router.add_route("OPTIONS", "/{tail:.*}", _serve(handle_preflight, public=True))
     expose_metrics(app)
     return app

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
-from trodden.collector.rows import EventRow, Rejection, WorkItem, ms_to_datetime, session_stats
+from trodden.collector.rows import EventRow, Rejection, WorkItem, ms_to_micros, session_stats
 from trodden.collector.sanitize import Sanitizer
 from trodden.collector.validation import EVENT_DICT, EVENT_DICTS
 
@@ -136,7 +136,7 @@ def decode_batch(
             source,
             session_id,
             event["seq"],
-            ms_to_datetime(event["ts"]),
+            ms_to_micros(event["ts"]),
             kind,
             None if page is None else url(page),
             data.get("trace_id") if kind in _TRACED_KINDS else None,

@@ -19,7 +19,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from trodden.collector.beacon import BodyError
-from trodden.collector.rows import LogRow, SpanRow, WorkItem, ms_to_datetime
+from trodden.collector.rows import LogRow, SpanRow, WorkItem, ms_to_micros
 from trodden.collector.sanitize import Sanitizer
 
 _ID_FIELDS = ("traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id")
@@ -132,7 +132,7 @@ def decode_traces(request: ExportTraceServiceRequest, source: str, sanitizer: Sa
                     _session_of(attrs, resource),
                     sanitizer.text(span.name)[:512],
                     str(service)[:256] if service is not None else None,
-                    ms_to_datetime(start_ms),
+                    ms_to_micros(start_ms),
                     duration,
                     str(method)[:16] if method else None,
                     sanitizer.url(str(route)) if route else None,
@@ -161,7 +161,7 @@ def decode_logs(request: ExportLogsServiceRequest, source: str, sanitizer: Sanit
                 fingerprint = hashlib.sha256(record.SerializeToString(deterministic=True)).hexdigest()[:32]
                 row: LogRow = (
                     source,
-                    ms_to_datetime(ts_nano / 1e6),
+                    ms_to_micros(ts_nano / 1e6),
                     trace_id,
                     span_id,
                     _session_of(attrs, resource),

@@ -6,19 +6,24 @@ path should not build objects twice.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 # events: (source, session_id, seq, ts, kind, url, trace_id, data, user_id); user_id is the one the
 # batch carried (rum.js: the user identified when it was sent), so a session's user is known from
 # its events alone.
 EVENT_COLUMNS = ("source", "session_id", "seq", "ts", "kind", "url", "trace_id", "data", "user_id")
-EventRow = tuple[str, str, int, datetime, str, str | None, str | None, dict[str, Any], str | None]
+# Timestamps in rows are `Micros`: microseconds since the Unix epoch, what the writer's connections
+# encode for PostgreSQL with integer arithmetic (`writer.configure_connection`) instead of building a
+# datetime per row that asyncpg takes apart again.
+Micros = int
+EventRow = tuple[str, str, int, Micros, str, str | None, str | None, dict[str, Any], str | None]
 # per (source, session) of a list of event rows: (source, session_id, first ts, last ts, rows)
-SessionStatsRow = tuple[str, str, datetime, datetime, int]
+SessionStatsRow = tuple[str, str, Micros, Micros, int]
 # a batch's session attributes: (source, session_id, first ts, last ts, attributes)
-SessionMetaRow = tuple[str, str, datetime, datetime, dict[str, Any]]
+SessionMetaRow = tuple[str, str, Micros, Micros, dict[str, Any]]
 SPAN_COLUMNS = (
     "source",
     "trace_id",
@@ -43,7 +48,7 @@ SpanRow = tuple[
     str | None,
     str,
     str | None,
-    datetime,
+    Micros,
     float,
     str | None,
     str | None,
@@ -63,11 +68,23 @@ LOG_COLUMNS = (
     "attributes",
     "fingerprint",
 )
-LogRow = tuple[str, datetime, str | None, str | None, str | None, str | None, str | None, Any, dict[str, Any], str]
+LogRow = tuple[str, Micros, str | None, str | None, str | None, str | None, str | None, Any, dict[str, Any], str]
 
 
-def ms_to_datetime(ms: float) -> datetime:
-    return datetime.fromtimestamp(ms / 1000.0, tz=UTC)
+def ms_to_micros(ms: float) -> Micros:
+    """Milliseconds since the epoch as whole microseconds, rounded exactly as
+    `datetime.fromtimestamp(ms / 1000, UTC)` rounds them (CPython: the fraction of the seconds times
+    10⁶, half to even), which is what earlier versions stored. The timestamp is part of the events'
+    idempotency key, so a client's retry spanning an upgrade must map to the same value."""
+    fraction, seconds = math.modf(ms / 1000.0)
+    return int(seconds) * 1_000_000 + round(fraction * 1e6)
+
+
+def micros_to_datetime(us: Micros) -> datetime:
+    return _EPOCH + timedelta(microseconds=us)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass

@@ -29,6 +29,7 @@ from trodden.collector.rows import (
     EVENT_COLUMNS,
     LOG_COLUMNS,
     SPAN_COLUMNS,
+    Micros,
     SessionStatsRow,
     WorkItem,
 )
@@ -108,6 +109,42 @@ def _session_attributes_args(item: WorkItem) -> list[Any]:
     keys = sorted(merged)
     values = [merged[k] for k in keys]
     return [[k[0] for k in keys], [k[1] for k in keys], *([v[i] for v in values] for i in range(3))]
+
+
+_PG_EPOCH_MICROS = 946_684_800_000_000  # 2000-01-01, PostgreSQL's epoch, in Unix microseconds
+
+
+def _timestamptz_encode(value: Micros | datetime) -> tuple[int]:
+    """Rows carry `Micros`; a datetime (partition bounds) is welcome too."""
+    if value.__class__ is int:
+        return (value - _PG_EPOCH_MICROS,)  # type: ignore[operator]
+    assert isinstance(value, datetime)
+    return ((value - _PG_EPOCH) // _MICROSECOND,)
+
+
+def _timestamptz_decode(value: tuple[int]) -> datetime:
+    return _PG_EPOCH + timedelta(microseconds=value[0])
+
+
+_PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_UNIX_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
+def _day(us: Micros) -> date:
+    return date.fromordinal(_UNIX_EPOCH_ORDINAL + us // 86_400_000_000)
+
+
+async def configure_connection(conn: asyncpg.Connection) -> None:
+    """The codecs the writer's rows need: jsonb as its binary form (a version byte and orjson's
+    text), timestamptz from `Micros` by integer arithmetic (asyncpg's "tuple" format)."""
+    await conn.set_type_codec(
+        "jsonb", encoder=_jsonb_binary, decoder=_jsonb_unbinary, schema="pg_catalog", format="binary"
+    )
+    await conn.set_type_codec("json", encoder=orjson.dumps, decoder=orjson.loads, schema="pg_catalog", format="binary")
+    await conn.set_type_codec(
+        "timestamptz", encoder=_timestamptz_encode, decoder=_timestamptz_decode, schema="pg_catalog", format="tuple"
+    )
 
 
 def _jsonb_binary(value: Any) -> bytes:
@@ -238,13 +275,7 @@ class Writer:
     # -- the loop ---------------------------------------------------------------------------------
     async def _connect(self, lane: _Lane) -> asyncpg.Connection:
         conn = await asyncpg.connect(self.dsn, timeout=5)
-        # COPY uses the binary protocol: jsonb goes as a version byte and the orjson text.
-        await conn.set_type_codec(
-            "jsonb", encoder=_jsonb_binary, decoder=_jsonb_unbinary, schema="pg_catalog", format="binary"
-        )
-        await conn.set_type_codec(
-            "json", encoder=orjson.dumps, decoder=orjson.loads, schema="pg_catalog", format="binary"
-        )
+        await configure_connection(conn)
         await conn.execute(_TEMP_TABLES)
         try:
             await partitions.ensure_partitions_around(conn)
@@ -307,11 +338,11 @@ class Writer:
     ) -> None:
         """The daily partitions of the item's days exist (a new day at midnight, or a client's clock),
         and tomorrow's ahead of it. Most flushes hold one day this lane has seen: two comparisons."""
-        first = min(s[2] for s in stats).date()
-        last = max(s[3] for s in stats).date()
+        first = _day(min(s[2] for s in stats))
+        last = _day(max(s[3] for s in stats))
         if first == last and first in lane.partition_days:
             return
-        days = {row[3].date() for row in item.events} - lane.partition_days
+        days = {_day(row[3]) for row in item.events} - lane.partition_days
         if days:
             tomorrow = datetime.now(UTC).date() + timedelta(days=1)
             for day in sorted(days | {tomorrow}):

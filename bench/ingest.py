@@ -1,13 +1,16 @@
 """Collector ingest throughput against raw asyncpg COPY of the same rows, measured in one run.
 
-    .venv/bin/python bench/ingest.py [--events 200000] [--batch 25] [--clients 32] [--workers 1] [--dsn DSN]
+    .venv/bin/python bench/ingest.py [--seconds 8] [--rounds 3] [--batch 25] [--clients 32] [--workers N]
+                                     [--dsn DSN]
 
 Starts a real PostgreSQL (embedded, in a temporary $TRODDEN_HOME, unless --dsn), then:
-1. raw COPY: the rows the collector would write, COPied straight into `events` by asyncpg, in
-   chunks as large as the collector's flushes; no validation, sanitising, HTTP or deduplication;
-2. collector: `trodden collect` in its own process(es), driven over loopback HTTP by concurrent
-   clients posting realistic beacon batches (clicks, inputs, fetches with headers and JSON bodies,
-   page views, a custom event), each answered only after its COPY transaction committed.
+1. raw COPY: the rows the collector would write, COPied straight into `events` by asyncpg (the
+   writer's codecs, chunks of 5 000, no trigger); no validation, sanitising, HTTP, session upkeep
+   or deduplication;
+2. collector: `trodden collect` in its own process(es), driven over loopback HTTP by wrk posting
+   beacon batches as rum.js sends them (clicks, inputs, fetches with headers and JSON bodies, page
+   views, a custom event; a user id on a quarter of them), each answered only after its rows
+   were committed.
 Prints events/s for both, the ratio (target >= 0.5) and the collector's p50/p99 request latency.
 """
 
@@ -265,7 +268,12 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch", type=int, default=25, help="events per beacon batch")
     parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="collector processes (trodden collect --workers); default one per core, as on a dedicated machine",
+    )
     parser.add_argument("--dsn", default=None)
     args = parser.parse_args()
 

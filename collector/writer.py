@@ -73,7 +73,7 @@ CREATE TEMP TABLE IF NOT EXISTS lg_in (LIKE logs INCLUDING DEFAULTS) ON COMMIT D
 _INSERT_EVENTS = "INSERT INTO events SELECT * FROM ev_in ON CONFLICT DO NOTHING"
 # The attributes the batches gave their sessions (HAR import, custom clients; rum.js sends none),
 # after their events, merged per session beforehand (a statement may touch a row once), in key
-# order like the trigger, so concurrent lanes lock session rows in the same order. The timestamps
+# order like the trigger, so concurrent writers lock session rows in the same order. The timestamps
 # only matter where a session has no row yet.
 _SESSION_ATTRIBUTES = """
 INSERT INTO sessions AS s (source, session_id, first_ts, last_ts, attributes)
@@ -111,24 +111,21 @@ def _session_attributes_args(item: WorkItem) -> list[Any]:
     return [[k[0] for k in keys], [k[1] for k in keys], *([v[i] for v in values] for i in range(3))]
 
 
-_PG_EPOCH_MICROS = 946_684_800_000_000  # 2000-01-01, PostgreSQL's epoch, in Unix microseconds
+_PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # PostgreSQL's own epoch
+_PG_EPOCH_MICROS = 946_684_800_000_000  # the same, in Unix microseconds
+_MICROSECOND = timedelta(microseconds=1)
+_UNIX_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
 def _timestamptz_encode(value: Micros | datetime) -> tuple[int]:
     """Rows carry `Micros`; a datetime (partition bounds) is welcome too."""
-    if value.__class__ is int:
-        return (value - _PG_EPOCH_MICROS,)  # type: ignore[operator]
-    assert isinstance(value, datetime)
-    return ((value - _PG_EPOCH) // _MICROSECOND,)
+    if isinstance(value, datetime):
+        return ((value - _PG_EPOCH) // _MICROSECOND,)
+    return (value - _PG_EPOCH_MICROS,)
 
 
 def _timestamptz_decode(value: tuple[int]) -> datetime:
     return _PG_EPOCH + timedelta(microseconds=value[0])
-
-
-_PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
-_UNIX_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
 def _day(us: Micros) -> date:

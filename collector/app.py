@@ -7,21 +7,24 @@ Every ingest endpoint answers only after the data is committed (see `writer`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import hmac
 import time
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import orjson
 from aiohttp import web
 from trodden.collector.beacon import BodyError, decode_batches, parse_batches
 from trodden.collector.configfiles import WatchedDocument
 from trodden.collector.metrics import EVENTS, REQUEST_SECONDS, REQUESTS
 from trodden.collector.otlp import decode_logs_body, decode_traces_body
+from trodden.collector.retention import apply_retention
 from trodden.collector.rows import WorkItem
 from trodden.collector.sanitize import Sanitizer
 from trodden.collector.writer import BadData, DatabaseUnavailable, QueueFull, Writer
@@ -296,6 +299,37 @@ async def handle_readyz(request: web.Request) -> web.Response:
     return _json(200, {"status": "ready", "queue_depth": writer.depth})
 
 
+def _retention_task(
+    store: Store, source: str, days: int, every: float
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A background task applying the source's retention now and then every `every` seconds; a
+    failed run is logged and the next one tries again."""
+
+    async def run_periodically() -> None:
+        while True:
+            try:
+                # A connection of its own: a run can take a while, the pool serves requests.
+                conn = await asyncpg.connect(store.dsn, timeout=10)
+                try:
+                    await apply_retention(conn, source, days)
+                finally:
+                    await conn.close()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the database may be down; retention waits for the next run
+                log.warning("retention run failed", source=source, error=str(exc))
+            await asyncio.sleep(every)
+
+    async def context(_app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(run_periodically(), name=f"trodden-retention-{source}")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return context
+
+
 def build_app(
     store: Store,
     *,
@@ -308,9 +342,12 @@ def build_app(
     max_queue_rows: int = 50_000,
     max_body_bytes: int = MAX_BODY_BYTES,
     retry_window: float = 10.0,
+    retention_days: int | None = None,
+    retention_every: float = 3600.0,
 ) -> web.Application:
     """The collector application for one source. The writer starts with the app and, on shutdown,
-    flushes everything accepted before the app's cleanup completes."""
+    flushes everything accepted before the app's cleanup completes. With `retention_days`, the
+    source's data older than that is deleted every `retention_every` seconds (`retention`)."""
     state = CollectorState(
         store,
         source=source,
@@ -334,6 +371,8 @@ def build_app(
 
     app.on_startup.append(start_writer)
     app.on_cleanup.append(stop_writer)
+    if retention_days is not None:
+        app.cleanup_ctx.append(_retention_task(store, source, retention_days, retention_every))
     app.router.add_post("/v1/rum", _serve(handle_rum, endpoint="rum"))
     app.router.add_post("/v1/traces", _serve(_otlp_handler("span", decode_traces_body), endpoint="traces"))
     app.router.add_post("/v1/logs", _serve(_otlp_handler("log", decode_logs_body), endpoint="logs"))

@@ -58,6 +58,13 @@ from trodden.cliutil import InputError, dsn_option, json_option, print_json, run
     type=click.IntRange(1, 64),
     help="Server processes sharing the port (SO_REUSEPORT).",
 )
+@click.option(
+    "--retention-days",
+    envvar="TRODDEN_RETENTION_DAYS",
+    default=None,
+    type=click.IntRange(1, 3650),
+    help="Delete this source's sessions, spans and logs older than this, hourly (default: keep everything).",
+)
 @dsn_option
 def collect(**options: Any) -> None:
     """Run the collector: /v1/rum, /v1/traces, /v1/logs, /v1/config, /rum.js, /healthz, /readyz, /metrics."""
@@ -114,6 +121,7 @@ class ServeOptions:
     allowed_origins: tuple[str, ...]
     max_queue_rows: int
     workers: int
+    retention_days: int | None
     dsn: str | None
     generated_key: bool = False
 
@@ -168,6 +176,8 @@ async def _serve(opts: ServeOptions) -> None:
             sanitization_file=opts.sanitization_file,
             allowed_origins=list(opts.allowed_origins) or None,
             max_queue_rows=opts.max_queue_rows,
+            # One process per collector applies retention; the other workers only serve.
+            retention_days=None if os.environ.get("TRODDEN_COLLECTOR_WORKER") else opts.retention_days,
         )
         runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=30)
         await runner.setup()

@@ -66,18 +66,53 @@ async def ensure_partitions_around(conn: asyncpg.Connection, today: date | None 
         await ensure_partition(conn, today + timedelta(days=offset))
 
 
-async def drop_partitions_before(conn: asyncpg.Connection, day: date) -> list[str]:
-    """Retention: drop the daily partitions of days before `day` (and delete such rows from the
-    default partition). Returns the partitions dropped. Sessions rows are left to their owners."""
-    names = await conn.fetch(
+async def drop_empty_partitions_before(conn: asyncpg.Connection, day: date) -> list[str]:
+    """The daily partitions of days before `day` that hold no rows, dropped (retention per source
+    has emptied them; see `trodden.collector.retention`). Returns their names.
+
+    Dropping a partition locks `events` itself, so writers wait meanwhile: the parent is locked
+    before the partition (the order inserts take, so no deadlock), emptiness is checked again under
+    the lock (a client with a wrong clock may have written there), and both are bounded in time; a
+    partition that cannot be dropped quickly is left for the next run."""
+    dropped = []
+    for name in await _day_partitions(conn):
+        if datetime.strptime(name[len("events_") :], "%Y%m%d").date() >= day:
+            continue
+        if not await conn.fetchval(f'SELECT NOT EXISTS (SELECT 1 FROM "{name}")'):
+            continue
+        try:
+            async with conn.transaction():
+                await conn.execute("SET LOCAL lock_timeout = '2s'; SET LOCAL statement_timeout = '5s'")
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", _PARTITION_LOCK)
+                await conn.execute("LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
+                if await conn.fetchval(f'SELECT NOT EXISTS (SELECT 1 FROM "{name}")'):
+                    await conn.execute(f'DROP TABLE "{name}"')
+                    dropped.append(name)
+        except (asyncpg.LockNotAvailableError, asyncpg.QueryCanceledError) as exc:
+            log.info("empty events partition left for the next run", partition=name, reason=str(exc))
+    if dropped:
+        log.info("empty events partitions dropped", partitions=dropped)
+    return dropped
+
+
+async def _day_partitions(conn: asyncpg.Connection) -> list[str]:
+    rows = await conn.fetch(
         "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
         " WHERE i.inhparent = 'events'::regclass AND c.relname ~ '^events_[0-9]{8}$' ORDER BY 1"
     )
+    return [str(r["relname"]) for r in rows]
+
+
+async def drop_partitions_before(conn: asyncpg.Connection, day: date) -> list[str]:
+    """Drop the daily partitions of days before `day` whatever they hold, for every source (and
+    delete such rows from the default partition). Returns the partitions dropped. Sessions rows are
+    left as they are: for a database with one source, or a wipe; retention per source is
+    `trodden.collector.retention`."""
+    names = await _day_partitions(conn)
     dropped = []
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", _PARTITION_LOCK)
-        for row in names:
-            name = str(row["relname"])
+        for name in names:
             if datetime.strptime(name[len("events_") :], "%Y%m%d").date() < day:
                 await conn.execute(f'DROP TABLE "{name}"')
                 dropped.append(name)

@@ -137,7 +137,10 @@ class RumSourceSpec(Wire):
         None, max_length=253, pattern=DNS_SUBDOMAIN,
         description="Existing Secret with key `key` (default: <name>-ingest-key, generated when absent).",
     )
-    retention_days: int = Field(14, ge=1, le=3650)
+    retention_days: int = Field(
+        14, ge=1, le=3650,
+        description="Sessions whose last event is older, and older spans and logs, are deleted hourly by the collector",
+    )
     sanitization: SanitizationSpec = Field(default_factory=SanitizationSpec)
     instrumentation: InstrumentationSpec = Field(default_factory=InstrumentationSpec)
     resources: ResourceRequirements | None = None

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
-from trodden.collector.rows import EventRow, Rejection, WorkItem, ms_to_micros, session_stats
+from trodden.collector.rows import EventRow, Rejection, WorkItem, ms_to_micros, session_spans
 from trodden.collector.sanitize import Sanitizer
 from trodden.collector.validation import EVENT_DICT, EVENT_DICTS
 
@@ -63,7 +63,7 @@ def _envelope(doc: Any) -> tuple[BeaconBatch, list[dict[str, Any]]]:
 
 
 def decode_batches(docs: list[Any], source: str, sanitizer: Sanitizer) -> DecodedBeacons:
-    item = WorkItem(session_stats=[])
+    item = WorkItem()
     rejected: list[Rejection] = []
     accepted = 0
     single = len(docs) == 1
@@ -145,17 +145,7 @@ def decode_batch(
         )
         events.append(row)
         sessions_seen.add(session_id)
-    if len(events) == before:
-        return 0
-    if len(sessions_seen) == 1:  # the usual batch: one session, its span from C builtins
-        stamps = [row[3] for row in events[before:]]
-        (only,) = sessions_seen
-        stats = [(source, only, min(stamps), max(stamps), len(stamps))]
-    else:
-        stats = session_stats(events[before:])
-    if item.session_stats is not None:
-        item.session_stats.extend(stats)
-    if batch.attributes:
+    if batch.attributes and len(events) > before:
         attributes = sanitizer.json(batch.attributes, ())
-        item.sessions.extend((source, sid, first, last, attributes) for _, sid, first, last, _n in stats)
+        item.sessions.extend((*span, attributes) for span in session_spans(events[before:]))
     return len(events) - before

@@ -26,6 +26,11 @@ def partition_name(day: date) -> str:
     return f"events_{day:%Y%m%d}"
 
 
+def _partition_day(name: str) -> date:
+    """The day of a partition named by `partition_name`."""
+    return datetime.strptime(name[len("events_") :], "%Y%m%d").date()
+
+
 def wanted(day: date, today: date | None = None) -> bool:
     today = today or datetime.now(UTC).date()
     return today - timedelta(days=PAST_DAYS) <= day <= today + timedelta(days=FUTURE_DAYS)
@@ -76,7 +81,7 @@ async def drop_empty_partitions_before(conn: asyncpg.Connection, day: date) -> l
     partition that cannot be dropped quickly is left for the next run."""
     dropped = []
     for name in await _day_partitions(conn):
-        if datetime.strptime(name[len("events_") :], "%Y%m%d").date() >= day:
+        if _partition_day(name) >= day:
             continue
         if not await conn.fetchval(f'SELECT NOT EXISTS (SELECT 1 FROM "{name}")'):
             continue
@@ -113,7 +118,7 @@ async def drop_partitions_before(conn: asyncpg.Connection, day: date) -> list[st
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", _PARTITION_LOCK)
         for name in names:
-            if datetime.strptime(name[len("events_") :], "%Y%m%d").date() < day:
+            if _partition_day(name) < day:
                 await conn.execute(f'DROP TABLE "{name}"')
                 dropped.append(name)
         await conn.execute(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 # events: (source, session_id, seq, ts, kind, url, trace_id, data, user_id); user_id is the one the
@@ -20,8 +19,6 @@ EVENT_COLUMNS = ("source", "session_id", "seq", "ts", "kind", "url", "trace_id",
 # datetime per row that asyncpg takes apart again.
 Micros = int
 EventRow = tuple[str, str, int, Micros, str, str | None, str | None, dict[str, Any], str | None]
-# per (source, session) of a list of event rows: (source, session_id, first ts, last ts, rows)
-SessionStatsRow = tuple[str, str, Micros, Micros, int]
 # a batch's session attributes: (source, session_id, first ts, last ts, attributes)
 SessionMetaRow = tuple[str, str, Micros, Micros, dict[str, Any]]
 SPAN_COLUMNS = (
@@ -80,11 +77,6 @@ def ms_to_micros(ms: float) -> Micros:
     return int(seconds) * 1_000_000 + round(fraction * 1e6)
 
 
-def micros_to_datetime(us: Micros) -> datetime:
-    return _EPOCH + timedelta(microseconds=us)
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -106,10 +98,6 @@ class WorkItem:
     sessions: list[SessionMetaRow] = field(default_factory=list)
     spans: list[SpanRow] = field(default_factory=list)
     logs: list[LogRow] = field(default_factory=list)
-    # First and last timestamp of each session in `events` (which day partitions the writer needs),
-    # filled in by the beacon decoder while it builds the rows, where it is cheapest; None: not
-    # known, the writer works it out from the rows.
-    session_stats: list[SessionStatsRow] | None = None
 
     @property
     def size(self) -> int:
@@ -120,30 +108,18 @@ class WorkItem:
         self.sessions.extend(other.sessions)
         self.spans.extend(other.spans)
         self.logs.extend(other.logs)
-        if self.session_stats is not None:
-            if other.session_stats is None:
-                self.session_stats = None
-            else:
-                self.session_stats.extend(other.session_stats)
-
-    def stats(self) -> list[SessionStatsRow]:
-        """`session_stats`, worked out from the rows where the decoder did not."""
-        return self.session_stats if self.session_stats is not None else session_stats(self.events)
 
 
-def session_stats(events: list[EventRow]) -> list[SessionStatsRow]:
-    """First and last timestamp and number of rows of each (source, session) in `events`."""
-    agg: dict[tuple[str, str], list[Any]] = {}
+def session_spans(events: list[EventRow]) -> list[tuple[str, str, Micros, Micros]]:
+    """(source, session_id, first ts, last ts) of each session in `events`."""
+    span: dict[tuple[str, str], list[Micros]] = {}
     for row in events:
-        key = (row[0], row[1])
         ts = row[3]
-        entry = agg.get(key)
+        entry = span.get((row[0], row[1]))
         if entry is None:
-            agg[key] = [ts, ts, 1]
-        else:
-            if ts < entry[0]:
-                entry[0] = ts
-            elif ts > entry[1]:
-                entry[1] = ts
-            entry[2] += 1
-    return [(k[0], k[1], v[0], v[1], v[2]) for k, v in agg.items()]
+            span[(row[0], row[1])] = [ts, ts]
+        elif ts < entry[0]:
+            entry[0] = ts
+        elif ts > entry[1]:
+            entry[1] = ts
+    return [(k[0], k[1], v[0], v[1]) for k, v in span.items()]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import operator
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -30,7 +31,6 @@ from trodden.collector.rows import (
     LOG_COLUMNS,
     SPAN_COLUMNS,
     Micros,
-    SessionStatsRow,
     WorkItem,
 )
 
@@ -126,6 +126,9 @@ def _timestamptz_encode(value: Micros | datetime) -> tuple[int]:
 
 def _timestamptz_decode(value: tuple[int]) -> datetime:
     return _PG_EPOCH + timedelta(microseconds=value[0])
+
+
+_TS = operator.itemgetter(3)  # an event row's timestamp
 
 
 def _day(us: Micros) -> date:
@@ -330,16 +333,14 @@ class Writer:
                 for pending in batch:
                     self._done(pending, exc)
 
-    async def _ensure_partitions(
-        self, lane: _Lane, conn: asyncpg.Connection, item: WorkItem, stats: list[SessionStatsRow]
-    ) -> None:
+    async def _ensure_partitions(self, lane: _Lane, conn: asyncpg.Connection, item: WorkItem) -> None:
         """The daily partitions of the item's days exist (a new day at midnight, or a client's clock),
         and tomorrow's ahead of it. Most flushes hold one day this lane has seen: two comparisons."""
-        first = _day(min(s[2] for s in stats))
-        last = _day(max(s[3] for s in stats))
+        stamps = list(map(_TS, item.events))
+        first, last = _day(min(stamps)), _day(max(stamps))
         if first == last and first in lane.partition_days:
             return
-        days = {_day(row[3]) for row in item.events} - lane.partition_days
+        days = {_day(us) for us in stamps} - lane.partition_days
         if days:
             tomorrow = datetime.now(UTC).date() + timedelta(days=1)
             for day in sorted(days | {tomorrow}):
@@ -397,7 +398,7 @@ class Writer:
             pending.future.set_exception(error)
 
     async def _flush_batch(self, lane: _Lane, batch: list[_Pending]) -> None:
-        merged = WorkItem(session_stats=[])
+        merged = WorkItem()
         for pending in batch:
             merged.extend(pending.item)
         try:
@@ -420,9 +421,8 @@ class Writer:
         conn = lane.conn
         if conn is None:
             raise ConnectionError("no connection")
-        stats = item.stats()
         if item.events:
-            await self._ensure_partitions(lane, conn, item, stats)
+            await self._ensure_partitions(lane, conn, item)
         started = time.perf_counter()
         if item.events and not item.spans and not item.logs:
             # The common case: new events only, COPied straight into `events` (its trigger keeps the

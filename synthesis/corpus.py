@@ -292,37 +292,35 @@ def event_rows(source: str, session: Session) -> list[tuple[Any, ...]]:
 
 
 async def write_sessions(store: Store, source: str, sessions: Iterable[Session]) -> int:
-    """COPY sessions and their events into the store; returns the number of sessions written."""
+    """COPY sessions and their events into the store; returns the number of sessions written. The
+    trigger on `events` makes each session's row (counts, first/last timestamp, user id); only the
+    attributes are the sessions' own."""
     await store.source_key(source)
-    session_rows: list[tuple[Any, ...]] = []
+    attribute_rows: list[tuple[str, str, str]] = []
     rows: list[tuple[Any, ...]] = []
+    written = 0
     for s in sessions:
         if not s.events:
             continue
-        ts = [e.ts for e in s.events]
-        session_rows.append((source, s.session_id, s.user_id, s.attributes,
-                             datetime.fromtimestamp(min(ts) / 1000, UTC), datetime.fromtimestamp(max(ts) / 1000, UTC),
-                             0))  # fmt: skip
+        written += 1
+        if s.attributes:
+            attribute_rows.append((source, s.session_id, orjson.dumps(s.attributes).decode()))
         rows.extend(event_rows(source, s))
     # COPY is binary and jsonb has no binary encoder here: copy JSON as text, cast while inserting.
-    # Sessions go in with no events counted: the trigger on `events` counts them as they are inserted.
     async with store.pool.acquire() as conn, conn.transaction():
         await conn.execute(
-            "CREATE TEMP TABLE synth_sessions_in (source text, session_id text, user_id text, attributes text,"
-            " first_ts timestamptz, last_ts timestamptz, event_count int) ON COMMIT DROP;"
             "CREATE TEMP TABLE synth_events_in (source text, session_id text, seq int, ts timestamptz, kind text,"
-            " url text, trace_id text, data text, user_id text) ON COMMIT DROP"
-        )
-        await conn.copy_records_to_table(
-            "synth_sessions_in", records=[(*r[:3], orjson.dumps(r[3]).decode(), *r[4:]) for r in session_rows]
+            " url text, trace_id text, data text, user_id text) ON COMMIT DROP;"
+            "CREATE TEMP TABLE synth_attributes_in (source text, session_id text, attributes text) ON COMMIT DROP"
         )
         await conn.copy_records_to_table(
             "synth_events_in", records=[(*r[:7], orjson.dumps(r[7]).decode(), r[8]) for r in rows]
         )
+        await conn.copy_records_to_table("synth_attributes_in", records=attribute_rows)
         await conn.execute(
-            "INSERT INTO sessions SELECT source, session_id, user_id, attributes::jsonb, first_ts, last_ts,"
-            " event_count FROM synth_sessions_in;"
             "INSERT INTO events (source, session_id, seq, ts, kind, url, trace_id, data, user_id)"
-            " SELECT source, session_id, seq, ts, kind, url, trace_id, data::jsonb, user_id FROM synth_events_in"
+            " SELECT source, session_id, seq, ts, kind, url, trace_id, data::jsonb, user_id FROM synth_events_in;"
+            "UPDATE sessions s SET attributes = i.attributes::jsonb FROM synth_attributes_in i"
+            " WHERE s.source = i.source AND s.session_id = i.session_id"
         )
-    return len(session_rows)
+    return written

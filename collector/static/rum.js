@@ -5,7 +5,8 @@
  * Enter/Escape, fetch/XHR (with a W3C traceparent on same-origin requests), errors, web vitals and
  * custom events (window.trodden.track(name, properties)); sends BeaconBatch JSON to /v1/rum.
  * After a page load, SPA navigation, click, submit or Enter it records what became visible once
- * the page settled (`visible`: at most 10 elements, never input values).
+ * the page settled (`visible`: at most 10 elements, never input values) and an outline of the
+ * page (`page`); page views carry their document load (status, timings).
  * No dependencies. The session lives in sessionStorage: one tab's multi-page journey is one session.
  */
 (function (w, d) {
@@ -192,6 +193,45 @@
     return false;
   }
 
+  // -- what the page shows ----------------------------------------------------------------------
+  // An outline of the page: headings, landmarks, tables (column headers, row counts), lists (item
+  // counts), names of links (outside table bodies) and buttons, form field labels, alerts. Rendered
+  // elements only, masked ones left out, never a value or a table cell; bounded. Replay runs the
+  // same code (this section is its source), `each` adding what it compares per table.
+  var LANDMARKS = { main: "main", nav: "navigation", aside: "complementary", header: "banner", footer: "contentinfo", search: "search" };
+  function outline(each) {
+    var o = { headings: [], landmarks: [], tables: [], lists: [], links: [], buttons: [], fields: [], alerts: [] };
+    function add(k, v, max) { v = clip(v, 80); if (v && o[k].length < max && o[k].indexOf(v) < 0) o[k].push(v); }
+    function all(sel, fn) {
+      var els = d.querySelectorAll(sel);
+      for (var i = 0; i < els.length && i < 1000; i++) if (els[i].getClientRects().length && !masked(els[i])) fn(els[i]);
+    }
+    all("h1,h2,h3", function (el) { add("headings", el.innerText, 20); });
+    all("main,nav,aside,search,body>header,body>footer,[role=main],[role=navigation],[role=search],[role=banner],[role=contentinfo],[role=complementary]",
+        function (el) { add("landmarks", el.getAttribute("role") || LANDMARKS[el.tagName.toLowerCase()], 20); });
+    all("table", function (el) {
+      if (o.tables.length >= 10) return;
+      var head = el.tHead ? el.tHead.rows[0] : el.rows[0], hs = [], rows = 0;
+      if (head) for (var i = 0; i < head.cells.length && hs.length < 20; i++) if (head.cells[i].tagName === "TH") hs.push(clip(head.cells[i].innerText, 80) || "");
+      for (i = 0; i < el.tBodies.length; i++) for (var j = 0; j < el.tBodies[i].rows.length; j++) if (el.tBodies[i].rows[j] !== head) rows++;
+      var t = { name: clip((el.caption && el.caption.innerText) || el.getAttribute("aria-label") || el.id, 80) || null, headers: hs, rows: rows };
+      if (each) each(el, t);
+      o.tables.push(t);
+    });
+    all("ul,ol,[role=list]", function (el) {
+      if (o.lists.length >= 10) return;
+      var n = el.querySelectorAll(":scope>li,:scope>[role=listitem]").length;
+      if (n) o.lists.push({ name: clip(el.getAttribute("aria-label") || el.id || el.classList[0], 80) || null, items: n });
+    });
+    all("a[href],button,input,select,textarea,[role=button]", function (el) {
+      var r = role(el);
+      if (r === "button" || r === "link") { if (!el.closest("tbody")) add(r + "s", accName(el), r === "link" ? 60 : 30); }
+      else if (el.type !== "hidden" && el.type !== "image") add("fields", accName(el), 30);
+    });
+    all("[role=alert],[role=status],[class*=alert],[class*=error],[class*=warning],[class*=message]", function (el) { add("alerts", el.innerText, 10); });
+    return o;
+  }
+
   // -- UI events ----------------------------------------------------------------------------------
   var CLICKABLE = "a,button,input,select,textarea,label,summary,[role],[data-testid],[onclick]";
   var TEXTLIKE = /^(text|email|password|search|tel|url|number|date|datetime-local|month|week|time)$/;
@@ -363,7 +403,7 @@
       var start = Date.now(), pol = policy(method, u);
       inflight++;
       return nativeFetch(req && tp ? new Request(req, init) : input, req && tp ? undefined : init).then(function (res) {
-        inflight--;
+        inflight--; netAt = Date.now();
         var type = res.headers.get("content-type") || "";
         var resHeaders = pickHeaders(res.headers, pol.resH);
         var done = function (text) { record("fetch", pol, method, u, res.status, start, reqHeaders, init.body, resHeaders, readJson(text || "", type, pol), null, tp); };
@@ -371,7 +411,7 @@
         else done("");
         return res;
       }, function (err) {
-        inflight--;
+        inflight--; netAt = Date.now();
         record("fetch", pol, method, u, 0, start, reqHeaders, init.body, {}, null, err && err.message || "network error", tp);
         throw err;
       });
@@ -399,7 +439,7 @@
       var start = Date.now();
       inflight++;
       x.addEventListener("loadend", function () {
-        inflight--;
+        inflight--; netAt = Date.now();
         var type = x.getResponseHeader("content-type") || "", resHeaders = {}, pol = policy(t.method, u);
         pol.resH.forEach(function (h) { var v = x.getResponseHeader(h); if (v != null) resHeaders[h] = v; });
         var text = x.responseType === "" || x.responseType === "text" ? x.responseText : (x.responseType === "json" ? JSON.stringify(x.response) : "");
@@ -416,11 +456,13 @@
   // test ids, live regions, dialogs and headings, page chrome (header, nav, footer) left out,
   // alerts and dialogs first, at most 10, described like click targets. One watch at a time:
   // the next action closes the pending one with what is visible then; the page being hidden
-  // drops it (what followed is the next page's page_view).
+  // drops an action's (what followed is the next page's page_view) and closes a page view's.
+  // With it go the page's outline (`page`), and the page view's document load (`load`) or the
+  // action's time to settle (`settle_ms`: until the last DOM change or response).
   var SHOWN = "[data-testid],[data-test],[data-cy],[role=alert],[role=status],[role=dialog],[role=alertdialog],dialog,h1,h2,h3";
   var LIVE = "[role=alert],[role=status],[role=dialog],[role=alertdialog],dialog";
   var CHROME = "header,nav,footer,[role=banner],[role=navigation],[role=contentinfo]";
-  var inflight = 0, watch = null, changedAt = 0;
+  var inflight = 0, watch = null, changedAt = 0, netAt = 0;
   var observer = w.MutationObserver && new MutationObserver(function () { changedAt = Date.now(); });
   function shown() {
     // Visible as Playwright judges it (a non-empty box, not visibility:hidden); text to see changes.
@@ -449,7 +491,7 @@
     watch = null;
     clearInterval(x.t);
     if (observer) observer.disconnect();
-    if (drop) return;
+    if (drop && x.ev.kind !== "page_view") return; // a page left early still showed what it showed
     var out = [];
     shown().forEach(function (text, el) {
       if (x.before && x.before.get(el) === text) return;
@@ -459,6 +501,18 @@
     });
     out.sort(function (a, b) { return a[0] - b[0] || a[1] - b[1]; });
     x.ev.visible = out.slice(0, 10).map(function (o) { var t = describe(o[2]); delete t.css; delete t.xpath; return t; });
+    x.ev.page = outline();
+    if (x.ev.kind === "page_view") x.ev.load = load();
+    else x.ev.settle_ms = Math.max(changedAt, netAt) - x.start;
+  }
+  // The document load of this page (PerformanceNavigationTiming): its status where the browser
+  // exposes it (responseStatus), its timings from the start of the navigation.
+  function load() {
+    try {
+      var n = performance.getEntriesByType("navigation")[0], r = function (v) { return v > 0 ? Math.round(v) : null; };
+      if (n) return { type: n.type, status: n.responseStatus >= 100 ? n.responseStatus : null, duration_ms: r(n.loadEventEnd) || r(n.responseEnd) || 0,
+                      ttfb_ms: r(n.responseStart), dom_ms: r(n.domContentLoadedEventEnd), redirects: n.redirectCount || 0 };
+    } catch (e) { /* old browser */ }
   }
 
   // -- errors -------------------------------------------------------------------------------------

@@ -80,6 +80,20 @@ def secrets_of(p: dict[str, str]) -> list[str]:
     return sorted(out)
 
 
+def outline(p: dict[str, str]) -> dict[str, Any]:
+    """What rum.js outlines of a page (`page`), personal data in every text it can hold."""
+    return {
+        "headings": [f"Orders of {p['email']}", f"Call {p['phone']}"],
+        "landmarks": ["main", f"region {p['ipv4']}"],
+        "tables": [{"name": f"Cards of {p['email']}", "headers": [f"IBAN {p['iban']}", p["card"]], "rows": 3}],
+        "lists": [{"name": f"Cards {p['card']}", "items": 2}],
+        "links": [f"Profile {p['email']}", f"Pay {p['iban']}"],
+        "buttons": [f"Pay with {p['card']}"],
+        "fields": [f"Phone ({p['phone']})"],
+        "alerts": [f"Receipt sent to {p['email']}", f"From {p['ipv6']}"],
+    }
+
+
 def beacon(p: dict[str, str], sid: str) -> dict[str, Any]:
     t = 1_700_000_000_000
     query = urlencode({"email": p["email"], "phone": p["phone"], "who": p["name"]})
@@ -112,6 +126,8 @@ def beacon(p: dict[str, str], sid: str) -> dict[str, Any]:
                         "tag": "p",
                     },
                 ],
+                "page": outline(p),
+                "load": {"type": "navigate", "status": 200, "duration_ms": 120.5, "ttfb_ms": 30, "redirects": 1},
             },
             {
                 "kind": "navigation",
@@ -120,6 +136,8 @@ def beacon(p: dict[str, str], sid: str) -> dict[str, Any]:
                 "to_url": f"http://127.0.0.1/users/{p['email']}/orders",
                 "from_url": f"http://127.0.0.1/?ip={p['ipv4']}",
                 "visible": [{"role": "status", "name": f"Hi {p['email']}", "text": f"Call {p['phone']}"}],
+                "page": outline(p),
+                "settle_ms": 310,
             },
             {
                 "kind": "click",
@@ -386,6 +404,13 @@ async def test_no_planted_value_reaches_any_table(
     # the visible-state snapshot keeps its shape: its texts are sanitised, not dropped
     shown = await store.pool.fetchval("SELECT data->'visible' FROM events WHERE kind = 'page_view' LIMIT 1")
     assert shown[0]["test_id"] == "greeting" and shown[0]["name"].startswith("Welcome, ") and "@" in shown[0]["name"]
+    # ... and so does the page outline: same lists, counts and timings, texts pseudonymised
+    row = await store.pool.fetchrow(
+        "SELECT data->'page' AS page, data->'load' AS load FROM events WHERE kind = 'page_view' LIMIT 1"
+    )
+    page, load = row["page"], row["load"]
+    assert page["tables"][0]["rows"] == 3 and len(page["links"]) == 2 and page["headings"][0].startswith("Orders of ")
+    assert load == {"type": "navigate", "status": 200, "duration_ms": 120.5, "ttfb_ms": 30, "redirects": 1}
 
 
 async def test_pseudonyms_keep_shape_and_consistency(start_collector: StartCollector) -> None:

@@ -45,6 +45,66 @@ VisibleAfter = Annotated[
 ]
 
 
+# What the page shows once it settled after a page load, an SPA navigation, a click, a submit or
+# Enter: a bounded outline of its structure (rum.js `page`), mined into page invariants and compared
+# at replay. Texts are accessible names and headings (clipped, sanitised by the collector like any
+# text), never input values; masked elements give no text; table cells and links inside table
+# bodies are counted, never read.
+PAGE_TEXT_MAX = 80
+PageText = Annotated[str, Field(max_length=PAGE_TEXT_MAX)]
+
+
+class PageTable(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: PageText | None = Field(None, description="caption, aria-label or id")
+    headers: list[PageText] = Field(default_factory=list, max_length=20, description="column headers, in order")
+    rows: int = Field(0, ge=0, description="data rows (tbody)")
+
+
+class PageList(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: PageText | None = Field(None, description="aria-label, id or class of the list")
+    items: int = Field(0, ge=0)
+
+
+class PageShape(BaseModel):
+    """An outline of what a page shows: headings, landmarks, tables (column headers and row counts),
+    lists (item counts), link and button names, form field labels and alerts."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    headings: list[PageText] = Field(default_factory=list, max_length=20, description="h1-h3 texts, in order")
+    landmarks: list[PageText] = Field(default_factory=list, max_length=20, description="landmark roles")
+    tables: list[PageTable] = Field(default_factory=list, max_length=10)
+    lists: list[PageList] = Field(default_factory=list, max_length=10)
+    links: list[PageText] = Field(
+        default_factory=list, max_length=60, description="names of links outside table bodies"
+    )
+    buttons: list[PageText] = Field(default_factory=list, max_length=30)
+    fields: list[PageText] = Field(default_factory=list, max_length=30, description="form field labels")
+    alerts: list[PageText] = Field(default_factory=list, max_length=10, description="alert and error message texts")
+
+
+class PageLoad(BaseModel):
+    """How a page's document loaded (PerformanceNavigationTiming), in milliseconds from the start of
+    the navigation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["navigate", "reload", "back_forward", "prerender"] = "navigate"
+    status: int | None = Field(None, ge=100, le=599, description="responseStatus, where the browser exposes it")
+    duration_ms: float = Field(ge=0, description="until the load event ended (or the response, if it had not)")
+    ttfb_ms: float | None = Field(None, ge=0, description="until the first byte of the response")
+    dom_ms: float | None = Field(None, ge=0, description="until DOMContentLoaded ended")
+    redirects: int = Field(0, ge=0, le=100)
+
+
+PageAfter = Annotated[PageShape | None, Field(description="what the page showed once it settled")]
+SettleMs = Annotated[float | None, Field(None, ge=0, description="from the action until the page settled")]
+
+
 class _EventBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -59,6 +119,8 @@ class PageView(_EventBase):
     title: str | None = Field(None, max_length=512)
     referrer: str | None = Field(None, max_length=4096)
     visible: VisibleAfter = None
+    page: PageAfter = None
+    load: PageLoad | None = Field(None, description="the document load (navigation timing and status)")
 
 
 class Navigation(_EventBase):
@@ -69,6 +131,8 @@ class Navigation(_EventBase):
     to_url: str = Field(max_length=4096)
     trigger: Literal["push", "replace", "pop", "hash"] = "push"
     visible: VisibleAfter = None
+    page: PageAfter = None
+    settle_ms: SettleMs = None
 
 
 class UiEvent(_EventBase):
@@ -80,6 +144,8 @@ class UiEvent(_EventBase):
     key: Literal["Enter", "Escape"] | None = None
     masked: bool = False
     visible: VisibleAfter = None
+    page: PageAfter = None
+    settle_ms: SettleMs = None
 
 
 class NetworkRequest(_EventBase):

@@ -32,6 +32,7 @@ from trodden.replay.results import Failure, StepRecord
 from trodden.replay.templating import MissingVariable, render, render_url, target_base
 
 from trodden.models.suite import BrowserStep, HttpStep, Locator, TestCase
+from trodden.pages import page_path, page_url
 
 _POLL_S = 0.1
 _QUIET_S = 0.15  # network quiet this long after a step = the page settled
@@ -239,15 +240,15 @@ async def _submits_form(element: PwLocator, action: str, key: str | None) -> boo
 
 
 def _url_matches(actual: str, expected: str) -> bool:
-    """`expected` is a path, with a query when the recording had one; regex metacharacters in a
-    recorded path are literal."""
+    """`expected` is a page path (with the route an SPA keeps in the fragment: `/#/orders/{id}`),
+    with a query when the recording had one; regex metacharacters in a recorded path are literal."""
     parts = urlsplit(actual)
     wanted = urlsplit(expected)
     if wanted.query:
         return f"{parts.path}?{parts.query}" == f"{wanted.path}?{wanted.query}"
     # a generated expectation may be a route template: each {param} segment matches one path segment
-    pattern = re.sub(r"\\\{[^/]*?\\\}", "[^/]+", re.escape(wanted.path.rstrip("/")))
-    return re.fullmatch(pattern, parts.path.rstrip("/")) is not None
+    pattern = re.sub(r"\\\{[^/]*?\\\}", "[^/]+", re.escape(page_path(expected).rstrip("/")))
+    return re.fullmatch(pattern, page_path(actual).rstrip("/")) is not None
 
 
 class BrowserRunner:
@@ -388,12 +389,10 @@ class BrowserRunner:
                     await page.wait_for_url(lambda u: _url_matches(u, wanted), wait_until="commit",
                                             timeout=timeout_s * 1000.0)
                 if not _url_matches(page.url, wanted):
-                    parts = urlsplit(page.url)
                     out.failures.append(Failure(
                         source="expectation", assertion_id="expect:url", kind="url",
                         description="recorded expectation: page URL after the step", expected=wanted,
-                        actual=parts.path + (f"?{parts.query}" if parts.query else ""), step_id=step.id,
-                        url=page.url))
+                        actual=page_url(page.url), step_id=step.id, url=page.url))
         for text in expect.visible_text:
             try:
                 await page.get_by_text(text).first.wait_for(state="visible", timeout=timeout_s * 1000.0)

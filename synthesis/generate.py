@@ -51,6 +51,7 @@ from trodden.models.suite import (
     TestCase,
     ValueFrom,
 )
+from trodden.pages import page_path, page_url
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 TEMPORAL_KINDS = frozenset({"followed_by", "preceded_by", "co_occurs"})
@@ -175,7 +176,7 @@ def locators(target: Target) -> list[Locator]:
 def _page_template(url: str | None, templater: RouteTemplater) -> str | None:
     if not url:
         return None
-    return templater.template(url_path(url))
+    return templater.template(page_path(url))
 
 
 _UI_ACTIONS: dict[str, str] = {"click": "click", "input": "fill", "change": "fill", "submit": "submit", "key": "press"}
@@ -254,8 +255,8 @@ def build_browser_test(
 
 
 def _path_url(url: str) -> str:
-    parts = urlsplit(url)
-    return "{{origin}}" + (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    """Where a test goes to show the recorded page: path, query and route fragment on the target."""
+    return "{{origin}}" + page_url(url)
 
 
 def recorded_origin(sessions: Sequence[Session]) -> str | None:

@@ -34,14 +34,14 @@ class StepInfo:
     kind: str  # http | page | ui | event | error
     verb: str
     key: str  # route template, page template, target, event name
-    cls: str  # status class for http ("2xx", "failed"), "" otherwise
+    cls: str  # status class for http ("2xx", "failed") and pages whose status is known, "" otherwise
 
     @property
     def text(self) -> str:
         if self.kind == "http":
             return f"{self.verb} {self.key} {self.cls}"
         if self.kind == "page":
-            return f"page {self.key}"
+            return f"page {self.key} {self.cls}" if self.cls else f"page {self.key}"
         if self.kind == "ui":
             return f"{self.verb} {self.key}"
         if self.kind == "event":
@@ -50,6 +50,10 @@ class StepInfo:
 
     @property
     def route(self) -> str | None:
+        """"METHOD /route" of a request, "PAGE /template" of a page: what coverage, rarity and
+        novelty count, and what mined assertions attach to."""
+        if self.kind == "page":
+            return f"PAGE {self.key}"
         return f"{self.verb} {self.key}" if self.kind == "http" else None
 
 
@@ -76,9 +80,9 @@ class Journeys:
     step_ids: I32  # [N] templated step id of each occurrence
     statuses: I32  # [N] raw HTTP status (0 for non-HTTP steps and failed requests)
     durations: F32  # [N] milliseconds (0 for non-HTTP)
-    route_ids: I32  # [N] index into `routes`, -1 when not an HTTP step
+    route_ids: I32  # [N] index into `routes`, -1 when not an HTTP or page step
     vocab: list[StepInfo]
-    routes: list[str]  # "METHOD /template"
+    routes: list[str]  # "METHOD /template", "PAGE /template"
     session_journey: I32  # [S]
     journey_signatures: list[str]
     journey_steps: list[tuple[int, ...]]  # collapsed step ids
@@ -211,6 +215,8 @@ def _vocabulary(
     is_path = np.isin(kind_code, [i for i, k in enumerate(kind_names) if k in _PATH_KINDS])
     is_http = kind_code == (kind_names.index("http") if "http" in kind_names else -1)
     status = np.fromiter(statuses, dtype=np.int64, count=n_raw)
+    # pages have a status class when the tag saw their document's status (0: unknown, not failed)
+    has_class = is_http | ((kind_code == (kind_names.index("page") if "page" in kind_names else -1)) & (status > 0))
 
     # the key of a step: a path kind's route template (learned over the distinct paths, weighted
     # by how often each was seen), any other kind's key as it is
@@ -231,13 +237,13 @@ def _vocabulary(
     key_names = key_names + other_keys
     del all_keys
 
-    # the status class of HTTP steps ("" for the others)
+    # the status class of HTTP steps and of pages with a known status ("" for the others)
     class_code = np.zeros(n_raw, dtype=np.int64)
     class_names = [""]
-    if is_http.any():
-        http_statuses, status_of = np.unique(status[is_http], return_inverse=True)
+    if has_class.any():
+        http_statuses, status_of = np.unique(status[has_class], return_inverse=True)
         per_status, distinct_classes = _codes((status_class(int(x)) for x in http_statuses), len(http_statuses))
-        class_code[is_http] = per_status[status_of.reshape(-1)] + 1
+        class_code[has_class] = per_status[status_of.reshape(-1)] + 1
         class_names += distinct_classes
 
     # a step is (kind, verb, key, class): one int64 code each, numbered by first appearance

@@ -63,12 +63,20 @@ def segment_param(segment: str) -> str | None:
     return "{" + m.lastgroup + "}" if m is not None and m.lastgroup else None
 
 
+def _strip(path: str) -> str:
+    """A path without its query and fragment. A `#` that is a segment of its own is not a fragment
+    but the mark of a page's fragment route (`/#/orders/42`, see `trodden.pages`): it stays."""
+    path = path.partition("?")[0]
+    index = path.find("#")
+    if index >= 0 and not (path[index - 1 : index] in ("/", "") and path[index + 1 : index + 2] in ("/", "")):
+        path = path[:index]
+    return path
+
+
 def split_path(path: str) -> list[str]:
     """Segments of a path (no query, no fragment); "" for the root."""
-    if "?" in path:
-        path = path.split("?", 1)[0]
-    if "#" in path:
-        path = path.split("#", 1)[0]
+    if "?" in path or "#" in path:
+        path = _strip(path)
     path = path.strip("/")
     if not path:
         return []
@@ -129,7 +137,7 @@ def _shape_paths(paths: Sequence[str]) -> tuple[npt.NDArray[np.int64], list[tupl
         of_path = [index.setdefault(tuple(map(_shape_segment, split_path(p))), len(index)) for p in paths]
         return np.array(of_path, dtype=np.int64), list(index)
     if "?" in text or "#" in text:
-        text = "\n".join([p.partition("?")[0].partition("#")[0] for p in paths])  # as split_path cuts them
+        text = "\n".join(map(_strip, paths))  # as split_path cuts them
     # line breaks become segments of their own, so one split gives every segment of every path
     segments = text.replace("\n", "/\n/").split("/")
     distinct = set(segments)

@@ -3,7 +3,9 @@
 A raw step is a plain tuple so a million sessions fit in memory and hash fast:
 `(kind, verb, key, status, duration_ms)` where kind is one of
 - "http":  verb = method, key = request path, status = HTTP status (0 = failed), duration
-- "page":  verb = "view", key = page path
+- "page":  verb = "view", key = page path (with its fragment route: `trodden.pages`), status = the
+           document's status where the tag saw it (0 unknown, SPA navigations), duration = the
+           document load or, for an SPA navigation, the time it took to settle
 - "ui":    verb = action (click, input, ...), key = stable target ("test_id=add-to-cart")
 - "event": verb = "custom", key = event name
 - "error": verb = error type, key = ""
@@ -26,6 +28,7 @@ from trodden.models.events import (
     Target,
     UiEvent,
 )
+from trodden.pages import page_path
 
 RawStep = tuple[str, str, str, int, float]
 
@@ -86,9 +89,11 @@ def raw_steps(events: Iterable[Any]) -> list[RawStep]:
             if is_api_request(ev.method, path):
                 out.append(("http", ev.method.upper(), path, ev.status, ev.duration_ms))
         elif isinstance(ev, PageView):
-            out.append(("page", "view", url_path(ev.url), 0, 0.0))
+            load = ev.load
+            out.append(("page", "view", page_path(ev.url), (load.status or 0) if load else 0,
+                        load.duration_ms if load else 0.0))  # fmt: skip
         elif isinstance(ev, Navigation):
-            out.append(("page", "view", url_path(ev.to_url), 0, 0.0))
+            out.append(("page", "view", page_path(ev.to_url), 0, ev.settle_ms or 0.0))
         elif isinstance(ev, UiEvent):
             out.append(("ui", ev.kind, target_key(ev.target), 0, 0.0))
         elif isinstance(ev, CustomEvent):
@@ -107,9 +112,10 @@ def raw_step_from_row(kind: str, url: str | None, data: Mapping[str, Any]) -> Ra
             return None
         return ("http", method, path, int(data.get("status") or 0), float(data.get("duration_ms") or 0.0))
     if kind == "page_view":
-        return ("page", "view", url_path(url), 0, 0.0)
+        load = data.get("load") or {}
+        return ("page", "view", page_path(url), int(load.get("status") or 0), float(load.get("duration_ms") or 0.0))
     if kind == "navigation":
-        return ("page", "view", url_path(data.get("to_url")), 0, 0.0)
+        return ("page", "view", page_path(data.get("to_url")), 0, float(data.get("settle_ms") or 0.0))
     if kind in UI_KINDS:
         return ("ui", kind, target_key(data.get("target")), 0, 0.0)
     if kind == "custom":

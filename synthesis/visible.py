@@ -24,12 +24,12 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from trodden.synthesis.steps import target_key
 
 from trodden.models.events import Navigation, PageView, Session, Target, UiEvent
 from trodden.models.suite import Locator
+from trodden.pages import page_url
 
 MAX_TEXT = 80
 MIN_TEXT_USERS = 2
@@ -67,13 +67,7 @@ def _locator_key(loc: Locator) -> str:
 
 
 def _page(url: str | None) -> str:
-    if not url:
-        return "/"
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "/"
-    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return page_url(url)
 
 
 def step_key(ev: PageView | Navigation | UiEvent) -> StepKey:

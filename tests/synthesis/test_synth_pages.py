@@ -1,0 +1,105 @@
+"""Pages as steps: the route an SPA keeps in the URL fragment is part of a page's identity, templated
+like a path; document loads bring their status and timing into journeys, so pages are routes that
+coverage, rarity, errors and novelty count; browser tests start at the recorded page, fragment
+included."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from trodden.synthesis.generate import SelectedInput, build_browser_test
+from trodden.synthesis.journeys import build_journeys
+from trodden.synthesis.routes import RouteTemplater
+from trodden.synthesis.selection import SelectOptions, parse_strategies, select_journeys
+from trodden.synthesis.steps import raw_steps
+
+from trodden.models.events import Session
+from trodden.models.suite import BrowserStep
+from trodden.pages import fragment_route, page_path, page_url, split_page_path
+
+ORIGIN = "https://admin.test"
+
+
+@pytest.mark.parametrize(
+    ("url", "path", "start"),
+    [
+        (f"{ORIGIN}/#/orders/42/items", "/#/orders/42/items", "/#/orders/42/items"),
+        (f"{ORIGIN}/app/?lang=en#!/orders/42?tab=2", "/app/#/orders/42", "/app/?lang=en#!/orders/42?tab=2"),
+        (f"{ORIGIN}/products/12#reviews", "/products/12", "/products/12"),  # an anchor is not a page
+        (f"{ORIGIN}/cb#access_token=abc&state=x", "/cb", "/cb"),  # parameters are not a page (nor kept)
+        (f"{ORIGIN}/#/", "/", "/"),  # the root route is the root page
+        (None, "/", "/"),
+    ],
+)
+def test_what_names_a_page(url: str | None, path: str, start: str) -> None:
+    assert page_path(url) == path
+    assert page_url(url) == start
+
+
+def test_fragment_routes_and_their_split() -> None:
+    assert fragment_route("/orders/1?x=2") == "/orders/1" and fragment_route("!/a") == "/a"
+    assert fragment_route("top") is None and fragment_route("") is None and fragment_route("/") is None
+    assert split_page_path("/app/#/orders/{id}") == ("/app", "/orders/{id}")
+    assert split_page_path("/#/orders") == ("/", "/orders")
+    assert split_page_path("/orders/{id}") == ("/orders/{id}", None)
+
+
+def _session(sid: str, events: list[dict[str, Any]], user: str | None = None) -> Session:
+    return Session.model_validate({"source": "t", "session_id": sid, "user_id": user, "events": [
+        {"session_id": sid, "seq": i, "ts": 1000.0 + i, **e} for i, e in enumerate(events)
+    ]})  # fmt: skip
+
+
+def _spa(sid: str, order: int) -> Session:
+    return _session(sid, [
+        {"kind": "page_view", "url": f"{ORIGIN}/#/orders", "load": {"status": 200, "duration_ms": 80}},
+        {"kind": "click", "target": {"role": "link", "name": "Order", "tag": "a"}},
+        {"kind": "navigation", "from_url": f"{ORIGIN}/#/orders", "to_url": f"{ORIGIN}/#/orders/{order}/items",
+         "trigger": "hash", "settle_ms": 120},
+        {"kind": "request", "method": "GET", "request_url": f"{ORIGIN}/api/orders/{order}/items", "status": 200,
+         "duration_ms": 20},
+    ])  # fmt: skip
+
+
+def test_hash_routed_pages_are_templated_steps_and_routes() -> None:
+    sessions = [_spa(f"s{i}", 40 + i) for i in range(3)]
+    j = build_journeys((s.session_id, raw_steps(s.events)) for s in sessions)
+    assert j.journey_texts(0) == [
+        "page /#/orders 2xx", "click role=link[Order]", "page /#/orders/{id}/items",
+        "GET /api/orders/{id}/items 2xx",
+    ]  # fmt: skip
+    assert j.n_journeys == 1  # not "page /" for everyone, not one journey per order either
+    assert {"PAGE /#/orders", "PAGE /#/orders/{id}/items", "GET /api/orders/{id}/items"} == set(j.routes)
+    # the document load's timing and the navigation's settle are the page steps' durations
+    assert j.durations[: 3].tolist() == [80.0, 0.0, 120.0]
+
+
+def test_a_browser_test_starts_at_the_recorded_page_fragment_included() -> None:
+    s = _spa("s1", 42)
+    templater = RouteTemplater.learn([page_path(e.url) for e in s.events if e.url] + ["/#/orders/43/items"])
+    test = build_browser_test(SelectedInput(session=s), "t", templater)
+    assert test is not None
+    goto, click = test.steps[0], test.steps[1]
+    assert isinstance(goto, BrowserStep) and isinstance(click, BrowserStep)
+    assert goto.action == "goto" and goto.url == "{{origin}}/#/orders"
+    assert goto.expect.url == "/#/orders"
+    assert click.expect.url == "/#/orders/{id}/items"
+
+
+def test_pages_with_errors_are_routes_selection_counts() -> None:
+    ok = [_session(f"ok{i}", [{"kind": "page_view", "url": f"{ORIGIN}/orders/{i}",
+                               "load": {"status": 200, "duration_ms": 50}}]) for i in range(30)]  # fmt: skip
+    broken = _session("broken", [
+        {"kind": "page_view", "url": f"{ORIGIN}/orders/7", "load": {"status": 200, "duration_ms": 50}},
+        {"kind": "page_view", "url": f"{ORIGIN}/orders/7/edit", "load": {"status": 500, "duration_ms": 40}},
+    ])  # fmt: skip
+    slow = _session("slow", [{"kind": "page_view", "url": f"{ORIGIN}/orders/3", "load": {"status": 200,
+                                                                                       "duration_ms": 4000}}])
+    sessions = [*ok, broken, slow]
+    j = build_journeys((s.session_id, raw_steps(s.events)) for s in sessions)
+    assert "page /orders/{id}/edit 5xx" in j.journey_texts(j.session_journey[j.session_ids.index("broken")])
+    options = SelectOptions(strategies=parse_strategies(["errors", "slow:p95"]), max_sessions=10)
+    picked = {s.session_id: s.reasons for s in select_journeys(j, options).sessions}
+    assert picked["broken"] == ["errors: PAGE /orders/{id}/edit → 500"]
+    assert picked["slow"][0].startswith("slow: PAGE /orders/{id} 4,000 ms")

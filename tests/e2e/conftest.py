@@ -28,6 +28,7 @@ import pytest
 CLUSTER_DIR = Path(__file__).resolve().parent / "cluster"
 sys.path.insert(0, str(CLUSTER_DIR))
 
+import gobins  # noqa: E402
 import k8sbins  # noqa: E402
 import localcluster  # noqa: E402
 import localnode  # noqa: E402
@@ -61,6 +62,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         try:
             k8sbins.ensure_built(node=node)
             if node:
+                gobins.ensure("coredns")
                 localnode.ensure_images()
                 if any("project_image" in getattr(item, "fixturenames", ()) for item in selected):
                     # Kept for the session: sources edited meanwhile do not rebuild it mid-test.

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import uuid
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from e2ekube import Kube
@@ -237,14 +237,49 @@ def test_deployment_serves_http_through_its_service(kube: Kube, namespace: str) 
     body = kube.run("get", "--raw", f"/api/v1/namespaces/{namespace}/services/web:80/proxy/").stdout
     assert body.startswith("served by web-"), body
 
-    # And from another pod, through the Service's virtual IP (kube-proxy's rules).
+    # And from another pod, through the Service's virtual IP (kube-proxy's rules), reached by its
+    # address and by its names through cluster DNS (the short name via the pod's search path).
     cluster_ip = kube.get("service", "web", namespace=namespace)["spec"]["clusterIP"]
     fetch = (
-        f"import urllib.request; print(urllib.request.urlopen('http://{cluster_ip}:80/', timeout=10).read().decode())"
+        "import urllib.request\n"
+        f"for host in ('{cluster_ip}', 'web.{namespace}.svc.cluster.local', 'web'):\n"
+        "    print(host, urllib.request.urlopen('http://%s:80/' % host, timeout=10).read().decode())\n"
     )
     kube.apply(_job("fetch", TEST_IMAGE, ["python3", "-c", fetch]), namespace=namespace)
     kube.run("wait", "--for=condition=Complete", "job/fetch", f"--namespace={namespace}", "--timeout=120s", timeout=150)
-    assert kube.run("logs", "job/fetch", f"--namespace={namespace}").stdout.startswith("served by web-")
+    lines = kube.run("logs", "job/fetch", f"--namespace={namespace}").stdout.splitlines()
+    assert [line.split(" ", 1)[1].startswith("served by web-") for line in lines] == [True] * 3, lines
+
+
+RESOLVE = """
+import json, socket
+names = ["kubernetes.default.svc.cluster.local", "kubernetes.default", "kube-dns.kube-system.svc"]
+answers = {name: sorted({a[4][0] for a in socket.getaddrinfo(name, 443, socket.AF_INET)}) for name in names}
+try:
+    socket.getaddrinfo("no-such-service.default.svc.cluster.local", 80)
+    answers["missing"] = "resolved"
+except socket.gaierror as err:
+    answers["missing"] = err.errno
+print(json.dumps({"answers": answers, "resolv.conf": open("/etc/resolv.conf").read()}))
+"""
+
+
+@pytest.mark.usefixtures("running_node")
+def test_pods_resolve_services_through_cluster_dns(kube: Kube, namespace: str) -> None:
+    """The kubelet gives pods the kube-dns Service as their nameserver, with the cluster search path."""
+    dns_ip = kube.get("service", "kube-dns", namespace="kube-system")["spec"]["clusterIP"]
+    kube.apply(_job("resolve", TEST_IMAGE, ["python3", "-c", RESOLVE]), namespace=namespace)
+    kube.run("wait", "--for=condition=Complete", "job/resolve", f"--namespace={namespace}", "--timeout=120s",
+             timeout=150)
+    found = json.loads(kube.run("logs", "job/resolve", f"--namespace={namespace}").stdout)
+    assert f"nameserver {dns_ip}" in found["resolv.conf"], found
+    assert f"search {namespace}.svc.cluster.local svc.cluster.local cluster.local" in found["resolv.conf"], found
+    kubernetes_ip = kube.get("service", "kubernetes", namespace="default")["spec"]["clusterIP"]
+    answers = found["answers"]
+    assert answers["kubernetes.default.svc.cluster.local"] == [kubernetes_ip], found
+    assert answers["kubernetes.default"] == [kubernetes_ip], found
+    assert answers["kube-dns.kube-system.svc"] == [dns_ip], found
+    assert answers["missing"] == socket.EAI_NONAME, found
 
 
 SERVE_HOSTNAME = """
@@ -260,8 +295,8 @@ CALL_API = """
 import json, os, ssl, urllib.error, urllib.request
 sa = "/var/run/secrets/kubernetes.io/serviceaccount"
 token = open(sa + "/token").read()
-host = os.environ.get("API_HOST") or os.environ["KUBERNETES_SERVICE_HOST"]
-port = os.environ.get("API_PORT") or os.environ["KUBERNETES_SERVICE_PORT"]
+host = os.environ["KUBERNETES_SERVICE_HOST"]
+port = os.environ["KUBERNETES_SERVICE_PORT"]
 url = "https://%s:%s/api/v1/namespaces/%s/secrets" % (host, port, open(sa + "/namespace").read())
 request = urllib.request.Request(url, headers={"Authorization": "Bearer " + token})
 try:
@@ -274,21 +309,12 @@ except urllib.error.HTTPError as err:
 
 @pytest.mark.usefixtures("running_node")
 def test_pod_reaches_the_api_with_its_service_account(kube: Kube, namespace: str) -> None:
-    """A pod authenticates with its token and RBAC forbids what its account was not granted.
-
-    Normally the pod goes through the "kubernetes" Service. The local API server listens on
-    loopback only, so that Service has no endpoints; there the pod uses the host network and
-    the kubeconfig's 127.0.0.1 address (the serving certificate covers it).
-    """
+    """A pod reaches the API through the "kubernetes" Service (KUBERNETES_SERVICE_HOST, the
+    in-cluster configuration every client library uses), authenticates with its token, and RBAC
+    forbids what its account was not granted. Locally the API server listens on the node's
+    address, which its lease reconciler publishes as that Service's endpoint."""
+    assert _ready_endpoints(kube, "default", "kubernetes"), "the kubernetes Service has no endpoint"
     job = _job("api", TEST_IMAGE, ["python3", "-c", CALL_API])
-    if not _ready_endpoints(kube, "default", "kubernetes"):
-        server = urlsplit(kube.run("config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}").stdout)
-        pod_spec = job["spec"]["template"]["spec"]
-        pod_spec["hostNetwork"] = True
-        pod_spec["containers"][0]["env"] = [
-            {"name": "API_HOST", "value": server.hostname},
-            {"name": "API_PORT", "value": str(server.port or 443)},
-        ]
     kube.apply(job, namespace=namespace)
     kube.run("wait", "--for=condition=Complete", "job/api", f"--namespace={namespace}", "--timeout=120s", timeout=150)
     answer = json.loads(kube.run("logs", "job/api", f"--namespace={namespace}").stdout)

@@ -75,6 +75,9 @@ class State:
     k8s_version: str = ""
     etcd_version: str = ""
     node: bool = False
+    # The address the API server listens on and advertises: loopback without a node; with one,
+    # the node's address, so pods reach it through the "kubernetes" Service.
+    api_host: str = LOOPBACK
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -175,7 +178,7 @@ class LocalCluster:
 
     @property
     def server(self) -> str:
-        return f"https://{LOOPBACK}:{self.state.ports['apiserver']}"
+        return f"https://{self.state.api_host}:{self.state.ports['apiserver']}"
 
     # ----- lifecycle ---------------------------------------------------------------------------
     def up(self, timeout: float = 180.0) -> Path:
@@ -212,7 +215,14 @@ class LocalCluster:
         bins = k8sbins.ensure_built(node=node)
         self._reset_dir()
         self.state = State(k8s_version=bins.k8s_version, etcd_version=bins.etcd_version, node=node)
+        self.save_state()  # from here on, `down` knows a node's machine-wide pieces may exist
         try:
+            if node:
+                import localnode
+
+                # The pod bridge first: the API server listens on the node's address.
+                localnode.prepare_network(self)
+                self.state.api_host = localnode.NODE_IP
             self._generate_pki()
             self._start_control_plane(bins, deadline=time.monotonic() + timeout)
             if node:
@@ -268,9 +278,12 @@ class LocalCluster:
 
     # ----- certificates ------------------------------------------------------------------------
     def _generate_pki(self) -> None:
+        import localnode
+
         ca = k8spki.CertificateAuthority.create(self.pki)
         apiserver_names = [
             LOOPBACK,
+            localnode.NODE_IP,
             "localhost",
             KUBERNETES_SERVICE_IP,
             "kubernetes",
@@ -287,7 +300,7 @@ class LocalCluster:
         front_proxy = k8spki.CertificateAuthority.create(self.pki / "front-proxy", name="trodden-front-proxy-ca")
         front_proxy.issue("front-proxy-client", "front-proxy-client")
         self.state.ports = {name: free_port() for name in ("etcd", "etcd-peer", "apiserver", "cm", "scheduler")}
-        server = f"https://{LOOPBACK}:{self.state.ports['apiserver']}"
+        server = self.server
         identities = {
             "admin": ("kubernetes-admin", "system:masters"),
             "controller-manager": ("system:kube-controller-manager", None),
@@ -389,9 +402,15 @@ class LocalCluster:
 
     def _apiserver_args(self, etcd_url: str) -> list[str]:
         pki = self.pki
+        host = self.state.api_host
+        # Without a node the API server listens on loopback, which the "kubernetes" Service cannot
+        # point at (the API refuses it; no pod could use it anyway). With a node it listens on the
+        # node's address (the pod bridge's gateway, local to this machine) and its lease reconciler
+        # makes that the Service's endpoint, so pods reach it at 10.96.0.1:443 like on any cluster.
+        reconciler = "none" if host == LOOPBACK else "lease"
         return [
-            f"--bind-address={LOOPBACK}",
-            f"--advertise-address={LOOPBACK}",
+            f"--bind-address={host}",
+            f"--advertise-address={host}",
             f"--secure-port={self.state.ports['apiserver']}",
             f"--etcd-servers={etcd_url}",
             f"--etcd-cafile={pki / 'ca.crt'}",
@@ -414,9 +433,7 @@ class LocalCluster:
             "--requestheader-extra-headers-prefix=X-Remote-Extra-",
             f"--proxy-client-cert-file={pki / 'front-proxy' / 'front-proxy-client.crt'}",
             f"--proxy-client-key-file={pki / 'front-proxy' / 'front-proxy-client.key'}",
-            # The "kubernetes" Service cannot point at a loopback address (the API refuses it), and
-            # loopback is all this API server listens on: pods reach it only with hostNetwork.
-            "--endpoint-reconciler-type=none",
+            f"--endpoint-reconciler-type={reconciler}",
             # The node registers 127.0.0.1 as its address; its name does not resolve.
             "--kubelet-preferred-address-types=InternalIP",
             "--authorization-mode=Node,RBAC",

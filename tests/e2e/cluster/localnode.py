@@ -28,6 +28,7 @@ from pathlib import Path
 from string import Template
 from typing import TYPE_CHECKING, Any
 
+import gobins
 import k8sbins
 import k8spki
 
@@ -50,6 +51,12 @@ PAUSE_IMAGE = "localhost/trodden-pause:1"
 BASE_IMAGE = "localhost/trodden-e2e-base:local"
 TEST_IMAGE = "localhost/trodden-e2e:local"
 ISOLATION_CHAIN = "TRODDEN-NODE-ISOLATION"
+# Services on the node's address (API server, kubelet, DNS) answer this machine and its pods only.
+INPUT_CHAIN = "TRODDEN-NODE-INPUT"
+# Cluster DNS: CoreDNS (built from its Go module, gobins.py) as a process on the node's address,
+# behind the conventional kube-dns Service, which the kubelet gives pods as their nameserver.
+CLUSTER_DOMAIN = "cluster.local"
+DNS_SERVICE_IP = "10.96.0.10"
 # Host-wide settings the node's components change (the bridge plugin turns forwarding on):
 # recorded before start and put back by cleanup.
 SYSCTLS = ("net/ipv4/ip_forward", "net/ipv4/conf/all/route_localnet")
@@ -135,7 +142,9 @@ def run(*cmd: str, what: str, timeout: float = 600, **kwargs: Any) -> str:
 def _inputs_digest() -> str:
     """Images are rebuilt when anything they are made from changes."""
     digest = hashlib.sha256()
-    for path in sorted([*NODE_FILES.glob("*"), *(NODE_FILES / "pause").glob("*")]):
+    # Only what goes into the images: the node's configuration templates are rendered at start.
+    inputs = [NODE_FILES / "Dockerfile", NODE_FILES / "base-image.sh", *(NODE_FILES / "pause").glob("*")]
+    for path in sorted(inputs):
         if path.is_file():
             digest.update(path.name.encode() + path.read_bytes())
     return digest.hexdigest()[:12]
@@ -235,25 +244,38 @@ def _render(template: str, target: Path, **values: object) -> Path:
     return target
 
 
-def start(cluster: LocalCluster, bins: k8sbins.Binaries, deadline: float) -> None:
-    """Start containerd, kubelet and kube-proxy; return when the node is Ready."""
+def prepare_network(cluster: LocalCluster) -> None:
+    """Claim the machine's node and make the pod bridge with the node's address.
+
+    Runs before the control plane starts: the API server listens on the node's address.
+    """
     missing = missing_host_tools()
     if missing:
         raise NodeError(f"stage 2 needs {', '.join(missing)}: apt-get install {DEBIAN_PACKAGES}")
-    archive = ensure_images()
     _claim(cluster)
+    p = paths(cluster)
+    p["node"].mkdir(parents=True, exist_ok=True)
+    _save_sysctls(p["node"] / "sysctls.json")
+    _make_bridge()
+    _guard_node_address()
+
+
+def start(cluster: LocalCluster, bins: k8sbins.Binaries, deadline: float) -> None:
+    """Start cluster DNS, containerd, kubelet and kube-proxy; return when the node is Ready."""
+    archive = ensure_images()
+    coredns = gobins.ensure("coredns")["coredns"]
     p = paths(cluster)
     for key in ("containerd_root", "containerd_state", "cni_conf", "ipam", "kubelet_root", "pod_logs"):
         p[key].mkdir(parents=True, exist_ok=True)
     _issue_node_identities(cluster)
     _make_cgroup_root()
-    _save_sysctls(p["node"] / "sysctls.json")
-    _make_bridge()
     ports = cluster.state.ports
     ports.update(
-        kubelet=_free_port(), kubelet_healthz=_free_port(), proxy_healthz=_free_port(), proxy_metrics=_free_port()
+        kubelet=_free_port(), kubelet_healthz=_free_port(), proxy_healthz=_free_port(), proxy_metrics=_free_port(),
+        dns_health=_free_port(), dns_ready=_free_port(),
     )
     cluster.save_state()
+    _start_dns(cluster, coredns, deadline)
 
     _render("cni.conflist", p["cni_conf"] / "10-trodden.conflist", bridge=BRIDGE, pod_cidr=POD_CIDR, ipam_dir=p["ipam"])
     containerd_config = _render(
@@ -284,6 +306,8 @@ def start(cluster: LocalCluster, bins: k8sbins.Binaries, deadline: float) -> Non
         client_ca=cluster.pki / "ca.crt",
         cgroup_root=f"/{CGROUP_ROOT}",
         pod_logs_dir=p["pod_logs"],
+        cluster_dns=DNS_SERVICE_IP,
+        cluster_domain=CLUSTER_DOMAIN,
     )
     kubelet = cluster.spawn(
         "kubelet",
@@ -327,7 +351,11 @@ def _issue_node_identities(cluster: LocalCluster) -> None:
 
     ca = k8spki.CertificateAuthority.load(cluster.pki)
     ca.issue("kubelet", NODE_NAME, server_names=[NODE_IP, "127.0.0.1", "localhost", NODE_NAME], client=False)
-    identities = {"kubelet": (f"system:node:{NODE_NAME}", "system:nodes"), "kube-proxy": ("system:kube-proxy", None)}
+    identities = {
+        "kubelet": (f"system:node:{NODE_NAME}", "system:nodes"),
+        "kube-proxy": ("system:kube-proxy", None),
+        "coredns": ("system:coredns", None),
+    }
     for stem, (user, group) in identities.items():
         client = ca.issue(f"{stem}-client", user, organization=group)
         write_kubeconfig(cluster.dir / f"{stem}.kubeconfig", cluster.server, ca.cert_path, client, user)
@@ -379,14 +407,29 @@ def _isolate_bridge() -> None:
         run(*ipt, "-I", "FORWARD", "1", "-j", ISOLATION_CHAIN, what="isolate the bridge")
 
 
+def _guard_node_address() -> None:
+    """Drop packets for the node's address that come from anywhere but this machine or its pods.
+
+    The API server, the kubelet and DNS listen on it; nothing outside this machine routes to
+    10.244.0.1, but a neighbour on the same link could send to it anyway.
+    """
+    ipt = ("iptables", "-w", "5")
+    subprocess.run([*ipt, "-N", INPUT_CHAIN], capture_output=True, check=False)
+    run(*ipt, "-F", INPUT_CHAIN, what="reset the node address guard")
+    for interface in ("lo", BRIDGE):
+        run(*ipt, "-A", INPUT_CHAIN, "-i", interface, "-j", "RETURN", what="guard the node address")
+    run(*ipt, "-A", INPUT_CHAIN, "-d", NODE_IP, "-j", "DROP", what="guard the node address")
+    if subprocess.run([*ipt, "-C", "INPUT", "-j", INPUT_CHAIN], capture_output=True, check=False).returncode:
+        run(*ipt, "-I", "INPUT", "1", "-j", INPUT_CHAIN, what="guard the node address")
+
+
 def _remove_isolation() -> None:
     ipt = ("iptables", "-w", "5")
-    while (
-        subprocess.run([*ipt, "-D", "FORWARD", "-j", ISOLATION_CHAIN], capture_output=True, check=False).returncode == 0
-    ):
-        pass
-    subprocess.run([*ipt, "-F", ISOLATION_CHAIN], capture_output=True, check=False)
-    subprocess.run([*ipt, "-X", ISOLATION_CHAIN], capture_output=True, check=False)
+    for chain, hook in ((INPUT_CHAIN, "INPUT"), (ISOLATION_CHAIN, "FORWARD")):
+        while subprocess.run([*ipt, "-D", hook, "-j", chain], capture_output=True, check=False).returncode == 0:
+            pass
+        subprocess.run([*ipt, "-F", chain], capture_output=True, check=False)
+        subprocess.run([*ipt, "-X", chain], capture_output=True, check=False)
 
 
 def _cgroup_v2() -> bool:
@@ -422,10 +465,79 @@ def _http_ok(url: str) -> bool:
         return False
 
 
-def _api(cluster: LocalCluster, path: str, method: str = "GET") -> Any:
-    request = urllib.request.Request(f"{cluster.server}{path}", method=method)
+def _api(cluster: LocalCluster, path: str, method: str = "GET", body: dict[str, Any] | None = None) -> Any:
+    data = json.dumps(body).encode() if body is not None else None
+    headers = {"Content-Type": "application/json"} if data else {}
+    request = urllib.request.Request(f"{cluster.server}{path}", data=data, method=method, headers=headers)
     with urllib.request.urlopen(request, context=cluster.ssl_context(), timeout=10) as resp:
         return json.loads(resp.read() or b"{}")
+
+
+# ----- cluster DNS ------------------------------------------------------------------------------
+def _dns_objects() -> list[tuple[str, dict[str, Any]]]:
+    """(collection path, object): what CoreDNS may read, and the kube-dns Service pointing at it.
+
+    The Service has no selector (CoreDNS is no pod): its one EndpointSlice names the node's
+    address, so kube-proxy sends 10.96.0.10:53 there, as it would to a CoreDNS pod.
+    """
+    rbac = "/apis/rbac.authorization.k8s.io/v1"
+    labels = {"k8s-app": "kube-dns", "kubernetes.io/name": "CoreDNS"}
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "system:coredns"},
+        "rules": [
+            {"apiGroups": [""], "resources": ["services", "pods", "namespaces"], "verbs": ["list", "watch"]},
+            {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list", "watch"]},
+        ],
+    }
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+        "metadata": {"name": "system:coredns"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:coredns"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "system:coredns"}],
+    }
+    ports = [("dns", "UDP"), ("dns-tcp", "TCP")]
+    service = {
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "kube-dns", "namespace": "kube-system", "labels": labels},
+        "spec": {"clusterIP": DNS_SERVICE_IP,
+                 "ports": [{"name": name, "port": 53, "targetPort": 53, "protocol": proto} for name, proto in ports]},
+    }
+    endpoints = {
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {"name": "kube-dns-node", "namespace": "kube-system",
+                     "labels": {**labels, "kubernetes.io/service-name": "kube-dns"}},
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": [NODE_IP], "conditions": {"ready": True}, "nodeName": NODE_NAME}],
+        "ports": [{"name": name, "port": 53, "protocol": proto} for name, proto in ports],
+    }
+    return [
+        (f"{rbac}/clusterroles", role),
+        (f"{rbac}/clusterrolebindings", binding),
+        ("/api/v1/namespaces/kube-system/services", service),
+        ("/apis/discovery.k8s.io/v1/namespaces/kube-system/endpointslices", endpoints),
+    ]
+
+
+def _start_dns(cluster: LocalCluster, coredns: Path, deadline: float) -> None:
+    """CoreDNS on the node's address, serving the cluster domain from the API; ready once synced."""
+    for collection, obj in _dns_objects():
+        try:
+            _api(cluster, collection, method="POST", body=obj)
+        except urllib.error.HTTPError as err:
+            if err.code != 409:  # already there (a restarted node on the same control plane)
+                raise NodeError(f"create {obj['kind']} {obj['metadata']['name']}: {err.read().decode()}") from err
+    ports = cluster.state.ports
+    corefile = _render(
+        "Corefile",
+        paths(cluster)["node"] / "Corefile",
+        address=NODE_IP,
+        domain=CLUSTER_DOMAIN,
+        health=f"127.0.0.1:{ports['dns_health']}",
+        ready=f"127.0.0.1:{ports['dns_ready']}",
+        kubeconfig=cluster.dir / "coredns.kubeconfig",
+    )
+    dns = cluster.spawn("coredns", coredns, ["-conf", str(corefile)])
+    cluster.wait(dns, deadline, lambda: _http_ok(f"http://127.0.0.1:{ports['dns_ready']}/ready"))
 
 
 def _node_ready(cluster: LocalCluster) -> bool:
@@ -587,6 +699,7 @@ def main() -> int:
         print(f"[cluster-bins] this machine cannot run the node {reason}", file=sys.stderr)
         return 1 if args[1] == "on" else 0
     k8sbins.ensure_built(node=True)
+    gobins.ensure("coredns")
     print(f"[cluster-bins] node images: {ensure_images()}", file=sys.stderr)
     return 0
 

@@ -27,6 +27,7 @@ from playwright.async_api import Locator as PwLocator
 from trodden.replay.execution import Execution, SuiteEnv
 from trodden.replay.http_exec import extract, parse_body, request_body
 from trodden.replay.oracles import Observation, check_expectation
+from trodden.replay.pages import MUTATIONS_INIT, PAGE_METHOD, PageReader, page_endpoint
 from trodden.replay.pointer import MISSING
 from trodden.replay.results import Failure, StepRecord
 from trodden.replay.templating import MissingVariable, render, render_url, target_base
@@ -266,6 +267,7 @@ class BrowserRunner:
         want_body = {a.endpoint for a in self.env.suite.assertions if a.field or a.kind == "error_shape"}
         net = _Network(self.env, want_body)
         context = await self.browser.new_context(ignore_https_errors=True, viewport={"width": 1024, "height": 720})
+        await context.add_init_script(MUTATIONS_INIT)
         try:
             if want_body:
                 await context.route(lambda url: self.env.routes.path_matches(url, want_body), net.on_route)
@@ -276,14 +278,17 @@ class BrowserRunner:
             page.on("requestfailed", net.on_done)
             page.on("console", net.on_console)
             page.on("pageerror", lambda e: net.console_errors.append(f"uncaught: {e}"))
-            out = await self._steps(test, page, context, net)
-            out.observations = await net.observations(self.key_prefix)
+            pages: list[Observation] = []
+            out = await self._steps(test, page, context, net, pages)
+            out.observations = await net.observations(self.key_prefix) + pages
             return out
         finally:
             await context.close()
 
-    async def _steps(self, test: TestCase, page: Page, context: BrowserContext, net: _Network) -> Execution:
+    async def _steps(self, test: TestCase, page: Page, context: BrowserContext, net: _Network,
+                     pages: list[Observation]) -> Execution:
         out = Execution()
+        reader = PageReader()
         variables: dict[str, Any] = {**test.variables, "origin": target_base(self.target)}
         for step in test.steps:
             # An implicit submit does nothing itself, so what the page sends meanwhile (a fetch the
@@ -297,11 +302,16 @@ class BrowserRunner:
             else:
                 record = StepRecord(step_id=step.id, kind="browser")
                 implicit = step.action == "submit" and self.submitted
+                errors_before = len(net.console_errors)
                 ok = await self._browser_step(step, page, variables, out, record)
                 acted_at = time.monotonic() if step.action in _MAY_REQUEST and not implicit else None
                 await net.settle(min(step.timeout_s, 5.0), step.network if ok else [], acted_at)
                 if ok:
                     await self._expectations(step, page, variables, out)
+                    shown = await self._page(step, page, reader, acted_at=acted_at,
+                                             errors=net.console_errors[errors_before:], out=out)
+                    if shown is not None:
+                        pages.append(shown)
                 record.duration_ms = (time.perf_counter() - started) * 1000.0
                 out.steps.append(record)
             if len(out.failures) > failures_before:
@@ -411,6 +421,34 @@ class BrowserRunner:
                     expected=describe_locator(loc), actual=f"not visible within {timeout_s:g} s", step_id=step.id,
                     url=page.url))
 
+    async def _page(self, step: BrowserStep, page: Page, reader: PageReader, *, acted_at: float | None,
+                    errors: list[str], out: Execution) -> Observation | None:
+        """What the step left on the page, as an observation on the page's endpoint; and the
+        recorded promises about it: the document's status ("a 500 is never a pass") and no
+        uncaught error where the recording had none."""
+        shown = await reader.capture(page, acted_at)
+        base = {"source": "expectation", "step_id": step.id, "url": page.url}
+        uncaught = [e for e in errors if e.startswith("uncaught: ")]
+        if step.expect.no_errors and uncaught:
+            out.failures.append(Failure(
+                **base, assertion_id="expect:no-error", kind="console",
+                description=f"recorded expectation: no uncaught JS error after the step ({step.action})",
+                expected="no uncaught error", actual=uncaught[0].removeprefix("uncaught: ")[:300]))
+        if shown is None:
+            return None
+        endpoint = self.env.routes.match(PAGE_METHOD, shown.url) or page_endpoint(shown.url)
+        recorded = step.expect.status
+        if shown.document_loaded and shown.status and _status_regressed(recorded, shown.status):
+            out.failures.append(Failure(
+                **base, assertion_id="expect:page-status", kind="status", endpoint=endpoint, field="status",
+                description="recorded expectation: the page's document loads without an error status",
+                expected=recorded if recorded is not None else "not 5xx", actual=shown.status))
+        body = {**shown.outline, "console_errors": len(errors)}
+        return Observation(method=PAGE_METHOD, url=shown.url, endpoint=endpoint, status=shown.status, headers={},
+                           body=body, duration_ms=shown.duration_ms, step_id=step.id, is_json=True,
+                           key=f"{self.key_prefix}{step.id}#page", in_browser=True,
+                           extra={"document": shown.document_loaded})  # fmt: skip
+
     async def _http_step(self, step: HttpStep, context: BrowserContext, variables: dict[str, Any],
                          out: Execution) -> bool:
         """An API call inside a browser test goes through the context's request API, so it shares
@@ -464,6 +502,16 @@ class BrowserRunner:
         for failure in failures:
             failure.screenshot = shot
             failure.console_errors = net.console_errors[-10:]
+
+
+def _status_regressed(recorded: int | None, status: int) -> bool:
+    """A document status that is a regression: an error where the recording had none (2xx/3xx),
+    and a server error whatever was recorded (or not) — unless it was recorded as that class."""
+    if recorded is not None and recorded // 100 == status // 100:
+        return False
+    if status >= 500:
+        return True
+    return status >= 400 and recorded is not None and recorded < 400
 
 
 def _safe(text: str) -> str:

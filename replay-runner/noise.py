@@ -14,6 +14,8 @@ from typing import Any
 
 from trodden.replay.formats import type_name
 from trodden.replay.oracles import Observation, media_type
+from trodden.replay.pages import PAGE_METHOD
+from trodden.replay.pages import fingerprint as page_fields
 from trodden.replay.pointer import MISSING, flatten, resolve
 from trodden.replay.results import Failure
 
@@ -21,7 +23,10 @@ MAX_DIFFS_PER_EXCHANGE = 10
 
 
 def fingerprint(obs: Observation) -> dict[str, Any]:
-    """The comparable fields of one exchange: status, content type, every JSON leaf."""
+    """The comparable fields of one exchange: status, content type, every JSON leaf; of a page
+    after a browser step, the status of the document it loaded and its outline's fields."""
+    if obs.method == PAGE_METHOD and isinstance(obs.body, dict):
+        return {"status": obs.status, "console errors": obs.body.get("console_errors", 0), **page_fields(obs.body)}
     fields: dict[str, Any] = {"status": obs.status, "header:content-type": media_type(obs.headers.get("content-type"))}
     if obs.is_json:
         for pointer, value in flatten(obs.body).items():
@@ -66,9 +71,11 @@ def diff_exchange(target: Observation, base1: Observation, base2: Observation) -
         if field in reported or any(field.startswith(r + "/") for r in reported):
             continue
         reported.add(field)
+        what = (f"the page's {field}" if target.method == PAGE_METHOD else field.removeprefix("body:"))
+        said = "showed" if target.method == PAGE_METHOD else "answered"
         failures.append(Failure(
             source="diff", assertion_id=f"diff:{field}", kind="diff",
-            description=f"{field.removeprefix('body:')} differs from the baseline, which answered the same twice",
+            description=f"{what} differs from the baseline, which {said} the same twice",
             expected=_shown(expected), actual=_shown(tv), baseline=_shown(v1), step_id=target.step_id,
             endpoint=target.endpoint, field=field.removeprefix("body:"), url=target.url,
         ))

@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from trodden.pages import page_path
+
 _PARAM = re.compile(r"\{[^/{}]+\}")
 
 
@@ -55,7 +57,9 @@ class RouteTable:
         return any(r.endpoint in endpoints and r.pattern.match(path) for r in self._routes)
 
     def match(self, method: str, url: str) -> str | None:
-        path = urlsplit(url).path or "/"
+        """The endpoint of a request, or of a page (method "PAGE": its path with the route an SPA
+        keeps in the fragment, as journeys name pages)."""
+        path = page_path(url) if method.upper() == "PAGE" else (urlsplit(url).path or "/")
         key = (method.upper(), path)
         if key not in self._cache:
             self._cache[key] = next(

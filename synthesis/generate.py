@@ -38,7 +38,16 @@ from trodden.synthesis.routes import RouteTemplater
 from trodden.synthesis.steps import is_api_request, url_path
 from trodden.synthesis.visible import VisibleExpectation, VisibleLearner
 
-from trodden.models.events import CustomEvent, Navigation, NetworkRequest, PageView, Session, Target, UiEvent
+from trodden.models.events import (
+    CustomEvent,
+    ErrorEvent,
+    Navigation,
+    NetworkRequest,
+    PageView,
+    Session,
+    Target,
+    UiEvent,
+)
 from trodden.models.suite import (
     Assertion,
     AuthProfile,
@@ -201,18 +210,21 @@ def build_browser_test(
     steps: list[BrowserStep] = []
     variables: dict[str, Any] = {}
     current: BrowserStep | None = None
+    errored: set[str] = set()  # steps after which the page threw
     for ev in item.session.events:
         if isinstance(ev, PageView | Navigation):
             url = ev.to_url if isinstance(ev, Navigation) else ev.url
             page = _page_template(url, templater)
+            status = ev.load.status if isinstance(ev, PageView) and ev.load else None
             if current is not None and current.action != "goto":
                 current.expect.url = page  # where the previous action led, and what showed there
+                current.expect.status = status or current.expect.status
                 _expect_visible(current, visible.expected(ev))
                 current = None
             elif url and (not steps or steps[-1].action != "goto" or steps[-1].url != _path_url(url)):
                 # a page the user reached without a recorded action (typed, bookmarked): go there
                 current = BrowserStep(id=f"b{len(steps) + 1}", action="goto", url=_path_url(url),
-                                      expect=BrowserExpectation(url=page))  # fmt: skip
+                                      expect=BrowserExpectation(url=page, status=status))  # fmt: skip
                 _expect_visible(current, visible.expected(ev))
                 steps.append(current)
         elif isinstance(ev, UiEvent) and ev.kind in _UI_ACTIONS:
@@ -241,10 +253,13 @@ def build_browser_test(
                 steps[-1].network.append(endpoint)
         elif isinstance(ev, CustomEvent) and steps:
             steps[-1].network.append(f"event {ev.name}")
+        elif isinstance(ev, ErrorEvent) and steps and ev.error_type in ("uncaught", "unhandled_rejection"):
+            errored.add(steps[-1].id)
     if not any(s.action != "goto" for s in steps):
         return None
     for s in steps:  # custom events are not network endpoints; keep them out of `network`
         s.network = [n for n in s.network if not n.startswith("event ")]
+        s.expect.no_errors = s.id not in errored
     start = (steps[0].url or "/").replace("{{origin}}", "")
     return TestCase(
         id=test_id("browser", source, item.session.session_id),

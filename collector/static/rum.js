@@ -116,6 +116,8 @@
   function requeue(events) { if (queue.length < 5000) queue = events.concat(queue); }
 
   // -- describing elements ------------------------------------------------------------------------
+  // (From here to "UI events" the code only reads the page: replay runs it as it is, see
+  // trodden.replay.pages, so a page is outlined the same way when recorded and when replayed.)
   var ROLES = { a: "link", button: "button", select: "combobox", textarea: "textbox", img: "img", form: "form",
                 nav: "navigation", li: "listitem", option: "option", summary: "button", table: "table",
                 h1: "heading", h2: "heading", h3: "heading", h4: "heading", h5: "heading", h6: "heading" };
@@ -230,6 +232,15 @@
     });
     all("[role=alert],[role=status],[class*=alert],[class*=error],[class*=warning],[class*=message]", function (el) { add("alerts", el.innerText, 10); });
     return o;
+  }
+  // The document load of this page (PerformanceNavigationTiming): its status where the browser
+  // exposes it (responseStatus), its timings from the start of the navigation.
+  function load() {
+    try {
+      var n = performance.getEntriesByType("navigation")[0], r = function (v) { return v > 0 ? Math.round(v) : null; };
+      if (n) return { type: n.type, status: n.responseStatus >= 100 ? n.responseStatus : null, duration_ms: r(n.loadEventEnd) || r(n.responseEnd) || 0,
+                      ttfb_ms: r(n.responseStart), dom_ms: r(n.domContentLoadedEventEnd), redirects: n.redirectCount || 0 };
+    } catch (e) { /* old browser */ }
   }
 
   // -- UI events ----------------------------------------------------------------------------------
@@ -504,15 +515,6 @@
     x.ev.page = outline();
     if (x.ev.kind === "page_view") x.ev.load = load();
     else x.ev.settle_ms = Math.max(changedAt, netAt) - x.start;
-  }
-  // The document load of this page (PerformanceNavigationTiming): its status where the browser
-  // exposes it (responseStatus), its timings from the start of the navigation.
-  function load() {
-    try {
-      var n = performance.getEntriesByType("navigation")[0], r = function (v) { return v > 0 ? Math.round(v) : null; };
-      if (n) return { type: n.type, status: n.responseStatus >= 100 ? n.responseStatus : null, duration_ms: r(n.loadEventEnd) || r(n.responseEnd) || 0,
-                      ttfb_ms: r(n.responseStart), dom_ms: r(n.domContentLoadedEventEnd), redirects: n.redirectCount || 0 };
-    } catch (e) { /* old browser */ }
   }
 
   // -- errors -------------------------------------------------------------------------------------

@@ -74,6 +74,12 @@ class BrowserExpectation(_Model):
     url: str | None = None  # path (+query) of the page after the step, templated
     visible_text: list[str] = Field(default_factory=list)
     visible: list[Locator] = Field(default_factory=list)
+    # The status of the document the step loaded, as recorded (None: it loaded none, or the
+    # recording's browser did not say). A 4xx/5xx where this was 2xx or 3xx is a regression, and
+    # a 5xx always is.
+    status: int | None = None
+    # The recording saw no uncaught JS error after this step: one in replay is a regression.
+    no_errors: bool = False
 
 
 class BrowserStep(_Model):

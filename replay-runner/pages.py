@@ -1,0 +1,154 @@
+"""What a page shows after each browser step, read the way rum.js read it when it was recorded.
+
+After a browser step has settled, the page is outlined by the tag's own code (the part of
+`rum.js` that only reads the page: headings, landmarks, tables with their column headers and row
+counts, lists, link and button names, field labels, alerts) plus, per table, a digest of its rows'
+text (so a sort that no longer sorts or a search that matches something else shows, without
+storing any cell). The outline waits until the DOM has been quiet for a moment (an init script
+notes every mutation), so a page still rendering is not compared half-built.
+
+Each step yields one `Observation` on the page's endpoint (`PAGE /orders/{id}`, the fragment
+route included): `status` is the status of the document the step loaded (0 when it loaded none:
+an action inside the page, an SPA route change), `duration_ms` the document's load time or the
+action's settle time, the body the outline. Mined page assertions judge it, and with a baseline
+Diffy's rule compares it field by field (`fingerprint`).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import Page
+
+from trodden.pages import page_path
+
+PAGE_METHOD = "PAGE"
+QUIET_MS = 200  # the DOM unchanged this long = rendered
+MAX_WAIT_MS = 3000
+
+# Installed in every document of a replayed page before its own scripts: when the DOM last changed.
+MUTATIONS_INIT = """(() => {
+  window.__troddenChanged = Date.now();
+  try {
+    new MutationObserver(() => { window.__troddenChanged = Date.now(); })
+      .observe(document, {childList: true, subtree: true, attributes: true, characterData: true});
+  } catch (e) { /* no DOM yet */ }
+})();"""
+
+
+@cache
+def outline_script() -> str:
+    """An async function expression for `page.evaluate`: waits for a quiet DOM, then returns
+    `{page, load, origin, changed, now}`, with the tag's own outline code (rum.js's read-only
+    section) and a digest of every table's body rows."""
+    source = (resources.files("trodden.collector") / "static" / "rum.js").read_text()
+    start = source.index("  // -- describing elements")
+    end = source.index("  // -- UI events")
+    mask = re.search(r'var ALWAYS_MASK = ("[^"]*");', source)
+    if mask is None:
+        raise RuntimeError("rum.js no longer defines ALWAYS_MASK: the outline cannot be read")
+    section = source[start:end]
+    return (
+        "async ([quietMs, maxMs]) => {\n"
+        "  var d = document, w = window, cfg = {capture: {mask_selectors: []}};\n"
+        f"  var ALWAYS_MASK = {mask.group(1)};\n"
+        f"{section}\n"
+        "  var began = Date.now();\n"
+        "  while (Date.now() - began < maxMs &&"
+        " (document.readyState !== 'complete' || Date.now() - (w.__troddenChanged || 0) < quietMs))\n"
+        "    await new Promise(function (r) { setTimeout(r, 50); });\n"
+        "  function digest(text) {\n"
+        "    var h = 0x811c9dc5;\n"
+        "    for (var i = 0; i < text.length; i++) { h ^= text.charCodeAt(i); h = Math.imul(h, 0x01000193) >>> 0; }\n"
+        "    return ('0000000' + h.toString(16)).slice(-8);\n"
+        "  }\n"
+        "  var page = outline(function (el, t) {\n"
+        "    var rows = [];\n"
+        "    for (var i = 0; i < el.tBodies.length; i++)\n"
+        "      for (var j = 0; j < el.tBodies[i].rows.length && rows.length < 200; j++)"
+        " rows.push(el.tBodies[i].rows[j].innerText);\n"
+        "    t.digest = digest(rows.join('\\n'));\n"
+        "  });\n"
+        "  return {page: page, load: load() || null, origin: performance.timeOrigin,"
+        " changed: w.__troddenChanged || 0, now: Date.now()};\n"
+        "}"
+    )
+
+
+@dataclass
+class PageCapture:
+    """What one step left on the page."""
+
+    url: str
+    outline: dict[str, Any]
+    document_loaded: bool  # the step loaded a new document (a goto, a link, a form post)
+    status: int  # that document's status (0: no document loaded, or the browser did not say)
+    duration_ms: float  # the document's load time, else the time from the action until the DOM was quiet
+
+
+class PageReader:
+    """Outlines the page after each step of one browser test."""
+
+    def __init__(self) -> None:
+        self._origin: float | None = None  # performance.timeOrigin of the document last seen
+
+    async def capture(self, page: Page, acted_at: float | None) -> PageCapture | None:
+        """The page now (after waiting for a quiet DOM); None when it cannot be read (the page is
+        navigating away, or closed)."""
+        raw: Any = None
+        for _ in range(2):
+            try:
+                raw = await page.evaluate(outline_script(), [QUIET_MS, MAX_WAIT_MS])
+                break
+            except PlaywrightError:  # the step's navigation replaced the document meanwhile
+                try:
+                    await page.wait_for_load_state("load", timeout=MAX_WAIT_MS)
+                except PlaywrightError:
+                    return None
+        if not isinstance(raw, dict):
+            return None
+        loaded = raw.get("origin") != self._origin
+        self._origin = raw.get("origin")
+        load = raw.get("load") or {}
+        if loaded:
+            status = int(load.get("status") or 0)
+            duration = float(load.get("duration_ms") or 0.0)
+        else:
+            status = 0
+            duration = 0.0
+            if acted_at is not None:
+                # the action, on the page's clock: now minus the time since it happened
+                action_epoch = float(raw["now"]) - (time.monotonic() - acted_at) * 1000.0
+                duration = max(0.0, float(raw.get("changed") or 0.0) - action_epoch)
+        return PageCapture(url=page.url, outline=raw.get("page") or {}, document_loaded=loaded, status=status,
+                           duration_ms=duration)  # fmt: skip
+
+
+def page_endpoint(url: str) -> str:
+    """The page's endpoint as journeys name it, before templating (`PAGE /orders/42`)."""
+    return f"{PAGE_METHOD} {page_path(url)}"
+
+
+def fingerprint(outline: dict[str, Any]) -> dict[str, Any]:
+    """The comparable fields of a page outline, for Diffy's rule: lists of names as sets where
+    order is incidental (links, buttons, fields, alerts, landmarks), headings in order, per table
+    (by name, else position) its headers and its row count with the rows' digest, per list its
+    items."""
+    fields: dict[str, Any] = {"headings": list(outline.get("headings") or [])}
+    for name in ("landmarks", "links", "buttons", "fields", "alerts"):
+        fields[name] = sorted(outline.get(name) or [])
+    for i, table in enumerate(outline.get("tables") or []):
+        key = f"table {table.get('name') or i + 1}"
+        fields[f"{key} columns"] = list(table.get("headers") or [])
+        # one field for how many rows and what they hold: fewer rows is one finding, not two
+        rows = table.get("rows", 0)
+        fields[f"{key} rows"] = f"{rows} rows, content {table['digest']}" if "digest" in table else rows
+    for i, lst in enumerate(outline.get("lists") or []):
+        fields[f"list {lst.get('name') or i + 1} items"] = lst.get("items", 0)
+    return fields

@@ -26,6 +26,9 @@ class Recorder:
     user_id: str | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
+    # Which headers the client reports (lower case): an SDK is configured per application.
+    request_header_names: tuple[str, ...] = RECORDED_REQUEST_HEADERS
+    response_header_names: tuple[str, ...] = RECORDED_RESPONSE_HEADERS
 
     def _next(self, kind: str, **fields: Any) -> dict[str, Any]:
         event = {
@@ -59,9 +62,9 @@ class Recorder:
             request_url=url,
             status=status,
             duration_ms=round(duration_ms, 3),
-            request_headers={k: v for k, v in request_headers.items() if k.lower() in RECORDED_REQUEST_HEADERS},
+            request_headers={k: v for k, v in request_headers.items() if k.lower() in self.request_header_names},
             response_headers={
-                k.lower(): v for k, v in response_headers.items() if k.lower() in RECORDED_RESPONSE_HEADERS
+                k.lower(): v for k, v in response_headers.items() if k.lower() in self.response_header_names
             },
             request_body=request_body,
             response_body=response_body,

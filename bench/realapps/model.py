@@ -1,0 +1,132 @@
+"""What an application of the harness is: how it is installed and started, its simulated users,
+its planted regressions (each with a probe that proves it changes behaviour) and how its state is
+reset between replays. One module per application under `apps/`, one registry (`apps.APPS`)."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import aiohttp
+from trodden.shop.regressions import PlantedRegression
+from trodden.shop.services import Service, Services
+
+Say = Callable[[str], None]
+# A recorded beacon event (as rum.js or an API client sent it): kind, url, method, request_url, …
+RecordedEvent = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class RumTag:
+    """Where pages send their beacons: the tag a tag manager would add to every page."""
+
+    collector_url: str
+    ingest_key: str
+
+    def script(self) -> str:
+        return f'<script src="{self.collector_url}/rum.js" data-key="{self.ingest_key}" async></script>'
+
+
+@dataclass
+class Instance:
+    """One running deployment of an application (its processes and the URL users and replays use)."""
+
+    name: str
+    url: str
+    plants: frozenset[str]
+    services: list[Service] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+Probe = Callable[[aiohttp.ClientSession, str], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Plant:
+    """A planted regression: what changes (the shared `PlantedRegression` record, whose `matches`
+    recognises a replay finding about it), how it is injected without editing the app, a probe
+    (an observation over real HTTP that must differ between a deployment with the plant and one
+    without), and which recorded events exercise it (to tell "missed" from "never exercised")."""
+
+    regression: PlantedRegression
+    mechanism: str
+    probe: Probe
+    exercises: Callable[[RecordedEvent], bool]
+
+    @property
+    def id(self) -> str:
+        return self.regression.id
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    seed: int
+    sessions: int  # API client sessions
+    browser_sessions: int
+    concurrency: int = 4
+    browser_concurrency: int = 2
+    duration_s: float = 300.0
+
+
+class BatchSink(abc.ABC):
+    """Where an API client posts its own session as one beacon batch (what a mobile RUM SDK does)."""
+
+    @abc.abstractmethod
+    async def post_batch(self, http: aiohttp.ClientSession, batch: dict[str, Any]) -> int: ...
+
+
+class RealApp(abc.ABC):
+    """An application nobody here wrote, as the harness drives it."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    covers: ClassVar[str]  # which of the issue's kinds it stands for
+    version: ClassVar[str]
+    plants: ClassVar[tuple[Plant, ...]]
+    default_sessions: ClassVar[int] = 60
+    default_browser_sessions: ClassVar[int] = 0
+    # Options the harness passes to `trodden select` / `trodden generate` for this app (with why, in its module).
+    select_args: ClassVar[tuple[str, ...]] = ()
+    generate_args: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir  # where its configuration files, databases and logs go
+
+    @abc.abstractmethod
+    def install(self, say: Say) -> None:
+        """Install from the registries into the cache (once per version)."""
+
+    @abc.abstractmethod
+    async def start(
+        self, services: Services, name: str, *, plants: frozenset[str], tag: RumTag | None, production: bool = False
+    ) -> Instance:
+        """Start a fresh deployment on loopback, with these plants (none: unchanged) and the tag if given.
+        `production`: the deployment users are recorded on; the others (baseline, control, target) share
+        another configuration, as a staging fleet does (secrets, and so ids derived from them, differ)."""
+
+    @abc.abstractmethod
+    async def reset(self, http: aiohttp.ClientSession, instance: Instance) -> None:
+        """Back to the state a fresh deployment has (between replays)."""
+
+    @abc.abstractmethod
+    async def simulate(
+        self, instance: Instance, tag: RumTag, sink: BatchSink, cfg: SimConfig, say: Say
+    ) -> dict[str, Any]:
+        """Run the simulated population against the recorded deployment; returns a traffic summary."""
+
+    async def replay_env(self, http: aiohttp.ClientSession, instances: list[Instance]) -> dict[str, str]:
+        """What a user gives `trodden replay` for this app (e.g. one test account), set up on these instances."""
+        return {}
+
+    def simulator_files(self) -> list[Path]:
+        """Source files whose change makes a recorded corpus stale (the corpus key hashes them)."""
+        return []
+
+    def plant(self, plant_id: str) -> Plant:
+        for p in self.plants:
+            if p.id == plant_id:
+                return p
+        raise KeyError(plant_id)

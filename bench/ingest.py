@@ -279,6 +279,7 @@ async def main() -> None:
 
     load_before = os.getloadavg()
     home = Path(tempfile.mkdtemp(prefix="trodden-bench-"))
+    os.chmod(home, 0o755)  # as root the server's own user must reach it (trodden.store.embedded)
     os.environ["TRODDEN_HOME"] = str(home)
     from trodden.store import Store
     from trodden.store.embedded import stop_embedded

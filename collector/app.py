@@ -13,6 +13,7 @@ import hmac
 import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from typing import Any
 import asyncpg
 import orjson
 from aiohttp import web
-from trodden.collector.beacon import BodyError, decode_batches, parse_batches
+from trodden.collector.beacon import BodyError, DecodedBeacons, decode_batches, parse_batches
 from trodden.collector.configfiles import WatchedDocument
 from trodden.collector.metrics import EVENTS, REQUEST_SECONDS, REQUESTS
 from trodden.collector.otlp import decode_logs_body, decode_traces_body
@@ -38,6 +39,10 @@ from trodden.store import Store
 log = get_logger(__name__)
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
+# Bodies larger than this are decoded and sanitised in a worker thread, one at a time, so that
+# however much work a hostile body asks for, the event loop keeps answering health checks and the
+# small requests of everyone else (a rum.js batch is a few KB; ~1 ms of work per 64 KB).
+OFFLOAD_BYTES = 64 * 1024
 RETRY_AFTER_FULL = "1"
 RETRY_AFTER_DOWN = "2"
 _CORS_HEADERS = {
@@ -76,6 +81,13 @@ class CollectorState:
         self._sanitizer: Sanitizer | None = None
         self.script = rum_js()
         self.script_gz = gzip.compress(self.script, 9)
+        self.heavy = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trodden-decode")
+
+    async def decode(self, body: bytes, work: Callable[[bytes], Any]) -> Any:
+        """`work(body)`, inline for a small body, in the decode thread for a large one."""
+        if len(body) <= OFFLOAD_BYTES:
+            return work(body)
+        return await asyncio.get_running_loop().run_in_executor(self.heavy, work, body)
 
     def sanitizer(self) -> Sanitizer:
         config = self.sanitization.current()
@@ -226,14 +238,21 @@ async def _commit(writer: Writer, item: WorkItem) -> web.Response | None:
     return None
 
 
+def _rum_decoder(source: str, sanitizer: Sanitizer) -> Callable[[bytes], DecodedBeacons]:
+    def decode(body: bytes) -> DecodedBeacons:
+        try:
+            doc = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise BodyError(f"body is not JSON: {exc}") from exc
+        return decode_batches(parse_batches(doc), source, sanitizer)
+
+    return decode
+
+
 async def handle_rum(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     body = await _read_body(request)
-    try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise BodyError(f"body is not JSON: {exc}") from exc
-    decoded = decode_batches(parse_batches(doc), state.source, state.sanitizer())
+    decoded: DecodedBeacons = await state.decode(body, _rum_decoder(state.source, state.sanitizer()))
     rejected = [r.as_json() for r in decoded.rejected]
     if decoded.rejected:
         _BEACONS_REJECTED.inc(len(decoded.rejected))
@@ -255,7 +274,8 @@ def _otlp_handler(
         state = request.app[STATE_KEY]
         content_type = request.content_type or "application/x-protobuf"
         body = await _read_body(request)
-        item = decode(body, content_type, state.source, state.sanitizer())
+        sanitizer = state.sanitizer()
+        item: WorkItem = await state.decode(body, lambda b: decode(b, content_type, state.source, sanitizer))
         failed = await _commit(request.app[WRITER_KEY], item)
         if failed is not None:
             return failed
@@ -367,6 +387,7 @@ def build_app(
 
     async def stop_writer(_app: web.Application) -> None:
         await writer.close()
+        state.heavy.shutdown(wait=False, cancel_futures=True)
         log.info("collector stopped; accepted data flushed")
 
     app.on_startup.append(start_writer)

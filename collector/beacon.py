@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from trodden.collector.rows import EventRow, Rejection, WorkItem, ms_to_micros, session_spans
-from trodden.collector.sanitize import Sanitizer
+from trodden.collector.sanitize import SanitizeError, Sanitizer
 from trodden.collector.validation import EVENT_DICT, EVENT_DICTS
 
 from trodden.models.events import BeaconBatch
@@ -82,15 +82,18 @@ def decode_batches(docs: list[Any], source: str, sanitizer: Sanitizer) -> Decode
     return DecodedBeacons(item, rejected, accepted)
 
 
-def _validated(raws: list[dict[str, Any]], rejected: list[Rejection], batch_index: int) -> list[dict[str, Any]]:
-    """The valid events as checked, typed dicts; the others go to `rejected` with the first reason.
+def _validated(
+    raws: list[dict[str, Any]], rejected: list[Rejection], batch_index: int
+) -> tuple[list[dict[str, Any]], list[int] | None]:
+    """The valid events as checked, typed dicts, and their indexes in `raws` (None: all of them);
+    the others go to `rejected` with the first reason.
 
     One validation call for the whole list is about three times cheaper than one per event; only a
     batch with errors pays for sorting them out.
     """
     try:
         valid: list[dict[str, Any]] = EVENT_DICTS.validate_python(raws)
-        return valid
+        return valid, None
     except ValidationError as exc:
         errors: dict[int, list[Any]] = {}
         for err in exc.errors(include_url=False):
@@ -98,6 +101,7 @@ def _validated(raws: list[dict[str, Any]], rejected: list[Rejection], batch_inde
             if loc and isinstance(loc[0], int):
                 errors.setdefault(loc[0], []).append(err)
     valid = []
+    indexes = []
     for i, raw in enumerate(raws):
         if i in errors:
             first = errors[i][0]
@@ -108,7 +112,8 @@ def _validated(raws: list[dict[str, Any]], rejected: list[Rejection], batch_inde
             rejected.append(Rejection(i, seq_value, f"{where}: {first['msg']}{more}", batch_index))
         else:
             valid.append(EVENT_DICT.validate_python(raw))
-    return valid
+            indexes.append(i)
+    return valid, indexes
 
 
 def decode_batch(
@@ -124,28 +129,51 @@ def decode_batch(
     """Validate and sanitise one batch's events into `item`; returns how many were accepted."""
     events = item.events
     before = len(events)
-    sessions_seen: set[str] = set()
     for raw in raws:
         raw.setdefault("session_id", batch.session_id)
-    sanitize, url = sanitizer.event, sanitizer.url
+    sanitize, url, identifier = sanitizer.event, sanitizer.url, sanitizer.identifier
     user_id = sanitizer.user_id(batch.user_id)
-    for event in _validated(raws, rejected, batch_index):
-        session_id, kind, page = event["session_id"], event["kind"], event.get("url")
-        data = sanitize(event, COLUMN_FIELDS)
-        row: EventRow = (
-            source,
-            session_id,
-            event["seq"],
-            ms_to_micros(event["ts"]),
-            kind,
-            None if page is None else url(page),
-            data.get("trace_id") if kind in _TRACED_KINDS else None,
-            data,
-            user_id,
-        )
-        events.append(row)
-        sessions_seen.add(session_id)
-    if batch.attributes and len(events) > before:
-        attributes = sanitizer.json(batch.attributes, ())
+    valid, indexes = _validated(raws, rejected, batch_index)
+    tokens = sanitizer.begin(batch.session_id, batch.user_id)
+    try:
+        for n, event in enumerate(valid):
+            kind, page = event["kind"], event.get("url")
+            try:
+                session_id = identifier(event["session_id"])
+                data = sanitize(event, COLUMN_FIELDS)
+                page_url = None if page is None else url(page)
+            except (SanitizeError, RecursionError) as exc:  # refused alone; the batch goes on
+                seq = event.get("seq")
+                reason = str(exc) if isinstance(exc, SanitizeError) else "nested too deeply"
+                rejected.append(Rejection(n if indexes is None else indexes[n], seq, reason, batch_index))
+                continue
+            row: EventRow = (
+                source,
+                session_id,
+                event["seq"],
+                ms_to_micros(event["ts"]),
+                kind,
+                page_url,
+                data.get("trace_id") if kind in _TRACED_KINDS else None,
+                data,
+                user_id,
+            )
+            events.append(row)
+        attributes = None
+        if batch.attributes and len(events) > before:
+            try:
+                attributes = sanitizer.json(batch.attributes, (), 0, True)
+            except (SanitizeError, RecursionError) as exc:
+                rejected.append(Rejection(-1, None, f"attributes: {exc}", batch_index))
+    finally:
+        session_taint = sanitizer.end(tokens)
+    if session_taint is not None:  # secrets seen in this session, wherever else they recur
+        apply, walk = session_taint.apply, session_taint.walk
+        for i in range(before, len(events)):
+            r = events[i]
+            events[i] = (r[0], r[1], r[2], r[3], r[4], None if r[5] is None else apply(r[5]), r[6], walk(r[7]), r[8])
+        if attributes is not None:
+            attributes = walk(attributes)
+    if attributes is not None:
         item.sessions.extend((*span, attributes) for span in session_spans(events[before:]))
     return len(events) - before

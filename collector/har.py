@@ -2,8 +2,9 @@
 
 HAR is how users bring recordings from any browser's developer tools or from Playwright. Session
 ids derive from the file's content and the page id, so importing the same file twice adds nothing.
-Bodies are kept as JSON when they parse, form bodies as their text, others dropped (binary, HTML)
-and everything is capped like the tag caps it.
+Bodies are kept as JSON when they parse; forms, multipart, HTML and other text as their text (the
+sanitiser handles each the same way whatever brought it); binary bodies are dropped; everything is
+capped like the tag caps it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import orjson
 
 MAX_BODY_CHARS = 65536
 _SKIP_HEADERS = {":authority", ":method", ":path", ":scheme", ":status"}
+_TEXT_MIMES = ("json", "x-www-form-urlencoded", "multipart/form-data", "text/plain", "text/html", "xml")
 
 
 def is_har(doc: Any) -> bool:
@@ -59,6 +61,8 @@ def _body(text: Any, mime: str, encoding: str | None = None) -> tuple[Any, bool]
     if not isinstance(text, str) or not text:
         return None, False
     if encoding == "base64":
+        if len(text) > MAX_BODY_CHARS * 8:  # decoding is bounded; a body that large is not kept anyway
+            return None, False
         try:
             text = base64.b64decode(text).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
@@ -69,7 +73,7 @@ def _body(text: Any, mime: str, encoding: str | None = None) -> tuple[Any, bool]
             return orjson.loads(text), False
         except orjson.JSONDecodeError:
             pass
-    if "json" in mime or "x-www-form-urlencoded" in mime or "text/plain" in mime:
+    if any(kind in mime for kind in _TEXT_MIMES):
         return (text[:MAX_BODY_CHARS], True) if len(text) > MAX_BODY_CHARS else (text, False)
     return None, False
 

@@ -19,7 +19,7 @@ from trodden.collector.har import har_batches, is_har
 from trodden.collector.otlp import decode_logs, decode_traces, parse_request
 from trodden.collector.rows import WorkItem
 from trodden.collector.sanitize import Sanitizer
-from trodden.collector.writer import Writer
+from trodden.collector.writer import BadData, Writer
 
 from trodden.log import get_logger
 from trodden.store import Store
@@ -154,9 +154,16 @@ def _beacons(fmt: str, batches: list[Any], source: str, sanitizer: Sanitizer) ->
 async def ingest_bytes(writer: Writer, path: str, data: bytes, source: str, sanitizer: Sanitizer) -> FileReport:
     report = FileReport(path=path)
     try:
-        decoded = decode_file(data, source, sanitizer)
+        decoded = await asyncio.to_thread(decode_file, data, source, sanitizer)
     except (UnrecognisedFile, BodyError) as exc:
         report.error = str(exc)
+        return report
+    except RecursionError:
+        report.error = "nested too deeply to read"
+        return report
+    except Exception as exc:  # whatever a hostile file does, the other files are still imported
+        log.warning("file could not be decoded", path=path, error=repr(exc))
+        report.error = f"cannot decode: {type(exc).__name__}: {str(exc)[:200]}"
         return report
     report.format = decoded.format
     report.sessions = len(decoded.sessions)
@@ -166,7 +173,11 @@ async def ingest_bytes(writer: Writer, path: str, data: bytes, source: str, sani
         report.spans += len(item.spans)
         report.logs += len(item.logs)
         for chunk in _chunks(item):
-            await writer.write(chunk)
+            try:
+                await writer.write(chunk)
+            except BadData as exc:
+                report.error = f"refused by the database: {exc}"
+                return report
     return report
 
 

@@ -20,12 +20,16 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from trodden.collector.beacon import BodyError
 from trodden.collector.rows import LogRow, SpanRow, WorkItem, ms_to_micros
-from trodden.collector.sanitize import Sanitizer
+from trodden.collector.sanitize import SanitizeError, Sanitizer
 
 _ID_FIELDS = ("traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id")
 _STATUS = {0: "unset", 1: "ok", 2: "error"}
 _KINDS = {0: "unspecified", 1: "internal", 2: "server", 3: "client", 4: "producer", 5: "consumer"}
-_URL_ATTRS = {"http.url", "url.full", "http.target", "url.path", "url.query"}
+_URL_ATTRS = {"http.url", "url.full", "http.target", "url.path", "url.original", "http.route"}
+_QUERY_ATTRS = {"url.query"}
+_FRAGMENT_ATTRS = {"url.fragment"}
+_BODY_ATTRS = {"http.request.body", "http.response.body", "http.request.body.content", "http.response.body.content"}
+_USER_ATTRS = {"enduser.id", "user.id", "user_id", "enduser.pseudo.id"}
 SESSION_ATTRS = ("session.id", "session_id", "trodden.session_id")
 
 
@@ -75,26 +79,42 @@ def parse_request(body: bytes, content_type: str, message: Any) -> Any:
     return message
 
 
-def _session_of(*attr_sets: dict[str, Any]) -> str | None:
+def _session_of(sanitizer: Sanitizer, *attr_sets: dict[str, Any]) -> str | None:
+    """The session a span or log names, through the same identifier rule as the beacons' session ids
+    (so they still meet: a session id holding a card number is the same pseudonym on both sides)."""
     for attrs in attr_sets:
         for key in SESSION_ATTRS:
             value = attrs.get(key)
             if isinstance(value, str) and value:
-                return value[:128]
+                return sanitizer.identifier(value[:128])
     return None
 
 
 def _sanitize_attributes(attrs: dict[str, Any], sanitizer: Sanitizer) -> dict[str, Any]:
+    """Attributes by their semantic conventions: URLs parsed as URLs, a query as a query, headers as
+    headers, bodies as bodies, identifiers as identifiers, anything else by the JSON rules."""
     out: dict[str, Any] = {}
     for key, value in attrs.items():
-        if key in SESSION_ATTRS:
-            out[key] = value
-        elif isinstance(value, str) and key in _URL_ATTRS:
-            out[key] = sanitizer.url(value)
-        elif ".header." in key:
+        if ".header." in key:
             header = key.rsplit(".header.", 1)[1]
             raw = value[0] if isinstance(value, list) and len(value) == 1 else value
-            out[key] = sanitizer.headers({header: raw if isinstance(raw, str) else str(raw)})[header]
+            cleaned = sanitizer.headers({header: raw if isinstance(raw, str) else str(raw)})
+            if header in cleaned:
+                out[key] = cleaned[header]
+        elif not isinstance(value, str):
+            out.update(sanitizer.json({key: value}, ()))
+        elif key in SESSION_ATTRS:
+            out[key] = sanitizer.identifier(value)
+        elif key in _USER_ATTRS:
+            out[key] = sanitizer.user_id(value)
+        elif key in _URL_ATTRS:
+            out[key] = sanitizer.url(value)
+        elif key in _QUERY_ATTRS:
+            out[key] = sanitizer.query(value)
+        elif key in _FRAGMENT_ATTRS:
+            out[key] = sanitizer.fragment(value)
+        elif key in _BODY_ATTRS:
+            out[key] = sanitizer.body_text(value, typed=key.startswith("http.request"))
         else:
             out.update(sanitizer.json({key: value}, ()))
     return out
@@ -122,16 +142,24 @@ def decode_traces(request: ExportTraceServiceRequest, source: str, sanitizer: Sa
                 status = _int_or_none(attrs.get("http.response.status_code", attrs.get("http.status_code")))
                 start_ms = span.start_time_unix_nano / 1e6
                 duration = max(0.0, (span.end_time_unix_nano - span.start_time_unix_nano) / 1e6)
-                clean = _sanitize_attributes(attrs, sanitizer)
+                session = _session_of(sanitizer, attrs, resource)
+                tokens = sanitizer.begin(session or span.trace_id.hex(), None)
+                try:
+                    clean = _sanitize_attributes(attrs, sanitizer)
+                    name = sanitizer.text(span.name)[:512]
+                finally:
+                    session_taint = sanitizer.end(tokens)
+                if session_taint is not None:
+                    clean, name = session_taint.walk(clean), session_taint.apply(name)
                 clean["span.kind"] = _KINDS.get(span.kind, "unspecified")
                 row: SpanRow = (
                     source,
                     span.trace_id.hex(),
                     span.span_id.hex(),
                     span.parent_span_id.hex() if len(span.parent_span_id) == 8 else None,
-                    _session_of(attrs, resource),
-                    sanitizer.text(span.name)[:512],
-                    str(service)[:256] if service is not None else None,
+                    session,
+                    name,
+                    sanitizer.text(str(service))[:256] if service is not None else None,
                     ms_to_micros(start_ms),
                     duration,
                     str(method)[:16] if method else None,
@@ -159,28 +187,45 @@ def decode_logs(request: ExportLogsServiceRequest, source: str, sanitizer: Sanit
                 severity = record.severity_text or (str(record.severity_number) if record.severity_number else None)
                 # Fingerprint of the raw record: an exporter's retry repeats it exactly.
                 fingerprint = hashlib.sha256(record.SerializeToString(deterministic=True)).hexdigest()[:32]
+                session = _session_of(sanitizer, attrs, resource)
+                tokens = sanitizer.begin(session or trace_id or fingerprint, None)
+                try:
+                    clean_body = sanitizer.body(body) if isinstance(body, str) else sanitizer.json(body, ())
+                    clean = _sanitize_attributes(attrs, sanitizer)
+                finally:
+                    session_taint = sanitizer.end(tokens)
+                if session_taint is not None:
+                    clean_body, clean = session_taint.walk(clean_body), session_taint.walk(clean)
                 row: LogRow = (
                     source,
                     ms_to_micros(ts_nano / 1e6),
                     trace_id,
                     span_id,
-                    _session_of(attrs, resource),
-                    severity,
-                    str(service)[:256] if service is not None else None,
-                    sanitizer.json(body, ()),
-                    _sanitize_attributes(attrs, sanitizer),
+                    session,
+                    sanitizer.text(severity) if severity else None,
+                    sanitizer.text(str(service))[:256] if service is not None else None,
+                    clean_body,
+                    clean,
                     fingerprint,
                 )
                 item.logs.append(row)
     return item
 
 
+def _refusing(decode: Any, request: Any, source: str, sanitizer: Sanitizer) -> WorkItem:
+    try:
+        item: WorkItem = decode(request, source, sanitizer)
+    except (SanitizeError, RecursionError) as exc:  # an OTLP export is one unit: refused whole
+        raise BodyError(f"unacceptable OTLP data: {exc or 'nested too deeply'}") from exc
+    return item
+
+
 def decode_traces_body(body: bytes, content_type: str, source: str, sanitizer: Sanitizer) -> WorkItem:
-    return decode_traces(parse_request(body, content_type, ExportTraceServiceRequest()), source, sanitizer)
+    return _refusing(decode_traces, parse_request(body, content_type, ExportTraceServiceRequest()), source, sanitizer)
 
 
 def decode_logs_body(body: bytes, content_type: str, source: str, sanitizer: Sanitizer) -> WorkItem:
-    return decode_logs(parse_request(body, content_type, ExportLogsServiceRequest()), source, sanitizer)
+    return _refusing(decode_logs, parse_request(body, content_type, ExportLogsServiceRequest()), source, sanitizer)
 
 
 __all__ = ["KeyValue", "decode_logs", "decode_logs_body", "decode_traces", "decode_traces_body", "parse_request"]

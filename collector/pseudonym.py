@@ -41,6 +41,7 @@ class Pseudonymizer:
         self.phone = lru_cache(maxsize=16384)(self._phone)
         self.iban = lru_cache(maxsize=16384)(self._iban)
         self.ip = lru_cache(maxsize=16384)(self._ip)
+        self.shape_text = lru_cache(maxsize=16384)(self._shape_text)
 
     # -- the keyed stream -------------------------------------------------------------------
     def _stream(self, kind: str, value: str) -> Iterator[int]:
@@ -86,6 +87,11 @@ class Pseudonymizer:
         prefix = _TOKEN_PREFIX.match(value)
         keep = prefix.end() if prefix and prefix.end() < len(value) else 0
         return value[:keep] + self._shape("token", value, keep=None)[keep:] if keep else self._shape("token", value)
+
+    def _shape_text(self, value: str) -> str:
+        """Text masked keeping its shape: letters stay letters of the same case, digits digits,
+        everything else (spaces, punctuation) as it was."""
+        return self._shape("text", value)
 
     def _hex(self, value: str) -> str:
         """Hex stays hex (session ids, UUIDs, digests), in the value's case, dashes kept."""

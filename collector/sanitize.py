@@ -1,14 +1,26 @@
-"""The PII sanitiser: raw personal data never reaches the store.
+"""The PII sanitiser: raw personal data and secrets never reach the store.
 
-Built-in rules find emails, card numbers (Luhn-checked), phone numbers, IBANs (mod-97-checked),
-JWTs, bearer/basic credentials, passwords and other secrets by field name, `Authorization`/`Cookie`/
-`Set-Cookie` headers and IP addresses; user rules (`trodden.models.sanitization`) add JSON paths,
-header names, query parameters and regexes. Values are replaced by keyed pseudonyms
-(`Pseudonymizer`) that depend only on the value, so a token keeps matching itself wherever it
-appears (response body, `Authorization` header, cookie).
+Built-in rules (`BuiltinRule`, one list) find emails (IDN too), card numbers (strings and JSON
+integers, Luhn), phone numbers (libphonenumber), IBANs (any case), national ids with checksums
+(python-stdnum), JWTs (JWS and JWE), credentials after an auth scheme anywhere, secrets of known
+formats and high-entropy tokens (detect-secrets), base64 and base64url blobs (decoded, bounded, and
+sanitised inside), `key=value` secrets inside messages, URLs inside free text, IP addresses
+(IPv4-mapped IPv6 too), secret-named fields, parameters and headers, and auth headers and cookies.
+Every URL-bearing place (URL fields, Referer/Location headers, OTLP `url.*`/`http.*`, URLs in
+messages and stacks) is parsed as a URL: relative ones, path parameters (`;jsessionid=`), query
+values by name, fragments as parameters. Bodies are JSON, forms (parsed leniently), multipart or
+HTML, whichever channel brought them. User rules (`trodden.models.sanitization`) add JSON paths,
+header names, query parameters and regexes.
 
-Cost: every string first meets a cheap character pre-check; the combined regex runs only on the
-strings that could hold something (a digit, an `@`, a colon, a JWT prefix, a credential scheme).
+Values are replaced by keyed pseudonyms (`Pseudonymizer`) that depend only on the value, so a token
+keeps matching itself wherever it appears; a secret seen in a secret position is also followed
+through its session by value (`taint`). Free text typed by people is kept only once k distinct
+users sent it (`freetext`). Identifiers are not exempt: session ids and user ids go through the
+same rules.
+
+Cost: every string first meets cheap character checks (`_pii_for`); only the patterns a string
+could match run, and the validators (libphonenumber, stdnum, entropy, base64 decoding) run only on
+what a pattern proposed. Results are cached per value.
 """
 
 from __future__ import annotations
@@ -16,86 +28,161 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable
+from contextvars import ContextVar
 from functools import cache, lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
-from trodden.collector.pseudonym import Pseudonymizer, iban_valid, luhn_valid
+import orjson
+from trodden.collector import detectors, taint
+from trodden.collector.freetext import FreeTextCounter, is_free_text
+from trodden.collector.pseudonym import Pseudonymizer
 
-from trodden.models.sanitization import SanitizationConfig, SanitizationRule
+from trodden.models.sanitization import BuiltinRule, SanitizationConfig, SanitizationRule
 
 REDACTED = "[redacted]"
 _DROP = object()
+MAX_DEPTH = 64  # JSON nesting accepted in an event (rum.js sends at most a few levels)
 
-_PRECHECK = re.compile(r"[\d@:]|eyJ|[Bb]earer|[Bb]asic")
-_JWT = r"eyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*"
-# The built-in patterns, in the order the alternation tries them.
-_PII_PARTS = {
-    "jwt": rf"(?P<jwt>{_JWT})",
-    "bearer": r"(?P<bearer>\b[Bb]earer\s+)(?P<bearer_token>[A-Za-z0-9._~+/=-]{6,})",
-    "basic": r"(?P<basic>\b[Bb]asic\s+)(?P<basic_token>[A-Za-z0-9+/]{4,}={0,2})",
-    "email": r"(?P<email>[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})",
-    "iban": r"(?P<iban>\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b)",
-    "card": r"(?P<card>(?<![\w.-])\d(?:[ -]?\d){11,18}(?![\w.-]))",
-    "ipv4": r"(?P<ipv4>(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}"
-    r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\w.]))",
-    "ipv6": r"(?P<ipv6>(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:]))",
-    # Phones: formatted ("(555)123-4567", "+1-555-123-4567x89", "555.123.4567") or a bare
-    # run of 10-11 digits. Bare shorter runs are ids and prices, not phones.
-    "phone": r"(?P<phone>(?<![\w+])(?:\+\d{1,3}[ .-]?|00\d{1,3}[ .-]?)?"
-    r"(?:\(\d{2,4}\)\s?|\d{2,4}[ .-])\d{2,4}[ .-]?\d{3,4}"
-    r"(?:\s?(?:x|ext\.?)\s?\d{1,6})?(?!\w)|(?<![\w+.-])\d{10,11}(?![\w.-]))",
+
+# Who is sending what is being sanitised (the batch's user id, else its session): free text counts users.
+_USER: ContextVar[str | None] = ContextVar("trodden_free_text_user", default=None)
+
+
+class SanitizeError(ValueError):
+    """A value the sanitiser will not take (too deeply nested): the event is refused with this reason."""
+
+
+_JWT = r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)?"
+_SECRET_NAME = (
+    r"[\w.-]*?(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[-_]?key|access[-_]?key|sig(?:nature)?|"
+    r"auth|credential|session[-_]?id|sessid|sid|otp|pin|ssn|cvv|cvc)[\w.-]*"
+)
+# The built-in patterns, in the order the alternation tries them; each entry's rule is the
+# `BuiltinRule` that switches it off.
+_PII_PARTS: dict[str, tuple[BuiltinRule, str]] = {
+    "jwt": (BuiltinRule.JWT, rf"(?P<jwt>{_JWT})"),
+    "known": (BuiltinRule.SECRET_FORMAT, rf"(?P<known>{detectors.KNOWN_SECRET_FORMATS.pattern})"),
+    "bearer": (
+        BuiltinRule.BEARER,
+        r"(?P<bearer>\b(?i:bearer|token|apikey)\s+)(?P<bearer_token>[A-Za-z0-9._~+/=-]{6,})",
+    ),
+    "basic": (BuiltinRule.BEARER, r"(?P<basic>\b(?i:basic)\s+)(?P<basic_token>[A-Za-z0-9+/]{4,}={0,2})"),
+    "email": (BuiltinRule.EMAIL, r"(?P<email>[\w.%+'-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,})"),
+    "url": (
+        BuiltinRule.PASSWORD,
+        r"(?P<url>\b(?:https?|wss?)://[^\s'\"<>()\[\]{}]+|(?<![\w/.])/[\w./~%-]*[?#;][^\s'\"<>()]+)",
+    ),
+    "kv": (
+        BuiltinRule.PASSWORD,
+        rf"(?P<kv>(?i:{_SECRET_NAME})['\"]?\s*[=:]\s*['\"]?)(?P<kv_value>[^\s&;,'\"<>{{}}]+)",
+    ),
+    "iban": (
+        BuiltinRule.IBAN,
+        r"(?P<iban>\b[A-Za-z]{2}\d{2}(?:[A-Za-z0-9]{11,30}|(?: [A-Za-z0-9]{4}){2,7}(?: [A-Za-z0-9]{1,4})?)\b)",
+    ),
+    "card": (BuiltinRule.CARD, r"(?P<card>(?<!\d)\d(?:[ -]?\d){11,18}(?!\d))"),
+    "ssn": (BuiltinRule.NATIONAL_ID, r"(?P<ssn>(?<![\w-])\d{3}[- ]\d{2}[- ]\d{4}(?![\w-]))"),
+    "ssn_bare": (BuiltinRule.NATIONAL_ID, r"(?P<ssn_bare>(?<![\w.-])\d{9}(?![\w.-]))"),
+    "nino": (BuiltinRule.NATIONAL_ID, r"(?P<nino>\b[A-Za-z]{2}(?: ?\d{2}){3} ?[A-Da-d]\b)"),
+    "ipv6": (
+        BuiltinRule.IP,
+        r"(?P<ipv6>(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,6}(?:(?:\d{1,3}\.){3}\d{1,3}|(?:[0-9A-Fa-f]{0,4}:)?[0-9A-Fa-f]{0,4})(?![\w:]))",
+    ),
+    "ipv4": (
+        BuiltinRule.IP,
+        r"(?P<ipv4>(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\w.]))",
+    ),
+    # Phone candidates: international (+ or 00), formatted national, or bare digit runs; judged by
+    # `detectors.is_phone`.
+    "phone": (
+        BuiltinRule.PHONE,
+        r"(?P<phone>(?<![\w+])(?=(?:\D{0,3}\d){7})(?:\+|00|\()?\d[\d ().-]{5,20}\d"
+        r"(?:\s?(?:x|ext\.?)\s?\d{1,6})?(?![\w]))",
+    ),
+    # Runs of token characters: a known format, base64 of text (decoded and sanitised), or entropy.
+    "token": (BuiltinRule.SECRET_FORMAT, r"(?P<token>(?<![\w+/=-])[A-Za-z0-9+/_-]{16,}={0,2}(?![\w+/=-]))"),
 }
-_PII = re.compile("|".join(_PII_PARTS.values()))
 _NAMES = tuple(_PII_PARTS)
+_PII = re.compile("|".join(p for _, p in _PII_PARTS.values()))
 _NOT_DIGITS = {c: None for c in range(128) if not 48 <= c <= 57}
+_LONG_RUN = re.compile(r"[A-Za-z0-9+/_-]{16}")
+_SECRET_HINT = re.compile(r"pass|pwd|secret|token|key|sig|auth|cred|sess|sid|otp|pin|ssn|cvv|cvc", re.I)
+_BIT = {name: 1 << i for i, name in enumerate(_NAMES)}
+_SEGMENT_EXCLUDED = _BIT["ssn_bare"]  # a bare 9-digit path segment is an id, not an SSN
 
 
 @cache
 def _pii_subset(mask: int) -> re.Pattern[str]:
-    return re.compile("|".join(_PII_PARTS[name] for i, name in enumerate(_NAMES) if mask >> i & 1))
+    return re.compile("|".join(_PII_PARTS[name][1] for name in _NAMES if mask & _BIT[name]))
 
 
-def _pii_for(value: str) -> re.Pattern[str] | None:
-    r"""The alternation of only those patterns that could match somewhere in `value`, or None.
-
-    Python's regex engine tries every alternative at every position, ~0.5 µs per character for
-    the whole of `_PII`. Each pattern needs something cheap to check (an `@`, "eyJ", enough digits,
-    two colons...); one whose need is unmet cannot match anywhere, so leaving it out changes no
-    match: the result is exactly `_PII`'s. Non-ASCII text (where `\d` reaches other scripts'
-    digits) gets the whole pattern.
-    """
+def _mask_for(value: str) -> int:
+    r"""The patterns that could match somewhere in `value`: each needs something cheap to check
+    (an `@`, "eyJ", enough digits, a long run of token characters ...); one whose need is unmet
+    cannot match anywhere, so leaving it out changes no match. Non-ASCII text (where `\d` and `\w`
+    reach other scripts) gets every pattern."""
     if not value.isascii():
-        return _PII
+        return (1 << len(_NAMES)) - 1
     digits = len(value.translate(_NOT_DIGITS))
-    mask = (
-        ("eyJ" in value)
-        | ("earer" in value) << 1
-        | ("asic" in value) << 2
-        | ("@" in value) << 3
-        | (digits >= 2 and value.lower() != value) << 4  # iban: two capitals, two digits
-        | (digits >= 12) << 5  # card
-        | (digits >= 4 and value.count(".") >= 3) << 6  # ipv4
-        | (value.count(":") >= 2) << 7  # ipv6
-        | (digits >= 7) << 8  # phone
-    )
+    lower = value.lower()
+    mask = 0
+    if "eyJ" in value:
+        mask |= _BIT["jwt"]
+    if "earer" in lower or "oken" in lower or "apikey" in lower:
+        mask |= _BIT["bearer"]
+    if "asic" in lower:
+        mask |= _BIT["basic"]
+    if "@" in value:
+        mask |= _BIT["email"]
+    if "/" in value and ("?" in value or "#" in value or ";" in value or "://" in value):
+        mask |= _BIT["url"]
+    if ("=" in value or ":" in value) and _SECRET_HINT.search(value):
+        mask |= _BIT["kv"]
+    if digits >= 2 and len(value) >= 15:
+        mask |= _BIT["iban"]
+    if digits >= 12:
+        mask |= _BIT["card"]
+    if digits >= 9:
+        mask |= _BIT["ssn"] | _BIT["ssn_bare"]
+    if digits >= 6 and len(value) >= 8:
+        mask |= _BIT["nino"]
+    if digits >= 4 and value.count(".") >= 3:
+        mask |= _BIT["ipv4"]
+    if value.count(":") >= 2:
+        mask |= _BIT["ipv6"]
+    if digits >= 7:
+        mask |= _BIT["phone"]
+    if len(value) >= 16 and _LONG_RUN.search(value):
+        mask |= _BIT["token"] | _BIT["known"]
+    return mask
+
+
+def _pii_for(value: str, exclude: int = 0) -> re.Pattern[str] | None:
+    mask = _mask_for(value) & ~exclude
     return _pii_subset(mask) if mask else None
 
 
 # Field names whose values are secrets or personal data whatever they look like.
 _SECRET_KEY = re.compile(
-    r"pass(?:word|wd|phrase)?$|^pwd$|secret|token|api[-_]?key|credential|^otp$|cvv|cvc|^ssn$|^pin$|private[-_]?key",
+    r"pass(?:word|wd|phrase)?|^pwd$|secret|token|api[-_]?key|access[-_]?key|credential|otp|cvv|cvc|"
+    r"ssn|social[-_]?security|national[-_]?id|tax[-_]?id|^nino$|(?:^|[-_])pin(?:[-_]?code)?$|pinCode|"
+    r"private[-_]?key|session[-_]?(?:id|key|token)?$|^sid$|sessid|^x-auth|^auth$|signature|^sig$",
     re.I,
 )
 _EMAIL_KEY = re.compile(r"e-?mail", re.I)
 _PHONE_KEY = re.compile(r"phone|^tel$|mobile|^fax$|msisdn", re.I)
 _CARD_KEY = re.compile(r"card[-_]?num|^pan$|cc[-_]?num|cardnumber", re.I)
+_IBAN_KEY = re.compile(r"iban", re.I)
 _IP_KEY = re.compile(
-    r"(?:^|[-_.])ip(?:[-_]?addr(?:ess)?)?$|remote[-_]addr|forwarded-for|real-ip|client[-_.]address", re.I
+    r"(?:^|[-_.])ip(?:[-_]?addr(?:ess)?)?$|remote[-_]addr|forwarded-for|real-ip|client[-_.]address|host\.ip", re.I
 )
 _AUTH_HEADERS = {"authorization", "proxy-authorization"}
+_URL_HEADERS = {"referer", "referrer", "location", "content-location", "origin", "link", "refresh"}
 _URL_FIELDS = {"url", "request_url", "referrer", "from_url", "to_url", "source", "http_target"}
-_BODY_FIELDS = {"request_body", "response_body", "properties", "attributes", "body"}
+# Bodies people type into: free text in them is kept only once k users sent it.
+_TYPED_FIELDS = {"request_body", "properties", "attributes", "body"}
+_BODY_FIELDS = {*_TYPED_FIELDS, "response_body"}
 _HEADER_FIELDS = {"request_headers", "response_headers"}
 _KEEP_FIELDS = {
     "kind",
@@ -121,21 +208,27 @@ _KEEP_FIELDS = {
     "severity",
 }
 _SAFE_IPS_V4 = ("127.", "0.0.0.0")
+_JWT_KEEP_CLAIMS = ("alg", "typ", "iss", "aud", "exp", "iat", "nbf", "scope", "kid", "azp")
+_MULTIPART = re.compile(r"--([^\r\n]{1,200})\r?\n")
+_HTML_INPUT = re.compile(r"<input\b[^>]*>", re.I)
+_HTML_VALUE = re.compile(r"""(\bvalue\s*=\s*)(["'])(.*?)\2""", re.I | re.S)
 
 
 @lru_cache(maxsize=16384)
-def _key_class(key: str) -> str | None:
-    """Which built-in rule a field name calls for (the rule's name), or None."""
+def _key_class(key: str) -> BuiltinRule | None:
+    """Which built-in rule a field name calls for, or None."""
     if _SECRET_KEY.search(key):
-        return "password"
+        return BuiltinRule.PASSWORD
     if _EMAIL_KEY.search(key):
-        return "email"
+        return BuiltinRule.EMAIL
     if _PHONE_KEY.search(key):
-        return "phone"
+        return BuiltinRule.PHONE
     if _CARD_KEY.search(key):
-        return "card"
+        return BuiltinRule.CARD
+    if _IBAN_KEY.search(key):
+        return BuiltinRule.IBAN
     if _IP_KEY.search(key):
-        return "ip"
+        return BuiltinRule.IP
     return None
 
 
@@ -151,27 +244,46 @@ def _parse_json_path(path: str) -> tuple[str, ...]:
 
 
 class Sanitizer:
-    """Sanitises events (as dicts, before validation) for one source."""
+    """Sanitises events (as dicts, before validation), spans and logs for one source."""
 
     def __init__(self, key: bytes, config: SanitizationConfig | None = None) -> None:
         self.pseudo = Pseudonymizer(key)
         self.config = config or SanitizationConfig()
         off = set(self.config.disable_builtins)
-        self._on = {
-            name: name not in off
-            for name in ("email", "card", "phone", "iban", "jwt", "bearer", "ip", "password", "auth_headers")
-        }
+        self._on = {rule: rule not in off for rule in BuiltinRule}
+        self._parts_off = 0
+        for name, (rule, _) in _PII_PARTS.items():
+            if rule in off:
+                self._parts_off |= _BIT[name]
         rules = self.config.rules
         self._json_paths = [(_parse_json_path(r.match), r) for r in rules if r.kind == "json_path"]
         self._headers = {r.match.lower(): r for r in rules if r.kind == "header"}
         self._query = {r.match: r for r in rules if r.kind == "query_param"}
         self._regexes = [(re.compile(r.match), r) for r in rules if r.kind == "regex"]
+        self.taints = taint.TaintStore()
+        self.free_text = (
+            FreeTextCounter(key, self.config.free_text_min_users) if self._on[BuiltinRule.FREE_TEXT] else None
+        )
         # Sessions repeat their URLs, selectors and texts: the same input always gives the same output.
         self.text: Callable[[str], str] = lru_cache(maxsize=131072)(self._text)
-        self.url: Callable[[str], str] = lru_cache(maxsize=65536)(self._url)
+        self.segment: Callable[[str], str] = lru_cache(maxsize=65536)(self._segment)
+        self._url_cached: Callable[[str], tuple[str, tuple[tuple[str, str], ...]]] = lru_cache(maxsize=65536)(self._url)
         # Requests repeat their headers, bodies their field names: one lookup each instead of a walk.
         self.header_value: Callable[[str, str], Any] = lru_cache(maxsize=65536)(self._header_value)
         self.json_key: Callable[[str], str | None] = lru_cache(maxsize=65536)(self._json_key)
+        self.identifier: Callable[[str], str] = lru_cache(maxsize=65536)(self._identifier)
+
+    # -- sessions --------------------------------------------------------------------------------
+    def begin(self, session_id: str, user: str | None) -> Any:
+        """Sanitise what follows as part of `session_id` (taint, free-text users); `end(token)` after."""
+        return taint.CURRENT.set(self.taints.of(session_id)), _USER.set(user or session_id)
+
+    def end(self, tokens: Any) -> taint.Taint | None:
+        """The session's taint (for the caller to apply to what it produced), and the context restored."""
+        current = taint.CURRENT.get()
+        taint.CURRENT.reset(tokens[0])
+        _USER.reset(tokens[1])
+        return current if current is not None and current.values else None
 
     # -- events ---------------------------------------------------------------------------------
     def event(self, event: dict[str, Any], skip: frozenset[str] = frozenset()) -> dict[str, Any]:
@@ -183,14 +295,16 @@ class Sanitizer:
             if field in skip:
                 continue
             cls = value.__class__
-            if value is None or cls is bool or cls is int or cls is float or field in _KEEP_FIELDS:
+            if value is None or cls is bool or cls is float or field in _KEEP_FIELDS:
                 out[field] = value
+            elif cls is int:
+                out[field] = self.integer(value)
             elif field in _URL_FIELDS and cls is str:
                 out[field] = self.url(value)
             elif field in _HEADER_FIELDS and cls is dict:
                 out[field] = self.headers(value)
             elif field in _BODY_FIELDS:
-                out[field] = self.body(value)
+                out[field] = self.body(value, typed=field in _TYPED_FIELDS)
             elif field == "value" and cls is str:
                 out[field] = self.input_value(value, event)
             elif field == "target" and cls is dict:
@@ -205,7 +319,7 @@ class Sanitizer:
         if not value:
             return value
         if event.get("masked"):
-            return self.pseudo.token(value)
+            return self._secret_recorded(value)
         target = event.get("target")
         if isinstance(target, dict):
             for hint in (target.get("id"), target.get("name"), target.get("test_id")):
@@ -213,22 +327,71 @@ class Sanitizer:
                     keyed = self._by_key(hint, value)
                     if keyed is not None:
                         return str(keyed)
-        return self.text(value)
+        return self.typed(value)
+
+    def typed(self, value: str) -> str:
+        """A string a person typed: PII rules, then free text kept only once k users sent it."""
+        cleaned = self.text(value)
+        counter = self.free_text
+        if counter is None or not is_free_text(value) or counter.admit(value, _USER.get() or ""):
+            return cleaned
+        return self.pseudo.shape_text(cleaned)
 
     def user_id(self, value: str | None) -> str | None:
-        return None if value is None else self.text(value)
+        """A user id is an identifier of a person: always a pseudonym (an email stays an email)."""
+        if value is None or not value:
+            return value
+        changed = self.text(value)
+        return changed if changed != value and "@" in value else self.pseudo.token(value)
+
+    def _identifier(self, value: str) -> str:
+        """A session id or another identifier: kept when it holds nothing (random ids are already
+        pseudonymous), pseudonymised whole, keeping its shape, when it holds personal data (a card
+        number, an IP, an email) or a secret."""
+        if self.text(value) == value:
+            return value
+        return self.pseudo.token(value)
+
+    def integer(self, value: int) -> int:
+        """A JSON integer: a card number (13-19 digits, a network's first digit, Luhn) becomes a card."""
+        if value >= 1_000_000_000_000 and self._on[BuiltinRule.CARD] and detectors.is_card_integer(value):
+            return int(self.pseudo.card(str(value)))
+        return value
 
     # -- structures -----------------------------------------------------------------------------
-    def body(self, value: Any) -> Any:
-        if isinstance(value, str) and "=" in value and " " not in value and not value.startswith(("{", "[")):
-            return self.form(value)
-        return self.json(value, ())
+    def body(self, value: Any, *, typed: bool = False) -> Any:
+        if value.__class__ is str:
+            return self.body_text(value, typed=typed)
+        return self.json(value, (), 0, typed)
 
-    def json(self, value: Any, path: tuple[str, ...]) -> Any:
+    def body_text(self, value: str, *, typed: bool = False) -> str:
+        """A body as text: JSON, a form, multipart or HTML, whichever it is."""
+        stripped = value.lstrip()
+        if stripped[:1] in ("{", "[") and len(value) <= 4 * 1024 * 1024:
+            try:
+                doc = orjson.loads(value)
+            except orjson.JSONDecodeError:
+                pass
+            else:
+                clean = self.json(doc, (), 0, typed)
+                return value if clean == doc else orjson.dumps(clean).decode()
+        if stripped.startswith("--"):
+            multipart = self.multipart(value, typed=typed)
+            if multipart is not None:
+                return multipart
+        if stripped.startswith("<"):
+            return self.html(value)
+        if "=" in value and " " not in value.strip():
+            return self.form(value, typed=typed)
+        return self.typed(value) if typed else self.text(value)
+
+    def json(self, value: Any, path: tuple[str, ...], depth: int = 0, typed: bool = False) -> Any:
         """A JSON value with every string sanitised, rules by field name and JSON path applied."""
         cls = value.__class__
         if cls is str:
-            return self.text(value)
+            return self.typed(value) if typed else self.text(value)
+        if depth > MAX_DEPTH:
+            raise SanitizeError(f"nested deeper than {MAX_DEPTH} levels")
         if cls is dict:
             out: dict[str, Any] = {}
             text = self.text
@@ -250,25 +413,50 @@ class Sanitizer:
                         continue
                 vcls = v.__class__
                 if vcls is str:
-                    out[clean_key] = text(v)
+                    out[clean_key] = self.typed(v) if typed else text(v)
                 elif vcls is dict or vcls is list:
-                    out[clean_key] = self.json(v, (*path, key) if self._json_paths else path)
+                    out[clean_key] = self.json(v, (*path, key) if self._json_paths else path, depth + 1, typed)
+                elif vcls is int:
+                    out[clean_key] = self.integer(v)
                 else:
                     out[clean_key] = v
             return out
         if cls is list:
             child = (*path, "*") if self._json_paths else path
-            return [self.json(v, child) for v in value]
+            return [self.json(v, child, depth + 1, typed) for v in value]
+        if cls is int:
+            return self.integer(value)
         return value
 
     def headers(self, headers: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         header_value = self.header_value
         for name, raw in headers.items():
-            result = header_value(name, raw if raw.__class__ is str else str(raw))
+            value = raw if raw.__class__ is str else str(raw)
+            result = header_value(name, value)
             if result is not _DROP:
                 out[name] = result
+                if result.__class__ is str and result != value and taint.CURRENT.get() is not None:
+                    self._record_header(name.lower(), value)
         return out
+
+    def _record_header(self, lname: str, value: str) -> None:
+        """The secrets a sanitised header carried, for the session's taint."""
+        if lname in _AUTH_HEADERS:
+            _scheme, sep, credentials = value.strip().partition(" ")
+            secret = credentials.strip() if sep else value.strip()
+            if secret and _scheme.lower() != "basic":
+                taint.record(secret, self.secret(secret))
+        elif lname in ("cookie", "set-cookie"):
+            for line in value.split("\n"):
+                pieces = line.split(";") if lname == "cookie" else line.split(";")[:1]
+                for piece in pieces:
+                    _name, sep, val = piece.strip().partition("=")
+                    secret = val if sep else _name
+                    if secret:
+                        taint.record(secret, self.secret(secret))
+        elif lname not in _URL_HEADERS and _key_class(lname) is BuiltinRule.PASSWORD:
+            taint.record(value.strip(), self.secret(value.strip()))
 
     def _header_value(self, name: str, value: str) -> Any:
         """One header's sanitised value (`_DROP` when a rule drops it); a function of name and value only."""
@@ -276,14 +464,27 @@ class Sanitizer:
         rule = self._headers.get(lname)
         if rule is not None:
             return self._apply(rule, value)
-        if self._on["auth_headers"] and lname in _AUTH_HEADERS:
+        auth = self._on[BuiltinRule.AUTH_HEADERS]
+        if auth and lname in _AUTH_HEADERS:
             return self.authorization(value)
-        if self._on["auth_headers"] and lname == "cookie":
+        if auth and lname == "cookie":
             return self.cookie(value)
-        if self._on["auth_headers"] and lname == "set-cookie":
+        if auth and lname == "set-cookie":
             return "\n".join(self.set_cookie(line) for line in value.split("\n"))
+        if lname in _URL_HEADERS:
+            return (
+                ", ".join(self._url_or_text(part.strip()) for part in value.split(","))
+                if lname == "link"
+                else (self._url_or_text(value))
+            )
         keyed = self._by_key(lname, value)
         return keyed if keyed is not None else self.text(value)
+
+    def _url_or_text(self, value: str) -> str:
+        inner = value.strip("<> ")
+        if inner.startswith(("http://", "https://", "/")):
+            return value.replace(inner, self.url(inner))
+        return self.text(value)
 
     def _json_key(self, key: str) -> str | None:
         """A JSON field name, sanitised; None when the name calls for a rule on its value."""
@@ -301,21 +502,33 @@ class Sanitizer:
         parts = []
         for piece in value.split(";"):
             name, sep, val = piece.partition("=")
-            parts.append(f"{name}{sep}{self.secret(val) if sep and val else val}")
+            if not sep:  # a cookie value without a name
+                stripped = name.strip()
+                parts.append(name.replace(stripped, self.secret(stripped)) if stripped else name)
+            else:
+                parts.append(f"{name}{sep}{self.secret(val) if val else val}")
         return ";".join(parts)
 
     def set_cookie(self, line: str) -> str:
         first, sep, rest = line.partition(";")
         name, eq, val = first.partition("=")
-        return f"{name}{eq}{self.secret(val) if eq and val else val}{sep}{rest}"
+        if not eq:
+            return f"{self.secret(name.strip()) if name.strip() else name}{sep}{rest}"
+        return f"{name}{eq}{self.secret(val) if val else val}{sep}{rest}"
 
     def secret(self, value: str) -> str:
         """A credential: a JWT keeps its structure with pseudonymised claims, anything else its shape."""
         if not value:
             return value
-        if self._on["jwt"] and value.startswith("eyJ") and value.count(".") >= 2:
+        if self._on[BuiltinRule.JWT] and value.startswith("eyJ") and value.count(".") >= 2:
             return self.pseudo.jwt(value, self._claims)
         return self.pseudo.token(value)
+
+    def _secret_recorded(self, value: str) -> str:
+        """A secret found in a secret position: pseudonymised and followed through the session."""
+        pseudonym = self.secret(value)
+        taint.record(value, pseudonym)
+        return pseudonym
 
     def text_or_token(self, value: str) -> str:
         """For a user name inside credentials: an email stays an email, anything else is a token."""
@@ -327,60 +540,177 @@ class Sanitizer:
             return self.json(claims, ())
         out: dict[str, Any] = {}
         for k, v in claims.items():
-            if k in ("alg", "typ", "iss", "aud", "exp", "iat", "nbf", "scope", "kid", "azp") or not isinstance(v, str):
-                out[k] = v if k in ("exp", "iat", "nbf") or not isinstance(v, dict | list) else self.json(v, ())
+            if k in _JWT_KEEP_CLAIMS:
+                out[k] = v
+                continue
+            keyed = self._by_key(k, v)
+            if keyed is not None:
+                out[k] = keyed
+            elif isinstance(v, str):
+                out[k] = self.text_or_token(v)
+            elif isinstance(v, int) and not isinstance(v, bool):
+                # an integer claim identifies whoever it is about (a user number, a card)
+                out[k] = (
+                    self.integer(v)
+                    if self.integer(v) != v
+                    else int(self.pseudo.phone(str(abs(v)))) * (-1 if v < 0 else 1)
+                )
             else:
-                keyed = self._by_key(k, v)
-                out[k] = keyed if keyed is not None else self.text_or_token(v)
+                out[k] = self.json(v, ())
         return out
 
-    def form(self, value: str) -> str:
-        try:
-            pairs = parse_qsl(value, keep_blank_values=True, strict_parsing=True)
-        except ValueError:
-            return self.text(value)
-        cleaned = [(k, self._param(k, v)) for k, v in pairs]
-        return value if cleaned == pairs else urlencode(cleaned)
+    def form(self, value: str, *, typed: bool = False) -> str:
+        """`a=b&c=d`, leniently: empty pieces and a trailing `&` are kept as they were."""
+        pieces = value.split("&")
+        out: list[str] = []
+        for piece in pieces:
+            if not piece:
+                out.append(piece)
+                continue
+            name, sep, raw = piece.partition("=")
+            try:
+                key, val = unquote(name.replace("+", " ")), unquote(raw.replace("+", " "))
+            except ValueError:
+                out.append(self.text(piece))
+                continue
+            clean = self._param(key, val, typed=typed)
+            out.append(piece if clean == val else f"{name}{sep}{quote(clean, safe='')}")
+        return "&".join(out)
 
-    def _url(self, value: str) -> str:
-        """Scheme and host kept (they are addresses, not people); credentials, path, query and fragment sanitised."""
-        if not _PRECHECK.search(value) and "%" not in value:
-            return value
+    def multipart(self, value: str, *, typed: bool = False) -> str | None:
+        """multipart/form-data: each part's value under its field name's rules, None if it is not one."""
+        m = _MULTIPART.match(value.lstrip())
+        if m is None:
+            return None
+        delimiter = "--" + m.group(1).strip()
+        parts = value.split(delimiter)
+        out = [parts[0]]
+        for part in parts[1:]:
+            head, sep, content = part.partition("\r\n\r\n") if "\r\n\r\n" in part else part.partition("\n\n")
+            if not sep:
+                out.append(self.text(part))
+                continue
+            name = re.search(r'\bname="([^"]*)"', head)
+            trailer = content[len(content.rstrip("\r\n")) :]
+            body = content[: len(content) - len(trailer)]
+            clean = self._param(name.group(1), body, typed=typed) if name else self.text(body)
+            out.append(f"{self.text(head)}{sep}{clean}{trailer}")
+        return delimiter.join(out)
+
+    def html(self, value: str) -> str:
+        """HTML: its text and attributes like any text, and the values of password or secret-named inputs."""
+
+        def input_tag(m: re.Match[str]) -> str:
+            tag = m.group(0)
+            secretish = re.search(r"type\s*=\s*['\"]?password", tag, re.I) or any(
+                _key_class(n) is BuiltinRule.PASSWORD for n in re.findall(r"name\s*=\s*['\"]([^'\"]+)", tag)
+            )
+            if not secretish:
+                return tag
+            return _HTML_VALUE.sub(
+                lambda v: f"{v.group(1)}{v.group(2)}{self._secret_recorded(v.group(3))}{v.group(2)}", tag
+            )
+
+        return self.text(_HTML_INPUT.sub(input_tag, value))
+
+    def url(self, value: str) -> str:
+        clean, secrets = self._url_cached(value)
+        for raw, pseudonym in secrets:
+            taint.record(raw, pseudonym)
+        return clean
+
+    def _url(self, value: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+        """Scheme and host kept (they are addresses, not people); credentials, path segments and their
+        parameters, query and fragment sanitised. Returns the URL and the secrets found by position."""
+        found: list[tuple[str, str]] = []
         try:
             parts = urlsplit(value)
         except ValueError:
-            return self.text(value)
+            return self.text(value), ()
         netloc = parts.netloc
         if "@" in netloc:
             userinfo, _, host = netloc.rpartition("@")
             user, sep, password = userinfo.partition(":")
             secret = self.pseudo.token(password) if password else ""
+            if password:
+                found.append((password, secret))
             netloc = f"{quote(self.text_or_token(unquote(user)), safe='')}{sep}{secret}@{host}"
-        path = "/".join(
-            quote(self.text(unquote(seg)), safe="@:+,;=!$&'()*~") if _PRECHECK.search(unquote(seg)) else seg
-            for seg in parts.path.split("/")
-        )
-        query = parts.query
-        if query:
-            try:
-                pairs = parse_qsl(query, keep_blank_values=True)
-                query = urlencode([(k, self._param(k, v)) for k, v in pairs])
-            except ValueError:
-                query = self.text(query)
-        fragment = (
-            self.text(unquote(parts.fragment))
-            if parts.fragment and _PRECHECK.search(unquote(parts.fragment))
-            else parts.fragment
-        )
-        return urlunsplit((parts.scheme, netloc, path, query, fragment))
+        path = self._path(parts.path, found)
+        query = self._query_string(parts.query, found) if parts.query else ""
+        fragment = self._fragment(parts.fragment, found) if parts.fragment else ""
+        return urlunsplit((parts.scheme, netloc, path, query, fragment)), tuple(found)
 
-    def _param(self, name: str, value: str) -> str:
+    def _path(self, path: str, found: list[tuple[str, str]]) -> str:
+        segments: list[str] = []
+        for seg in path.split("/"):
+            if not seg:
+                segments.append(seg)
+                continue
+            name, semi, params = seg.partition(";")
+            clean = self._segment_of(name)
+            if semi:  # path parameters: ";jsessionid=…", ";a=b;c=d"
+                cleaned: list[str] = []
+                for param in params.split(";"):
+                    pname, eq, pval = param.partition("=")
+                    if eq:
+                        value = self._param(unquote(pname), unquote(pval), found=found)
+                        cleaned.append(f"{pname}={quote(value, safe='@:+,!$&()*~')}")
+                    else:
+                        cleaned.append(self._segment_of(param))
+                clean += ";" + ";".join(cleaned)
+            segments.append(clean)
+        return "/".join(segments)
+
+    def _segment_of(self, raw: str) -> str:
+        text = unquote(raw)
+        clean = self.segment(text)
+        return raw if clean == text else quote(clean, safe="@:+,;=!$&'()*~")
+
+    def _query_string(self, query: str, found: list[tuple[str, str]] | None = None) -> str:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        cleaned = [(k, self._param(k, v, found=found)) for k, v in pairs]
+        if cleaned == pairs and "%" not in query and "+" not in query:
+            return query
+        return urlencode(cleaned)
+
+    def query(self, value: str) -> str:
+        """A query string on its own (OTLP `url.query`)."""
+        return self._query_string(value.lstrip("?"))
+
+    def fragment(self, value: str) -> str:
+        """A fragment on its own (OTLP `url.fragment`)."""
+        found: list[tuple[str, str]] = []
+        clean = self._fragment(value.lstrip("#"), found)
+        for raw, pseudonym in found:
+            taint.record(raw, pseudonym)
+        return clean
+
+    def _fragment(self, fragment: str, found: list[tuple[str, str]]) -> str:
+        """`#access_token=…&state=…` is parameters; `#/route/x?y=z` a client-side route; else text."""
+        if fragment.startswith(("/", "!/")):
+            route, q, rest = fragment.partition("?")
+            clean = self._path(route, found)
+            return f"{clean}?{self._query_string(rest, found)}" if q else clean
+        if "=" in fragment:
+            return self._query_string(fragment, found)
+        return self._segment_of(fragment)
+
+    def _param(self, name: str, value: str, *, found: list[tuple[str, str]] | None = None, typed: bool = False) -> str:
         rule = self._query.get(name)
         if rule is not None:
             result = self._apply(rule, value)
             return "" if result is _DROP else str(result)
         keyed = self._by_key(name, value)
-        return keyed if isinstance(keyed, str) else self.text(value)
+        if isinstance(keyed, str):
+            if _key_class(name) is BuiltinRule.PASSWORD:
+                if found is not None:
+                    found.append((value, keyed))
+                else:
+                    taint.record(value, keyed)
+            return keyed
+        if value.startswith(("http://", "https://", "/")) and len(value) > 1:
+            return self.url(value)
+        return self.typed(value) if typed else self.text(value)
 
     # -- scalar rules -----------------------------------------------------------------------------
     def _by_key(self, key: str, value: Any) -> Any:
@@ -391,16 +721,18 @@ class Sanitizer:
         text = str(value)
         if not text or not self._on[kind]:
             return None
-        if kind == "password":
-            return self.secret(text)
-        if kind == "email":
+        if kind is BuiltinRule.PASSWORD:
+            return self._secret_recorded(text) if isinstance(value, str) else int(self.pseudo.phone(text.lstrip("-")))
+        if kind is BuiltinRule.EMAIL:
             return self.text(text) if isinstance(value, str) and "@" in text else None
         digits = sum(c.isdigit() for c in text)
-        if kind == "phone" and digits >= 5:
+        if kind is BuiltinRule.PHONE and digits >= 5:
             return self.pseudo.phone(text) if isinstance(value, str) else int(self.pseudo.phone(text))
-        if kind == "card" and 12 <= digits <= 19:
+        if kind is BuiltinRule.CARD and 12 <= digits <= 19:
             return self.pseudo.card(text) if isinstance(value, str) else int(self.pseudo.card(text))
-        if kind == "ip" and isinstance(value, str):
+        if kind is BuiltinRule.IBAN and isinstance(value, str):
+            return self.pseudo.iban(text) if detectors.is_iban(text) else self.pseudo.token(text)
+        if kind is BuiltinRule.IP and isinstance(value, str):
             return ", ".join(self._ip_or_text(p.strip()) for p in text.split(","))
         return None
 
@@ -427,23 +759,34 @@ class Sanitizer:
             return self.text(value) if _PII.fullmatch(value) else self.secret(value)
         if isinstance(value, int | float) and not isinstance(value, bool):
             return type(value)(self.pseudo.phone(str(value)).replace("-", "")) if isinstance(value, int) else value
-        return self.json(self._pseudonymize_all(value), ())
+        return self.json(self._pseudonymize_all(value, 0), ())
 
-    def _pseudonymize_all(self, value: Any) -> Any:
+    def _pseudonymize_all(self, value: Any, depth: int) -> Any:
+        if depth > MAX_DEPTH:
+            raise SanitizeError(f"nested deeper than {MAX_DEPTH} levels")
         if isinstance(value, str):
             return self.secret(value)
         if isinstance(value, dict):
-            return {k: self._pseudonymize_all(v) for k, v in value.items()}
+            return {k: self._pseudonymize_all(v, depth + 1) for k, v in value.items()}
         if isinstance(value, list):
-            return [self._pseudonymize_all(v) for v in value]
+            return [self._pseudonymize_all(v, depth + 1) for v in value]
         return value
 
     def _text(self, value: str) -> str:
-        pattern = _pii_for(value)
+        pattern = _pii_for(value, self._parts_off)
         if pattern is not None:
             value = pattern.sub(self._replace, value)
-        for pattern, rule in self._regexes:
-            value = pattern.sub(self._regex_replacer(rule), value)
+        for regex, rule in self._regexes:
+            value = regex.sub(self._regex_replacer(rule), value)
+        return value
+
+    def _segment(self, value: str) -> str:
+        """A URL path segment: like text, but a bare 9-digit segment is an id, not an SSN."""
+        pattern = _pii_for(value, self._parts_off | _SEGMENT_EXCLUDED)
+        if pattern is not None:
+            value = pattern.sub(self._replace, value)
+        for regex, rule in self._regexes:
+            value = regex.sub(self._regex_replacer(rule), value)
         return value
 
     def _regex_replacer(self, rule: SanitizationRule) -> Callable[[re.Match[str]], str]:
@@ -459,38 +802,78 @@ class Sanitizer:
     def _replace(self, m: re.Match[str]) -> str:
         kind = m.lastgroup
         text = m.group(0)
-        on = self._on
         if kind == "jwt":
-            return self.secret(text) if on["jwt"] else text
+            return self.secret(text)
+        if kind == "known":
+            return self.pseudo.token(text)
         if kind == "bearer_token":
-            return m.group("bearer") + self.secret(m.group("bearer_token")) if on["bearer"] else text
+            return m.group("bearer") + self.secret(m.group("bearer_token"))
         if kind == "basic_token":
-            return (
-                m.group("basic") + self.pseudo.basic(m.group("basic_token"), self.text_or_token)
-                if on["bearer"]
-                else text
-            )
+            return m.group("basic") + self.pseudo.basic(m.group("basic_token"), self.text_or_token)
         if kind == "email":
-            return self.pseudo.email(text) if on["email"] else text
+            return self.pseudo.email(text)
+        if kind == "url":
+            trail = len(text) - len(text.rstrip(".,;:!?"))
+            core = text[: len(text) - trail] if trail else text
+            return self.url(core) + text[len(core) :]
+        if kind == "kv_value":
+            return m.group("kv") + self.secret(m.group("kv_value"))
         if kind == "iban":
-            return self.pseudo.iban(text) if on["iban"] and iban_valid(text) else text
+            return self.pseudo.iban(text) if detectors.is_iban(text) else self._fallback(text)
         if kind == "card":
-            digits = sum(c.isdigit() for c in text)
-            if on["card"] and 12 <= digits <= 19 and luhn_valid(text):
+            if detectors.is_card(text):
                 return self.pseudo.card(text)
-            if on["phone"] and digits in (10, 11) and " " not in text:
-                return self.pseudo.phone(text)
-            return text
+            return self._fallback(text)
+        if kind in ("ssn", "ssn_bare"):
+            return self.pseudo.phone(text) if detectors.is_ssn(text) else self._fallback(text)
+        if kind == "nino":
+            return self.pseudo.shape_text(text) if detectors.is_nino(text) else self.text_without(text, "nino")
         if kind == "ipv4":
-            return self.pseudo.ip(text) if on["ip"] and not text.startswith(_SAFE_IPS_V4) else text
+            return self.pseudo.ip(text) if not text.startswith(_SAFE_IPS_V4) else text
         if kind == "ipv6":
-            if not on["ip"]:
-                return text
-            try:
-                addr = ipaddress.IPv6Address(text)
-            except ValueError:
-                return text
-            return text if addr.is_loopback or addr.is_unspecified else self.pseudo.ip(text)
+            return self._ipv6(text)
         if kind == "phone":
-            return self.pseudo.phone(text) if on["phone"] and sum(c.isdigit() for c in text) >= 7 else text
+            if detectors.is_phone(text):
+                return self.pseudo.phone(text)
+            # "(4111…)", "(+33 …)": the bracket was not part of a phone number; what follows may be something
+            return "(" + self.text(text[1:]) if text.startswith("(") else text
+        if kind == "token":
+            return self._token_run(text)
         return text
+
+    def _fallback(self, text: str) -> str:
+        """A digit run that is not what its pattern proposed may still be a phone number."""
+        if self._on[BuiltinRule.PHONE] and detectors.is_phone(text):
+            return self.pseudo.phone(text)
+        return text
+
+    def text_without(self, text: str, part: str) -> str:
+        pattern = _pii_for(text, self._parts_off | _BIT[part])
+        return pattern.sub(self._replace, text) if pattern is not None else text
+
+    def _ipv6(self, text: str) -> str:
+        try:
+            addr = ipaddress.IPv6Address(text)
+        except ValueError:
+            return self.text_without(text, "ipv6")
+        if addr.is_loopback or addr.is_unspecified:
+            return text
+        mapped = addr.ipv4_mapped
+        if mapped is not None and "." in text:  # ::ffff:198.51.100.77 stays an IPv4-mapped address
+            return text[: text.rfind(":") + 1] + self.pseudo.ip(str(mapped))
+        return self.pseudo.ip(text)
+
+    def _token_run(self, run: str) -> str:
+        """A run of token characters: a known secret format, base64 of text (sanitised inside and
+        re-encoded, or pseudonymised whole if it is a secret), a high-entropy token, or nothing."""
+        if self._on[BuiltinRule.SECRET_FORMAT] and detectors.KNOWN_SECRET_FORMATS.fullmatch(run):
+            return self.pseudo.token(run)
+        decoded = detectors.decode_base64_text(run)
+        if decoded is not None:
+            inner, urlsafe, padded = decoded
+            clean = self.body_text(inner)
+            if clean != inner:
+                return detectors.encode_base64_text(clean, urlsafe, padded)
+        if detectors.high_entropy(run):
+            return self.pseudo.token(run)
+        return self.text_without(run, "token")  # "ref-4111…": what else the run holds

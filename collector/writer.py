@@ -9,7 +9,8 @@ session, seq, ts) makes the COPY fail, and the flush is redone through temporary
 rows actually inserted, in the same transaction. When PostgreSQL is unreachable the writer keeps
 what it holds and reconnects with backoff; items waiting longer than `retry_window` seconds are failed with
 `DatabaseUnavailable` (their clients get 503 and retry), and new work is refused until the
-database is back. A flush that fails on bad data is split so only the offending item fails.
+database is back. A flush that fails for any other reason (PostgreSQL refusing a row, a value the
+codecs cannot encode) is split so only the offending item fails.
 """
 
 from __future__ import annotations
@@ -403,12 +404,13 @@ class Writer:
             merged.extend(pending.item)
         try:
             await self._flush(lane, merged)
-        except asyncpg.PostgresError as exc:
+        except Exception as exc:  # whatever it is (PostgreSQL's refusal, a row the codecs cannot encode)
             if isinstance(exc, _CONNECTION_ERRORS | asyncpg.TransactionRollbackError) or not lane.connected:
                 raise
             if len(batch) == 1:
-                log.warning("item refused by the database", error=str(exc))
-                self._done(batch[0], BadData(str(exc).splitlines()[0][:300]))
+                log.warning("item refused", error=repr(exc)[:300])
+                reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+                self._done(batch[0], BadData(reason))
                 return
             # One item holds data PostgreSQL refuses: write the others one by one.
             for pending in batch:

@@ -188,6 +188,7 @@ def sanitization_config(spec: RumSourceSpec) -> SanitizationConfig:
     return SanitizationConfig(
         rules=[SanitizationRule(kind=r.kind, match=r.match, action=r.action) for r in spec.sanitization.rules],
         disable_builtins=list(spec.sanitization.disable_builtins),
+        free_text_min_users=spec.sanitization.free_text_min_users,
     )
 
 

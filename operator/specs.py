@@ -15,6 +15,8 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from trodden.models.sanitization import BuiltinRule
+
 GROUP = "trodden.dev"
 VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
@@ -104,12 +106,11 @@ class SanitizationRuleSpec(Wire):
     action: Literal["pseudonymize", "redact", "drop"] = "pseudonymize"
 
 
-BuiltinRuleName = Literal["email", "card", "phone", "iban", "jwt", "bearer", "ip", "password", "auth_headers"]
-
-
 class SanitizationSpec(Wire):
     rules: list[SanitizationRuleSpec] = Field(default_factory=list, max_length=256)
-    disable_builtins: list[BuiltinRuleName] = Field(default_factory=list, max_length=16)
+    disable_builtins: list[BuiltinRule] = Field(default_factory=list, max_length=16)
+    # Free text typed by people is stored raw once this many distinct users sent the same value.
+    free_text_min_users: int = Field(5, ge=1, le=1000)
 
 
 class InstrumentationSpec(Wire):

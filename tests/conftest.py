@@ -22,6 +22,7 @@ os.environ.setdefault("PLAYWRIGHT_CHROMIUM_EXECUTABLE", "/usr/bin/chromium")
 def pg_server_dsn() -> Iterator[str]:
     """A real PostgreSQL server for the session, in its own temporary $TRODDEN_HOME."""
     home = Path(tempfile.mkdtemp(prefix="trodden-test-"))
+    home.chmod(0o755)  # as root the server's own user must reach it (trodden.store.embedded)
     dsn = embedded_dsn(home)
     yield dsn
     stop_embedded(home)

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import shutil
+import tempfile
 from datetime import date
+from pathlib import Path
 
 import asyncpg
+import pytest
 from trodden.collector.partitions import ensure_partition
 
 from trodden.store import Store, migrate, migrations
@@ -76,3 +82,51 @@ async def test_inserting_events_keeps_their_sessions(store: Store) -> None:
         await ensure_partition(conn, date(2023, 11, 17))
     assert await pool.fetchval("SELECT count(*) FROM events_20231117") == 1
     assert await pool.fetchval("SELECT event_count FROM sessions WHERE session_id = 's'") == 6
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the relocation is what root does; other users run the server themselves")
+def test_embedded_postgres_as_root_changes_no_permission_outside_its_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A home under a private folder (0700, like /root): the data goes where the server's user can
+    reach it, `home/pgdata` links there, and no folder's mode changes."""
+    from trodden.store import embedded
+
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    home = private / "home"
+    shared = Path(tempfile.mkdtemp(prefix="trodden-rootdata-"))
+    shared.chmod(0o755)
+    monkeypatch.setattr(embedded, "ROOT_DATA_DIR", shared / "lib")
+    folders = [home.parent, *home.parent.parents]
+    before = {f: f.stat().st_mode for f in folders}
+    try:
+        dsn = embedded.embedded_dsn(home)
+        assert (home / "pgdata").is_symlink()
+        assert (home / "pgdata").resolve().parent == shared / "lib"
+
+        async def ask() -> int:
+            conn = await asyncpg.connect(dsn)
+            try:
+                return int(await conn.fetchval("SELECT 1"))
+            finally:
+                await conn.close()
+
+        assert asyncio.run(ask()) == 1
+        assert {f: f.stat().st_mode for f in folders} == before
+        # the same home finds the same data again
+        assert embedded.data_directory(home) == (home / "pgdata").resolve()
+    finally:
+        embedded.stop_embedded(home)
+        shutil.rmtree(shared, ignore_errors=True)
+
+
+def test_data_directory_refuses_an_unreachable_existing_folder(tmp_path: Path) -> None:
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    (private / "home" / "pgdata").mkdir(parents=True)
+    from trodden.store.embedded import data_directory
+
+    with pytest.raises(PermissionError, match="not reachable"):
+        data_directory(private / "home", root=True)
+    assert private.stat().st_mode & 0o777 == 0o700

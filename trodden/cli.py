@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from trodden import __version__
+from trodden.cliutil import guarded
 from trodden.log import configure_logging
 
 # name -> "module:attribute"; each component owns its commands.
@@ -37,7 +38,7 @@ class LazyGroup(click.Group):
         module_name, attr = target.split(":")
         command = getattr(importlib.import_module(module_name), attr)
         assert isinstance(command, click.Command)
-        return command
+        return guarded(command)  # the exit-code contract, for every command in one place
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -98,6 +98,7 @@ async def own_postgres() -> AsyncIterator[tuple[str, Any]]:
     from trodden.store.embedded import _servers, embedded_dsn, stop_embedded
 
     home = Path(tempfile.mkdtemp(prefix="trodden-pgfault-"))
+    await asyncio.to_thread(home.chmod, 0o755)
     dsn = await asyncio.to_thread(embedded_dsn, home)
     server = _servers[(home / "pgdata").resolve()]
     yield dsn, server

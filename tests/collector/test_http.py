@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -18,7 +19,7 @@ from trodden.collector.sanitize import Sanitizer
 
 from trodden.store import Store
 
-from .conftest import KEY, SOURCE, RunningCollector, StartCollector, batch, eventually, run_trodden
+from .conftest import KEY, PSEUDONYM_KEY, SOURCE, RunningCollector, StartCollector, batch, eventually, run_trodden
 
 
 async def test_batch_is_stored_with_its_session(collector: RunningCollector) -> None:
@@ -30,7 +31,8 @@ async def test_batch_is_stored_with_its_session(collector: RunningCollector) -> 
     assert rows[0]["data"]["target"]["test_id"] == "button-0"
     session = await collector.store.pool.fetchrow("SELECT * FROM sessions WHERE session_id='s1'")
     assert session["event_count"] == 3
-    assert session["user_id"] == "u-42"
+    # a user id identifies a person: stored as its pseudonym, same shape, the same for every batch
+    assert session["user_id"] != "u-42" and re.fullmatch(r"[a-z]-\d\d", session["user_id"])
     assert session["attributes"] == {"plan": "pro"}
 
 
@@ -38,6 +40,7 @@ async def test_session_user_is_the_latest_identified_and_attributes_merge(collec
     """rum.js sends the user identified so far with every batch: an anonymous start, a login, an
     anonymous batch after it (the user stays), a second login (the latest wins). Attributes of later
     batches are merged into the session's, and a retried batch changes none of it."""
+    u1, u2 = (Sanitizer(PSEUDONYM_KEY).user_id(u) for u in ("u-1", "u-2"))  # stored as pseudonyms
     docs = [
         batch("s1", 2, start_seq=0, ts=1_700_000_000_000.0),
         batch("s1", 2, start_seq=2, ts=1_700_000_001_000.0, user_id="u-1", attributes={"plan": "free"}),
@@ -47,17 +50,17 @@ async def test_session_user_is_the_latest_identified_and_attributes_merge(collec
         status, body, _ = await collector.post("/v1/rum", doc)
         assert status == 200, body
     session = await collector.store.pool.fetchrow("SELECT * FROM sessions WHERE session_id='s1'")
-    assert (session["user_id"], session["event_count"]) == ("u-1", 6)
+    assert (session["user_id"], session["event_count"]) == (u1, 6)
     assert session["attributes"] == {"plan": "free", "locale": "de"}
     events = await collector.store.pool.fetch("SELECT seq, user_id FROM events WHERE session_id='s1' ORDER BY seq")
-    assert [r["user_id"] for r in events] == [None, None, "u-1", "u-1", None, None]
+    assert [r["user_id"] for r in events] == [None, None, u1, u1, None, None]
 
     later = batch("s1", 2, start_seq=6, ts=1_700_000_003_000.0, user_id="u-2", attributes={"plan": "pro"})
     for _ in range(2):  # the second is a client's retry
         status, body, _ = await collector.post("/v1/rum", later)
         assert status == 200, body
     session = await collector.store.pool.fetchrow("SELECT * FROM sessions WHERE session_id='s1'")
-    assert (session["user_id"], session["event_count"]) == ("u-2", 8)
+    assert (session["user_id"], session["event_count"]) == (u2, 8)
     assert session["attributes"] == {"plan": "pro", "locale": "de"}
 
 

@@ -16,10 +16,11 @@ import pytest
 from aiohttp import web
 from playwright.async_api import async_playwright
 from trodden.collector.app import rum_js
+from trodden.collector.sanitize import Sanitizer
 
 from trodden.browser import launch_chromium
 
-from .conftest import KEY, RunningCollector, StartCollector
+from .conftest import KEY, PSEUDONYM_KEY, RunningCollector, StartCollector
 
 pytestmark = pytest.mark.browser
 
@@ -268,7 +269,10 @@ async def test_a_journey_arrives_in_postgres(collector: RunningCollector, shop: 
 
     everything = str(await collector.store.pool.fetch("SELECT t::text FROM events t"))
     assert PASSWORD not in everything and SECRET_NOTE not in everything and EMAIL not in everything
-    assert await collector.store.pool.fetchval("SELECT user_id FROM sessions") == "u-1"
+    # the user id is stored as its pseudonym (the collector's key in these tests: PSEUDONYM_KEY)
+    assert await collector.store.pool.fetchval("SELECT user_id FROM sessions") == Sanitizer(PSEUDONYM_KEY).user_id(
+        "u-1"
+    )
 
 
 def test_rum_js_is_small() -> None:

@@ -5,9 +5,11 @@ demo's own cleanup can stop them."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -43,7 +45,11 @@ def _alive(pid: int) -> bool:
 
 def test_sigterm_stops_every_service(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    env = {**os.environ, "TRODDEN_HOME": str(tmp_path / "home")}
+    home = tmp_path / "home"
+    if os.geteuid() == 0:  # the server's own user must reach it without Trodden changing permissions
+        home = Path(tempfile.mkdtemp(prefix="trodden-interrupt-"))
+        home.chmod(0o755)
+    env = {**os.environ, "TRODDEN_HOME": str(home)}
     env.pop("TRODDEN_DSN", None)
     demo = subprocess.Popen(
         [sys.executable, "-c", "from trodden.cli import main; main()", "demo", "--users", "400",
@@ -74,3 +80,5 @@ def test_sigterm_stops_every_service(tmp_path: Path) -> None:
         for pid in [demo.pid, *services]:  # whatever a failure left behind
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
+        if home != tmp_path / "home":
+            shutil.rmtree(home, ignore_errors=True)

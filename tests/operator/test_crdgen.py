@@ -78,7 +78,7 @@ def test_defaults_short_names_categories_and_columns() -> None:
     assert [c["name"] for c in version["additionalPrinterColumns"]] == ["Endpoint", "Sessions", "Ready", "Age"]
     spec = version["schema"]["openAPIV3Schema"]["properties"]["spec"]
     assert spec["properties"]["replicas"]["default"] == 1
-    assert spec["properties"]["sanitization"]["default"] == {}
+    assert spec["properties"]["sanitization"]["default"] == {"freeTextMinUsers": 5}
     rr = yaml.safe_load((ROOT / "crds" / "replayruns.trodden.dev.yaml").read_text())
     cols = [c["name"] for c in rr["spec"]["versions"][0]["additionalPrinterColumns"]]
     assert cols == ["Suite", "Target", "Passed", "Failed", "Flaky", "Succeeded", "Age"]

@@ -405,7 +405,7 @@ class Writer:
         try:
             await self._flush(lane, merged)
         except Exception as exc:  # whatever it is (PostgreSQL's refusal, a row the codecs cannot encode)
-            if isinstance(exc, _CONNECTION_ERRORS | asyncpg.TransactionRollbackError) or not lane.connected:
+            if isinstance(exc, (*_CONNECTION_ERRORS, asyncpg.TransactionRollbackError)) or not lane.connected:
                 raise
             if len(batch) == 1:
                 log.warning("item refused", error=repr(exc)[:300])

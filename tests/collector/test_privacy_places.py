@@ -1,0 +1,347 @@
+"""The places issue 17 found raw values in: each planted (a new value per person and place) over
+beacons, OTLP and HAR, then every table is searched for each value raw, URL-encoded, base64 and
+base64url encoded, and case-folded: nothing may be found."""
+
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, quote_plus
+
+import orjson
+from faker import Faker
+from trodden.collector.ingest import ingest_files
+from trodden.collector.pseudonym import b64url_encode
+from trodden.collector.sanitize import Sanitizer
+
+from trodden.store import Store
+
+from .conftest import PSEUDONYM_KEY, StartCollector
+from .test_privacy import scan
+
+T = 1_700_000_000_000
+
+
+def token(fake: Faker, n: int = 32) -> str:
+    return fake.pystr(min_chars=n, max_chars=n) + str(fake.random_int(10, 99))
+
+
+def values(fake: Faker, i: int) -> dict[str, Any]:
+    """One person's values, a new one for each place."""
+    email = fake.email()
+    jwt_payload = b64url_encode(orjson.dumps({"sub": fake.email(), "uid": 4111111111111111, "n": fake.name()}))
+    return {
+        "email": email,
+        "idn_email": f"{fake.first_name().lower()}{i}@bücher-{i}.example",
+        "phone_fr": f"+33 1 {fake.random_int(10, 99)} 45 67 89",
+        "phone_in": f"+91 98765 {fake.random_int(10000, 99999)}",
+        "phone_uk": f"+4477009{fake.random_int(10000, 99999)}",
+        "card": fake.credit_card_number(card_type="visa16"),
+        "card_int": int(fake.credit_card_number(card_type="visa16")),
+        "card_glued": fake.credit_card_number(card_type="mastercard"),
+        "card_path": fake.credit_card_number(card_type="visa16"),
+        "iban_lower": fake.iban().lower(),
+        "iban_keyed": fake.iban(),
+        "ssn": fake.ssn().replace("-", ""),
+        "nino": f"AB{fake.random_int(100000, 999999)}C",
+        "ip_mapped": f"::ffff:198.51.{fake.random_int(1, 254)}.{fake.random_int(1, 254)}",
+        "session_card": fake.credit_card_number(card_type="visa16"),
+        "session_ip": fake.ipv4_public(),
+        "aws": "AKIA" + fake.pystr(min_chars=16, max_chars=16).upper(),
+        "google": "AIza" + fake.pystr(min_chars=35, max_chars=35),
+        "token_value": token(fake),
+        "token_key": token(fake),
+        "token_t": token(fake),
+        "token_segment": fake.pystr(min_chars=24, max_chars=24),
+        "jsessionid": fake.pystr(min_chars=24, max_chars=24).upper() + "1",
+        "fragment_token": token(fake),
+        "referer_token": token(fake),
+        "location_token": token(fake),
+        "bearer_upper": token(fake),
+        "token_scheme": token(fake),
+        "cookie_bare": token(fake),
+        "custom_prop": fake.email(),
+        "batch_attr": fake.email(),
+        "relative_pw": fake.password(length=14, special_chars=False),
+        "form_pw": fake.password(length=14, special_chars=False),
+        "multipart_pw": fake.password(length=14, special_chars=False),
+        "multipart_email": fake.email(),
+        "html_email": fake.email(),
+        "html_pw": fake.password(length=14, special_chars=False),
+        "b64_email": fake.email(),
+        "err_token": token(fake),
+        "err_sig": token(fake),
+        "err_pass": fake.password(length=12, special_chars=False),
+        "password2": fake.password(length=12, special_chars=False),
+        "password_confirm": fake.password(length=12, special_chars=False),
+        "otp_code": str(fake.random_int(100000, 999999)),
+        "pin_code": str(fake.random_int(1000, 9999)) + "77",
+        "social": fake.ssn(),
+        "jwe": "eyJhbGciOiJSU0EtT0FFUCIsImVuYyI6IkEyNTZHQ00ifQ." + ".".join(token(fake, 20) for _ in range(4)),
+        "jwt_odd": "eyJhbGciOiJIUzI1NiJ9." + jwt_payload + "." + token(fake, 30),
+        "otlp_session_email": fake.email(),
+        "otlp_query_pw": fake.password(length=14, special_chars=False),
+        "otlp_target_token": token(fake),
+        "otlp_referer_token": token(fake),
+        "db_pw": fake.password(length=14, special_chars=False),
+        "log_token": token(fake),
+        "bytes_email": fake.email(),
+        "typed_name": fake.name(),
+        "typed_address": fake.street_address(),
+        "har_pw": fake.password(length=14, special_chars=False),
+        "har_multipart_email": fake.email(),
+        "har_html_email": fake.email(),
+        "har_location_token": token(fake),
+    }
+
+
+def beacon(v: dict[str, Any], i: int) -> dict[str, Any]:
+    b64 = base64.b64encode(orjson.dumps({"contact": v["b64_email"]})).decode()
+    boundary = "----trodden" + str(i)
+    multipart = (
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"password\"\r\n\r\n{v['multipart_pw']}\r\n"
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\n{v['multipart_email']}\r\n"
+        f"--{boundary}--\r\n"
+    )
+    html = (
+        f"<html><body><p>Contact {v['html_email']}</p>"
+        f'<form><input type="password" name="pw" value="{v["html_pw"]}"></form></body></html>'
+    )
+    return {
+        "session_id": v["session_card"] if i % 2 else v["session_ip"],
+        "user_id": v["typed_name"],
+        "attributes": {"contact": v["batch_attr"]},
+        "events": [
+            {
+                "kind": "page_view",
+                "seq": 0,
+                "ts": T,
+                "url": f"https://shop.example/cb?key={v['google']}#access_token={v['fragment_token']}&state=x",
+                "referrer": f"/reset/{v['token_segment']}",
+            },
+            {
+                "kind": "navigation",
+                "seq": 1,
+                "ts": T + 1,
+                "to_url": f"https://shop.example/a;jsessionid={v['jsessionid']}/b#token={v['fragment_token']}",
+                "from_url": f"/cards/{v['card_path']}.json",
+            },
+            {
+                "kind": "input",
+                "seq": 2,
+                "ts": T + 2,
+                "target": {"tag": "textarea", "id": "address"},
+                "value": v["typed_address"],
+            },
+            {
+                "kind": "request",
+                "seq": 3,
+                "ts": T + 3,
+                "method": "POST",
+                "request_url": f"/api/login?password={quote(v['relative_pw'])}",
+                "status": 200,
+                "duration_ms": 3,
+                "request_headers": {"content-type": "application/x-www-form-urlencoded"},
+                "request_body": f"user=a&pw={quote(v['form_pw'])}&password={quote(v['form_pw'])}&",
+                "response_body": {"data": {"value": v["token_value"]}, "key": v["token_key"], "t": v["token_t"]},
+            },
+            {
+                "kind": "request",
+                "seq": 4,
+                "ts": T + 4,
+                "method": "GET",
+                "request_url": "https://api.example/me",
+                "status": 302,
+                "duration_ms": 3,
+                "request_headers": {
+                    "x-session": v["token_value"],
+                    "x-auth": v["token_key"],
+                    "x-trace-note": f"BEARER {v['bearer_upper']} and Token {v['token_scheme']}",
+                    "referer": f"https://shop.example/p?t={v['referer_token']}",
+                    "cookie": v["cookie_bare"],
+                    "x-aws": v["aws"],
+                },
+                "response_headers": {"location": f"https://shop.example/next#code={v['location_token']}"},
+                "response_body": {"payment": {"number": v["card_int"]}, "jwe": v["jwe"], "jwt": v["jwt_odd"]},
+            },
+            {
+                "kind": "request",
+                "seq": 5,
+                "ts": T + 5,
+                "method": "POST",
+                "request_url": "https://api.example/upload",
+                "status": 200,
+                "duration_ms": 3,
+                "request_body": multipart,
+                "response_body": html,
+            },
+            {
+                "kind": "request",
+                "seq": 6,
+                "ts": T + 6,
+                "method": "POST",
+                "request_url": "https://api.example/profile",
+                "status": 200,
+                "duration_ms": 3,
+                "request_body": {
+                    "blob": b64,
+                    "password2": v["password2"],
+                    "passwordConfirm": v["password_confirm"],
+                    "otp_code": v["otp_code"],
+                    "pin_code": v["pin_code"],
+                    "social_security_number": v["social"],
+                    "iban": v["iban_keyed"],
+                    "note": f"ref-{v['card_glued']} iban {v['iban_lower']} ssn {v['ssn']} ni {v['nino']}",
+                    "phones": [v["phone_fr"], v["phone_in"], v["phone_uk"]],
+                    "from": v["ip_mapped"],
+                    "mail": v["idn_email"],
+                    "name": v["typed_name"],
+                },
+            },
+            {
+                "kind": "error",
+                "seq": 7,
+                "ts": T + 7,
+                "error_type": "uncaught",
+                "message": f"GET /x?token={v['err_token']} failed",
+                "stack": f"at f (https://cdn.example/a.js?sig={v['err_sig']}&pass={v['err_pass']}:1:2)",
+            },
+            {"kind": "custom", "seq": 8, "ts": T + 8, "name": "c", "properties": {"who": v["custom_prop"]}},
+        ],
+    }
+
+
+def otlp_traces(v: dict[str, Any]) -> dict[str, Any]:
+    def kv(k: str, value: str) -> dict[str, Any]:
+        return {"key": k, "value": {"stringValue": value}}
+
+    return {
+        "resourceSpans": [
+            {
+                "resource": {"attributes": [kv("session.id", v["otlp_session_email"])]},
+                "scopeSpans": [
+                    {
+                        "scope": {"name": "s"},
+                        "spans": [
+                            {
+                                "traceId": os.urandom(16).hex(),
+                                "spanId": os.urandom(8).hex(),
+                                "name": "GET",
+                                "startTimeUnixNano": "1700000000000000000",
+                                "endTimeUnixNano": "1700000000001000000",
+                                "attributes": [
+                                    kv("url.query", f"password={v['otlp_query_pw']}&x=1"),
+                                    kv("http.target", f"/p?access_token={v['otlp_target_token']}"),
+                                    kv("http.request.header.referer", f"/r?token={v['otlp_referer_token']}"),
+                                    kv("db.statement", f"UPDATE u SET password = '{v['db_pw']}' WHERE id = 1"),
+                                    {
+                                        "key": "payload",
+                                        "value": {
+                                            "bytesValue": base64.b64encode(
+                                                orjson.dumps({"email": v["bytes_email"]})
+                                            ).decode()
+                                        },
+                                    },
+                                ],
+                            }
+                        ],
+                    }
+                ],
+            }
+        ]
+    }
+
+
+def otlp_logs(v: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "resourceLogs": [
+            {
+                "scopeLogs": [
+                    {
+                        "logRecords": [
+                            {
+                                "timeUnixNano": "1700000000000000000",
+                                "body": {"stringValue": f"refresh failed token={v['log_token']}"},
+                            }
+                        ]
+                    }
+                ]
+            }
+        ]
+    }
+
+
+def har(v: dict[str, Any], i: int) -> dict[str, Any]:
+    boundary = f"b{i}"
+    return {
+        "log": {
+            "version": "1.2",
+            "creator": {"name": "t", "version": "1"},
+            "entries": [
+                {
+                    "startedDateTime": "2024-05-01T10:00:00.000Z",
+                    "time": 5,
+                    "request": {
+                        "method": "POST",
+                        "url": "https://shop.example/login",
+                        "headers": [],
+                        "postData": {
+                            "mimeType": f"multipart/form-data; boundary={boundary}",
+                            "text": f"--{boundary}\r\nContent-Disposition: form-data; name=\"password\"\r\n\r\n"
+                            f"{v['har_pw']}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"m\"\r\n\r\n"
+                            f"{v['har_multipart_email']}\r\n--{boundary}--\r\n",
+                        },
+                    },
+                    "response": {
+                        "status": 302,
+                        "headers": [{"name": "Location", "value": f"/home#access_token={v['har_location_token']}"}],
+                        "content": {
+                            "mimeType": "text/html",
+                            "text": f"<html><p>Hello {v['har_html_email']}</p></html>",
+                        },
+                    },
+                }
+            ],
+        }
+    }
+
+
+def forms(value: Any) -> set[str]:
+    text = str(value)
+    raw = text.encode()
+    out = {text, quote(text, safe=""), quote_plus(text), base64.b64encode(raw).decode().rstrip("=")}
+    out.add(base64.urlsafe_b64encode(raw).decode().rstrip("="))
+    return {f for f in out if len(f) >= 4}
+
+
+async def test_every_place_of_the_issue_keeps_its_secrets(
+    start_collector: StartCollector, store: Store, tmp_path: Path
+) -> None:
+    fake = Faker()
+    Faker.seed(17)
+    collector = await start_collector()
+    people = [values(fake, i) for i in range(6)]
+    for i, v in enumerate(people):
+        status, body, _ = await collector.post("/v1/rum", beacon(v, i))
+        assert status == 200, body
+        for path, doc in (("/v1/traces", otlp_traces(v)), ("/v1/logs", otlp_logs(v))):
+            status, body, _ = await collector.post(path, doc, headers={"Content-Type": "application/json"})
+            assert status == 200, body
+    hars = []
+    for i, v in enumerate(people):
+        path = tmp_path / f"p{i}.har"
+        path.write_bytes(orjson.dumps(har(v, i)))
+        hars.append(path)
+    reports = await ingest_files(store, "shop", hars, sanitizer=Sanitizer(PSEUDONYM_KEY))
+    assert all(r.error is None and r.events == 2 for r in reports), reports
+
+    everything = await scan(store)
+    assert "shop.example" in everything and "api.example/profile" in everything  # the scan sees the rows
+    folded = everything.casefold()
+    planted = {(name, form) for v in people for name, value in v.items() for form in forms(value)}
+    assert len({(n, str(v[n])) for v in people for n in v}) >= 300  # distinct planted values
+    assert len(people[0]) >= 40  # places
+    found = sorted({name for name, form in planted if form in everything or form.casefold() in folded})
+    assert found == [], f"stored raw: {found}"

@@ -87,7 +87,8 @@ def good_otlp(n: int) -> dict[str, Any]:
 async def _post(http: aiohttp.ClientSession, url: str, body: Any, content_type: str = "text/plain") -> int:
     async with http.post(
         url,
-        data=body if isinstance(body, bytes) else orjson.dumps(body), headers={"Authorization": f"Bearer {KEY}", "Content-Type": content_type}
+        data=body if isinstance(body, bytes) else orjson.dumps(body),
+        headers={"Authorization": f"Bearer {KEY}", "Content-Type": content_type},
     ) as resp:
         await resp.read()
         return resp.status

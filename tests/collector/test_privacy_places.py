@@ -101,8 +101,8 @@ def beacon(v: dict[str, Any], i: int) -> dict[str, Any]:
     b64 = base64.b64encode(orjson.dumps({"contact": v["b64_email"]})).decode()
     boundary = "----trodden" + str(i)
     multipart = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"password\"\r\n\r\n{v['multipart_pw']}\r\n"
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\n{v['multipart_email']}\r\n"
+        f'--{boundary}\r\nContent-Disposition: form-data; name="password"\r\n\r\n{v["multipart_pw"]}\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="email"\r\n\r\n{v["multipart_email"]}\r\n'
         f"--{boundary}--\r\n"
     )
     html = (
@@ -289,8 +289,8 @@ def har(v: dict[str, Any], i: int) -> dict[str, Any]:
                         "headers": [],
                         "postData": {
                             "mimeType": f"multipart/form-data; boundary={boundary}",
-                            "text": f"--{boundary}\r\nContent-Disposition: form-data; name=\"password\"\r\n\r\n"
-                            f"{v['har_pw']}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"m\"\r\n\r\n"
+                            "text": f'--{boundary}\r\nContent-Disposition: form-data; name="password"\r\n\r\n'
+                            f'{v["har_pw"]}\r\n--{boundary}\r\nContent-Disposition: form-data; name="m"\r\n\r\n'
                             f"{v['har_multipart_email']}\r\n--{boundary}--\r\n",
                         },
                     },

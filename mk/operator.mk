@@ -11,7 +11,8 @@ HELM := $(OPERATOR_BIN)/helm
 KUBECONFORM := $(OPERATOR_BIN)/kubeconform
 HELM_VERSION ?= v3.16.4
 KUBECONFORM_VERSION ?= v0.6.7
-CRD_SCHEMA_DIR := $(CURDIR)/.cache/crd-schemas
+# Per checkout (generated from this checkout's CRDs), not in .cache/, which checkouts may share.
+CRD_SCHEMA_DIR := $(CURDIR)/.venv/crd-schemas
 # CRDs themselves are validated by a real kube-apiserver in tests/e2e (the inlined schema of
 # CustomResourceDefinition is recursive and does not compile in kubeconform).
 KUBECONFORM_SKIP := -skip CustomResourceDefinition

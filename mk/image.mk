@@ -10,10 +10,12 @@
 .PHONY: image
 
 # After cluster-bins: that target installs podman and makes the base image.
+# CLUSTER_NODE is defined by tests/e2e/cluster/cluster.mk, included after this file, so it is tested
+# when the recipe runs, not with a parse-time ifneq (which saw it empty and built with `off`).
 image: cluster-bins
-ifneq ($(CLUSTER_NODE),off)
-	$(CLUSTER_PYTHON) tests/e2e/cluster/projectimage.py build $(CLUSTER_NODE)
-endif
+	@if [ "$(CLUSTER_NODE)" != off ]; then \
+		$(CLUSTER_PYTHON) tests/e2e/cluster/projectimage.py build $(CLUSTER_NODE); \
+	fi
 
 # Built before pytest starts (a cold build takes minutes), only where the local node runs.
 ifeq ($(KUBECONFIG),)

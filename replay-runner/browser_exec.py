@@ -18,22 +18,31 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, cast
-from urllib.parse import urlsplit
+from typing import Any
 
 from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, Request, Response, Route
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Locator as PwLocator
 from trodden.replay.execution import Execution, SuiteEnv
-from trodden.replay.http_exec import extract, parse_body, request_body
-from trodden.replay.oracles import Observation, check_expectation
+from trodden.replay.oracles import check_expectation
 from trodden.replay.pages import MUTATIONS_INIT, PAGE_METHOD, PageReader, page_endpoint
-from trodden.replay.pointer import MISSING
 from trodden.replay.results import Failure, StepRecord
-from trodden.replay.templating import MissingVariable, render, render_url, target_base
 
+from trodden.assertions import Observation, page_url_matches
+from trodden.assertions.pointer import MISSING
+from trodden.assertions.templates import (
+    MissingVariable,
+    extract,
+    parse_body,
+    render,
+    render_url,
+    request_body,
+    request_headers,
+    target_base,
+)
+from trodden.browser import SUBMIT_SCRIPT, describe_locator, submits_form_script, to_playwright
 from trodden.models.suite import BrowserStep, HttpStep, Locator, TestCase
-from trodden.pages import page_path, page_url
+from trodden.pages import page_url
 
 _POLL_S = 0.1
 _QUIET_S = 0.15  # network quiet this long after a step = the page settled
@@ -45,35 +54,16 @@ _GAVE_UP_QUIET_S = 2.0
 # quiet period it would cost adds up over a form, and a request the recording saw after typing
 # is waited for anyway (`_Network.settle`).
 _MAY_REQUEST = frozenset({"goto", "click", "press", "submit", "select", "check"})
+# The page's request context sets these itself (fewer than the HTTP client drops: Playwright
+# forwards the rest as they are).
 _DROP_HEADERS = frozenset({"host", "content-length", "connection", "cookie", "accept-encoding"})
-
-
-def describe_locator(loc: Locator) -> str:
-    return f"{loc.strategy}={loc.value}" + (f" (name {loc.name})" if loc.name else "")
-
-
-def to_playwright(page: Page, loc: Locator) -> PwLocator:
-    if loc.strategy == "test_id":
-        return page.get_by_test_id(loc.value)
-    if loc.strategy == "role":
-        return page.get_by_role(cast(Any, loc.value), name=loc.name) if loc.name else page.get_by_role(
-            cast(Any, loc.value))
-    if loc.strategy == "label":
-        return page.get_by_label(loc.value)
-    if loc.strategy == "text":
-        return page.get_by_text(loc.value)
-    if loc.strategy == "xpath":
-        return page.locator(f"xpath={loc.value}")
-    if loc.strategy == "id":
-        return page.locator(f'[id="{loc.value}"]')
-    return page.locator(loc.value)
 
 
 async def find(page: Page, locators: list[Locator], timeout_s: float) -> tuple[int, PwLocator] | None:
     """The first listed locator that shows a visible element, waiting up to `timeout_s` for any.
     Earlier locators win whenever they match, so a fallback is used only when needed."""
     deadline = time.monotonic() + timeout_s
-    candidates = [to_playwright(page, loc) for loc in locators]
+    candidates: list[PwLocator] = [to_playwright(page, loc) for loc in locators]
     while True:
         for index, candidate in enumerate(candidates):
             try:
@@ -232,24 +222,10 @@ async def _submits_form(element: PwLocator, action: str, key: str | None) -> boo
     """Whether clicking (or pressing Enter in) `element` submits a form by the browser's own rules."""
     if action == "press" and (key or "Enter") != "Enter":
         return False
-    script = ("el => !!el.form && (" + ("el.type === 'submit' || el.type === 'image'" if action == "click"
-                                         else "el.tagName === 'INPUT'") + ")")
     try:
-        return bool(await element.evaluate(script))
+        return bool(await element.evaluate(submits_form_script(action)))
     except PlaywrightError:
         return False
-
-
-def _url_matches(actual: str, expected: str) -> bool:
-    """`expected` is a page path (with the route an SPA keeps in the fragment: `/#/orders/{id}`),
-    with a query when the recording had one; regex metacharacters in a recorded path are literal."""
-    parts = urlsplit(actual)
-    wanted = urlsplit(expected)
-    if wanted.query:
-        return f"{parts.path}?{parts.query}" == f"{wanted.path}?{wanted.query}"
-    # a generated expectation may be a route template: each {param} segment matches one path segment
-    pattern = re.sub(r"\\\{[^/]*?\\\}", "[^/]+", re.escape(page_path(expected).rstrip("/")))
-    return re.fullmatch(pattern, page_path(actual).rstrip("/")) is not None
 
 
 class BrowserRunner:
@@ -264,7 +240,7 @@ class BrowserRunner:
         self.artifacts = env.options.report_dir
 
     async def run(self, test: TestCase) -> Execution:
-        want_body = {a.endpoint for a in self.env.suite.assertions if a.field or a.kind == "error_shape"}
+        want_body = {a.endpoint for a in self.env.suite.assertions if a.reads_body}
         net = _Network(self.env, want_body)
         context = await self.browser.new_context(ignore_https_errors=True, viewport={"width": 1024, "height": 720})
         await context.add_init_script(MUTATIONS_INIT)
@@ -364,9 +340,7 @@ class BrowserRunner:
             elif step.action == "press":
                 await element.press(value or "Enter", timeout=timeout_ms)
             elif step.action == "submit":
-                await element.evaluate(
-                    "el => { const f = el.form || (el.tagName === 'FORM' ? el : null);"
-                    " if (f) { f.requestSubmit ? f.requestSubmit() : f.submit(); } else { el.click(); } }")
+                await element.evaluate(SUBMIT_SCRIPT)
             return True
         except MissingVariable as exc:
             out.failures.append(Failure(source="execution", assertion_id="exec:variable", kind="correlation",
@@ -396,9 +370,9 @@ class BrowserRunner:
                 wanted = None
             if wanted is not None:
                 with contextlib.suppress(PlaywrightError):
-                    await page.wait_for_url(lambda u: _url_matches(u, wanted), wait_until="commit",
+                    await page.wait_for_url(lambda u: page_url_matches(u, wanted), wait_until="commit",
                                             timeout=timeout_s * 1000.0)
-                if not _url_matches(page.url, wanted):
+                if not page_url_matches(page.url, wanted):
                     out.failures.append(Failure(
                         source="expectation", assertion_id="expect:url", kind="url",
                         description="recorded expectation: page URL after the step", expected=wanted,
@@ -454,8 +428,7 @@ class BrowserRunner:
         """An API call inside a browser test goes through the context's request API, so it shares
         the page's cookies."""
         try:
-            headers = {k: render(v, variables) for k, v in step.request.headers.items()
-                       if k.lower() not in _DROP_HEADERS}
+            headers = request_headers(step, variables, drop=_DROP_HEADERS)
             data = request_body(step, variables, headers)
             url = render_url(step.request.url, variables, self.target, self.env.suite.origin)
             started = time.perf_counter()

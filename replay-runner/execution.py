@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trodden.replay.options import ReplayOptions
-from trodden.replay.oracles import Observation
 from trodden.replay.results import Failure, StepRecord
 from trodden.replay.routes import RouteTable
 
+from trodden.assertions import Observation
 from trodden.models.suite import AuthProfile, Suite, ValueFrom
 
 

@@ -9,27 +9,34 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import time
 from typing import Any
-from urllib.parse import urlencode, urljoin
 
 import aiohttp
-import orjson
 from multidict import CIMultiDictProxy
 from trodden.replay.execution import AuthError, Execution, SuiteEnv, resolve_value
-from trodden.replay.oracles import Observation, check_expectation
-from trodden.replay.pointer import MISSING, resolve
+from trodden.replay.oracles import check_expectation
 from trodden.replay.results import Failure, StepRecord
-from trodden.replay.safety import is_unsafe
-from trodden.replay.templating import MissingVariable, origin_of, render, render_url, render_value, target_base
 
-from trodden.models.suite import AuthProfile, Extraction, HttpStep, TestCase
+from trodden.assertions import Observation
+from trodden.assertions.pointer import MISSING
+from trodden.assertions.templates import (
+    MAX_REDIRECTS,
+    ForeignOrigin,
+    MissingVariable,
+    extract,
+    follows_redirects,
+    origin_of,
+    parse_body,
+    redirect,
+    render,
+    request_body,
+    request_headers,
+    request_url,
+    target_base,
+)
+from trodden.models.suite import AuthProfile, HttpStep, TestCase
 
-# Headers a recording carries that must not be replayed as they were.
-_DROP_HEADERS = frozenset({"host", "content-length", "connection", "cookie", "transfer-encoding",
-                           "accept-encoding", "keep-alive", "upgrade", "te", "trailer"})
-_MAX_REDIRECTS = 5
 _TIMEOUTS: dict[float, aiohttp.ClientTimeout] = {}
 
 
@@ -56,78 +63,8 @@ def new_session(connector: aiohttp.BaseConnector) -> aiohttp.ClientSession:
     )
 
 
-def parse_body(raw: bytes, content_type: str) -> tuple[Any, bool]:
-    """(parsed body, is JSON). JSON is recognised by content type or by its first byte."""
-    if not raw:
-        return MISSING, False
-    head = raw.lstrip()[:1]
-    if "json" in content_type or head in (b"{", b"["):
-        try:
-            return orjson.loads(raw), True
-        except orjson.JSONDecodeError:
-            pass
-    return raw.decode("utf-8", errors="replace"), False
-
-
-def request_body(step: HttpStep, variables: dict[str, Any], headers: dict[str, str]) -> bytes | str | None:
-    body = step.request.body
-    if body is None:
-        return None
-    filled = render_value(body, variables)
-    kind = step.request.body_kind or ("json" if isinstance(filled, dict | list) else "text")
-    lower = {k.lower() for k in headers}
-    if kind == "json":
-        if "content-type" not in lower:
-            headers["Content-Type"] = "application/json"
-        return filled if isinstance(filled, str) else orjson.dumps(filled)
-    if kind == "form":
-        if "content-type" not in lower:
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        return urlencode(filled, doseq=True) if isinstance(filled, dict) else str(filled)
-    return filled if isinstance(filled, str) else orjson.dumps(filled)
-
-
 def _lower_headers(headers: CIMultiDictProxy[str]) -> dict[str, str]:
     return {k.lower(): v for k, v in headers.items()}
-
-
-def extract(ex: Extraction, obs: Observation, cookies: dict[str, str]) -> Any:
-    """The value `ex` takes from an exchange, or MISSING."""
-    if ex.source == "json":
-        return resolve(obs.body, ex.path) if obs.is_json else MISSING
-    if ex.source == "header":
-        return obs.headers.get(ex.path.lower(), MISSING)
-    if ex.source == "cookie":
-        return cookies.get(ex.path, MISSING)
-    if ex.source == "location":
-        location = obs.headers.get("location")
-        if location is None:
-            return MISSING
-        return _regex(ex.path, location) if ex.path else location
-    if ex.source == "regex":
-        return _regex(ex.path, obs.body if isinstance(obs.body, str) else orjson.dumps(obs.body).decode())
-    if ex.source == "url":
-        return _regex(ex.path, obs.url) if ex.path else obs.url
-    return MISSING
-
-
-def _regex(pattern: str, text: str) -> Any:
-    try:
-        match = re.search(pattern, text)
-    except re.error:
-        return MISSING
-    if match is None:
-        return MISSING
-    return match.group(1) if match.groups() else match.group(0)
-
-
-class ForeignOrigin(Exception):
-    """An unsafe request whose URL is neither on the target nor templated to it (a third party
-    the session talked to, such as a payment provider): never sent."""
-
-    def __init__(self, url: str) -> None:
-        super().__init__(f"unsafe request to {origin_of(url)}, which is not the target: not sent")
-        self.url = url
 
 
 class HttpClient:
@@ -143,18 +80,16 @@ class HttpClient:
     async def send(self, step: HttpStep, variables: dict[str, Any]) -> list[Observation]:
         """The exchange(s) of one step: the request, plus redirect hops when the recording saw
         the final response (a 2xx expectation where the target answers 3xx). Last is the step's."""
-        headers = {k: render(v, variables) for k, v in step.request.headers.items() if k.lower() not in _DROP_HEADERS}
+        headers = request_headers(step, variables)
         headers.update(self.auth_headers)
-        data = request_body(step, variables, headers)
+        data: bytes | str | None = request_body(step, variables, headers)
         method = step.request.method.upper()
-        url = render_url(step.request.url, variables, self.target, self.env.suite.origin)
-        if is_unsafe(step) and origin_of(url) != origin_of(self.target):
-            raise ForeignOrigin(url)
-        follow = not (step.expect.status is not None and 300 <= step.expect.status < 400)
+        url = request_url(step, variables, self.target, self.env.suite.origin)
+        follow = follows_redirects(step)
         observations: list[Observation] = []
         timeout = _timeout(step.timeout_s)
         authorized = any(k.lower() == "authorization" for k in headers)
-        for hop in range(_MAX_REDIRECTS + 1):
+        for hop in range(MAX_REDIRECTS + 1):
             started = time.perf_counter()
             async with self.session.request(method, url, headers=headers, data=data, allow_redirects=False,
                                             timeout=timeout) as resp:
@@ -170,12 +105,10 @@ class HttpClient:
                 key=f"{self.key_prefix}{step.id}#{hop}", authorized=authorized,
             ))
             location = resp_headers.get("location")
-            if not (follow and 300 <= status < 400 and location):
+            hop_to = redirect(method, url, status, location, headers=headers, data=data) if follow else None
+            if hop_to is None:
                 break
-            url = urljoin(url, location)
-            if status in (301, 302, 303) and method not in ("GET", "HEAD"):
-                method, data = "GET", None
-                headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+            method, url, headers, data = hop_to
         return observations
 
     def cookies(self) -> dict[str, str]:

@@ -8,22 +8,20 @@ from dataclasses import dataclass
 
 from trodden.replay.execution import Execution, recorded_endpoints
 from trodden.replay.noise import diff_run
-from trodden.replay.oracles import JudgeContext, check_assertion, check_temporal, index_assertions
+from trodden.replay.oracles import check_assertion, check_temporal, index_assertions
 from trodden.replay.results import Failure
 
-from trodden.models.suite import Assertion, TestCase
+from trodden.assertions import Assertion, ExchangeAssertion, JudgeContext, SequenceAssertion
+from trodden.models.suite import TestCase
 
-# When a step's status already differs from the recording, field rules on its body would only
-# repeat that finding in many words.
-_FIELD_KINDS = frozenset({"present", "not_null", "type", "format", "value_set", "range"})
 # Findings a baseline cannot excuse (see `against_baseline`).
 _NEVER_EXCUSED = frozenset({"safety", "connection", "timeout"})
 
 
 @dataclass
 class Judge:
-    by_endpoint: dict[str, list[Assertion]]
-    temporal: list[Assertion]
+    by_endpoint: dict[str, list[ExchangeAssertion]]
+    temporal: list[SequenceAssertion]
 
     @classmethod
     def for_assertions(cls, assertions: Iterable[Assertion]) -> Judge:
@@ -37,17 +35,18 @@ class Judge:
             if obs.endpoint is None:
                 continue
             for assertion in self.by_endpoint.get(obs.endpoint, ()):
-                if assertion.kind in _FIELD_KINDS and obs.step_id in status_changed:
+                # When a step's status already differs from the recording, field rules on its body
+                # would only repeat that finding in many words.
+                if assertion.field_rule and obs.step_id in status_changed:
                     continue
                 failures.extend(check_assertion(assertion, obs, ctx))
         if self.temporal:
             recorded = recorded_endpoints(list(test.steps))
-            for assertion in self.temporal:
-                # A test that stopped early saw a prefix of its sequence: only "preceded by"
-                # can be judged on a prefix.
-                if exe.aborted and assertion.kind != "preceded_by":
+            for rule in self.temporal:
+                # A test that stopped early saw a prefix of its sequence.
+                if exe.aborted and not rule.judged_on_a_prefix:
                     continue
-                failures.extend(check_temporal(assertion, exe.observations, recorded, ctx))
+                failures.extend(check_temporal(rule, exe.observations, recorded, ctx))
         return dedupe(failures)
 
 

@@ -27,11 +27,11 @@ from trodden.replay.http_exec import new_connector, new_session, run_http_test
 from trodden.replay.judge import Judge, against_baseline
 from trodden.replay.metrics import REPLAY_REQUESTS, REPLAY_TESTS
 from trodden.replay.options import OptionError, ReplayOptions
-from trodden.replay.oracles import JudgeContext
 from trodden.replay.results import Attempt, Failure, RunReport, TestResult
 from trodden.replay.safety import skip_reason, unsafe_steps
 from trodden.replay.timing import settle_latency
 
+from trodden.assertions import JudgeContext
 from trodden.log import get_logger
 from trodden.models.suite import Suite, TestCase
 from trodden.store import Store

@@ -7,15 +7,8 @@ the baseline) is the recorded origin.
 
 from __future__ import annotations
 
-from trodden.replay.templating import origin_of
-
+from trodden.assertions.templates import UNSAFE_METHODS, is_unsafe, origin_of
 from trodden.models.suite import BrowserStep, HttpStep, Suite, TestCase
-
-UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-
-
-def is_unsafe(step: HttpStep) -> bool:
-    return step.unsafe or step.request.method.upper() in UNSAFE_METHODS
 
 
 def browser_step_unsafe(step: BrowserStep) -> str | None:

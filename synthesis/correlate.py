@@ -19,9 +19,10 @@ from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from trodden.synthesis.pytest_runtime import escape_token, value_format
 from trodden.synthesis.routes import segment_param
 
+from trodden.assertions.pointer import escape
+from trodden.assertions.values import detect_format
 from trodden.models.events import NetworkRequest
 from trodden.models.suite import Extraction, HttpRequest
 
@@ -45,7 +46,7 @@ def correlatable(name: str, value: Any) -> bool:
         return value >= 10 if _ID_NAME.search(name) else value >= 1000
     if not isinstance(value, str) or len(value) < 4 or len(value) > 2048:
         return False
-    if value_format(value) in ("uuid", "hex", "email") or segment_param(value) is not None:
+    if detect_format(value) in ("uuid", "hex", "email") or segment_param(value) is not None:
         return True
     return _ID_NAME.search(name) is not None or (len(value) >= 12 and " " not in value)
 
@@ -80,7 +81,7 @@ class Correlation:
 
 def _leaves(doc: Any, pointer: str = "") -> list[tuple[str, Any]]:
     if isinstance(doc, dict):
-        return [leaf for k, v in doc.items() for leaf in _leaves(v, f"{pointer}/{escape_token(str(k))}")]
+        return [leaf for k, v in doc.items() for leaf in _leaves(v, f"{pointer}/{escape(str(k))}")]
     if isinstance(doc, list):
         return [leaf for i, v in enumerate(doc[:50]) for leaf in _leaves(v, f"{pointer}/{i}")]
     return [(pointer, doc)]
@@ -170,7 +171,7 @@ class _Correlator:
         if isinstance(body, str):
             if body in self.known and body not in self.produced:
                 return self.known[body]
-            if value_format(body) == "email" and str(body) not in self.produced:
+            if detect_format(body) == "email" and str(body) not in self.produced:
                 var = self.email_vars.get(body)
                 if var is None:
                     var = self.email_vars[body] = self._new_var("email")

@@ -33,11 +33,21 @@ from trodden.synthesis.login import (
     template_credentials,
 )
 from trodden.synthesis.mining import Miner, MiningOptions, request_key
-from trodden.synthesis.pytest_runtime import check_assertion, check_sequence, type_name, value_format, walk
 from trodden.synthesis.routes import RouteTemplater
-from trodden.synthesis.steps import is_api_request, url_path
+from trodden.synthesis.steps import endpoint_key, is_api_request, url_path
 from trodden.synthesis.visible import VisibleExpectation, VisibleLearner
 
+from trodden.assertions import (
+    AssertionBase,
+    ExchangeAssertion,
+    JudgeContext,
+    Observation,
+    SequenceAssertion,
+    Violation,
+)
+from trodden.assertions.pointer import walk
+from trodden.assertions.templates import UNSAFE_METHODS
+from trodden.assertions.values import detect_format, json_type
 from trodden.models.events import (
     CustomEvent,
     ErrorEvent,
@@ -62,8 +72,6 @@ from trodden.models.suite import (
 )
 from trodden.pages import page_path, page_url
 
-UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-TEMPORAL_KINDS = frozenset({"followed_by", "preceded_by", "co_occurs"})
 _SHAPE_DEPTH = 3
 
 
@@ -104,6 +112,11 @@ def api_requests(session: Session) -> list[NetworkRequest]:
     ]  # fmt: skip
 
 
+def endpoint_of(request: NetworkRequest, templater: RouteTemplater) -> str:
+    """The endpoint an API request belongs to ("POST /api/cart/{uuid}/items")."""
+    return endpoint_key(request.method, templater.template(url_path(request.request_url)))
+
+
 def _expectation(ev: NetworkRequest, endpoint: str, miner: Miner | None) -> Expectation:
     body = ev.response_body
     st = miner.endpoints[endpoint].by_status.get(ev.status) if miner and endpoint in miner.endpoints else None
@@ -113,8 +126,8 @@ def _expectation(ev: NetworkRequest, endpoint: str, miner: Miner | None) -> Expe
     for ptr, value in walk(body):
         if ptr == "" or "/*" in ptr or ptr.count("/") > _SHAPE_DEPTH:
             continue
-        typ = type_name(value)
-        fmt = value_format(value)
+        typ = json_type(value)
+        fmt = detect_format(value)
         if trusted and st is not None:
             f = st.fields.get(ptr)
             parent = ptr.rsplit("/", 1)[0]
@@ -148,7 +161,7 @@ def build_http_test(
     steps: list[HttpStep] = []
     endpoints: list[str] = []
     for i, (ev, cr) in enumerate(zip(requests, corr.requests, strict=True)):
-        endpoint = f"{ev.method.upper()} {templater.template(url_path(ev.request_url))}"
+        endpoint = endpoint_of(ev, templater)
         endpoints.append(endpoint)
         steps.append(HttpStep(
             id=f"s{i + 1}", endpoint=endpoint, request=cr.request, extract=cr.extract,
@@ -248,7 +261,7 @@ def build_browser_test(
             _expect_visible(current, visible.expected(ev))
             steps.append(current)
         elif isinstance(ev, NetworkRequest) and steps and is_api_request(ev.method, url_path(ev.request_url)):
-            endpoint = f"{ev.method.upper()} {templater.template(url_path(ev.request_url))}"
+            endpoint = endpoint_of(ev, templater)
             if endpoint not in steps[-1].network:
                 steps[-1].network.append(endpoint)
         elif isinstance(ev, CustomEvent) and steps:
@@ -316,7 +329,8 @@ def build_suite(
             btest = build_browser_test(item, source, templater, known, visible)
             if btest is not None:
                 tests.append(btest)
-    recordings = {t.session_id: api_requests(i.session) for t, i in _http_tests_with_inputs(tests, selected)}
+    recordings = [Recording(t.session_id, api_requests(i.session), t.auth_profile)
+                  for t, i in _http_tests_with_inputs(tests, selected)]  # fmt: skip
     assertions, dropped = drop_contradicted(assertions, recordings, templater)
     kinds = Counter(a.kind for a in assertions)
     stats: dict[str, Any] = {
@@ -345,33 +359,46 @@ def _http_tests_with_inputs(
     return [(t, by_session[t.session_id]) for t in tests if t.type == "http" and t.session_id in by_session]
 
 
+@dataclass
+class Recording:
+    """A generated HTTP test's own recording: its session's API requests, and the auth profile the
+    test replays with (its requests count as a user's, as they do at replay)."""
+
+    session_id: str
+    requests: list[NetworkRequest]
+    auth_profile: str | None = None
+
+
 def drop_contradicted(
-    assertions: list[Assertion], recordings: dict[str, list[NetworkRequest]], templater: RouteTemplater
+    assertions: list[Assertion], recordings: Sequence[Recording], templater: RouteTemplater
 ) -> tuple[list[Assertion], list[dict[str, str]]]:
-    """Assertions no generated test's own recording contradicts, and the dropped ones (why)."""
-    by_endpoint: dict[str, list[Assertion]] = {}
+    """Assertions no generated test's own recording contradicts, judged as replay judges them
+    (`trodden.assertions`), and the dropped ones (why). Timing is exempt."""
+    by_endpoint: dict[str, list[ExchangeAssertion]] = {}
+    temporal: list[SequenceAssertion] = []
     for a in assertions:
-        if a.kind not in TEMPORAL_KINDS and a.kind != "latency":
+        if isinstance(a, SequenceAssertion):
+            temporal.append(a)
+        elif not a.about_timing:
             by_endpoint.setdefault(a.endpoint, []).append(a)
-    temporal = [a for a in assertions if a.kind in TEMPORAL_KINDS]
     contradicted: dict[str, dict[str, str]] = {}
-    for session_id, requests in recordings.items():
-        endpoints: list[str] = []
-        for ev in requests:
-            endpoint = f"{ev.method.upper()} {templater.template(url_path(ev.request_url))}"
-            endpoints.append(endpoint)
-            for a in by_endpoint.get(endpoint, []):
-                if a.id not in contradicted:
-                    problem = check_assertion(a.model_dump(), ev.status, ev.response_body, ev.duration_ms)
-                    if problem is not None:
-                        contradicted[a.id] = {"id": a.id, "assertion": a.description, "session": session_id,
-                                              "recorded": problem}  # fmt: skip
-        for a in temporal:
-            if a.id not in contradicted:
-                problem = check_sequence(a.model_dump(), endpoints)
-                if problem is not None:
-                    contradicted[a.id] = {"id": a.id, "assertion": a.description, "session": session_id,
-                                          "recorded": problem}  # fmt: skip
+
+    def drop(a: AssertionBase, session_id: str, violations: list[Violation]) -> None:
+        if violations and a.id not in contradicted:
+            contradicted[a.id] = {"id": a.id, "assertion": a.description, "session": session_id,
+                                  "recorded": a.show(violations[0])}  # fmt: skip
+
+    for rec in recordings:
+        ctx = JudgeContext(auth_profile=rec.auth_profile)
+        observed = [Observation.recorded(ev, endpoint_of(ev, templater)) for ev in rec.requests]
+        for obs in observed:
+            for rule in by_endpoint.get(obs.endpoint or "", []):
+                if rule.id not in contradicted:
+                    drop(rule, rec.session_id, rule.judge(obs, ctx))
+        recorded = {o.endpoint for o in observed if o.endpoint}
+        for t in temporal:
+            if t.id not in contradicted:
+                drop(t, rec.session_id, t.judge_sequence(observed, recorded, ctx))
     return [a for a in assertions if a.id not in contradicted], list(contradicted.values())
 
 
@@ -397,7 +424,7 @@ class _Profiles:
         return list(self.by_key.values())
 
     def _endpoint(self, exchange: LoginExchange) -> str:
-        return f"{exchange.method} {self.templater.template(exchange.path)}"
+        return endpoint_key(exchange.method, self.templater.template(exchange.path))
 
     def for_test(self, test: TestCase, requests: list[NetworkRequest], auth: dict[str, str]) -> str | None:
         ex = self.exchange

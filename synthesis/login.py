@@ -24,9 +24,9 @@ from typing import Any, Literal
 from urllib.parse import parse_qsl
 
 from trodden.synthesis.correlate import var_name
-from trodden.synthesis.pytest_runtime import escape_token
 from trodden.synthesis.steps import url_path
 
+from trodden.assertions.pointer import escape
 from trodden.models.events import NetworkRequest
 from trodden.models.suite import Expectation, Extraction, HttpRequest, HttpStep, ValueFrom
 
@@ -100,7 +100,7 @@ class LoginExchange:
 def _walk(doc: Any, pointer: str = "") -> Iterable[tuple[str, Any]]:
     if isinstance(doc, dict):
         for k, v in doc.items():
-            yield from _walk(v, f"{pointer}/{escape_token(str(k))}")
+            yield from _walk(v, f"{pointer}/{escape(str(k))}")
     elif isinstance(doc, list):
         for i, v in enumerate(doc[:20]):
             yield from _walk(v, f"{pointer}/{i}")
@@ -236,7 +236,7 @@ def template_credentials(body: Any, kind: Literal["json", "form"], exchange: Log
         if pointer in fields:
             return "{{" + fields[pointer] + "}}"
         if isinstance(doc, dict):
-            return {k: fill(v, f"{pointer}/{escape_token(str(k))}") for k, v in doc.items()}
+            return {k: fill(v, f"{pointer}/{escape(str(k))}") for k, v in doc.items()}
         if isinstance(doc, list):
             return [fill(v, f"{pointer}/{i}") for i, v in enumerate(doc)]
         return doc

@@ -26,10 +26,12 @@ from urllib.parse import parse_qsl, urlsplit
 
 import numpy as np
 import orjson
-from trodden.synthesis.pytest_runtime import escape_token, type_name, value_format
 from trodden.synthesis.routes import RouteTemplater, segment_param
-from trodden.synthesis.steps import is_api_request, status_class, url_path
+from trodden.synthesis.steps import endpoint_key, is_api_request, status_class, url_path
 
+from trodden.assertions import make_assertion
+from trodden.assertions.pointer import escape
+from trodden.assertions.values import detect_format, json_type
 from trodden.models.events import NetworkRequest, Session
 from trodden.models.suite import Assertion
 
@@ -108,10 +110,10 @@ class _Field:
         if value is None:
             self.nulls += 1
             return
-        t = type_name(value)
+        t = json_type(value)
         self.types[t] += 1
         if t == "string":
-            self.formats[value_format(value)] += 1
+            self.formats[detect_format(value)] += 1
         elif t == "number":
             v = float(value)
             self.lo = min(self.lo, v)
@@ -136,7 +138,7 @@ class _Status:
 
     def observe(self, body: Any) -> None:
         self.n += 1
-        self.root_types[type_name(body)] += 1
+        self.root_types[json_type(body)] += 1
         stack: list[tuple[str, Any]] = [("", body)]
         fields = self.fields
         while stack:
@@ -144,7 +146,7 @@ class _Status:
             if isinstance(node, dict):
                 self.containers[ptr] += 1
                 for k, v in node.items():
-                    child = f"{ptr}/{escape_token(str(k))}"
+                    child = f"{ptr}/{escape(str(k))}"
                     f = fields.get(child)
                     if f is None:
                         f = fields[child] = _Field()
@@ -199,7 +201,7 @@ def request_key(request: NetworkRequest) -> str:
                 stack.extend((f"{ptr}/{k}", v) for k, v in node.items())
             elif isinstance(node, list):
                 stack.extend((f"{ptr}/{i}", v) for i, v in enumerate(node))
-            elif value_format(node) not in VOLATILE_FORMATS:
+            elif detect_format(node) not in VOLATILE_FORMATS:
                 inputs.append(("b:" + ptr, node))
     elif isinstance(body, str):
         inputs.append(("body", body))
@@ -227,7 +229,7 @@ class Miner:
         path = url_path(request.request_url)
         if not is_api_request(request.method, path):
             return None
-        return f"{request.method.upper()} {self.templater.template(path)}"
+        return endpoint_key(request.method, self.templater.template(path))
 
     def add(self, session: Session) -> None:
         self.n_sessions += 1
@@ -275,7 +277,7 @@ class Miner:
         while stack:
             ptr, node = stack.pop()
             if isinstance(node, dict):
-                stack.extend((f"{ptr}/{escape_token(str(k))}", v) for k, v in node.items())
+                stack.extend((f"{ptr}/{escape(str(k))}", v) for k, v in node.items())
                 continue
             if isinstance(node, list) or ptr == "" or ptr in g.unstable:
                 continue
@@ -337,19 +339,19 @@ class Miner:
         params: dict[str, Any] | None = None, condition: dict[str, Any] | None = None,
     ) -> Assertion:  # fmt: skip
         condition = condition or {}
-        return Assertion(
-            id=assertion_id(kind, endpoint, fld, other, condition),
-            kind=kind,  # type: ignore[arg-type]
-            endpoint=endpoint,
-            field=fld,
-            other=other,
-            params=params or {},
-            condition=condition,
-            support=support,
-            confidence=round(confidence, 4),
-            sessions=sessions[: self.options.sample_sessions],
-            description=description,
-        )
+        return make_assertion({
+            "id": assertion_id(kind, endpoint, fld, other, condition),
+            "kind": kind,
+            "endpoint": endpoint,
+            "field": fld,
+            "other": other,
+            "params": params or {},
+            "condition": condition,
+            "support": support,
+            "confidence": round(confidence, 4),
+            "sessions": sessions[: self.options.sample_sessions],
+            "description": description,
+        })
 
     def _endpoint_assertions(self, endpoint: str, ep: _Endpoint) -> list[Assertion]:
         o = self.options
@@ -529,7 +531,7 @@ def _is_stable_candidate(ptr: str, value: Any) -> bool:
     """Values worth pinning in a step's expectation: scalars that are not volatile by format or name."""
     if isinstance(value, dict | list):
         return False
-    if isinstance(value, str) and value_format(value) in VOLATILE_FORMATS:
+    if isinstance(value, str) and detect_format(value) in VOLATILE_FORMATS:
         return False
     return _ID_NAME.search(_field_name(ptr)) is None
 

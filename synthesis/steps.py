@@ -125,5 +125,10 @@ def raw_step_from_row(kind: str, url: str | None, data: Mapping[str, Any]) -> Ra
     return None
 
 
+def endpoint_key(method: str, route: str) -> str:
+    """What assertions attach to: "METHOD /route/{param}" (`route` already templated)."""
+    return f"{method.upper()} {route}"
+
+
 def status_class(status: int) -> str:
     return "failed" if status == 0 else f"{status // 100}xx"

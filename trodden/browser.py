@@ -1,11 +1,17 @@
 """Launching Chromium for Playwright the same way everywhere (rum.js tests, browser replay,
-simulated users): the system's Chromium, since Playwright cannot download its own browser here."""
+simulated users): the system's Chromium, since Playwright cannot download its own browser here.
+And what a browser step's locators and actions mean in Playwright, for browser replay (async API)
+and the exported pytest files (sync API) alike: locator factories are synchronous in both.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from trodden.models.suite import Locator
 
 # Without the background-networking flags Chromium keeps dialling Google hosts, which a closed
 # network refuses many times a second.
@@ -34,3 +40,38 @@ async def launch_chromium(playwright: Any, **kwargs: Any) -> Any:
     return await playwright.chromium.launch(
         executable_path=chromium_executable(), headless=True, args=CHROMIUM_ARGS, **kwargs
     )
+
+
+def describe_locator(loc: Locator) -> str:
+    return f"{loc.strategy}={loc.value}" + (f" (name {loc.name})" if loc.name else "")
+
+
+def to_playwright(page: Any, loc: Locator) -> Any:
+    """The Playwright locator of a suite `Locator` on `page` (a sync or an async Page)."""
+    if loc.strategy == "test_id":
+        return page.get_by_test_id(loc.value)
+    if loc.strategy == "role":
+        return page.get_by_role(loc.value, name=loc.name) if loc.name else page.get_by_role(loc.value)
+    if loc.strategy == "label":
+        return page.get_by_label(loc.value)
+    if loc.strategy == "text":
+        return page.get_by_text(loc.value)
+    if loc.strategy == "xpath":
+        return page.locator(f"xpath={loc.value}")
+    if loc.strategy == "id":
+        return page.locator(f'[id="{loc.value}"]')
+    return page.locator(loc.value)
+
+
+def submits_form_script(action: str) -> str:
+    """JS for `element.evaluate`: whether clicking (or pressing Enter in) the element submits a
+    form by the browser's own rules (the recording then holds a `submit` step for the same action)."""
+    submits = "el.type === 'submit' || el.type === 'image'" if action == "click" else "el.tagName === 'INPUT'"
+    return f"el => !!el.form && ({submits})"
+
+
+# JS for `element.evaluate` of a `submit` step: submit the element's form (or the form itself).
+SUBMIT_SCRIPT = (
+    "el => { const f = el.form || (el.tagName === 'FORM' ? el : null);"
+    " if (f) { f.requestSubmit ? f.requestSubmit() : f.submit(); } else { el.click(); } }"
+)

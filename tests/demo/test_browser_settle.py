@@ -25,6 +25,7 @@ from trodden.replay.runner import replay_suite
 from trodden.shop import create_app
 from trodden.shop.regressions import ShopVersion
 
+from trodden.assertions import make_assertion
 from trodden.models.suite import Assertion, BrowserExpectation, BrowserStep, Locator, Suite, TestCase
 
 pytestmark = pytest.mark.browser
@@ -86,8 +87,8 @@ def _checkout_suite() -> Suite:
                     steps=steps)
 
     def rule(kind: str, endpoint: str, other: str) -> Assertion:
-        return Assertion(id=f"a-{kind}-{endpoint}-{other}", kind=kind, endpoint=endpoint, other=other,
-                         support=28, confidence=1.0)  # type: ignore[arg-type]
+        return make_assertion({"id": f"a-{kind}-{endpoint}-{other}", "kind": kind, "endpoint": endpoint,
+                               "other": other, "support": 28, "confidence": 1.0})
 
     assertions = [
         rule("followed_by", "POST /api/checkout", "GET /api/orders/{uuid}"),

@@ -8,15 +8,16 @@ from __future__ import annotations
 import uuid
 
 from trodden.replay.options import ReplayOptions
-from trodden.replay.oracles import JudgeContext, Observation, check_assertion
-from trodden.replay.pointer import MISSING
+from trodden.replay.oracles import check_assertion
 from trodden.replay.results import Failure, StepRecord, TestResult
 from trodden.replay.runner import replay_suite
 from trodden.replay.timing import settle_latency
 from trodden.shop.services import free_port
 
+from trodden.assertions import JudgeContext, Observation
+from trodden.assertions.kinds.latency import LatencyAssertion, LatencyParams
+from trodden.assertions.pointer import MISSING
 from trodden.models.suite import (
-    Assertion,
     BrowserExpectation,
     BrowserStep,
     Expectation,
@@ -78,8 +79,8 @@ async def test_target_and_baseline_both_down_is_a_regression_not_a_pass() -> Non
 
 
 def test_browser_timings_get_the_wider_latency_slack() -> None:
-    bound = Assertion(id="a-lat", kind="latency", endpoint="GET /api/products", support=40, confidence=0.99,
-                      params={"max_ms": 80})  # fmt: skip
+    bound = LatencyAssertion(id="a-lat", endpoint="GET /api/products", support=40, confidence=0.99,
+                             params=LatencyParams(max_ms=80))
     ctx = JudgeContext(latency_slack_ms=100, browser_latency_slack_ms=1000)
 
     def timed(ms: float, in_browser: bool) -> Observation:

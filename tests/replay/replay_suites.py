@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from trodden.assertions import make_assertion
 from trodden.models.suite import (
     Assertion,
     AuthProfile,
@@ -41,8 +42,8 @@ def http_test(test_id: str, steps: list[HttpStep], **kw: Any) -> TestCase:
 
 
 def a(aid: str, kind: str, endpoint: str, **kw: Any) -> Assertion:
-    return Assertion(id=aid, kind=kind, endpoint=endpoint, support=kw.pop("support", 40),  # type: ignore[arg-type]
-                     confidence=kw.pop("confidence", 1.0), **kw)
+    return make_assertion({"id": aid, "kind": kind, "endpoint": endpoint, "support": kw.pop("support", 40),
+                           "confidence": kw.pop("confidence", 1.0), **kw})
 
 
 ADD_TO_CART = [

@@ -8,15 +8,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from trodden.replay.flaky import likely_cause, outcome_of
-from trodden.replay.formats import format_matches, type_matches
 from trodden.replay.noise import diff_exchange
 from trodden.replay.options import OptionError, parse_shard
-from trodden.replay.oracles import JudgeContext, Observation, check_assertion, check_expectation, check_temporal
-from trodden.replay.pointer import MISSING, flatten, resolve, resolve_all
+from trodden.replay.oracles import check_assertion, check_expectation, check_temporal
 from trodden.replay.results import Attempt, Failure, StepRecord
 from trodden.replay.routes import RouteTable
-from trodden.replay.templating import MissingVariable, origin_of, render_url, render_value
 
+from trodden.assertions import JudgeContext, Observation, make_assertion
+from trodden.assertions.pointer import MISSING, flatten, resolve, resolve_all
+from trodden.assertions.templates import MissingVariable, origin_of, render_url, render_value
+from trodden.assertions.values import format_matches, type_matches
 from trodden.models.suite import Assertion, Expectation
 
 CTX = JudgeContext()
@@ -30,7 +31,8 @@ def obs(body: Any = None, status: int = 200, *, endpoint: str = "GET /x", durati
 
 
 def assertion(kind: str, endpoint: str = "GET /x", **kw: Any) -> Assertion:
-    return Assertion(id=f"a-{kind}", kind=kind, endpoint=endpoint, support=10, confidence=1.0, **kw)  # type: ignore[arg-type]
+    return make_assertion({"id": f"a-{kind}", "kind": kind, "endpoint": endpoint, "support": 10, "confidence": 1.0,
+                           **kw})
 
 
 # --- pointers -----------------------------------------------------------------------------------

@@ -73,7 +73,7 @@ def test_select_generate_export(shop_store: Store, dsn: str, tmp_path: Path) -> 
     code, out, err = cli("export", "--dsn", dsn, "--suite", "shop", "--format", "pytest", "-o", str(tmp_path / "p"))
     assert code == 0, err
     names = sorted(p.name for p in (tmp_path / "p").iterdir())
-    assert names == ["conftest.py", "test_shop_http.py", "trodden_runtime.py"]
+    assert names == ["conftest.py", "test_shop_http.py"]
     compile((tmp_path / "p" / "test_shop_http.py").read_text(), "test_shop_http.py", "exec")
 
     # novel against the suite just generated: only what it does not cover yet

@@ -31,7 +31,9 @@ def test_mined_latency_names_its_quantile(shop_corpus: list[Session]) -> None:
     latency = [a for a in mine_assertions(shop_corpus, options) if a.kind == "latency"]
     assert latency
     for a in latency:
+        assert a.kind == "latency"
         p = a.params
-        assert 50 <= p["percentile"] <= 99 and p["percentile"] == supported_percentile(a.support, 99, 10)
-        assert p["max_ms"] >= p["quantile_ms"] + options.latency_floor_ms - 0.1
-        assert f"p{p['percentile']:g} " in (a.description or "")
+        assert p.percentile is not None and p.quantile_ms is not None
+        assert 50 <= p.percentile <= 99 and p.percentile == supported_percentile(a.support, 99, 10)
+        assert p.max_ms >= p.quantile_ms + options.latency_floor_ms - 0.1
+        assert f"p{p.percentile:g} " in (a.description or "")

@@ -1,7 +1,8 @@
 """The suite's intermediate representation (IR): what `generate` writes and `replay` runs.
 
 A suite revision is one JSON document (`Suite`), stored in `suite_revisions.ir` and exported by
-`trodden export --format json`. `docs/suite-ir.schema.json` is generated from these models.
+`trodden export --format json`. `docs/suite-ir.schema.json` is generated from these models. What
+its checks mean (`Assertion`, one class per kind, and a step's `Expectation`) is `trodden.assertions`.
 
 Templates: request URLs, header values and string leaves of bodies may contain `{{var}}`, filled
 from variables that earlier steps extracted (`Extraction`) or that an auth profile provides.
@@ -12,13 +13,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from trodden.assertions.base import IRModel as _Model
+from trodden.assertions.expectation import Expectation
+from trodden.assertions.registry import Assertion
+
+__all__ = ["IR_VERSION", "Assertion", "AuthProfile", "BrowserExpectation", "BrowserStep", "Expectation", "Extraction",
+           "HttpRequest", "HttpStep", "Locator", "Step", "Suite", "TestCase", "ValueFrom"]  # fmt: skip
 
 IR_VERSION = 1
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
 class Extraction(_Model):
@@ -38,16 +42,6 @@ class HttpRequest(_Model):
     headers: dict[str, str] = Field(default_factory=dict)
     body: Any = None
     body_kind: Literal["json", "form", "text"] | None = None
-
-
-class Expectation(_Model):
-    """What a step's recorded response promises. Volatile values are checked by format only."""
-
-    status: int | None = None
-    shape: dict[str, str] = Field(default_factory=dict)  # JSON pointer -> type name (object, array, string, ...)
-    values: dict[str, Any] = Field(default_factory=dict)  # JSON pointer -> value stable across sessions
-    formats: dict[str, str] = Field(default_factory=dict)  # JSON pointer -> uuid|email|url|date|datetime|numeric|...
-    headers: dict[str, str] = Field(default_factory=dict)  # stable response headers (e.g. content-type)
 
 
 class HttpStep(_Model):
@@ -111,35 +105,6 @@ class TestCase(_Model):
     auth_profile: str | None = None
     steps: list[Step]
     variables: dict[str, Any] = Field(default_factory=dict)  # initial values (pseudonymised inputs)
-
-
-class Assertion(_Model):
-    """A mined invariant. `endpoint` is "METHOD /route"; temporal ones name two endpoints."""
-
-    id: str
-    kind: Literal[
-        "status",
-        "latency",
-        "present",
-        "not_null",
-        "type",
-        "format",
-        "value_set",
-        "range",
-        "error_shape",
-        "followed_by",
-        "preceded_by",
-        "co_occurs",
-    ]
-    endpoint: str
-    field: str | None = None  # JSON pointer into the response body
-    other: str | None = None  # the second endpoint of a temporal/co-occurrence rule
-    params: dict[str, Any] = Field(default_factory=dict)  # e.g. {"max_ms": 120}, {"values": [...]}, {"class": "2xx"}
-    condition: dict[str, Any] = Field(default_factory=dict)  # e.g. {"status": 200}, {"auth": "user"}
-    support: int
-    confidence: float
-    sessions: list[str] = Field(default_factory=list)  # a sample of the sessions it came from
-    description: str = ""
 
 
 class ValueFrom(_Model):

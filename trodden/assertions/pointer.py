@@ -1,11 +1,12 @@
 """JSON pointers (RFC 6901) over parsed JSON: resolve one, or flatten a document into all of them.
 
-Expectations, mined assertions and baseline diffs all address response fields by pointer; the
-handful of lines here keep those three in exact agreement on escaping and on what "missing" means.
+Expectations, mined assertions, the miner and baseline diffs all address response fields by pointer;
+the handful of lines here keep them in exact agreement on escaping and on what "missing" means.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, Final
 
 
@@ -101,3 +102,15 @@ def resolve_all(document: Any, pointer: str) -> list[tuple[str, Any]]:
     for path, child in children:
         out.extend((path + sub, value) for sub, value in resolve_all(child, tail))
     return out
+
+
+def walk(document: Any, pointer: str = "", max_items: int = 20) -> Iterator[tuple[str, Any]]:
+    """(pointer, value) of every node of a document, the root first; the items of an array share
+    one pointer `.../*` (the first `max_items` of them), as mined assertions address them."""
+    yield pointer, document
+    if isinstance(document, dict):
+        for key, child in document.items():
+            yield from walk(child, f"{pointer}/{escape(str(key))}", max_items)
+    elif isinstance(document, list):
+        for child in document[:max_items]:
+            yield from walk(child, f"{pointer}/*", max_items)

@@ -1,7 +1,9 @@
 """Types and formats of JSON values, named the way the suite IR names them.
 
 Volatile values (ids, timestamps, tokens) are judged by these, never by value, so each checker
-accepts every legitimate spelling of its format and nothing else.
+accepts every legitimate spelling of its format and nothing else. The miner and the generator
+name what they saw with `json_type` and `detect_format`; a detected format always passes its
+checker (`format_matches`), so a recording never contradicts what was mined from it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,22 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _NUMERIC = re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$")
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def json_type(value: Any) -> str:
+    """The IR's name of a value's JSON type: `object`, `array`, `string`, `number` (integers
+    included), `boolean`, `null`. What the miner and the generator record."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
 
 
 def type_name(value: Any) -> str:
@@ -38,8 +56,15 @@ def type_name(value: Any) -> str:
     return type(value).__name__
 
 
-_TYPE_ALIASES = {"int": "integer", "float": "number", "bool": "boolean", "str": "string", "dict": "object",
-                 "list": "array", "none": "null"}
+_TYPE_ALIASES = {
+    "int": "integer",
+    "float": "number",
+    "bool": "boolean",
+    "str": "string",
+    "dict": "object",
+    "list": "array",
+    "none": "null",
+}
 
 
 def type_matches(value: Any, expected: str) -> bool:
@@ -93,6 +118,36 @@ _CHECKERS: dict[str, Callable[[str], bool]] = {
 
 def known_format(name: str) -> bool:
     return name.lower() in _CHECKERS
+
+
+# What the miner calls a value, tried in this order; each pattern is narrower than its checker
+# (hex needs 16+ characters with a digit, so words like "cafe" are not hex ids).
+_DETECTORS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("uuid", _UUID),
+    ("datetime", re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")),
+    ("date", _DATE),
+    ("email", _EMAIL),
+    ("url", re.compile(r"^(https?://|/)[^\s]*$")),
+    ("numeric", re.compile(r"^-?\d+(\.\d+)?$")),
+    ("hex", re.compile(r"^(?=.*\d)[0-9a-fA-F]{16,}$")),
+)
+
+
+def detect_format(value: Any) -> str | None:
+    """The format of a string value (uuid, datetime, date, email, url, numeric, hex), or None."""
+    if not isinstance(value, str):
+        return None
+    for name, pattern in _DETECTORS:
+        if pattern.match(value):
+            return name if _CHECKERS[name](value) else None
+    return None
+
+
+def same_value(actual: Any, expected: Any) -> bool:
+    """JSON equality: `true` is not `1`, `1` is `1.0`."""
+    if isinstance(actual, bool) or isinstance(expected, bool):
+        return actual is expected or (type(actual) is type(expected) and actual == expected)
+    return bool(actual == expected)
 
 
 def format_matches(value: Any, fmt: str) -> bool:

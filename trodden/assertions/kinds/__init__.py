@@ -1,0 +1,1 @@
+"""One module per assertion kind; `trodden.assertions.registry` lists them."""

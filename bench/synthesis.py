@@ -32,7 +32,8 @@ def _rss_mib() -> float:
 def run_selection(n: int) -> dict[str, float]:
     from trodden.synthesis.corpus import raw_step_sessions
     from trodden.synthesis.journeys import build_journeys
-    from trodden.synthesis.selection import Coverage, SelectOptions, select_journeys
+    from trodden.synthesis.selection import SelectOptions, select_journeys
+    from trodden.synthesis.strategies import Coverage
 
     sessions = list(raw_step_sessions(n))
     # The corpus stands in for the store, which `trodden select` streams (a session's steps are

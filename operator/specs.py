@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
+from trodden.synthesis.strategies import STRATEGIES, STRATEGY_NAMES
+from trodden.synthesis.strategies import Strategy as SelectionStrategy
 
 from trodden.models.sanitization import BuiltinRule
 
@@ -162,31 +164,55 @@ class RumSourceStatus(Wire):
 # SessionSelector
 
 
-class Strategy(Wire):
-    model_config = ConfigDict(
-        json_schema_extra=cel(
-            ("!(self.type in ['frequent', 'rare']) || has(self.count)", "frequent and rare need count"),
-            ("self.type != 'event' || has(self.event)", "strategy event needs the event name in `event`"),
-            ("self.type == 'event' || !has(self.event)", "`event` is only for strategy event"),
-            ("self.type != 'slow' || has(self.percentile)", "strategy slow needs `percentile` (e.g. 95)"),
-        )
-    )
+def _strategy_rules() -> list[tuple[str, str]]:
+    """CEL rules from the registry: a strategy's argument field is required for it, and a field
+    only one strategy may carry is refused on the others."""
+    by_field: dict[str, list[str]] = {}
+    for name, cls in STRATEGIES.items():
+        if cls.argument is not None:
+            by_field.setdefault(cls.argument.spec_field, []).append(name)
+    rules: list[tuple[str, str]] = []
+    for spec_field, names in by_field.items():
+        argument = STRATEGIES[names[0]].argument
+        assert argument is not None
+        wire, listed, who = to_camel(spec_field), ", ".join(f"'{n}'" for n in names), " and ".join(names)
+        need = "needs" if len(names) == 1 else "need"
+        if argument.required_in_spec:
+            message = f"strategy {who} {need} {argument.spec_hint}"
+            rules.append((f"!(self.type in [{listed}]) || has(self.{wire})", message))
+        if argument.only_in_spec:
+            rules.append((f"self.type in [{listed}] || !has(self.{wire})", f"`{wire}` is only for strategy {who}"))
+    return rules
 
-    type: Literal["frequent", "rare", "event", "errors", "slow", "novel"]
+
+# The names, which field carries each one's argument and the CEL rules come from the registry of
+# selection strategies (`trodden.synthesis.strategies`).
+class Strategy(Wire):
+    """A way of choosing sessions: `type` names it; `count`, `event` or `percentile` is its argument."""
+
+    model_config = ConfigDict(json_schema_extra=cel(*_strategy_rules()))
+
+    type: str = Field(json_schema_extra={"enum": list(STRATEGY_NAMES)})
     count: int | None = Field(None, ge=1, le=10000)
     event: str | None = Field(None, min_length=1, max_length=256)
     percentile: int | None = Field(None, ge=50, le=100)
     min_support: int | None = Field(None, ge=1, le=1_000_000)
 
+    @field_validator("type")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in STRATEGIES:
+            raise ValueError(f"unknown strategy {value!r} (expected one of {', '.join(STRATEGY_NAMES)})")
+        return value
+
+    def strategy(self) -> SelectionStrategy:
+        """The strategy this spec entry describes."""
+        cls = STRATEGIES[self.type]
+        return cls.from_spec(getattr(self, cls.argument.spec_field) if cls.argument else None)
+
     def cli_value(self) -> str:
-        """The `--strategy` value of `trodden select`."""
-        if self.type in ("frequent", "rare"):
-            return f"{self.type}:{self.count}"
-        if self.type == "event":
-            return f"event:{self.event}"
-        if self.type == "slow":
-            return f"slow:p{self.percentile}"
-        return self.type
+        """The `--strategy` value of `trodden select`, written by the strategy itself."""
+        return str(self.strategy())
 
 
 class SessionSelectorSpec(Wire):

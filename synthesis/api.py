@@ -18,7 +18,8 @@ from trodden.synthesis.generate import GenerateOptions, SelectedInput, api_reque
 from trodden.synthesis.journeys import JourneyBuilder, Journeys
 from trodden.synthesis.login import LoginLearner
 from trodden.synthesis.mining import Miner
-from trodden.synthesis.selection import Coverage, Selection, SelectOptions, select_journeys
+from trodden.synthesis.selection import Selection, SelectOptions, select_journeys
+from trodden.synthesis.strategies import Coverage
 from trodden.synthesis.unmask import known_pseudonyms
 from trodden.synthesis.visible import VisibleLearner
 

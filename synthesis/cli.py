@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from trodden.synthesis.strategies import DEFAULT_STRATEGIES, SelectionError, cli_syntax, parse_strategies
 
 from trodden.cliutil import InputError, dsn_option, json_option, print_json, run
 
@@ -36,8 +37,8 @@ def parse_since(since: str | None, window: str | None, now: datetime | None = No
 @click.command()
 @click.option("--source", required=True, help="The RumSource whose sessions to select from.")
 @click.option("--strategy", "strategies", multiple=True, metavar="SPEC",
-              help="frequent:K, rare:K, event:NAME (or event:*), errors, slow:pNN, novel; repeatable or comma "
-                   "separated. Default: frequent:10,rare:10,event:*,errors,slow:p95,novel.")  # fmt: skip
+              help=f"{cli_syntax()} (event:* for every custom event); repeatable or comma separated. "
+                   f"Default: {','.join(DEFAULT_STRATEGIES)}.")  # fmt: skip
 @click.option("--suite", default=None, help="Suite whose coverage `novel` compares against.")
 @click.option("--since", default=None, help="Only sessions active since this ISO date-time.")
 @click.option("--window", default=None, help="Only sessions active in this trailing window (7d, 12h, ...).")
@@ -54,7 +55,7 @@ def select(
     max_sessions: int, similarity: float, min_support: int, name: str | None, as_json: bool, dsn: str | None,
 ) -> None:  # fmt: skip
     """Pick the sessions worth turning into tests, with the reasons for each."""
-    from trodden.synthesis.selection import DEFAULT_STRATEGIES, SelectionError, SelectOptions, parse_strategies
+    from trodden.synthesis.selection import SelectOptions
 
     try:
         parsed = parse_strategies(strategies or DEFAULT_STRATEGIES)

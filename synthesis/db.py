@@ -11,8 +11,9 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from trodden.synthesis.selection import Coverage, Selection
+from trodden.synthesis.selection import Selection
 from trodden.synthesis.steps import RawStep, raw_step_from_row
+from trodden.synthesis.strategies import Coverage
 
 from trodden.log import get_logger
 from trodden.models.events import EVENT_ADAPTER, Session

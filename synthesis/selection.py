@@ -13,7 +13,7 @@ routes, transitions, (route, status) pairs and custom events until the budget is
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,76 +22,19 @@ import numpy.typing as npt
 from trodden.synthesis.bulk_phase import bulk_phase
 from trodden.synthesis.dedup import cluster_journeys
 from trodden.synthesis.journeys import Journeys
+from trodden.synthesis.strategies import (
+    DEFAULT_STRATEGIES,
+    Coverage,
+    SelectionContext,
+    SelectionError,
+    Signals,
+    Strategy,
+    parse_strategies,
+)
+from trodden.synthesis.strategies.base import present, transition_codes
 
-STRATEGY_NAMES = ("frequent", "rare", "event", "errors", "slow", "novel")
-DEFAULT_STRATEGIES = ("frequent:10", "rare:10", "event:*", "errors", "slow:p95", "novel")
 SLOW_MIN_SAMPLES = 20  # a route needs this many timings before "slower than its p95" means anything
 UNEXPECTED_4XX_SHARE = 0.10  # a 4xx is unexpected when under this share of its route's calls
-
-
-class SelectionError(ValueError):
-    """Bad selection options (the CLI turns it into exit code 2)."""
-
-
-@dataclass(frozen=True)
-class Strategy:
-    name: str
-    arg: str | None = None
-
-    def __str__(self) -> str:
-        return self.name if self.arg is None else f"{self.name}:{self.arg}"
-
-    @property
-    def count(self) -> int:
-        return int(self.arg) if self.arg is not None else 10
-
-    @property
-    def percentile(self) -> float:
-        return float((self.arg or "p95").lstrip("pP"))
-
-
-def parse_strategies(specs: Iterable[str]) -> list[Strategy]:
-    """`["frequent:5,rare:3", "errors"]` → strategies; `SelectionError` with the reason if invalid."""
-    out: list[Strategy] = []
-    for spec in specs:
-        for raw_part in spec.split(","):
-            part = raw_part.strip()
-            if not part:
-                continue
-            name, _, arg = part.partition(":")
-            name = name.strip().lower()
-            value = arg.strip() or None
-            if name not in STRATEGY_NAMES:
-                raise SelectionError(f"unknown strategy {name!r} (expected one of {', '.join(STRATEGY_NAMES)})")
-            if name in ("frequent", "rare"):
-                if value is None:
-                    value = "10"
-                if not value.isdigit() or int(value) < 1:
-                    raise SelectionError(f"strategy {name} needs a positive count, as in {name}:10 (got {part!r})")
-            elif name == "event":
-                if not value:
-                    raise SelectionError("strategy event needs a name, as in event:add_to_cart_failed (or event:*)")
-            elif name == "slow":
-                value = value or "p95"
-                try:
-                    pct = float(value.lstrip("pP"))
-                except ValueError:
-                    raise SelectionError(f"strategy slow needs a percentile, as in slow:p95 (got {part!r})") from None
-                if not 0 < pct < 100:
-                    raise SelectionError(f"slow percentile must be between 0 and 100 (got {part!r})")
-            elif value is not None:
-                raise SelectionError(f"strategy {name} takes no argument (got {part!r})")
-            out.append(Strategy(name, value))
-    return out
-
-
-@dataclass
-class Coverage:
-    """What a suite already covers: step texts, transitions between them, and "route → status"."""
-
-    steps: set[str] = field(default_factory=set)
-    transitions: set[tuple[str, str]] = field(default_factory=set)
-    route_statuses: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -126,65 +69,7 @@ class Selection:
         return {"selection_id": self.id, "sessions": [s.to_json() for s in self.sessions], "stats": self.stats}
 
 
-@dataclass
-class _Signals:
-    session_cluster: npt.NDArray[np.int32]
-    cluster_size: npt.NDArray[np.int64]
-    occ_session: npt.NDArray[np.int32]
-    error_occ: npt.NDArray[np.bool_]
-    slow_ratio: npt.NDArray[np.float32]  # [S] max duration / route percentile, 0 when not slow
-    slow_occ_best: dict[int, tuple[int, float, float]]  # session -> (occurrence, duration, bound)
-    signal: npt.NDArray[np.float64]  # [S]
-    unexpected_pairs: dict[tuple[int, int], float]  # (route, status) -> share
-
-
-def _sorted_unique(x: npt.NDArray[Any]) -> npt.NDArray[Any]:
-    """Unique values of an already sorted array in O(n) (occurrence → session is non-decreasing)."""
-    if len(x) == 0:
-        return x
-    keep = np.ones(len(x), dtype=bool)
-    keep[1:] = x[1:] != x[:-1]
-    return x[keep]
-
-
-def _present(codes: npt.NDArray[np.int64], size: int) -> npt.NDArray[np.int64]:
-    """The distinct non-negative codes (< size), by a presence table when it is small enough (O(n)),
-    else by sorting."""
-    codes = codes[codes >= 0]
-    if size <= 50_000_000:
-        return np.flatnonzero(np.bincount(codes, minlength=size))
-    return np.unique(codes)
-
-
-def _transition_codes(j: Journeys) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """(previous step of each occurrence or -1, code prev*V+step of each transition or -1)."""
-    n_occ = len(j.step_ids)
-    prev = np.empty(n_occ, dtype=np.int64)
-    if n_occ:
-        prev[0] = -1
-        prev[1:] = j.step_ids[:-1]
-        prev[j.offsets[:-1][np.diff(j.offsets) > 0]] = -1
-    trans = (prev >= 0) & (prev != j.step_ids)
-    return prev, np.where(trans, prev * len(j.vocab) + j.step_ids, -1)
-
-
-def _best_per_cluster(
-    sessions: npt.NDArray[np.int32], score: npt.NDArray[Any], cluster: npt.NDArray[np.int32]
-) -> list[int]:
-    """One session per cluster: the one with the highest score (ties: lowest index)."""
-    if len(sessions) == 0:
-        return []
-    c = cluster[sessions]
-    order = np.lexsort((sessions, -score[sessions], c))
-    s_sorted, c_sorted = sessions[order], c[order]
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = c_sorted[1:] != c_sorted[:-1]
-    best = s_sorted[first]
-    # strongest first, so a strategy's own order is meaningful
-    return [int(x) for x in best[np.argsort(-score[best], kind="stable")]]
-
-
-def _signals(j: Journeys, journey_cluster: npt.NDArray[np.int32], slow_pct: float | None) -> _Signals:
+def _signals(j: Journeys, journey_cluster: npt.NDArray[np.int32], slow_pct: float | None) -> Signals:
     session_cluster = journey_cluster[j.session_journey]
     cluster_size = np.bincount(session_cluster, minlength=j.n_journeys).astype(np.int64)
     occ_session = j.session_of_occurrence()
@@ -257,7 +142,7 @@ def _signals(j: Journeys, journey_cluster: npt.NDArray[np.int32], slow_pct: floa
         + (slow_ratio > 0)
         + np.minimum(lengths, 50) / 100.0
     )
-    return _Signals(session_cluster, cluster_size, occ_session, error_occ, slow_ratio, slow_best, signal, unexpected)
+    return Signals(session_cluster, cluster_size, occ_session, error_occ, slow_ratio, slow_best, signal, unexpected)
 
 
 def _session_units(j: Journeys, s: int) -> set[tuple[Any, ...]]:
@@ -280,10 +165,6 @@ def _session_units(j: Journeys, s: int) -> set[tuple[Any, ...]]:
     return units
 
 
-def _pct(part: int, whole: int) -> str:
-    return f"{100.0 * part / max(whole, 1):.1f}%"
-
-
 def select_journeys(j: Journeys, options: SelectOptions | None = None) -> Selection:
     """Choose sessions from built journeys. Deterministic for the same input and options."""
     with bulk_phase():  # see there: no reference cycles, large temporaries
@@ -299,76 +180,26 @@ def _select(j: Journeys, options: SelectOptions) -> Selection:
     journey_cluster = cluster_journeys(
         j.journey_steps, j.journey_counts, len(j.vocab), threshold=options.similarity
     )
-    slow_strategies = [s for s in options.strategies if s.name == "slow"]
-    sig = _signals(j, journey_cluster, slow_strategies[0].percentile if slow_strategies else None)
+    slow_pct = next((p for s in options.strategies if (p := s.timing_percentile) is not None), None)
+    sig = _signals(j, journey_cluster, slow_pct)
     n_clusters = len(np.unique(journey_cluster)) if j.n_journeys else 0
 
     reasons: dict[int, list[str]] = {}
     priority: dict[int, int] = {}
     pinned: list[int] = []
     per_strategy: dict[str, int] = {}
-
-    def propose(s: int, reason: str, prio: int) -> None:
-        reasons.setdefault(s, [])
-        if reason not in reasons[s]:
-            reasons[s].append(reason)
-        priority[s] = min(priority.get(s, prio), prio)
-
-    all_sessions = np.arange(n, dtype=np.int32)
-    cap = options.max_sessions  # no strategy proposes more than the budget (strongest first)
+    ctx = SelectionContext(j, journey_cluster, sig, cap=options.max_sessions, min_support=options.min_support,
+                           coverage=options.coverage)
     for prio, strat in enumerate(options.strategies):
-        picked = 0
-        if strat.name == "frequent":
-            reps = np.unique(journey_cluster)
-            order = reps[np.lexsort((reps, -sig.cluster_size[reps]))][: strat.count]
-            first_session = np.full(j.n_journeys, -1, dtype=np.int64)
-            first_session[j.session_journey[::-1]] = np.arange(n)[::-1]
-            for rank, c in enumerate(order.tolist(), start=1):
-                s = int(first_session[c])
-                size = int(sig.cluster_size[c])
-                propose(s, f"frequent: journey #{rank}, {size:,} of {n:,} sessions ({_pct(size, n)})", prio)
-                if s not in pinned:
-                    pinned.append(s)
-                picked += 1
-        elif strat.name == "rare":
-            reps = np.unique(journey_cluster)
-            sizes = sig.cluster_size[reps]
-            eligible = reps[sizes >= options.min_support]
-            sigs = np.array([j.journey_signatures[c] for c in eligible.tolist()], dtype=object)
-            order = eligible[np.lexsort((sigs, sig.cluster_size[eligible]))] if len(eligible) else eligible
-            for c in order[: strat.count].tolist():
-                members = all_sessions[sig.session_cluster == c]
-                s = _best_per_cluster(members, sig.signal, sig.session_cluster)[0]
-                size = int(sig.cluster_size[c])
-                propose(s, f"rare: {size:,} of {n:,} sessions", prio)
-                picked += 1
-        elif strat.name == "event":
-            wanted = {
-                i: v.key for i, v in enumerate(j.vocab) if v.kind == "event" and (strat.arg in ("*", v.key))
-            }
-            for step_id, name in sorted(wanted.items(), key=lambda kv: kv[1]):
-                occ = j.step_ids == step_id
-                sessions = _sorted_unique(sig.occ_session[occ])
-                for s in _best_per_cluster(sessions, sig.signal, sig.session_cluster)[:cap]:
-                    propose(s, f"event {name}", prio)
-                    picked += 1
-        elif strat.name == "errors":
-            sessions = _sorted_unique(sig.occ_session[sig.error_occ])
-            for s in _best_per_cluster(sessions, sig.signal, sig.session_cluster)[:cap]:
-                propose(s, "errors: " + _describe_error(j, sig, s), prio)
-                picked += 1
-        elif strat.name == "slow":
-            sessions = np.nonzero(sig.slow_ratio > 0)[0].astype(np.int32)
-            for s in _best_per_cluster(sessions, sig.slow_ratio, sig.session_cluster)[:cap]:
-                o, dur, bound = sig.slow_occ_best[s]
-                route = j.routes[int(j.route_ids[o])]
-                propose(s, f"slow: {route} {dur:,.0f} ms > p{strat.percentile:g} {bound:,.0f} ms", prio)
-                picked += 1
-        elif strat.name == "novel" and options.coverage is not None:
-            for s, reason in _novel(j, sig, options.coverage, cap):
-                propose(s, reason, prio)
-                picked += 1
-        per_strategy[str(strat)] = picked
+        proposals = strat.propose(ctx)
+        for s, reason in proposals:
+            reasons.setdefault(s, [])
+            if reason not in reasons[s]:
+                reasons[s].append(reason)
+            priority[s] = min(priority.get(s, prio), prio)
+            if strat.pins and s not in pinned:
+                pinned.append(s)
+        per_strategy[str(strat)] = len(proposals)
 
     chosen = _greedy_cover(
         j, reasons=reasons, priority=priority, pinned=pinned, signal=sig.signal, budget=options.max_sessions
@@ -409,73 +240,13 @@ def _total_units(j: Journeys) -> int:
     if len(j.step_ids) == 0:
         return 0
     http = j.route_ids >= 0
-    routes = len(_present(j.route_ids[http].astype(np.int64), len(j.routes)))
-    statuses = len(_present(j.route_ids[http].astype(np.int64) * 1000 + j.statuses[http], len(j.routes) * 1000))
+    routes = len(present(j.route_ids[http].astype(np.int64), len(j.routes)))
+    statuses = len(present(j.route_ids[http].astype(np.int64) * 1000 + j.statuses[http], len(j.routes) * 1000))
     is_event = np.array([v.kind == "event" for v in j.vocab], dtype=bool)
     events = int(np.count_nonzero(np.bincount(j.step_ids, minlength=len(j.vocab))[is_event]))
-    _, tcodes = _transition_codes(j)
-    transitions = len(_present(tcodes, len(j.vocab) ** 2))
+    _, tcodes = transition_codes(j)
+    transitions = len(present(tcodes, len(j.vocab) ** 2))
     return routes + statuses + events + transitions
-
-
-def _describe_error(j: Journeys, sig: _Signals, s: int) -> str:
-    sl = j.session_slice(s)
-    for o in range(sl.start, sl.stop):
-        if not sig.error_occ[o]:
-            continue
-        v = j.vocab[int(j.step_ids[o])]
-        if v.kind == "error":
-            return f"JS {v.verb} error"
-        status = int(j.statuses[o])
-        route = j.routes[int(j.route_ids[o])]
-        if status == 0:
-            return f"{route} failed without a response"
-        share = sig.unexpected_pairs.get((int(j.route_ids[o]), status))
-        if share is not None:
-            return f"{route} → {status} (unexpected: {share:.1%} of its calls)"
-        return f"{route} → {status}"
-    return "error"
-
-
-def _novel(j: Journeys, sig: _Signals, cov: Coverage, cap: int) -> list[tuple[int, str]]:
-    """Sessions with a step, transition or "route → status" the suite does not cover (vectorised:
-    a flag per occurrence, then one session per cluster; reasons only for those kept)."""
-    if len(j.step_ids) == 0:
-        return []
-    texts = [v.text for v in j.vocab]
-    v = len(texts)
-    http = j.route_ids >= 0
-    step_new = np.array([t not in cov.steps for t in texts], dtype=bool)
-    if cov.route_statuses and j.routes:
-        # exact statuses matter for HTTP steps ("POST /cart/{id}/coupon → 409")
-        size = len(j.routes) * 1000
-        codes = np.where(http, j.route_ids.astype(np.int64) * 1000 + j.statuses, -1)
-        new_pair = np.zeros(size, dtype=bool)
-        for p in _present(codes, size).tolist():
-            new_pair[p] = f"{j.routes[p // 1000]} → {p % 1000}" not in cov.route_statuses
-        novel_step = np.where(http, new_pair[np.maximum(codes, 0)], step_new[j.step_ids])
-    else:
-        novel_step = step_new[j.step_ids]
-    # transitions inside a session (not across session boundaries, not a step repeating itself)
-    prev, tcodes = _transition_codes(j)
-    present = _present(tcodes, v * v)
-    new_codes = np.array([c for c in present.tolist() if (texts[c // v], texts[c % v]) not in cov.transitions],
-                         dtype=np.int64)  # fmt: skip
-    novel_occ = novel_step | ((tcodes >= 0) & np.isin(tcodes, new_codes))
-    sessions = _sorted_unique(sig.occ_session[novel_occ])
-    out: list[tuple[int, str]] = []
-    for s in _best_per_cluster(sessions, sig.signal, sig.session_cluster)[:cap]:
-        sl = j.session_slice(s)
-        o = sl.start + int(np.argmax(novel_occ[sl]))
-        step = int(j.step_ids[o])
-        if novel_step[o] and http[o] and cov.route_statuses:
-            what = f"{j.routes[int(j.route_ids[o])]} → {int(j.statuses[o])}"
-        elif novel_step[o]:
-            what = texts[step]
-        else:
-            what = f"{texts[int(prev[o])]} → {texts[step]}"
-        out.append((s, f"novel: covers {what}"))
-    return out
 
 
 def _greedy_cover(

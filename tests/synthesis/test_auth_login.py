@@ -25,7 +25,8 @@ from trodden.synthesis.api import generate_suite, select_sessions
 from trodden.synthesis.corpus import write_sessions
 from trodden.synthesis.export import export_pytest
 from trodden.synthesis.generate import GenerateOptions
-from trodden.synthesis.selection import SelectOptions, parse_strategies
+from trodden.synthesis.selection import SelectOptions
+from trodden.synthesis.strategies import parse_strategies
 
 from trodden.models.events import Session
 from trodden.models.suite import Suite

@@ -7,15 +7,9 @@ import itertools
 
 import pytest
 from trodden.synthesis.journeys import Journeys, build_journeys
-from trodden.synthesis.selection import (
-    Coverage,
-    SelectionError,
-    SelectOptions,
-    _session_units,
-    parse_strategies,
-    select_journeys,
-)
+from trodden.synthesis.selection import SelectOptions, _session_units, select_journeys
 from trodden.synthesis.steps import RawStep
+from trodden.synthesis.strategies import STRATEGIES, Coverage, SelectionError, parse_strategies
 
 
 def http(method: str, path: str, status: int = 200, ms: float = 20.0) -> RawStep:
@@ -170,3 +164,12 @@ def test_bad_strategies_are_refused_with_a_reason(spec: str, message: str) -> No
 def test_comma_lists_and_repeats_combine() -> None:
     assert [str(s) for s in parse_strategies(["frequent:3,rare:2", "errors", "slow"])] == [
         "frequent:3", "rare:2", "errors", "slow:p95"]  # fmt: skip
+
+
+def test_the_registry_reads_back_what_it_writes() -> None:
+    """Every strategy's CLI form parses back to the same strategy (the operator builds its Job's
+    command line from the same classes)."""
+    for name, cls in STRATEGIES.items():
+        example = f"{name}:{cls.argument.example}" if cls.argument else name
+        (strategy,) = parse_strategies([example])
+        assert isinstance(strategy, cls) and parse_strategies([str(strategy)]) == [strategy]

@@ -1,0 +1,30 @@
+"""`frequent:K`: the K most common journeys (after near-duplicate collapse). Pinned: core flows are
+always in the suite."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+from trodden.synthesis.strategies.base import Counted, SelectionContext, pct
+
+
+@dataclass(frozen=True)
+class Frequent(Counted):
+    name: ClassVar[str] = "frequent"
+    pins: ClassVar[bool] = True
+
+    def propose(self, ctx: SelectionContext) -> list[tuple[int, str]]:
+        j, sig, n = ctx.journeys, ctx.signals, ctx.n_sessions
+        reps = np.unique(ctx.journey_cluster)
+        order = reps[np.lexsort((reps, -sig.cluster_size[reps]))][: self.count]
+        first_session = np.full(j.n_journeys, -1, dtype=np.int64)
+        first_session[j.session_journey[::-1]] = np.arange(n)[::-1]
+        out = []
+        for rank, c in enumerate(order.tolist(), start=1):
+            size = int(sig.cluster_size[c])
+            out.append(
+                (int(first_session[c]), f"frequent: journey #{rank}, {size:,} of {n:,} sessions ({pct(size, n)})")
+            )
+        return out

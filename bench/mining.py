@@ -21,13 +21,12 @@ import time
 from trodden.synthesis.corpus import PLANTED_INVARIANTS, PLANTED_NON_INVARIANTS, shop_sessions
 from trodden.synthesis.mining import MiningOptions, mine_assertions
 
+from trodden.assertions import TEMPORAL_KINDS
 from trodden.models.suite import Assertion
-
-TEMPORAL = ("followed_by", "preceded_by", "co_occurs")
 
 
 def key(a: Assertion) -> tuple[str, str, str | None]:
-    return (a.kind, a.endpoint, a.other if a.kind in TEMPORAL else a.field)
+    return (a.kind, a.endpoint, a.other if a.kind in TEMPORAL_KINDS else a.field)
 
 
 def score(assertions: list[Assertion]) -> tuple[float, float, list[object], list[object]]:

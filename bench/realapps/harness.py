@@ -309,15 +309,17 @@ class AppRun:
     def _attribute(self, findings: list[dict[str, Any]], *, peer: bool) -> None:
         explained: set[int] = set()
         for plant, result in zip(self.active, self.result.plants, strict=True):
-            mine = [i for i, f in enumerate(findings) if plant.regression.matches(f)]
+            mine = [i for i, f in enumerate(findings) if plant.matches(f)]
             explained.update(mine)
             if peer:
                 result.peer_caught = bool(mine)
             else:
                 result.caught = bool(mine)
                 result.caught_by = [Finding.of(findings[i]) for i in mine[:3]]
-        if not peer:
-            rest = [f for i, f in enumerate(findings) if i not in explained]
+        rest = [f for i, f in enumerate(findings) if i not in explained]
+        if peer:
+            self.result.peer_unexplained_total = len(rest)
+        else:
             self.result.unexplained_total = len(rest)
             self.result.unexplained = [Finding.of(f) for f in rest[:10]]
 

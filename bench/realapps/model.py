@@ -5,10 +5,12 @@ reset between replays. One module per application under `apps/`, one registry (`
 from __future__ import annotations
 
 import abc
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import aiohttp
 from trodden.shop.regressions import PlantedRegression
@@ -55,10 +57,35 @@ class Plant:
     mechanism: str
     probe: Probe
     exercises: Callable[[RecordedEvent], bool]
+    # A further condition on a finding (e.g. the page's query), where plants share a page or endpoint.
+    where: Callable[[Mapping[str, Any]], bool] | None = None
 
     @property
     def id(self) -> str:
         return self.regression.id
+
+    def matches(self, finding: Mapping[str, Any]) -> bool:
+        """Is a replay report's regression entry about this plant? The shared `matches` checks the
+        assertion kinds, the evidence words and an API endpoint; a page plant must also be on its page
+        (the finding's endpoint or URL), which the shared one leaves open."""
+        r = self.regression
+        if r.endpoint.startswith("PAGE ") and not any(
+            on_page(finding, route.split(" ", 1)[1]) for route in (r.endpoint, *r.also_at)
+        ):
+            return False
+        return r.matches(finding) and (self.where is None or self.where(finding))
+
+
+def on_page(finding: Mapping[str, Any], route: str) -> bool:
+    """A finding's endpoint (`PAGE /path`, `GET /path`) or URL is on this page route (`/books/{id}/`)."""
+    pattern = re.compile("^" + r"[^/\s]+".join(re.escape(p) for p in re.split(r"\{[^}]*\}", route)) + "$")
+    candidates = []
+    endpoint = finding.get("endpoint")
+    if isinstance(endpoint, str) and " " in endpoint:
+        candidates.append(endpoint.split(" ", 1)[1])
+    if isinstance(finding.get("url"), str):
+        candidates.append(urlsplit(finding["url"]).path)
+    return any(pattern.match(c.split("?", 1)[0].split("#", 1)[0]) for c in candidates)
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,8 @@ def print_app(a: AppResult, out: Out = print) -> None:
     if a.unexplained_total:
         out(f"  target findings matching no plant: {a.unexplained_total}, e.g. "
             + "; ".join(f"{f.endpoint} {f.kind} {f.field}" for f in a.unexplained[:3]))
+    if a.peer_unexplained_total:
+        out(f"  peer findings matching no plant: {a.peer_unexplained_total}")
     if a.control_findings:
         out("  control findings, e.g. " + "; ".join(f"{f.endpoint} {f.kind} {f.field}" for f in a.control_findings[:3]))
     out(f"  caught           : {a.caught}/{a.planted}")

@@ -96,6 +96,7 @@ class AppResult(BaseModel):
     unexplained: list[Finding] = Field(default_factory=list)  # target findings that match no plant
     unexplained_total: int = 0
     peer: ReplayOutcome | None = None
+    peer_unexplained_total: int = 0  # peer findings that match no plant (its own false alarms)
     stages: dict[str, float] = Field(default_factory=dict)
     failures: list[str] = Field(default_factory=list)
     seconds: float = 0.0

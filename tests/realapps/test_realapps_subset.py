@@ -14,10 +14,12 @@ import pytest
 from trodden.shop.services import _LIVE_GROUPS
 
 from bench.realapps.__main__ import main
-from bench.realapps.apps.kinto.plants import PLANTS
+from bench.realapps.apps.djadmin.plants import PLANTS as DJANGO_PLANTS
+from bench.realapps.apps.kinto.plants import PLANTS as KINTO_PLANTS
+from bench.realapps.model import Plant
 from bench.realapps.results import RunResult
 
-SERVER = Path(__file__).resolve().parents[2] / "bench/realapps/apps/kinto/server/realapps_kinto_plants.py"
+APPS = Path(__file__).resolve().parents[2] / "bench/realapps/apps"
 SUBSET = ("record-create-200", "numeric-id-number", "page-size-off-by-one")
 SESSIONS = 40
 # What the pipeline catches of SUBSET today. On 2026-12-05 Trodden generates no test from an API
@@ -25,13 +27,19 @@ SESSIONS = 40
 MIN_CAUGHT = 0
 
 
-def test_every_kinto_plant_has_a_branch_in_the_plugin() -> None:
-    known = re.search(r"KNOWN = frozenset\(\{(.*?)\}\)", SERVER.read_text(), re.S)
+@pytest.mark.parametrize(("plants", "injector"), [
+    (KINTO_PLANTS, "kinto/server/realapps_kinto_plants.py"),
+    (DJANGO_PLANTS, "djadmin/site/realapps_django_plants.py"),
+])
+def test_every_plant_is_injected_where_the_app_runs(plants: tuple[Plant, ...], injector: str) -> None:
+    """The plants' descriptions (harness side) and their injection (inside the app's process) list the
+    same ids, and each id has a branch there: a plant that changes nothing would be a silent miss."""
+    source = (APPS / injector).read_text()
+    known = re.search(r"KNOWN = frozenset\(\{(.*?)\}\)", source, re.S)
     assert known is not None
-    in_plugin = set(re.findall(r'"([a-z0-9-]+)"', known.group(1)))
-    assert in_plugin == {p.id for p in PLANTS}
-    for plant in PLANTS:
-        assert f'"{plant.id}" in plants' in SERVER.read_text(), plant.id
+    assert set(re.findall(r'"([a-z0-9-]+)"', known.group(1))) == {p.id for p in plants}
+    for plant in plants:
+        assert re.search(rf'"{plant.id}" in (plants|ACTIVE)', source), plant.id
 
 
 @pytest.mark.timeout(900)
@@ -52,6 +60,7 @@ def test_kinto_subset_through_the_real_pipeline(dsn: str, tmp_path: Path) -> Non
 
     # Each plant changes what the target does (and the control does not), and the recording exercised it.
     assert [p.id for p in app.plants] == list(SUBSET)
+    assert {p.id for p in KINTO_PLANTS} >= set(SUBSET)
     for plant in app.plants:
         assert plant.verified, (plant.id, plant.probe)
         assert plant.exercised_sessions > 0, plant.id

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..model import RealApp
+from .djadmin import DjangoAdminApp
 from .kinto import KintoApp
 
-APPS: dict[str, type[RealApp]] = {app.name: app for app in (KintoApp,)}
+APPS: dict[str, type[RealApp]] = {app.name: app for app in (KintoApp, DjangoAdminApp)}
 
 
 def make_app(name: str, run_dir: Path) -> RealApp:

@@ -39,7 +39,10 @@ CHART_VARIANTS := \
 	"" \
 	"--set postgres.enabled=false --set externalDatabase.existingSecret=trodden-db" \
 	"--set operator.replicas=2" \
-	"--set operator.replicas=2 --set operator.watchNamespaces={shop,staging}"
+	"--set operator.replicas=2 --set operator.watchNamespaces={shop,staging}" \
+	"--set-string postgres.password=p@ss:w/rd%23!&x" \
+	"--set postgres.existingSecret=team-db --set postgres.passwordKey=pw" \
+	"--set operator.replicas=3 --set operator.podDisruptionBudget.minAvailable=2"
 CONFORM := $(KUBECONFORM) -strict -summary $(KUBECONFORM_SKIP) \
 	-schema-location '$(CRD_SCHEMA_DIR)/{{ .ResourceKind }}-{{ .Group }}-{{ .ResourceAPIVersion }}.json'
 

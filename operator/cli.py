@@ -6,6 +6,7 @@ import asyncio
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import click
 
@@ -40,6 +41,24 @@ def crds(outputs: tuple[Path, ...], check: bool, to_stdout: bool) -> None:
         click.echo(f"wrote {path}")
 
 
+def dsn_with_password(dsn: str, password: str) -> str:
+    """`dsn` with `password` put in, URL-encoded (`TRODDEN_DB_PASSWORD`, from a Secret).
+
+    The chart passes the bundled database's DSN without its password and the password from its
+    Secret, so no rendered manifest holds it and any character in it survives. InputError when
+    the DSN names no user or already carries a password (two sources, one would be ignored).
+    """
+    parts = urlsplit(dsn)
+    if parts.scheme not in ("postgres", "postgresql") or not parts.hostname:
+        raise InputError("TRODDEN_DB_PASSWORD needs a DSN of the form postgresql://USER@HOST[:PORT]/DB")
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    if not userinfo:
+        raise InputError("TRODDEN_DB_PASSWORD is set but the DSN names no user (postgresql://USER@HOST/DB)")
+    if ":" in userinfo:
+        raise InputError("TRODDEN_DB_PASSWORD is set but the DSN already has a password: give only one")
+    return urlunsplit(parts._replace(netloc=f"{userinfo}:{quote(password, safe='')}@{hostport}"))
+
+
 @click.command()
 @dsn_option
 @click.option("-n", "--namespace", "namespaces", multiple=True, help="Watch only these namespaces (default: all).")
@@ -62,8 +81,11 @@ def operator(  # noqa: PLR0917  (one parameter per CLI option)
     for port in (http_port, health_port):
         if not 0 < port < 65536:
             raise InputError(f"port {port} is out of range")
-    if not (dsn or os.environ.get("TRODDEN_DSN")):
+    dsn = dsn or os.environ.get("TRODDEN_DSN")
+    if not dsn:
         get_logger(__name__).warning("no DSN (--dsn / TRODDEN_DSN): pods get none, status shows no results")
+    elif os.environ.get("TRODDEN_DB_PASSWORD"):
+        dsn = dsn_with_password(dsn, os.environ["TRODDEN_DB_PASSWORD"])
     run(_operate(dsn, namespaces, image, image_pull_policy, pod_service_account, peering, priority, http_port,
                  health_port))
 
@@ -79,8 +101,7 @@ async def _operate(  # noqa: PLR0917
     from trodden.operator.reconcile import Context
 
     kube = Kube()
-    ctx = Context(kube=kube, runtime=Runtime(image=image, image_pull_policy=pull, service_account=pod_sa),
-                  dsn=dsn or os.environ.get("TRODDEN_DSN"))
+    ctx = Context(kube=kube, runtime=Runtime(image=image, image_pull_policy=pull, service_account=pod_sa), dsn=dsn)
     runner = await webhook.start(kube, http_port)
     memo: Any = kopf.Memo(ctx=ctx)
     try:

@@ -16,18 +16,21 @@ Environment:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 CLUSTER_DIR = Path(__file__).resolve().parent / "cluster"
 sys.path.insert(0, str(CLUSTER_DIR))
 
+import chartrelease  # noqa: E402
 import gobins  # noqa: E402
 import k8sbins  # noqa: E402
 import localcluster  # noqa: E402
@@ -144,3 +147,27 @@ def project_image(running_node: None, local_cluster: localcluster.LocalCluster |
     socket = localnode.paths(local_cluster)["socket"]
     archive = _built_images.get("project") or projectimage.ensure_image()
     return projectimage.import_into(socket, archive)
+
+
+@pytest.fixture
+def install_chart(
+    kube: Kube, project_image: str, local_cluster: localcluster.LocalCluster | None
+) -> Iterator[Callable[..., chartrelease.Release]]:
+    """Install `charts/trodden` for real: `install_chart(namespace, values=None, release="trodden")`.
+
+    The operator runs in a pod of the project image with the chart's RBAC, watching `namespace`
+    only (values merge over that), with the bundled PostgreSQL; every release is uninstalled (its
+    resources deleted first, while its operator still runs) when the test ends.
+    """
+    postgres_image = localnode.POSTGRES_IMAGE if local_cluster is not None else os.environ.get(
+        "TRODDEN_E2E_POSTGRES_IMAGE")
+    volume_root = local_cluster.dir / "volumes" if local_cluster is not None else None
+    with contextlib.ExitStack() as stack:
+
+        def install(namespace: str, values: dict[str, Any] | None = None, release: str = "trodden"
+                    ) -> chartrelease.Release:
+            base = chartrelease.release_values(namespace, project_image, postgres_image)
+            return stack.enter_context(chartrelease.installed(
+                kube, namespace, chartrelease.merge(base, values or {}), release=release, volume_root=volume_root))
+
+        yield install

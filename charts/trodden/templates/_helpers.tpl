@@ -31,15 +31,27 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
 
-{{/* The Secret and key holding the DSN the operator uses (and copies to the namespaces it serves). */}}
-{{- define "trodden.dsnSecret" -}}
-{{- if .Values.postgres.enabled -}}
+{{/* The bundled PostgreSQL: its Secret and key holding the password (given, generated or the user's). */}}
+{{- define "trodden.dbName" -}}
 {{- printf "%s-db" (include "trodden.fullname" .) -}}
-{{- else -}}
-{{- required "set externalDatabase.existingSecret when postgres.enabled is false" .Values.externalDatabase.existingSecret -}}
-{{- end -}}
 {{- end -}}
 
-{{- define "trodden.dsnKey" -}}
-{{- if .Values.postgres.enabled -}}dsn{{- else -}}{{ .Values.externalDatabase.dsnKey }}{{- end -}}
+{{- define "trodden.dbPasswordSecret" -}}
+{{- default (include "trodden.dbName" .) .Values.postgres.existingSecret -}}
+{{- end -}}
+
+{{- define "trodden.dbPasswordKey" -}}
+{{- if .Values.postgres.existingSecret -}}{{ .Values.postgres.passwordKey }}{{- else -}}password{{- end -}}
+{{- end -}}
+
+{{/* No password given and no Secret named: a hook Job generates one in the cluster, once. */}}
+{{- define "trodden.dbGeneratesPassword" -}}
+{{- if and .Values.postgres.enabled (not .Values.postgres.password) (not .Values.postgres.existingSecret) -}}true{{- end -}}
+{{- end -}}
+
+{{/* The bundled database's DSN without its password: the operator adds the password (URL-encoded)
+from TRODDEN_DB_PASSWORD, so no render ever holds it. User and database names are restricted by
+values.schema.json to characters that need no encoding. */}}
+{{- define "trodden.bundledDsn" -}}
+{{- printf "postgresql://%s@%s.%s.svc:5432/%s" .Values.postgres.user (include "trodden.dbName" .) .Release.Namespace .Values.postgres.database -}}
 {{- end -}}

@@ -50,6 +50,8 @@ PAUSE_IMAGE = "localhost/trodden-pause:1"
 # Not ":latest": that tag defaults pods to imagePullPolicy Always, and there is no registry.
 BASE_IMAGE = "localhost/trodden-e2e-base:local"
 TEST_IMAGE = "localhost/trodden-e2e:local"
+# PostgreSQL for the chart's bundled database (no postgres image can be pulled): node/postgres.
+POSTGRES_IMAGE = "localhost/trodden-postgres:15-local"
 ISOLATION_CHAIN = "TRODDEN-NODE-ISOLATION"
 # Services on the node's address (API server, kubelet, DNS) answer this machine and its pods only.
 INPUT_CHAIN = "TRODDEN-NODE-INPUT"
@@ -143,7 +145,10 @@ def _inputs_digest() -> str:
     """Images are rebuilt when anything they are made from changes."""
     digest = hashlib.sha256()
     # Only what goes into the images: the node's configuration templates are rendered at start.
-    inputs = [NODE_FILES / "Dockerfile", NODE_FILES / "base-image.sh", *(NODE_FILES / "pause").glob("*")]
+    inputs = [
+        NODE_FILES / "Dockerfile", NODE_FILES / "base-image.sh", *(NODE_FILES / "pause").glob("*"),
+        *(NODE_FILES / "postgres").glob("*"),
+    ]
     for path in sorted(inputs):
         if path.is_file():
             digest.update(path.name.encode() + path.read_bytes())
@@ -184,18 +189,15 @@ def ensure_images() -> Path:
             str(NODE_FILES),
             what="build the test image with podman",
         )
+        run(
+            "podman", "build", "--network=host", "--build-arg", f"BASE_IMAGE={BASE_IMAGE}", "-t", POSTGRES_IMAGE,
+            "-f", str(NODE_FILES / "postgres" / "Containerfile"), str(NODE_FILES / "postgres"),
+            what="build the PostgreSQL image with podman", timeout=1200,
+        )
         staging = archive.with_suffix(".tmp")
         run(
-            "podman",
-            "save",
-            "--format",
-            "docker-archive",
-            "-m",
-            "-o",
-            str(staging),
-            PAUSE_IMAGE,
-            BASE_IMAGE,
-            TEST_IMAGE,
+            "podman", "save", "--format", "docker-archive", "-m", "-o", str(staging),
+            PAUSE_IMAGE, BASE_IMAGE, TEST_IMAGE, POSTGRES_IMAGE,
             what="save the images",
         )
         os.replace(staging, archive)

@@ -483,20 +483,57 @@ def replay_job(owner: Owner, spec: ReplayRunSpec, runtime: Runtime,
     )
 
 
-def rollout_replayrun(suite: Owner, replay_on: ReplayOnRollout, template_hash: str) -> dict[str, Any]:
-    """The ReplayRun created for a new rollout (pod template) of the suite's Deployment."""
+TEMPLATE_HASH_LABEL = "trodden.dev/template-hash"
+REVISION_LABEL = "trodden.dev/rollout-revision"
+ROLLOUT_COMPONENT = "rollout-replay"
+# The deployment controller numbers each rollout of a Deployment (a rollback to an older template
+# too: it becomes the newest revision); scaling does not change it.
+REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """One rollout of a Deployment: its pod template and the controller's revision number for it."""
+
+    template_hash: str
+    revision: str
+
+    @classmethod
+    def of(cls, deployment: dict[str, Any]) -> Rollout:
+        meta = deployment.get("metadata") or {}
+        revision = (meta.get("annotations") or {}).get(REVISION_ANNOTATION) or f"g{meta.get('generation') or 0}"
+        return cls(pod_template_hash(deployment), str(revision))
+
+    def labels(self) -> dict[str, str]:
+        return {TEMPLATE_HASH_LABEL: self.template_hash[:63], REVISION_LABEL: self.revision[:63]}
+
+
+def rollout_replayrun(suite: Owner, replay_on: ReplayOnRollout, rollout: Rollout) -> dict[str, Any]:
+    """The ReplayRun created for a new rollout (pod template) of the suite's Deployment.
+
+    One name per rollout, never reused: the rollout's revision is part of it, so a rollback to a
+    template replayed before, or the same template rolled out again, gets a fresh run rather than
+    the old verdict; and the run's spec is part of it, so a changed `replayOn` never meets an existing
+    run of the same name (a ReplayRun's spec is immutable: applying over it would be a 422)."""
     spec = ReplayRunSpec(
         suite=suite.name, target=replay_on.target, baseline=replay_on.baseline, shards=replay_on.shards,
         retries=replay_on.retries,
     )
+    attempt = short_hash([rollout.revision, spec.wire()], 6)
     return {
         "apiVersion": API_VERSION,
         "kind": "ReplayRun",
-        "metadata": metadata(suite, bounded_name(suite.name, "rollout", template_hash[:10]), "rollout-replay",
-                             {"trodden.dev/deployment": replay_on.deployment[:63],
-                              "trodden.dev/template-hash": template_hash[:63]}),
+        "metadata": metadata(suite, bounded_name(suite.name, "rollout", rollout.template_hash[:10], attempt),
+                             ROLLOUT_COMPONENT,
+                             {"trodden.dev/deployment": replay_on.deployment[:63], **rollout.labels()}),
         "spec": spec.wire(),
     }
+
+
+def rollout_runs_selector(suite_name: str, rollout: Rollout | None = None) -> dict[str, str]:
+    """Labels of a suite's rollout ReplayRuns (of one rollout, when given)."""
+    selector = {"trodden.dev/testsuite": suite_name[:63], "app.kubernetes.io/component": ROLLOUT_COMPONENT}
+    return {**selector, **(rollout.labels() if rollout is not None else {})}
 
 
 def pod_template_hash(deployment: dict[str, Any]) -> str:

@@ -227,13 +227,17 @@ async def testsuite(ctx: Context, body: Any) -> None:
 
 
 def rollout_finished(deployment: dict[str, Any]) -> bool:
-    """The Deployment's controller has rolled out its current template to every replica."""
+    """The Deployment's controller has rolled out its current template to every replica.
+
+    A Deployment at zero replicas (a Flagger canary between analyses) has rolled out nothing there
+    is to replay against: it waits until it has pods, it does not count as finished."""
     meta = deployment.get("metadata") or {}
     spec = deployment.get("spec") or {}
     st = deployment.get("status") or {}
     want = int(spec.get("replicas", 1))
     return (
-        int(st.get("observedGeneration") or 0) >= int(meta.get("generation") or 0)
+        want > 0
+        and int(st.get("observedGeneration") or 0) >= int(meta.get("generation") or 0)
         and int(st.get("updatedReplicas") or 0) >= want
         and int(st.get("availableReplicas") or 0) >= want
         and int(st.get("replicas") or 0) <= int(st.get("updatedReplicas") or 0)
@@ -254,17 +258,18 @@ async def replay_on_rollout(ctx: Context, owner: Owner, spec: TestSuiteSpec, old
         return {"rolloutTemplateHash": template}
     if seen == template or not rollout_finished(deployment):
         return {}
-    run = builders.rollout_replayrun(owner, spec.replay_on, template)
-    await ctx.kube.apply(run)
-    log.info("rollout replay created", namespace=owner.namespace, suite=owner.name,
-             replayrun=run["metadata"]["name"], deployment=spec.replay_on.deployment)
+    run = builders.rollout_replayrun(owner, spec.replay_on, builders.Rollout.of(deployment))
+    # Created, never applied over: a run of this name is this very rollout's (a restart between the
+    # create and the status write finds it); its immutable spec is never patched.
+    if await ctx.kube.create(run) is not None:
+        log.info("rollout replay created", namespace=owner.namespace, suite=owner.name,
+                 replayrun=run["metadata"]["name"], deployment=spec.replay_on.deployment)
     await prune_rollout_runs(ctx, owner, spec.replay_on.keep_runs)
     return {"rolloutTemplateHash": template, "lastReplayRun": run["metadata"]["name"]}
 
 
 async def prune_rollout_runs(ctx: Context, owner: Owner, keep: int) -> None:
-    runs = await ctx.kube.list(API_VERSION, "ReplayRun", owner.namespace, {
-        "trodden.dev/testsuite": owner.name[:63], "app.kubernetes.io/component": "rollout-replay"})
+    runs = await ctx.kube.list(API_VERSION, "ReplayRun", owner.namespace, builders.rollout_runs_selector(owner.name))
     runs.sort(key=lambda r: r["metadata"].get("creationTimestamp") or "")
     for old in runs[: max(0, len(runs) - keep)]:
         await ctx.kube.delete(API_VERSION, "ReplayRun", old["metadata"]["name"], owner.namespace)

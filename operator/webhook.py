@@ -3,9 +3,12 @@
 Flagger calls a webhook with `POST {"name", "namespace", "phase", "metadata": {...}}` and passes
 the check on any 2xx. `POST /flagger/replayrun` answers 200 when the ReplayRun has `Succeeded=True`,
 409 when it failed, 425 while it runs (or none exists yet for the rollout), 404 when it does not
-exist, 400 for a malformed call. The ReplayRun is `metadata.replayrun`, or the latest rollout run of
-the TestSuite `metadata.testsuite` (its `status.lastReplayRun`); namespace `metadata.namespace`,
-else the canary's.
+exist, 400 for a malformed call. The ReplayRun is `metadata.replayrun`, or, with `metadata.testsuite`,
+that TestSuite's run *for the rollout in progress* of its Deployment: a run carries its pod template's
+hash and the deployment controller's revision number (labels `trodden.dev/template-hash` and
+`trodden.dev/rollout-revision`), and a verdict about another rollout (the previous revision's, or an
+earlier rollout of a template rolled back to) is never served for this one: 425 until this rollout's
+run exists and has finished. Namespace `metadata.namespace`, else the canary's.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import re
 from typing import Any
 
 from aiohttp import web
-from trodden.operator import conditions
+from trodden.operator import builders, conditions
 from trodden.operator.kube import Kube
 from trodden.operator.specs import API_VERSION, DNS_LABEL
 
@@ -37,6 +40,41 @@ def gate_response(run: dict[str, Any] | None, namespace: str, name: str) -> tupl
     if cond.get("status") == "True":
         return 200, {"ok": True, "reason": cond.get("message", ""), **counts}
     return 409, {"ok": False, "reason": f"{cond.get('reason')}: {cond.get('message', '')}", **counts}
+
+
+def current_rollout_run(runs: list[dict[str, Any]], rollout: builders.Rollout) -> dict[str, Any] | None:
+    """Pure: the suite's run made for this very rollout (template and revision), None when there is none.
+
+    A run of the same template from an earlier rollout (before a rollback to it, or before the same
+    template was rolled out again) carries another revision: its verdict is not this rollout's."""
+    wanted = rollout.labels()
+    mine = [r for r in runs if wanted.items() <= (((r.get("metadata") or {}).get("labels") or {}).items())]
+    mine.sort(key=lambda r: (r["metadata"].get("creationTimestamp") or "", r["metadata"].get("name") or ""))
+    return mine[-1] if mine else None
+
+
+async def suite_gate(kube: Kube, namespace: str, suite_name: str) -> tuple[int, dict[str, Any]]:
+    """The gate for "the rollout in progress of TestSuite X": its Deployment's current template's run."""
+    suite = await kube.get(API_VERSION, "TestSuite", suite_name, namespace)
+    if suite is None:
+        return 404, {"ok": False, "reason": f"TestSuite {namespace}/{suite_name} not found"}
+    deployment_name = ((suite.get("spec") or {}).get("replayOn") or {}).get("deployment")
+    if not deployment_name:
+        return 400, {"ok": False, "reason": f"TestSuite {namespace}/{suite_name} has no replayOn: name the"
+                                            " ReplayRun in metadata.replayrun instead"}
+    deployment = await kube.get("apps/v1", "Deployment", deployment_name, namespace)
+    if deployment is None:
+        return 404, {"ok": False, "reason": f"Deployment {namespace}/{deployment_name} not found"}
+    rollout = builders.Rollout.of(deployment)
+    runs = await kube.list(API_VERSION, "ReplayRun", namespace, builders.rollout_runs_selector(suite_name, rollout))
+    run = current_rollout_run(runs, rollout)
+    about = {"template": rollout.template_hash, "revision": rollout.revision}
+    if run is None:
+        return 425, {"ok": False, **about, "reason": f"no replay yet of {deployment_name}'s rollout in progress"
+                     f" (revision {rollout.revision}, template {rollout.template_hash})"}
+    name = run["metadata"]["name"]
+    code, body = gate_response(run, namespace, name)
+    return code, {**body, "replayrun": name, **about}
 
 
 def parse_call(payload: Any, query: dict[str, str]) -> tuple[str, str, str]:
@@ -67,17 +105,11 @@ def make_app(kube: Kube) -> web.Application:
         except ValueError as err:
             return web.json_response({"ok": False, "reason": str(err)}, status=400)
         if kind == "TestSuite":
-            suite = await kube.get(API_VERSION, "TestSuite", name, namespace)
-            if suite is None:
-                return web.json_response({"ok": False, "reason": f"TestSuite {namespace}/{name} not found"},
-                                         status=404)
-            latest = (suite.get("status") or {}).get("lastReplayRun")
-            if not latest:
-                return web.json_response({"ok": False, "reason": "no rollout ReplayRun yet"}, status=425)
-            name = str(latest)
-        run = await kube.get(API_VERSION, "ReplayRun", name, namespace)
-        code, body = gate_response(run, namespace, name)
-        log.info("flagger gate", namespace=namespace, replayrun=name, status=code)
+            code, body = await suite_gate(kube, namespace, name)
+        else:
+            code, body = gate_response(await kube.get(API_VERSION, "ReplayRun", name, namespace), namespace, name)
+        log.info("flagger gate", namespace=namespace, kind=kind, name=name, replayrun=body.get("replayrun", name),
+                 status=code, phase=payload.get("phase") if isinstance(payload, dict) else None)
         return web.json_response(body, status=code)
 
     app = web.Application()

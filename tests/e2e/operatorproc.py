@@ -6,6 +6,7 @@ start `trodden operator` with these helpers, so they test the same process the s
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -209,3 +210,68 @@ def complete_job(kube: Kube, ns: str, name: str, *, failed: bool = False) -> Non
             return
         time.sleep(0.5)
     raise AssertionError(f"could not complete job {name}: {result.stderr}")
+
+
+# Pods of these Deployments are never scheduled (no node has the label), so no kubelet reports on
+# them, with or without a node; `finish_rollout` reports for it.
+NO_NODE = {"trodden.dev/e2e-node": "none"}
+
+
+def watched_deployment(name: str, image: str, replicas: int = 1) -> dict[str, Any]:
+    """A Deployment for `replayOn` tests whose rollouts the test finishes with `finish_rollout`."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": {"app": name}},
+                         "spec": {"nodeSelector": NO_NODE, "containers": [{"name": name, "image": image}]}},
+        },
+    }
+
+
+def finish_rollout(kube: Kube, ns: str, name: str, timeout: float = 90) -> dict[str, Any]:
+    """What a kubelet would report: the Deployment's pods Ready, until its rollout has finished.
+
+    (A Deployment at zero replicas never finishes a rollout for the operator: nothing to replay.)"""
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    ready = {"status": {"phase": "Running", "conditions": [
+        {"type": "Ready", "status": "True", "lastTransitionTime": now},
+        {"type": "ContainersReady", "status": "True", "lastTransitionTime": now}]}}
+
+    def finished() -> dict[str, Any] | None:
+        for pod in kube.get("pods", namespace=ns, app=name)["items"]:
+            conds = {c["type"]: c["status"] for c in pod.get("status", {}).get("conditions") or []}
+            if conds.get("Ready") != "True" and not pod["metadata"].get("deletionTimestamp"):
+                kube.run("patch", "pod", pod["metadata"]["name"], f"--namespace={ns}", "--subresource=status",
+                         "--type=merge", "-p", json.dumps(ready), check=False)
+        dep: dict[str, Any] = kube.get("deployment", name, ns)
+        st, want = dep.get("status") or {}, dep["spec"].get("replicas", 1)
+        done = (st.get("observedGeneration", 0) >= dep["metadata"]["generation"]
+                and st.get("updatedReplicas", 0) == st.get("availableReplicas", 0) == st.get("replicas", 0) == want)
+        return dep if done else None
+
+    result: dict[str, Any] = kube.wait_for(f"the rollout of deployment/{name}", finished, timeout=timeout, interval=1)
+    return result
+
+
+def store_results(dsn: str, run_name: str, outcomes: list[tuple[str, str, dict[str, Any] | None]]) -> None:
+    """What a `trodden replay --run-name RUN --shard 0/1` pod stores: its run row and test results."""
+
+    async def go() -> None:
+        conn = await asyncpg.connect(dsn)
+        try:
+            run_id = await conn.fetchval(
+                "INSERT INTO replay_runs (suite, revision, target, shard, shard_count, run_name, status, finished_at)"
+                " VALUES ('suite', 1, 'http://target', '0/1', 1, $1, 'passed', now()) RETURNING id", run_name)
+            for test_id, outcome, failure in outcomes:
+                await conn.execute(
+                    "INSERT INTO replay_results (run_id, test_id, outcome, attempts, duration_ms, failures)"
+                    " VALUES ($1, $2, $3, 1, 10.0, $4::jsonb)", run_id, test_id, outcome,
+                    json.dumps([failure] if failure else []))
+        finally:
+            await conn.close()
+
+    asyncio.run(go())

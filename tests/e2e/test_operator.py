@@ -30,10 +30,12 @@ from operatorproc import (
     complete_job,
     condition,
     create_migrated_database,
+    finish_rollout,
     free_port,
     get_or_none,
     install_crds,
     wait_job,
+    watched_deployment,
 )
 
 from trodden.models.instrumentation import InstrumentationConfig
@@ -629,20 +631,7 @@ def test_selection_then_generation_jobs_chain(
 
 
 def test_new_rollout_creates_a_replayrun(kube: Kube, operator: OperatorProcess, namespace: str) -> None:
-    # replicas 0: the deployment controller finishes the rollout without a node.
-    deployment = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": "web"},
-        "spec": {
-            "replicas": 0,
-            "selector": {"matchLabels": {"app": "web"}},
-            "template": {
-                "metadata": {"labels": {"app": "web"}},
-                "spec": {"containers": [{"name": "web", "image": "shop:1"}]},
-            },
-        },
-    }
+    deployment = watched_deployment("web", "shop:1")
     kube.apply(
         deployment,
         {
@@ -653,6 +642,7 @@ def test_new_rollout_creates_a_replayrun(kube: Kube, operator: OperatorProcess, 
         },
         namespace=namespace,
     )
+    finish_rollout(kube, namespace, "web")
     kube.wait_for(
         "first template recorded",
         lambda: (kube.get("testsuite", "web-suite", namespace).get("status") or {}).get("rolloutTemplateHash"),
@@ -661,6 +651,7 @@ def test_new_rollout_creates_a_replayrun(kube: Kube, operator: OperatorProcess, 
     assert kube.get("replayruns", namespace=namespace)["items"] == []
     assert _gate(operator, namespace, testsuite="web-suite") == 425  # no rollout run yet
     kube.run("set", "image", "deployment/web", "web=shop:2", f"--namespace={namespace}")
+    finish_rollout(kube, namespace, "web")
     runs = kube.wait_for("rollout ReplayRun", lambda: kube.get("replayruns", namespace=namespace)["items"], timeout=60)
     [run] = runs
     assert run["spec"]["suite"] == "web-suite"

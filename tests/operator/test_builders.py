@@ -137,10 +137,27 @@ def test_rollout_replayrun() -> None:
     spec = TestSuiteSpec.model_validate({"source": "shop", "replayOn": {
         "deployment": "shop", "target": {"service": {"name": "shop"}}, "shards": 2}})
     assert spec.replay_on is not None
-    run = builders.rollout_replayrun(o, spec.replay_on, "abcdef0123456789")
+    rollout = builders.Rollout("abcdef0123456789", "4")
+    run = builders.rollout_replayrun(o, spec.replay_on, rollout)
     _owned_by(run, o)
     assert run["kind"] == "ReplayRun" and run["spec"]["suite"] == "checkout-suite" and run["spec"]["shards"] == 2
     assert run["metadata"]["labels"]["trodden.dev/template-hash"] == "abcdef0123456789"
+    assert run["metadata"]["labels"]["trodden.dev/rollout-revision"] == "4"
+    assert builders.rollout_runs_selector("checkout-suite", rollout).items() <= run["metadata"]["labels"].items()
+    # The same rollout gets the same name (a restarted operator finds its run) ...
+    assert builders.rollout_replayrun(o, spec.replay_on, rollout)["metadata"]["name"] == run["metadata"]["name"]
+    # ... a later rollout of the same template (a rollback to it, a restart) a fresh one ...
+    again = builders.rollout_replayrun(o, spec.replay_on, builders.Rollout("abcdef0123456789", "7"))
+    assert again["metadata"]["name"] != run["metadata"]["name"]
+    # ... and a changed replayOn never meets a run of the same name (its spec is immutable).
+    changed = TestSuiteSpec.model_validate({"source": "shop", "replayOn": {
+        "deployment": "shop", "target": {"service": {"name": "shop"}}, "shards": 3}})
+    assert changed.replay_on is not None
+    assert builders.rollout_replayrun(o, changed.replay_on, rollout)["metadata"]["name"] != run["metadata"]["name"]
+    deployment = {"metadata": {"generation": 9, "annotations": {"deployment.kubernetes.io/revision": "4"}},
+                  "spec": {"template": {"spec": {"containers": [{"image": "shop:1"}]}}}}
+    assert builders.Rollout.of(deployment).revision == "4"
+    assert builders.Rollout.of({**deployment, "metadata": {"generation": 9}}).revision == "g9"
     dep = {"spec": {"template": {"spec": {"containers": [{"image": "shop:1"}]}}}}
     dep2 = {"spec": {"template": {"spec": {"containers": [{"image": "shop:2"}]}}}}
     assert builders.pod_template_hash(dep) != builders.pod_template_hash(dep2)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from trodden.operator.webhook import gate_response, parse_call
+from trodden.operator.builders import Rollout
+from trodden.operator.reconcile import rollout_finished
+from trodden.operator.webhook import current_rollout_run, gate_response, parse_call
 
 
 def _run(status: str | None, **counts: int) -> dict[str, Any]:
@@ -32,3 +34,33 @@ def test_parse_call() -> None:
     for bad in ({}, {"metadata": {"replayrun": "Bad_Name"}, "namespace": "x"}, {"metadata": {"replayrun": "ok"}}):
         with pytest.raises(ValueError):
             parse_call(bad, {})
+
+
+def _rollout_run(name: str, template: str, revision: str, created: str) -> dict[str, Any]:
+    return {"metadata": {"name": name, "creationTimestamp": created,
+                         "labels": {"trodden.dev/template-hash": template, "trodden.dev/rollout-revision": revision}}}
+
+
+def test_a_verdict_is_only_served_for_the_rollout_in_progress() -> None:
+    old = _rollout_run("suite-rollout-aaaa-1", "aaaa", "2", "2026-01-01T10:00:00Z")
+    assert current_rollout_run([old], Rollout("bbbb", "3")) is None  # the previous revision's run
+    new = _rollout_run("suite-rollout-bbbb-2", "bbbb", "3", "2026-01-01T10:05:00Z")
+    assert current_rollout_run([old, new], Rollout("bbbb", "3")) is new
+    # Rolled back to aaaa (revision 4): its old run is about revision 2, not this rollout.
+    assert current_rollout_run([old, new], Rollout("aaaa", "4")) is None
+    rerun = _rollout_run("suite-rollout-aaaa-3", "aaaa", "4", "2026-01-01T10:09:00Z")
+    assert current_rollout_run([rerun, old, new], Rollout("aaaa", "4")) is rerun
+
+
+def _deployment(replicas: int, available: int, updated: int | None = None) -> dict[str, Any]:
+    updated = available if updated is None else updated
+    return {"metadata": {"generation": 3}, "spec": {"replicas": replicas},
+            "status": {"observedGeneration": 3, "replicas": updated, "updatedReplicas": updated,
+                       "availableReplicas": available}}
+
+
+def test_a_rollout_at_zero_replicas_waits() -> None:
+    assert not rollout_finished(_deployment(0, 0))  # a canary scaled to zero: nothing to replay against
+    assert not rollout_finished(_deployment(2, 1))
+    assert not rollout_finished({**_deployment(1, 1), "metadata": {"generation": 4}})  # not observed yet
+    assert rollout_finished(_deployment(2, 2))

@@ -1,10 +1,12 @@
-"""The shipped examples: the Argo CD health check run by a real Lua, and manifests that the models accept."""
+"""The shipped examples: the Argo CD health check run under Argo CD's own Lua runtime, and manifests
+that the models accept."""
 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
+import sys
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -12,50 +14,63 @@ import pytest
 import yaml
 from trodden.operator.specs import API_VERSION, KINDS_BY_NAME
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "k8s"
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples" / "k8s"
 HEALTH = EXAMPLES / "argocd" / "health.lua"
 CASES = sorted((EXAMPLES / "argocd" / "health-tests").glob("*.yaml"))
+sys.path.insert(0, str(ROOT / "tests" / "e2e" / "cluster"))
 
 
-def lua_literal(value: Any) -> str:
-    """JSON-like data as a Lua table constructor (what Argo CD hands the script as `obj`)."""
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"[{json.dumps(str(k))}] = {lua_literal(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list):
-        return "{" + ", ".join(lua_literal(v) for v in value) + "}"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "nil"
-    if isinstance(value, int | float):
-        return repr(value)
-    return json.dumps(value)
+def argocd_lua() -> Path:
+    """Argo CD's Lua runtime (gopher-lua with Argo CD's libraries), built from its Go module, cached."""
+    import gobins
+
+    return gobins.ensure("argocd-lua")["argocd-lua"]
 
 
-def run_health(obj: dict[str, Any]) -> dict[str, str]:
-    lua = shutil.which("lua5.4") or shutil.which("lua")
-    assert lua, "lua5.4 is missing (scripts/system-deps.d/operator.txt)"
-    program = (f"obj = {lua_literal(obj)}\nlocal hs = (function()\n{HEALTH.read_text()}\nend)()\n"
-               "io.write(hs.status, '\\n', hs.message or '')")
-    out = subprocess.run([lua, "-"], input=program, capture_output=True, text=True, check=True, timeout=30)
-    status, _, message = out.stdout.partition("\n")
-    return {"status": status, "message": message}
+def run_health(script: Path, *objects: dict[str, Any]) -> list[dict[str, str]]:
+    """The script's verdict on each object, the way Argo CD's controller computes it."""
+    out = subprocess.run([str(argocd_lua()), str(script)], input=json.dumps(list(objects)), capture_output=True,
+                         text=True, check=True, timeout=60)
+    results: list[dict[str, str]] = json.loads(out.stdout)
+    return results
+
+
+@cache
+def verdicts() -> dict[str, dict[str, str]]:
+    """Every case in one run of the runtime."""
+    docs = [yaml.safe_load(case.read_text()) for case in CASES]
+    return dict(zip((c.stem for c in CASES), run_health(HEALTH, *(d["obj"] for d in docs)), strict=True))
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.stem for c in CASES])
 def test_argocd_health_check(case: Path) -> None:
-    doc = yaml.safe_load(case.read_text())
-    assert run_health(doc["obj"]) == doc["expected"]
+    assert verdicts()[case.stem] == yaml.safe_load(case.read_text())["expected"]
 
 
-def test_there_are_health_cases_for_every_outcome() -> None:
-    statuses = {yaml.safe_load(c.read_text())["expected"]["status"] for c in CASES}
-    assert statuses == {"Healthy", "Degraded", "Progressing"}
+def test_there_are_health_cases_for_every_kind_and_outcome() -> None:
+    seen = {(d["obj"]["kind"], d["expected"]["status"]) for d in map(yaml.safe_load, map(Path.read_text, CASES))}
+    for kind in KINDS_BY_NAME:
+        assert {(kind, "Healthy"), (kind, "Progressing")} <= seen, kind
+        assert (kind, "Degraded") in seen, kind
+    assert {status for _, status in seen} == {"Healthy", "Degraded", "Progressing", "Suspended"}
 
 
-def test_argocd_cm_embeds_the_tested_script() -> None:
+def test_the_runtime_is_argo_cds_not_a_full_lua(tmp_path: Path) -> None:
+    """Argo CD opens no string library for argocd-cm scripts: what a full Lua accepts fails there."""
+    script = tmp_path / "health.lua"
+    script.write_text('return {status = string.format("%s", "Healthy")}')
+    [result] = run_health(script, {"kind": "ReplayRun"})
+    assert "format" in result.get("error", ""), result
+    script.write_text('return {status = "Fine"}')
+    assert run_health(script, {}) == [{"status": "Unknown", "message": "Lua returned an invalid health status"}]
+
+
+def test_argocd_cm_embeds_the_tested_script_for_every_kind() -> None:
     cm = yaml.safe_load((EXAMPLES / "argocd" / "argocd-cm.yaml").read_text())
-    assert cm["data"]["resource.customizations.health.trodden.dev_ReplayRun"] == HEALTH.read_text()
+    keys = {f"resource.customizations.health.trodden.dev_{kind}" for kind in KINDS_BY_NAME}
+    assert set(cm["data"]) == keys
+    assert all(cm["data"][key] == HEALTH.read_text() for key in keys)
 
 
 def test_example_manifests_match_the_spec_models() -> None:

@@ -2,7 +2,8 @@
 # Makefile. The cluster scripts need only the standard library and openssl, so the cluster
 # targets run with the system python3; `e2e` runs pytest from the project's virtualenv.
 #
-#   make cluster-bins            build (or find cached) etcd, control plane, kubectl (+ node)
+#   make cluster-bins            build (or find cached) etcd, control plane, kubectl (+ node, CoreDNS)
+#   make go-tools                build (or find cached) the Go programs the tests run (gobins.py)
 #   make cluster                 start the local cluster, kubeconfig at $(CLUSTER_DIR)/kubeconfig
 #   make cluster-status          show ports, pids and readiness
 #   make cluster-down            stop it
@@ -28,7 +29,14 @@ ifeq ($(KUBECONFIG),)
 TEST_PREREQS += cluster-bins
 endif
 
-.PHONY: cluster-bins cluster-node-deps cluster cluster-status cluster-down e2e
+.PHONY: cluster-bins cluster-node-deps cluster cluster-status cluster-down e2e go-tools
+
+# Go programs the tests run, built from their modules into .cache/go-tools (gobins.py): Argo CD's
+# Lua runtime for the health-check tests, always. (CoreDNS comes with the node: localnode prepare.)
+go-tools:
+	$(CLUSTER_PYTHON) $(CLUSTER_SCRIPTS)/gobins.py argocd-lua
+
+TEST_PREREQS += go-tools
 
 cluster-node-deps:
 ifneq ($(CLUSTER_NODE),off)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
 import time
 import uuid
@@ -23,7 +24,7 @@ from typing import Any
 from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, Request, Response, Route
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Locator as PwLocator
-from trodden.replay.execution import Execution, SuiteEnv
+from trodden.replay.execution import AuthError, Execution, SuiteEnv, resolve_value
 from trodden.replay.oracles import check_expectation
 from trodden.replay.pages import MUTATIONS_INIT, PAGE_METHOD, PageReader, page_endpoint
 from trodden.replay.results import Failure, StepRecord
@@ -265,7 +266,7 @@ class BrowserRunner:
                      pages: list[Observation]) -> Execution:
         out = Execution()
         reader = PageReader()
-        variables: dict[str, Any] = {**test.variables, "origin": target_base(self.target)}
+        variables: dict[str, Any] = {**test.variables, **self._credentials(test), "origin": target_base(self.target)}
         for step in test.steps:
             # An implicit submit does nothing itself, so what the page sends meanwhile (a fetch the
             # click's handler starts late on a busy machine) still belongs to the click.
@@ -284,6 +285,7 @@ class BrowserRunner:
                 await net.settle(min(step.timeout_s, 5.0), step.network if ok else [], acted_at)
                 if ok:
                     await self._expectations(step, page, variables, out)
+                if ok and not self.env.options.status_only:  # the peer checks only that elements are there
                     shown = await self._page(step, page, reader, acted_at=acted_at,
                                              errors=net.console_errors[errors_before:], out=out)
                     if shown is not None:
@@ -296,6 +298,16 @@ class BrowserRunner:
                 out.aborted = True
                 break
         return out
+
+    def _credentials(self, test: TestCase) -> dict[str, str]:
+        """What the test's auth profile gives a browser to type (the password of a login form the
+        recording filled in: never recorded). Missing ones raise AuthError: the test is skipped."""
+        if test.auth_profile is None:
+            return {}
+        profile = self.env.profiles.get(test.auth_profile)
+        if profile is None:
+            raise AuthError(f"auth profile {test.auth_profile!r} is not in the suite")
+        return {var: resolve_value(ref, dict(os.environ)) for var, ref in profile.variables.items()}
 
     async def _browser_step(self, step: BrowserStep, page: Page, variables: dict[str, Any], out: Execution,
                             record: StepRecord) -> bool:
@@ -421,7 +433,7 @@ class BrowserRunner:
         return Observation(method=PAGE_METHOD, url=shown.url, endpoint=endpoint, status=shown.status, headers={},
                            body=body, duration_ms=shown.duration_ms, step_id=step.id, is_json=True,
                            key=f"{self.key_prefix}{step.id}#page", in_browser=True,
-                           extra={"document": shown.document_loaded})  # fmt: skip
+                           extra={"document": shown.document_loaded, "arrived": shown.arrived})  # fmt: skip
 
     async def _http_step(self, step: HttpStep, context: BrowserContext, variables: dict[str, Any],
                          out: Execution) -> bool:

@@ -26,7 +26,7 @@ from typing import Any
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page
 
-from trodden.pages import page_path
+from trodden.pages import page_path, page_url
 
 PAGE_METHOD = "PAGE"
 QUIET_MS = 200  # the DOM unchanged this long = rendered
@@ -88,6 +88,7 @@ class PageCapture:
     url: str
     outline: dict[str, Any]
     document_loaded: bool  # the step loaded a new document (a goto, a link, a form post)
+    arrived: bool  # ... or at least changed the page's URL (an SPA route): a page was reached
     status: int  # that document's status (0: no document loaded, or the browser did not say)
     duration_ms: float  # the document's load time, else the time from the action until the DOM was quiet
 
@@ -97,6 +98,7 @@ class PageReader:
 
     def __init__(self) -> None:
         self._origin: float | None = None  # performance.timeOrigin of the document last seen
+        self._url: str | None = None  # the page (`page_url`) last seen
 
     async def capture(self, page: Page, acted_at: float | None) -> PageCapture | None:
         """The page now (after waiting for a quiet DOM); None when it cannot be read (the page is
@@ -114,7 +116,8 @@ class PageReader:
         if not isinstance(raw, dict):
             return None
         loaded = raw.get("origin") != self._origin
-        self._origin = raw.get("origin")
+        arrived = loaded or page_url(page.url) != self._url
+        self._origin, self._url = raw.get("origin"), page_url(page.url)
         load = raw.get("load") or {}
         if loaded:
             status = int(load.get("status") or 0)
@@ -126,8 +129,8 @@ class PageReader:
                 # the action, on the page's clock: now minus the time since it happened
                 action_epoch = float(raw["now"]) - (time.monotonic() - acted_at) * 1000.0
                 duration = max(0.0, float(raw.get("changed") or 0.0) - action_epoch)
-        return PageCapture(url=page.url, outline=raw.get("page") or {}, document_loaded=loaded, status=status,
-                           duration_ms=duration)  # fmt: skip
+        return PageCapture(url=page.url, outline=raw.get("page") or {}, document_loaded=loaded, arrived=arrived,
+                           status=status, duration_ms=duration)  # fmt: skip
 
 
 def page_endpoint(url: str) -> str:

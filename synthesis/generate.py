@@ -15,6 +15,7 @@ request says nothing about replay timing).
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from urllib.parse import urlsplit
 
 from trodden.synthesis.correlate import correlate
 from trodden.synthesis.login import (
+    PASSWORD_VAR,
     LoginCredentials,
     LoginExchange,
     credential_variables,
@@ -246,6 +248,9 @@ def build_browser_test(
             value = ev.value if ev.kind != "key" else (ev.key or "Enter")
             if value is not None and known and value in known:
                 value = known[value]
+            elif ev.masked and _is_password_field(ev.target):
+                # never recorded: replay types the password of the account it is given (an auth profile)
+                value = "{{" + PASSWORD_VAR + "}}"
             elif ev.masked:
                 var = f"masked_{len(variables) + 1}"
                 variables[var] = ""
@@ -280,6 +285,19 @@ def build_browser_test(
         type="browser", session_id=item.session.session_id, journey=item.signature, reasons=item.reasons,
         steps=list(steps), variables=variables,
     )  # fmt: skip
+
+
+_PASSWORD_FIELD = re.compile(r"pass(word|wd|phrase)?\b|\bpwd\b|passwort|mot de passe|contraseña", re.I)
+
+
+def _is_password_field(target: Target) -> bool:
+    """A masked field that takes a password (by its id, label, test id or CSS path)."""
+    return any(_PASSWORD_FIELD.search(v) for v in (target.id, target.name, target.test_id, target.css) if v)
+
+
+def uses_password(test: TestCase) -> bool:
+    """The browser test types the account's password (into a login form of the recording)."""
+    return any(isinstance(s, BrowserStep) and s.value == "{{" + PASSWORD_VAR + "}}" for s in test.steps)
 
 
 def _path_url(url: str) -> str:
@@ -328,6 +346,8 @@ def build_suite(
         if options.browser:
             btest = build_browser_test(item, source, templater, known, visible)
             if btest is not None:
+                if uses_password(btest):
+                    btest.auth_profile = profiles.browser_login().name
                 tests.append(btest)
     recordings = [Recording(t.session_id, api_requests(i.session), t.auth_profile)
                   for t, i in _http_tests_with_inputs(tests, selected)]  # fmt: skip
@@ -443,6 +463,13 @@ class _Profiles:
                 lambda name: AuthProfile(name=name, kind="headers", headers=_env_headers(auth)),
             ).name
         return None
+
+    def browser_login(self) -> AuthProfile:
+        """For browser tests that type a password into a login form: the password to type."""
+        return self._get(
+            ("browser-login",),
+            lambda name: AuthProfile(name=name, kind="login", variables={PASSWORD_VAR: self.creds.password}),
+        )
 
     def _login_profile(self, ex: LoginExchange, extra: dict[str, str]) -> AuthProfile:
         headers = _env_headers(extra)

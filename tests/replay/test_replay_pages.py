@@ -33,6 +33,12 @@ LIST = """<!doctype html><html><head><title>Orders</title></head><body>
 DETAIL = """<!doctype html><html><head><title>Order</title></head><body><main><h1>Order {id}</h1>
 <a href="/orders">Back to orders</a></main></body></html>"""
 
+PASSWORD = "Admin-pass-1"
+LOGIN = """<!doctype html><html><head><title>Log in</title></head><body><main><h1>Log in</h1>
+<form method="post" action="/login"><label for="id_username">Username:</label><input id="id_username" name="username">
+<label for="id_password">Password:</label><input id="id_password" name="password" type="password">
+<input type="submit" value="Log in"></form></main></body></html>"""
+
 VARIANTS: dict[str, dict[str, Any]] = {
     "v1": {},
     "renamed-header": {"total": "Amount"},
@@ -59,9 +65,21 @@ def make_app(variant: str) -> web.Application:
         text = DETAIL.format(id=request.match_info["id"]) if status == 200 else "<h1>Server Error (500)</h1>"
         return web.Response(text=text, content_type="text/html", status=status)
 
+    async def login_form(_r: web.Request) -> web.Response:
+        return web.Response(text=LOGIN, content_type="text/html")
+
+    async def login(request: web.Request) -> web.Response:
+        form = await request.post()
+        if form.get("password") != PASSWORD:
+            return web.Response(text=LOGIN.replace("<form", '<p class="errornote">Wrong password</p><form'),
+                                content_type="text/html")
+        raise web.HTTPFound("/orders")
+
     app = web.Application()
     app.router.add_get("/orders", orders)
     app.router.add_get("/orders/{id}", detail)
+    app.router.add_get("/login", login_form)
+    app.router.add_post("/login", login)
     return app
 
 
@@ -136,3 +154,37 @@ async def test_what_the_page_shows_is_compared_with_the_baseline(
     assert found == [(f"diff:{field}", step)], report.regressions
     control = await replay_suite(None, suite, sites["v1-again"], ReplayOptions(retries=0, baseline=sites["v1"]))
     assert control.regressions == []
+
+
+def _login_suite() -> Suite:
+    """A user logging in: the password was masked, never recorded."""
+    events: list[dict[str, Any]] = [
+        {"kind": "page_view", "url": f"{RECORDED}/login", "load": {"status": 200, "duration_ms": 20}},
+        {"kind": "input", "target": {"id": "id_username", "name": "Username:", "tag": "input"}, "value": "admin"},
+        {"kind": "input", "target": {"id": "id_password", "name": "Password:", "tag": "input"}, "masked": True},
+        {"kind": "click", "target": {"role": "button", "name": "Log in", "tag": "input"}},
+        {"kind": "page_view", "url": f"{RECORDED}/orders", "load": {"status": 200, "duration_ms": 30}},
+    ]
+    session = Session.model_validate({"source": "mini", "session_id": "s2", "user_id": "u1", "events": [
+        {"session_id": "s2", "seq": i, "ts": 1000.0 + i, **e} for i, e in enumerate(events)]})  # fmt: skip
+    suite = build_suite("login", "mini", [SelectedInput(session)], None)
+    suite.tests = [t for t in suite.tests if t.type == "browser"]
+    return suite
+
+
+async def test_a_browser_login_types_the_password_replay_is_given(
+    sites: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    suite = _login_suite()
+    monkeypatch.delenv("TRODDEN_LOGIN_PASSWORD", raising=False)
+    missing = await replay_suite(None, suite, sites["v1"], ReplayOptions(retries=0))
+    [result] = missing.results
+    assert result.outcome == "skipped" and "TRODDEN_LOGIN_PASSWORD" in (result.reason or "")
+
+    monkeypatch.setenv("TRODDEN_LOGIN_PASSWORD", PASSWORD)
+    logged_in = await replay_suite(None, suite, sites["v1"], ReplayOptions(retries=0))
+    assert [(r.outcome, r.failures) for r in logged_in.results] == [("passed", [])]
+
+    monkeypatch.setenv("TRODDEN_LOGIN_PASSWORD", "not-the-password")
+    refused = await replay_suite(None, suite, sites["v1"], ReplayOptions(retries=0))
+    assert [f.assertion_id for f in refused.regressions] == ["expect:url"]  # still on the login page

@@ -103,3 +103,27 @@ def test_pages_with_errors_are_routes_selection_counts() -> None:
     picked = {s.session_id: s.reasons for s in select_journeys(j, options).sessions}
     assert picked["broken"] == ["errors: PAGE /orders/{id}/edit → 500"]
     assert picked["slow"][0].startswith("slow: PAGE /orders/{id} 4,000 ms")
+
+
+def test_a_login_form_types_the_password_of_the_account_replay_is_given() -> None:
+    """The password a user typed is never recorded (masked): the browser test types
+    `{{login_password}}`, and the suite's `browser-login` profile says where replay takes it from."""
+    from trodden.synthesis.generate import build_suite
+
+    s = _session("s1", [
+        {"kind": "page_view", "url": f"{ORIGIN}/admin/login/", "load": {"status": 200, "duration_ms": 20}},
+        {"kind": "input", "target": {"id": "id_username", "name": "Username:", "tag": "input"}, "value": "admin"},
+        {"kind": "input", "target": {"id": "id_password", "name": "Password:", "tag": "input"}, "masked": True},
+        {"kind": "input", "target": {"id": "id_note", "name": "Note", "tag": "input"}, "masked": True},
+        {"kind": "click", "target": {"role": "button", "name": "Log in", "tag": "input"}},
+        {"kind": "page_view", "url": f"{ORIGIN}/admin/", "load": {"status": 200, "duration_ms": 20}},
+    ])  # fmt: skip
+    suite = build_suite("admin", "t", [SelectedInput(session=s)], None)
+    [test] = [t for t in suite.tests if t.type == "browser"]
+    steps = [st for st in test.steps if isinstance(st, BrowserStep)]
+    fills = [(st.locators[0].value, st.value) for st in steps if st.action == "fill"]
+    assert fills == [("id_username", "admin"), ("id_password", "{{login_password}}"), ("id_note", "{{masked_1}}")]
+    assert test.auth_profile == "browser-login"
+    [profile] = suite.auth_profiles
+    assert profile.kind == "login" and profile.login == []
+    assert profile.variables["login_password"].env == "TRODDEN_LOGIN_PASSWORD"

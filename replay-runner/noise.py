@@ -58,6 +58,8 @@ def diff_exchange(target: Observation, base1: Observation, base2: Observation) -
         stable = _same(v1, v2)
         if stable and (_same(tv, v1) or v1 is MISSING):
             continue  # equal, or a field only the target has (additive changes are compatible)
+        if not stable and target.method == PAGE_METHOD:
+            continue  # what a page shows that varies between baseline replays is state: noise
         if not stable:
             # Noise, unless the type moved while both baselines agree on theirs.
             if v1 is MISSING or v2 is MISSING or type_name(v1) != type_name(v2):

@@ -197,7 +197,7 @@
 
   // -- what the page shows ----------------------------------------------------------------------
   // An outline of the page: headings, landmarks, tables (column headers, row counts), lists (item
-  // counts), names of links (outside table bodies) and buttons, form field labels, alerts. Rendered
+  // counts), names of links (not to one record, not in table bodies) and buttons, form field labels, alerts. Rendered
   // elements only, masked ones left out, never a value or a table cell; bounded. Replay runs the
   // same code (this section is its source), `each` adding what it compares per table.
   var LANDMARKS = { main: "main", nav: "navigation", aside: "complementary", header: "banner", footer: "contentinfo", search: "search" };
@@ -227,6 +227,8 @@
     });
     all("a[href],button,input,select,textarea,[role=button]", function (el) {
       var r = role(el);
+      // links to one record (a digit in a path or route segment) are data, like table bodies
+      if (r === "link" && /\/[^/?#]*\d/.test(el.pathname + el.hash)) return;
       if (r === "button" || r === "link") { if (!el.closest("tbody")) add(r + "s", accName(el), r === "link" ? 60 : 30); }
       else if (el.type !== "hidden" && el.type !== "image") add("fields", accName(el), 30);
     });

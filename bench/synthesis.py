@@ -33,7 +33,8 @@ def run_selection(n: int) -> dict[str, float]:
     from trodden.synthesis.corpus import raw_step_sessions
     from trodden.synthesis.journeys import build_journeys
     from trodden.synthesis.selection import SelectOptions, select_journeys
-    from trodden.synthesis.strategies import Coverage
+
+    from trodden.models.suite import SuiteCoverage
 
     sessions = list(raw_step_sessions(n))
     # The corpus stands in for the store, which `trodden select` streams (a session's steps are
@@ -42,7 +43,7 @@ def run_selection(n: int) -> dict[str, float]:
     gc.freeze()
     corpus_rss = _rss_mib()
     # every strategy, novel against a suite that covers only the home page
-    options = SelectOptions(coverage=Coverage(steps={"page /", "GET /api/recommendations 2xx"}))
+    options = SelectOptions(coverage=SuiteCoverage(steps=["page /", "GET /api/recommendations 2xx"]))
     best: dict[str, float] = {}
     # every size runs twice and keeps the faster run: a shared machine's noise is one-sided
     for _ in range(2):
@@ -61,10 +62,10 @@ def run_selection(n: int) -> dict[str, float]:
     return {
         **best,
         "sessions": n,
-        "steps": int(selection.stats["steps"]),
-        "journeys": int(selection.stats["journeys"]),
-        "clusters": selection.stats["clusters"],
-        "selected": selection.stats["selected"],
+        "steps": selection.stats.steps,
+        "journeys": selection.stats.journeys,
+        "clusters": selection.stats.clusters,
+        "selected": selection.stats.selected,
         "corpus_rss_mib": corpus_rss,
         "peak_rss_mib": _rss_mib(),
     }

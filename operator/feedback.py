@@ -13,9 +13,9 @@ already written when the spec changes, and `apply_feedback` keeps the spec's bas
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from trodden.operator.specs import InstrumentationSpec
+from trodden.replay.results import RunSummary
 
 from trodden.models.instrumentation import CaptureDetail, InstrumentationConfig, Sampling, SamplingBoost
 
@@ -54,7 +54,7 @@ def _iso(t: datetime) -> str:
 
 def apply_feedback(
     previous: InstrumentationConfig,
-    summary: dict[str, Any],  # canonical, see results.normalize
+    summary: RunSummary,
     uncovered: list[str],
     now: datetime,
 ) -> InstrumentationConfig:
@@ -73,13 +73,13 @@ def apply_feedback(
             return  # a person set this one; feedback does not override it
         boosts[route] = SamplingBoost(route=route, rate=1.0, reason=reason, until=until)  # type: ignore[arg-type]
 
-    for reg in summary.get("regressions") or []:
-        if reg.get("route"):
-            boost(str(reg["route"]), "regressed")
+    for reg in summary.regressions:
+        if reg.endpoint:
+            boost(reg.endpoint, "regressed")
     details = {d.route: d for d in previous.capture.detail}
-    for flaky in summary.get("flaky_tests") or []:
-        cause = str(flaky.get("cause") or "").lower()
-        for route in flaky.get("routes") or []:
+    for flaky in summary.flaky:
+        cause = flaky.cause.lower()
+        for route in flaky.endpoints:
             if any(cause.startswith(c) for c in STATE_CAUSES):
                 details[route] = CaptureDetail(route=route, storage=True, reason=f"replay depended on state: {cause}")
             boost(route, "flaky")

@@ -24,6 +24,7 @@ from trodden.operator.specs import (
     SessionSelectorSpec,
     TestSuiteSpec,
 )
+from trodden.replay.results import RunSummary
 
 from trodden.log import get_logger
 from trodden.metrics import Counter, Histogram
@@ -303,7 +304,7 @@ async def replayrun(ctx: Context, body: Any) -> None:
         "report": f"trodden-report://{builders.run_name(owner)}",
         "startTime": old.get("startTime") or conditions.now_rfc3339(),
     }
-    summary: dict[str, Any] = {}
+    summary: RunSummary | None = None
     store = await ctx.db()
     if store is not None and state in ("Running", "Succeeded", "Failed"):
         summary = await results.replay_summary(store, builders.run_name(owner))
@@ -322,11 +323,11 @@ async def replayrun(ctx: Context, body: Any) -> None:
         RUNS.labels(phase.lower()).inc()
         log.info("replay finished", namespace=owner.namespace, name=owner.name, phase=phase,
                  passed=status.get("passed"), failed=status.get("failed"), flaky=status.get("flaky"))
-        if summary:
+        if summary is not None:
             await feed_back(ctx, owner, spec, summary)
 
 
-async def feed_back(ctx: Context, run: Owner, spec: ReplayRunSpec, summary: dict[str, Any]) -> None:
+async def feed_back(ctx: Context, run: Owner, spec: ReplayRunSpec, summary: RunSummary) -> None:
     """Write what the run learned into `<rumsource>-instrumentation` (see `feedback`)."""
     source = spec.source
     if source is None:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from trodden.replay.results import RunReport
+import orjson
+from trodden.replay.results import AssertionRef, FlakySummary, RegressionSummary, RunReport, RunSummary
 
 from trodden.store import Store
 
@@ -60,8 +61,6 @@ def _clip(value: Any, limit: int = TEXT_LIMIT) -> Any:
     if value is None or isinstance(value, bool | int | float):
         return value
     if not isinstance(value, str):
-        import orjson
-
         value = orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
@@ -73,7 +72,7 @@ def _route_of(failure: dict[str, Any]) -> str | None:
     return f"PAGE {urlsplit(url).path or '/'}" if url else None
 
 
-async def summarize_run(store: Store, run_name: str) -> dict[str, Any]:
+async def summarize_run(store: Store, run_name: str) -> RunSummary:
     """The state of ReplayRun `run_name` over its shards (the latest run row of each shard).
     Shape documented in docs/replay.md ("summarize_run")."""
     runs = await store.pool.fetch(
@@ -81,86 +80,74 @@ async def summarize_run(store: Store, run_name: str) -> dict[str, Any]:
         " started_at, finished_at FROM replay_runs WHERE run_name = $1 ORDER BY shard, id DESC",
         run_name,
     )
-    summary: dict[str, Any] = {
-        "run_name": run_name,
-        "suite": None, "revision": None, "target": None, "baseline": None,
-        "outcome": "pending",
-        "shards": {"expected": 0, "finished": 0, "running": 0, "errored": 0},
-        "counts": {"total": 0, "passed": 0, "failed": 0, "flaky": 0, "skipped": 0, "error": 0},
-        "regressions": [], "regressions_total": 0,
-        "flaky": [], "regressed_endpoints": [], "flaky_endpoints": [],
-        "report": None, "reports": [],
-    }
+    summary = RunSummary(run_name=run_name)
     if not runs:
         return summary
     first = runs[0]
-    summary.update(suite=first["suite"], revision=first["revision"], target=first["target"],
-                   baseline=first["baseline"])
-    shards = summary["shards"]
-    shards["expected"] = max(r["shard_count"] for r in runs)
-    shards["finished"] = sum(1 for r in runs if r["status"] in ("passed", "failed"))
-    shards["running"] = sum(1 for r in runs if r["status"] == "running")
-    shards["errored"] = sum(1 for r in runs if r["status"] == "error")
-    summary["reports"] = sorted({r["report"] for r in runs if r["report"]})
-    summary["report"] = summary["reports"][0] if summary["reports"] else None
+    summary.suite, summary.revision, summary.target, summary.baseline = (
+        first["suite"], first["revision"], first["target"], first["baseline"])  # fmt: skip
+    shards = summary.shards
+    shards.expected = max(r["shard_count"] for r in runs)
+    shards.finished = sum(1 for r in runs if r["status"] in ("passed", "failed"))
+    shards.running = sum(1 for r in runs if r["status"] == "running")
+    shards.errored = sum(1 for r in runs if r["status"] == "error")
+    summary.reports = sorted({r["report"] for r in runs if r["report"]})
+    summary.report = summary.reports[0] if summary.reports else None
 
     rows = await store.pool.fetch(
         "SELECT test_id, name, type, session_id, outcome, flaky_cause, failures, reason FROM replay_results"
         " WHERE run_id = ANY($1::bigint[]) ORDER BY test_id",
         [r["id"] for r in runs],
     )
-    counts = summary["counts"]
+    counts = summary.counts
     regressed: set[str] = set()
     flaky_routes: set[str] = set()
     for row in rows:
-        counts["total"] += 1
-        counts[row["outcome"]] = counts.get(row["outcome"], 0) + 1
+        counts.total += 1
+        setattr(counts, row["outcome"], getattr(counts, row["outcome"]) + 1)
         failures: list[dict[str, Any]] = row["failures"] or []
         if row["outcome"] in ("failed", "error"):
-            summary["regressions_total"] += max(1, len(failures))
+            summary.regressions_total += max(1, len(failures))
             for failure in failures:
                 route = _route_of(failure)
                 if route:
                     regressed.add(route)
-                if len(summary["regressions"]) < TOP_REGRESSIONS:
-                    summary["regressions"].append(_regression_entry(row, failure))
-            if not failures and len(summary["regressions"]) < TOP_REGRESSIONS:
-                summary["regressions"].append({
-                    "test": row["test_id"], "test_name": row["name"], "session_id": row["session_id"],
-                    "step": None, "endpoint": None,
-                    "assertion": {"id": "exec:error", "kind": "error", "description": _clip(row["reason"])},
-                    "expected": None, "actual": _clip(row["reason"]),
-                })
+                if len(summary.regressions) < TOP_REGRESSIONS:
+                    summary.regressions.append(_regression_entry(row, failure))
+            if not failures and len(summary.regressions) < TOP_REGRESSIONS:
+                summary.regressions.append(RegressionSummary(
+                    test=row["test_id"], test_name=row["name"], session_id=row["session_id"],
+                    assertion=AssertionRef(id="exec:error", kind="error", description=_clip(row["reason"])),
+                    actual=_clip(row["reason"]),
+                ))  # fmt: skip
         elif row["outcome"] == "flaky":
             routes = sorted({r for r in (_route_of(f) for f in failures) if r})
             flaky_routes.update(routes)
-            if len(summary["flaky"]) < TOP_FLAKY:
-                summary["flaky"].append({"test": row["test_id"], "test_name": row["name"],
-                                         "cause": row["flaky_cause"] or "unknown", "endpoints": routes})
-    summary["regressed_endpoints"] = sorted(regressed)
-    summary["flaky_endpoints"] = sorted(flaky_routes)
-    if shards["finished"] + shards["errored"] < shards["expected"] or shards["running"]:
-        summary["outcome"] = "running"
-    elif shards["errored"] or counts["failed"] or counts["error"]:
-        summary["outcome"] = "failed"
+            if len(summary.flaky) < TOP_FLAKY:
+                summary.flaky.append(FlakySummary(test=row["test_id"], test_name=row["name"],
+                                                  cause=row["flaky_cause"] or "unknown", endpoints=routes))  # fmt: skip
+    summary.regressed_endpoints = sorted(regressed)
+    summary.flaky_endpoints = sorted(flaky_routes)
+    if shards.finished + shards.errored < shards.expected or shards.running:
+        summary.outcome = "running"
+    elif shards.errored or counts.failed or counts.error:
+        summary.outcome = "failed"
     else:
-        summary["outcome"] = "passed"
+        summary.outcome = "passed"
     return summary
 
 
-def _regression_entry(row: Any, failure: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "test": row["test_id"],
-        "test_name": row["name"],
-        "session_id": row["session_id"],
-        "step": failure.get("step_id"),
-        "endpoint": failure.get("endpoint"),
-        "assertion": {
-            "id": failure.get("assertion_id"),
-            "kind": failure.get("kind"),
-            "description": _clip(failure.get("description")),
-        },
-        "field": failure.get("field"),
-        "expected": _clip(failure.get("expected")),
-        "actual": _clip(failure.get("actual")),
-    }
+def _regression_entry(row: Any, failure: dict[str, Any]) -> RegressionSummary:
+    return RegressionSummary(
+        test=row["test_id"],
+        test_name=row["name"],
+        session_id=row["session_id"],
+        step=failure.get("step_id"),
+        endpoint=failure.get("endpoint"),
+        assertion=AssertionRef(
+            id=failure.get("assertion_id"), kind=failure.get("kind"), description=_clip(failure.get("description"))
+        ),
+        field=failure.get("field"),
+        expected=_clip(failure.get("expected")),
+        actual=_clip(failure.get("actual")),
+    )

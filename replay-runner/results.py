@@ -123,3 +123,62 @@ class RunReport(BaseModel):
     @property
     def has_regressions(self) -> bool:
         return any(r.outcome in ("failed", "error") for r in self.results)
+
+
+# ---------------------------------------------------------------------------------------------
+# A ReplayRun over its shards (`persist.summarize_run`): what the operator turns into the
+# ReplayRun's status and feeds back into the instrumentation. Shape documented in docs/replay.md.
+
+RunOutcome = Literal["pending", "running", "passed", "failed"]
+
+
+class ShardCounts(BaseModel):
+    expected: int = 0  # N of `--shard I/N`
+    finished: int = 0
+    running: int = 0
+    errored: int = 0
+
+
+class AssertionRef(BaseModel):
+    id: str | None = None
+    kind: str | None = None
+    description: str | None = None
+
+
+class RegressionSummary(BaseModel):
+    """One failure of a failed test, values cut to fit a resource's status."""
+
+    test: str
+    test_name: str | None = None
+    session_id: str | None = None
+    step: str | None = None
+    endpoint: str | None = None
+    assertion: AssertionRef = Field(default_factory=AssertionRef)
+    field: str | None = None
+    expected: Any = None
+    actual: Any = None
+
+
+class FlakySummary(BaseModel):
+    test: str
+    test_name: str | None = None
+    cause: str = "unknown"
+    endpoints: list[str] = Field(default_factory=list)
+
+
+class RunSummary(BaseModel):
+    run_name: str
+    suite: str | None = None
+    revision: int | None = None
+    target: str | None = None
+    baseline: str | None = None
+    outcome: RunOutcome = "pending"
+    shards: ShardCounts = Field(default_factory=ShardCounts)
+    counts: Counts = Field(default_factory=Counts)
+    regressions: list[RegressionSummary] = Field(default_factory=list)  # the first ones, in test order
+    regressions_total: int = 0
+    flaky: list[FlakySummary] = Field(default_factory=list)
+    regressed_endpoints: list[str] = Field(default_factory=list)  # browser findings: "PAGE /path"
+    flaky_endpoints: list[str] = Field(default_factory=list)
+    report: str | None = None
+    reports: list[str] = Field(default_factory=list)

@@ -18,13 +18,12 @@ from trodden.synthesis.generate import GenerateOptions, SelectedInput, api_reque
 from trodden.synthesis.journeys import JourneyBuilder, Journeys
 from trodden.synthesis.login import LoginLearner
 from trodden.synthesis.mining import Miner
-from trodden.synthesis.selection import Selection, SelectOptions, select_journeys
-from trodden.synthesis.strategies import Coverage
+from trodden.synthesis.selection import Selection, SelectOptions, select_journeys, suite_coverage
 from trodden.synthesis.unmask import known_pseudonyms
 from trodden.synthesis.visible import VisibleLearner
 
 from trodden.log import get_logger
-from trodden.models.suite import Suite
+from trodden.models.suite import Suite, SuiteCoverage
 from trodden.store import Store
 from trodden.store.suites import save_suite_revision
 
@@ -61,7 +60,7 @@ async def select_sessions(
     if suite is not None and options.coverage is None:
         current = await db.latest_suite(store, suite)
         # a suite not generated yet covers nothing: everything is novel to it
-        options.coverage = db.suite_coverage(current) if current is not None else Coverage()
+        options.coverage = db.suite_coverage(current) if current is not None else SuiteCoverage()
     journeys = await load_journeys(store, source, since)
     selection = select_journeys(journeys, options)
     if save:
@@ -74,9 +73,8 @@ async def select_sessions(
             "suite": suite,
         }
         selection.id = await db.save_selection(store, source, selection, params, name)
-    log.info("selection made", source=source, selection_id=selection.id, **{
-        k: v for k, v in selection.stats.items() if isinstance(v, int | float)
-    })  # fmt: skip
+    log.info("selection made", source=source, selection_id=selection.id,
+             **selection.stats.model_dump(exclude={"strategies"}, exclude_none=True))  # fmt: skip
     return selection
 
 
@@ -112,34 +110,9 @@ async def generate_suite(
     known = known_pseudonyms(await store.source_key(source), options.known_values) if options.known_values else None
     suite = build_suite(suite_name, source, selected, miner, options=options, selection_id=sel_id, known=known,
                         login=logins.best(), visible=visible)  # fmt: skip
-    suite.stats["coverage"] = _coverage_of(journeys, [i.session.session_id for i in selected])
+    suite.stats.coverage = suite_coverage(journeys, [i.session.session_id for i in selected])
     if save:
         suite = await save_suite_revision(store, suite)
     log.info("suite generated", suite=suite_name, revision=suite.revision, tests=len(suite.tests),
              assertions=len(suite.assertions))  # fmt: skip
     return suite
-
-
-def _coverage_of(journeys: Journeys, session_ids: list[str]) -> dict[str, list[Any]]:
-    """Steps, transitions and "route → status" the suite's sessions cover (read by `novel`)."""
-    index = {sid: i for i, sid in enumerate(journeys.session_ids)}
-    steps: set[str] = set()
-    transitions: set[tuple[str, str]] = set()
-    route_statuses: set[str] = set()
-    for sid in session_ids:
-        s = index.get(sid)
-        if s is None:
-            continue
-        sl = journeys.session_slice(s)
-        prev: str | None = None
-        for step, route, status in zip(journeys.step_ids[sl].tolist(), journeys.route_ids[sl].tolist(),
-                                       journeys.statuses[sl].tolist(), strict=True):  # fmt: skip
-            text = journeys.vocab[step].text
-            steps.add(text)
-            if route >= 0:
-                route_statuses.add(f"{journeys.routes[route]} → {status}")
-            if prev is not None and prev != text:
-                transitions.add((prev, text))
-            prev = text
-    return {"steps": sorted(steps), "transitions": sorted([a, b] for a, b in transitions),
-            "route_statuses": sorted(route_statuses)}  # fmt: skip

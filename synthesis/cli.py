@@ -107,9 +107,9 @@ def _print_selection(sel: Any) -> None:
     console.print(table)
     st = sel.stats
     console.print(
-        f"{st['sessions']:,} sessions, {st['journeys']:,} journeys, {st['clusters']:,} after near-duplicate "
-        f"collapse, {st['candidates']:,} candidates → {st['selected']} selected"
-        + (f", covering {st['coverage']:.0%} of routes/transitions/statuses/events" if "coverage" in st else "")
+        f"{st.sessions:,} sessions, {st.journeys:,} journeys, {st.clusters:,} after near-duplicate "
+        f"collapse, {st.candidates:,} candidates → {st.selected} selected"
+        + (f", covering {st.coverage:.0%} of routes/transitions/statuses/events" if st.coverage is not None else "")
     )
 
 
@@ -191,17 +191,18 @@ def generate(
     except LoginSourceError as exc:
         raise InputError(str(exc)) from None
     suite = run(_generate(dsn, source, suite_name, selection_id, options))
+    stats = suite.stats
     summary = {
         "suite": suite.name,
         "revision": suite.revision,
         "selection_id": suite.selection_id,
-        "tests": suite.stats.get("tests"),
-        "http_tests": suite.stats.get("http_tests"),
-        "browser_tests": suite.stats.get("browser_tests"),
-        "assertions": suite.stats.get("assertions"),
-        "assertions_by_kind": suite.stats.get("assertions_by_kind"),
-        "assertions_dropped": len(suite.stats.get("assertions_dropped", [])),
-        "sessions_mined": suite.stats.get("sessions_mined"),
+        "tests": stats.tests,
+        "http_tests": stats.http_tests,
+        "browser_tests": stats.browser_tests,
+        "assertions": stats.assertions,
+        "assertions_by_kind": stats.assertions_by_kind,
+        "assertions_dropped": len(stats.assertions_dropped),
+        "sessions_mined": stats.sessions_mined,
     }
     if as_json:
         print_json(summary)

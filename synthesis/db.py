@@ -12,12 +12,11 @@ from typing import Any
 
 from pydantic import ValidationError
 from trodden.synthesis.selection import Selection
-from trodden.synthesis.steps import RawStep, raw_step_from_row
-from trodden.synthesis.strategies import Coverage
+from trodden.synthesis.steps import RawStep, raw_step_from_row, status_class
 
 from trodden.log import get_logger
 from trodden.models.events import EVENT_ADAPTER, Session
-from trodden.models.suite import Suite
+from trodden.models.suite import HttpStep, Suite, SuiteCoverage
 from trodden.store import Store
 
 log = get_logger(__name__)
@@ -117,7 +116,7 @@ async def save_selection(
     async with store.pool.acquire() as conn, conn.transaction():
         sel_id: int = await conn.fetchval(
             "INSERT INTO selections (source, name, params, stats) VALUES ($1, $2, $3, $4) RETURNING id",
-            source, name, params, selection.stats,
+            source, name, params, selection.stats.model_dump(exclude_none=True),
         )  # fmt: skip
         await conn.executemany(
             "INSERT INTO selection_items (selection_id, rank, session_id, signature, reasons)"
@@ -163,20 +162,14 @@ async def latest_suite(store: Store, name: str) -> Suite | None:
         return None
 
 
-def suite_coverage(suite: Suite) -> Coverage:
+def suite_coverage(suite: Suite) -> SuiteCoverage:
     """What a suite covers, for the novel strategy: recorded at generation in `stats.coverage`,
     else derived from its HTTP steps."""
-    cov = Coverage()
-    recorded = suite.stats.get("coverage")
-    if isinstance(recorded, dict):
-        cov.steps.update(recorded.get("steps", []))
-        cov.transitions.update((a, b) for a, b in recorded.get("transitions", []))
-        cov.route_statuses.update(recorded.get("route_statuses", []))
-        return cov
-    from trodden.synthesis.steps import status_class
-
-    from trodden.models.suite import HttpStep
-
+    if suite.stats.coverage is not None:
+        return suite.stats.coverage
+    steps: set[str] = set()
+    transitions: set[tuple[str, str]] = set()
+    route_statuses: set[tuple[str, int]] = set()
     for test in suite.tests:
         prev: str | None = None
         for step in test.steps:
@@ -184,9 +177,9 @@ def suite_coverage(suite: Suite) -> Coverage:
                 continue
             status = step.expect.status or 0
             text = f"{step.endpoint} {status_class(status)}"
-            cov.steps.add(text)
-            cov.route_statuses.add(f"{step.endpoint} → {status}")
+            steps.add(text)
+            route_statuses.add((step.endpoint, status))
             if prev is not None and prev != text:
-                cov.transitions.add((prev, text))
+                transitions.add((prev, text))
             prev = text
-    return cov
+    return SuiteCoverage(steps=sorted(steps), transitions=sorted(transitions), route_statuses=sorted(route_statuses))

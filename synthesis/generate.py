@@ -65,10 +65,12 @@ from trodden.models.suite import (
     AuthProfile,
     BrowserExpectation,
     BrowserStep,
+    DroppedAssertion,
     Expectation,
     HttpStep,
     Locator,
     Suite,
+    SuiteStats,
     TestCase,
     ValueFrom,
 )
@@ -353,18 +355,18 @@ def build_suite(
                   for t, i in _http_tests_with_inputs(tests, selected)]  # fmt: skip
     assertions, dropped = drop_contradicted(assertions, recordings, templater)
     kinds = Counter(a.kind for a in assertions)
-    stats: dict[str, Any] = {
-        "tests": len(tests),
-        "http_tests": sum(t.type == "http" for t in tests),
-        "browser_tests": sum(t.type == "browser" for t in tests),
-        "steps": sum(len(t.steps) for t in tests),
-        "assertions": len(assertions),
-        "assertions_by_kind": dict(sorted(kinds.items())),
-        "sessions_mined": miner.n_sessions if miner is not None else 0,
-        "endpoints_mined": len(miner.endpoints) if miner is not None else 0,
-        "unsafe_steps": sum(isinstance(s, HttpStep) and s.unsafe for t in tests for s in t.steps),
-        "assertions_dropped": dropped,
-    }
+    stats = SuiteStats(
+        tests=len(tests),
+        http_tests=sum(t.type == "http" for t in tests),
+        browser_tests=sum(t.type == "browser" for t in tests),
+        steps=sum(len(t.steps) for t in tests),
+        assertions=len(assertions),
+        assertions_by_kind=dict(sorted(kinds.items())),
+        sessions_mined=miner.n_sessions if miner is not None else 0,
+        endpoints_mined=len(miner.endpoints) if miner is not None else 0,
+        unsafe_steps=sum(isinstance(s, HttpStep) and s.unsafe for t in tests for s in t.steps),
+        assertions_dropped=dropped,
+    )
     return Suite(
         name=name, revision=0, source=source, origin=recorded_origin([i.session for i in selected]),
         created_at=datetime.now(UTC).isoformat(), selection_id=selection_id, tests=tests,
@@ -391,7 +393,7 @@ class Recording:
 
 def drop_contradicted(
     assertions: list[Assertion], recordings: Sequence[Recording], templater: RouteTemplater
-) -> tuple[list[Assertion], list[dict[str, str]]]:
+) -> tuple[list[Assertion], list[DroppedAssertion]]:
     """Assertions no generated test's own recording contradicts, judged as replay judges them
     (`trodden.assertions`), and the dropped ones (why). Timing is exempt."""
     by_endpoint: dict[str, list[ExchangeAssertion]] = {}
@@ -401,12 +403,12 @@ def drop_contradicted(
             temporal.append(a)
         elif not a.about_timing:
             by_endpoint.setdefault(a.endpoint, []).append(a)
-    contradicted: dict[str, dict[str, str]] = {}
+    contradicted: dict[str, DroppedAssertion] = {}
 
     def drop(a: AssertionBase, session_id: str, violations: list[Violation]) -> None:
         if violations and a.id not in contradicted:
-            contradicted[a.id] = {"id": a.id, "assertion": a.description, "session": session_id,
-                                  "recorded": a.show(violations[0])}  # fmt: skip
+            contradicted[a.id] = DroppedAssertion(id=a.id, assertion=a.description, session=session_id,
+                                                  recorded=a.show(violations[0]))  # fmt: skip
 
     for rec in recordings:
         ctx = JudgeContext(auth_profile=rec.auth_profile)

@@ -19,12 +19,12 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from pydantic import BaseModel
 from trodden.synthesis.bulk_phase import bulk_phase
 from trodden.synthesis.dedup import cluster_journeys
 from trodden.synthesis.journeys import Journeys
 from trodden.synthesis.strategies import (
     DEFAULT_STRATEGIES,
-    Coverage,
     SelectionContext,
     SelectionError,
     Signals,
@@ -32,6 +32,8 @@ from trodden.synthesis.strategies import (
     parse_strategies,
 )
 from trodden.synthesis.strategies.base import present, transition_codes
+
+from trodden.models.suite import SuiteCoverage
 
 SLOW_MIN_SAMPLES = 20  # a route needs this many timings before "slower than its p95" means anything
 UNEXPECTED_4XX_SHARE = 0.10  # a 4xx is unexpected when under this share of its route's calls
@@ -43,7 +45,23 @@ class SelectOptions:
     max_sessions: int = 50
     similarity: float = 0.85
     min_support: int = 2  # rare: a journey seen fewer times is a one-off (bot, glitch)
-    coverage: Coverage | None = None  # for novel; without it novel means "anything" and is skipped
+    coverage: SuiteCoverage | None = None  # for novel; without it novel means "anything" and is skipped
+
+
+class SelectionStats(BaseModel):
+    """What a selection saw and chose (stored with it; `trodden select --json`; the operator reads it)."""
+
+    sessions: int
+    steps: int
+    journeys: int
+    clusters: int  # journeys after near-duplicate collapse
+    candidates: int  # sessions some strategy proposed
+    selected: int
+    strategies: dict[str, int]  # proposals per strategy, by its CLI form ("slow:p95")
+    routes: int
+    units_covered: int  # coverage units (routes, route statuses, custom events, transitions) the selection holds
+    units_total: int | None = None  # ... and all sessions hold together (None without steps)
+    coverage: float | None = None  # units_covered / units_total
 
 
 @dataclass
@@ -62,11 +80,12 @@ class SelectedSession:
 @dataclass
 class Selection:
     sessions: list[SelectedSession]
-    stats: dict[str, Any]
+    stats: SelectionStats
     id: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"selection_id": self.id, "sessions": [s.to_json() for s in self.sessions], "stats": self.stats}
+        return {"selection_id": self.id, "sessions": [s.to_json() for s in self.sessions],
+                "stats": self.stats.model_dump(exclude_none=True)}  # fmt: skip
 
 
 def _signals(j: Journeys, journey_cluster: npt.NDArray[np.int32], slow_pct: float | None) -> Signals:
@@ -217,22 +236,39 @@ def _select(j: Journeys, options: SelectOptions) -> Selection:
     covered: set[tuple[Any, ...]] = set()
     for s, _ in chosen:
         covered |= _session_units(j, s)
-    stats: dict[str, Any] = {
-        "sessions": n,
-        "steps": len(j.step_ids),
-        "journeys": j.n_journeys,
-        "clusters": n_clusters,
-        "candidates": len(reasons),
-        "selected": len(selected),
-        "strategies": per_strategy,
-        "routes": len(j.routes),
-        "units_covered": len(covered),
-    }
     total = _total_units(j)
-    if total:
-        stats["units_total"] = total
-        stats["coverage"] = round(len(covered) / total, 4)
+    stats = SelectionStats(
+        sessions=n, steps=len(j.step_ids), journeys=j.n_journeys, clusters=n_clusters, candidates=len(reasons),
+        selected=len(selected), strategies=per_strategy, routes=len(j.routes), units_covered=len(covered),
+        units_total=total or None, coverage=round(len(covered) / total, 4) if total else None,
+    )
     return Selection(sessions=selected, stats=stats)
+
+
+def suite_coverage(j: Journeys, session_ids: Sequence[str]) -> SuiteCoverage:
+    """What these sessions cover, as a suite records it for `novel`: step texts, transitions
+    between them, and (route, exact status)."""
+    index = {sid: i for i, sid in enumerate(j.session_ids)}
+    steps: set[str] = set()
+    transitions: set[tuple[str, str]] = set()
+    route_statuses: set[tuple[str, int]] = set()
+    for sid in session_ids:
+        s = index.get(sid)
+        if s is None:
+            continue
+        sl = j.session_slice(s)
+        prev: str | None = None
+        for step, route, status in zip(
+            j.step_ids[sl].tolist(), j.route_ids[sl].tolist(), j.statuses[sl].tolist(), strict=True
+        ):
+            text = j.vocab[step].text
+            steps.add(text)
+            if route >= 0:
+                route_statuses.add((j.routes[route], status))
+            if prev is not None and prev != text:
+                transitions.add((prev, text))
+            prev = text
+    return SuiteCoverage(steps=sorted(steps), transitions=sorted(transitions), route_statuses=sorted(route_statuses))
 
 
 def _total_units(j: Journeys) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from trodden.synthesis.strategies.base import Coverage, SelectionContext, SelectionError, Signals, Strategy
+from trodden.synthesis.strategies.base import SelectionContext, SelectionError, Signals, Strategy
 from trodden.synthesis.strategies.errors import Errors
 from trodden.synthesis.strategies.event import Event
 from trodden.synthesis.strategies.frequent import Frequent
@@ -46,7 +46,6 @@ __all__ = [
     "DEFAULT_STRATEGIES",
     "STRATEGIES",
     "STRATEGY_NAMES",
-    "Coverage",
     "SelectionContext",
     "SelectionError",
     "Signals",

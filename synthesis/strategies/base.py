@@ -9,12 +9,14 @@ class turns either into itself and back, so nothing else formats or parses strat
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
 from trodden.synthesis.journeys import Journeys
+
+from trodden.models.suite import SuiteCoverage
 
 
 class SelectionError(ValueError):
@@ -31,15 +33,6 @@ class Argument:
     spec_hint: str  # what the spec needs, for the API server's refusal: "`percentile` (e.g. 95)"
     required_in_spec: bool = True
     only_in_spec: bool = False  # other strategies may not set the field
-
-
-@dataclass
-class Coverage:
-    """What a suite already covers: step texts, transitions between them, and "route → status"."""
-
-    steps: set[str] = field(default_factory=set)
-    transitions: set[tuple[str, str]] = field(default_factory=set)
-    route_statuses: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -65,7 +58,7 @@ class SelectionContext:
     signals: Signals
     cap: int  # no strategy proposes more than the budget (strongest first)
     min_support: int  # sessions a journey needs before `rare` may pick it
-    coverage: Coverage | None  # what the suite covers already (for `novel`)
+    coverage: SuiteCoverage | None  # what the suite covers already (for `novel`)
 
     @property
     def n_sessions(self) -> int:

@@ -27,24 +27,26 @@ class Novel(Strategy):
         j, sig, cov = ctx.journeys, ctx.signals, ctx.coverage
         if cov is None or len(j.step_ids) == 0:
             return []
+        covered_steps, covered_transitions = set(cov.steps), set(cov.transitions)
+        covered_statuses = set(cov.route_statuses)
         texts = [v.text for v in j.vocab]
         v = len(texts)
         http = j.route_ids >= 0
-        step_new = np.array([t not in cov.steps for t in texts], dtype=bool)
-        if cov.route_statuses and j.routes:
+        step_new = np.array([t not in covered_steps for t in texts], dtype=bool)
+        if covered_statuses and j.routes:
             # exact statuses matter for HTTP steps ("POST /cart/{id}/coupon → 409")
             size = len(j.routes) * 1000
             codes = np.where(http, j.route_ids.astype(np.int64) * 1000 + j.statuses, -1)
             new_pair = np.zeros(size, dtype=bool)
             for p in present(codes, size).tolist():
-                new_pair[p] = route_status(j.routes[p // 1000], p % 1000) not in cov.route_statuses
+                new_pair[p] = (j.routes[p // 1000], p % 1000) not in covered_statuses
             novel_step = np.where(http, new_pair[np.maximum(codes, 0)], step_new[j.step_ids])
         else:
             novel_step = step_new[j.step_ids]
         # transitions inside a session (not across session boundaries, not a step repeating itself)
         prev, tcodes = transition_codes(j)
         new_codes = np.array(
-            [c for c in present(tcodes, v * v).tolist() if (texts[c // v], texts[c % v]) not in cov.transitions],
+            [c for c in present(tcodes, v * v).tolist() if (texts[c // v], texts[c % v]) not in covered_transitions],
             dtype=np.int64,
         )
         novel_occ = novel_step | ((tcodes >= 0) & np.isin(tcodes, new_codes))
@@ -54,7 +56,7 @@ class Novel(Strategy):
             sl = j.session_slice(s)
             o = sl.start + int(np.argmax(novel_occ[sl]))
             step = int(j.step_ids[o])
-            if novel_step[o] and http[o] and cov.route_statuses:
+            if novel_step[o] and http[o] and covered_statuses:
                 what = route_status(j.routes[int(j.route_ids[o])], int(j.statuses[o]))
             elif novel_step[o]:
                 what = texts[step]

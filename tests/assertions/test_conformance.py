@@ -357,7 +357,7 @@ def verdicts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, bo
 
     out = asyncio.run(run())
     _, dropped = drop_contradicted(list(suite.assertions), _recordings(), RouteTemplater())
-    dropped_ids = {d["id"] for d in dropped}
+    dropped_ids = {d.id for d in dropped}
     out["generator"] = {c.name: f"a-{c.name}" in dropped_ids for c in CASES}
     return out
 

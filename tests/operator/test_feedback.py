@@ -4,15 +4,18 @@ from datetime import UTC, datetime, timedelta
 
 from trodden.operator import feedback
 from trodden.operator.specs import InstrumentationSpec
+from trodden.replay.results import FlakySummary, RegressionSummary, RunSummary
 
 from trodden.models.instrumentation import InstrumentationConfig, Sampling, SamplingBoost
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
+NOTHING = RunSummary(run_name="r")
 
 
 def test_flaky_flow_raises_its_sampling_and_bumps_the_generation() -> None:
     base = InstrumentationConfig(sampling=Sampling(rate=0.1))
-    summary = {"flaky_tests": [{"test": "t1", "routes": ["POST /cart/{id}/items"], "cause": "timing"}]}
+    summary = RunSummary(run_name="r", flaky=[FlakySummary(test="t1", endpoints=["POST /cart/{id}/items"],
+                                                           cause="timing")])
     out = feedback.apply_feedback(base, summary, [], NOW)
     assert out.generation == base.generation + 1
     [boost] = out.sampling.boosts
@@ -22,10 +25,11 @@ def test_flaky_flow_raises_its_sampling_and_bumps_the_generation() -> None:
 
 
 def test_regressions_state_dependence_and_uncovered_routes() -> None:
-    summary = {
-        "regressions": [{"test": "t2", "route": "GET /orders/{id}", "expected": "200", "actual": "500"}],
-        "flaky_tests": [{"test": "t3", "routes": ["POST /checkout"], "cause": "missing_state"}],
-    }
+    summary = RunSummary(
+        run_name="r",
+        regressions=[RegressionSummary(test="t2", endpoint="GET /orders/{id}", expected="200", actual="500")],
+        flaky=[FlakySummary(test="t3", endpoints=["POST /checkout"], cause="missing_state")],
+    )
     out = feedback.apply_feedback(InstrumentationConfig(), summary, ["DELETE /cart/{id}"], NOW)
     reasons = {b.route: b.reason for b in out.sampling.boosts}
     assert reasons == {"GET /orders/{id}": "regressed", "POST /checkout": "flaky", "DELETE /cart/{id}": "uncovered"}
@@ -36,7 +40,7 @@ def test_regressions_state_dependence_and_uncovered_routes() -> None:
 
 def test_nothing_learned_changes_nothing() -> None:
     base = InstrumentationConfig(generation=5)
-    assert feedback.apply_feedback(base, {}, [], NOW) == base
+    assert feedback.apply_feedback(base, NOTHING, [], NOW) == base
 
 
 def test_expired_boosts_lapse_and_manual_ones_stay() -> None:
@@ -44,14 +48,16 @@ def test_expired_boosts_lapse_and_manual_ones_stay() -> None:
         SamplingBoost(route="GET /old", rate=1, reason="flaky", until="2024-12-01T00:00:00Z"),
         SamplingBoost(route="GET /mine", rate=0.5, reason="manual"),
     ]))
-    out = feedback.apply_feedback(base, {"regressions": [{"test": "x", "route": "GET /mine"}]}, [], NOW)
+    mine = RunSummary(run_name="r", regressions=[RegressionSummary(test="x", endpoint="GET /mine")])
+    out = feedback.apply_feedback(base, mine, [], NOW)
     assert {b.route: (b.reason, b.rate) for b in out.sampling.boosts} == {"GET /mine": ("manual", 0.5)}
-    later = feedback.apply_feedback(out, {}, [], NOW + timedelta(days=1))
+    later = feedback.apply_feedback(out, NOTHING, [], NOW + timedelta(days=1))
     assert later == out
 
 
 def test_spec_changes_keep_feedback() -> None:
-    learned = feedback.apply_feedback(InstrumentationConfig(), {"flaky_tests": [{"routes": ["GET /a"]}]}, [], NOW)
+    flaky = RunSummary(run_name="r", flaky=[FlakySummary(test="t", endpoints=["GET /a"])])
+    learned = feedback.apply_feedback(InstrumentationConfig(), flaky, [], NOW)
     out = feedback.instrumentation_from_spec(InstrumentationSpec(sampling_rate=0.25, bodies="none"), learned)
     assert out.sampling.rate == 0.25 and out.capture.bodies == "none"
     assert out.sampling.boosts == learned.sampling.boosts

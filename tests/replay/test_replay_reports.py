@@ -75,10 +75,10 @@ async def test_a_crashed_shard_fails_the_run(store: Store) -> None:
     await finish_run(store, report)
     crashed = sample_report().model_copy(update={"shard": "0/3", "results": []})
     crashed_id = await start_run(store, crashed, 2)
-    running = await summarize_run(store, "rr-x")
+    running = (await summarize_run(store, "rr-x")).model_dump()
     assert running["outcome"] == "running" and running["shards"]["running"] == 1
     await fail_run(store, crashed_id)
-    summary = await summarize_run(store, "rr-x")
+    summary = (await summarize_run(store, "rr-x")).model_dump()
     assert summary["shards"] == {"expected": 2, "finished": 1, "running": 0, "errored": 1}
     assert summary["outcome"] == "failed"
     assert {r["test"] for r in summary["regressions"]} == {"t-failed", "t-err"}

@@ -123,7 +123,7 @@ async def test_shards_split_the_suite_and_the_run_is_summarised(store: Store, sh
     ]
     ran = [r.test_id for rep in reports for r in rep.results]
     assert sorted(ran) == sorted(t.id for t in suite.tests)
-    summary = await summarize_run(store, "rr-1")
+    summary = (await summarize_run(store, "rr-1")).model_dump()
     assert summary["shards"] == {"expected": 3, "finished": 3, "running": 0, "errored": 0}
     assert summary["outcome"] == "failed"
     counts = summary["counts"]
@@ -141,13 +141,13 @@ async def test_shards_split_the_suite_and_the_run_is_summarised(store: Store, sh
 
 
 async def test_summary_of_a_partial_and_a_flaky_run(store: Store, shop_v1: str) -> None:
-    assert (await summarize_run(store, "nothing-yet"))["outcome"] == "pending"
+    assert (await summarize_run(store, "nothing-yet")).model_dump()["outcome"] == "pending"
     suite = flaky_suite(uuid.uuid4().hex)
     await replay_suite(store, suite, shop_v1, ReplayOptions(shard=Shard(0, 2), run_name="rr-2", retries=2))
-    partial = await summarize_run(store, "rr-2")
+    partial = (await summarize_run(store, "rr-2")).model_dump()
     assert partial["outcome"] == "running" and partial["shards"]["finished"] == 1
     await replay_suite(store, suite, shop_v1, ReplayOptions(shard=Shard(1, 2), run_name="rr-2", retries=2))
-    summary = await summarize_run(store, "rr-2")
+    summary = (await summarize_run(store, "rr-2")).model_dump()
     assert summary["outcome"] == "passed" and summary["counts"]["flaky"] == 3
     assert {f["cause"] for f in summary["flaky"]} == {"timing", "missing_state", "transient_error"}
     assert "GET /api/flaky/slow" in summary["flaky_endpoints"]

@@ -9,7 +9,9 @@ import pytest
 from trodden.synthesis.journeys import Journeys, build_journeys
 from trodden.synthesis.selection import SelectOptions, _session_units, select_journeys
 from trodden.synthesis.steps import RawStep
-from trodden.synthesis.strategies import STRATEGIES, Coverage, SelectionError, parse_strategies
+from trodden.synthesis.strategies import STRATEGIES, SelectionError, parse_strategies
+
+from trodden.models.suite import SuiteCoverage
 
 
 def http(method: str, path: str, status: int = 200, ms: float = 20.0) -> RawStep:
@@ -109,7 +111,7 @@ def test_slow_picks_a_step_slower_than_the_routes_percentile(corpus: Journeys) -
 def test_novel_picks_what_the_suite_does_not_cover(corpus: Journeys) -> None:
     covered_steps = {corpus.vocab[i].text for i in corpus.journey_steps[0]}
     texts = list(covered_steps)
-    cov = Coverage(steps=covered_steps, transitions=set(itertools.pairwise(texts)))
+    cov = SuiteCoverage(steps=sorted(covered_steps), transitions=list(itertools.pairwise(texts)))
     opts = SelectOptions(strategies=parse_strategies(["novel"]), coverage=cov, max_sessions=100)
     got = {s.session_id: s.reasons for s in select_journeys(corpus, opts).sessions}
     assert any(r.startswith("novel: covers GET /api/giftcards") for rs in got.values() for r in rs)
@@ -120,7 +122,7 @@ def test_novel_picks_what_the_suite_does_not_cover(corpus: Journeys) -> None:
 def test_near_duplicates_collapse_and_exact_only_keeps_them_apart(corpus: Journeys) -> None:
     dedup = select_journeys(corpus, SelectOptions(similarity=0.85))
     exact = select_journeys(corpus, SelectOptions(similarity=1.0))
-    assert dedup.stats["clusters"] < exact.stats["clusters"] == corpus.n_journeys
+    assert dedup.stats.clusters < exact.stats.clusters == corpus.n_journeys
     two = pick(corpus, "frequent:2", similarity=1.0)
     assert not any(s.startswith("coreplus") for s in two)  # 10 sessions: not in the top 2 alone
 
@@ -142,10 +144,10 @@ def test_greedy_cover_prefers_the_session_adding_most_and_respects_the_budget() 
 def test_budget_and_stats(corpus: Journeys) -> None:
     sel = select_journeys(corpus, SelectOptions(max_sessions=5))
     assert len(sel.sessions) == 5
-    assert sel.stats["sessions"] == 111 and sel.stats["selected"] == 5
-    assert 0 < sel.stats["coverage"] <= 1
+    assert sel.stats.sessions == 111 and sel.stats.selected == 5
+    assert sel.stats.coverage is not None and 0 < sel.stats.coverage <= 1
     every_unit = set().union(*(_session_units(corpus, s) for s in range(corpus.n_sessions)))
-    assert sel.stats["units_total"] == len(every_unit)
+    assert sel.stats.units_total == len(every_unit)
     assert all(s.reasons and s.signature and s.steps for s in sel.sessions)
 
 

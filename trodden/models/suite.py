@@ -13,14 +13,31 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from trodden.assertions.base import IRModel as _Model
 from trodden.assertions.expectation import Expectation
 from trodden.assertions.registry import Assertion
 
-__all__ = ["IR_VERSION", "Assertion", "AuthProfile", "BrowserExpectation", "BrowserStep", "Expectation", "Extraction",
-           "HttpRequest", "HttpStep", "Locator", "Step", "Suite", "TestCase", "ValueFrom"]  # fmt: skip
+__all__ = [
+    "IR_VERSION",
+    "Assertion",
+    "AuthProfile",
+    "BrowserExpectation",
+    "BrowserStep",
+    "DroppedAssertion",
+    "Expectation",
+    "Extraction",
+    "HttpRequest",
+    "HttpStep",
+    "Locator",
+    "Step",
+    "Suite",
+    "SuiteCoverage",
+    "SuiteStats",
+    "TestCase",
+    "ValueFrom",
+]
 
 IR_VERSION = 1
 
@@ -122,6 +139,48 @@ class AuthProfile(_Model):
     variables: dict[str, ValueFrom] = Field(default_factory=dict)
 
 
+class SuiteCoverage(_Model):
+    """What a suite's sessions cover, in selection's units (read by the `novel` strategy): steps
+    (journey step texts), transitions between two of them, and routes with an exact status."""
+
+    steps: list[str] = Field(default_factory=list)
+    transitions: list[tuple[str, str]] = Field(default_factory=list)
+    route_statuses: list[tuple[str, int]] = Field(default_factory=list)  # ("POST /cart/{id}/coupon", 409)
+
+    @field_validator("route_statuses", mode="before")
+    @classmethod
+    def _from_text(cls, value: Any) -> Any:
+        """Suites generated before this model wrote "ROUTE → STATUS" strings."""
+        if not isinstance(value, list):
+            return value
+        return [tuple(v.rsplit(" → ", 1)) if isinstance(v, str) else v for v in value]
+
+
+class DroppedAssertion(_Model):
+    """A mined assertion the recording of one of the suite's own tests contradicted."""
+
+    id: str
+    assertion: str  # its description
+    session: str  # the session whose recording contradicted it
+    recorded: str  # what the recording showed
+
+
+class SuiteStats(_Model):
+    """What generation produced, counted (`trodden generate --json`, the TestSuite's status)."""
+
+    tests: int = 0
+    http_tests: int = 0
+    browser_tests: int = 0
+    steps: int = 0
+    assertions: int = 0
+    assertions_by_kind: dict[str, int] = Field(default_factory=dict)
+    sessions_mined: int = 0
+    endpoints_mined: int = 0
+    unsafe_steps: int = 0
+    assertions_dropped: list[DroppedAssertion] = Field(default_factory=list)
+    coverage: SuiteCoverage | None = None  # None in suites built without journeys (no selection)
+
+
 class Suite(_Model):
     ir_version: int = IR_VERSION
     name: str
@@ -133,4 +192,4 @@ class Suite(_Model):
     tests: list[TestCase]
     assertions: list[Assertion] = Field(default_factory=list)
     auth_profiles: list[AuthProfile] = Field(default_factory=list)
-    stats: dict[str, Any] = Field(default_factory=dict)
+    stats: SuiteStats = Field(default_factory=SuiteStats)

@@ -30,7 +30,7 @@ async def save_suite_revision(store: Store, suite: Suite) -> Suite:
             stored.revision,
             stored.selection_id,
             stored.model_dump(mode="json"),
-            stored.stats,
+            stored.stats.model_dump(mode="json"),
         )
     return stored
 

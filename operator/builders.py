@@ -416,17 +416,9 @@ def generation_job_name(owner: Owner, spec: TestSuiteSpec, selection_ids: list[i
 
 
 def generation_job(owner: Owner, spec: TestSuiteSpec, selection_ids: list[int], runtime: Runtime) -> dict[str, Any]:
-    env: list[dict[str, Any]] = []
-    for profile in spec.auth_profiles:
-        prefix = "TRODDEN_AUTH_" + profile.name.upper().replace("-", "_")
-        for header in profile.headers:
-            env.append({"name": f"{prefix}_HEADER_{header.name.upper().replace('-', '_')}",
-                        "valueFrom": {"secretKeyRef": header.secret_key_ref.model_dump()}})
-        for suffix, ref in (("USERNAME", profile.username_ref), ("PASSWORD", profile.password_ref)):
-            if ref is not None:
-                env.append({"name": f"{prefix}_{suffix}", "valueFrom": {"secretKeyRef": ref.model_dump()}})
-    pod = _job_pod(owner, "generate", runtime, generate_args(owner, spec, selection_ids), resources=spec.resources,
-                   extra_env=tuple(env))
+    """Generation reads sessions, never credentials: the auth profiles' Secrets are named in its
+    arguments (replay reads them, see `replay_auth_env`), not mounted into its pod."""
+    pod = _job_pod(owner, "generate", runtime, generate_args(owner, spec, selection_ids), resources=spec.resources)
     return _job(owner, generation_job_name(owner, spec, selection_ids), "generate", pod, runtime)
 
 

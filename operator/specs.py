@@ -264,8 +264,8 @@ class AuthHeader(Wire):
 class AuthProfileSpec(Wire):
     model_config = ConfigDict(
         json_schema_extra=cel(
-            ("self.type != 'login' || (has(self.loginPath) && has(self.usernameRef) && has(self.passwordRef))",
-             "a login profile needs loginPath, usernameRef and passwordRef"),
+            ("self.type != 'login' || (has(self.usernameRef) && has(self.passwordRef))",
+             "a login profile needs usernameRef and passwordRef"),
             ("self.type != 'static' || (has(self.headers) && size(self.headers) > 0)",
              "a static profile needs at least one header"),
         )
@@ -274,7 +274,6 @@ class AuthProfileSpec(Wire):
     name: str = Field(max_length=63, pattern=DNS_LABEL)
     type: Literal["static", "login"]
     headers: list[AuthHeader] = Field(default_factory=list, max_length=16)
-    login_path: str | None = Field(None, max_length=1024, pattern=r"^/.*$")
     username_ref: SecretKeyRef | None = None
     password_ref: SecretKeyRef | None = None
 

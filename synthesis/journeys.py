@@ -62,15 +62,6 @@ def journey_signature(step_texts: Sequence[str]) -> str:
     return hashlib.blake2b("\n".join(step_texts).encode(), digest_size=8).hexdigest()
 
 
-def collapse_repeats(step_texts: Sequence[str]) -> list[str]:
-    """Consecutive repeats of one step (double clicks, polling) are one journey step."""
-    out: list[str] = []
-    for s in step_texts:
-        if not out or out[-1] != s:
-            out.append(s)
-    return out
-
-
 @dataclass
 class Journeys:
     """Every session's steps (flat arrays, `offsets` delimit sessions) and its journey."""

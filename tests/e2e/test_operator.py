@@ -218,7 +218,7 @@ BAD_SPECS: list[tuple[str, dict[str, Any], str]] = [
     (
         "login profile without credentials",
         {"kind": "TestSuite", "spec": {"source": "shop", "authProfiles": [{"name": "u", "type": "login"}]}},
-        "a login profile needs loginPath, usernameRef and passwordRef",
+        "a login profile needs usernameRef and passwordRef",
     ),
     (
         "duplicate auth profile names",

@@ -116,10 +116,6 @@ _CHECKERS: dict[str, Callable[[str], bool]] = {
 }
 
 
-def known_format(name: str) -> bool:
-    return name.lower() in _CHECKERS
-
-
 # What the miner calls a value, tried in this order; each pattern is narrower than its checker
 # (hex needs 16+ characters with a digit, so words like "cafe" are not hex ids).
 _DETECTORS: tuple[tuple[str, re.Pattern[str]], ...] = (

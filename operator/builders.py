@@ -23,6 +23,7 @@ from trodden.operator.specs import (
     SessionSelectorSpec,
     TestSuiteSpec,
 )
+from trodden.replay.execution import secret_env_name
 
 from trodden.models.instrumentation import InstrumentationConfig
 from trodden.models.sanitization import SanitizationConfig, SanitizationRule
@@ -403,8 +404,6 @@ def generate_args(owner: Owner, spec: TestSuiteSpec, selection_ids: list[int]) -
 def replay_auth_env(suite: TestSuiteSpec | None) -> tuple[dict[str, Any], ...]:
     """The TestSuite's auth Secrets as the env vars replay reads a `ValueFrom(secret="name/key")`
     from (`TRODDEN_SECRET_<NAME>_<KEY>`): the naming is replay's, so it is imported, not copied."""
-    from trodden.replay.execution import secret_env_name
-
     refs = [ref for p in (suite.auth_profiles if suite else []) for ref in
             (*(h.secret_key_ref for h in p.headers), p.username_ref, p.password_ref) if ref is not None]
     env = {secret_env_name(f"{r.name}/{r.key}"): {"name": r.name, "key": r.key} for r in refs}
@@ -444,7 +443,7 @@ def replay_args(owner: Owner, spec: ReplayRunSpec, target: str, baseline: str | 
         "--run-name", run_name(owner),
         "--concurrency", str(spec.concurrency),
         "--retries", str(spec.retries),
-        "--json", "/reports/report-$(JOB_COMPLETION_INDEX).json",
+        "--json-report", "/reports/report-$(JOB_COMPLETION_INDEX).json",
         "--junit", "/reports/junit-$(JOB_COMPLETION_INDEX).xml",
     ]
     if spec.allow_unsafe:

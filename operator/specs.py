@@ -14,6 +14,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
+from trodden.synthesis.mining import MiningOptions, bounds_of_field
 from trodden.synthesis.strategies import STRATEGIES, STRATEGY_NAMES
 from trodden.synthesis.strategies import Strategy as SelectionStrategy
 
@@ -249,11 +250,19 @@ class GenerateSpec(Wire):
     browser: bool = False
 
 
+def _mining(name: str) -> Any:
+    """A TestSuite `mining` field with the miner's own default, bounds and description."""
+    field = MiningOptions.model_fields[name]
+    return Field(field.default, description=field.description, **bounds_of_field(field))
+
+
 class MiningSpec(Wire):
-    min_support: int = Field(3, ge=1, le=1_000_000)
-    confidence: float = Field(0.99, ge=0.5, le=1.0)
-    temporal_confidence: float = Field(1.0, ge=0.5, le=1.0)
-    latency_margin: float = Field(1.5, ge=1.0, le=100.0)
+    """The miner's thresholds (`trodden.synthesis.mining.MiningOptions`)."""
+
+    min_support: int = _mining("min_support")
+    confidence: float = _mining("min_confidence")
+    temporal_confidence: float = _mining("temporal_confidence")
+    latency_margin: float = _mining("latency_margin")
 
 
 class AuthHeader(Wire):

@@ -6,11 +6,17 @@ from pathlib import Path
 
 import click
 import pydantic
+from trodden.replay.html_report import write_html
 from trodden.replay.options import OptionError, ReplayOptions, parse_shard
+from trodden.replay.reports import json_report, write_json, write_junit
 from trodden.replay.results import RunReport
+from trodden.replay.runner import replay_suite
+from trodden.replay.terminal import print_summary
 
-from trodden.cliutil import EXIT_REGRESSIONS, InputError, dsn_option, run
+from trodden.cliutil import EXIT_REGRESSIONS, InputError, dsn_option, json_option, print_json, run
 from trodden.models.suite import Suite
+from trodden.store import open_store
+from trodden.store.suites import SuiteNotFound, load_suite
 
 
 def load_suite_file(path: Path) -> Suite:
@@ -29,11 +35,6 @@ def load_suite_file(path: Path) -> Suite:
 
 async def _replay(*, suite_name: str | None, suite_file: Path | None, revision: int | None, target: str,
                   options: ReplayOptions, dsn: str | None, use_store: bool) -> RunReport:
-    from trodden.replay.runner import replay_suite
-
-    from trodden.store import open_store
-    from trodden.store.suites import SuiteNotFound, load_suite
-
     if not use_store:
         assert suite_file is not None
         return await replay_suite(None, load_suite_file(suite_file), target, options)
@@ -65,8 +66,8 @@ async def _replay(*, suite_name: str | None, suite_file: Path | None, revision: 
 @click.option("--retries", type=int, default=2, show_default=True,
               help="Re-runs of a failing test; a pass on a re-run makes it flaky, not failed.")
 @click.option("--junit", type=click.Path(path_type=Path, dir_okay=False), help="Write JUnit XML here.")
-@click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False),
-              help="Write the JSON report here ('-' for stdout).")
+@click.option("--json-report", "json_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write the JSON report here.")
 @click.option("--html", "html_dir", type=click.Path(path_type=Path, file_okay=False),
               help="Write the HTML report (index.html + screenshots) into this directory.")
 @click.option("--run-name", default=None, envvar="TRODDEN_RUN_NAME",
@@ -84,17 +85,14 @@ async def _replay(*, suite_name: str | None, suite_file: Path | None, revision: 
 @click.option("--latency-quorum", type=float, default=0.5, show_default=True,
               help="A latency failure counts when the endpoint is over its bound in at least this share of its "
                    "timed exchanges in the run (fewer: noise, the test is flaky).")
+@json_option
 @dsn_option
 def replay(*, suite_name: str | None, suite_file: Path | None, revision: int | None, target: str,
            baseline: str | None, shard: str, concurrency: int, retries: int, junit: Path | None,
            json_path: Path | None, html_dir: Path | None, run_name: str | None, allow_unsafe_on_origin: bool,
            only: str | None, status_only: bool, workers: int, latency_factor: float, latency_slack_ms: float,
-           browser_latency_slack_ms: float, latency_quorum: float, dsn: str | None) -> None:
+           browser_latency_slack_ms: float, latency_quorum: float, as_json: bool, dsn: str | None) -> None:
     """Replay a suite against TARGET and report regressions (exit 1 when there are any)."""
-    from trodden.replay.html_report import write_html
-    from trodden.replay.reports import json_report, write_json, write_junit
-    from trodden.replay.terminal import print_summary
-
     if not suite_name and not suite_file:
         raise InputError("give --suite NAME (from the store) or --suite-file IR.json")
     try:
@@ -117,13 +115,10 @@ def replay(*, suite_name: str | None, suite_file: Path | None, revision: int | N
     if junit is not None:
         write_junit(report, junit)
     if json_path is not None:
-        if str(json_path) == "-":
-            from trodden.cliutil import print_json
-
-            print_json(json_report(report))
-        else:
-            write_json(report, json_path)
-    if json_path is None or str(json_path) != "-":
+        write_json(report, json_path)
+    if as_json:
+        print_json(json_report(report))
+    else:
         print_summary(report)
     if report.has_regressions:
         raise SystemExit(EXIT_REGRESSIONS)

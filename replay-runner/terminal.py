@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+import orjson
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -14,8 +15,6 @@ _LIMIT = 90
 
 
 def _short(value: Any, limit: int = _LIMIT) -> str:
-    import orjson
-
     text = value if isinstance(value, str) else orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
+from pydantic.fields import FieldInfo
+from rich.console import Console
+from rich.table import Table
+from trodden.synthesis.api import NoSessions, generate_suite, select_sessions
+from trodden.synthesis.db import SelectionNotFound
+from trodden.synthesis.export import export_json, export_pytest
+from trodden.synthesis.generate import GenerateOptions
+from trodden.synthesis.login import LoginCredentials, LoginSourceError, credential_source
+from trodden.synthesis.mining import MiningOptions, bounds_of_field
+from trodden.synthesis.selection import SelectOptions
 from trodden.synthesis.strategies import DEFAULT_STRATEGIES, SelectionError, cli_syntax, parse_strategies
 
 from trodden.cliutil import InputError, dsn_option, json_option, print_json, run
+from trodden.store import open_store
+from trodden.store.suites import SuiteNotFound, load_suite
 
+F = TypeVar("F", bound=Callable[..., Any])
 _WINDOW = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -42,10 +57,11 @@ def parse_since(since: str | None, window: str | None, now: datetime | None = No
 @click.option("--suite", default=None, help="Suite whose coverage `novel` compares against.")
 @click.option("--since", default=None, help="Only sessions active since this ISO date-time.")
 @click.option("--window", default=None, help="Only sessions active in this trailing window (7d, 12h, ...).")
-@click.option("--max", "max_sessions", type=int, default=50, show_default=True, help="Budget: sessions to select.")
-@click.option("--similarity", type=float, default=0.85, show_default=True,
+@click.option("--max", "max_sessions", type=click.IntRange(min=1), default=50, show_default=True,
+              help="Budget: sessions to select.")
+@click.option("--similarity", type=click.FloatRange(0.0, 1.0, min_open=True), default=0.85, show_default=True,
               help="Jaccard similarity at which journeys count as near-duplicates (1.0: exact only).")  # fmt: skip
-@click.option("--min-support", type=int, default=2, show_default=True,
+@click.option("--min-support", type=click.IntRange(min=1), default=2, show_default=True,
               help="Sessions a journey needs before `rare` may pick it.")  # fmt: skip
 @click.option("--name", default=None, help="A name stored with the selection (the SessionSelector's).")
 @json_option
@@ -55,18 +71,10 @@ def select(
     max_sessions: int, similarity: float, min_support: int, name: str | None, as_json: bool, dsn: str | None,
 ) -> None:  # fmt: skip
     """Pick the sessions worth turning into tests, with the reasons for each."""
-    from trodden.synthesis.selection import SelectOptions
-
     try:
         parsed = parse_strategies(strategies or DEFAULT_STRATEGIES)
     except SelectionError as exc:
         raise InputError(str(exc)) from None
-    if max_sessions < 1:
-        raise InputError("--max must be at least 1")
-    if not 0.0 < similarity <= 1.0:
-        raise InputError("--similarity must be in (0, 1]")
-    if min_support < 1:
-        raise InputError("--min-support must be at least 1")
     start = parse_since(since, window)
     options = SelectOptions(strategies=parsed, max_sessions=max_sessions, similarity=similarity,
                             min_support=min_support)  # fmt: skip
@@ -79,10 +87,6 @@ def select(
 
 async def _select(dsn: str | None, source: str, *, options: Any, since: datetime | None, suite: str | None,
                   name: str | None) -> Any:  # fmt: skip
-    from trodden.synthesis.api import NoSessions, select_sessions
-
-    from trodden.store import open_store
-
     async with open_store(dsn) as store:
         try:
             return await select_sessions(store, source, options, since=since, suite=suite, name=name)
@@ -91,9 +95,6 @@ async def _select(dsn: str | None, source: str, *, options: Any, since: datetime
 
 
 def _print_selection(sel: Any) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
     table = Table(title=f"Selection {sel.id}: {len(sel.sessions)} sessions", show_lines=False)
     table.add_column("#", justify="right")
     table.add_column("session")
@@ -113,36 +114,83 @@ def _print_selection(sel: Any) -> None:
     )
 
 
+def _param_type(field: FieldInfo) -> click.IntRange | click.FloatRange:
+    """A click type with a pydantic field's bounds (exit 2 with the range when a value is outside)."""
+    bounds = bounds_of_field(field)
+    kind = click.IntRange if field.annotation is int else click.FloatRange
+    return kind(min=bounds.get("ge", bounds.get("gt")), max=bounds.get("le", bounds.get("lt")),
+                min_open="gt" in bounds, max_open="lt" in bounds)  # fmt: skip
+
+
+# `trodden generate`'s mining options: flag → `MiningOptions` field (default, bounds and help come from there)
+MINING_FLAGS = {
+    "--min-confidence": "min_confidence",
+    "--min-support": "min_support",
+    "--latency-margin": "latency_margin",
+    "--latency-tail-support": "latency_tail_support",
+    "--latency-floor-ms": "latency_floor_ms",
+    "--temporal-confidence": "temporal_confidence",
+}
+
+
+def mining_options(func: F) -> F:
+    """Adds the mining options and hands the command one `mining: MiningOptions`."""
+
+    @functools.wraps(func)
+    def command(**kwargs: Any) -> Any:
+        mining = MiningOptions(**{name: kwargs.pop(name) for name in MINING_FLAGS.values()})
+        return func(mining=mining, **kwargs)
+
+    for flag, name in reversed(MINING_FLAGS.items()):
+        field = MiningOptions.model_fields[name]
+        command = click.option(flag, name, type=_param_type(field), default=field.default, show_default=True,
+                               help=field.description)(command)  # fmt: skip
+    return command  # type: ignore[return-value]
+
+
+def login_options(func: F) -> F:
+    """Adds where replay takes login credentials from, handing the command one `login: LoginCredentials`."""
+
+    @functools.wraps(func)
+    def command(**kwargs: Any) -> Any:
+        try:
+            login = LoginCredentials(
+                username=credential_source("--login-username", kwargs.pop("login_username_env"),
+                                           kwargs.pop("login_username_secret")),
+                password=credential_source("--login-password", kwargs.pop("login_password_env"),
+                                           kwargs.pop("login_password_secret")),
+            )  # fmt: skip
+        except LoginSourceError as exc:
+            raise InputError(str(exc)) from None
+        return func(login=login, **kwargs)
+
+    options = [
+        click.option("--login-username-env", default="TRODDEN_LOGIN_USERNAME", show_default=True, metavar="NAME",
+                     help="Env var replay reads the login username from (tests of sessions that started logged in "
+                          "log in with the login request learned from the source's sessions)."),
+        click.option("--login-password-env", default="TRODDEN_LOGIN_PASSWORD", show_default=True, metavar="NAME",
+                     help="Env var replay reads the login password from."),
+        click.option("--login-username-secret", default=None, metavar="SECRET/KEY",
+                     help="Take the login username from this Kubernetes Secret key instead (replay reads "
+                          "TRODDEN_SECRET_<SECRET>_<KEY>, which the operator mounts)."),
+        click.option("--login-password-secret", default=None, metavar="SECRET/KEY",
+                     help="Take the login password from this Kubernetes Secret key instead."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        command = option(command)
+    return command  # type: ignore[return-value]
+
+
 @click.command()
 @click.option("--source", required=True, help="The source the sessions come from.")
 @click.option("--suite", "suite_name", required=True, help="Suite name; a new revision is stored.")
 @click.option("--selection", "selection_id", type=int, default=None, help="Selection id (default: the latest).")
-@click.option("--min-confidence", type=float, default=0.99, show_default=True,
-              help="Share of observations an invariant must hold in.")  # fmt: skip
-@click.option("--min-support", type=int, default=3, show_default=True,
-              help="Observations an invariant needs.")  # fmt: skip
-@click.option("--latency-margin", type=float, default=1.5, show_default=True,
-              help="Latency bound = max(p99 × margin, p99 + floor).")  # fmt: skip
-@click.option("--latency-tail-support", type=int, default=10, show_default=True,
-              help="Timings the latency quantile must leave above it (p99 from 1,000 timings, p91 from 113).")
-@click.option("--latency-floor-ms", type=float, default=100.0, show_default=True,
-              help="Latency bound is at least p99 + this many ms.")  # fmt: skip
-@click.option("--temporal-confidence", type=float, default=1.0, show_default=True,
-              help="Share of sessions a temporal rule must hold in.")  # fmt: skip
+@mining_options
 @click.option("--known-value", "known_values", multiple=True, metavar="VALUE", envvar="TRODDEN_KNOWN_VALUES",
               help="A test value the application accepts (test card token, test password); where a session "
                    "carries its pseudonym, tests use the value. Repeatable; env TRODDEN_KNOWN_VALUES "
                    "(space-separated).")  # fmt: skip
-@click.option("--login-username-env", default="TRODDEN_LOGIN_USERNAME", show_default=True, metavar="NAME",
-              help="Env var replay reads the login username from (tests of sessions that started logged in "
-                   "log in with the login request learned from the source's sessions).")  # fmt: skip
-@click.option("--login-password-env", default="TRODDEN_LOGIN_PASSWORD", show_default=True, metavar="NAME",
-              help="Env var replay reads the login password from.")  # fmt: skip
-@click.option("--login-username-secret", default=None, metavar="SECRET/KEY",
-              help="Take the login username from this Kubernetes Secret key instead (replay reads "
-                   "TRODDEN_SECRET_<SECRET>_<KEY>, which the operator mounts).")  # fmt: skip
-@click.option("--login-password-secret", default=None, metavar="SECRET/KEY",
-              help="Take the login password from this Kubernetes Secret key instead.")  # fmt: skip
+@login_options
 @click.option("--own-login-credentials", is_flag=True, default=False,
               help="Sessions that log in themselves send the login credentials too, instead of their recorded "
                    "(pseudonymised) ones. Leave off when sessions register the account they log in with.")  # fmt: skip
@@ -151,45 +199,15 @@ def _print_selection(sel: Any) -> None:
 @json_option
 @dsn_option
 def generate(
-    *, source: str, suite_name: str, selection_id: int | None, min_confidence: float, min_support: int,
-    latency_margin: float, latency_tail_support: int, latency_floor_ms: float, temporal_confidence: float,
-    known_values: tuple[str, ...], login_username_env: str, login_password_env: str,
-    login_username_secret: str | None, login_password_secret: str | None, own_login_credentials: bool,
-    http: bool, browser: bool,
-    as_json: bool, dsn: str | None,
+    *, source: str, suite_name: str, selection_id: int | None, mining: MiningOptions, login: LoginCredentials,
+    known_values: tuple[str, ...], own_login_credentials: bool, http: bool, browser: bool, as_json: bool,
+    dsn: str | None,
 ) -> None:  # fmt: skip
     """Turn selected sessions into a test suite with mined assertions (a new suite revision)."""
-    from trodden.synthesis.generate import GenerateOptions
-    from trodden.synthesis.login import LoginCredentials, LoginSourceError, credential_source
-    from trodden.synthesis.mining import MiningOptions
-
-    if not 0.0 < min_confidence <= 1.0:
-        raise InputError("--min-confidence must be in (0, 1]")
-    if not 0.0 < temporal_confidence <= 1.0:
-        raise InputError("--temporal-confidence must be in (0, 1]")
-    if min_support < 1:
-        raise InputError("--min-support must be at least 1")
-    if latency_margin < 1.0:
-        raise InputError("--latency-margin must be at least 1.0")
-    if latency_tail_support < 1:
-        raise InputError("--latency-tail-support must be at least 1")
-    if latency_floor_ms < 0:
-        raise InputError("--latency-floor-ms must not be negative")
     if not (http or browser):
         raise InputError("--no-http and --no-browser together leave nothing to generate")
-    options = GenerateOptions(
-        mining=MiningOptions(min_confidence=min_confidence, min_support=min_support, latency_margin=latency_margin,
-                             latency_floor_ms=latency_floor_ms, latency_tail_support=latency_tail_support,
-                             temporal_confidence=temporal_confidence),
-        http=http, browser=browser, known_values=list(known_values), own_login_credentials=own_login_credentials,
-    )  # fmt: skip
-    try:
-        options.login = LoginCredentials(
-            username=credential_source("--login-username", login_username_env, login_username_secret),
-            password=credential_source("--login-password", login_password_env, login_password_secret),
-        )
-    except LoginSourceError as exc:
-        raise InputError(str(exc)) from None
+    options = GenerateOptions(mining=mining, login=login, http=http, browser=browser, known_values=list(known_values),
+                              own_login_credentials=own_login_credentials)  # fmt: skip
     suite = run(_generate(dsn, source, suite_name, selection_id, options))
     stats = suite.stats
     summary = {
@@ -217,11 +235,6 @@ def generate(
 
 
 async def _generate(dsn: str | None, source: str, suite_name: str, selection_id: int | None, options: Any) -> Any:
-    from trodden.synthesis.api import NoSessions, generate_suite
-    from trodden.synthesis.db import SelectionNotFound
-
-    from trodden.store import open_store
-
     async with open_store(dsn) as store:
         try:
             return await generate_suite(store, source, suite_name, selection_id, options)
@@ -237,8 +250,6 @@ async def _generate(dsn: str | None, source: str, suite_name: str, selection_id:
 @dsn_option
 def export(suite_name: str, revision: int | None, fmt: str, output: Path, dsn: str | None) -> None:
     """Write a suite revision as its JSON IR or as pytest files (`pytest DIR --target URL`)."""
-    from trodden.synthesis.export import export_json, export_pytest
-
     if output.exists() and not output.is_dir():
         raise InputError(f"{output} exists and is not a directory")
     suite = run(_load(dsn, suite_name, revision))
@@ -248,9 +259,6 @@ def export(suite_name: str, revision: int | None, fmt: str, output: Path, dsn: s
 
 
 async def _load(dsn: str | None, name: str, revision: int | None) -> Any:
-    from trodden.store import open_store
-    from trodden.store.suites import SuiteNotFound, load_suite
-
     async with open_store(dsn) as store:
         try:
             return await load_suite(store, name, revision)

@@ -18,6 +18,7 @@ from trodden.log import get_logger
 from trodden.models.events import EVENT_ADAPTER, Session
 from trodden.models.suite import HttpStep, Suite, SuiteCoverage
 from trodden.store import Store
+from trodden.store.suites import SuiteNotFound, load_suite
 
 log = get_logger(__name__)
 
@@ -154,8 +155,6 @@ async def load_selection(
 
 
 async def latest_suite(store: Store, name: str) -> Suite | None:
-    from trodden.store.suites import SuiteNotFound, load_suite
-
     try:
         return await load_suite(store, name)
     except SuiteNotFound:

@@ -149,12 +149,17 @@ def render_browser_module(suite: Suite) -> str:
         f"RECORDED_ORIGIN = {suite.origin!r}",
         "",
     ]
+    profiles = {p.name: p.model_dump(mode="json", exclude_defaults=True) for p in suite.auth_profiles}
+    if profiles:
+        out += ["# Auth profiles: what a test types into a login form, from env vars or Secrets.",
+                f"AUTH_PROFILES = {_literal(profiles, 0)}", ""]  # fmt: skip
     for test in suite.tests:
         if test.type != "browser":
             continue
         out += ["", f"def {_func_name(test)}(page, target):", _docstring(test)]
+        profile = f", profile=AUTH_PROFILES[{test.auth_profile!r}]" if test.auth_profile in profiles else ""
         out.append(f"    run = BrowserRunner(page, target, variables={_literal(test.variables, 4)}, "
-                   "origin=RECORDED_ORIGIN)")
+                   f"origin=RECORDED_ORIGIN{profile})")
         for step in test.steps:
             doc = step.model_dump(mode="json", exclude_defaults=True)
             doc.pop("kind", None)

@@ -26,6 +26,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import numpy as np
 import orjson
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.fields import FieldInfo
 from trodden.synthesis.routes import RouteTemplater, segment_param
 from trodden.synthesis.steps import endpoint_key, is_api_request, status_class, url_path
 
@@ -55,24 +57,42 @@ def bounds_support(confidence: float) -> int:
     return max(1, math.ceil(2 / max(1e-9, 1 - confidence) - 1))
 
 
-@dataclass
-class MiningOptions:
-    min_confidence: float = 0.99
-    min_support: int = 3
-    latency_margin: float = 1.5
-    latency_min_support: int = 30  # a p99 from fewer timings is mostly noise
+class MiningOptions(BaseModel):
+    """The miner's thresholds. Their defaults, bounds and descriptions are also the `trodden
+    generate` options' and the TestSuite spec's `mining` fields' (both derive them from here)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_confidence: float = Field(0.99, ge=0.5, le=1.0, description="Share of observations an invariant must hold in.")
+    min_support: int = Field(3, ge=1, le=1_000_000, description="Observations an invariant needs.")
+    latency_margin: float = Field(1.5, ge=1.0, le=100.0, description="Latency bound = max(p99 × margin, p99 + floor).")
+    latency_min_support: int = Field(30, ge=1)  # a p99 from fewer timings is mostly noise
     # the bound is at least p99 + this: scheduling and GC pauses add absolute noise that a margin
     # on a 14 ms endpoint cannot absorb (replaying a 20 ms endpoint in 100 ms is not a regression)
-    latency_floor_ms: float = 100.0
-    latency_percentile: float = 99.0
+    latency_floor_ms: float = Field(100.0, ge=0.0, description="Latency bound is at least p99 + this many ms.")
+    latency_percentile: float = Field(99.0, gt=0.0, lt=100.0)
     # A quantile is only as good as the timings beyond it: the miner uses the highest quantile, up to
     # `latency_percentile`, that leaves this many timings above it (p99 needs 1,000 timings; from 113
     # it is p91). A p99 of 100 timings is their second-slowest, i.e. the recording's noise, and a
     # bound on it let a 300 ms slowdown through on a busy machine.
-    latency_tail_support: int = 10
-    temporal_confidence: float = 1.0
-    max_value_set: int = 3
-    sample_sessions: int = 5
+    latency_tail_support: int = Field(
+        10, ge=1, description="Timings the latency quantile must leave above it (p99 from 1,000 timings, p91 from 113)."
+    )
+    temporal_confidence: float = Field(
+        1.0, ge=0.5, le=1.0, description="Share of sessions a temporal rule must hold in."
+    )
+    max_value_set: int = Field(3, ge=1)
+    sample_sessions: int = Field(5, ge=1)
+
+
+def bounds_of_field(field: FieldInfo) -> dict[str, Any]:
+    """A pydantic field's bounds as keyword arguments (`ge`, `le`, `gt`, `lt`)."""
+    out: dict[str, Any] = {}
+    for constraint in field.metadata:
+        for key in ("ge", "le", "gt", "lt"):
+            if getattr(constraint, key, None) is not None:
+                out[key] = getattr(constraint, key)
+    return out
 
 
 def supported_percentile(n: int, wanted: float, tail: int) -> float:

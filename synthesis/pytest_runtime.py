@@ -215,12 +215,16 @@ class BrowserRunner:
         *,
         variables: dict[str, Any] | None = None,
         origin: str | None = None,
+        profile: dict[str, Any] | None = None,
         timeout_s: float = 10.0,
     ) -> None:
         self.page = page
         self.target = target
         self.origin = origin
         self.vars: dict[str, Any] = {**(variables or {}), "origin": target_base(target)}
+        if profile is not None:  # what the profile gives a browser to type (a login form's password)
+            parsed = AuthProfile.model_validate(profile)
+            self.vars.update({var: _credential(parsed, ref) for var, ref in parsed.variables.items()})
         self.timeout_s = _timeout_s(timeout_s)
         self.submitted = False  # the last action submitted a form by itself (the next `submit` is implied)
 

@@ -200,7 +200,7 @@ async def replay(
         suite,
         "--target",
         target.url,
-        "--json",
+        "--json-report",
         str(out / "report.json"),
         "--html",
         str(out / "html"),

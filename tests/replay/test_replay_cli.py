@@ -36,7 +36,7 @@ def test_clean_target_exits_0_and_regressions_exit_1(tmp_path: Path, shop_v1: st
 
     junit, report = tmp_path / "junit.xml", tmp_path / "report.json"
     bad = trodden("--suite-file", str(path), "--target", shop_v2, "--retries", "0", "--junit", str(junit),
-                  "--json", str(report), "--html", str(tmp_path / "html"))
+                  "--json-report", str(report), "--html", str(tmp_path / "html"))
     assert bad.returncode == 1, bad.stderr
     assert "a-type-price" in bad.stdout
     doc = orjson.loads(report.read_bytes())
@@ -70,7 +70,7 @@ async def test_suite_from_the_store_with_shard_and_run_name(store: Store, shop_v
     missing = trodden("--suite", "nope", "--target", shop_v2, "--dsn", store.dsn)
     assert missing.returncode == 2 and "not found" in missing.stderr
     result = trodden("--suite", "shop", "--revision", "1", "--target", shop_v2, "--dsn", store.dsn,
-                     "--shard", "0/1", "--run-name", "cli-run", "--retries", "0", "--json", "-")
+                     "--shard", "0/1", "--run-name", "cli-run", "--retries", "0", "--json")
     assert result.returncode == 1, result.stderr
     doc = orjson.loads(result.stdout)
     assert doc["run"]["name"] == "cli-run" and doc["run"]["id"] is not None

@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "replay": "trodden.replay.cli:replay",
     "crds": "trodden.operator.cli:crds",
     "operator": "trodden.operator.cli:operator",
+    "gate": "trodden.operator.gate:gate",
     "schema": "trodden.schemas:schema",
 }
 

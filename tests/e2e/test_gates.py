@@ -13,6 +13,10 @@ same webhook in `test_controllers.py`.
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -171,3 +175,47 @@ def _revision_of(kube: Kube, ns: str, run: dict[str, Any]) -> str:
     revision: str = run["metadata"]["labels"]["trodden.dev/rollout-revision"]
     assert revision.isdigit(), run["metadata"]["labels"]
     return revision
+
+
+GATE_RUN = """
+apiVersion: trodden.dev/v1alpha1
+kind: ReplayRun
+metadata:
+  generateName: web-canary-
+  labels: {app.kubernetes.io/component: rollout-gate, trodden.dev/template-hash: abc123}
+spec: {suite: web-suite, target: {service: {name: web-canary, port: 8080}}}
+"""
+
+
+def _trodden_gate(kubeconfig: Path, namespace: str) -> subprocess.Popen[str]:
+    trodden = shutil.which("trodden", path=str(Path(sys.executable).parent)) or "trodden"
+    return subprocess.Popen([trodden, "gate", "--namespace", namespace, "--poll", "0.5", "--timeout", "3m",
+                             "--replayrun", GATE_RUN], env={**os.environ, "KUBECONFIG": str(kubeconfig)},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def test_trodden_gate_exits_with_the_verdict_of_a_fresh_run_per_attempt(
+    kube: Kube, kubeconfig: Path, gates_operator: OperatorProcess, gates_dsn: str, namespace: str
+) -> None:
+    """What the Argo Rollouts job metric runs: every attempt creates its own run and exits with its verdict."""
+    exits = []
+    for attempt, regressions in enumerate((True, True, False)):
+        known = {r["metadata"]["name"] for r in kube.get("replayruns", namespace=namespace)["items"]}
+        gate = _trodden_gate(kubeconfig, namespace)
+        run: dict[str, Any] = kube.wait_for(f"attempt {attempt}'s ReplayRun", lambda known=known: next(
+            (r for r in kube.get("replayruns", namespace=namespace)["items"] if r["metadata"]["name"] not in known),
+            None), timeout=60)
+        assert run["metadata"]["labels"]["trodden.dev/template-hash"] == "abc123"
+        verdict(kube, gates_dsn, namespace, run, regressions=regressions)
+        out, _ = gate.communicate(timeout=120)
+        exits.append(gate.returncode)
+        assert f"replayrun {namespace}/{run['metadata']['name']} created" in out, out
+        if regressions:
+            assert "RegressionsFound" in out and "regression t1" in out, out
+    assert exits == [1, 1, 0]  # a retry after a failure replays again: its own verdict, not the old one
+    bad = subprocess.run([shutil.which("trodden", path=str(Path(sys.executable).parent)) or "trodden", "gate",
+                          "--replayrun", GATE_RUN.replace("generateName: web-canary-", "name: fixed")
+                          .replace("suite: web-suite", "suite: Not_A_Name")],
+                         env={**os.environ, "KUBECONFIG": str(kubeconfig)}, capture_output=True, text=True,
+                         check=False, timeout=60)
+    assert bad.returncode == 2 and "spec.suite" in bad.stderr, bad.stderr

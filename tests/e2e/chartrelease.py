@@ -158,6 +158,17 @@ def _local_volume(kube: Kube, namespace: str, release: str, root: Path, size: st
     return directory
 
 
+def for_cluster(local_cluster: Any) -> tuple[str | None, Path | None]:
+    """(PostgreSQL image, folder for hostPath volumes) on this cluster: the local node's image and a
+    folder of the cluster, or on any other cluster `$TRODDEN_E2E_POSTGRES_IMAGE` (else the chart's
+    default) and its default StorageClass."""
+    if local_cluster is None:
+        return os.environ.get("TRODDEN_E2E_POSTGRES_IMAGE"), None
+    import localnode
+
+    return localnode.POSTGRES_IMAGE, local_cluster.dir / "volumes"
+
+
 def release_values(namespace: str, project_image: str, postgres_image: str | None) -> dict[str, Any]:
     """What the tests set: the project image, this namespace only, a small database."""
     repository, tag = split_image(project_image)

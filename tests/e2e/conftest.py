@@ -51,6 +51,12 @@ def _node_mode() -> str:
     return {"1": "on", "0": "off", "": "off"}.get(value, value)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "flagger: runs the Flagger controller (make e2e-flagger; left out of make test, see README.md)")
+
+
+@pytest.hookimpl(trylast=True)  # after `-m` deselected: a tool is built only for tests that run
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark everything here ``e2e``; build the cluster binaries now if e2e tests will run.
 
@@ -66,6 +72,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             k8sbins.ensure_built(node=node)
             if node:
                 gobins.ensure("coredns")
+                for tool, fixture in (("argo-rollouts", "argo_rollouts"), ("flagger", "flagger")):
+                    if any(fixture in getattr(item, "fixturenames", ()) for item in selected):
+                        gobins.ensure(tool)
                 localnode.ensure_images()
                 if any("project_image" in getattr(item, "fixturenames", ()) for item in selected):
                     # Kept for the session: sources edited meanwhile do not rebuild it mid-test.
@@ -159,9 +168,7 @@ def install_chart(
     only (values merge over that), with the bundled PostgreSQL; every release is uninstalled (its
     resources deleted first, while its operator still runs) when the test ends.
     """
-    postgres_image = localnode.POSTGRES_IMAGE if local_cluster is not None else os.environ.get(
-        "TRODDEN_E2E_POSTGRES_IMAGE")
-    volume_root = local_cluster.dir / "volumes" if local_cluster is not None else None
+    postgres_image, volume_root = chartrelease.for_cluster(local_cluster)
     with contextlib.ExitStack() as stack:
 
         def install(namespace: str, values: dict[str, Any] | None = None, release: str = "trodden"

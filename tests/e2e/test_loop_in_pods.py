@@ -22,13 +22,21 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
+import os
+import socket
+import subprocess
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+import chartrelease
+import pytest
+import yaml
 from chartrelease import Release
 from e2ekube import Kube
 from httpwait import answers, json_at
@@ -151,92 +159,133 @@ def _findings(dsn: str, ns: str, name: str) -> str:
     return " ".join(str(r["failures"]) for r in rows)
 
 
-def test_the_whole_loop_runs_in_pods(
-    kube: Kube, namespace: str, project_image: str, install_chart: Callable[..., Release], local_cluster: Any
-) -> None:
-    started = time.monotonic()
-    release = install_chart(namespace)
-    pod_dsn = release.db_dsn(local=local_cluster is not None)
+@dataclass
+class Captured:
+    """The module's installation after capture, selection and generation: what the gate tests share."""
+
+    namespace: str
+    release: Release
+    dsn: str
+    canary: dict[str, Any]
+    canary_url: str
+    suite_status: dict[str, Any]
+    counts: tuple[int, int, int]
+
+
+@pytest.fixture(scope="module")
+def shop_suite(kube: Kube, project_image: str, local_cluster: Any) -> Iterator[Captured]:
+    """The chart installed in a namespace of this module, the shop v1 in production, its users'
+    sessions captured by the collector pod, selected and generated into a suite by Jobs in pods.
+
+    Steps 1-4 of the loop (docs/operator.md); the tests below replay that suite (the loop through
+    `replayOn`, Argo Rollouts through the example AnalysisTemplate)."""
+    namespace = f"e2e-loop-{os.getpid() % 10000}"
+    kube.run("create", "namespace", namespace)
+    postgres_image, volume_root = chartrelease.for_cluster(local_cluster)
+    values = chartrelease.release_values(namespace, project_image, postgres_image)
     try:
-        # 1. The capture point: the operator runs the collector in a pod.
-        kube.apply({"apiVersion": API, "kind": "RumSource", "metadata": {"name": SOURCE},
-                    "spec": {"replicas": 1, "instrumentation": {"samplingRate": 1.0}}}, namespace=namespace)
-        kube.wait_for("the collector Deployment", lambda: _exists(kube, f"deployment/{SOURCE}-collector", namespace),
-                      timeout=60)
-        kube.run("rollout", "status", f"deployment/{SOURCE}-collector", f"--namespace={namespace}",
-                 "--timeout=240s", timeout=260)
-        _wait_condition(kube, "rumsource", SOURCE, namespace, "Ready", timeout=120)
-        collector_ip = kube.get("service", f"{SOURCE}-collector", namespace)["spec"]["clusterIP"]
-        collector_url = f"http://{collector_ip}:8480"
-        kube.wait_for("kube-proxy's rules for the collector", lambda: answers(f"{collector_url}/healthz"))
-        secret = kube.get("secret", f"{SOURCE}-ingest-key", namespace)
-        ingest_key = base64.b64decode(secret["data"]["key"]).decode()
+        with chartrelease.installed(kube, namespace, values, volume_root=volume_root) as release:
+            try:
+                yield _capture(kube, namespace, release, project_image, release.db_dsn(local=local_cluster is not None))
+            except BaseException:
+                print(f"operator log tail:\n{release.operator_logs()}")
+                raise
+    finally:
+        kube.run("delete", "namespace", namespace, "--wait=false", "--ignore-not-found", check=False)
 
-        # 2. Production: shop v1 in a pod, its pages tagged with rum.js from the collector's ClusterIP.
-        # "shop" is what users reach (the recorded origin); "shop-canary", the same pods under another
-        # address, is what the replays target, as a rollout tool's canary Service would be: replaying
-        # POSTs against the recorded origin needs allowUnsafe, which a rollout replay does not set.
-        kube.apply(_shop(project_image, 1, collector_url), _service("shop", 8080), _service("shop-canary", 8080),
-                   namespace=namespace)
-        kube.run("rollout", "status", "deployment/shop", f"--namespace={namespace}", "--timeout=180s", timeout=200)
-        shop_ip = kube.get("service", "shop", namespace)["spec"]["clusterIP"]
-        shop_url = f"http://{shop_ip}:8080"
-        canary_ip = kube.get("service", "shop-canary", namespace)["spec"]["clusterIP"]
-        canary_url = f"http://{canary_ip}:8080"
-        # Replay pods reach the canary by its name, through cluster DNS.
-        canary = {"service": {"name": "shop-canary", "port": 8080}}
-        for url in (shop_url, canary_url):
-            kube.wait_for("kube-proxy's rules for the shop", lambda url=url: answers(f"{url}/healthz"))
-        with urllib.request.urlopen(f"{shop_url}/", timeout=20) as resp:
-            assert f'src="{collector_url}/rum.js"' in resp.read().decode()
 
-        # 3. Users: API clients post their sessions to the collector; Chromium users are captured by rum.js.
-        from trodden.shop.traffic.run import TrafficConfig, run_traffic
+def _capture(kube: Kube, namespace: str, release: Release, project_image: str, pod_dsn: str) -> Captured:
+    # 1. The capture point: the operator runs the collector in a pod.
+    kube.apply({"apiVersion": API, "kind": "RumSource", "metadata": {"name": SOURCE},
+                "spec": {"replicas": 1, "instrumentation": {"samplingRate": 1.0}}}, namespace=namespace)
+    kube.wait_for("the collector Deployment", lambda: _exists(kube, f"deployment/{SOURCE}-collector", namespace),
+                  timeout=60)
+    kube.run("rollout", "status", f"deployment/{SOURCE}-collector", f"--namespace={namespace}",
+             "--timeout=240s", timeout=260)
+    _wait_condition(kube, "rumsource", SOURCE, namespace, "Ready", timeout=120)
+    collector_ip = kube.get("service", f"{SOURCE}-collector", namespace)["spec"]["clusterIP"]
+    collector_url = f"http://{collector_ip}:8480"
+    kube.wait_for("kube-proxy's rules for the collector", lambda: answers(f"{collector_url}/healthz"))
+    secret = kube.get("secret", f"{SOURCE}-ingest-key", namespace)
+    ingest_key = base64.b64decode(secret["data"]["key"]).decode()
 
-        report = asyncio.run(run_traffic(TrafficConfig(
-            target=shop_url, collector_url=collector_url, ingest_key=ingest_key, api_sessions=60,
-            browser_sessions=2, duration_s=150, concurrency=4, browser_concurrency=1, seed=7,
-        ))).summary()
-        assert report["completed"] >= 50 and report["beacon_failures"] == 0, report
+    # 2. Production: shop v1 in a pod, its pages tagged with rum.js from the collector's ClusterIP.
+    # "shop" is what users reach (the recorded origin); "shop-canary", the same pods under another
+    # address, is what the replays target, as a rollout tool's canary Service would be: replaying
+    # POSTs against the recorded origin needs allowUnsafe, which a rollout replay does not set.
+    kube.apply(_shop(project_image, 1, collector_url), _service("shop", 8080), _service("shop-canary", 8080),
+               namespace=namespace)
+    kube.run("rollout", "status", "deployment/shop", f"--namespace={namespace}", "--timeout=180s", timeout=200)
+    shop_ip = kube.get("service", "shop", namespace)["spec"]["clusterIP"]
+    shop_url = f"http://{shop_ip}:8080"
+    canary_ip = kube.get("service", "shop-canary", namespace)["spec"]["clusterIP"]
+    canary_url = f"http://{canary_ip}:8080"
+    # Replay pods reach the canary by its name, through cluster DNS.
+    canary = {"service": {"name": "shop-canary", "port": 8080}}
+    for url in (shop_url, canary_url):
+        kube.wait_for("kube-proxy's rules for the shop", lambda url=url: answers(f"{url}/healthz"))
+    with urllib.request.urlopen(f"{shop_url}/", timeout=20) as resp:
+        assert f'src="{collector_url}/rum.js"' in resp.read().decode()
 
-        def captured() -> tuple[int, int, int] | None:
-            [row] = _db(pod_dsn, "SELECT count(*) FILTER (WHERE session_id LIKE 'app-%') AS api,"
-                        " count(*) FILTER (WHERE session_id NOT LIKE 'app-%') AS web FROM sessions WHERE source = $1",
-                        SOURCE)
-            [spans] = _db(pod_dsn, "SELECT count(*) AS n FROM spans WHERE source = $1", SOURCE)
-            counts = (int(row["api"]), int(row["web"]), int(spans["n"]))
-            enough = counts[0] >= report["by_client"].get("api", 0) * 0.9 and counts[1] >= 1 and counts[2] > 0
-            return counts if enough else None
+    # 3. Users: API clients post their sessions to the collector; Chromium users are captured by rum.js.
+    from trodden.shop.traffic.run import TrafficConfig, run_traffic
 
-        api_sessions, web_sessions, spans = kube.wait_for(
-            "the collector pod to store the users' sessions (API, rum.js) and the shop's spans", captured, timeout=120,
-            interval=2,
-        )
+    report = asyncio.run(run_traffic(TrafficConfig(
+        target=shop_url, collector_url=collector_url, ingest_key=ingest_key, api_sessions=60,
+        browser_sessions=2, duration_s=150, concurrency=4, browser_concurrency=1, seed=7,
+    ))).summary()
+    assert report["completed"] >= 50 and report["beacon_failures"] == 0, report
 
-        # 4. Selection and generation Jobs in pods; the suite watches the shop Deployment's rollouts.
-        kube.apply(
-            {"apiVersion": API, "kind": "SessionSelector", "metadata": {"name": "shop-picks"},
-             "spec": {"source": SOURCE, "window": "1d", "budget": 40,
-                      "strategies": [{"type": "frequent", "count": 20}, {"type": "rare", "count": 10},
-                                     {"type": "errors"}]}},
-            {"apiVersion": API, "kind": "TestSuite", "metadata": {"name": SUITE},
-             "spec": {"source": SOURCE, "selectors": ["shop-picks"], "generate": {"http": True, "browser": False},
-                      "replayOn": {"deployment": "shop", "target": canary, "retries": 1}}},
-            namespace=namespace,
-        )
-        _wait_condition(kube, "sessionselector", "shop-picks", namespace, "Ready", timeout=240)
-        selector = kube.get("sessionselector", "shop-picks", namespace)
-        assert selector["status"]["selected"] > 0, selector["status"]
-        _wait_condition(kube, "testsuite", SUITE, namespace, "Ready", timeout=300)
-        suite = kube.get("testsuite", SUITE, namespace)
-        assert suite["status"]["revision"] >= 1 and suite["status"]["tests"] > 0, suite["status"]
-        assert suite["status"].get("rolloutTemplateHash"), suite["status"]  # v1 recorded, not replayed
-        jobs = {j["metadata"]["labels"]["app.kubernetes.io/component"]: j
-                for j in kube.get("jobs", namespace=namespace)["items"]}
-        for component in ("select", "generate"):
-            assert jobs[component]["status"].get("succeeded") == 1, (component, jobs[component]["status"])
-        assert kube.get("replayruns", namespace=namespace)["items"] == []
+    def captured() -> tuple[int, int, int] | None:
+        [row] = _db(pod_dsn, "SELECT count(*) FILTER (WHERE session_id LIKE 'app-%') AS api,"
+                    " count(*) FILTER (WHERE session_id NOT LIKE 'app-%') AS web FROM sessions WHERE source = $1",
+                    SOURCE)
+        [spans] = _db(pod_dsn, "SELECT count(*) AS n FROM spans WHERE source = $1", SOURCE)
+        counts = (int(row["api"]), int(row["web"]), int(spans["n"]))
+        enough = counts[0] >= report["by_client"].get("api", 0) * 0.9 and counts[1] >= 1 and counts[2] > 0
+        return counts if enough else None
 
+    api_sessions, web_sessions, spans = kube.wait_for(
+        "the collector pod to store the users' sessions (API, rum.js) and the shop's spans", captured, timeout=120,
+        interval=2,
+    )
+
+    # 4. Selection and generation Jobs in pods; the suite watches the shop Deployment's rollouts.
+    kube.apply(
+        {"apiVersion": API, "kind": "SessionSelector", "metadata": {"name": "shop-picks"},
+         "spec": {"source": SOURCE, "window": "1d", "budget": 40,
+                  "strategies": [{"type": "frequent", "count": 20}, {"type": "rare", "count": 10},
+                                 {"type": "errors"}]}},
+        {"apiVersion": API, "kind": "TestSuite", "metadata": {"name": SUITE},
+         "spec": {"source": SOURCE, "selectors": ["shop-picks"], "generate": {"http": True, "browser": False},
+                  "replayOn": {"deployment": "shop", "target": canary, "retries": 1}}},
+        namespace=namespace,
+    )
+    _wait_condition(kube, "sessionselector", "shop-picks", namespace, "Ready", timeout=240)
+    selector = kube.get("sessionselector", "shop-picks", namespace)
+    assert selector["status"]["selected"] > 0, selector["status"]
+    _wait_condition(kube, "testsuite", SUITE, namespace, "Ready", timeout=300)
+    suite = kube.get("testsuite", SUITE, namespace)
+    assert suite["status"]["revision"] >= 1 and suite["status"]["tests"] > 0, suite["status"]
+    assert suite["status"].get("rolloutTemplateHash"), suite["status"]  # v1 recorded, not replayed
+    jobs = {j["metadata"]["labels"]["app.kubernetes.io/component"]: j
+            for j in kube.get("jobs", namespace=namespace)["items"]}
+    for component in ("select", "generate"):
+        assert jobs[component]["status"].get("succeeded") == 1, (component, jobs[component]["status"])
+    assert kube.get("replayruns", namespace=namespace)["items"] == []
+
+    return Captured(namespace, release, pod_dsn, canary, canary_url, suite["status"],
+                    (api_sessions, web_sessions, spans))
+
+
+def test_the_whole_loop_runs_in_pods(kube: Kube, shop_suite: Captured) -> None:
+    """Steps 5-7: a replay of v1, then a rollout of v2 replayed by `replayOn`, and feedback."""
+    started = time.monotonic()
+    namespace, pod_dsn, canary = shop_suite.namespace, shop_suite.dsn, shop_suite.canary
+    canary_url = shop_suite.canary_url
+    suite = {"status": shop_suite.suite_status}
+    api_sessions, web_sessions, spans = shop_suite.counts
+    try:
         # 5. Before the rollout, an explicit ReplayRun against v1: what fails there (test data the
         # capture pseudonymised, such as card tokens) is not what v2 broke.
         kube.apply({"apiVersion": API, "kind": "ReplayRun", "metadata": {"name": "v1-check"},
@@ -282,7 +331,7 @@ def test_the_whole_loop_runs_in_pods(
               f" {v1['status']['failed']} failed; v2 replay {status['passed']} passed, {status['failed']} failed;"
               f" caught only in v2 {caught}; {time.monotonic() - started:.0f}s")
     except BaseException:
-        print(f"operator log tail:\n{release.operator_logs()}")
+        print(f"operator log tail:\n{shop_suite.release.operator_logs()}")
         raise
 
 
@@ -290,3 +339,278 @@ def done_target_is_dns_name(kube: Kube, name: str, ns: str) -> bool:
     """The ReplayRun's status names the target as pods reach it: the Service's cluster DNS name."""
     target = str((kube.get("replayrun", name, ns).get("status") or {}).get("target") or "")
     return target.startswith(f"http://shop-canary.{ns}.svc")
+
+
+# ---------------------------------------------------------------------------------------------
+# Argo Rollouts gates a canary on the suite, with the example AnalysisTemplate
+
+EXAMPLES = ROOT / "examples" / "k8s" / "argo-rollouts"
+ROLLOUT = "shop-ro"
+
+
+@pytest.fixture(scope="module")
+def argo_rollouts(kube: Kube, kubeconfig: Path, shop_suite: Captured, tmp_path_factory: pytest.TempPathFactory
+                  ) -> Iterator[Path]:
+    """The Argo Rollouts controller (built from its Go module) watching the module's namespace, with
+    its CRDs from the same module version. A process on this machine, like the control plane."""
+    import gobins
+
+    binary = gobins.ensure("argo-rollouts")["argo-rollouts"]
+    crds = sorted((gobins.module_dir("argo-rollouts") / "manifests" / "crds").glob("*-crd.yaml"))
+    kube.run("apply", "--server-side", "--force-conflicts", *(arg for crd in crds for arg in ("-f", str(crd))))
+    kube.run("wait", "--for=condition=Established", "--timeout=60s",
+             *(f"crd/{p}.argoproj.io" for p in ("rollouts", "analysisruns", "analysistemplates")))
+    log = tmp_path_factory.mktemp("argo-rollouts") / "controller.log"
+    health, metrics = _free_port(), _free_port()
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [str(binary), f"--kubeconfig={kubeconfig}", "--namespaced", f"--namespace={shop_suite.namespace}",
+             "--leader-elect=false", f"--healthzPort={health}", f"--metricsport={metrics}", "--loglevel=info"],
+            stdout=out, stderr=subprocess.STDOUT)
+    try:
+        kube.wait_for("the Argo Rollouts controller", lambda: proc.poll() is None and answers(
+            f"http://127.0.0.1:{health}/healthz"), timeout=60)
+        yield log
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _example_gate(namespace: str, image: str) -> list[dict[str, Any]]:
+    """examples/k8s/argo-rollouts/analysistemplate.yaml as shipped, in this namespace, with this image."""
+    docs = [d for d in yaml.safe_load_all((EXAMPLES / "analysistemplate.yaml").read_text()) if d]
+    for doc in docs:
+        doc["metadata"]["namespace"] = namespace
+        for subject in doc.get("subjects") or []:
+            subject["namespace"] = namespace
+        if doc["kind"] == "AnalysisTemplate":
+            pod = doc["spec"]["metrics"][0]["provider"]["job"]["spec"]["template"]["spec"]
+            pod["containers"][0]["image"] = image
+            pod["containers"][0]["imagePullPolicy"] = "IfNotPresent"
+    return docs
+
+
+def _rollout(image: str, version: int, build: str) -> dict[str, Any]:
+    """examples/k8s/argo-rollouts/rollout-snippet.yaml's strategy (steps and analysis args as shipped),
+    for a shop of this image: its own name and Services, the suite of this module."""
+    rollout: dict[str, Any] = yaml.safe_load((EXAMPLES / "rollout-snippet.yaml").read_text())
+    rollout["metadata"] = {"name": ROLLOUT}
+    spec = rollout["spec"]
+    spec["selector"] = {"matchLabels": {"app": ROLLOUT}}
+    canary = spec["strategy"]["canary"]
+    canary.update(canaryService=f"{ROLLOUT}-canary", stableService=f"{ROLLOUT}-stable")
+    analysis = next(step["analysis"] for step in canary["steps"] if "analysis" in step)
+    args = {a["name"]: a for a in analysis["args"]}
+    assert args["pod-template-hash"]["valueFrom"] == {"podTemplateHashValue": "Latest"}, args
+    args["suite"]["value"] = SUITE
+    analysis["args"] = [*args.values(),
+                        {"name": "canary-service", "value": f"{ROLLOUT}-canary"},
+                        {"name": "stable-service", "value": f"{ROLLOUT}-stable"}]
+    container = spec["template"]["spec"]["containers"][0]
+    container.update(image=image, imagePullPolicy="IfNotPresent",
+                     args=["--version", str(version), "--host", "0.0.0.0", "--port", "8080"],
+                     env=[{"name": "SHOP_BUILD", "value": build}])
+    spec["template"]["metadata"]["labels"] = {"app": ROLLOUT}
+    return rollout
+
+
+def _ro_service(name: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
+            "spec": {"selector": {"app": ROLLOUT}, "ports": [{"name": "http", "port": 8080, "targetPort": "http"}]}}
+
+
+def _rollout_state(kube: Kube, ns: str) -> dict[str, Any]:
+    status: dict[str, Any] = kube.get("rollout", ROLLOUT, ns).get("status") or {}
+    return status
+
+
+def _gate_runs(kube: Kube, ns: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = kube.get("replayruns", namespace=ns,
+                                           **{"app.kubernetes.io/component": "rollout-gate"})["items"]
+    return sorted(items, key=lambda r: (r["metadata"]["creationTimestamp"], r["metadata"]["name"]))
+
+
+def _analysis_runs(kube: Kube, ns: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = kube.get("analysisruns", namespace=ns)["items"]
+    return sorted(items, key=lambda r: (r["metadata"]["creationTimestamp"], r["metadata"]["name"]))
+
+
+@pytest.mark.timeout(1500)  # three analyses, each a replay in pods, on a loaded 2-core machine
+def test_argo_rollouts_promotes_a_clean_canary_and_aborts_a_regressed_one(
+    kube: Kube, shop_suite: Captured, argo_rollouts: Path, project_image: str
+) -> None:
+    ns = shop_suite.namespace
+    try:
+        kube.apply(*_example_gate(ns, project_image), _ro_service(f"{ROLLOUT}-canary"),
+                   _ro_service(f"{ROLLOUT}-stable"), _rollout(project_image, 1, "a"), namespace=ns)
+        # The first revision becomes stable at once (Argo Rollouts runs no steps for it).
+        kube.wait_for("the first revision Healthy", lambda: _rollout_state(kube, ns).get("phase") == "Healthy",
+                      timeout=240, interval=2)
+
+        # A clean canary (same code, another build): replayed against the stable baseline, promoted.
+        kube.apply(_rollout(project_image, 1, "b"), namespace=ns)
+        kube.wait_for("the clean canary's gate run", lambda: _gate_runs(kube, ns), timeout=240, interval=2)
+        def promoted_or_aborted() -> dict[str, Any] | None:
+            st = _rollout_state(kube, ns)
+            if st.get("abort"):
+                return {"aborted": st}
+            done = st.get("phase") == "Healthy" and st.get("stableRS") == st.get("currentPodHash")
+            return st if done else None
+
+        state = kube.wait_for("the clean canary promoted (Healthy, stable = the new template)",
+                              promoted_or_aborted, timeout=600, interval=3)
+        [clean] = _gate_runs(kube, ns)
+        assert "aborted" not in state, (state, clean.get("status"), _analysis_runs(kube, ns)[-1].get("status"))
+        assert _condition(clean, "Succeeded")["status"] == "True", clean["status"]
+        assert clean["metadata"]["labels"]["trodden.dev/template-hash"] == state["currentPodHash"]
+        assert clean["status"]["passed"] > 0, clean["status"]
+        assert _analysis_runs(kube, ns)[-1]["status"]["phase"] == "Successful"
+
+        # A canary with the planted regressions: the gate fails, the analysis fails, the rollout aborts.
+        kube.apply(_rollout(project_image, 2, "c"), namespace=ns)
+        aborted = kube.wait_for("the regressed canary aborted",
+                                lambda: (st := _rollout_state(kube, ns)).get("abort") and st, timeout=600, interval=3)
+        assert aborted.get("phase") == "Degraded", aborted
+        clean_name = clean["metadata"]["name"]
+        [regressed] = [r for r in _gate_runs(kube, ns) if r["metadata"]["name"] != clean_name]
+        assert _condition(regressed, "Failed")["status"] == "True", regressed["status"]
+        assert regressed["status"]["regressions"], regressed["status"]
+        assert _analysis_runs(kube, ns)[-1]["status"]["phase"] == "Failed"
+
+        # Retry after the abort (what `kubectl argo rollouts retry` does): a fresh ReplayRun, not the
+        # old verdict under the same name; it fails again and the rollout aborts again.
+        kube.run("patch", "rollout", ROLLOUT, f"--namespace={ns}", "--subresource=status", "--type=merge",
+                 "-p", json.dumps({"status": {"abort": False}}))
+        retried = kube.wait_for("the retry's gate run", lambda: [
+            r for r in _gate_runs(kube, ns) if r["metadata"]["name"] not in (clean_name, regressed["metadata"]["name"])
+        ], timeout=240, interval=2)
+        kube.wait_for("the retry aborted", lambda: _rollout_state(kube, ns).get("abort"), timeout=600, interval=3)
+        assert _condition(kube.get("replayrun", retried[0]["metadata"]["name"], ns), "Failed")["status"] == "True"
+        print(f"argo rollouts: clean canary {clean['status']['passed']} passed, {clean['status']['failed']} failed;"
+              f" regressed canary {regressed['status']['failed']} failed; retry replayed afresh")
+    except BaseException:
+        print(f"argo rollouts log tail:\n{argo_rollouts.read_text(errors='replace')[-3000:]}")
+        print(f"operator log tail:\n{shop_suite.release.operator_logs()}")
+        raise
+
+
+# ---------------------------------------------------------------------------------------------
+# Flagger gates a canary through the operator's webhook (`make e2e-flagger`: not in `make test`)
+
+FLAGGED = "shop-fl"
+FLAGGER_SUITE = "shop-fl-suite"
+
+
+@pytest.fixture(scope="module")
+def flagger(kube: Kube, kubeconfig: Path, shop_suite: Captured, tmp_path_factory: pytest.TempPathFactory
+            ) -> Iterator[Path]:
+    """The Flagger controller (built from its Go module) for the module's namespace, Kubernetes
+    provider (Blue/Green with ClusterIP Services, no mesh), with its CRDs from the same module."""
+    import gobins
+
+    binary = gobins.ensure("flagger")["flagger"]
+    kube.run("apply", "--server-side", "--force-conflicts", "-f",
+             str(gobins.module_dir("flagger") / "artifacts" / "flagger" / "crd.yaml"))
+    kube.run("wait", "--for=condition=Established", "--timeout=60s", "crd/canaries.flagger.app")
+    log = tmp_path_factory.mktemp("flagger") / "flagger.log"
+    port = _free_port()
+    with log.open("wb") as out:
+        # No Prometheus: the analysis has no metrics, only the webhook (Flagger logs the server unreachable).
+        proc = subprocess.Popen(
+            [str(binary), f"-kubeconfig={kubeconfig}", f"-namespace={shop_suite.namespace}",
+             "-mesh-provider=kubernetes", "-metrics-server=http://127.0.0.1:1", f"-port={port}",
+             "-log-level=info", "-enable-config-tracking=false"], stdout=out, stderr=subprocess.STDOUT)
+    try:
+        kube.wait_for("the Flagger controller", lambda: proc.poll() is None and answers(
+            f"http://127.0.0.1:{port}/healthz"), timeout=60)
+        yield log
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _flagged(image: str, version: int, build: str) -> dict[str, Any]:
+    container = {"name": "shop", "image": image, "imagePullPolicy": "IfNotPresent",
+                 "args": ["--version", str(version), "--host", "0.0.0.0", "--port", "8080"],
+                 "command": ["python3", "-m", "trodden.shop"], "env": [{"name": "SHOP_BUILD", "value": build}],
+                 "ports": [{"name": "http", "containerPort": 8080}],
+                 "readinessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 2}}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": FLAGGED},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": FLAGGED}},
+                     "template": {"metadata": {"labels": {"app": FLAGGED}}, "spec": {"containers": [container]}}}}
+
+
+def _canary(namespace: str, webhook: str) -> dict[str, Any]:
+    """examples/k8s/flagger/canary.yaml's analysis (its webhook as shipped) for this module's shop."""
+    canary: dict[str, Any] = yaml.safe_load((ROOT / "examples" / "k8s" / "flagger" / "canary.yaml").read_text())
+    canary["metadata"] = {"name": FLAGGED}
+    spec = canary["spec"]
+    spec["targetRef"]["name"] = FLAGGED
+    spec["provider"] = "kubernetes"
+    spec["progressDeadlineSeconds"] = 600
+    [hook] = spec["analysis"]["webhooks"]
+    assert hook["type"] == "rollout" and set(hook["metadata"]) == {"testsuite", "namespace"}, hook
+    hook.update(url=webhook, metadata={"testsuite": FLAGGER_SUITE, "namespace": namespace})
+    # Shorter intervals than the example's; enough failed checks (425 while the replay runs) tolerated.
+    spec["analysis"].update(interval="10s", iterations=2, threshold=40)
+    return canary
+
+
+def _canary_phase(kube: Kube, ns: str) -> str:
+    return str((kube.get("canary", FLAGGED, ns).get("status") or {}).get("phase") or "")
+
+
+@pytest.mark.flagger
+@pytest.mark.timeout(1800)
+def test_flagger_promotes_a_clean_canary_and_rolls_back_a_regressed_one(
+    kube: Kube, shop_suite: Captured, flagger: Path, project_image: str
+) -> None:
+    ns = shop_suite.namespace
+    webhook = f"{shop_suite.release.operator_url()}/flagger/replayrun"  # Flagger runs on this machine
+    try:
+        kube.apply(
+            {"apiVersion": API, "kind": "TestSuite", "metadata": {"name": FLAGGER_SUITE},
+             "spec": {"source": SOURCE, "selectors": ["shop-picks"], "generate": {"http": True, "browser": False},
+                      "replayOn": {"deployment": FLAGGED, "retries": 1,
+                                   "target": {"service": {"name": f"{FLAGGED}-canary", "port": 8080}},
+                                   "baseline": {"service": {"name": f"{FLAGGED}-primary", "port": 8080}}}}},
+            _flagged(project_image, 1, "a"), _canary(ns, webhook), namespace=ns)
+        _wait_condition(kube, "testsuite", FLAGGER_SUITE, ns, "Ready", timeout=300)
+        kube.wait_for("the canary initialised", lambda: _canary_phase(kube, ns) == "Initialized", timeout=300,
+                      interval=3)
+
+        def release(version: int, build: str) -> tuple[str, dict[str, Any]]:
+            known = {r["metadata"]["name"] for r in kube.get("replayruns", namespace=ns)["items"]}
+            kube.apply(_flagged(project_image, version, build), namespace=ns)
+            phase = kube.wait_for(f"the release of build {build} to end", lambda: (
+                p := _canary_phase(kube, ns)) in ("Succeeded", "Failed") and p, timeout=900, interval=3)
+            [run] = [r for r in kube.get("replayruns", namespace=ns,
+                                         **{"trodden.dev/testsuite": FLAGGER_SUITE})["items"]
+                     if r["metadata"]["name"] not in known]
+            return phase, run
+
+        phase, clean = release(1, "b")
+        assert phase == "Succeeded" and _condition(clean, "Succeeded")["status"] == "True", (phase, clean["status"])
+        phase, regressed = release(2, "c")
+        assert phase == "Failed", phase
+        assert _condition(regressed, "Failed")["status"] == "True", regressed["status"]
+        print(f"flagger: clean release promoted ({clean['status']['passed']} passed), regressed release rolled back"
+              f" ({regressed['status']['failed']} failed)")
+    except BaseException:
+        print(f"flagger log tail:\n{flagger.read_text(errors='replace')[-3000:]}")
+        print(f"operator log tail:\n{shop_suite.release.operator_logs()}")
+        raise

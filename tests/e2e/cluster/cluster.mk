@@ -9,6 +9,7 @@
 #   make cluster-down            stop it
 #   make cluster-node-deps       install the Debian packages the node needs (root)
 #   make e2e                     pytest tests/e2e (local cluster, or KUBECONFIG=... for kind)
+#   make e2e-flagger             the real Flagger controller gating canaries (not in make test)
 #
 # CLUSTER_NODE (stage 2, a node so pods run): auto = when this machine can run one (root,
 # the Debian packages), on = required, off = control plane only.
@@ -17,7 +18,7 @@ CLUSTER_PYTHON ?= python3
 CLUSTER_DIR ?= .cluster
 # (TRODDEN_E2E_NODE from the environment is honoured as the default.)
 CLUSTER_NODE ?= $(or $(TRODDEN_E2E_NODE),auto)
-E2E_ARGS ?=
+E2E_ARGS ?= -m "not flagger"
 
 CLUSTER_SCRIPTS := tests/e2e/cluster
 # The pytest session (make test, make e2e) starts its cluster with the same node mode.
@@ -29,12 +30,13 @@ ifeq ($(KUBECONFIG),)
 TEST_PREREQS += cluster-bins
 endif
 
-.PHONY: cluster-bins cluster-node-deps cluster cluster-status cluster-down e2e go-tools
+.PHONY: cluster-bins cluster-node-deps cluster cluster-status cluster-down e2e e2e-flagger go-tools
 
 # Go programs the tests run, built from their modules into .cache/go-tools (gobins.py): Argo CD's
-# Lua runtime for the health-check tests, always. (CoreDNS comes with the node: localnode prepare.)
+# Lua runtime for the health-check tests, always; the Argo Rollouts controller where the node runs
+# (its test needs pods). CoreDNS comes with the node (localnode prepare).
 go-tools:
-	$(CLUSTER_PYTHON) $(CLUSTER_SCRIPTS)/gobins.py argocd-lua
+	$(CLUSTER_PYTHON) $(CLUSTER_SCRIPTS)/gobins.py argocd-lua $(if $(filter off,$(CLUSTER_NODE)),,argo-rollouts)
 
 TEST_PREREQS += go-tools
 
@@ -62,3 +64,10 @@ cluster-down:
 # otherwise the session starts its own local cluster and stops it at the end.
 e2e: venv $(if $(KUBECONFIG),,cluster-bins)
 	bash scripts/run-pytest.sh tests/e2e $(E2E_ARGS)
+
+# Flagger, built from its Go module, gating canaries through the operator's webhook: several
+# minutes of build and of test that `make test` leaves out (its request sequence is tested there,
+# tests/e2e/test_gates.py). Needs a node (or KUBECONFIG).
+e2e-flagger: venv $(if $(KUBECONFIG),,cluster-bins image)
+	$(CLUSTER_PYTHON) $(CLUSTER_SCRIPTS)/gobins.py flagger
+	bash scripts/run-pytest.sh tests/e2e/test_loop_in_pods.py -m flagger

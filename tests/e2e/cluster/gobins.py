@@ -22,6 +22,7 @@ import contextlib
 import datetime as dt
 import fcntl
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -147,6 +148,20 @@ def _build(tool: GoTool) -> None:
         done.set()
         shutil.rmtree(staging, ignore_errors=True)
     _say(f"{tool.name} {tool.version}: built in {time.monotonic() - started:.0f}s ({compiled[0]} packages)")
+
+
+def module_dir(name: str) -> Path:
+    """The tool's upstream module source (downloaded into Go's module cache if needed): manifests
+    such as CRDs ship in it."""
+    tool = TOOLS[name]
+    out = subprocess.run(
+        [k8sbins.go_binary(), "mod", "download", "-json", f"{tool.module}@{tool.version}"],
+        cwd=tool.module_dir, env=k8sbins.go_env(), capture_output=True, text=True, check=False, timeout=600,
+    )
+    try:
+        return Path(json.loads(out.stdout)["Dir"])
+    except (ValueError, KeyError) as err:
+        raise RuntimeError(f"go mod download {tool.module}@{tool.version}: {out.stderr or out.stdout}") from err
 
 
 def ensure(*names: str) -> dict[str, Path]:

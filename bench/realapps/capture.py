@@ -20,13 +20,10 @@ import aiohttp
 import orjson
 from aiohttp import web
 from pydantic import BaseModel, Field
-from trodden.shop.services import free_port
 
 from .install import cache_root
 from .model import BatchSink, RealApp, SimConfig
-
-HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "host", "upgrade",
-                        "proxy-connection", "te", "trailer", "content-encoding"})
+from .proxy import Proxy
 
 
 class Beacon(BaseModel):
@@ -95,52 +92,19 @@ async def post_beacons(http: aiohttp.ClientSession, collector_url: str, ingest_k
     return failed
 
 
-class Tee(BatchSink):
+class Tee(Proxy, BatchSink):
     """Forwards everything to the collector (rum.js, /v1/config, CORS preflights, beacons) and keeps
     each beacon body. Its URL is the collector URL the tag and the API clients are given."""
 
     def __init__(self, collector_url: str, ingest_key: str) -> None:
-        self.collector_url = collector_url.rstrip("/")
+        super().__init__(collector_url)
         self.ingest_key = ingest_key
         self.beacons: list[Beacon] = []
-        self.url = ""
-        self._runner: web.AppRunner | None = None
-        self._http: aiohttp.ClientSession | None = None
 
-    async def start(self) -> str:
-        self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30), auto_decompress=False)
-        app = web.Application(client_max_size=16 * 1024**2)
-        app.router.add_route("*", "/{tail:.*}", self._forward)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        port = free_port()
-        await web.TCPSite(self._runner, "127.0.0.1", port).start()
-        self.url = f"http://127.0.0.1:{port}"
-        return self.url
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-        if self._http is not None:
-            await self._http.close()
-
-    async def _forward(self, request: web.Request) -> web.StreamResponse:
-        assert self._http is not None
-        body = await request.read()
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
+    def observe(self, request: web.Request, body: bytes) -> None:
         if request.method == "POST" and request.path == "/v1/rum":
             self.beacons.append(Beacon(content_type=request.headers.get("Content-Type", "text/plain"),
                                        body=body.decode("utf-8", errors="replace")))
-        async with self._http.request(request.method, self.collector_url + request.path_qs, data=body or None,
-                                      headers=headers, allow_redirects=False) as upstream:
-            payload = await upstream.read()
-            out = web.Response(status=upstream.status, body=payload)
-            for k, v in upstream.headers.items():
-                if k.lower() not in HOP_BY_HOP:
-                    out.headers.add(k, v)
-            if "Content-Encoding" in upstream.headers:
-                out.headers["Content-Encoding"] = upstream.headers["Content-Encoding"]
-            return out
 
     async def post_batch(self, http: aiohttp.ClientSession, batch: dict[str, Any]) -> int:
         async with http.post(f"{self.url}/v1/rum", data=orjson.dumps(batch),

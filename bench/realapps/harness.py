@@ -140,6 +140,7 @@ class AppRun:
             self.say("failed", str(exc))
         finally:
             try:
+                await self.app.stop()
                 await self.services.stop_all()
             finally:
                 self.services.kill_all_now()

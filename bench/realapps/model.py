@@ -152,6 +152,10 @@ class RealApp(abc.ABC):
         """Source files whose change makes a recorded corpus stale (the corpus key hashes them)."""
         return []
 
+    async def stop(self) -> None:
+        """Stop what the app runs inside the harness's process (proxies); its processes are `services`'."""
+        return None
+
     def plant(self, plant_id: str) -> Plant:
         for p in self.plants:
             if p.id == plant_id:

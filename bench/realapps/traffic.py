@@ -19,7 +19,7 @@ import orjson
 from trodden.shop.traffic.population import allocate
 from trodden.shop.traffic.recorder import Recorder, new_trace
 
-from .model import BatchSink
+from .model import BatchSink, SimConfig
 
 JSON_TYPES = ("application/json",)
 
@@ -277,3 +277,17 @@ async def run_browsers(
             await asyncio.gather(*(worker() for _ in range(max(1, concurrency))))
         finally:
             await browser.close()
+
+
+async def simulate_browsers(base_url: str, weights: Mapping[str, float], journey: BrowserJourney,
+                            cfg: SimConfig) -> dict[str, Any]:
+    """A browser population of an app whose journeys all go through `journey` (it dispatches on
+    `plan.journey`); returns the traffic summary."""
+    plans = plan_sessions(weights, cfg.browser_sessions, cfg.seed, client="browser")
+    report = Population()
+    started = time.monotonic()
+    await run_browsers(base_url, plans, dict.fromkeys(weights, journey), concurrency=cfg.browser_concurrency,
+                       deadline=started + cfg.duration_s, report=report)
+    report.seconds = time.monotonic() - started
+    await asyncio.sleep(1)  # the last page-hide beacons
+    return report.summary()

@@ -16,6 +16,8 @@ from trodden.shop.services import _LIVE_GROUPS
 from bench.realapps.__main__ import main
 from bench.realapps.apps.djadmin.plants import PLANTS as DJANGO_PLANTS
 from bench.realapps.apps.kinto.plants import PLANTS as KINTO_PLANTS
+from bench.realapps.apps.kintoadmin.plants import PLANTS as SPA_PLANTS
+from bench.realapps.apps.kintoadmin.plants import UI as SPA_UI
 from bench.realapps.model import Plant
 from bench.realapps.results import RunResult
 
@@ -27,8 +29,11 @@ SESSIONS = 40
 MIN_CAUGHT = 0
 
 
+SERVER_SIDE_SPA = tuple(p for p in SPA_PLANTS if p.id not in SPA_UI)
+
+
 @pytest.mark.parametrize(("plants", "injector"), [
-    (KINTO_PLANTS, "kinto/server/realapps_kinto_plants.py"),
+    ((*KINTO_PLANTS, *SERVER_SIDE_SPA), "kinto/server/realapps_kinto_plants.py"),
     (DJANGO_PLANTS, "djadmin/site/realapps_django_plants.py"),
 ])
 def test_every_plant_is_injected_where_the_app_runs(plants: tuple[Plant, ...], injector: str) -> None:
@@ -40,6 +45,11 @@ def test_every_plant_is_injected_where_the_app_runs(plants: tuple[Plant, ...], i
     assert set(re.findall(r'"([a-z0-9-]+)"', known.group(1))) == {p.id for p in plants}
     for plant in plants:
         assert re.search(rf'"{plant.id}" in (plants|ACTIVE)', source), plant.id
+
+
+def test_front_end_plants_of_the_spa_change_something() -> None:
+    ui = [p for p in SPA_PLANTS if p.id in SPA_UI]
+    assert ui and all(SPA_UI[p.id].replace or SPA_UI[p.id].style for p in ui)
 
 
 @pytest.mark.timeout(900)

@@ -7,8 +7,9 @@ from pathlib import Path
 from ..model import RealApp
 from .djadmin import DjangoAdminApp
 from .kinto import KintoApp
+from .kintoadmin import KintoAdminApp
 
-APPS: dict[str, type[RealApp]] = {app.name: app for app in (KintoApp, DjangoAdminApp)}
+APPS: dict[str, type[RealApp]] = {app.name: app for app in (KintoApp, DjangoAdminApp, KintoAdminApp)}
 
 
 def make_app(name: str, run_dir: Path) -> RealApp:

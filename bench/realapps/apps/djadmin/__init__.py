@@ -4,9 +4,7 @@ with facet counts, a date hierarchy and pagination; validated forms; permissions
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-import time
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -15,7 +13,7 @@ from trodden.shop.services import Services
 
 from ...install import PythonApp
 from ...model import BatchSink, Instance, Plant, RealApp, RumTag, Say, SimConfig
-from ...traffic import Population, plan_sessions, run_browsers
+from ...traffic import simulate_browsers
 from . import users
 from .deploy import SITE, restart, seed_template, start_django
 from .plants import PLANTS
@@ -60,14 +58,7 @@ class DjangoAdminApp(RealApp):
     async def simulate(
         self, instance: Instance, tag: RumTag, sink: BatchSink, cfg: SimConfig, say: Say
     ) -> dict[str, Any]:
-        plans = plan_sessions(users.WEIGHTS, cfg.browser_sessions, cfg.seed, client="browser")
-        report = Population()
-        started = time.monotonic()
-        await run_browsers(instance.url, plans, {name: users.run_journey for name in users.JOURNEYS},
-                           concurrency=cfg.browser_concurrency, deadline=started + cfg.duration_s, report=report)
-        report.seconds = time.monotonic() - started
-        await asyncio.sleep(1)
-        return report.summary()
+        return await simulate_browsers(instance.url, users.WEIGHTS, users.run_journey, cfg)
 
     async def replay_env(self, http: aiohttp.ClientSession, instances: list[Instance]) -> dict[str, str]:
         """The library's test account (both groups, in the seeded database of every deployment)."""

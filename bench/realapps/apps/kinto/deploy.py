@@ -32,7 +32,7 @@ multiauth.policies = account
 multiauth.policy.account.use = kinto.plugins.accounts.AccountsPolicy
 kinto.account_create_principals = system.Everyone
 kinto.account_write_principals = account:admin
-kinto.bucket_create_principals = account:admin
+kinto.bucket_create_principals = {bucket_creators}
 kinto.userid_hmac_secret = {secret}
 kinto.default_bucket_hmac_secret = {secret}
 kinto.flush_endpoint_enabled = true
@@ -63,11 +63,13 @@ format = %(asctime)s %(levelname)s %(name)s %(message)s
 """
 
 
-def write_ini(ini: Path, *, plants: frozenset[str], secret: str, extra_settings: str) -> Path:
+def write_ini(ini: Path, *, plants: frozenset[str], secret: str, extra_settings: str,
+              extra_includes: tuple[str, ...] = (), bucket_creators: str = "account:admin") -> Path:
     ini.parent.mkdir(parents=True, exist_ok=True)
-    includes = "                 realapps_kinto_plants" if plants else ""
+    includes = "\n".join(f"                 {name}" for name in
+                         (*extra_includes, *(("realapps_kinto_plants",) if plants else ())))
     ini.write_text(INI.format(includes=includes, secret=secret, plants=" ".join(sorted(plants)),
-                              extra=extra_settings))
+                              extra=extra_settings, bucket_creators=bucket_creators))
     return ini
 
 
@@ -80,9 +82,12 @@ async def start_kinto(
     plants: frozenset[str],
     secret: str,
     extra_settings: str = "",
+    extra_includes: tuple[str, ...] = (),
+    bucket_creators: str = "account:admin",
 ) -> Instance:
     """`secret` keys user ids and personal bucket ids (HMACs): one per fleet of deployments."""
-    ini = write_ini(run_dir / f"{name}.ini", plants=plants, secret=secret, extra_settings=extra_settings)
+    ini = write_ini(run_dir / f"{name}.ini", plants=plants, secret=secret, extra_settings=extra_settings,
+                    extra_includes=extra_includes, bucket_creators=bucket_creators)
     argv = [str(package.python), str(SERVER_DIR / "realapps_kinto_serve.py"), str(ini), "--port", str(free_port())]
     service = await services.start(name, argv, re.compile(r"listening on (http://\S+)"))
     return Instance(name, service.url, plants, [service])

@@ -24,11 +24,32 @@ ONE_ROUTE = LIST_ROUTE + "/{id}"
 # --- recognising recorded requests ----------------------------------------------------------------
 
 
-def _request(ev: RecordedEvent) -> tuple[str, str, dict[str, str], int] | None:
+Req = tuple[str, str, dict[str, str], int]  # method, path, query, status
+
+
+def _requests(ev: RecordedEvent) -> list[Req]:
+    """The requests a recorded event made: itself, and for POST /v1/batch each sub-request too
+    (kinto-admin reads collections and records through batches)."""
     if ev.get("kind") != "request":
-        return None
+        return []
     parts = urlsplit(str(ev.get("request_url") or ""))
-    return str(ev.get("method", "GET")).upper(), parts.path, dict(parse_qsl(parts.query)), int(ev.get("status") or 0)
+    method, status = str(ev.get("method", "GET")).upper(), int(ev.get("status") or 0)
+    out: list[Req] = [(method, parts.path, dict(parse_qsl(parts.query)), status)]
+    body = ev.get("request_body")
+    if parts.path == "/v1/batch" and isinstance(body, Mapping) and isinstance(body.get("requests"), list):
+        default = (body.get("defaults") or {}).get("method", "GET") if isinstance(body.get("defaults"), Mapping) \
+            else "GET"
+        for sub in body["requests"]:
+            if isinstance(sub, Mapping) and isinstance(sub.get("path"), str):
+                sp = urlsplit(sub["path"])
+                path = sp.path if sp.path.startswith("/v1/") else "/v1" + sp.path
+                out.append((str(sub.get("method") or default).upper(), path, dict(parse_qsl(sp.query)), status))
+    return out
+
+
+def _request(ev: RecordedEvent) -> Req | None:
+    found = _requests(ev)
+    return found[0] if found else None
 
 
 def _is_list(path: str) -> bool:
@@ -52,9 +73,9 @@ def _headers(ev: RecordedEvent) -> Mapping[str, Any]:
 
 def _match(**want: Any) -> Any:
     def exercises(ev: RecordedEvent) -> bool:
-        r = _request(ev)
-        if r is None:
-            return False
+        return any(_one(r, ev) for r in _requests(ev))
+
+    def _one(r: Req, ev: RecordedEvent) -> bool:
         method, path, query, status = r
         checks = {
             "method": lambda v: method == v,

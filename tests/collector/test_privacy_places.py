@@ -1,6 +1,9 @@
 """The places issue 17 found raw values in: each planted (a new value per person and place) over
-beacons, OTLP and HAR, then every table is searched for each value raw, URL-encoded, base64 and
-base64url encoded, and case-folded: nothing may be found."""
+beacons, OTLP and HAR; then the sessions are selected, a suite is generated from them and replayed
+(HTTP tests, against a server that answers anything), so the data goes everywhere the product copies
+it (`selections`, `selection_items`, `suite_revisions.ir`, `replay_runs`, `replay_results`). Every
+table is then searched for each value raw, URL-encoded, base64 and base64url encoded, and
+case-folded: nothing may be found."""
 
 from __future__ import annotations
 
@@ -11,10 +14,16 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 import orjson
+from aiohttp import web
 from faker import Faker
 from trodden.collector.ingest import ingest_files
 from trodden.collector.pseudonym import b64url_encode
 from trodden.collector.sanitize import Sanitizer
+from trodden.replay.options import ReplayOptions
+from trodden.replay.runner import replay_suite
+from trodden.synthesis.api import generate_suite, select_sessions
+from trodden.synthesis.generate import GenerateOptions
+from trodden.synthesis.selection import SelectOptions
 
 from trodden.store import Store
 
@@ -308,6 +317,22 @@ def har(v: dict[str, Any], i: int) -> dict[str, Any]:
     }
 
 
+async def answer_anything() -> tuple[web.AppRunner, str]:
+    """A server that answers every request with a small JSON body: the replay's target."""
+
+    async def anything(request: web.Request) -> web.Response:
+        await request.read()
+        return web.json_response({"ok": True})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", anything)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
+
+
 def forms(value: Any) -> set[str]:
     text = str(value)
     raw = text.encode()
@@ -337,8 +362,22 @@ async def test_every_place_of_the_issue_keeps_its_secrets(
     reports = await ingest_files(store, "shop", hars, sanitizer=Sanitizer(PSEUDONYM_KEY))
     assert all(r.error is None and r.events == 2 for r in reports), reports
 
+    # Onward: a selection of every session, a suite generated from it, and a replay of its HTTP tests.
+    selection = await select_sessions(store, "shop", SelectOptions(max_sessions=100, similarity=1.0, min_support=1))
+    assert selection.sessions
+    suite = await generate_suite(store, "shop", "places", options=GenerateOptions())
+    assert suite.tests
+    runner, target = await answer_anything()
+    try:
+        report = await replay_suite(store, suite, target, ReplayOptions(only="http", retries=0, concurrency=4))
+    finally:
+        await runner.cleanup()
+    assert report.results
+
     everything = await scan(store)
     assert "shop.example" in everything and "api.example/profile" in everything  # the scan sees the rows
+    for table in ("selection_items", "suite_revisions", "replay_results"):  # and what was copied onward
+        assert await store.pool.fetchval(f"SELECT count(*) FROM {table}"), table
     folded = everything.casefold()
     planted = {(name, form) for v in people for name, value in v.items() for form in forms(value)}
     assert len({(n, str(v[n])) for v in people for n in v}) >= 300  # distinct planted values

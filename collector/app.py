@@ -23,6 +23,7 @@ import orjson
 from aiohttp import web
 from trodden.collector.beacon import BodyError, DecodedBeacons, decode_batches, parse_batches
 from trodden.collector.configfiles import WatchedDocument
+from trodden.collector.freetext import FreeTextCounter, FreeTextStore
 from trodden.collector.metrics import EVENTS, REQUEST_SECONDS, REQUESTS
 from trodden.collector.otlp import decode_logs_body, decode_traces_body
 from trodden.collector.retention import apply_retention
@@ -82,6 +83,9 @@ class CollectorState:
         self.script = rum_js()
         self.script_gz = gzip.compress(self.script, 9)
         self.heavy = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trodden-decode")
+        # One free-text counter across configuration reloads, shared through the database.
+        self.free_text = FreeTextCounter(pseudonym_key, self.sanitization.current().free_text_min_users)
+        self.free_text_store = FreeTextStore(store.dsn, source, self.free_text)
 
     async def decode(self, body: bytes, work: Callable[[bytes], Any]) -> Any:
         """`work(body)`, inline for a small body, in the decode thread for a large one."""
@@ -92,7 +96,7 @@ class CollectorState:
     def sanitizer(self) -> Sanitizer:
         config = self.sanitization.current()
         if self._sanitizer is None or config is not self._sanitizer_for:
-            self._sanitizer = Sanitizer(self.pseudonym_key, config)
+            self._sanitizer = Sanitizer(self.pseudonym_key, config, free_text=self.free_text)
             self._sanitizer_for = config
         return self._sanitizer
 
@@ -381,11 +385,17 @@ def build_app(
     app[STATE_KEY] = state
     writer = Writer(store.dsn, max_queue_rows=max_queue_rows, retry_window=retry_window)
     app[WRITER_KEY] = writer
+    free_text_lane: list[asyncio.Task[None]] = []  # free-text counts to and from the database, off the request path
 
     async def start_writer(_app: web.Application) -> None:
         await writer.start()
+        free_text_lane[:] = [asyncio.create_task(state.free_text_store.run(), name=f"trodden-free-text-{source}")]
 
     async def stop_writer(_app: web.Application) -> None:
+        for task in free_text_lane:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await writer.close()
         state.heavy.shutdown(wait=False, cancel_futures=True)
         log.info("collector stopped; accepted data flushed")

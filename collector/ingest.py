@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 from trodden.collector.beacon import BodyError, decode_batches
+from trodden.collector.freetext import FreeTextStore
 from trodden.collector.har import har_batches, is_har
 from trodden.collector.otlp import decode_logs, decode_traces, parse_request
 from trodden.collector.rows import WorkItem
@@ -202,6 +203,11 @@ async def ingest_files(
         from trodden.collector.keys import pseudonym_key
 
         sanitizer = Sanitizer(await pseudonym_key(store, source))
+    # Free-text counts come from, and go back to, the database the collectors share.
+    counts = FreeTextStore(store.dsn, source, sanitizer.free_text) if sanitizer.free_text is not None else None
+    if counts is not None:
+        async with store.pool.acquire() as conn:
+            await counts.load(conn)
     writer = Writer(store.dsn, max_queue_rows=4 * CHUNK_ROWS)
     await writer.start()
     reports = []
@@ -213,6 +219,9 @@ async def ingest_files(
                 reports.append(FileReport(path=str(path), error=f"cannot read: {exc.strerror}"))
                 continue
             reports.append(await ingest_bytes(writer, str(path), data, source, sanitizer))
+            if counts is not None:
+                async with store.pool.acquire() as conn:
+                    await counts.sync(conn)
     finally:
         await writer.close()
     return reports

@@ -89,9 +89,21 @@ class Pseudonymizer:
         return value[:keep] + self._shape("token", value, keep=None)[keep:] if keep else self._shape("token", value)
 
     def _shape_text(self, value: str) -> str:
-        """Text masked keeping its shape: letters stay letters of the same case, digits digits,
-        everything else (spaces, punctuation) as it was."""
-        return self._shape("text", value)
+        """Text masked keeping its shape: letters (of any script) become ASCII letters of the same
+        case (caseless ones lowercase), digits digits, everything else (spaces, punctuation) as it
+        was. ASCII text gets what `_shape` gives it."""
+        if value.isascii():
+            return self._shape("text", value)
+        stream = self._stream("text", value)
+        out = []
+        for ch in value:
+            if ch.isdigit():
+                out.append(_DIGITS[next(stream) % 10])
+            elif ch.isalpha():
+                out.append((_UPPER if ch.isupper() else _LOWER)[next(stream) % 26])
+            else:
+                out.append(ch)
+        return "".join(out)
 
     def _hex(self, value: str) -> str:
         """Hex stays hex (session ids, UUIDs, digests), in the value's case, dashes kept."""

@@ -14,9 +14,11 @@ header names, query parameters and regexes.
 
 Values are replaced by keyed pseudonyms (`Pseudonymizer`) that depend only on the value, so a token
 keeps matching itself wherever it appears; a secret seen in a secret position is also followed
-through its session by value (`taint`). Free text typed by people is kept only once k distinct
-users sent it (`freetext`). Identifiers are not exempt: session ids and user ids go through the
-same rules.
+through its session by value (`taint`). Free text typed by people, and the texts pages show
+(titles, the names and texts of targets and of what became visible, page outlines), are kept only
+once k distinct users sent them (`freetext`); a display text below that is stored masked, marked
+as such (`trodden.models.sanitization.MASK_MARK`). Identifiers are not exempt: session ids and user
+ids go through the same rules.
 
 Cost: every string first meets cheap character checks (`_pii_for`); only the patterns a string
 could match run, and the validators (libphonenumber, stdnum, entropy, base64 decoding) run only on
@@ -38,15 +40,16 @@ from trodden.collector import detectors, taint
 from trodden.collector.freetext import FreeTextCounter, is_free_text
 from trodden.collector.pseudonym import Pseudonymizer
 
-from trodden.models.sanitization import BuiltinRule, SanitizationConfig, SanitizationRule
+from trodden.models.sanitization import MASK_MARK, BuiltinRule, SanitizationConfig, SanitizationRule, masked
 
 REDACTED = "[redacted]"
 _DROP = object()
 MAX_DEPTH = 64  # JSON nesting accepted in an event (rum.js sends at most a few levels)
 
 
-# Who is sending what is being sanitised (the batch's user id, else its session): free text counts users.
-_USER: ContextVar[str | None] = ContextVar("trodden_free_text_user", default=None)
+# Who is sending what is being sanitised (the digest of the batch's user id, else of its session):
+# free and display text count users.
+_USER: ContextVar[bytes | None] = ContextVar("trodden_free_text_user", default=None)
 
 
 class SanitizeError(ValueError):
@@ -208,6 +211,11 @@ _KEEP_FIELDS = {
     "severity",
 }
 _SAFE_IPS_V4 = ("127.", "0.0.0.0")
+# Texts of a UI target that a page shows (its other fields are ids, roles, tags and paths).
+_DISPLAY_TARGET_FIELDS = ("name", "text")
+# Texts of a page outline (trodden.models.events.PageShape): lists of texts, and tables and lists
+# whose name (and a table's headers) are texts; landmarks are ARIA role names.
+_OUTLINE_TEXT_LISTS = ("headings", "links", "buttons", "fields", "alerts")
 _JWT_KEEP_CLAIMS = ("alg", "typ", "iss", "aud", "exp", "iat", "nbf", "scope", "kid", "azp")
 _MULTIPART = re.compile(r"--([^\r\n]{1,200})\r?\n")
 _HTML_INPUT = re.compile(r"<input\b[^>]*>", re.I)
@@ -246,7 +254,11 @@ def _parse_json_path(path: str) -> tuple[str, ...]:
 class Sanitizer:
     """Sanitises events (as dicts, before validation), spans and logs for one source."""
 
-    def __init__(self, key: bytes, config: SanitizationConfig | None = None) -> None:
+    def __init__(
+        self, key: bytes, config: SanitizationConfig | None = None, free_text: FreeTextCounter | None = None
+    ) -> None:
+        """`free_text`: a counter to share (the collector keeps one across configuration reloads
+        and shares it with its other replicas through the database); else one of its own."""
         self.pseudo = Pseudonymizer(key)
         self.config = config or SanitizationConfig()
         off = set(self.config.disable_builtins)
@@ -261,9 +273,14 @@ class Sanitizer:
         self._query = {r.match: r for r in rules if r.kind == "query_param"}
         self._regexes = [(re.compile(r.match), r) for r in rules if r.kind == "regex"]
         self.taints = taint.TaintStore()
-        self.free_text = (
-            FreeTextCounter(key, self.config.free_text_min_users) if self._on[BuiltinRule.FREE_TEXT] else None
-        )
+        if not self._on[BuiltinRule.FREE_TEXT]:
+            self.free_text: FreeTextCounter | None = None
+        else:
+            self.free_text = free_text or FreeTextCounter(key, self.config.free_text_min_users)
+            self.free_text.min_users = self.config.free_text_min_users
+            self._anonymous = self.free_text.user_digest("")
+        self.masked_display: Callable[[str], str] = lru_cache(maxsize=65536)(self._masked_display)
+        self._display_kept: dict[str, str] = {}  # display text -> stored form, for texts kept whoever sends them
         # Sessions repeat their URLs, selectors and texts: the same input always gives the same output.
         self.text: Callable[[str], str] = lru_cache(maxsize=131072)(self._text)
         self.segment: Callable[[str], str] = lru_cache(maxsize=65536)(self._segment)
@@ -276,7 +293,9 @@ class Sanitizer:
     # -- sessions --------------------------------------------------------------------------------
     def begin(self, session_id: str, user: str | None) -> Any:
         """Sanitise what follows as part of `session_id` (taint, free-text users); `end(token)` after."""
-        return taint.CURRENT.set(self.taints.of(session_id)), _USER.set(user or session_id)
+        counter = self.free_text
+        digest = counter.user_digest(user or session_id) if counter is not None else None
+        return taint.CURRENT.set(self.taints.of(session_id)), _USER.set(digest)
 
     def end(self, tokens: Any) -> taint.Taint | None:
         """The session's taint (for the caller to apply to what it produced), and the context restored."""
@@ -308,7 +327,13 @@ class Sanitizer:
             elif field == "value" and cls is str:
                 out[field] = self.input_value(value, event)
             elif field == "target" and cls is dict:
-                out[field] = {k: text(v) if v.__class__ is str else v for k, v in value.items()}
+                out[field] = self.target(value)
+            elif field == "title" and cls is str:
+                out[field] = self.display(value)
+            elif field == "visible" and cls is list:
+                out[field] = [self.target(t) if t.__class__ is dict else self.json(t, ()) for t in value]
+            elif field == "page" and cls is dict:
+                out[field] = self.outline(value)
             elif cls is str:
                 out[field] = text(value)
             else:
@@ -333,9 +358,71 @@ class Sanitizer:
         """A string a person typed: PII rules, then free text kept only once k users sent it."""
         cleaned = self.text(value)
         counter = self.free_text
-        if counter is None or not is_free_text(value) or counter.admit(value, _USER.get() or ""):
+        if counter is None or not is_free_text(value) or counter.admit(value, _USER.get() or self._anonymous):
             return cleaned
         return self.pseudo.shape_text(cleaned)
+
+    # -- display texts ----------------------------------------------------------------------------
+    def display(self, value: str) -> str:
+        """A text the page showed (a title, a target's or a shown element's name or text, a text of
+        the outline): PII rules, then kept only once k users saw it, else masked (MASK_MARK)."""
+        kept = self._display_kept.get(value)
+        if kept is not None:  # the same whoever sends it: most texts, after their first k users
+            return kept
+        raw = value
+        if MASK_MARK in value:  # only the collector marks a text as masked
+            value = value.replace(MASK_MARK, "")
+        cleaned = self.text(value)
+        counter = self.free_text
+        if counter is not None and is_free_text(value) and not counter.admit(value, _USER.get() or self._anonymous):
+            return self.masked_display(cleaned)
+        if len(self._display_kept) >= 65536:
+            self._display_kept.clear()
+        self._display_kept[raw] = cleaned
+        return cleaned
+
+    def _masked_display(self, cleaned: str) -> str:
+        return masked(self.pseudo.shape_text(cleaned))
+
+    def target(self, target: dict[str, Any]) -> dict[str, Any]:
+        """A UI target: its name and text are display texts, its other fields (ids, role, tag, CSS
+        and XPath paths) text."""
+        out: dict[str, Any] = {}
+        for k, v in target.items():
+            if v.__class__ is not str:
+                out[k] = v
+            elif k in _DISPLAY_TARGET_FIELDS:
+                out[k] = self.display(v)
+            else:
+                out[k] = self.text(v)
+        return out
+
+    def outline(self, page: dict[str, Any]) -> dict[str, Any]:
+        """A page outline: headings, link, button, field and alert names, table and list names and
+        table headers are display texts; counts and landmark roles are kept."""
+        out: dict[str, Any] = {}
+        display = self.display
+        for k, v in page.items():
+            if k in _OUTLINE_TEXT_LISTS and v.__class__ is list:
+                out[k] = [display(t) if t.__class__ is str else t for t in v]
+            elif k in ("tables", "lists") and v.__class__ is list:
+                out[k] = [self._outline_part(part) for part in v]
+            else:
+                out[k] = self.json(v, ())
+        return out
+
+    def _outline_part(self, part: Any) -> Any:
+        if part.__class__ is not dict:
+            return self.json(part, ())
+        out: dict[str, Any] = {}
+        for k, v in part.items():
+            if k == "name" and v.__class__ is str:
+                out[k] = self.display(v)
+            elif k == "headers" and v.__class__ is list:
+                out[k] = [self.display(t) if t.__class__ is str else t for t in v]
+            else:
+                out[k] = self.json(v, ())
+        return out
 
     def user_id(self, value: str | None) -> str | None:
         """A user id is an identifier of a person: always a pseudonym (an email stays an email)."""

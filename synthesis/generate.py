@@ -60,6 +60,7 @@ from trodden.models.events import (
     Target,
     UiEvent,
 )
+from trodden.models.sanitization import is_masked
 from trodden.models.suite import (
     Assertion,
     AuthProfile,
@@ -182,13 +183,14 @@ def build_http_test(
 
 
 def locators(target: Target) -> list[Locator]:
-    """Locator fallbacks, most stable first: test id, role and name, text, id, CSS, XPath."""
+    """Locator fallbacks, most stable first: test id, role and name, text, id, CSS, XPath. A name or
+    text the collector masked (fewer than k users saw it) locates nothing."""
     out: list[Locator] = []
     if target.test_id:
         out.append(Locator(strategy="test_id", value=target.test_id))
-    if target.role and target.name:
+    if target.role and target.name and not is_masked(target.name):
         out.append(Locator(strategy="role", value=target.role, name=target.name))
-    if target.text:
+    if target.text and not is_masked(target.text):
         out.append(Locator(strategy="text", value=target.text))
     if target.id:
         out.append(Locator(strategy="id", value=target.id))

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from trodden.synthesis.steps import target_key
 
 from trodden.models.events import Navigation, PageView, Session, Target, UiEvent
+from trodden.models.sanitization import is_masked
 from trodden.models.suite import Locator
 from trodden.pages import page_url
 
@@ -40,8 +41,9 @@ StepKey = tuple[str, str, str]  # (page path?query, "view" or the UI event kind,
 
 
 def steady_text(text: str | None) -> str | None:
-    """The text, whitespace-normalised, when nothing in it looks like it varies; else None."""
-    if not text:
+    """The text, whitespace-normalised, when nothing in it looks like it varies; else None (a
+    text the collector masked too: it says nothing of what the page showed)."""
+    if not text or is_masked(text):
         return None
     text = " ".join(text.split())
     if not text or len(text) > MAX_TEXT or _VOLATILE_TEXT.search(text):

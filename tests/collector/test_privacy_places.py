@@ -103,6 +103,14 @@ def values(fake: Faker, i: int) -> dict[str, Any]:
         "har_multipart_email": fake.email(),
         "har_html_email": fake.email(),
         "har_location_token": token(fake),
+        # display texts: what pages show about the person
+        "title_name": fake.name(),
+        "visible_name": fake.name(),
+        "target_name": fake.name(),
+        "heading_address": fake.street_address(),
+        "link_name": fake.name(),
+        "table_name": fake.name(),
+        "alert_address": fake.street_address(),
     }
 
 
@@ -129,6 +137,21 @@ def beacon(v: dict[str, Any], i: int) -> dict[str, Any]:
                 "ts": T,
                 "url": f"https://shop.example/cb?key={v['google']}#access_token={v['fragment_token']}&state=x",
                 "referrer": f"/reset/{v['token_segment']}",
+                "title": f"Orders of {v['title_name']} | Shop",
+                "visible": [{"role": "link", "name": v["visible_name"], "text": v["visible_name"], "tag": "a"}],
+                "page": {
+                    "headings": ["Your orders", f"Ship to {v['heading_address']}"],
+                    "links": ["Home", f"Profile of {v['link_name']}"],
+                    "tables": [{"name": f"Orders of {v['table_name']}", "headers": ["Order", "Total"], "rows": 1}],
+                    "alerts": [f"Address {v['alert_address']} saved"],
+                },
+            },
+            {
+                "kind": "click",
+                "seq": 9,
+                "ts": T + 9,
+                "url": "https://shop.example/account",
+                "target": {"role": "link", "name": v["target_name"], "text": v["target_name"], "tag": "a"},
             },
             {
                 "kind": "navigation",

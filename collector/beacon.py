@@ -131,7 +131,7 @@ def decode_batch(
     before = len(events)
     for raw in raws:
         raw.setdefault("session_id", batch.session_id)
-    sanitize, url, identifier = sanitizer.event, sanitizer.url, sanitizer.identifier
+    sanitize, url, url_parts, identifier = sanitizer.event, sanitizer.url, sanitizer.url_parts, sanitizer.identifier
     user_id = sanitizer.user_id(batch.user_id)
     valid, indexes = _validated(raws, rejected, batch_index)
     tokens = sanitizer.begin(batch.session_id, batch.user_id)
@@ -141,7 +141,9 @@ def decode_batch(
             try:
                 session_id = identifier(event["session_id"])
                 data = sanitize(event, COLUMN_FIELDS)
-                page_url = None if page is None else url(page)
+                page_url = None if page is None else url_parts(page)[0]
+                if page_url is not None and url_parts(page)[1]:
+                    page_url = url(page)  # secrets by position: followed through the session
             except (SanitizeError, RecursionError) as exc:  # refused alone; the batch goes on
                 seq = event.get("seq")
                 reason = str(exc) if isinstance(exc, SanitizeError) else "nested too deeply"

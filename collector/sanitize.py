@@ -211,6 +211,7 @@ _KEEP_FIELDS = {
     "severity",
 }
 _SAFE_IPS_V4 = ("127.", "0.0.0.0")
+_CARD_MIN = 1_000_000_000_000  # smaller JSON integers are never card numbers (callers skip `integer`)
 # Texts of a UI target that a page shows (its other fields are ids, roles, tags and paths).
 _DISPLAY_TARGET_FIELDS = ("name", "text")
 # Texts of a page outline (trodden.models.events.PageShape): lists of texts, and tables and lists
@@ -284,7 +285,8 @@ class Sanitizer:
         # Sessions repeat their URLs, selectors and texts: the same input always gives the same output.
         self.text: Callable[[str], str] = lru_cache(maxsize=131072)(self._text)
         self.segment: Callable[[str], str] = lru_cache(maxsize=65536)(self._segment)
-        self._url_cached: Callable[[str], tuple[str, tuple[tuple[str, str], ...]]] = lru_cache(maxsize=65536)(self._url)
+        # A URL sanitised, with the secrets found in it by position (for the session's taint).
+        self.url_parts: Callable[[str], tuple[str, tuple[tuple[str, str], ...]]] = lru_cache(maxsize=65536)(self._url)
         # Requests repeat their headers, bodies their field names: one lookup each instead of a walk.
         self.header_value: Callable[[str, str], Any] = lru_cache(maxsize=65536)(self._header_value)
         self.json_key: Callable[[str], str | None] = lru_cache(maxsize=65536)(self._json_key)
@@ -309,7 +311,7 @@ class Sanitizer:
         """One event (a dict as the client sent it, already validated), sanitised field by field;
         the fields in `skip` are left out (the collector stores some fields as columns)."""
         out: dict[str, Any] = {}
-        text = self.text
+        text, url_cached = self.text, self.url_parts
         for field, value in event.items():
             if field in skip:
                 continue
@@ -317,9 +319,10 @@ class Sanitizer:
             if value is None or cls is bool or cls is float or field in _KEEP_FIELDS:
                 out[field] = value
             elif cls is int:
-                out[field] = self.integer(value)
+                out[field] = value if value < _CARD_MIN else self.integer(value)
             elif field in _URL_FIELDS and cls is str:
-                out[field] = self.url(value)
+                clean, secrets = url_cached(value)
+                out[field] = self.url(value) if secrets else clean
             elif field in _HEADER_FIELDS and cls is dict:
                 out[field] = self.headers(value)
             elif field in _BODY_FIELDS:
@@ -352,7 +355,7 @@ class Sanitizer:
                     keyed = self._by_key(hint, value)
                     if keyed is not None:
                         return str(keyed)
-        return self.typed(value)
+        return self.typed(value) if is_free_text(value) else self.text(value)
 
     def typed(self, value: str) -> str:
         """A string a person typed: PII rules, then free text kept only once k users sent it."""
@@ -388,13 +391,14 @@ class Sanitizer:
         """A UI target: its name and text are display texts, its other fields (ids, role, tag, CSS
         and XPath paths) text."""
         out: dict[str, Any] = {}
+        kept, text = self._display_kept, self.text
         for k, v in target.items():
             if v.__class__ is not str:
                 out[k] = v
             elif k in _DISPLAY_TARGET_FIELDS:
-                out[k] = self.display(v)
+                out[k] = kept.get(v) or self.display(v)
             else:
-                out[k] = self.text(v)
+                out[k] = text(v)
         return out
 
     def outline(self, page: dict[str, Any]) -> dict[str, Any]:
@@ -441,7 +445,7 @@ class Sanitizer:
 
     def integer(self, value: int) -> int:
         """A JSON integer: a card number (13-19 digits, a network's first digit, Luhn) becomes a card."""
-        if value >= 1_000_000_000_000 and self._on[BuiltinRule.CARD] and detectors.is_card_integer(value):
+        if value >= _CARD_MIN and self._on[BuiltinRule.CARD] and detectors.is_card_integer(value):
             return int(self.pseudo.card(str(value)))
         return value
 
@@ -504,7 +508,7 @@ class Sanitizer:
                 elif vcls is dict or vcls is list:
                     out[clean_key] = self.json(v, (*path, key) if self._json_paths else path, depth + 1, typed)
                 elif vcls is int:
-                    out[clean_key] = self.integer(v)
+                    out[clean_key] = v if v < _CARD_MIN else self.integer(v)
                 else:
                     out[clean_key] = v
             return out
@@ -701,7 +705,7 @@ class Sanitizer:
         return self.text(_HTML_INPUT.sub(input_tag, value))
 
     def url(self, value: str) -> str:
-        clean, secrets = self._url_cached(value)
+        clean, secrets = self.url_parts(value)
         for raw, pseudonym in secrets:
             taint.record(raw, pseudonym)
         return clean

@@ -6,6 +6,7 @@ import asyncio
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -95,6 +96,15 @@ async def start_collector(store: Store) -> AsyncIterator[StartCollector]:
 @pytest.fixture
 async def collector(start_collector: StartCollector) -> RunningCollector:
     return await start_collector()
+
+
+@pytest.fixture
+async def collector_keeping_texts(start_collector: StartCollector, tmp_path: Path) -> RunningCollector:
+    """A collector whose source keeps display and typed texts from their first user (k = 1): for
+    tests of what rum.js captures, with one browser session (k-masking: test_display_text.py)."""
+    rules = tmp_path / "keep-texts.json"
+    rules.write_text('{"free_text_min_users": 1}')
+    return await start_collector(sanitization_file=rules)
 
 
 def batch(

@@ -19,7 +19,9 @@ from trodden.collector.sanitize import Sanitizer
 from trodden.models.sanitization import SanitizationConfig, is_masked
 from trodden.store import Store
 
+from . import otlp_payloads as otlp
 from .conftest import PSEUDONYM_KEY, StartCollector
+from .otlp_payloads import kv
 
 RULES = {
     "rules": [
@@ -283,73 +285,34 @@ def har_of(p: dict[str, str]) -> dict[str, Any]:
 
 
 def otlp_of(p: dict[str, str], sid: str) -> dict[str, Any]:
-    def kv(k: str, v: str) -> dict[str, Any]:
-        return {"key": k, "value": {"stringValue": v}}
-
-    return {
-        "resourceSpans": [
-            {
-                "scopeSpans": [
-                    {
-                        "spans": [
-                            {
-                                "traceId": os.urandom(16).hex(),
-                                "spanId": os.urandom(8).hex(),
-                                "name": f"lookup {p['email']}",
-                                "startTimeUnixNano": "1700000000000000000",
-                                "endTimeUnixNano": "1700000000001000000",
-                                "attributes": [
-                                    kv("session.id", sid),
-                                    kv("url.full", f"http://127.0.0.1/u?phone={quote(p['phone'])}"),
-                                    kv("http.request.header.authorization", f"Bearer {p['token']}"),
-                                    kv("client.address", p["ipv4"]),
-                                    kv("enduser.email", p["email"]),
-                                    kv("payment.card", p["card"]),
-                                ],
-                            }
-                        ]
-                    }
-                ]
-            }
-        ]
-    }
+    attributes = [
+        kv("session.id", sid),
+        kv("url.full", f"http://127.0.0.1/u?phone={quote(p['phone'])}"),
+        kv("http.request.header.authorization", f"Bearer {p['token']}"),
+        kv("client.address", p["ipv4"]),
+        kv("enduser.email", p["email"]),
+        kv("payment.card", p["card"]),
+    ]
+    return otlp.traces([otlp.span(f"lookup {p['email']}", attributes)])
 
 
 def otlp_logs_of(p: dict[str, str], sid: str) -> dict[str, Any]:
-    def kv(k: str, v: str) -> dict[str, Any]:
-        return {"key": k, "value": {"stringValue": v}}
-
-    return {
-        "resourceLogs": [
-            {
-                "resource": {"attributes": [kv("host.ip", p["ipv4"])]},
-                "scopeLogs": [
-                    {
-                        "logRecords": [
-                            {
-                                "timeUnixNano": "1700000000000000000",
-                                "severityText": "WARN",
-                                "body": {
-                                    "kvlistValue": {
-                                        "values": [
-                                            kv("msg", f"login failed for {p['email']} ({p['phone']})"),
-                                            kv("card", p["card"]),
-                                            kv("iban", p["iban"]),
-                                        ]
-                                    }
-                                },
-                                "attributes": [
-                                    kv("session.id", sid),
-                                    kv("user.password", p["password"]),
-                                    kv("http.request.header.cookie", f"sid={p['session_cookie']}"),
-                                ],
-                            }
-                        ]
-                    }
-                ],
-            }
-        ]
+    body = {
+        "kvlistValue": {
+            "values": [
+                kv("msg", f"login failed for {p['email']} ({p['phone']})"),
+                kv("card", p["card"]),
+                kv("iban", p["iban"]),
+            ]
+        }
     }
+    attributes = [
+        kv("session.id", sid),
+        kv("user.password", p["password"]),
+        kv("http.request.header.cookie", f"sid={p['session_cookie']}"),
+    ]
+    record = otlp.log_record(body, attributes, severityText="WARN")
+    return otlp.logs([record], resource=[kv("host.ip", p["ipv4"])])
 
 
 async def scan(store: Store) -> str:

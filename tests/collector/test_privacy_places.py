@@ -8,7 +8,6 @@ case-folded: nothing may be found."""
 from __future__ import annotations
 
 import base64
-import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
@@ -27,7 +26,9 @@ from trodden.synthesis.selection import SelectOptions
 
 from trodden.store import Store
 
+from . import otlp_payloads as otlp
 from .conftest import PSEUDONYM_KEY, StartCollector
+from .otlp_payloads import kv
 from .test_privacy import scan
 
 T = 1_700_000_000_000
@@ -246,63 +247,19 @@ def beacon(v: dict[str, Any], i: int) -> dict[str, Any]:
 
 
 def otlp_traces(v: dict[str, Any]) -> dict[str, Any]:
-    def kv(k: str, value: str) -> dict[str, Any]:
-        return {"key": k, "value": {"stringValue": value}}
-
-    return {
-        "resourceSpans": [
-            {
-                "resource": {"attributes": [kv("session.id", v["otlp_session_email"])]},
-                "scopeSpans": [
-                    {
-                        "scope": {"name": "s"},
-                        "spans": [
-                            {
-                                "traceId": os.urandom(16).hex(),
-                                "spanId": os.urandom(8).hex(),
-                                "name": "GET",
-                                "startTimeUnixNano": "1700000000000000000",
-                                "endTimeUnixNano": "1700000000001000000",
-                                "attributes": [
-                                    kv("url.query", f"password={v['otlp_query_pw']}&x=1"),
-                                    kv("http.target", f"/p?access_token={v['otlp_target_token']}"),
-                                    kv("http.request.header.referer", f"/r?token={v['otlp_referer_token']}"),
-                                    kv("db.statement", f"UPDATE u SET password = '{v['db_pw']}' WHERE id = 1"),
-                                    {
-                                        "key": "payload",
-                                        "value": {
-                                            "bytesValue": base64.b64encode(
-                                                orjson.dumps({"email": v["bytes_email"]})
-                                            ).decode()
-                                        },
-                                    },
-                                ],
-                            }
-                        ],
-                    }
-                ],
-            }
-        ]
-    }
+    payload = base64.b64encode(orjson.dumps({"email": v["bytes_email"]})).decode()
+    attributes = [
+        kv("url.query", f"password={v['otlp_query_pw']}&x=1"),
+        kv("http.target", f"/p?access_token={v['otlp_target_token']}"),
+        kv("http.request.header.referer", f"/r?token={v['otlp_referer_token']}"),
+        kv("db.statement", f"UPDATE u SET password = '{v['db_pw']}' WHERE id = 1"),
+        {"key": "payload", "value": {"bytesValue": payload}},
+    ]
+    return otlp.traces([otlp.span("GET", attributes)], resource=[kv("session.id", v["otlp_session_email"])])
 
 
 def otlp_logs(v: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "resourceLogs": [
-            {
-                "scopeLogs": [
-                    {
-                        "logRecords": [
-                            {
-                                "timeUnixNano": "1700000000000000000",
-                                "body": {"stringValue": f"refresh failed token={v['log_token']}"},
-                            }
-                        ]
-                    }
-                ]
-            }
-        ]
-    }
+    return otlp.logs([otlp.log_record({"stringValue": f"refresh failed token={v['log_token']}"})])
 
 
 def har(v: dict[str, Any], i: int) -> dict[str, Any]:

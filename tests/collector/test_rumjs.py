@@ -86,6 +86,12 @@ function pay() {{
 
 
 @pytest.fixture
+def collector(collector_keeping_texts: RunningCollector) -> RunningCollector:
+    """What the tag captured, kept as captured: one browser session is one user, under k (conftest)."""
+    return collector_keeping_texts
+
+
+@pytest.fixture
 async def shop(collector: RunningCollector) -> AsyncIterator[tuple[str, list[str]]]:
     traceparents: list[str] = []
 

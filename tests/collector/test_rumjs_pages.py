@@ -50,6 +50,12 @@ ORDERS = """
 
 
 @pytest.fixture
+def collector(collector_keeping_texts: RunningCollector) -> RunningCollector:
+    """What the tag captured, kept as captured: one browser session is one user, under k (conftest)."""
+    return collector_keeping_texts
+
+
+@pytest.fixture
 async def site(collector: RunningCollector) -> AsyncIterator[str]:
     def page(title: str, body: str, status: int = 200) -> web.Response:
         html = LAYOUT.format(title=title, body=body, collector=collector.url, key=KEY)

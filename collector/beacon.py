@@ -141,9 +141,11 @@ def decode_batch(
             try:
                 session_id = identifier(event["session_id"])
                 data = sanitize(event, COLUMN_FIELDS)
-                page_url = None if page is None else url_parts(page)[0]
-                if page_url is not None and url_parts(page)[1]:
-                    page_url = url(page)  # secrets by position: followed through the session
+                page_url = None
+                if page is not None:
+                    page_url, secrets = url_parts(page)
+                    if secrets:
+                        page_url = url(page)  # secrets by position: followed through the session
             except (SanitizeError, RecursionError) as exc:  # refused alone; the batch goes on
                 seq = event.get("seq")
                 reason = str(exc) if isinstance(exc, SanitizeError) else "nested too deeply"

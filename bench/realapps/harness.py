@@ -292,7 +292,7 @@ class AppRun:
         env = await self.app.replay_env(http, fresh)
         out = self.opts.run_dir / f"replay-{name}"
         out.mkdir(parents=True, exist_ok=True)
-        args = ["replay", "--suite", self.suite, "--target", target.url, "--json", str(out / "report.json"),
+        args = ["replay", "--suite", self.suite, "--target", target.url, "--json-report", str(out / "report.json"),
                 "--html", str(out / "html"), *REPLAY_ARGS, *extra]
         if baseline is not None:
             args += ["--baseline", baseline.url]

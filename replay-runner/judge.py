@@ -30,7 +30,7 @@ class Judge:
 
     def judge(self, test: TestCase, exe: Execution, ctx: JudgeContext) -> list[Failure]:
         failures = list(exe.failures)
-        status_changed = {f.step_id for f in exe.failures if f.assertion_id == "expect:status"}
+        status_changed = {f.step_id for f in exe.failures if f.assertion_id in ("expect:status", "expect:page-status")}
         for obs in exe.observations:
             if obs.endpoint is None:
                 continue

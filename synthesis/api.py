@@ -18,6 +18,7 @@ from trodden.synthesis.generate import GenerateOptions, SelectedInput, api_reque
 from trodden.synthesis.journeys import JourneyBuilder, Journeys
 from trodden.synthesis.login import LoginLearner
 from trodden.synthesis.mining import Miner
+from trodden.synthesis.page_mining import PageMiner
 from trodden.synthesis.selection import Selection, SelectOptions, select_journeys, suite_coverage
 from trodden.synthesis.unmask import known_pseudonyms
 from trodden.synthesis.visible import VisibleLearner
@@ -93,12 +94,14 @@ async def generate_suite(
     sel_id, items = await db.load_selection(store, source, selection_id)
     journeys = await load_journeys(store, source)  # route templates learned over the whole source
     miner = Miner(journeys.templater, options.mining)
+    pages = PageMiner(journeys.templater, options.mining)  # what pages show, how they load
     logins = LoginLearner()  # how users log in, learned over all sessions like the assertions
     visible = VisibleLearner()  # what shows after each UI step, over all sessions too
     wanted = {sid: (sig, reasons) for sid, sig, reasons in items}
     picked: dict[str, SelectedInput] = {}
     async for session in db.iter_sessions(store, source):
         miner.add(session)
+        pages.add(session)
         if options.browser:
             visible.add(session)
         if options.http:
@@ -109,7 +112,8 @@ async def generate_suite(
     selected = [picked[sid] for sid, _, _ in items if sid in picked]
     known = known_pseudonyms(await store.source_key(source), options.known_values) if options.known_values else None
     suite = build_suite(suite_name, source, selected, miner, options=options, selection_id=sel_id, known=known,
-                        login=logins.best(), visible=visible)  # fmt: skip
+                        login=logins.best(), visible=visible,
+                        assertions=miner.assertions() + pages.assertions())  # fmt: skip
     suite.stats.coverage = suite_coverage(journeys, [i.session.session_id for i in selected])
     if save:
         suite = await save_suite_revision(store, suite)

@@ -47,6 +47,7 @@ from trodden.assertions import (
     SequenceAssertion,
     Violation,
 )
+from trodden.assertions.page import recorded_page
 from trodden.assertions.pointer import walk
 from trodden.assertions.templates import UNSAFE_METHODS
 from trodden.assertions.values import detect_format, json_type
@@ -304,6 +305,14 @@ def uses_password(test: TestCase) -> bool:
     return any(isinstance(s, BrowserStep) and s.value == "{{" + PASSWORD_VAR + "}}" for s in test.steps)
 
 
+def recorded_pages(session: Session, templater: RouteTemplater) -> list[Observation]:
+    """A session's arrivals at pages (page views, SPA navigations) as replay observes them."""
+    return [
+        recorded_page(ev, f"PAGE {templater.template(page_path(ev.url if isinstance(ev, PageView) else ev.to_url))}")
+        for ev in session.events if isinstance(ev, PageView | Navigation)
+    ]  # fmt: skip
+
+
 def _path_url(url: str) -> str:
     """Where a test goes to show the recorded page: path, query and route fragment on the target."""
     return "{{origin}}" + page_url(url)
@@ -355,6 +364,9 @@ def build_suite(
                 tests.append(btest)
     recordings = [Recording(t.session_id, api_requests(i.session), t.auth_profile)
                   for t, i in _http_tests_with_inputs(tests, selected)]  # fmt: skip
+    by_session = {i.session.session_id: i.session for i in selected}
+    recordings += [Recording(t.session_id, [], t.auth_profile, recorded_pages(by_session[t.session_id], templater))
+                   for t in tests if t.type == "browser" and t.session_id in by_session]  # fmt: skip
     assertions, dropped = drop_contradicted(assertions, recordings, templater)
     kinds = Counter(a.kind for a in assertions)
     stats = SuiteStats(
@@ -391,6 +403,7 @@ class Recording:
     session_id: str
     requests: list[NetworkRequest]
     auth_profile: str | None = None
+    pages: list[Observation] = field(default_factory=list)  # a browser test's: its arrivals at pages
 
 
 def drop_contradicted(
@@ -419,6 +432,10 @@ def drop_contradicted(
             for rule in by_endpoint.get(obs.endpoint or "", []):
                 if rule.id not in contradicted:
                     drop(rule, rec.session_id, rule.judge(obs, ctx))
+        for page in rec.pages:
+            for rule in by_endpoint.get(page.endpoint or "", []):
+                if rule.id not in contradicted:
+                    drop(rule, rec.session_id, rule.judge(page, ctx))
         recorded = {o.endpoint for o in observed if o.endpoint}
         for t in temporal:
             if t.id not in contradicted:

@@ -188,3 +188,48 @@ async def test_a_browser_login_types_the_password_replay_is_given(
     monkeypatch.setenv("TRODDEN_LOGIN_PASSWORD", "not-the-password")
     refused = await replay_suite(None, suite, sites["v1"], ReplayOptions(retries=0))
     assert [f.assertion_id for f in refused.regressions] == ["expect:url"]  # still on the login page
+
+
+def _outlined_session(sid: str, user: str) -> Session:
+    """As rum.js records the v1 order list (outline included) and a click to an order."""
+    outline = {"headings": ["Orders"], "landmarks": ["navigation", "main"],
+               "tables": [{"name": "result_list", "headers": ["Order", "Item", "Total"], "rows": 3}],
+               "links": ["Home", "Orders", "Next page"]}  # fmt: skip
+    url = f"{RECORDED}/orders"
+    events: list[dict[str, Any]] = [
+        {"kind": "page_view", "url": url, "load": {"status": 200, "duration_ms": 40}, "page": outline},
+        {"kind": "click", "url": url, "target": {"role": "link", "name": "#2", "text": "#2", "tag": "a"}},
+        {"kind": "page_view", "url": f"{RECORDED}/orders/2", "load": {"status": 200, "duration_ms": 30},
+         "page": {"headings": ["Order 2"], "links": ["Back to orders"]}},
+    ]  # fmt: skip
+    return Session.model_validate({"source": "mini", "session_id": sid, "user_id": user, "events": [
+        {"session_id": sid, "seq": i, "ts": 1000.0 + i, **e} for i, e in enumerate(events)]})  # fmt: skip
+
+
+async def test_mined_page_invariants_judge_pages_without_a_baseline(sites: dict[str, str]) -> None:
+    from trodden.synthesis.mining import MiningOptions
+    from trodden.synthesis.page_mining import PageMiner
+    from trodden.synthesis.routes import RouteTemplater
+
+    sessions = [_outlined_session(f"s{i}", f"u{i % 2}") for i in range(4)]
+    miner = PageMiner(RouteTemplater.learn(["/orders", "/orders/1", "/orders/2"]), MiningOptions())
+    for s in sessions:
+        miner.add(s)
+    assertions = miner.assertions()
+    assert {a.description for a in assertions if a.kind == "page_structure"} >= {
+        "pages of /orders show a table with columns Order, Item, Total",
+        "pages of /orders show a non-empty table result_list",
+    }
+    suite = build_suite("mined", "mini", [SelectedInput(sessions[0])], None, assertions=assertions)
+    suite.tests = [t for t in suite.tests if t.type == "browser"]
+    assert suite.stats["assertions_dropped"] == []
+
+    same = await replay_suite(None, suite, sites["v1"], ReplayOptions(retries=0))
+    assert [(r.outcome, r.failures) for r in same.results] == [("passed", [])]
+    renamed = await replay_suite(None, suite, sites["renamed-header"], ReplayOptions(retries=0))
+    [finding] = renamed.regressions
+    assert (finding.kind, finding.step_id, finding.field) == ("page_structure", "b1", "columns")
+    assert finding.expected == ["Order | Item | Total"] and finding.endpoint == "PAGE /orders"
+    broken = await replay_suite(None, suite, sites["detail-500"], ReplayOptions(retries=0))
+    # the recorded expectation and the mined status class say it; the page's structure is not repeated
+    assert {(f.kind, f.step_id) for f in broken.regressions} == {("status", "b2"), ("page_status", "b2")}

@@ -15,6 +15,9 @@ from trodden.assertions.kinds.followed_by import FollowedByAssertion
 from trodden.assertions.kinds.format import FormatAssertion
 from trodden.assertions.kinds.latency import LatencyAssertion
 from trodden.assertions.kinds.not_null import NotNullAssertion
+from trodden.assertions.kinds.page_latency import PageLatencyAssertion
+from trodden.assertions.kinds.page_status import PageStatusAssertion
+from trodden.assertions.kinds.page_structure import PageStructureAssertion
 from trodden.assertions.kinds.preceded_by import PrecededByAssertion
 from trodden.assertions.kinds.present import PresentAssertion
 from trodden.assertions.kinds.range import RangeAssertion
@@ -34,7 +37,10 @@ Assertion = Annotated[
     | ErrorShapeAssertion
     | FollowedByAssertion
     | PrecededByAssertion
-    | CoOccursAssertion,
+    | CoOccursAssertion
+    | PageStatusAssertion
+    | PageLatencyAssertion
+    | PageStructureAssertion,
     Field(discriminator="kind"),
 ]
 

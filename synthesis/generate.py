@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from trodden.synthesis.correlate import correlate
 from trodden.synthesis.login import (
     PASSWORD_VAR,
+    USERNAME_VAR,
     LoginCredentials,
     LoginExchange,
     credential_variables,
@@ -300,9 +301,46 @@ def _is_password_field(target: Target) -> bool:
     return any(_PASSWORD_FIELD.search(v) for v in (target.id, target.name, target.test_id, target.css) if v)
 
 
+_USERNAME_FIELD = re.compile(r"user|login|e-?mail|account|benutzer|identifiant", re.I)
+_SIGN_UP = re.compile(r"regist|sign.?up|create.?account|join", re.I)
+
+
 def uses_password(test: TestCase) -> bool:
     """The browser test types the account's password (into a login form of the recording)."""
     return any(isinstance(s, BrowserStep) and s.value == "{{" + PASSWORD_VAR + "}}" for s in test.steps)
+
+
+def template_login_username(test: TestCase) -> bool:
+    """In a login form (one password field, typed after a user name field with no click between),
+    the user name becomes `{{login_username}}`: the account replay is given types both. A form with
+    two password fields (a sign-up and its confirmation), or whose fields or button say it
+    registers, keeps what was typed. True when done."""
+    steps = [s for s in test.steps if isinstance(s, BrowserStep)]
+    done = False
+    for i, step in enumerate(steps):
+        if step.value != "{{" + PASSWORD_VAR + "}}":
+            continue
+        before: list[BrowserStep] = []
+        for prev in reversed(steps[:i]):
+            if prev.action != "fill":
+                break
+            before.append(prev)
+        after = []
+        for nxt in steps[i + 1 :]:
+            if nxt.action != "fill":
+                break
+            after.append(nxt)
+        if any(s.value == "{{" + PASSWORD_VAR + "}}" for s in before + after):
+            continue  # a password and its confirmation: a sign-up
+        rest = steps[i + 1 + len(after) : i + 2 + len(after)]  # the click or key that sent the form
+        if any(_SIGN_UP.search(loc.value + (loc.name or "")) for s in [*before, step, *rest] for loc in s.locators):
+            continue  # a registration form names itself so
+        name = next((s for s in before if any(_USERNAME_FIELD.search(loc.value + (loc.name or ""))
+                                              for loc in s.locators)), None)  # fmt: skip
+        if name is not None:
+            name.value = "{{" + USERNAME_VAR + "}}"
+            done = True
+    return done
 
 
 def recorded_pages(session: Session, templater: RouteTemplater) -> list[Observation]:
@@ -360,7 +398,7 @@ def build_suite(
             btest = build_browser_test(item, source, templater, known, visible)
             if btest is not None:
                 if uses_password(btest):
-                    btest.auth_profile = profiles.browser_login().name
+                    btest.auth_profile = profiles.browser_login(username=template_login_username(btest)).name
                 tests.append(btest)
     recordings = [Recording(t.session_id, api_requests(i.session), t.auth_profile)
                   for t, i in _http_tests_with_inputs(tests, selected)]  # fmt: skip
@@ -485,11 +523,14 @@ class _Profiles:
             ).name
         return None
 
-    def browser_login(self) -> AuthProfile:
-        """For browser tests that type a password into a login form: the password to type."""
+    def browser_login(self, *, username: bool) -> AuthProfile:
+        """For browser tests that type a password into a login form: the password to type, and
+        the user name when the test types that too."""
+        variables = {USERNAME_VAR: self.creds.username} if username else {}
+        variables[PASSWORD_VAR] = self.creds.password
         return self._get(
-            ("browser-login",),
-            lambda name: AuthProfile(name=name, kind="login", variables={PASSWORD_VAR: self.creds.password}),
+            ("browser-login", *variables),
+            lambda name: AuthProfile(name=name, kind="login", variables=dict(variables)),
         )
 
     def _login_profile(self, ex: LoginExchange, extra: dict[str, str]) -> AuthProfile:

@@ -70,7 +70,7 @@ def make_app(variant: str) -> web.Application:
 
     async def login(request: web.Request) -> web.Response:
         form = await request.post()
-        if form.get("password") != PASSWORD:
+        if form.get("password") != PASSWORD or form.get("username") != "replay.tester":
             return web.Response(text=LOGIN.replace("<form", '<p class="errornote">Wrong password</p><form'),
                                 content_type="text/html")
         raise web.HTTPFound("/orders")
@@ -176,6 +176,7 @@ async def test_a_browser_login_types_the_password_replay_is_given(
     sites: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     suite = _login_suite()
+    monkeypatch.setenv("TRODDEN_LOGIN_USERNAME", "replay.tester")  # the account replay is given
     monkeypatch.delenv("TRODDEN_LOGIN_PASSWORD", raising=False)
     missing = await replay_suite(None, suite, sites["v1"], ReplayOptions(retries=0))
     [result] = missing.results

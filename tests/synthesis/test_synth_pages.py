@@ -122,8 +122,45 @@ def test_a_login_form_types_the_password_of_the_account_replay_is_given() -> Non
     [test] = [t for t in suite.tests if t.type == "browser"]
     steps = [st for st in test.steps if isinstance(st, BrowserStep)]
     fills = [(st.locators[0].value, st.value) for st in steps if st.action == "fill"]
-    assert fills == [("id_username", "admin"), ("id_password", "{{login_password}}"), ("id_note", "{{masked_1}}")]
+    assert fills == [("id_username", "{{login_username}}"), ("id_password", "{{login_password}}"),
+                     ("id_note", "{{masked_1}}")]  # fmt: skip
     assert test.auth_profile == "browser-login"
     [profile] = suite.auth_profiles
     assert profile.kind == "login" and profile.login == []
     assert profile.variables["login_password"].env == "TRODDEN_LOGIN_PASSWORD"
+    assert profile.variables["login_username"].env == "TRODDEN_LOGIN_USERNAME"
+
+
+def test_a_sign_up_keeps_what_was_typed() -> None:
+    from trodden.synthesis.generate import build_suite
+
+    s = _session("s1", [
+        {"kind": "page_view", "url": f"{ORIGIN}/signup", "load": {"status": 200, "duration_ms": 20}},
+        {"kind": "input", "target": {"id": "username", "name": "Username", "tag": "input"}, "value": "newbie"},
+        {"kind": "input", "target": {"id": "password1", "name": "Password", "tag": "input"}, "masked": True},
+        {"kind": "input", "target": {"id": "password2", "name": "Password confirmation", "tag": "input"},
+         "masked": True},
+        {"kind": "click", "target": {"role": "button", "name": "Sign up", "tag": "button"}},
+    ])  # fmt: skip
+    suite = build_suite("signup", "t", [SelectedInput(session=s)], None)
+    [test] = [t for t in suite.tests if t.type == "browser"]
+    values = [st.value for st in test.steps if isinstance(st, BrowserStep) and st.action == "fill"]
+    assert values == ["newbie", "{{login_password}}", "{{login_password}}"]
+    assert set(suite.auth_profiles[0].variables) == {"login_password"}
+
+
+def test_a_registration_form_keeps_its_email() -> None:
+    from trodden.synthesis.generate import build_suite
+
+    s = _session("s1", [
+        {"kind": "page_view", "url": f"{ORIGIN}/account", "load": {"status": 200, "duration_ms": 20}},
+        {"kind": "input", "target": {"test_id": "register-email", "name": "Email", "tag": "input"},
+         "value": "u1@example.com"},
+        {"kind": "input", "target": {"test_id": "register-password", "name": "Password", "tag": "input"},
+         "masked": True},
+        {"kind": "click", "target": {"role": "button", "name": "Create account", "tag": "button"}},
+    ])  # fmt: skip
+    suite = build_suite("register", "t", [SelectedInput(session=s)], None)
+    [test] = [t for t in suite.tests if t.type == "browser"]
+    values = [st.value for st in test.steps if isinstance(st, BrowserStep) and st.action == "fill"]
+    assert values == ["u1@example.com", "{{login_password}}"]

@@ -223,7 +223,7 @@ async def test_mined_page_invariants_judge_pages_without_a_baseline(sites: dict[
     }
     suite = build_suite("mined", "mini", [SelectedInput(sessions[0])], None, assertions=assertions)
     suite.tests = [t for t in suite.tests if t.type == "browser"]
-    assert suite.stats["assertions_dropped"] == []
+    assert suite.stats.assertions_dropped == []
 
     same = await replay_suite(None, suite, sites["v1"], ReplayOptions(retries=0))
     assert [(r.outcome, r.failures) for r in same.results] == [("passed", [])]

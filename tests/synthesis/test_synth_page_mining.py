@@ -101,6 +101,6 @@ def test_page_invariants_become_assertions_the_suite_keeps_unless_its_recordings
     # a selected session whose order page showed no item table: "never empty" is dropped for the suite
     odd = _session(99, rows=0)
     suite = build_suite("pages", "t", [SelectedInput(session=odd)], None, assertions=assertions)
-    dropped = {d["id"] for d in suite.stats["assertions_dropped"]}
+    dropped = {d.id for d in suite.stats.assertions_dropped}
     filled = next(a for a in assertions if a.field == "filled" and a.endpoint == "PAGE /orders/{id}")
     assert filled.id in dropped and columns.id not in dropped

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import abc
 import re
+import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,6 +122,11 @@ class RealApp(abc.ABC):
 
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = run_dir  # where its configuration files, databases and logs go
+        # One secret per fleet: the production deployment's, and the staging one of the replays.
+        self._secrets = {fleet: secrets.token_hex(24) for fleet in ("production", "staging")}
+
+    def secret(self, *, production: bool) -> str:
+        return self._secrets["production" if production else "staging"]
 
     @abc.abstractmethod
     def install(self, say: Say) -> None:

@@ -4,7 +4,6 @@ with facet counts, a date hierarchy and pagination; validated forms; permissions
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -34,7 +33,6 @@ class DjangoAdminApp(RealApp):
 
     def __init__(self, run_dir: Path) -> None:
         super().__init__(run_dir)
-        self.secrets = {fleet: secrets.token_hex(24) for fleet in ("production", "staging")}
         self.template: Path | None = None
         self.services: Services | None = None
 
@@ -48,7 +46,7 @@ class DjangoAdminApp(RealApp):
         assert self.template is not None, "install() first"
         self.services = services
         return await start_django(PACKAGE, services, self.template, name, plants=plants,
-                                  secret=self.secrets["production" if production else "staging"],
+                                  secret=self.secret(production=production),
                                   tag=tag.script() if tag else "")
 
     async def reset(self, http: aiohttp.ClientSession, instance: Instance) -> None:

@@ -4,7 +4,6 @@ filters, batch, permissions, and a root document that echoes its own URL."""
 
 from __future__ import annotations
 
-import secrets
 import time
 from pathlib import Path
 from typing import Any, ClassVar
@@ -32,17 +31,13 @@ class KintoApp(RealApp):
     plants: ClassVar[tuple[Plant, ...]] = PLANTS
     default_sessions: ClassVar[int] = 80
 
-    def __init__(self, run_dir: Path) -> None:
-        super().__init__(run_dir)
-        self.secrets = {fleet: secrets.token_hex(16) for fleet in ("production", "staging")}
-
     def install(self, say: Say) -> None:
         PACKAGE.ensure(say)
 
     async def start(
         self, services: Services, name: str, *, plants: frozenset[str], tag: RumTag | None, production: bool = False
     ) -> Instance:
-        secret = self.secrets["production" if production else "staging"]
+        secret = self.secret(production=production)
         return await start_kinto(PACKAGE, services, self.run_dir / "kinto", name, plants=plants, secret=secret)
 
     async def reset(self, http: aiohttp.ClientSession, instance: Instance) -> None:

@@ -5,7 +5,6 @@ and carries the front-end plants; the Kinto plugin carries the server-side ones.
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -37,7 +36,6 @@ class KintoAdminApp(RealApp):
 
     def __init__(self, run_dir: Path) -> None:
         super().__init__(run_dir)
-        self.secrets = {fleet: secrets.token_hex(16) for fleet in ("production", "staging")}
         self.proxies: list[Proxy] = []
 
     def install(self, say: Say) -> None:
@@ -49,7 +47,7 @@ class KintoAdminApp(RealApp):
         server_plants = frozenset(p for p in plants if p not in UI)
         kinto = await start_kinto(
             PACKAGE, services, self.run_dir / "kinto", name, plants=server_plants,
-            secret=self.secrets["production" if production else "staging"],
+            secret=self.secret(production=production),
             extra_includes=("kinto.plugins.admin", "kinto.plugins.history"),
             extra_settings=f"realapps.owner = account:{OWNER[0]}\nkinto.experimental_permissions_endpoint = true",
             bucket_creators="system.Authenticated",

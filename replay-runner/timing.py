@@ -7,8 +7,11 @@ latency failure counts only when the endpoint broke its bound in at least `quoru
 exchanges the replayer timed for it in HTTP tests; otherwise the failure is noise and a test that
 failed on nothing else becomes *flaky* with cause `timing` (reported, never failing the run).
 
-Browser tests are left as they are: their timings are judged against the much wider browser slack
-already, and their exchanges are not timed by the replayer itself.
+Browser tests' network timings are left as they are: they are judged against the much wider
+browser slack already, and their exchanges are not timed by the replayer itself. Pages are settled
+the same way as HTTP endpoints: a `page_latency` failure counts only when the page broke its
+bound in at least `quorum` of the steps that observed it in the run (browser tests, every page
+observation of its endpoint), since one slow load among many on a loaded machine is noise too.
 """
 
 from __future__ import annotations
@@ -24,12 +27,13 @@ def noisy_latency_endpoints(results: list[TestResult], quorum: float) -> set[str
         s.endpoint for r in results if r.type == "http" for s in r.steps
         if s.kind == "http" and s.endpoint and s.error is None
     )  # fmt: skip
+    timed.update(e for r in results if r.type == "browser" for e in r.endpoints if e.startswith(_PAGE))
     slow: Counter[str] = Counter()
     for r in results:
-        if r.type == "http" and r.outcome == "failed":
+        if r.outcome == "failed" and r.type in _SETTLED:
             # one per slow step: a step's exchanges (redirect hops) share its timing
             slow.update(endpoint for _step, endpoint in
-                        {(f.step_id, f.endpoint) for f in r.failures if f.kind == "latency" and f.endpoint})
+                        {(f.step_id, f.endpoint) for f in r.failures if _settled(f, r.type) and f.endpoint})
     return {e for e, n in slow.items() if n < quorum * max(timed.get(e, 0), n)}
 
 
@@ -40,18 +44,22 @@ def settle_latency(results: list[TestResult], quorum: float) -> list[TestResult]
         return results
     out: list[TestResult] = []
     for r in results:
-        if r.type != "http" or r.outcome != "failed":
+        if r.type not in _SETTLED or r.outcome != "failed":
             out.append(r)
             continue
-        noise = [f for f in r.failures if _is_noise(f, noisy)]
+        noise = [f for f in r.failures if _settled(f, r.type) and f.endpoint in noisy]
         if not noise:
             out.append(r)
         elif len(noise) == len(r.failures):
             out.append(r.model_copy(update={"outcome": "flaky", "flaky_cause": "timing"}))
         else:
-            out.append(r.model_copy(update={"failures": [f for f in r.failures if not _is_noise(f, noisy)]}))
+            out.append(r.model_copy(update={"failures": [f for f in r.failures if f not in noise]}))
     return out
 
 
-def _is_noise(failure: Failure, noisy: set[str]) -> bool:
-    return failure.kind == "latency" and failure.endpoint in noisy
+_PAGE = "PAGE "
+_SETTLED = {"http": "latency", "browser": "page_latency"}  # the timing kind settled over the run, by test type
+
+
+def _settled(failure: Failure, test_type: str) -> bool:
+    return failure.kind == _SETTLED[test_type] and failure.endpoint is not None

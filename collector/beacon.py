@@ -135,11 +135,16 @@ def decode_batch(
     user_id = sanitizer.user_id(batch.user_id)
     valid, indexes = _validated(raws, rejected, batch_index)
     tokens = sanitizer.begin(batch.session_id, batch.user_id)
+    last_sid: str | None = None
+    last_clean = ""
     try:
         for n, event in enumerate(valid):
             kind, page = event["kind"], event.get("url")
             try:
-                session_id = identifier(event["session_id"])
+                raw_sid = event["session_id"]
+                if raw_sid is not last_sid:  # a batch's events share the batch's session id
+                    last_sid, last_clean = raw_sid, identifier(raw_sid)
+                session_id = last_clean
                 data = sanitize(event, COLUMN_FIELDS)
                 page_url = None
                 if page is not None:

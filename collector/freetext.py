@@ -63,6 +63,7 @@ class FreeTextCounter:
         self._admitted_values: set[str] = set()
         self.pending: list[tuple[bytes, bytes]] = []
         self.value_digest = lru_cache(maxsize=65536)(self._value_digest)
+        self.user_digest = lru_cache(maxsize=16384)(self._user_digest)
 
     def _digest(self, kind: bytes, value: str) -> bytes:
         return hmac.new(self.key, kind + b"\x00" + value.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()[:16]
@@ -70,7 +71,7 @@ class FreeTextCounter:
     def _value_digest(self, value: str) -> bytes:
         return self._digest(b"free-text", value)
 
-    def user_digest(self, user: str) -> bytes:
+    def _user_digest(self, user: str) -> bytes:
         return self._digest(b"free-text-user", user)
 
     def admit(self, value: str, user: bytes) -> bool:

@@ -47,9 +47,9 @@ _DROP = object()
 MAX_DEPTH = 64  # JSON nesting accepted in an event (rum.js sends at most a few levels)
 
 
-# Who is sending what is being sanitised (the digest of the batch's user id, else of its session):
-# free and display text count users.
-_USER: ContextVar[bytes | None] = ContextVar("trodden_free_text_user", default=None)
+# Who is sending what is being sanitised (the batch's user id, else its session): free and display
+# text count users (by digest, computed only when a text needs counting).
+_USER: ContextVar[str] = ContextVar("trodden_free_text_user", default="")
 
 
 class SanitizeError(ValueError):
@@ -279,7 +279,6 @@ class Sanitizer:
         else:
             self.free_text = free_text or FreeTextCounter(key, self.config.free_text_min_users)
             self.free_text.min_users = self.config.free_text_min_users
-            self._anonymous = self.free_text.user_digest("")
         self.masked_display: Callable[[str], str] = lru_cache(maxsize=65536)(self._masked_display)
         self._display_kept: dict[str, str] = {}  # display text -> stored form, for texts kept whoever sends them
         # Sessions repeat their URLs, selectors and texts: the same input always gives the same output.
@@ -295,9 +294,7 @@ class Sanitizer:
     # -- sessions --------------------------------------------------------------------------------
     def begin(self, session_id: str, user: str | None) -> Any:
         """Sanitise what follows as part of `session_id` (taint, free-text users); `end(token)` after."""
-        counter = self.free_text
-        digest = counter.user_digest(user or session_id) if counter is not None else None
-        return taint.CURRENT.set(self.taints.of(session_id)), _USER.set(digest)
+        return taint.CURRENT.set(self.taints.of(session_id)), _USER.set(user or session_id)
 
     def end(self, tokens: Any) -> taint.Taint | None:
         """The session's taint (for the caller to apply to what it produced), and the context restored."""
@@ -311,7 +308,7 @@ class Sanitizer:
         """One event (a dict as the client sent it, already validated), sanitised field by field;
         the fields in `skip` are left out (the collector stores some fields as columns)."""
         out: dict[str, Any] = {}
-        text, url_cached = self.text, self.url_parts
+        text, url_cached, kept = self.text, self.url_parts, self._display_kept
         for field, value in event.items():
             if field in skip:
                 continue
@@ -330,9 +327,14 @@ class Sanitizer:
             elif field == "value" and cls is str:
                 out[field] = self.input_value(value, event)
             elif field == "target" and cls is dict:
-                out[field] = self.target(value)
+                out[field] = {
+                    k: v if v.__class__ is not str
+                    else (kept.get(v) or self.display(v)) if k in _DISPLAY_TARGET_FIELDS
+                    else text(v)
+                    for k, v in value.items()
+                }  # fmt: skip
             elif field == "title" and cls is str:
-                out[field] = self.display(value)
+                out[field] = kept.get(value) or self.display(value)
             elif field == "visible" and cls is list:
                 out[field] = [self.target(t) if t.__class__ is dict else self.json(t, ()) for t in value]
             elif field == "page" and cls is dict:
@@ -361,7 +363,7 @@ class Sanitizer:
         """A string a person typed: PII rules, then free text kept only once k users sent it."""
         cleaned = self.text(value)
         counter = self.free_text
-        if counter is None or not is_free_text(value) or counter.admit(value, _USER.get() or self._anonymous):
+        if counter is None or not is_free_text(value) or counter.admit(value, counter.user_digest(_USER.get())):
             return cleaned
         return self.pseudo.shape_text(cleaned)
 
@@ -377,7 +379,7 @@ class Sanitizer:
             value = value.replace(MASK_MARK, "")
         cleaned = self.text(value)
         counter = self.free_text
-        if counter is not None and is_free_text(value) and not counter.admit(value, _USER.get() or self._anonymous):
+        if counter is not None and is_free_text(value) and not counter.admit(value, counter.user_digest(_USER.get())):
             return self.masked_display(cleaned)
         if len(self._display_kept) >= 65536:
             self._display_kept.clear()
@@ -474,13 +476,13 @@ class Sanitizer:
             return self.html(value)
         if "=" in value and " " not in value.strip():
             return self.form(value, typed=typed)
-        return self.typed(value) if typed else self.text(value)
+        return self.typed(value) if typed and " " in value else self.text(value)
 
     def json(self, value: Any, path: tuple[str, ...], depth: int = 0, typed: bool = False) -> Any:
         """A JSON value with every string sanitised, rules by field name and JSON path applied."""
         cls = value.__class__
         if cls is str:
-            return self.typed(value) if typed else self.text(value)
+            return self.typed(value) if typed and " " in value else self.text(value)
         if depth > MAX_DEPTH:
             raise SanitizeError(f"nested deeper than {MAX_DEPTH} levels")
         if cls is dict:
@@ -504,7 +506,7 @@ class Sanitizer:
                         continue
                 vcls = v.__class__
                 if vcls is str:
-                    out[clean_key] = self.typed(v) if typed else text(v)
+                    out[clean_key] = self.typed(v) if typed and " " in v else text(v)
                 elif vcls is dict or vcls is list:
                     out[clean_key] = self.json(v, (*path, key) if self._json_paths else path, depth + 1, typed)
                 elif vcls is int:
@@ -801,7 +803,7 @@ class Sanitizer:
             return keyed
         if value.startswith(("http://", "https://", "/")) and len(value) > 1:
             return self.url(value)
-        return self.typed(value) if typed else self.text(value)
+        return self.typed(value) if typed and " " in value else self.text(value)
 
     # -- scalar rules -----------------------------------------------------------------------------
     def _by_key(self, key: str, value: Any) -> Any:

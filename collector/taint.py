@@ -16,6 +16,7 @@ so replay's correlation (the token a response returned is the token the next req
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 from urllib.parse import quote, quote_plus
@@ -27,14 +28,18 @@ MAX_VALUES = 64  # per session
 class Taint:
     """One session's secrets: raw value (and its URL encodings) → pseudonym (and the same encodings)."""
 
-    __slots__ = ("values",)
+    __slots__ = ("_keep", "values")
 
-    def __init__(self) -> None:
+    def __init__(self, keep: Callable[[Taint], None] | None = None) -> None:
         self.values: dict[str, str] = {}
+        self._keep = keep  # called with the first secret: a session without any is never stored
 
     def add(self, raw: str, pseudonym: str) -> None:
         if len(raw) < MIN_LENGTH or raw == pseudonym or raw in self.values or len(self.values) >= 3 * MAX_VALUES:
             return
+        if self._keep is not None:
+            self._keep(self)
+            self._keep = None
         self.values[raw] = pseudonym
         for encode in (lambda v: quote(v, safe=""), quote_plus):
             encoded = encode(raw)
@@ -67,14 +72,18 @@ class TaintStore:
         self._sessions: OrderedDict[str, Taint] = OrderedDict()
 
     def of(self, session_id: str) -> Taint:
+        """The session's taint; a new one joins the store once it holds a secret (most sessions
+        never do: the store keeps only those worth following)."""
         taint = self._sessions.get(session_id)
         if taint is None:
-            taint = self._sessions[session_id] = Taint()
-            if len(self._sessions) > self.max_sessions:
-                self._sessions.popitem(last=False)
-        else:
-            self._sessions.move_to_end(session_id)
+            return Taint(lambda t: self._keep(session_id, t))
+        self._sessions.move_to_end(session_id)
         return taint
+
+    def _keep(self, session_id: str, taint: Taint) -> None:
+        self._sessions[session_id] = taint
+        if len(self._sessions) > self.max_sessions:
+            self._sessions.popitem(last=False)
 
 
 CURRENT: ContextVar[Taint | None] = ContextVar("trodden_taint", default=None)

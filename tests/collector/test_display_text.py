@@ -10,9 +10,12 @@ from typing import Any
 
 from trodden.collector.sanitize import Sanitizer
 from trodden.synthesis.generate import locators
+from trodden.synthesis.mining import MiningOptions
+from trodden.synthesis.page_mining import PageMiner
+from trodden.synthesis.routes import RouteTemplater
 from trodden.synthesis.visible import steady_text, visible_locator
 
-from trodden.models.events import PageView, Target
+from trodden.models.events import PageView, Session, Target
 from trodden.models.sanitization import MASK_MARK, MaskedText, SanitizationConfig, is_masked, masked
 from trodden.store import Store
 
@@ -150,3 +153,24 @@ async def test_counts_are_shared_by_replicas_and_survive_a_restart(
     rows = await store.pool.fetch("SELECT value_digest, user_digest FROM free_text_users")
     assert rows and all(len(r["value_digest"]) == 16 and len(r["user_digest"]) == 16 for r in rows)
     assert len({r["value_digest"] for r in rows}) == 1  # one text, at most k users each replica counted
+
+
+def test_page_mining_never_makes_an_invariant_of_a_masked_text() -> None:
+    """Every session shows the same masked heading (one text, seen by fewer than k users each time
+    it was recorded): steady in count and support, still never page structure."""
+    sanitizer = Sanitizer(PSEUDONYM_KEY, SanitizationConfig(free_text_min_users=1000))
+    sessions = []
+    for i in range(20):
+        event = sanitised(sanitizer, f"user{i}", {**view(NAME, 0), "url": "https://shop.example/account"})
+        event["page"]["headings"].append("Account")
+        sessions.append(Session.model_validate({"source": "shop", "session_id": f"s{i}", "user_id": f"user{i}",
+                                                "events": [{**event, "session_id": f"s{i}"}]}))  # fmt: skip
+    first = sessions[0].events[0]
+    assert isinstance(first, PageView) and first.page is not None and is_masked(first.page.headings[0])
+    miner = PageMiner(RouteTemplater.learn([]), MiningOptions())
+    for s in sessions:
+        miner.add(s)
+    structure = [inv for inv in miner.invariants() if inv.kind == "page_structure"]
+    items = [item for inv in structure for item in inv.params["items"]]
+    assert "Account" in items  # the miner saw the pages
+    assert not any(MASK_MARK in item for item in items)

@@ -49,7 +49,7 @@ from trodden.assertions import (
     Violation,
 )
 from trodden.assertions.page import recorded_page
-from trodden.assertions.pointer import walk
+from trodden.assertions.pointer import nodes
 from trodden.assertions.templates import UNSAFE_METHODS
 from trodden.assertions.values import detect_format, json_type
 from trodden.models.events import (
@@ -130,7 +130,7 @@ def _expectation(ev: NetworkRequest, endpoint: str, miner: Miner | None) -> Expe
     trusted = st is not None and miner is not None and st.n >= miner.options.min_support
     shape: dict[str, str] = {}
     formats: dict[str, str] = {}
-    for ptr, value in walk(body):
+    for ptr, value in nodes(body):
         if ptr == "" or "/*" in ptr or ptr.count("/") > _SHAPE_DEPTH:
             continue
         typ = json_type(value)

@@ -26,7 +26,8 @@ from urllib.parse import parse_qsl
 from trodden.synthesis.correlate import var_name
 from trodden.synthesis.steps import url_path
 
-from trodden.assertions.pointer import escape
+from trodden.assertions.pointer import escape, nodes
+from trodden.assertions.templates import UNSAFE_METHODS
 from trodden.models.events import NetworkRequest
 from trodden.models.suite import Expectation, Extraction, HttpRequest, HttpStep, ValueFrom
 
@@ -97,15 +98,9 @@ class LoginExchange:
                 self.username_field or "", self.password_field or "")  # fmt: skip
 
 
-def _walk(doc: Any, pointer: str = "") -> Iterable[tuple[str, Any]]:
-    if isinstance(doc, dict):
-        for k, v in doc.items():
-            yield from _walk(v, f"{pointer}/{escape(str(k))}")
-    elif isinstance(doc, list):
-        for i, v in enumerate(doc[:20]):
-            yield from _walk(v, f"{pointer}/{i}")
-    else:
-        yield pointer, doc
+def _walk(doc: Any) -> Iterable[tuple[str, Any]]:
+    """(pointer, value) of every scalar of a document (the first 20 items of each array)."""
+    return ((p, v) for p, v in nodes(doc, arrays="index", max_items=20) if not isinstance(v, dict | list))
 
 
 def request_fields(ev: NetworkRequest) -> tuple[Any, Literal["json", "form"] | None]:
@@ -260,7 +255,7 @@ def login_step(exchange: LoginExchange, endpoint: str) -> HttpStep:
         extract=[Extraction(var=exchange.var, source=exchange.source, path=exchange.credential_path,
                             recorded=exchange.recorded)],
         expect=Expectation(status=exchange.status),
-        unsafe=exchange.method in ("POST", "PUT", "PATCH", "DELETE"),
+        unsafe=exchange.method in UNSAFE_METHODS,
     )  # fmt: skip
 
 

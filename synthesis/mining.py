@@ -32,7 +32,7 @@ from trodden.synthesis.routes import RouteTemplater, segment_param
 from trodden.synthesis.steps import endpoint_key, is_api_request, status_class, url_path
 
 from trodden.assertions import make_assertion
-from trodden.assertions.pointer import escape
+from trodden.assertions.pointer import nodes
 from trodden.assertions.values import detect_format, json_type
 from trodden.models.events import NetworkRequest, Session
 from trodden.models.suite import Assertion
@@ -159,29 +159,15 @@ class _Status:
     def observe(self, body: Any) -> None:
         self.n += 1
         self.root_types[json_type(body)] += 1
-        stack: list[tuple[str, Any]] = [("", body)]
         fields = self.fields
-        while stack:
-            ptr, node = stack.pop()
+        for ptr, node in nodes(body, max_items=_MAX_ARRAY_ITEMS):
             if isinstance(node, dict):
                 self.containers[ptr] += 1
-                for k, v in node.items():
-                    child = f"{ptr}/{escape(str(k))}"
-                    f = fields.get(child)
-                    if f is None:
-                        f = fields[child] = _Field()
-                    f.observe(v)
-                    if isinstance(v, dict | list):
-                        stack.append((child, v))
-            elif isinstance(node, list):
-                child = f"{ptr}/*"
-                for v in node[:_MAX_ARRAY_ITEMS]:
-                    f = fields.get(child)
-                    if f is None:
-                        f = fields[child] = _Field()
-                    f.observe(v)
-                    if isinstance(v, dict | list):
-                        stack.append((child, v))
+            if ptr:
+                f = fields.get(ptr)
+                if f is None:
+                    f = fields[ptr] = _Field()
+                f.observe(node)
 
 
 @dataclass
@@ -214,14 +200,8 @@ def request_key(request: NetworkRequest) -> str:
     inputs.extend(("q:" + k, v) for k, v in sorted(parse_qsl(parts.query)))
     body = request.request_body
     if isinstance(body, dict | list):
-        stack: list[tuple[str, Any]] = [("", body)]
-        while stack:
-            ptr, node = stack.pop()
-            if isinstance(node, dict):
-                stack.extend((f"{ptr}/{k}", v) for k, v in node.items())
-            elif isinstance(node, list):
-                stack.extend((f"{ptr}/{i}", v) for i, v in enumerate(node))
-            elif detect_format(node) not in VOLATILE_FORMATS:
+        for ptr, node in nodes(body, arrays="index", max_items=None):
+            if not isinstance(node, dict | list) and detect_format(node) not in VOLATILE_FORMATS:
                 inputs.append(("b:" + ptr, node))
     elif isinstance(body, str):
         inputs.append(("body", body))
@@ -293,13 +273,8 @@ class Miner:
         if len(g.sessions) < 2:
             g.sessions.add(session_id)
         seen: set[str] = set()
-        stack: list[tuple[str, Any]] = [("", ev.response_body)]
-        while stack:
-            ptr, node = stack.pop()
-            if isinstance(node, dict):
-                stack.extend((f"{ptr}/{escape(str(k))}", v) for k, v in node.items())
-                continue
-            if isinstance(node, list) or ptr == "" or ptr in g.unstable:
+        for ptr, node in nodes(ev.response_body, arrays="skip"):
+            if isinstance(node, dict | list) or ptr == "" or ptr in g.unstable:
                 continue
             seen.add(ptr)
             if first:

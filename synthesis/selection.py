@@ -31,7 +31,7 @@ from trodden.synthesis.strategies import (
     Strategy,
     parse_strategies,
 )
-from trodden.synthesis.strategies.base import present, transition_codes
+from trodden.synthesis.strategies.base import STATUS_CODES, present, route_status_codes, transition_codes
 
 from trodden.models.suite import SuiteCoverage
 
@@ -104,16 +104,17 @@ def _signals(j: Journeys, journey_cluster: npt.NDArray[np.int32], slow_pct: floa
         route_calls = np.bincount(j.route_ids[http], minlength=len(j.routes))
         is4 = http & (j.statuses >= 400) & (j.statuses < 500)
         if is4.any():
-            pairs = j.route_ids[is4].astype(np.int64) * 1000 + j.statuses[is4]
+            pairs = route_status_codes(j.route_ids[is4], j.statuses[is4])
             codes, counts = np.unique(pairs, return_counts=True)
             for code, count in zip(codes.tolist(), counts.tolist(), strict=True):
-                route, status = divmod(code, 1000)
+                route, status = divmod(code, STATUS_CODES)
                 share = count / max(int(route_calls[route]), 1)
                 if share < UNEXPECTED_4XX_SHARE:
                     unexpected[(route, status)] = share
             if unexpected:
-                u_codes = np.array([r * 1000 + s for r, s in unexpected], dtype=np.int64)
-                occ_codes = np.where(is4, j.route_ids.astype(np.int64) * 1000 + j.statuses, -1)
+                pairs_seen = np.array(list(unexpected), dtype=np.int64)
+                u_codes = route_status_codes(pairs_seen[:, 0], pairs_seen[:, 1])
+                occ_codes = np.where(is4, route_status_codes(j.route_ids, j.statuses), -1)
                 error_occ = error_occ | np.isin(occ_codes, u_codes)
 
     slow_ratio = np.zeros(n, dtype=np.float32)
@@ -277,7 +278,8 @@ def _total_units(j: Journeys) -> int:
         return 0
     http = j.route_ids >= 0
     routes = len(present(j.route_ids[http].astype(np.int64), len(j.routes)))
-    statuses = len(present(j.route_ids[http].astype(np.int64) * 1000 + j.statuses[http], len(j.routes) * 1000))
+    codes = route_status_codes(j.route_ids[http], j.statuses[http])
+    statuses = len(present(codes, len(j.routes) * STATUS_CODES))
     is_event = np.array([v.kind == "event" for v in j.vocab], dtype=bool)
     events = int(np.count_nonzero(np.bincount(j.step_ids, minlength=len(j.vocab))[is_event]))
     _, tcodes = transition_codes(j)

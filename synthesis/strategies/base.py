@@ -148,6 +148,16 @@ def best_per_cluster(
     return [int(x) for x in best[np.argsort(-score[best], kind="stable")]]
 
 
+STATUS_CODES = 1000  # statuses are 0..999 (0: no response)
+
+
+def route_status_codes(route_ids: npt.NDArray[Any], statuses: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
+    """One integer per (route, exact status) pair: `route * 1000 + status` (below
+    `len(routes) * STATUS_CODES`); `divmod(code, STATUS_CODES)` reads it back."""
+    codes: npt.NDArray[np.int64] = route_ids.astype(np.int64) * STATUS_CODES + statuses
+    return codes
+
+
 def route_status(route: str, status: int) -> str:
     """A (route, exact status) coverage unit as text: "POST /cart/{id}/coupon → 409"."""
     return f"{route} → {status}"

@@ -8,11 +8,13 @@ from typing import ClassVar
 
 import numpy as np
 from trodden.synthesis.strategies.base import (
+    STATUS_CODES,
     SelectionContext,
     Strategy,
     best_per_cluster,
     present,
     route_status,
+    route_status_codes,
     sorted_unique,
     transition_codes,
 )
@@ -35,11 +37,12 @@ class Novel(Strategy):
         step_new = np.array([t not in covered_steps for t in texts], dtype=bool)
         if covered_statuses and j.routes:
             # exact statuses matter for HTTP steps ("POST /cart/{id}/coupon → 409")
-            size = len(j.routes) * 1000
-            codes = np.where(http, j.route_ids.astype(np.int64) * 1000 + j.statuses, -1)
+            size = len(j.routes) * STATUS_CODES
+            codes = np.where(http, route_status_codes(j.route_ids, j.statuses), -1)
             new_pair = np.zeros(size, dtype=bool)
             for p in present(codes, size).tolist():
-                new_pair[p] = (j.routes[p // 1000], p % 1000) not in covered_statuses
+                route, status = divmod(p, STATUS_CODES)
+                new_pair[p] = (j.routes[route], status) not in covered_statuses
             novel_step = np.where(http, new_pair[np.maximum(codes, 0)], step_new[j.step_ids])
         else:
             novel_step = step_new[j.step_ids]

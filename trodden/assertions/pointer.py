@@ -7,7 +7,7 @@ the handful of lines here keep them in exact agreement on escaping and on what "
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 
 class _Missing:
@@ -104,13 +104,21 @@ def resolve_all(document: Any, pointer: str) -> list[tuple[str, Any]]:
     return out
 
 
-def walk(document: Any, pointer: str = "", max_items: int = 20) -> Iterator[tuple[str, Any]]:
-    """(pointer, value) of every node of a document, the root first; the items of an array share
-    one pointer `.../*` (the first `max_items` of them), as mined assertions address them."""
-    yield pointer, document
-    if isinstance(document, dict):
-        for key, child in document.items():
-            yield from walk(child, f"{pointer}/{escape(str(key))}", max_items)
-    elif isinstance(document, list):
-        for child in document[:max_items]:
-            yield from walk(child, f"{pointer}/*", max_items)
+def nodes(
+    document: Any, *, arrays: Literal["star", "index", "skip"] = "star", max_items: int | None = 20
+) -> Iterator[tuple[str, Any]]:
+    """(pointer, value) of every node of a document, the root ("") first, depth first. The items of
+    an array (its first `max_items`; None: all) share one pointer `.../*` as mined assertions address them
+    (`arrays="star"`), get their index (`"index"`), or are not visited (`"skip"`)."""
+    stack: list[tuple[str, Any]] = [("", document)]
+    while stack:
+        pointer, node = stack.pop()
+        yield pointer, node
+        if isinstance(node, dict):
+            stack.extend((f"{pointer}/{escape(str(k))}", v) for k, v in reversed(node.items()))
+        elif isinstance(node, list) and arrays != "skip":
+            items = node if max_items is None else node[:max_items]
+            if arrays == "star":
+                stack.extend((f"{pointer}/*", v) for v in reversed(items))
+            else:
+                stack.extend((f"{pointer}/{i}", v) for i, v in reversed(list(enumerate(items))))

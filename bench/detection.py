@@ -18,10 +18,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from trodden.demo import selected_sessions
 from trodden.shop.loop import LoopConfig, LoopResult, run_loop
 from trodden.shop.regressions import PLANTED
-
-from trodden.demo import selected_sessions
 
 
 def suite_size(generation: Any) -> str:

@@ -18,11 +18,10 @@ from __future__ import annotations
 import argparse
 import time
 
-from trodden.synthesis.corpus import PLANTED_INVARIANTS, PLANTED_NON_INVARIANTS, shop_sessions
-from trodden.synthesis.mining import MiningOptions, mine_assertions
-
 from trodden.assertions import TEMPORAL_KINDS
 from trodden.models.suite import Assertion
+from trodden.synthesis.corpus import PLANTED_INVARIANTS, PLANTED_NON_INVARIANTS, shop_sessions
+from trodden.synthesis.mining import MiningOptions, mine_assertions
 
 
 def key(a: Assertion) -> tuple[str, str, str | None]:

@@ -20,9 +20,6 @@ import subprocess
 import sys
 import time
 
-from trodden.replay.options import ReplayOptions
-from trodden.replay.runner import replay_suite
-
 from trodden.models.suite import (
     BrowserExpectation,
     BrowserStep,
@@ -33,6 +30,8 @@ from trodden.models.suite import (
     Suite,
     TestCase,
 )
+from trodden.replay.options import ReplayOptions
+from trodden.replay.runner import replay_suite
 
 SERVER = r'''
 import sys

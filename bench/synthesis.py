@@ -30,11 +30,10 @@ def _rss_mib() -> float:
 
 
 def run_selection(n: int) -> dict[str, float]:
+    from trodden.models.suite import SuiteCoverage
     from trodden.synthesis.corpus import raw_step_sessions
     from trodden.synthesis.journeys import build_journeys
     from trodden.synthesis.selection import SelectOptions, select_journeys
-
-    from trodden.models.suite import SuiteCoverage
 
     sessions = list(raw_step_sessions(n))
     # The corpus stands in for the store, which `trodden select` streams (a session's steps are

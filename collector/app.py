@@ -21,6 +21,7 @@ from typing import Any
 import asyncpg
 import orjson
 from aiohttp import web
+
 from trodden.collector.beacon import BodyError, DecodedBeacons, decode_batches, parse_batches
 from trodden.collector.configfiles import WatchedDocument
 from trodden.collector.freetext import FreeTextCounter, FreeTextStore
@@ -30,7 +31,6 @@ from trodden.collector.retention import apply_retention
 from trodden.collector.rows import WorkItem
 from trodden.collector.sanitize import Sanitizer
 from trodden.collector.writer import BadData, DatabaseUnavailable, QueueFull, Writer
-
 from trodden.log import get_logger
 from trodden.metrics import expose_metrics
 from trodden.models.instrumentation import InstrumentationConfig

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
+
 from trodden.collector.rows import EventRow, Rejection, WorkItem, ms_to_micros, session_spans
 from trodden.collector.sanitize import SanitizeError, Sanitizer
 from trodden.collector.validation import EVENT_DICT, EVENT_DICTS
-
 from trodden.models.events import BeaconBatch
 
 MAX_EVENTS = 5000  # BeaconBatch.events' max_length

@@ -147,9 +147,9 @@ def _check_document(path: str, *, sanitization: bool) -> Any:
 
 async def _serve(opts: ServeOptions) -> None:
     from aiohttp import web
+
     from trodden.collector.app import build_app
     from trodden.collector.keys import pseudonym_key
-
     from trodden.log import get_logger
     from trodden.store import Store
 
@@ -267,7 +267,6 @@ async def _ingest(source: str, files: list[str], config: Any, dsn: str | None) -
     from trodden.collector.ingest import ingest_files
     from trodden.collector.keys import pseudonym_key
     from trodden.collector.sanitize import Sanitizer
-
     from trodden.store import open_store
 
     async with open_store(dsn) as store:

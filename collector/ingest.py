@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+
 from trodden.collector.beacon import BodyError, decode_batches
 from trodden.collector.freetext import FreeTextStore
 from trodden.collector.har import har_batches, is_har
@@ -21,7 +22,6 @@ from trodden.collector.otlp import decode_logs, decode_traces, parse_request
 from trodden.collector.rows import WorkItem
 from trodden.collector.sanitize import Sanitizer
 from trodden.collector.writer import BadData, Writer
-
 from trodden.log import get_logger
 from trodden.store import Store
 

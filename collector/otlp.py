@@ -18,6 +18,7 @@ from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
 from trodden.collector.beacon import BodyError
 from trodden.collector.rows import LogRow, SpanRow, WorkItem, ms_to_micros
 from trodden.collector.sanitize import SanitizeError, Sanitizer

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
-from trodden.collector import partitions
 
+from trodden.collector import partitions
 from trodden.log import get_logger
 
 log = get_logger(__name__)

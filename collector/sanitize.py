@@ -36,10 +36,10 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 import orjson
+
 from trodden.collector import detectors, taint
 from trodden.collector.freetext import FreeTextCounter, is_free_text
 from trodden.collector.pseudonym import Pseudonymizer
-
 from trodden.models.sanitization import MASK_MARK, BuiltinRule, SanitizationConfig, SanitizationRule, masked
 
 REDACTED = "[redacted]"

@@ -25,6 +25,7 @@ from typing import Any
 
 import asyncpg
 import orjson
+
 from trodden.collector import partitions
 from trodden.collector.metrics import FLUSH_SECONDS, FLUSHED_ROWS, QUEUE_DEPTH
 from trodden.collector.rows import (
@@ -34,7 +35,6 @@ from trodden.collector.rows import (
     Micros,
     WorkItem,
 )
-
 from trodden.log import get_logger
 
 log = get_logger(__name__)

@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from trodden.models.instrumentation import InstrumentationConfig
+from trodden.models.sanitization import SanitizationConfig, SanitizationRule
 from trodden.operator.specs import (
     API_VERSION,
     Endpoint,
@@ -24,9 +26,6 @@ from trodden.operator.specs import (
     TestSuiteSpec,
 )
 from trodden.replay.execution import secret_env_name
-
-from trodden.models.instrumentation import InstrumentationConfig
-from trodden.models.sanitization import SanitizationConfig, SanitizationRule
 
 COLLECTOR_PORT = 8480
 INSTRUMENTATION_PATH = "/etc/trodden/instrumentation/config.json"

@@ -94,6 +94,7 @@ async def _operate(  # noqa: PLR0917
     dsn: str | None, namespaces: tuple[str, ...], image: str, pull: str, pod_sa: str | None,
                    peering: str | None, priority: int, http_port: int, health_port: int) -> None:
     import kopf
+
     import trodden.operator.handlers  # noqa: F401  (registers the handlers)
     from trodden.operator import webhook
     from trodden.operator.builders import Runtime

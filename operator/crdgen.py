@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from trodden.operator.specs import GROUP, KINDS, VERSION, Kind
 
 # JSON Schema keys the API server accepts in a structural schema (everything else is dropped).

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from trodden.models.instrumentation import CaptureDetail, InstrumentationConfig, Sampling, SamplingBoost
 from trodden.operator.specs import InstrumentationSpec
 from trodden.replay.results import RunSummary
-
-from trodden.models.instrumentation import CaptureDetail, InstrumentationConfig, Sampling, SamplingBoost
 
 BOOST_TTL = timedelta(days=7)
 STATE_CAUSES = ("missing_state", "state", "capture")  # a flaky cause meaning "capture lacked state"

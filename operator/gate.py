@@ -25,10 +25,10 @@ import yaml
 from lightkube import ApiError, AsyncClient
 from lightkube.core.exceptions import ConfigError
 from pydantic import ValidationError
-from trodden.operator.kube import CUSTOM
-from trodden.operator.specs import API_VERSION, DNS_LABEL, ReplayRunSpec
 
 from trodden.cliutil import InputError, run
+from trodden.operator.kube import CUSTOM
+from trodden.operator.specs import API_VERSION, DNS_LABEL, ReplayRunSpec
 
 VERDICTS = ("Succeeded", "Failed")
 

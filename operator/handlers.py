@@ -13,6 +13,7 @@ from typing import Any
 
 import kopf
 from pydantic import ValidationError
+
 from trodden.operator import reconcile
 from trodden.operator.reconcile import Context
 from trodden.operator.specs import API_VERSION, GROUP, VERSION

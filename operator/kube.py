@@ -14,6 +14,7 @@ from lightkube.codecs import from_dict
 from lightkube.core.resource_registry import resource_registry
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.types import PatchType
+
 from trodden.operator.builders import FIELD_MANAGER
 from trodden.operator.specs import GROUP, KINDS, VERSION
 

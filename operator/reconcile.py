@@ -14,6 +14,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lightkube import ApiError
+
+from trodden.log import get_logger
+from trodden.metrics import Counter, Histogram
+from trodden.models.instrumentation import InstrumentationConfig
 from trodden.operator import builders, conditions, feedback, results
 from trodden.operator.builders import Owner, Runtime
 from trodden.operator.kube import Kube
@@ -25,10 +29,6 @@ from trodden.operator.specs import (
     TestSuiteSpec,
 )
 from trodden.replay.results import RunSummary
-
-from trodden.log import get_logger
-from trodden.metrics import Counter, Histogram
-from trodden.models.instrumentation import InstrumentationConfig
 from trodden.store import Store
 
 log = get_logger(__name__)

@@ -11,13 +11,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from trodden.models.suite import SuiteCoverage, SuiteStats
 from trodden.operator.specs import FlakyTest, Regression
 from trodden.replay.persist import summarize_run
 from trodden.replay.results import RunSummary
-from trodden.synthesis.selection import SelectionStats
-
-from trodden.models.suite import SuiteCoverage, SuiteStats
 from trodden.store import Store
+from trodden.synthesis.selection import SelectionStats
 
 MAX_LISTED = 10
 MAX_TEXT = 500

@@ -14,11 +14,11 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
+
+from trodden.models.sanitization import BuiltinRule
 from trodden.synthesis.mining import MiningOptions, bounds_of_field
 from trodden.synthesis.strategies import STRATEGIES, STRATEGY_NAMES
 from trodden.synthesis.strategies import Strategy as SelectionStrategy
-
-from trodden.models.sanitization import BuiltinRule
 
 GROUP = "trodden.dev"
 VERSION = "v1alpha1"

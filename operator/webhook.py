@@ -17,12 +17,12 @@ import re
 from typing import Any
 
 from aiohttp import web
-from trodden.operator import builders, conditions
-from trodden.operator.kube import Kube
-from trodden.operator.specs import API_VERSION, DNS_LABEL
 
 from trodden.log import get_logger
 from trodden.metrics import expose_metrics
+from trodden.operator import builders, conditions
+from trodden.operator.kube import Kube
+from trodden.operator.specs import API_VERSION, DNS_LABEL
 
 log = get_logger(__name__)
 _NAME = re.compile(DNS_LABEL)

@@ -24,10 +24,6 @@ from typing import Any
 from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, Request, Response, Route
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Locator as PwLocator
-from trodden.replay.execution import AuthError, Execution, SuiteEnv, resolve_value
-from trodden.replay.oracles import check_expectation
-from trodden.replay.pages import MUTATIONS_INIT, PAGE_METHOD, PageReader, page_endpoint
-from trodden.replay.results import Failure, StepRecord
 
 from trodden.assertions import Observation, page_url_matches
 from trodden.assertions.pointer import MISSING
@@ -44,6 +40,10 @@ from trodden.assertions.templates import (
 from trodden.browser import SUBMIT_SCRIPT, describe_locator, submits_form_script, to_playwright
 from trodden.models.suite import BrowserStep, HttpStep, Locator, TestCase
 from trodden.pages import page_url
+from trodden.replay.execution import AuthError, Execution, SuiteEnv, resolve_value
+from trodden.replay.oracles import check_expectation
+from trodden.replay.pages import MUTATIONS_INIT, PAGE_METHOD, PageReader, page_endpoint
+from trodden.replay.results import Failure, StepRecord
 
 _POLL_S = 0.1
 _QUIET_S = 0.15  # network quiet this long after a step = the page settled

@@ -6,15 +6,15 @@ from pathlib import Path
 
 import click
 import pydantic
+
+from trodden.cliutil import EXIT_REGRESSIONS, InputError, dsn_option, json_option, print_json, run
+from trodden.models.suite import Suite
 from trodden.replay.html_report import write_html
 from trodden.replay.options import OptionError, ReplayOptions, parse_shard
 from trodden.replay.reports import json_report, write_json, write_junit
 from trodden.replay.results import RunReport
 from trodden.replay.runner import replay_suite
 from trodden.replay.terminal import print_summary
-
-from trodden.cliutil import EXIT_REGRESSIONS, InputError, dsn_option, json_option, print_json, run
-from trodden.models.suite import Suite
 from trodden.store import open_store
 from trodden.store.suites import SuiteNotFound, load_suite
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from trodden.assertions import Observation
+from trodden.models.suite import AuthProfile, Suite, ValueFrom
 from trodden.replay.options import ReplayOptions
 from trodden.replay.results import Failure, StepRecord
 from trodden.replay.routes import RouteTable
-
-from trodden.assertions import Observation
-from trodden.models.suite import AuthProfile, Suite, ValueFrom
 
 
 @dataclass

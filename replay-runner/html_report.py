@@ -14,6 +14,7 @@ from typing import Any
 
 import jinja2
 import orjson
+
 from trodden.replay.results import Failure, RunReport, TestResult
 
 _MAX_LINES = 60

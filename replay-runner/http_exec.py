@@ -14,9 +14,6 @@ from typing import Any
 
 import aiohttp
 from multidict import CIMultiDictProxy
-from trodden.replay.execution import AuthError, Execution, SuiteEnv, resolve_value
-from trodden.replay.oracles import check_expectation
-from trodden.replay.results import Failure, StepRecord
 
 from trodden.assertions import Observation
 from trodden.assertions.pointer import MISSING
@@ -36,6 +33,9 @@ from trodden.assertions.templates import (
     target_base,
 )
 from trodden.models.suite import AuthProfile, HttpStep, TestCase
+from trodden.replay.execution import AuthError, Execution, SuiteEnv, resolve_value
+from trodden.replay.oracles import check_expectation
+from trodden.replay.results import Failure, StepRecord
 
 _TIMEOUTS: dict[float, aiohttp.ClientTimeout] = {}
 

@@ -6,13 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from trodden.assertions import Assertion, ExchangeAssertion, JudgeContext, SequenceAssertion
+from trodden.models.suite import TestCase
 from trodden.replay.execution import Execution, recorded_endpoints
 from trodden.replay.noise import diff_run
 from trodden.replay.oracles import check_assertion, check_temporal, index_assertions
 from trodden.replay.results import Failure
-
-from trodden.assertions import Assertion, ExchangeAssertion, JudgeContext, SequenceAssertion
-from trodden.models.suite import TestCase
 
 # Findings a baseline cannot excuse (see `against_baseline`).
 _NEVER_EXCUSED = frozenset({"safety", "connection", "timeout"})

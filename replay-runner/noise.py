@@ -12,14 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from trodden.replay.pages import PAGE_METHOD
-from trodden.replay.pages import fingerprint as page_fields
-from trodden.replay.results import Failure
-
 from trodden.assertions import Observation
 from trodden.assertions.observation import media_type
 from trodden.assertions.pointer import MISSING, flatten, resolve
 from trodden.assertions.values import type_name
+from trodden.replay.pages import PAGE_METHOD
+from trodden.replay.pages import fingerprint as page_fields
+from trodden.replay.results import Failure
 
 MAX_DIFFS_PER_EXCHANGE = 10
 

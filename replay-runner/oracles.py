@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from trodden.replay.results import Failure
-
 from trodden.assertions import (
     Assertion,
     AssertionBase,
@@ -24,6 +22,7 @@ from trodden.assertions import (
 )
 from trodden.assertions import check_expectation as unmet_expectations
 from trodden.assertions.observation import show_value
+from trodden.replay.results import Failure
 
 
 def check_expectation(expect: Expectation, obs: Observation, *, status_only: bool = False) -> list[Failure]:

@@ -7,8 +7,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
-from trodden.replay.results import AssertionRef, FlakySummary, RegressionSummary, RunReport, RunSummary
 
+from trodden.replay.results import AssertionRef, FlakySummary, RegressionSummary, RunReport, RunSummary
 from trodden.store import Store
 
 TOP_REGRESSIONS = 10

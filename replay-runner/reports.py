@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+
 from trodden.replay.results import Failure, RunReport, TestResult
 
 

@@ -20,6 +20,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
+
+from trodden.assertions import JudgeContext
+from trodden.log import get_logger
+from trodden.models.suite import Suite, TestCase
 from trodden.replay import persist
 from trodden.replay.execution import AuthError, Execution, SuiteEnv
 from trodden.replay.flaky import likely_cause, outcome_of
@@ -30,10 +34,6 @@ from trodden.replay.options import OptionError, ReplayOptions
 from trodden.replay.results import Attempt, Failure, RunReport, TestResult
 from trodden.replay.safety import skip_reason, unsafe_steps
 from trodden.replay.timing import settle_latency
-
-from trodden.assertions import JudgeContext
-from trodden.log import get_logger
-from trodden.models.suite import Suite, TestCase
 from trodden.store import Store
 
 log = get_logger(__name__)

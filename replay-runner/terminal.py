@@ -9,6 +9,7 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+
 from trodden.replay.results import RunReport
 
 _LIMIT = 90

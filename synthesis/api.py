@@ -13,6 +13,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from trodden.log import get_logger
+from trodden.models.suite import Suite, SuiteCoverage
+from trodden.store import Store
+from trodden.store.suites import save_suite_revision
 from trodden.synthesis import db
 from trodden.synthesis.generate import GenerateOptions, SelectedInput, api_requests, build_suite
 from trodden.synthesis.journeys import JourneyBuilder, Journeys
@@ -22,11 +26,6 @@ from trodden.synthesis.page_mining import PageMiner
 from trodden.synthesis.selection import Selection, SelectOptions, select_journeys, suite_coverage
 from trodden.synthesis.unmask import known_pseudonyms
 from trodden.synthesis.visible import VisibleLearner
-
-from trodden.log import get_logger
-from trodden.models.suite import Suite, SuiteCoverage
-from trodden.store import Store
-from trodden.store.suites import save_suite_revision
 
 log = get_logger(__name__)
 

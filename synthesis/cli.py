@@ -13,6 +13,10 @@ import click
 from pydantic.fields import FieldInfo
 from rich.console import Console
 from rich.table import Table
+
+from trodden.cliutil import InputError, dsn_option, json_option, print_json, run
+from trodden.store import open_store
+from trodden.store.suites import SuiteNotFound, load_suite
 from trodden.synthesis.api import NoSessions, generate_suite, select_sessions
 from trodden.synthesis.db import SelectionNotFound
 from trodden.synthesis.export import export_json, export_pytest
@@ -21,10 +25,6 @@ from trodden.synthesis.login import LoginCredentials, LoginSourceError, credenti
 from trodden.synthesis.mining import MiningOptions, bounds_of_field
 from trodden.synthesis.selection import SelectOptions
 from trodden.synthesis.strategies import DEFAULT_STRATEGIES, SelectionError, cli_syntax, parse_strategies
-
-from trodden.cliutil import InputError, dsn_option, json_option, print_json, run
-from trodden.store import open_store
-from trodden.store.suites import SuiteNotFound, load_suite
 
 F = TypeVar("F", bound=Callable[..., Any])
 _WINDOW = re.compile(r"^(\d+)\s*([smhdw])$")

@@ -22,10 +22,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from trodden.synthesis.steps import RawStep
 
 from trodden.models.events import EVENT_ADAPTER, Session
 from trodden.store import Store
+from trodden.synthesis.steps import RawStep
 
 ORIGIN = "https://shop.example.com"
 T0 = 1_767_225_600_000.0  # 2026-01-01T00:00:00Z in ms

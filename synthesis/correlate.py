@@ -19,12 +19,11 @@ from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from trodden.synthesis.routes import segment_param
-
 from trodden.assertions.pointer import escape
 from trodden.assertions.values import detect_format
 from trodden.models.events import NetworkRequest
 from trodden.models.suite import Extraction, HttpRequest
+from trodden.synthesis.routes import segment_param
 
 DROP_HEADERS = frozenset({
     "cookie", "host", "content-length", "connection", "accept-encoding", "user-agent", "origin", "referer",

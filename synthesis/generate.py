@@ -23,23 +23,6 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from trodden.synthesis.correlate import correlate
-from trodden.synthesis.login import (
-    PASSWORD_VAR,
-    USERNAME_VAR,
-    LoginCredentials,
-    LoginExchange,
-    credential_variables,
-    is_exchange_request,
-    login_step,
-    started_logged_in,
-    template_credentials,
-)
-from trodden.synthesis.mining import Miner, MiningOptions, request_key
-from trodden.synthesis.routes import RouteTemplater
-from trodden.synthesis.steps import endpoint_key, is_api_request, url_path
-from trodden.synthesis.visible import VisibleExpectation, VisibleLearner
-
 from trodden.assertions import (
     AssertionBase,
     ExchangeAssertion,
@@ -78,6 +61,22 @@ from trodden.models.suite import (
     ValueFrom,
 )
 from trodden.pages import page_path, page_url
+from trodden.synthesis.correlate import correlate
+from trodden.synthesis.login import (
+    PASSWORD_VAR,
+    USERNAME_VAR,
+    LoginCredentials,
+    LoginExchange,
+    credential_variables,
+    is_exchange_request,
+    login_step,
+    started_logged_in,
+    template_credentials,
+)
+from trodden.synthesis.mining import Miner, MiningOptions, request_key
+from trodden.synthesis.routes import RouteTemplater
+from trodden.synthesis.steps import endpoint_key, is_api_request, url_path
+from trodden.synthesis.visible import VisibleExpectation, VisibleLearner
 
 _SHAPE_DEPTH = 3
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
 from trodden.synthesis.bulk_phase import bulk_phase
 from trodden.synthesis.routes import Interner, RouteTemplater
 from trodden.synthesis.steps import RawStep, status_class

@@ -23,13 +23,12 @@ from http.cookies import CookieError, SimpleCookie
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
-from trodden.synthesis.correlate import var_name
-from trodden.synthesis.steps import url_path
-
 from trodden.assertions.pointer import escape, nodes
 from trodden.assertions.templates import UNSAFE_METHODS
 from trodden.models.events import NetworkRequest
 from trodden.models.suite import Expectation, Extraction, HttpRequest, HttpStep, ValueFrom
+from trodden.synthesis.correlate import var_name
+from trodden.synthesis.steps import url_path
 
 USERNAME_VAR = "login_username"
 PASSWORD_VAR = "login_password"

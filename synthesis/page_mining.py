@@ -28,15 +28,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from trodden.synthesis.mining import MiningOptions, assertion_id, supported_percentile
-from trodden.synthesis.routes import RouteTemplater
-from trodden.synthesis.steps import status_class
-from trodden.synthesis.visible import MIN_TEXT_USERS, steady_text
 
 from trodden.assertions import Assertion, make_assertion
 from trodden.assertions.page import outline_items
 from trodden.models.events import Navigation, PageView, Session
 from trodden.pages import page_path
+from trodden.synthesis.mining import MiningOptions, assertion_id, supported_percentile
+from trodden.synthesis.routes import RouteTemplater
+from trodden.synthesis.steps import status_class
+from trodden.synthesis.visible import MIN_TEXT_USERS, steady_text
 
 PAGE = "PAGE"
 # Facets of a page outline that become structure invariants, and how a description names them.

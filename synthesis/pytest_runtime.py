@@ -19,8 +19,6 @@ from typing import Any
 
 import pytest
 import requests
-from trodden.replay.execution import AuthError, resolve_value
-from trodden.replay.routes import RouteTable
 
 from trodden.assertions import (
     ExchangeAssertion,
@@ -49,6 +47,8 @@ from trodden.assertions.templates import (
 )
 from trodden.browser import SUBMIT_SCRIPT, describe_locator, submits_form_script, to_playwright
 from trodden.models.suite import AuthProfile, BrowserStep, HttpStep, Locator
+from trodden.replay.execution import AuthError, resolve_value
+from trodden.replay.routes import RouteTable
 
 
 class StepFailed(AssertionError):

@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel
+
+from trodden.models.suite import SuiteCoverage
 from trodden.synthesis.bulk_phase import bulk_phase
 from trodden.synthesis.dedup import cluster_journeys
 from trodden.synthesis.journeys import Journeys
@@ -32,8 +34,6 @@ from trodden.synthesis.strategies import (
     parse_strategies,
 )
 from trodden.synthesis.strategies.base import STATUS_CODES, present, route_status_codes, transition_codes
-
-from trodden.models.suite import SuiteCoverage
 
 SLOW_MIN_SAMPLES = 20  # a route needs this many timings before "slower than its p95" means anything
 UNEXPECTED_4XX_SHARE = 0.10  # a 4xx is unexpected when under this share of its route's calls

@@ -25,12 +25,11 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from trodden.synthesis.steps import target_key
-
 from trodden.models.events import Navigation, PageView, Session, Target, UiEvent
 from trodden.models.sanitization import is_masked
 from trodden.models.suite import Locator
 from trodden.pages import page_url
+from trodden.synthesis.steps import target_key
 
 MAX_TEXT = 80
 MIN_TEXT_USERS = 2

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from trodden.collector.partitions import ensure_partition
 
+from trodden.collector.partitions import ensure_partition
 from trodden.store import Store, migrate, migrations
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 import aiohttp
 import orjson
+
 from trodden.shop.loop import count_captured
 from trodden.shop.services import Services, trodden
 

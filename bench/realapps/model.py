@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import aiohttp
+
 from trodden.shop.regressions import PlantedRegression
 from trodden.shop.services import Service, Services
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import aiohttp
 from aiohttp import web
+
 from trodden.shop.services import free_port
 
 from .model import RumTag

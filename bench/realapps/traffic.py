@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
+
 from trodden.shop.traffic.population import allocate
 from trodden.shop.traffic.recorder import Recorder, new_trace
 

@@ -6,6 +6,7 @@ import os
 
 import click
 from aiohttp import web
+
 from trodden.shop.app import create_app
 from trodden.shop.regressions import PLANTED_BY_ID, ShopVersion
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
+
 from trodden.shop.catalogue import (
     CATEGORIES,
     CODES,

@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from trodden.shop import api, pages
-from trodden.shop.regressions import ShopVersion
-from trodden.shop.state import ShopState
 
 from trodden.log import get_logger
 from trodden.metrics import Counter, expose_metrics
+from trodden.shop import api, pages
+from trodden.shop.regressions import ShopVersion
+from trodden.shop.state import ShopState
 
 log = get_logger(__name__)
 STATIC = Path(__file__).parent / "static"

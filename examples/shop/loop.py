@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+
 from trodden.shop.catalogue import PAYMENT_TOKENS
 from trodden.shop.regressions import PLANTED, caught_by
 from trodden.shop.services import CliResult, Service, Services, trodden

@@ -7,6 +7,7 @@ from typing import Any
 
 import jinja2
 from aiohttp import web
+
 from trodden.shop.api import ApiError, product_json, state_of, version_of, visit_of
 from trodden.shop.catalogue import CATEGORIES, COUNTRIES, PRODUCTS, PRODUCTS_BY_SKU, REGIONS
 

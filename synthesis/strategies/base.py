@@ -14,9 +14,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
-from trodden.synthesis.journeys import Journeys
 
 from trodden.models.suite import SuiteCoverage
+from trodden.synthesis.journeys import Journeys
 
 
 class SelectionError(ValueError):

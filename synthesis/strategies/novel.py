@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+
 from trodden.synthesis.strategies.base import (
     STATUS_CODES,
     SelectionContext,

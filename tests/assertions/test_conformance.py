@@ -23,15 +23,15 @@ from typing import Any
 import orjson
 import pytest
 from aiohttp import web
+
+from trodden.assertions import KINDS, make_assertion
+from trodden.models.events import NetworkRequest
+from trodden.models.suite import AuthProfile, HttpRequest, HttpStep, Suite, TestCase, ValueFrom
 from trodden.replay.options import ReplayOptions
 from trodden.replay.runner import replay_suite
 from trodden.synthesis.export import export_pytest
 from trodden.synthesis.generate import Recording, drop_contradicted
 from trodden.synthesis.routes import RouteTemplater
-
-from trodden.assertions import KINDS, make_assertion
-from trodden.models.events import NetworkRequest
-from trodden.models.suite import AuthProfile, HttpRequest, HttpStep, Suite, TestCase, ValueFrom
 
 
 @dataclass

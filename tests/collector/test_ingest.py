@@ -10,11 +10,11 @@ from typing import Any
 
 import asyncpg
 import orjson
+
 from trodden.collector.ingest import ingest_files
 from trodden.collector.partitions import ensure_partition
 from trodden.collector.sanitize import Sanitizer
 from trodden.collector.sessions import load_sessions
-
 from trodden.models.events import NetworkRequest, PageView
 from trodden.store import Store
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import aiohttp
 import orjson
+
 from trodden.collector.rows import WorkItem
 from trodden.collector.writer import BadData, Writer
-
 from trodden.store import Store
 
 from .conftest import KEY, RunningCollector, StartCollector, batch

@@ -12,10 +12,10 @@ from urllib.parse import quote, quote_plus, urlencode
 
 import orjson
 from faker import Faker
+
 from trodden.collector.ingest import ingest_files
 from trodden.collector.pseudonym import b64url_encode, iban_valid, luhn_valid
 from trodden.collector.sanitize import Sanitizer
-
 from trodden.models.sanitization import SanitizationConfig, is_masked
 from trodden.store import Store
 

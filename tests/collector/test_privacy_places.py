@@ -15,16 +15,16 @@ from urllib.parse import quote, quote_plus
 import orjson
 from aiohttp import web
 from faker import Faker
+
 from trodden.collector.ingest import ingest_files
 from trodden.collector.pseudonym import b64url_encode
 from trodden.collector.sanitize import Sanitizer
 from trodden.replay.options import ReplayOptions
 from trodden.replay.runner import replay_suite
+from trodden.store import Store
 from trodden.synthesis.api import generate_suite, select_sessions
 from trodden.synthesis.generate import GenerateOptions
 from trodden.synthesis.selection import SelectOptions
-
-from trodden.store import Store
 
 from . import otlp_payloads as otlp
 from .conftest import PSEUDONYM_KEY, StartCollector

@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 
 from trodden.collector.partitions import ensure_partition
 from trodden.collector.retention import apply_retention
-
 from trodden.store import Store
 
 from .conftest import SOURCE, StartCollector, batch

@@ -15,10 +15,10 @@ import orjson
 import pytest
 from aiohttp import web
 from playwright.async_api import async_playwright
-from trodden.collector.app import rum_js
-from trodden.collector.sanitize import Sanitizer
 
 from trodden.browser import launch_chromium
+from trodden.collector.app import rum_js
+from trodden.collector.sanitize import Sanitizer
 
 from .conftest import KEY, PSEUDONYM_KEY, RunningCollector, StartCollector
 

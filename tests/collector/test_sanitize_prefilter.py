@@ -7,6 +7,7 @@ import re
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from trodden.collector.sanitize import _PII, Sanitizer, _pii_for
 
 # Pieces of every kind of personal data the built-in rules know, and near misses, to glue together.

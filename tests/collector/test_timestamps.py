@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+
 from trodden.collector.rows import ms_to_micros
 from trodden.collector.writer import configure_connection
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError, model_validator
-from trodden.collector.validation import EVENT_DICT, UnsupportedSchema, dict_validator
 
+from trodden.collector.validation import EVENT_DICT, UnsupportedSchema, dict_validator
 from trodden.models.events import EVENT_ADAPTER
 
 GOOD = [

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import aiohttp
 import pytest
 from demo_helpers import ShopClient, serve
+
 from trodden.shop import create_app
 from trodden.shop.regressions import ShopVersion
 

@@ -20,13 +20,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 from aiohttp import web
 from demo_helpers import serve
+
+from trodden.assertions import make_assertion
+from trodden.models.suite import Assertion, BrowserExpectation, BrowserStep, Locator, Suite, TestCase
 from trodden.replay.options import ReplayOptions
 from trodden.replay.runner import replay_suite
 from trodden.shop import create_app
 from trodden.shop.regressions import ShopVersion
-
-from trodden.assertions import make_assertion
-from trodden.models.suite import Assertion, BrowserExpectation, BrowserStep, Locator, Suite, TestCase
 
 pytestmark = pytest.mark.browser
 

@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 from demo_helpers import ShopClient, serve
+
 from trodden.shop import create_app
 from trodden.shop.regressions import PLANTED, PLANTED_BY_ID, SEARCH_DELAY_S, ShopVersion, caught_by
 

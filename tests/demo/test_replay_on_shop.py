@@ -7,13 +7,6 @@ from __future__ import annotations
 
 import uuid
 
-from trodden.replay.options import ReplayOptions
-from trodden.replay.oracles import check_assertion
-from trodden.replay.results import Failure, StepRecord, TestResult
-from trodden.replay.runner import replay_suite
-from trodden.replay.timing import settle_latency
-from trodden.shop.services import free_port
-
 from trodden.assertions import JudgeContext, Observation
 from trodden.assertions.kinds.latency import LatencyAssertion, LatencyParams
 from trodden.assertions.pointer import MISSING
@@ -26,6 +19,12 @@ from trodden.models.suite import (
     Suite,
     TestCase,
 )
+from trodden.replay.options import ReplayOptions
+from trodden.replay.oracles import check_assertion
+from trodden.replay.results import Failure, StepRecord, TestResult
+from trodden.replay.runner import replay_suite
+from trodden.replay.timing import settle_latency
+from trodden.shop.services import free_port
 
 
 def _post(step_id: str, endpoint: str, path: str, body: object, status: int) -> HttpStep:

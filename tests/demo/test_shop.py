@@ -175,6 +175,7 @@ async def test_sessions_and_reset(client: Make, http: aiohttp.ClientSession, sho
         assert "sid" in r.cookies
     # reset on a throwaway shop so other tests' sessions survive
     from demo_helpers import serve
+
     from trodden.shop import create_app
 
     runner, url = await serve(create_app())

@@ -8,13 +8,13 @@ import aiohttp
 from demo_helpers import serve
 from hypothesis import given
 from hypothesis import strategies as st
+
+from trodden.models.events import EVENT_ADAPTER, BeaconBatch
 from trodden.shop import create_app
 from trodden.shop.traffic.apiclient import API_JOURNEYS, run_api_session
 from trodden.shop.traffic.browser import BROWSER_JOURNEYS
 from trodden.shop.traffic.population import JOURNEYS, allocate, plan_population
 from trodden.shop.traffic.run import TrafficConfig, run_traffic
-
-from trodden.models.events import EVENT_ADAPTER, BeaconBatch
 
 
 @given(st.integers(0, 500), st.dictionaries(st.text(min_size=1, max_size=4), st.floats(0.1, 50), min_size=1))

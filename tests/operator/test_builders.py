@@ -2,11 +2,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from trodden.models.instrumentation import InstrumentationConfig
 from trodden.operator import builders
 from trodden.operator.builders import Owner, Runtime
 from trodden.operator.specs import ReplayRunSpec, RumSourceSpec, SessionSelectorSpec, TestSuiteSpec
-
-from trodden.models.instrumentation import InstrumentationConfig
 
 RUNTIME = Runtime(image="localhost/trodden:test")
 

@@ -10,9 +10,9 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 import yaml
-from trodden.operator.cli import dsn_with_password
 
 from trodden.cliutil import InputError
+from trodden.operator.cli import dsn_with_password
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "trodden"

@@ -4,6 +4,7 @@ from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
+
 from trodden.operator import conditions
 from trodden.operator.conditions import Desired
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 from click.testing import CliRunner
+
 from trodden.operator import crdgen
 from trodden.operator.cli import crds as crds_command
 from trodden.operator.specs import KINDS

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from trodden.operator.specs import API_VERSION, KINDS_BY_NAME
 
 ROOT = Path(__file__).resolve().parents[2]

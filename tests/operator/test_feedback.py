@@ -2,11 +2,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from trodden.models.instrumentation import InstrumentationConfig, Sampling, SamplingBoost
 from trodden.operator import feedback
 from trodden.operator.specs import InstrumentationSpec
 from trodden.replay.results import FlakySummary, RegressionSummary, RunSummary
-
-from trodden.models.instrumentation import InstrumentationConfig, Sampling, SamplingBoost
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 NOTHING = RunSummary(run_name="r")

@@ -7,9 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from trodden.operator.gate import explain, parse_manifest, verdict
 
 from trodden.cliutil import InputError
+from trodden.operator.gate import explain, parse_manifest, verdict
 
 GOOD = """
 apiVersion: trodden.dev/v1alpha1

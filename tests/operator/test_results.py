@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from trodden.models.suite import SuiteCoverage, SuiteStats
 from trodden.operator import results
 from trodden.replay.results import Counts, Failure, RegressionSummary, RunSummary
-from trodden.synthesis.selection import SelectionStats
-
-from trodden.models.suite import SuiteCoverage, SuiteStats
 from trodden.store import Store
+from trodden.synthesis.selection import SelectionStats
 
 RUN = "team-a/rr-1/abcdef01"
 

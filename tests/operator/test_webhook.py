@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from trodden.operator.builders import Rollout
 from trodden.operator.reconcile import rollout_finished
 from trodden.operator.webhook import current_rollout_run, gate_response, parse_call

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import orjson
 import pytest
-from trodden.shop.services import _LIVE_GROUPS
 
 from bench.realapps.__main__ import main
 from bench.realapps.apps.djadmin.plants import PLANTS as DJANGO_PLANTS
@@ -20,6 +19,7 @@ from bench.realapps.apps.kintoadmin.plants import PLANTS as SPA_PLANTS
 from bench.realapps.apps.kintoadmin.plants import UI as SPA_UI
 from bench.realapps.model import Plant
 from bench.realapps.results import RunResult
+from trodden.shop.services import _LIVE_GROUPS
 
 APPS = Path(__file__).resolve().parents[2] / "bench/realapps/apps"
 SUBSET = ("record-create-200", "numeric-id-number", "page-size-off-by-one")

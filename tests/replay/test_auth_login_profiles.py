@@ -10,8 +10,6 @@ from collections.abc import Iterator
 import pytest
 from aiohttp import web
 from replay_shop import serve
-from trodden.replay.options import ReplayOptions
-from trodden.replay.runner import replay_suite
 
 from trodden.models.suite import (
     AuthProfile,
@@ -23,6 +21,8 @@ from trodden.models.suite import (
     TestCase,
     ValueFrom,
 )
+from trodden.replay.options import ReplayOptions
+from trodden.replay.runner import replay_suite
 
 
 def _app() -> web.Application:

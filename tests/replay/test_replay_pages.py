@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from aiohttp import web
 from replay_shop import serve
-from trodden.replay.options import ReplayOptions
-from trodden.replay.runner import replay_suite
-from trodden.synthesis.generate import SelectedInput, build_suite
 
 from trodden.models.events import Session
 from trodden.models.suite import BrowserStep, Suite
+from trodden.replay.options import ReplayOptions
+from trodden.replay.runner import replay_suite
+from trodden.synthesis.generate import SelectedInput, build_suite
 
 pytestmark = pytest.mark.browser
 

@@ -9,7 +9,6 @@ from trodden.replay.html_report import diff_lines, write_html
 from trodden.replay.persist import fail_run, finish_run, start_run, summarize_run
 from trodden.replay.reports import json_report, junit_xml
 from trodden.replay.results import Failure, RunReport, TestResult
-
 from trodden.store import Store
 
 

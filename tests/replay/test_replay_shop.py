@@ -11,13 +11,13 @@ import orjson
 import pytest
 from replay_shop import PLANTED
 from replay_suites import checkout_suite, flaky_suite, shop_suite
+
+from trodden.models.suite import AuthProfile, ValueFrom
 from trodden.replay.html_report import write_html
 from trodden.replay.options import OptionError, ReplayOptions, Shard
 from trodden.replay.persist import summarize_run
 from trodden.replay.reports import json_report, junit_xml
 from trodden.replay.runner import replay_suite
-
-from trodden.models.suite import AuthProfile, ValueFrom
 from trodden.store import Store
 
 

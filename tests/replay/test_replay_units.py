@@ -7,18 +7,18 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from trodden.replay.flaky import likely_cause, outcome_of
-from trodden.replay.noise import diff_exchange
-from trodden.replay.options import OptionError, parse_shard
-from trodden.replay.oracles import check_assertion, check_expectation, check_temporal
-from trodden.replay.results import Attempt, Failure, StepRecord
-from trodden.replay.routes import RouteTable
 
 from trodden.assertions import JudgeContext, Observation, make_assertion
 from trodden.assertions.pointer import MISSING, flatten, resolve, resolve_all
 from trodden.assertions.templates import MissingVariable, origin_of, render_url, render_value
 from trodden.assertions.values import format_matches, type_matches
 from trodden.models.suite import Assertion, Expectation
+from trodden.replay.flaky import likely_cause, outcome_of
+from trodden.replay.noise import diff_exchange
+from trodden.replay.options import OptionError, parse_shard
+from trodden.replay.oracles import check_assertion, check_expectation, check_temporal
+from trodden.replay.results import Attempt, Failure, StepRecord
+from trodden.replay.routes import RouteTable
 
 CTX = JudgeContext()
 

@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 from aiohttp import web
 from replay_shop import serve
+
+from trodden.models.events import Session
+from trodden.models.suite import BrowserStep, Locator, Suite
 from trodden.replay.options import ReplayOptions
 from trodden.replay.reports import json_report
 from trodden.replay.runner import replay_suite
 from trodden.synthesis.generate import SelectedInput, build_suite
 from trodden.synthesis.visible import VisibleLearner
-
-from trodden.models.events import Session
-from trodden.models.suite import BrowserStep, Locator, Suite
 
 pytestmark = pytest.mark.browser
 

@@ -10,10 +10,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from trodden.synthesis.corpus import shop_sessions, write_sessions
-
 from trodden.models.events import Session
 from trodden.store import Store
+from trodden.synthesis.corpus import shop_sessions, write_sessions
 
 
 @pytest.fixture(scope="session")

@@ -17,20 +17,20 @@ import pytest
 from auth_app import USERS, make_auth_app
 from synth_miniapp import start
 from synth_recorder import Recorder
+
 from trodden.collector.sanitize import Sanitizer
+from trodden.models.events import Session
+from trodden.models.suite import Suite
 from trodden.replay.options import ReplayOptions
 from trodden.replay.results import RunReport
 from trodden.replay.runner import replay_suite
+from trodden.store import Store
 from trodden.synthesis.api import generate_suite, select_sessions
 from trodden.synthesis.corpus import write_sessions
 from trodden.synthesis.export import export_pytest
 from trodden.synthesis.generate import GenerateOptions
 from trodden.synthesis.selection import SelectOptions
 from trodden.synthesis.strategies import parse_strategies
-
-from trodden.models.events import Session
-from trodden.models.suite import Suite
-from trodden.store import Store
 
 SOURCE = "accounts"
 

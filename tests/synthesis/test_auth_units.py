@@ -12,17 +12,17 @@ import pytest
 from auth_app import USERS, make_auth_app
 from click.testing import CliRunner
 from synth_miniapp import start
+
+from trodden.cli import main
 from trodden.collector.sanitize import Sanitizer
+from trodden.models.events import NetworkRequest, Session
 from trodden.replay.options import ReplayOptions
 from trodden.replay.runner import replay_suite
+from trodden.store import Store
 from trodden.synthesis.corpus import write_sessions
 from trodden.synthesis.generate import GenerateOptions, SelectedInput, build_suite
 from trodden.synthesis.login import LoginLearner, find_login_exchanges
 from trodden.synthesis.mining import build_miner
-
-from trodden.cli import main
-from trodden.models.events import NetworkRequest, Session
-from trodden.store import Store
 
 ORIGIN = "http://127.0.0.1:9"  # where the sessions were "recorded": never contacted
 

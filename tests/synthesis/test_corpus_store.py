@@ -3,9 +3,8 @@ session's row, the attributes are the session's own."""
 
 from __future__ import annotations
 
-from trodden.synthesis.corpus import shop_sessions, write_sessions
-
 from trodden.store import Store
+from trodden.synthesis.corpus import shop_sessions, write_sessions
 
 
 async def test_written_sessions_have_their_counts_times_user_and_attributes(store: Store) -> None:

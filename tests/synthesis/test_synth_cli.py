@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from trodden.synthesis import db
-from trodden.synthesis.cli import parse_since
 
 from trodden.cli import main
 from trodden.models.events import Session
 from trodden.models.suite import Suite
 from trodden.store import Store
+from trodden.synthesis import db
+from trodden.synthesis.cli import parse_since
 
 
 def cli(*args: str) -> tuple[int, str, str]:

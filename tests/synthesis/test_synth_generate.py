@@ -12,7 +12,11 @@ from pathlib import Path
 
 from synth_miniapp import make_app, start
 from synth_recorder import record_checkout
+
 from trodden.collector.sanitize import Sanitizer
+from trodden.models.events import NetworkRequest, Session
+from trodden.models.suite import HttpStep, Suite
+from trodden.store import Store
 from trodden.synthesis.api import generate_suite, select_sessions
 from trodden.synthesis.corpus import write_sessions
 from trodden.synthesis.correlate import correlate
@@ -20,10 +24,6 @@ from trodden.synthesis.export import export_json, export_pytest
 from trodden.synthesis.generate import GenerateOptions, SelectedInput, build_suite
 from trodden.synthesis.mining import build_miner
 from trodden.synthesis.selection import SelectOptions
-
-from trodden.models.events import NetworkRequest, Session
-from trodden.models.suite import HttpStep, Suite
-from trodden.store import Store
 
 
 def req(

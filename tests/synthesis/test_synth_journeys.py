@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from trodden.synthesis.journeys import build_journeys, journey_signature
-from trodden.synthesis.steps import RawStep, raw_steps
 
 from trodden.models.events import Session
+from trodden.synthesis.journeys import build_journeys, journey_signature
+from trodden.synthesis.steps import RawStep, raw_steps
 
 
 def _session(events: list[dict[str, object]]) -> Session:

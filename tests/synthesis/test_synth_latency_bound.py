@@ -4,9 +4,9 @@ so a recording's two slowest requests do not set the bound (they let a 300 ms sl
 from __future__ import annotations
 
 import numpy as np
-from trodden.synthesis.mining import MiningOptions, mine_assertions, supported_percentile
 
 from trodden.models.events import Session
+from trodden.synthesis.mining import MiningOptions, mine_assertions, supported_percentile
 
 
 def test_the_percentile_leaves_enough_timings_above_it() -> None:

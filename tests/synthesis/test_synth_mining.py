@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from trodden.synthesis.corpus import PLANTED_INVARIANTS, PLANTED_NON_INVARIANTS
-from trodden.synthesis.mining import MiningOptions, build_miner, mine_assertions
 
 from trodden.assertions import ExchangeAssertion, JudgeContext, Observation, SequenceAssertion
 from trodden.assertions.pointer import MISSING
 from trodden.models.events import NetworkRequest, Session
 from trodden.models.suite import Assertion
+from trodden.synthesis.corpus import PLANTED_INVARIANTS, PLANTED_NON_INVARIANTS
+from trodden.synthesis.mining import MiningOptions, build_miner, mine_assertions
 
 CTX = JudgeContext()
 

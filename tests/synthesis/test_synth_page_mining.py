@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from trodden.models.events import Session
 from trodden.synthesis.mining import MiningOptions
 from trodden.synthesis.page_mining import PageMiner
 from trodden.synthesis.routes import RouteTemplater
-
-from trodden.models.events import Session
 
 ORIGIN = "https://admin.test"
 

@@ -8,15 +8,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
+from trodden.models.events import Session
+from trodden.models.suite import BrowserStep
+from trodden.pages import fragment_route, page_path, page_url, split_page_path
 from trodden.synthesis.generate import SelectedInput, build_browser_test
 from trodden.synthesis.journeys import build_journeys
 from trodden.synthesis.routes import RouteTemplater
 from trodden.synthesis.selection import SelectOptions, parse_strategies, select_journeys
 from trodden.synthesis.steps import raw_steps
-
-from trodden.models.events import Session
-from trodden.models.suite import BrowserStep
-from trodden.pages import fragment_route, page_path, page_url, split_page_path
 
 ORIGIN = "https://admin.test"
 

@@ -6,6 +6,7 @@ import uuid
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+
 from trodden.synthesis.routes import RouteTemplater, segment_param, split_path
 
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 import itertools
 
 import pytest
+
+from trodden.models.suite import SuiteCoverage
 from trodden.synthesis.journeys import Journeys, build_journeys
 from trodden.synthesis.selection import SelectOptions, _session_units, select_journeys
 from trodden.synthesis.steps import RawStep
 from trodden.synthesis.strategies import STRATEGIES, SelectionError, parse_strategies
-
-from trodden.models.suite import SuiteCoverage
 
 
 def http(method: str, path: str, status: int = 200, ms: float = 20.0) -> RawStep:

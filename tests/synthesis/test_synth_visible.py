@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from trodden.models.events import Session, Target
+from trodden.models.suite import BrowserStep, Locator
 from trodden.synthesis.generate import SelectedInput, build_browser_test, build_suite
 from trodden.synthesis.routes import RouteTemplater
 from trodden.synthesis.visible import VisibleLearner, steady_text, visible_locator
-
-from trodden.models.events import Session, Target
-from trodden.models.suite import BrowserStep, Locator
 
 ORIGIN = "http://shop.recorded.test"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import click
-from trodden.shop.traffic.run import TrafficConfig, run_traffic
 
 from trodden.cliutil import print_json
+from trodden.shop.traffic.run import TrafficConfig, run_traffic
 
 
 @click.command()

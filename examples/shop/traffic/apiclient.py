@@ -9,6 +9,7 @@ from typing import Any
 
 import aiohttp
 from faker import Faker
+
 from trodden.shop.catalogue import PRODUCTS, gift_card_code
 from trodden.shop.traffic.population import COUNTRY_OF_REGION, SessionPlan
 from trodden.shop.traffic.recorder import Recorder, new_trace

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from faker import Faker
+
 from trodden.shop.catalogue import PRODUCTS
 from trodden.shop.traffic.population import COUNTRY_OF_REGION, SessionPlan
 

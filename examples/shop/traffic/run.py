@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+
+from trodden.log import get_logger
 from trodden.shop.traffic.apiclient import run_api_session
 from trodden.shop.traffic.population import SessionPlan, plan_population
 from trodden.shop.traffic.recorder import send_batch
-
-from trodden.log import get_logger
 
 log = get_logger(__name__)
 

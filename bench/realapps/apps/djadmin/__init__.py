@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import aiohttp
+
 from trodden.shop.services import Services
 
 from ...install import PythonApp

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import aiohttp
+
 from trodden.shop.regressions import PlantedRegression
 
 from ...model import Plant, RecordedEvent

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import aiohttp
+
 from trodden.shop.services import Services, free_port
 
 from ...install import PythonApp

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import aiohttp
+
 from trodden.shop.regressions import PlantedRegression
 
 from ...model import Plant, RecordedEvent

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import aiohttp
+
 from trodden.shop.services import Services
 
 from ...install import PythonApp

@@ -12,6 +12,7 @@ from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 import orjson
+
 from trodden.shop.regressions import PlantedRegression
 
 from ...model import Plant, RecordedEvent

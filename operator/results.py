@@ -38,12 +38,14 @@ def status_from_summary(summary: RunSummary) -> dict[str, Any]:
     """The ReplayRun status fields (camelCase, bounded) from a run's summary."""
     regressions = [
         Regression(
-            test=_text(r.test)[:256], step=_text(r.step or r.endpoint or ""),
+            test=_text(r.test)[:256],
+            step=_text(r.step or r.endpoint or ""),
             assertion=_text(r.assertion.description or r.assertion.id or r.assertion.kind),
-            expected=_text(r.expected), actual=_text(r.actual),
+            expected=_text(r.expected),
+            actual=_text(r.actual),
         ).wire()
         for r in summary.regressions[:MAX_LISTED]
-    ]  # fmt: skip
+    ]
     flaky = [
         FlakyTest(test=_text(f.test)[:256], route=_text(", ".join(f.endpoints)), cause=_text(f.cause)[:256]).wire()
         for f in summary.flaky[:MAX_LISTED]
@@ -68,7 +70,8 @@ async def uncovered_routes(store: Store, source: str) -> list[str]:
     rows = await store.pool.fetch(
         "SELECT http_method, http_route FROM spans WHERE source = $1 AND http_route IS NOT NULL"
         " GROUP BY http_method, http_route HAVING bool_and(session_id IS NULL)"
-        " ORDER BY http_route, http_method LIMIT 200", source,
+        " ORDER BY http_route, http_method LIMIT 200",
+        source,
     )
     return [f"{(r['http_method'] or 'GET').upper()} {r['http_route']}" for r in rows]
 
@@ -76,7 +79,8 @@ async def uncovered_routes(store: Store, source: str) -> list[str]:
 async def source_counts(store: Store, source: str) -> dict[str, Any]:
     row = await store.pool.fetchrow(
         "SELECT count(*) AS sessions, coalesce(sum(event_count), 0) AS events, max(last_ts) AS last"
-        " FROM sessions WHERE source = $1", source,
+        " FROM sessions WHERE source = $1",
+        source,
     )
     assert row is not None
     last: datetime | None = row["last"]
@@ -91,8 +95,9 @@ async def latest_selection(store: Store, source: str, name: str) -> dict[str, An
     row = await store.pool.fetchrow(
         "SELECT s.id, s.created_at, s.stats, (SELECT count(*) FROM selection_items i WHERE i.selection_id = s.id)"
         " AS selected FROM selections s WHERE s.source = $1 AND s.name = $2 ORDER BY s.id DESC LIMIT 1",
-        source, name,
-    )  # fmt: skip
+        source,
+        name,
+    )
     if row is None:
         return None
     stats = SelectionStats.model_validate(row["stats"])
@@ -111,8 +116,12 @@ async def latest_revision(store: Store, suite: str) -> dict[str, Any] | None:
     if row is None:
         return None
     stats = SuiteStats.model_validate(row["stats"])
-    return {"revision": int(row["revision"]), "tests": stats.tests, "assertions": stats.assertions,
-            "coverage": coverage_text(stats.coverage)}  # fmt: skip
+    return {
+        "revision": int(row["revision"]),
+        "tests": stats.tests,
+        "assertions": stats.assertions,
+        "coverage": coverage_text(stats.coverage),
+    }
 
 
 def coverage_text(coverage: SuiteCoverage | None, limit: int = 64) -> str | None:
@@ -120,6 +129,8 @@ def coverage_text(coverage: SuiteCoverage | None, limit: int = 64) -> str | None
     characters): the counts of steps, transitions and route statuses."""
     if coverage is None:
         return None
-    text = (f"{len(coverage.steps)} steps, {len(coverage.transitions)} transitions, "
-            f"{len(coverage.route_statuses)} route statuses")  # fmt: skip
+    text = (
+        f"{len(coverage.steps)} steps, {len(coverage.transitions)} transitions, "
+        f"{len(coverage.route_statuses)} route statuses"
+    )
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -196,12 +196,23 @@ class _Network:
             body_read = raw is not None or entry.endpoint not in self.want_body
             n = counts.get((entry.step_id, entry.endpoint), 0)
             counts[(entry.step_id, entry.endpoint)] = n + 1
-            out.append(Observation(
-                method=entry.request.method, url=entry.request.url, endpoint=entry.endpoint,
-                status=entry.response.status, headers=headers, body=body, duration_ms=entry.elapsed_ms,
-                step_id=entry.step_id, is_json=is_json, key=f"{key_prefix}{entry.step_id}#{entry.endpoint}#{n}",
-                authorized="authorization" in entry.request.headers, body_read=body_read, in_browser=True,
-            ))
+            out.append(
+                Observation(
+                    method=entry.request.method,
+                    url=entry.request.url,
+                    endpoint=entry.endpoint,
+                    status=entry.response.status,
+                    headers=headers,
+                    body=body,
+                    duration_ms=entry.elapsed_ms,
+                    step_id=entry.step_id,
+                    is_json=is_json,
+                    key=f"{key_prefix}{entry.step_id}#{entry.endpoint}#{n}",
+                    authorized="authorization" in entry.request.headers,
+                    body_read=body_read,
+                    in_browser=True,
+                )
+            )
         return out
 
 
@@ -262,8 +273,9 @@ class BrowserRunner:
         finally:
             await context.close()
 
-    async def _steps(self, test: TestCase, page: Page, context: BrowserContext, net: _Network,
-                     pages: list[Observation]) -> Execution:
+    async def _steps(
+        self, test: TestCase, page: Page, context: BrowserContext, net: _Network, pages: list[Observation]
+    ) -> Execution:
         out = Execution()
         reader = PageReader()
         variables: dict[str, Any] = {**test.variables, **self._credentials(test), "origin": target_base(self.target)}
@@ -286,8 +298,9 @@ class BrowserRunner:
                 if ok:
                     await self._expectations(step, page, variables, out)
                 if ok and not self.env.options.status_only:  # the peer checks only that elements are there
-                    shown = await self._page(step, page, reader, acted_at=acted_at,
-                                             errors=net.console_errors[errors_before:], out=out)
+                    shown = await self._page(
+                        step, page, reader, acted_at=acted_at, errors=net.console_errors[errors_before:], out=out
+                    )
                     if shown is not None:
                         pages.append(shown)
                 record.duration_ms = (time.perf_counter() - started) * 1000.0
@@ -309,8 +322,9 @@ class BrowserRunner:
             raise AuthError(f"auth profile {test.auth_profile!r} is not in the suite")
         return {var: resolve_value(ref, dict(os.environ)) for var, ref in profile.variables.items()}
 
-    async def _browser_step(self, step: BrowserStep, page: Page, variables: dict[str, Any], out: Execution,
-                            record: StepRecord) -> bool:
+    async def _browser_step(
+        self, step: BrowserStep, page: Page, variables: dict[str, Any], out: Execution, record: StepRecord
+    ) -> bool:
         timeout_ms = step.timeout_s * 1000.0
         try:
             if step.action == "goto":
@@ -329,11 +343,18 @@ class BrowserRunner:
             found = await find(page, step.locators, step.timeout_s)
             if found is None:
                 tried = [describe_locator(loc) for loc in step.locators] or "(no locator recorded)"
-                out.failures.append(Failure(
-                    source="expectation", assertion_id="expect:locator", kind="locator",
-                    description="recorded expectation: the element the user acted on is on the page",
-                    expected=tried, actual=f"none of {len(step.locators)} locators matched a visible element",
-                    step_id=step.id, url=page.url))
+                out.failures.append(
+                    Failure(
+                        source="expectation",
+                        assertion_id="expect:locator",
+                        kind="locator",
+                        description="recorded expectation: the element the user acted on is on the page",
+                        expected=tried,
+                        actual=f"none of {len(step.locators)} locators matched a visible element",
+                        step_id=step.id,
+                        url=page.url,
+                    )
+                )
                 record.error = "element not found"
                 return False
             index, element = found
@@ -355,9 +376,17 @@ class BrowserRunner:
                 await element.evaluate(SUBMIT_SCRIPT)
             return True
         except MissingVariable as exc:
-            out.failures.append(Failure(source="execution", assertion_id="exec:variable", kind="correlation",
-                                        description=f"cannot run the step: {exc}", expected=exc.name,
-                                        actual="<never extracted>", step_id=step.id))
+            out.failures.append(
+                Failure(
+                    source="execution",
+                    assertion_id="exec:variable",
+                    kind="correlation",
+                    description=f"cannot run the step: {exc}",
+                    expected=exc.name,
+                    actual="<never extracted>",
+                    step_id=step.id,
+                )
+            )
             record.error = str(exc)
             return False
         except PlaywrightError as exc:
@@ -365,14 +394,22 @@ class BrowserRunner:
             timed_out = "Timeout" in type(exc).__name__ or "timeout" in message.lower()
             # Chromium's net::ERR_* (refused, reset, unresolved): the target did not answer at all.
             kind = "timeout" if timed_out else ("connection" if "net::ERR_" in message else "browser")
-            out.failures.append(Failure(source="execution", assertion_id=f"exec:{kind}", kind=kind,
-                                        description=f"{step.action} failed: {message}", expected=step.action,
-                                        actual=message, step_id=step.id, url=page.url))
+            out.failures.append(
+                Failure(
+                    source="execution",
+                    assertion_id=f"exec:{kind}",
+                    kind=kind,
+                    description=f"{step.action} failed: {message}",
+                    expected=step.action,
+                    actual=message,
+                    step_id=step.id,
+                    url=page.url,
+                )
+            )
             record.error = message
             return False
 
-    async def _expectations(self, step: BrowserStep, page: Page, variables: dict[str, Any],
-                            out: Execution) -> None:
+    async def _expectations(self, step: BrowserStep, page: Page, variables: dict[str, Any], out: Execution) -> None:
         expect = step.expect
         timeout_s = min(step.timeout_s, 5.0)
         if expect.url:
@@ -382,33 +419,68 @@ class BrowserRunner:
                 wanted = None
             if wanted is not None:
                 with contextlib.suppress(PlaywrightError):
-                    await page.wait_for_url(lambda u: page_url_matches(u, wanted), wait_until="commit",
-                                            timeout=timeout_s * 1000.0)
+                    await page.wait_for_url(
+                        lambda u: page_url_matches(u, wanted), wait_until="commit", timeout=timeout_s * 1000.0
+                    )
                 if not page_url_matches(page.url, wanted):
-                    out.failures.append(Failure(
-                        source="expectation", assertion_id="expect:url", kind="url",
-                        description="recorded expectation: page URL after the step", expected=wanted,
-                        actual=page_url(page.url), step_id=step.id, url=page.url))
+                    out.failures.append(
+                        Failure(
+                            source="expectation",
+                            assertion_id="expect:url",
+                            kind="url",
+                            description="recorded expectation: page URL after the step",
+                            expected=wanted,
+                            actual=page_url(page.url),
+                            step_id=step.id,
+                            url=page.url,
+                        )
+                    )
         for text in expect.visible_text:
             try:
                 await page.get_by_text(text).first.wait_for(state="visible", timeout=timeout_s * 1000.0)
             except PlaywrightError:
-                out.failures.append(Failure(
-                    source="expectation", assertion_id=f"expect:text:{text[:40]}", kind="visible_text",
-                    description=f"recorded expectation: the text {text!r} is visible after the step ({step.action})",
-                    expected=text, actual=f"not visible within {timeout_s:g} s", step_id=step.id, url=page.url))
+                out.failures.append(
+                    Failure(
+                        source="expectation",
+                        assertion_id=f"expect:text:{text[:40]}",
+                        kind="visible_text",
+                        description=(
+                            f"recorded expectation: the text {text!r} is visible after the step ({step.action})"
+                        ),
+                        expected=text,
+                        actual=f"not visible within {timeout_s:g} s",
+                        step_id=step.id,
+                        url=page.url,
+                    )
+                )
         for loc in expect.visible:
             if await find(page, [loc], timeout_s) is None:
                 # what the recording saw appear after the user's action is not there: the UI changed
-                out.failures.append(Failure(
-                    source="expectation", assertion_id=f"expect:visible:{describe_locator(loc)[:60]}",
-                    kind="visible",
-                    description=f"recorded expectation: {describe_locator(loc)} visible after the step ({step.action})",
-                    expected=describe_locator(loc), actual=f"not visible within {timeout_s:g} s", step_id=step.id,
-                    url=page.url))
+                out.failures.append(
+                    Failure(
+                        source="expectation",
+                        assertion_id=f"expect:visible:{describe_locator(loc)[:60]}",
+                        kind="visible",
+                        description=(
+                            f"recorded expectation: {describe_locator(loc)} visible after the step ({step.action})"
+                        ),
+                        expected=describe_locator(loc),
+                        actual=f"not visible within {timeout_s:g} s",
+                        step_id=step.id,
+                        url=page.url,
+                    )
+                )
 
-    async def _page(self, step: BrowserStep, page: Page, reader: PageReader, *, acted_at: float | None,
-                    errors: list[str], out: Execution) -> Observation | None:
+    async def _page(
+        self,
+        step: BrowserStep,
+        page: Page,
+        reader: PageReader,
+        *,
+        acted_at: float | None,
+        errors: list[str],
+        out: Execution,
+    ) -> Observation | None:
         """What the step left on the page, as an observation on the page's endpoint; and the
         recorded promises about it: the document's status ("a 500 is never a pass") and no
         uncaught error where the recording had none."""
@@ -416,27 +488,52 @@ class BrowserRunner:
         base = {"source": "expectation", "step_id": step.id, "url": page.url}
         uncaught = [e for e in errors if e.startswith("uncaught: ")]
         if step.expect.no_errors and uncaught:
-            out.failures.append(Failure(
-                **base, assertion_id="expect:no-error", kind="console",
-                description=f"recorded expectation: no uncaught JS error after the step ({step.action})",
-                expected="no uncaught error", actual=uncaught[0].removeprefix("uncaught: ")[:300]))
+            out.failures.append(
+                Failure(
+                    **base,
+                    assertion_id="expect:no-error",
+                    kind="console",
+                    description=f"recorded expectation: no uncaught JS error after the step ({step.action})",
+                    expected="no uncaught error",
+                    actual=uncaught[0].removeprefix("uncaught: ")[:300],
+                )
+            )
         if shown is None:
             return None
         endpoint = self.env.routes.match(PAGE_METHOD, shown.url) or page_endpoint(shown.url)
         recorded = step.expect.status
         if shown.document_loaded and shown.status and _status_regressed(recorded, shown.status):
-            out.failures.append(Failure(
-                **base, assertion_id="expect:page-status", kind="status", endpoint=endpoint, field="status",
-                description="recorded expectation: the page's document loads without an error status",
-                expected=recorded if recorded is not None else "not 5xx", actual=shown.status))
+            out.failures.append(
+                Failure(
+                    **base,
+                    assertion_id="expect:page-status",
+                    kind="status",
+                    endpoint=endpoint,
+                    field="status",
+                    description="recorded expectation: the page's document loads without an error status",
+                    expected=recorded if recorded is not None else "not 5xx",
+                    actual=shown.status,
+                )
+            )
         body = {**shown.outline, "console_errors": len(errors)}
-        return Observation(method=PAGE_METHOD, url=shown.url, endpoint=endpoint, status=shown.status, headers={},
-                           body=body, duration_ms=shown.duration_ms, step_id=step.id, is_json=True,
-                           key=f"{self.key_prefix}{step.id}#page", in_browser=True,
-                           extra={"document": shown.document_loaded, "arrived": shown.arrived})  # fmt: skip
+        return Observation(
+            method=PAGE_METHOD,
+            url=shown.url,
+            endpoint=endpoint,
+            status=shown.status,
+            headers={},
+            body=body,
+            duration_ms=shown.duration_ms,
+            step_id=step.id,
+            is_json=True,
+            key=f"{self.key_prefix}{step.id}#page",
+            in_browser=True,
+            extra={"document": shown.document_loaded, "arrived": shown.arrived},
+        )
 
-    async def _http_step(self, step: HttpStep, context: BrowserContext, variables: dict[str, Any],
-                         out: Execution) -> bool:
+    async def _http_step(
+        self, step: HttpStep, context: BrowserContext, variables: dict[str, Any], out: Execution
+    ) -> bool:
         """An API call inside a browser test goes through the context's request API, so it shares
         the page's cookies."""
         try:
@@ -444,25 +541,53 @@ class BrowserRunner:
             data = request_body(step, variables, headers)
             url = render_url(step.request.url, variables, self.target, self.env.suite.origin)
             started = time.perf_counter()
-            response = await context.request.fetch(url, method=step.request.method.upper(), headers=headers,
-                                                   data=data, timeout=step.timeout_s * 1000.0, max_redirects=0)
+            response = await context.request.fetch(
+                url,
+                method=step.request.method.upper(),
+                headers=headers,
+                data=data,
+                timeout=step.timeout_s * 1000.0,
+                max_redirects=0,
+            )
             raw = await response.body()
             elapsed = (time.perf_counter() - started) * 1000.0
         except (MissingVariable, PlaywrightError) as exc:
             message = str(exc).splitlines()[0][:300]
-            out.failures.append(Failure(source="execution", assertion_id="exec:request", kind="connection",
-                                        description=f"request failed: {message}", expected="a response",
-                                        actual=message, step_id=step.id, endpoint=step.endpoint))
+            out.failures.append(
+                Failure(
+                    source="execution",
+                    assertion_id="exec:request",
+                    kind="connection",
+                    description=f"request failed: {message}",
+                    expected="a response",
+                    actual=message,
+                    step_id=step.id,
+                    endpoint=step.endpoint,
+                )
+            )
             out.steps.append(StepRecord(step_id=step.id, kind="http", endpoint=step.endpoint, error=message))
             return False
         resp_headers = {k.lower(): v for k, v in response.headers.items()}
         body, is_json = parse_body(raw, resp_headers.get("content-type", ""))
-        obs = Observation(method=step.request.method.upper(), url=url, endpoint=step.endpoint, status=response.status,
-                          headers=resp_headers, body=body, duration_ms=elapsed, step_id=step.id, is_json=is_json,
-                          key=f"{self.key_prefix}{step.id}#http", in_browser=True)
+        obs = Observation(
+            method=step.request.method.upper(),
+            url=url,
+            endpoint=step.endpoint,
+            status=response.status,
+            headers=resp_headers,
+            body=body,
+            duration_ms=elapsed,
+            step_id=step.id,
+            is_json=is_json,
+            key=f"{self.key_prefix}{step.id}#http",
+            in_browser=True,
+        )
         out.observations.append(obs)
-        out.steps.append(StepRecord(step_id=step.id, kind="http", endpoint=step.endpoint, status=response.status,
-                                    duration_ms=elapsed))
+        out.steps.append(
+            StepRecord(
+                step_id=step.id, kind="http", endpoint=step.endpoint, status=response.status, duration_ms=elapsed
+            )
+        )
         out.failures.extend(check_expectation(step.expect, obs, status_only=self.env.options.status_only))
         cookies = {c["name"]: c["value"] for c in await context.cookies()}
         for ex in step.extract:
@@ -471,8 +596,7 @@ class BrowserRunner:
                 variables[ex.var] = value
         return True
 
-    async def _evidence(self, test: TestCase, step_id: str, page: Page, net: _Network,
-                        failures: list[Failure]) -> None:
+    async def _evidence(self, test: TestCase, step_id: str, page: Page, net: _Network, failures: list[Failure]) -> None:
         """Screenshot (into the report directory) and console errors, attached to the failures."""
         shot: str | None = None
         if self.artifacts is not None:
@@ -501,4 +625,3 @@ def _status_regressed(recorded: int | None, status: int) -> bool:
 
 def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)[:60]
-

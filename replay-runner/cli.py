@@ -29,12 +29,21 @@ def load_suite_file(path: Path) -> Suite:
     except pydantic.ValidationError as exc:
         first = exc.errors()[0]
         where = "/".join(str(p) for p in first["loc"]) or "(document)"
-        raise InputError(f"--suite-file {path} is not a valid suite IR: {where}: {first['msg']}"
-                         f" ({exc.error_count()} error(s))") from None
+        raise InputError(
+            f"--suite-file {path} is not a valid suite IR: {where}: {first['msg']} ({exc.error_count()} error(s))"
+        ) from None
 
 
-async def _replay(*, suite_name: str | None, suite_file: Path | None, revision: int | None, target: str,
-                  options: ReplayOptions, dsn: str | None, use_store: bool) -> RunReport:
+async def _replay(
+    *,
+    suite_name: str | None,
+    suite_file: Path | None,
+    revision: int | None,
+    target: str,
+    options: ReplayOptions,
+    dsn: str | None,
+    use_store: bool,
+) -> RunReport:
     if not use_store:
         assert suite_file is not None
         return await replay_suite(None, load_suite_file(suite_file), target, options)
@@ -52,62 +61,154 @@ async def _replay(*, suite_name: str | None, suite_file: Path | None, revision: 
 
 @click.command()
 @click.option("--suite", "suite_name", help="Suite name in the store (its latest revision unless --revision).")
-@click.option("--suite-file", type=click.Path(path_type=Path, dir_okay=False),
-              help="Replay a suite IR JSON file instead (results stored only with --dsn/TRODDEN_DSN or --run-name).")
+@click.option(
+    "--suite-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Replay a suite IR JSON file instead (results stored only with --dsn/TRODDEN_DSN or --run-name).",
+)
 @click.option("--revision", type=int, default=None, help="Suite revision (default: the latest).")
 @click.option("--target", required=True, help="Base URL of the deployment under test, e.g. http://shop-v2:8080.")
-@click.option("--baseline", default=None,
-              help="Base URL of the current version: differences count only if two baseline replays agree.")
-@click.option("--shard", default="0/1", envvar="TRODDEN_SHARD", show_default=True,
-              help="Run slice I of N (0-based, by test id hash); in an indexed Job: $(JOB_COMPLETION_INDEX)/N.")
+@click.option(
+    "--baseline",
+    default=None,
+    help="Base URL of the current version: differences count only if two baseline replays agree.",
+)
+@click.option(
+    "--shard",
+    default="0/1",
+    envvar="TRODDEN_SHARD",
+    show_default=True,
+    help="Run slice I of N (0-based, by test id hash); in an indexed Job: $(JOB_COMPLETION_INDEX)/N.",
+)
 @click.option("--concurrency", type=int, default=8, show_default=True, help="Tests run in parallel.")
-@click.option("--workers", type=int, default=1, show_default=True,
-              help="Processes for HTTP tests (one Python process saturates one core).")
-@click.option("--retries", type=int, default=2, show_default=True,
-              help="Re-runs of a failing test; a pass on a re-run makes it flaky, not failed.")
+@click.option(
+    "--workers",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Processes for HTTP tests (one Python process saturates one core).",
+)
+@click.option(
+    "--retries",
+    type=int,
+    default=2,
+    show_default=True,
+    help="Re-runs of a failing test; a pass on a re-run makes it flaky, not failed.",
+)
 @click.option("--junit", type=click.Path(path_type=Path, dir_okay=False), help="Write JUnit XML here.")
-@click.option("--json-report", "json_path", type=click.Path(path_type=Path, dir_okay=False),
-              help="Write the JSON report here.")
-@click.option("--html", "html_dir", type=click.Path(path_type=Path, file_okay=False),
-              help="Write the HTML report (index.html + screenshots) into this directory.")
-@click.option("--run-name", default=None, envvar="TRODDEN_RUN_NAME",
-              help="Groups the shard runs of one ReplayRun (the operator passes its name).")
-@click.option("--allow-unsafe-on-origin", "--allow-unsafe", "allow_unsafe_on_origin", is_flag=True,
-              help="Replay POST/PUT/PATCH/DELETE even against the origin the sessions were recorded on.")
+@click.option(
+    "--json-report", "json_path", type=click.Path(path_type=Path, dir_okay=False), help="Write the JSON report here."
+)
+@click.option(
+    "--html",
+    "html_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Write the HTML report (index.html + screenshots) into this directory.",
+)
+@click.option(
+    "--run-name",
+    default=None,
+    envvar="TRODDEN_RUN_NAME",
+    help="Groups the shard runs of one ReplayRun (the operator passes its name).",
+)
+@click.option(
+    "--allow-unsafe-on-origin",
+    "--allow-unsafe",
+    "allow_unsafe_on_origin",
+    is_flag=True,
+    help="Replay POST/PUT/PATCH/DELETE even against the origin the sessions were recorded on.",
+)
 @click.option("--only", type=click.Choice(["http", "browser"]), default=None, help="Run only this kind of test.")
 @click.option("--status-only", is_flag=True, help="Judge status codes only (a peer to measure mined assertions by).")
-@click.option("--latency-factor", type=float, default=1.0, show_default=True,
-              help="A latency assertion fails when observed > max_ms × factor + slack.")
-@click.option("--latency-slack-ms", type=float, default=50.0, show_default=True,
-              help="Absolute slack added to latency bounds for requests the replayer times itself.")
-@click.option("--browser-latency-slack-ms", type=float, default=1000.0, show_default=True,
-              help="Slack for timings taken in Chromium (they include its queueing and the page's work).")
-@click.option("--latency-quorum", type=float, default=0.5, show_default=True,
-              help="A latency failure counts when the endpoint is over its bound in at least this share of its "
-                   "timed exchanges in the run (fewer: noise, the test is flaky).")
+@click.option(
+    "--latency-factor",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="A latency assertion fails when observed > max_ms × factor + slack.",
+)
+@click.option(
+    "--latency-slack-ms",
+    type=float,
+    default=50.0,
+    show_default=True,
+    help="Absolute slack added to latency bounds for requests the replayer times itself.",
+)
+@click.option(
+    "--browser-latency-slack-ms",
+    type=float,
+    default=1000.0,
+    show_default=True,
+    help="Slack for timings taken in Chromium (they include its queueing and the page's work).",
+)
+@click.option(
+    "--latency-quorum",
+    type=float,
+    default=0.5,
+    show_default=True,
+    help="A latency failure counts when the endpoint is over its bound in at least this share of its "
+    "timed exchanges in the run (fewer: noise, the test is flaky).",
+)
 @json_option
 @dsn_option
-def replay(*, suite_name: str | None, suite_file: Path | None, revision: int | None, target: str,
-           baseline: str | None, shard: str, concurrency: int, retries: int, junit: Path | None,
-           json_path: Path | None, html_dir: Path | None, run_name: str | None, allow_unsafe_on_origin: bool,
-           only: str | None, status_only: bool, workers: int, latency_factor: float, latency_slack_ms: float,
-           browser_latency_slack_ms: float, latency_quorum: float, as_json: bool, dsn: str | None) -> None:
+def replay(
+    *,
+    suite_name: str | None,
+    suite_file: Path | None,
+    revision: int | None,
+    target: str,
+    baseline: str | None,
+    shard: str,
+    concurrency: int,
+    retries: int,
+    junit: Path | None,
+    json_path: Path | None,
+    html_dir: Path | None,
+    run_name: str | None,
+    allow_unsafe_on_origin: bool,
+    only: str | None,
+    status_only: bool,
+    workers: int,
+    latency_factor: float,
+    latency_slack_ms: float,
+    browser_latency_slack_ms: float,
+    latency_quorum: float,
+    as_json: bool,
+    dsn: str | None,
+) -> None:
     """Replay a suite against TARGET and report regressions (exit 1 when there are any)."""
     if not suite_name and not suite_file:
         raise InputError("give --suite NAME (from the store) or --suite-file IR.json")
     try:
         options = ReplayOptions(
-            baseline=baseline, shard=parse_shard(shard), concurrency=concurrency, retries=retries,
+            baseline=baseline,
+            shard=parse_shard(shard),
+            concurrency=concurrency,
+            retries=retries,
             only=only,  # type: ignore[arg-type]
-            allow_unsafe_on_origin=allow_unsafe_on_origin, run_name=run_name,
-            report_dir=html_dir.resolve() if html_dir else None, status_only=status_only, workers=workers,
-            latency_factor=latency_factor, latency_slack_ms=latency_slack_ms,
-            browser_latency_slack_ms=browser_latency_slack_ms, latency_quorum=latency_quorum,
+            allow_unsafe_on_origin=allow_unsafe_on_origin,
+            run_name=run_name,
+            report_dir=html_dir.resolve() if html_dir else None,
+            status_only=status_only,
+            workers=workers,
+            latency_factor=latency_factor,
+            latency_slack_ms=latency_slack_ms,
+            browser_latency_slack_ms=browser_latency_slack_ms,
+            latency_quorum=latency_quorum,
         )
         options.validate()
         use_store = suite_file is None or dsn is not None or run_name is not None
-        report = run(_replay(suite_name=suite_name, suite_file=suite_file, revision=revision, target=target,
-                             options=options, dsn=dsn, use_store=use_store))
+        report = run(
+            _replay(
+                suite_name=suite_name,
+                suite_file=suite_file,
+                revision=revision,
+                target=target,
+                options=options,
+                dsn=dsn,
+                use_store=use_store,
+            )
+        )
     except OptionError as exc:
         raise InputError(str(exc)) from None
     if html_dir is not None:

@@ -90,7 +90,8 @@ def group_findings(report: RunReport) -> list[Finding]:
             found = groups.get(failure.assertion_id)
             if found is None:
                 found = groups[failure.assertion_id] = Finding(
-                    failure.assertion_id, failure.kind, failure.description, failure.source, [], [], failure)
+                    failure.assertion_id, failure.kind, failure.description, failure.source, [], [], failure
+                )
             where = failure.endpoint or failure.url or ""
             if where and where not in found.endpoints:
                 found.endpoints.append(where)
@@ -109,9 +110,15 @@ def render_html(report: RunReport) -> str:
 
     template = _environment().get_template("report.html.j2")
     return template.render(
-        report=report, counts=report.counts, failed=[view(r) for r in failed], flaky=[view(r) for r in flaky],
-        skipped=skipped, results=report.results, findings=group_findings(report),
-        shown_per_test=SHOWN_PER_TEST, open_cards=OPEN_CARDS,
+        report=report,
+        counts=report.counts,
+        failed=[view(r) for r in failed],
+        flaky=[view(r) for r in flaky],
+        skipped=skipped,
+        results=report.results,
+        findings=group_findings(report),
+        shown_per_test=SHOWN_PER_TEST,
+        open_cards=OPEN_CARDS,
     )
 
 

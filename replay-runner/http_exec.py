@@ -91,19 +91,30 @@ class HttpClient:
         authorized = any(k.lower() == "authorization" for k in headers)
         for hop in range(MAX_REDIRECTS + 1):
             started = time.perf_counter()
-            async with self.session.request(method, url, headers=headers, data=data, allow_redirects=False,
-                                            timeout=timeout) as resp:
+            async with self.session.request(
+                method, url, headers=headers, data=data, allow_redirects=False, timeout=timeout
+            ) as resp:
                 raw = await resp.read()
                 elapsed = (time.perf_counter() - started) * 1000.0
                 resp_headers = _lower_headers(resp.headers)
                 status = resp.status
             body, is_json = parse_body(raw, resp_headers.get("content-type", ""))
             endpoint = step.endpoint if hop == 0 else self.env.routes.match(method, url)
-            observations.append(Observation(
-                method=method, url=url, endpoint=endpoint, status=status, headers=resp_headers, body=body,
-                duration_ms=elapsed, step_id=step.id, is_json=is_json,
-                key=f"{self.key_prefix}{step.id}#{hop}", authorized=authorized,
-            ))
+            observations.append(
+                Observation(
+                    method=method,
+                    url=url,
+                    endpoint=endpoint,
+                    status=status,
+                    headers=resp_headers,
+                    body=body,
+                    duration_ms=elapsed,
+                    step_id=step.id,
+                    is_json=is_json,
+                    key=f"{self.key_prefix}{step.id}#{hop}",
+                    authorized=authorized,
+                )
+            )
             location = resp_headers.get("location")
             hop_to = redirect(method, url, status, location, headers=headers, data=data) if follow else None
             if hop_to is None:
@@ -114,57 +125,109 @@ class HttpClient:
     def cookies(self) -> dict[str, str]:
         return {c.key: c.value for c in self.session.cookie_jar}
 
-    async def run_step(self, step: HttpStep, variables: dict[str, Any], out: Execution, *, status_only: bool,
-                       label: str | None = None) -> bool:
+    async def run_step(
+        self, step: HttpStep, variables: dict[str, Any], out: Execution, *, status_only: bool, label: str | None = None
+    ) -> bool:
         """Run one step into `out`; False when the test cannot go on (no response, missing variable)."""
         step_id = label or step.id
         try:
             exchanges = await self.send(step, variables)
         except MissingVariable as exc:
-            out.failures.append(Failure(source="execution", assertion_id="exec:variable", kind="correlation",
-                                        description=f"cannot build the request: {exc}", expected=exc.name,
-                                        actual="<never extracted>", step_id=step_id, endpoint=step.endpoint))
+            out.failures.append(
+                Failure(
+                    source="execution",
+                    assertion_id="exec:variable",
+                    kind="correlation",
+                    description=f"cannot build the request: {exc}",
+                    expected=exc.name,
+                    actual="<never extracted>",
+                    step_id=step_id,
+                    endpoint=step.endpoint,
+                )
+            )
             out.steps.append(StepRecord(step_id=step_id, kind="http", endpoint=step.endpoint, error=str(exc)))
             return False
         except ForeignOrigin as exc:
-            out.failures.append(Failure(source="execution", assertion_id="exec:foreign-origin", kind="safety",
-                                        description=str(exc), expected=origin_of(self.target),
-                                        actual=origin_of(exc.url), step_id=step_id, endpoint=step.endpoint))
+            out.failures.append(
+                Failure(
+                    source="execution",
+                    assertion_id="exec:foreign-origin",
+                    kind="safety",
+                    description=str(exc),
+                    expected=origin_of(self.target),
+                    actual=origin_of(exc.url),
+                    step_id=step_id,
+                    endpoint=step.endpoint,
+                )
+            )
             out.steps.append(StepRecord(step_id=step_id, kind="http", endpoint=step.endpoint, error=str(exc)))
             return False
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             timed_out = isinstance(exc, TimeoutError | asyncio.TimeoutError)
             what = f"no response within {step.timeout_s:g} s" if timed_out else f"request failed: {exc!r}"[:300]
             kind = "timeout" if timed_out else "connection"
-            out.failures.append(Failure(source="execution", assertion_id=f"exec:{kind}", kind=kind,
-                                        description=what, expected="a response", actual=what,
-                                        step_id=step_id, endpoint=step.endpoint))
-            out.steps.append(StepRecord(step_id=step_id, kind="http", endpoint=step.endpoint, error=what,
-                                        duration_ms=step.timeout_s * 1000.0 if timed_out else 0.0))
+            out.failures.append(
+                Failure(
+                    source="execution",
+                    assertion_id=f"exec:{kind}",
+                    kind=kind,
+                    description=what,
+                    expected="a response",
+                    actual=what,
+                    step_id=step_id,
+                    endpoint=step.endpoint,
+                )
+            )
+            out.steps.append(
+                StepRecord(
+                    step_id=step_id,
+                    kind="http",
+                    endpoint=step.endpoint,
+                    error=what,
+                    duration_ms=step.timeout_s * 1000.0 if timed_out else 0.0,
+                )
+            )
             return False
         final = exchanges[-1]
         if label:
             for obs in exchanges:
                 obs.step_id = label
         out.observations.extend(exchanges)
-        out.steps.append(StepRecord(step_id=step_id, kind="http", endpoint=step.endpoint, status=final.status,
-                                    duration_ms=sum(o.duration_ms for o in exchanges)))
+        out.steps.append(
+            StepRecord(
+                step_id=step_id,
+                kind="http",
+                endpoint=step.endpoint,
+                status=final.status,
+                duration_ms=sum(o.duration_ms for o in exchanges),
+            )
+        )
         out.failures.extend(check_expectation(step.expect, final, status_only=status_only))
         cookies = self.cookies() if any(e.source == "cookie" for e in step.extract) else {}
         for ex in step.extract:
             value = extract(ex, final, cookies)
             if value is MISSING:
-                out.failures.append(Failure(
-                    source="execution", assertion_id=f"exec:extract:{ex.var}", kind="extract",
-                    description=f"recorded extraction of {ex.var} ({ex.source} {ex.path}) found nothing",
-                    expected=ex.recorded if ex.recorded is not None else "a value", actual="<missing>",
-                    step_id=step_id, endpoint=step.endpoint, field=ex.path or None, url=final.url))
+                out.failures.append(
+                    Failure(
+                        source="execution",
+                        assertion_id=f"exec:extract:{ex.var}",
+                        kind="extract",
+                        description=f"recorded extraction of {ex.var} ({ex.source} {ex.path}) found nothing",
+                        expected=ex.recorded if ex.recorded is not None else "a value",
+                        actual="<missing>",
+                        step_id=step_id,
+                        endpoint=step.endpoint,
+                        field=ex.path or None,
+                        url=final.url,
+                    )
+                )
             else:
                 variables[ex.var] = value
         return True
 
-    async def login(self, profile_name: str | None, variables: dict[str, Any], out: Execution,
-                    status_only: bool) -> bool:
+    async def login(
+        self, profile_name: str | None, variables: dict[str, Any], out: Execution, status_only: bool
+    ) -> bool:
         """Apply the test's auth profile: fixed headers, or login steps whose extractions fill them."""
         if profile_name is None:
             return True
@@ -182,22 +245,39 @@ class HttpClient:
             if step.expect.status is not None and status is not None and status // 100 != step.expect.status // 100:
                 # refused credentials: say so once, by name, instead of a cascade of missing values
                 label = f"login:{step.id}"
-                out.failures = [f for f in out.failures
-                                if not (f.step_id == label and f.assertion_id.startswith("exec:extract:"))]  # fmt: skip
-                out.failures.append(Failure(
-                    source="execution", assertion_id="exec:login", kind="login",
-                    description=f"auth profile {profile_name}: login {step.endpoint} answered {status} "
-                                f"(recorded {step.expect.status}); check its credentials ({_sources(profile)})",
-                    expected=step.expect.status, actual=status, step_id=label, endpoint=step.endpoint,
-                ))  # fmt: skip
+                out.failures = [
+                    f for f in out.failures if not (f.step_id == label and f.assertion_id.startswith("exec:extract:"))
+                ]
+                out.failures.append(
+                    Failure(
+                        source="execution",
+                        assertion_id="exec:login",
+                        kind="login",
+                        description=f"auth profile {profile_name}: login {step.endpoint} answered {status} "
+                        f"(recorded {step.expect.status}); check its credentials ({_sources(profile)})",
+                        expected=step.expect.status,
+                        actual=status,
+                        step_id=label,
+                        endpoint=step.endpoint,
+                    )
+                )
                 return False
         try:
-            self.auth_headers = {name: render(resolve_value(ref, environ), variables)
-                                 for name, ref in profile.headers.items()}
+            self.auth_headers = {
+                name: render(resolve_value(ref, environ), variables) for name, ref in profile.headers.items()
+            }
         except MissingVariable as exc:
-            out.failures.append(Failure(source="execution", assertion_id="exec:variable", kind="correlation",
-                                        description=f"auth profile {profile_name}: {exc}", expected=exc.name,
-                                        actual="<never extracted>", step_id=f"login:{profile_name}"))
+            out.failures.append(
+                Failure(
+                    source="execution",
+                    assertion_id="exec:variable",
+                    kind="correlation",
+                    description=f"auth profile {profile_name}: {exc}",
+                    expected=exc.name,
+                    actual="<never extracted>",
+                    step_id=f"login:{profile_name}",
+                )
+            )
             return False
         return True
 
@@ -209,8 +289,9 @@ def _sources(profile: AuthProfile) -> str:
     return ", ".join(n for n in names if n) or "fixed values"
 
 
-async def run_http_test(test: TestCase, env: SuiteEnv, session: aiohttp.ClientSession, target: str,
-                        key_prefix: str = "") -> Execution:
+async def run_http_test(
+    test: TestCase, env: SuiteEnv, session: aiohttp.ClientSession, target: str, key_prefix: str = ""
+) -> Execution:
     """One attempt of an HTTP test: its steps in session order, stopping at the first step that
     got no response (what follows would only report the same cause again)."""
     client = HttpClient(env, session, target, key_prefix)
@@ -222,8 +303,15 @@ async def run_http_test(test: TestCase, env: SuiteEnv, session: aiohttp.ClientSe
         return out
     for step in test.steps:
         if not isinstance(step, HttpStep):
-            out.failures.append(Failure(source="execution", assertion_id="exec:step-kind", kind="unsupported",
-                                        description="a browser step in an HTTP test", step_id=step.id))
+            out.failures.append(
+                Failure(
+                    source="execution",
+                    assertion_id="exec:step-kind",
+                    kind="unsupported",
+                    description="a browser step in an HTTP test",
+                    step_id=step.id,
+                )
+            )
             out.aborted = True
             return out
         if not await client.run_step(step, variables, out, status_only=status_only):

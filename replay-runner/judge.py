@@ -60,7 +60,10 @@ def dedupe(failures: list[Failure]) -> list[Failure]:
 
 
 def against_baseline(
-    target_failures: list[Failure], target: Execution, base1: Execution, base1_failures: list[Failure],
+    target_failures: list[Failure],
+    target: Execution,
+    base1: Execution,
+    base1_failures: list[Failure],
     base2: Execution,
 ) -> list[Failure]:
     """A finding the baseline shares is not a regression of the target; then add the field

@@ -74,14 +74,23 @@ def diff_exchange(target: Observation, base1: Observation, base2: Observation) -
         if field in reported or any(field.startswith(r + "/") for r in reported):
             continue
         reported.add(field)
-        what = (f"the page's {field}" if target.method == PAGE_METHOD else field.removeprefix("body:"))
+        what = f"the page's {field}" if target.method == PAGE_METHOD else field.removeprefix("body:")
         said = "showed" if target.method == PAGE_METHOD else "answered"
-        failures.append(Failure(
-            source="diff", assertion_id=f"diff:{field}", kind="diff",
-            description=f"{what} differs from the baseline, which {said} the same twice",
-            expected=_shown(expected), actual=_shown(tv), baseline=_shown(v1), step_id=target.step_id,
-            endpoint=target.endpoint, field=field.removeprefix("body:"), url=target.url,
-        ))
+        failures.append(
+            Failure(
+                source="diff",
+                assertion_id=f"diff:{field}",
+                kind="diff",
+                description=f"{what} differs from the baseline, which {said} the same twice",
+                expected=_shown(expected),
+                actual=_shown(tv),
+                baseline=_shown(v1),
+                step_id=target.step_id,
+                endpoint=target.endpoint,
+                field=field.removeprefix("body:"),
+                url=target.url,
+            )
+        )
         if name == "status":
             break  # another status: the body differences follow from it
     return failures[:MAX_DIFFS_PER_EXCHANGE]

@@ -29,7 +29,7 @@ class Shard:
 
 
 def parse_shard(text: str) -> Shard:
-    """"I/N" with 0 ≤ I < N (an indexed Job's completion index is 0-based)."""
+    """ "I/N" with 0 ≤ I < N (an indexed Job's completion index is 0-based)."""
     index_s, sep, count_s = text.strip().partition("/")
     if not sep or not index_s.strip().isdigit() or not count_s.strip().isdigit():
         raise OptionError(f"--shard must look like I/N (e.g. 0/4), got {text!r}")

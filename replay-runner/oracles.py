@@ -27,18 +27,36 @@ from trodden.replay.results import Failure
 
 def check_expectation(expect: Expectation, obs: Observation, *, status_only: bool = False) -> list[Failure]:
     return [
-        Failure(source="expectation", assertion_id=u.id, kind=u.kind, description=u.description,
-                expected=u.expected, actual=show_value(u.actual), field=u.field, step_id=obs.step_id,
-                endpoint=obs.endpoint, url=obs.url)
+        Failure(
+            source="expectation",
+            assertion_id=u.id,
+            kind=u.kind,
+            description=u.description,
+            expected=u.expected,
+            actual=show_value(u.actual),
+            field=u.field,
+            step_id=obs.step_id,
+            endpoint=obs.endpoint,
+            url=obs.url,
+        )
         for u in unmet_expectations(expect, obs, status_only=status_only)
-    ]  # fmt: skip
+    ]
 
 
 def failure(a: AssertionBase, v: Violation) -> Failure:
     obs = v.observation
-    return Failure(source="assertion", assertion_id=a.id, kind=a.kind, description=a.describe(),
-                   expected=v.expected, actual=show_value(v.actual), step_id=obs.step_id, endpoint=obs.endpoint,
-                   field=v.field if v.field is not None else a.field, url=obs.url)  # fmt: skip
+    return Failure(
+        source="assertion",
+        assertion_id=a.id,
+        kind=a.kind,
+        description=a.describe(),
+        expected=v.expected,
+        actual=show_value(v.actual),
+        step_id=obs.step_id,
+        endpoint=obs.endpoint,
+        field=v.field if v.field is not None else a.field,
+        url=obs.url,
+    )
 
 
 def check_assertion(a: ExchangeAssertion, obs: Observation, ctx: JudgeContext) -> list[Failure]:

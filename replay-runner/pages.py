@@ -129,8 +129,14 @@ class PageReader:
                 # the action, on the page's clock: now minus the time since it happened
                 action_epoch = float(raw["now"]) - (time.monotonic() - acted_at) * 1000.0
                 duration = max(0.0, float(raw.get("changed") or 0.0) - action_epoch)
-        return PageCapture(url=page.url, outline=raw.get("page") or {}, document_loaded=loaded, arrived=arrived,
-                           status=status, duration_ms=duration)  # fmt: skip
+        return PageCapture(
+            url=page.url,
+            outline=raw.get("page") or {},
+            document_loaded=loaded,
+            arrived=arrived,
+            status=status,
+            duration_ms=duration,
+        )
 
 
 def page_endpoint(url: str) -> str:

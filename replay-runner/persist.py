@@ -20,7 +20,13 @@ async def start_run(store: Store, report: RunReport, shard_count: int) -> int:
     run_id = await store.pool.fetchval(
         "INSERT INTO replay_runs (suite, revision, target, baseline, shard, run_name, shard_count, report)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-        report.suite, report.revision, report.target, report.baseline, report.shard, report.run_name, shard_count,
+        report.suite,
+        report.revision,
+        report.target,
+        report.baseline,
+        report.shard,
+        report.run_name,
+        shard_count,
         report.report_dir,
     )
     return int(run_id)
@@ -29,9 +35,21 @@ async def start_run(store: Store, report: RunReport, shard_count: int) -> int:
 async def finish_run(store: Store, report: RunReport) -> None:
     assert report.run_id is not None
     rows = [
-        (report.run_id, r.test_id, r.outcome, r.attempts, r.duration_ms, r.flaky_cause,
-         [f.model_dump(mode="json") for f in r.failures], r.name, r.type, r.session_id, r.reason,
-         [s.model_dump(mode="json") for s in r.steps], r.endpoints)
+        (
+            report.run_id,
+            r.test_id,
+            r.outcome,
+            r.attempts,
+            r.duration_ms,
+            r.flaky_cause,
+            [f.model_dump(mode="json") for f in r.failures],
+            r.name,
+            r.type,
+            r.session_id,
+            r.reason,
+            [s.model_dump(mode="json") for s in r.steps],
+            r.endpoints,
+        )
         for r in report.results
     ]
     status = "failed" if report.has_regressions else "passed"
@@ -44,7 +62,10 @@ async def finish_run(store: Store, report: RunReport) -> None:
         )
         await conn.execute(
             "UPDATE replay_runs SET finished_at = now(), status = $2, summary = $3, report = $4 WHERE id = $1",
-            report.run_id, status, report.counts.model_dump(), report.report_dir,
+            report.run_id,
+            status,
+            report.counts.model_dump(),
+            report.report_dir,
         )
 
 
@@ -85,7 +106,11 @@ async def summarize_run(store: Store, run_name: str) -> RunSummary:
         return summary
     first = runs[0]
     summary.suite, summary.revision, summary.target, summary.baseline = (
-        first["suite"], first["revision"], first["target"], first["baseline"])  # fmt: skip
+        first["suite"],
+        first["revision"],
+        first["target"],
+        first["baseline"],
+    )
     shards = summary.shards
     shards.expected = max(r["shard_count"] for r in runs)
     shards.finished = sum(1 for r in runs if r["status"] in ("passed", "failed"))
@@ -115,17 +140,27 @@ async def summarize_run(store: Store, run_name: str) -> RunSummary:
                 if len(summary.regressions) < TOP_REGRESSIONS:
                     summary.regressions.append(_regression_entry(row, failure))
             if not failures and len(summary.regressions) < TOP_REGRESSIONS:
-                summary.regressions.append(RegressionSummary(
-                    test=row["test_id"], test_name=row["name"], session_id=row["session_id"],
-                    assertion=AssertionRef(id="exec:error", kind="error", description=_clip(row["reason"])),
-                    actual=_clip(row["reason"]),
-                ))  # fmt: skip
+                summary.regressions.append(
+                    RegressionSummary(
+                        test=row["test_id"],
+                        test_name=row["name"],
+                        session_id=row["session_id"],
+                        assertion=AssertionRef(id="exec:error", kind="error", description=_clip(row["reason"])),
+                        actual=_clip(row["reason"]),
+                    )
+                )
         elif row["outcome"] == "flaky":
             routes = sorted({r for r in (_route_of(f) for f in failures) if r})
             flaky_routes.update(routes)
             if len(summary.flaky) < TOP_FLAKY:
-                summary.flaky.append(FlakySummary(test=row["test_id"], test_name=row["name"],
-                                                  cause=row["flaky_cause"] or "unknown", endpoints=routes))  # fmt: skip
+                summary.flaky.append(
+                    FlakySummary(
+                        test=row["test_id"],
+                        test_name=row["name"],
+                        cause=row["flaky_cause"] or "unknown",
+                        endpoints=routes,
+                    )
+                )
     summary.regressed_endpoints = sorted(regressed)
     summary.flaky_endpoints = sorted(flaky_routes)
     if shards.finished + shards.errored < shards.expected or shards.running:

@@ -18,8 +18,12 @@ def regression_entry(result: TestResult, failure: Failure) -> dict[str, Any]:
         "session_id": result.session_id,
         "step": failure.step_id,
         "endpoint": failure.endpoint,
-        "assertion": {"id": failure.assertion_id, "kind": failure.kind, "description": failure.description,
-                      "source": failure.source},
+        "assertion": {
+            "id": failure.assertion_id,
+            "kind": failure.kind,
+            "description": failure.description,
+            "source": failure.source,
+        },
         "field": failure.field,
         "expected": failure.expected,
         "actual": failure.actual,
@@ -32,29 +36,60 @@ def regression_entry(result: TestResult, failure: Failure) -> dict[str, Any]:
 
 def json_report(report: RunReport) -> dict[str, Any]:
     """The `--json` document (shape in docs/replay.md)."""
-    regressions = [regression_entry(r, f) for r in report.results if r.outcome in ("failed", "error")
-                   for f in r.failures]
+    regressions = [
+        regression_entry(r, f) for r in report.results if r.outcome in ("failed", "error") for f in r.failures
+    ]
     regressions += [
-        {"test": r.test_id, "test_name": r.name, "session_id": r.session_id, "step": None, "endpoint": None,
-         "assertion": {"id": "exec:error", "kind": "error", "description": r.reason or "error", "source": "execution"},
-         "field": None, "expected": None, "actual": r.reason, "baseline": None, "url": None, "screenshot": None,
-         "console_errors": []}
-        for r in report.results if r.outcome == "error" and not r.failures
+        {
+            "test": r.test_id,
+            "test_name": r.name,
+            "session_id": r.session_id,
+            "step": None,
+            "endpoint": None,
+            "assertion": {
+                "id": "exec:error",
+                "kind": "error",
+                "description": r.reason or "error",
+                "source": "execution",
+            },
+            "field": None,
+            "expected": None,
+            "actual": r.reason,
+            "baseline": None,
+            "url": None,
+            "screenshot": None,
+            "console_errors": [],
+        }
+        for r in report.results
+        if r.outcome == "error" and not r.failures
     ]
     return {
         "run": {
-            "id": report.run_id, "name": report.run_name, "suite": report.suite, "revision": report.revision,
-            "target": report.target, "baseline": report.baseline, "shard": report.shard,
-            "started_at": report.started_at, "finished_at": report.finished_at, "report_dir": report.report_dir,
+            "id": report.run_id,
+            "name": report.run_name,
+            "suite": report.suite,
+            "revision": report.revision,
+            "target": report.target,
+            "baseline": report.baseline,
+            "shard": report.shard,
+            "started_at": report.started_at,
+            "finished_at": report.finished_at,
+            "report_dir": report.report_dir,
         },
         "outcome": "failed" if report.has_regressions else "passed",
         "counts": report.counts.model_dump(),
         "regressions": regressions,
         "flaky": [
-            {"test": r.test_id, "test_name": r.name, "cause": r.flaky_cause, "attempts": r.attempts,
-             "endpoints": sorted({f.endpoint for f in r.failures if f.endpoint}),
-             "failures": [regression_entry(r, f) for f in r.failures]}
-            for r in report.results if r.outcome == "flaky"
+            {
+                "test": r.test_id,
+                "test_name": r.name,
+                "cause": r.flaky_cause,
+                "attempts": r.attempts,
+                "endpoints": sorted({f.endpoint for f in r.failures if f.endpoint}),
+                "failures": [regression_entry(r, f) for f in r.failures],
+            }
+            for r in report.results
+            if r.outcome == "flaky"
         ],
         "skipped": [{"test": r.test_id, "reason": r.reason} for r in report.results if r.outcome == "skipped"],
         "tests": [r.model_dump(mode="json") for r in report.results],
@@ -92,18 +127,42 @@ def failure_text(failure: Failure) -> str:
 def junit_xml(report: RunReport) -> bytes:
     counts = report.counts
     seconds = sum(r.duration_ms for r in report.results) / 1000.0
-    root = ET.Element("testsuites", name="trodden", tests=str(counts.total), failures=str(counts.failed),
-                      errors=str(counts.error), skipped=str(counts.skipped), time=f"{seconds:.3f}")
-    suite = ET.SubElement(root, "testsuite", name=f"{report.suite}@{report.revision}", tests=str(counts.total),
-                          failures=str(counts.failed), errors=str(counts.error), skipped=str(counts.skipped),
-                          time=f"{seconds:.3f}", timestamp=report.started_at)
+    root = ET.Element(
+        "testsuites",
+        name="trodden",
+        tests=str(counts.total),
+        failures=str(counts.failed),
+        errors=str(counts.error),
+        skipped=str(counts.skipped),
+        time=f"{seconds:.3f}",
+    )
+    suite = ET.SubElement(
+        root,
+        "testsuite",
+        name=f"{report.suite}@{report.revision}",
+        tests=str(counts.total),
+        failures=str(counts.failed),
+        errors=str(counts.error),
+        skipped=str(counts.skipped),
+        time=f"{seconds:.3f}",
+        timestamp=report.started_at,
+    )
     props = ET.SubElement(suite, "properties")
-    for name, value in (("target", report.target), ("baseline", report.baseline or ""), ("shard", report.shard),
-                        ("run_name", report.run_name or "")):
+    for name, value in (
+        ("target", report.target),
+        ("baseline", report.baseline or ""),
+        ("shard", report.shard),
+        ("run_name", report.run_name or ""),
+    ):
         ET.SubElement(props, "property", name=name, value=value)
     for result in report.results:
-        case = ET.SubElement(suite, "testcase", classname=f"{report.suite}.{result.type}",
-                             name=f"{result.test_id} {result.name}".strip(), time=f"{result.duration_ms / 1000.0:.3f}")
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname=f"{report.suite}.{result.type}",
+            name=f"{result.test_id} {result.name}".strip(),
+            time=f"{result.duration_ms / 1000.0:.3f}",
+        )
         case_props = ET.SubElement(case, "properties")
         ET.SubElement(case_props, "property", name="session_id", value=result.session_id)
         if result.outcome == "failed":
@@ -119,8 +178,10 @@ def junit_xml(report: RunReport) -> bytes:
         elif result.outcome == "flaky":
             ET.SubElement(case_props, "property", name="flaky", value=result.flaky_cause or "unknown")
             out = ET.SubElement(case, "system-out")
-            out.text = (f"flaky: passed after {result.attempts} attempts (likely cause: {result.flaky_cause})\n\n"
-                        + "\n\n".join(failure_text(f) for f in result.failures))
+            out.text = (
+                f"flaky: passed after {result.attempts} attempts (likely cause: {result.flaky_cause})\n\n"
+                + "\n\n".join(failure_text(f) for f in result.failures)
+            )
     ET.indent(root)
     data: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     return data

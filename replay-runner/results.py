@@ -12,8 +12,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Outcome = Literal["passed", "failed", "flaky", "skipped", "error"]
-FlakyCause = Literal["timing", "missing_state", "unstable_selector", "transient_error", "nondeterministic_data",
-                     "unknown"]
+FlakyCause = Literal[
+    "timing", "missing_state", "unstable_selector", "transient_error", "nondeterministic_data", "unknown"
+]
 FailureSource = Literal["expectation", "assertion", "diff", "execution"]
 
 

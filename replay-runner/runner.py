@@ -55,7 +55,8 @@ def check_url(url: str, flag: str) -> str:
 def select_tests(suite: Suite, options: ReplayOptions) -> list[TestCase]:
     """This shard's tests, in suite order."""
     return [
-        t for t in suite.tests
+        t
+        for t in suite.tests
         if options.shard.owns(t.id)
         and (options.only is None or t.type == options.only)
         and (options.test_ids is None or t.id in options.test_ids)
@@ -87,10 +88,13 @@ class _Engine:
         return exe
 
     def context(self, test: TestCase) -> JudgeContext:
-        return JudgeContext(auth_profile=test.auth_profile, latency_factor=self.options.latency_factor,
-                            latency_slack_ms=self.options.latency_slack_ms,
-                            browser_latency_slack_ms=self.options.browser_latency_slack_ms,
-                            status_only=self.options.status_only)
+        return JudgeContext(
+            auth_profile=test.auth_profile,
+            latency_factor=self.options.latency_factor,
+            latency_slack_ms=self.options.latency_slack_ms,
+            browser_latency_slack_ms=self.options.browser_latency_slack_ms,
+            status_only=self.options.status_only,
+        )
 
     async def run_test(self, test: TestCase) -> TestResult:
         base = {"test_id": test.id, "name": test.name, "type": test.type, "session_id": test.session_id}
@@ -104,14 +108,23 @@ class _Engine:
                 attempts = await self._attempts(test)
             except AuthError as exc:
                 # Missing credentials say nothing about the target: the test is not run, loudly.
-                log.warning("test skipped: credentials missing", test=test.id, profile=test.auth_profile,
-                            reason=str(exc))
-                return TestResult(**base, outcome="skipped",
-                                  reason=f"auth profile {test.auth_profile}: {exc} (provide it to replay this test)")
+                log.warning(
+                    "test skipped: credentials missing", test=test.id, profile=test.auth_profile, reason=str(exc)
+                )
+                return TestResult(
+                    **base,
+                    outcome="skipped",
+                    reason=f"auth profile {test.auth_profile}: {exc} (provide it to replay this test)",
+                )
             except Exception as exc:  # a bug must cost one test, not the run
                 log.exception("test crashed", test=test.id)
-                return TestResult(**base, outcome="error", reason=f"internal error: {exc!r}"[:500], attempts=1,
-                                  duration_ms=(time.perf_counter() - started) * 1000.0)
+                return TestResult(
+                    **base,
+                    outcome="error",
+                    reason=f"internal error: {exc!r}"[:500],
+                    attempts=1,
+                    duration_ms=(time.perf_counter() - started) * 1000.0,
+                )
         outcome = outcome_of(attempts)
         last = attempts[-1]
         failing = [a for a in attempts if not a.ok]
@@ -121,9 +134,14 @@ class _Engine:
         for failure in failures:
             failure.test_id, failure.session_id = test.id, test.session_id
         return TestResult(
-            **base, outcome=outcome, attempts=len(attempts), duration_ms=sum(a.duration_ms for a in attempts),
-            flaky_cause=likely_cause(attempts) if outcome == "flaky" else None, failures=failures,
-            steps=last.steps, endpoints=last.endpoints,
+            **base,
+            outcome=outcome,
+            attempts=len(attempts),
+            duration_ms=sum(a.duration_ms for a in attempts),
+            flaky_cause=likely_cause(attempts) if outcome == "flaky" else None,
+            failures=failures,
+            steps=last.steps,
+            endpoints=last.endpoints,
         )
 
     async def _attempts(self, test: TestCase) -> list[Attempt]:
@@ -140,10 +158,14 @@ class _Engine:
                     b2 = await self.execute(test, self.options.baseline)
                     baseline = (b1, self.judge.judge(test, b1, ctx), b2)
                 failures = against_baseline(failures, exe, baseline[0], baseline[1], baseline[2])
-            attempts.append(Attempt(
-                failures=failures, steps=exe.steps, duration_ms=(time.perf_counter() - started) * 1000.0,
-                endpoints=[o.endpoint for o in exe.observations if o.endpoint],
-            ))
+            attempts.append(
+                Attempt(
+                    failures=failures,
+                    steps=exe.steps,
+                    duration_ms=(time.perf_counter() - started) * 1000.0,
+                    endpoints=[o.endpoint for o in exe.observations if o.endpoint],
+                )
+            )
             if not failures:
                 break
         return attempts
@@ -190,8 +212,9 @@ async def _run_tests(suite: Suite, target: str, options: ReplayOptions, tests: l
     loop = asyncio.get_running_loop()
     # spawn, not fork: the parent has a running event loop, a database pool and maybe Chromium.
     with ProcessPoolExecutor(workers - 1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        remote = [loop.run_in_executor(pool, run_group, suite, target, per_worker, [t.id for t in g])
-                  for g in groups[1:]]
+        remote = [
+            loop.run_in_executor(pool, run_group, suite, target, per_worker, [t.id for t in g]) for g in groups[1:]
+        ]
         results = await _Engine(suite, target, per_worker).run(local)
         for group_results in await asyncio.gather(*remote):
             results.extend(group_results)
@@ -206,8 +229,9 @@ def run_group(suite: Suite, target: str, options: ReplayOptions, test_ids: list[
     return asyncio.run(_Engine(suite, target, options).run(tests))
 
 
-async def replay_suite(store: Store | None, suite: Suite, target: str,
-                       options: ReplayOptions | None = None) -> RunReport:
+async def replay_suite(
+    store: Store | None, suite: Suite, target: str, options: ReplayOptions | None = None
+) -> RunReport:
     """Replay this shard of `suite` against `target`; results go to `store` when one is given.
     Raises `OptionError` for bad options (the CLI's exit code 2)."""
     options = options or ReplayOptions()
@@ -218,13 +242,27 @@ async def replay_suite(store: Store | None, suite: Suite, target: str,
     tests = select_tests(suite, options)
     if not suite.origin and not options.allow_unsafe_on_origin and any(unsafe_steps(t, suite) for t in tests):
         log.warning("suite has no recorded origin: unsafe steps cannot be kept off production", suite=suite.name)
-    report = RunReport(suite=suite.name, revision=suite.revision, target=target, baseline=options.baseline,
-                       shard=str(options.shard), run_name=options.run_name, started_at=now_iso(),
-                       report_dir=str(options.report_dir) if options.report_dir else None)
+    report = RunReport(
+        suite=suite.name,
+        revision=suite.revision,
+        target=target,
+        baseline=options.baseline,
+        shard=str(options.shard),
+        run_name=options.run_name,
+        started_at=now_iso(),
+        report_dir=str(options.report_dir) if options.report_dir else None,
+    )
     if store is not None:
         report.run_id = await persist.start_run(store, report, options.shard.count)
-    log.info("replay started", suite=suite.name, revision=suite.revision, target=target, tests=len(tests),
-             shard=str(options.shard), baseline=options.baseline)
+    log.info(
+        "replay started",
+        suite=suite.name,
+        revision=suite.revision,
+        target=target,
+        tests=len(tests),
+        shard=str(options.shard),
+        baseline=options.baseline,
+    )
     try:
         report.results = settle_latency(await _run_tests(suite, target, options, tests), options.latency_quorum)
     except BaseException:
@@ -235,6 +273,12 @@ async def replay_suite(store: Store | None, suite: Suite, target: str,
     if store is not None:
         await persist.finish_run(store, report)
     counts = report.counts
-    log.info("replay finished", passed=counts.passed, failed=counts.failed, flaky=counts.flaky,
-             skipped=counts.skipped, errors=counts.error)
+    log.info(
+        "replay finished",
+        passed=counts.passed,
+        failed=counts.failed,
+        flaky=counts.flaky,
+        skipped=counts.skipped,
+        errors=counts.error,
+    )
     return report

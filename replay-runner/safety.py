@@ -48,8 +48,10 @@ def skip_reason(test: TestCase, suite: Suite, urls: list[str], allow_unsafe_on_o
     """Why `test` must not run against any of `urls` (target, baseline), or None."""
     foreign = third_party_unsafe(test, suite)
     if foreign is not None:
-        return (f"unsafe step {foreign.id} ({foreign.request.method.upper()}) goes to the third party "
-                f"{origin_of(foreign.request.url)}: never replayed")
+        return (
+            f"unsafe step {foreign.id} ({foreign.request.method.upper()}) goes to the third party "
+            f"{origin_of(foreign.request.url)}: never replayed"
+        )
     if allow_unsafe_on_origin or not suite.origin:
         return None
     recorded = origin_of(suite.origin)

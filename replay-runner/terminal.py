@@ -24,13 +24,22 @@ def print_summary(report: RunReport, console: Console | None = None, max_rows: i
     # Off a terminal (CI logs) rich would wrap at 80 columns; a log line can be wider.
     console = console or Console(width=None if sys.stdout.isatty() else 160)
     c = report.counts
-    verdict = (Text(f"✗ {c.failed + c.error} test(s) regressed", style="bold red") if report.has_regressions
-               else Text("✓ no regressions", style="bold green"))
-    head = Text.assemble(verdict, f"   suite {report.suite}@{report.revision} → {report.target}",
-                         f"  (baseline {report.baseline})" if report.baseline else "", f"  shard {report.shard}")
+    verdict = (
+        Text(f"✗ {c.failed + c.error} test(s) regressed", style="bold red")
+        if report.has_regressions
+        else Text("✓ no regressions", style="bold green")
+    )
+    head = Text.assemble(
+        verdict,
+        f"   suite {report.suite}@{report.revision} → {report.target}",
+        f"  (baseline {report.baseline})" if report.baseline else "",
+        f"  shard {report.shard}",
+    )
     console.print(head)
-    console.print(f"  {c.total} tests: [green]{c.passed} passed[/], [red]{c.failed} failed[/], "
-                  f"[yellow]{c.flaky} flaky[/], {c.skipped} skipped, {c.error} errors")
+    console.print(
+        f"  {c.total} tests: [green]{c.passed} passed[/], [red]{c.failed} failed[/], "
+        f"[yellow]{c.flaky} flaky[/], {c.skipped} skipped, {c.error} errors"
+    )
     if report.has_regressions:
         table = Table(title="Regressions", show_lines=False, header_style="bold", expand=False)
         for column in ("test", "step", "assertion", "expected", "actual"):
@@ -45,9 +54,13 @@ def print_summary(report: RunReport, console: Console | None = None, max_rows: i
             for failure in result.failures:
                 if rows >= max_rows:
                     break
-                table.add_row(result.test_id, failure.step_id or "-",
-                              f"{failure.assertion_id}\n[dim]{_short(failure.description, 60)}[/]",
-                              _short(failure.expected, 40), _short(failure.actual, 40))
+                table.add_row(
+                    result.test_id,
+                    failure.step_id or "-",
+                    f"{failure.assertion_id}\n[dim]{_short(failure.description, 60)}[/]",
+                    _short(failure.expected, 40),
+                    _short(failure.actual, 40),
+                )
                 rows += 1
         console.print(table)
         if len(report.regressions) > rows:

@@ -24,16 +24,23 @@ from trodden.replay.results import Failure, TestResult
 def noisy_latency_endpoints(results: list[TestResult], quorum: float) -> set[str]:
     """Endpoints whose latency failures in HTTP tests fall short of `quorum` of their timed exchanges."""
     timed: Counter[str] = Counter(
-        s.endpoint for r in results if r.type == "http" for s in r.steps
+        s.endpoint
+        for r in results
+        if r.type == "http"
+        for s in r.steps
         if s.kind == "http" and s.endpoint and s.error is None
-    )  # fmt: skip
+    )
     timed.update(e for r in results if r.type == "browser" for e in r.endpoints if e.startswith(_PAGE))
     slow: Counter[str] = Counter()
     for r in results:
         if r.outcome == "failed" and r.type in _SETTLED:
             # one per slow step: a step's exchanges (redirect hops) share its timing
-            slow.update(endpoint for _step, endpoint in
-                        {(f.step_id, f.endpoint) for f in r.failures if _settled(f, r.type) and f.endpoint})
+            slow.update(
+                endpoint
+                for _step, endpoint in {
+                    (f.step_id, f.endpoint) for f in r.failures if _settled(f, r.type) and f.endpoint
+                }
+            )
     return {e for e, n in slow.items() if n < quorum * max(timed.get(e, 0), n)}
 
 

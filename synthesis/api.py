@@ -73,8 +73,12 @@ async def select_sessions(
             "suite": suite,
         }
         selection.id = await db.save_selection(store, source, selection, params, name)
-    log.info("selection made", source=source, selection_id=selection.id,
-             **selection.stats.model_dump(exclude={"strategies"}, exclude_none=True))  # fmt: skip
+    log.info(
+        "selection made",
+        source=source,
+        selection_id=selection.id,
+        **selection.stats.model_dump(exclude={"strategies"}, exclude_none=True),
+    )
     return selection
 
 
@@ -110,12 +114,26 @@ async def generate_suite(
             picked[session.session_id] = SelectedInput(session, reasons, sig)
     selected = [picked[sid] for sid, _, _ in items if sid in picked]
     known = known_pseudonyms(await store.source_key(source), options.known_values) if options.known_values else None
-    suite = build_suite(suite_name, source, selected, miner, options=options, selection_id=sel_id, known=known,
-                        login=logins.best(), visible=visible,
-                        assertions=miner.assertions() + pages.assertions())  # fmt: skip
+    suite = build_suite(
+        suite_name,
+        source,
+        selected,
+        miner,
+        options=options,
+        selection_id=sel_id,
+        known=known,
+        login=logins.best(),
+        visible=visible,
+        assertions=miner.assertions() + pages.assertions(),
+    )
     suite.stats.coverage = suite_coverage(journeys, [i.session.session_id for i in selected])
     if save:
         suite = await save_suite_revision(store, suite)
-    log.info("suite generated", suite=suite_name, revision=suite.revision, tests=len(suite.tests),
-             assertions=len(suite.assertions))  # fmt: skip
+    log.info(
+        "suite generated",
+        suite=suite_name,
+        revision=suite.revision,
+        tests=len(suite.tests),
+        assertions=len(suite.assertions),
+    )
     return suite

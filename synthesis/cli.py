@@ -51,33 +51,65 @@ def parse_since(since: str | None, window: str | None, now: datetime | None = No
 
 @click.command()
 @click.option("--source", required=True, help="The RumSource whose sessions to select from.")
-@click.option("--strategy", "strategies", multiple=True, metavar="SPEC",
-              help=f"{cli_syntax()} (event:* for every custom event); repeatable or comma separated. "
-                   f"Default: {','.join(DEFAULT_STRATEGIES)}.")  # fmt: skip
+@click.option(
+    "--strategy",
+    "strategies",
+    multiple=True,
+    metavar="SPEC",
+    help=f"{cli_syntax()} (event:* for every custom event); repeatable or comma separated. "
+    f"Default: {','.join(DEFAULT_STRATEGIES)}.",
+)
 @click.option("--suite", default=None, help="Suite whose coverage `novel` compares against.")
 @click.option("--since", default=None, help="Only sessions active since this ISO date-time.")
 @click.option("--window", default=None, help="Only sessions active in this trailing window (7d, 12h, ...).")
-@click.option("--max", "max_sessions", type=click.IntRange(min=1), default=50, show_default=True,
-              help="Budget: sessions to select.")
-@click.option("--similarity", type=click.FloatRange(0.0, 1.0, min_open=True), default=0.85, show_default=True,
-              help="Jaccard similarity at which journeys count as near-duplicates (1.0: exact only).")  # fmt: skip
-@click.option("--min-support", type=click.IntRange(min=1), default=2, show_default=True,
-              help="Sessions a journey needs before `rare` may pick it.")  # fmt: skip
+@click.option(
+    "--max",
+    "max_sessions",
+    type=click.IntRange(min=1),
+    default=50,
+    show_default=True,
+    help="Budget: sessions to select.",
+)
+@click.option(
+    "--similarity",
+    type=click.FloatRange(0.0, 1.0, min_open=True),
+    default=0.85,
+    show_default=True,
+    help="Jaccard similarity at which journeys count as near-duplicates (1.0: exact only).",
+)
+@click.option(
+    "--min-support",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Sessions a journey needs before `rare` may pick it.",
+)
 @click.option("--name", default=None, help="A name stored with the selection (the SessionSelector's).")
 @json_option
 @dsn_option
 def select(
-    *, source: str, strategies: tuple[str, ...], suite: str | None, since: str | None, window: str | None,
-    max_sessions: int, similarity: float, min_support: int, name: str | None, as_json: bool, dsn: str | None,
-) -> None:  # fmt: skip
+    *,
+    source: str,
+    strategies: tuple[str, ...],
+    suite: str | None,
+    since: str | None,
+    window: str | None,
+    max_sessions: int,
+    similarity: float,
+    min_support: int,
+    name: str | None,
+    as_json: bool,
+    dsn: str | None,
+) -> None:
     """Pick the sessions worth turning into tests, with the reasons for each."""
     try:
         parsed = parse_strategies(strategies or DEFAULT_STRATEGIES)
     except SelectionError as exc:
         raise InputError(str(exc)) from None
     start = parse_since(since, window)
-    options = SelectOptions(strategies=parsed, max_sessions=max_sessions, similarity=similarity,
-                            min_support=min_support)  # fmt: skip
+    options = SelectOptions(
+        strategies=parsed, max_sessions=max_sessions, similarity=similarity, min_support=min_support
+    )
     result = run(_select(dsn, source, options=options, since=start, suite=suite, name=name))
     if as_json:
         print_json(result.to_json())
@@ -85,8 +117,9 @@ def select(
         _print_selection(result)
 
 
-async def _select(dsn: str | None, source: str, *, options: Any, since: datetime | None, suite: str | None,
-                  name: str | None) -> Any:  # fmt: skip
+async def _select(
+    dsn: str | None, source: str, *, options: Any, since: datetime | None, suite: str | None, name: str | None
+) -> Any:
     async with open_store(dsn) as store:
         try:
             return await select_sessions(store, source, options, since=since, suite=suite, name=name)
@@ -118,8 +151,12 @@ def _param_type(field: FieldInfo) -> click.IntRange | click.FloatRange:
     """A click type with a pydantic field's bounds (exit 2 with the range when a value is outside)."""
     bounds = bounds_of_field(field)
     kind = click.IntRange if field.annotation is int else click.FloatRange
-    return kind(min=bounds.get("ge", bounds.get("gt")), max=bounds.get("le", bounds.get("lt")),
-                min_open="gt" in bounds, max_open="lt" in bounds)  # fmt: skip
+    return kind(
+        min=bounds.get("ge", bounds.get("gt")),
+        max=bounds.get("le", bounds.get("lt")),
+        min_open="gt" in bounds,
+        max_open="lt" in bounds,
+    )
 
 
 # `trodden generate`'s mining options: flag → `MiningOptions` field (default, bounds and help come from there)
@@ -143,8 +180,9 @@ def mining_options(func: F) -> F:
 
     for flag, name in reversed(MINING_FLAGS.items()):
         field = MiningOptions.model_fields[name]
-        command = click.option(flag, name, type=_param_type(field), default=field.default, show_default=True,
-                               help=field.description)(command)  # fmt: skip
+        command = click.option(
+            flag, name, type=_param_type(field), default=field.default, show_default=True, help=field.description
+        )(command)
     return command  # type: ignore[return-value]
 
 
@@ -155,27 +193,47 @@ def login_options(func: F) -> F:
     def command(**kwargs: Any) -> Any:
         try:
             login = LoginCredentials(
-                username=credential_source("--login-username", kwargs.pop("login_username_env"),
-                                           kwargs.pop("login_username_secret")),
-                password=credential_source("--login-password", kwargs.pop("login_password_env"),
-                                           kwargs.pop("login_password_secret")),
-            )  # fmt: skip
+                username=credential_source(
+                    "--login-username", kwargs.pop("login_username_env"), kwargs.pop("login_username_secret")
+                ),
+                password=credential_source(
+                    "--login-password", kwargs.pop("login_password_env"), kwargs.pop("login_password_secret")
+                ),
+            )
         except LoginSourceError as exc:
             raise InputError(str(exc)) from None
         return func(login=login, **kwargs)
 
     options = [
-        click.option("--login-username-env", default="TRODDEN_LOGIN_USERNAME", show_default=True, metavar="NAME",
-                     help="Env var replay reads the login username from (tests of sessions that started logged in "
-                          "log in with the login request learned from the source's sessions)."),
-        click.option("--login-password-env", default="TRODDEN_LOGIN_PASSWORD", show_default=True, metavar="NAME",
-                     help="Env var replay reads the login password from."),
-        click.option("--login-username-secret", default=None, metavar="SECRET/KEY",
-                     help="Take the login username from this Kubernetes Secret key instead (replay reads "
-                          "TRODDEN_SECRET_<SECRET>_<KEY>, which the operator mounts)."),
-        click.option("--login-password-secret", default=None, metavar="SECRET/KEY",
-                     help="Take the login password from this Kubernetes Secret key instead."),
-    ]  # fmt: skip
+        click.option(
+            "--login-username-env",
+            default="TRODDEN_LOGIN_USERNAME",
+            show_default=True,
+            metavar="NAME",
+            help="Env var replay reads the login username from (tests of sessions that started logged in "
+            "log in with the login request learned from the source's sessions).",
+        ),
+        click.option(
+            "--login-password-env",
+            default="TRODDEN_LOGIN_PASSWORD",
+            show_default=True,
+            metavar="NAME",
+            help="Env var replay reads the login password from.",
+        ),
+        click.option(
+            "--login-username-secret",
+            default=None,
+            metavar="SECRET/KEY",
+            help="Take the login username from this Kubernetes Secret key instead (replay reads "
+            "TRODDEN_SECRET_<SECRET>_<KEY>, which the operator mounts).",
+        ),
+        click.option(
+            "--login-password-secret",
+            default=None,
+            metavar="SECRET/KEY",
+            help="Take the login password from this Kubernetes Secret key instead.",
+        ),
+    ]
     for option in reversed(options):
         command = option(command)
     return command  # type: ignore[return-value]
@@ -186,28 +244,53 @@ def login_options(func: F) -> F:
 @click.option("--suite", "suite_name", required=True, help="Suite name; a new revision is stored.")
 @click.option("--selection", "selection_id", type=int, default=None, help="Selection id (default: the latest).")
 @mining_options
-@click.option("--known-value", "known_values", multiple=True, metavar="VALUE", envvar="TRODDEN_KNOWN_VALUES",
-              help="A test value the application accepts (test card token, test password); where a session "
-                   "carries its pseudonym, tests use the value. Repeatable; env TRODDEN_KNOWN_VALUES "
-                   "(space-separated).")  # fmt: skip
+@click.option(
+    "--known-value",
+    "known_values",
+    multiple=True,
+    metavar="VALUE",
+    envvar="TRODDEN_KNOWN_VALUES",
+    help="A test value the application accepts (test card token, test password); where a session "
+    "carries its pseudonym, tests use the value. Repeatable; env TRODDEN_KNOWN_VALUES "
+    "(space-separated).",
+)
 @login_options
-@click.option("--own-login-credentials", is_flag=True, default=False,
-              help="Sessions that log in themselves send the login credentials too, instead of their recorded "
-                   "(pseudonymised) ones. Leave off when sessions register the account they log in with.")  # fmt: skip
+@click.option(
+    "--own-login-credentials",
+    is_flag=True,
+    default=False,
+    help="Sessions that log in themselves send the login credentials too, instead of their recorded "
+    "(pseudonymised) ones. Leave off when sessions register the account they log in with.",
+)
 @click.option("--http/--no-http", default=True, show_default=True, help="Generate HTTP tests.")
 @click.option("--browser/--no-browser", default=True, show_default=True, help="Generate browser tests.")
 @json_option
 @dsn_option
 def generate(
-    *, source: str, suite_name: str, selection_id: int | None, mining: MiningOptions, login: LoginCredentials,
-    known_values: tuple[str, ...], own_login_credentials: bool, http: bool, browser: bool, as_json: bool,
+    *,
+    source: str,
+    suite_name: str,
+    selection_id: int | None,
+    mining: MiningOptions,
+    login: LoginCredentials,
+    known_values: tuple[str, ...],
+    own_login_credentials: bool,
+    http: bool,
+    browser: bool,
+    as_json: bool,
     dsn: str | None,
-) -> None:  # fmt: skip
+) -> None:
     """Turn selected sessions into a test suite with mined assertions (a new suite revision)."""
     if not (http or browser):
         raise InputError("--no-http and --no-browser together leave nothing to generate")
-    options = GenerateOptions(mining=mining, login=login, http=http, browser=browser, known_values=list(known_values),
-                              own_login_credentials=own_login_credentials)  # fmt: skip
+    options = GenerateOptions(
+        mining=mining,
+        login=login,
+        http=http,
+        browser=browser,
+        known_values=list(known_values),
+        own_login_credentials=own_login_credentials,
+    )
     suite = run(_generate(dsn, source, suite_name, selection_id, options))
     stats = suite.stats
     summary = {
@@ -225,9 +308,11 @@ def generate(
     if as_json:
         print_json(summary)
         return
-    click.echo(f"suite {suite.name} revision {suite.revision}: {summary['tests']} tests "
-               f"({summary['http_tests']} HTTP, {summary['browser_tests']} browser), {summary['assertions']} "
-               f"assertions mined from {summary['sessions_mined']:,} sessions")  # fmt: skip
+    click.echo(
+        f"suite {suite.name} revision {suite.revision}: {summary['tests']} tests "
+        f"({summary['http_tests']} HTTP, {summary['browser_tests']} browser), {summary['assertions']} "
+        f"assertions mined from {summary['sessions_mined']:,} sessions"
+    )
     for kind, count in (summary["assertions_by_kind"] or {}).items():
         click.echo(f"  {kind:<12} {count}")
     if summary["assertions_dropped"]:

@@ -89,33 +89,55 @@ class _SessionWriter:
 
     def _add(self, kind: str, **fields: Any) -> None:
         self.ts += round(self.rng.uniform(200, 3000))  # whole ms: what the store keeps exactly
-        self.events.append({"kind": kind, "session_id": self.sid, "seq": len(self.events), "ts": self.ts,
-                            "url": self.page, **fields})  # fmt: skip
+        self.events.append(
+            {"kind": kind, "session_id": self.sid, "seq": len(self.events), "ts": self.ts, "url": self.page, **fields}
+        )
 
     def view(self, path: str, title: str) -> None:
         self.page = ORIGIN + path
         self._add("page_view", title=title)
 
     def click(self, test_id: str | None, role: str, name: str) -> None:
-        target = {"test_id": test_id, "role": role, "name": name, "text": name, "tag": "button",
-                  "css": f"button.{name.lower().replace(' ', '-')}"}  # fmt: skip
+        target = {
+            "test_id": test_id,
+            "role": role,
+            "name": name,
+            "text": name,
+            "tag": "button",
+            "css": f"button.{name.lower().replace(' ', '-')}",
+        }
         self._add("click", target={k: v for k, v in target.items() if v is not None})
 
     def fill(self, test_id: str, value: str) -> None:
         self._add("input", target={"test_id": test_id, "role": "textbox", "name": test_id, "tag": "input"}, value=value)
 
     def request(
-        self, method: str, path: str, status: int, body: Any = None, *, request_body: Any = None,
-        duration: float | None = None, headers: dict[str, str] | None = None,
-    ) -> None:  # fmt: skip
+        self,
+        method: str,
+        path: str,
+        status: int,
+        body: Any = None,
+        *,
+        request_body: Any = None,
+        duration: float | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         req_headers = dict(self.headers)
         if request_body is not None:
             req_headers["content-type"] = "application/json"
         resp_headers = {"content-type": "application/json"} | (headers or {})
-        self._add("request", initiator="fetch", method=method, request_url=ORIGIN + path, status=status,
-                  duration_ms=duration if duration is not None else round(self.rng.lognormvariate(3.5, 0.4), 1),
-                  request_headers=req_headers, response_headers=resp_headers,
-                  request_body=request_body, response_body=body)  # fmt: skip
+        self._add(
+            "request",
+            initiator="fetch",
+            method=method,
+            request_url=ORIGIN + path,
+            status=status,
+            duration_ms=duration if duration is not None else round(self.rng.lognormvariate(3.5, 0.4), 1),
+            request_headers=req_headers,
+            response_headers=resp_headers,
+            request_body=request_body,
+            response_body=body,
+        )
 
     def custom(self, name: str, **props: Any) -> None:
         self._add("custom", name=name, properties=props)
@@ -125,8 +147,15 @@ class _SessionWriter:
 
 
 def _product(rng: random.Random, pid: int, ts: float) -> dict[str, Any]:
-    return {"id": pid, "name": f"Product {pid}", "slug": f"product-{pid}", "price": round(5 + (pid % 97) * 1.5, 2),
-            "currency": "EUR", "in_stock": pid % 11 != 0, "updated_at": _iso(ts - rng.uniform(0, 8.64e7))}  # fmt: skip
+    return {
+        "id": pid,
+        "name": f"Product {pid}",
+        "slug": f"product-{pid}",
+        "price": round(5 + (pid % 97) * 1.5, 2),
+        "currency": "EUR",
+        "in_stock": pid % 11 != 0,
+        "updated_at": _iso(ts - rng.uniform(0, 8.64e7)),
+    }
 
 
 def _shop_session(i: int, rng: random.Random) -> Session:
@@ -135,21 +164,37 @@ def _shop_session(i: int, rng: random.Random) -> Session:
     flow = rng.random()
     user = None
     w.view("/", "Shop")
-    w.request("GET", "/api/recommendations", 200, {
-        "items": [rng.randint(1, 500) for _ in range(3)], "variant": rng.choice(VARIANTS),
-        "score": rng.choice([0.5, 0.7, "high"]), "generated_at": "" if rng.random() < 0.1 else _iso(w.ts),
-        **({"promo": "SPRING"} if rng.random() < 0.5 else {}),
-    })  # fmt: skip
+    w.request(
+        "GET",
+        "/api/recommendations",
+        200,
+        {
+            "items": [rng.randint(1, 500) for _ in range(3)],
+            "variant": rng.choice(VARIANTS),
+            "score": rng.choice([0.5, 0.7, "high"]),
+            "generated_at": "" if rng.random() < 0.1 else _iso(w.ts),
+            **({"promo": "SPRING"} if rng.random() < 0.5 else {}),
+        },
+    )
     if rng.random() < 0.3:
         user = f"user{rng.randint(1, 300)}@example.com"
         w.click("login", "button", "Log in")
         w.fill("email", user)
         token = f"tok{rng.getrandbits(96):024x}"
-        w.request("POST", "/api/login", 200, {"token": token, "expires_at": _iso(w.ts + 3.6e6)},
-                  request_body={"email": user, "password": "***"})  # fmt: skip
+        w.request(
+            "POST",
+            "/api/login",
+            200,
+            {"token": token, "expires_at": _iso(w.ts + 3.6e6)},
+            request_body={"email": user, "password": "***"},
+        )
         w.headers["authorization"] = f"Bearer {token}"
-        w.request("GET", "/api/me", 200, {"email": user, "name": "A User",
-                                          "nickname": None if rng.random() < 0.33 else "nick"})  # fmt: skip
+        w.request(
+            "GET",
+            "/api/me",
+            200,
+            {"email": user, "name": "A User", "nickname": None if rng.random() < 0.33 else "nick"},
+        )
     if rng.random() < 0.5:
         cat = rng.choice(CATEGORIES)
         w.view(f"/category/{cat}", cat)
@@ -166,29 +211,53 @@ def _shop_session(i: int, rng: random.Random) -> Session:
         w.click(None, "link", f"Product {pid}")
         w.view(f"/products/product-{pid}", f"Product {pid}")
         slow = rng.random() < 0.02
-        w.request("GET", f"/api/products/{pid}", 200, _product(rng, pid, w.ts),
-                  duration=rng.uniform(900, 1500) if slow else None)  # fmt: skip
+        w.request(
+            "GET",
+            f"/api/products/{pid}",
+            200,
+            _product(rng, pid, w.ts),
+            duration=rng.uniform(900, 1500) if slow else None,
+        )
     if flow < 0.55:  # buyers
         w.click("add-to-cart", "button", "Add to cart")
         cart = _uuid(rng)
-        w.request("POST", "/api/cart", 201, {"cart_id": cart, "items": [], "created_at": _iso(w.ts)},
-                  headers={"location": f"/api/cart/{cart}"})  # fmt: skip
+        w.request(
+            "POST",
+            "/api/cart",
+            201,
+            {"cart_id": cart, "items": [], "created_at": _iso(w.ts)},
+            headers={"location": f"/api/cart/{cart}"},
+        )
         total = 0.0
         for pid in viewed[:2]:
             total += 5 + (pid % 97) * 1.5
-            w.request("POST", f"/api/cart/{cart}/items", 200, {"cart_id": cart, "total": round(total, 2)},
-                      request_body={"product_id": pid, "qty": 1})  # fmt: skip
+            w.request(
+                "POST",
+                f"/api/cart/{cart}/items",
+                200,
+                {"cart_id": cart, "total": round(total, 2)},
+                request_body={"product_id": pid, "qty": 1},
+            )
         if rng.random() < 0.01:
             w.custom("add_to_cart_failed", reason="stock")
         if rng.random() < 0.35:
             w.fill("coupon", "SAVE10")
             if rng.random() < 0.3:
-                w.request("POST", f"/api/cart/{cart}/coupon", 409,
-                          {"error": {"code": "coupon_expired", "message": "This code has expired"}},
-                          request_body={"code": "OLD5"})  # fmt: skip
+                w.request(
+                    "POST",
+                    f"/api/cart/{cart}/coupon",
+                    409,
+                    {"error": {"code": "coupon_expired", "message": "This code has expired"}},
+                    request_body={"code": "OLD5"},
+                )
             else:
-                w.request("POST", f"/api/cart/{cart}/coupon", 200, {"discount_pct": 10, "total": round(total * 0.9, 2)},
-                          request_body={"code": "SAVE10"})  # fmt: skip
+                w.request(
+                    "POST",
+                    f"/api/cart/{cart}/coupon",
+                    200,
+                    {"discount_pct": 10, "total": round(total * 0.9, 2)},
+                    request_body={"code": "SAVE10"},
+                )
         if rng.random() < 0.8:
             w.click("checkout", "link", "Checkout")
             w.view("/checkout", "Checkout")
@@ -196,9 +265,13 @@ def _shop_session(i: int, rng: random.Random) -> Session:
             if rng.random() < 0.005:
                 w.js_error("TypeError: cannot read properties of undefined (reading 'total')")
             order = _uuid(rng)
-            w.request("POST", "/api/checkout", 201,
-                      {"order_id": order, "status": rng.choice(["paid", "paid", "pending"]), "total": round(total, 2)},
-                      request_body={"cart_id": cart, "email": user or "guest@example.com"})  # fmt: skip
+            w.request(
+                "POST",
+                "/api/checkout",
+                201,
+                {"order_id": order, "status": rng.choice(["paid", "paid", "pending"]), "total": round(total, 2)},
+                request_body={"cart_id": cart, "email": user or "guest@example.com"},
+            )
             w.view(f"/orders/{order}", "Your order")
             w.request("GET", f"/api/orders/{order}", 200, {"order_id": order, "status": "paid", "items": len(viewed)})
     elif flow < 0.56:  # a rare flow: account deletion
@@ -206,9 +279,7 @@ def _shop_session(i: int, rng: random.Random) -> Session:
         w.view("/account", "Account")
         w.click(None, "button", "Delete account")
         w.request("DELETE", "/api/me", 204, None)
-    return Session.model_validate(
-        {"source": "shop", "session_id": sid, "user_id": user, "events": w.events}
-    )
+    return Session.model_validate({"source": "shop", "session_id": sid, "user_id": user, "events": w.events})
 
 
 def shop_sessions(n: int, seed: int = 7) -> Iterator[Session]:
@@ -230,8 +301,10 @@ def raw_step_sessions(n: int, seed: int = 11) -> Iterator[tuple[str, list[RawSte
     randint = rng.randint
     tail_routes = [f"/api/tool{k}" for k in range(40)]  # the long tail: rarely used features
     for i in range(n):
-        steps: list[RawStep] = [("page", "view", "/", 0, 0.0),
-                                ("http", "GET", "/api/recommendations", 200, 20 + 40 * rand())]  # fmt: skip
+        steps: list[RawStep] = [
+            ("page", "view", "/", 0, 0.0),
+            ("http", "GET", "/api/recommendations", 200, 20 + 40 * rand()),
+        ]
         if rand() < 0.3:
             steps.append(("ui", "click", "test_id=login", 0, 0.0))
             steps.append(("http", "POST", "/api/login", 401 if rand() < 0.05 else 200, 30 + 50 * rand()))
@@ -286,8 +359,19 @@ def event_rows(source: str, session: Session) -> list[tuple[Any, ...]]:
     for ev in session.events:
         doc = EVENT_ADAPTER.dump_python(ev, mode="json", exclude_none=True)
         data = {k: v for k, v in doc.items() if k not in _COLUMNS}
-        rows.append((source, ev.session_id, ev.seq, datetime.fromtimestamp(ev.ts / 1000, UTC), ev.kind, ev.url,
-                     doc.get("trace_id"), data, session.user_id))  # fmt: skip
+        rows.append(
+            (
+                source,
+                ev.session_id,
+                ev.seq,
+                datetime.fromtimestamp(ev.ts / 1000, UTC),
+                ev.kind,
+                ev.url,
+                doc.get("trace_id"),
+                data,
+                session.user_id,
+            )
+        )
     return rows
 
 

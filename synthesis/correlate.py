@@ -25,16 +25,42 @@ from trodden.models.events import NetworkRequest
 from trodden.models.suite import Extraction, HttpRequest
 from trodden.synthesis.routes import segment_param
 
-DROP_HEADERS = frozenset({
-    "cookie", "host", "content-length", "connection", "accept-encoding", "user-agent", "origin", "referer",
-    "traceparent", "tracestate", "baggage", "if-none-match", "if-modified-since", "pragma", "cache-control",
-})  # fmt: skip
+DROP_HEADERS = frozenset(
+    {
+        "cookie",
+        "host",
+        "content-length",
+        "connection",
+        "accept-encoding",
+        "user-agent",
+        "origin",
+        "referer",
+        "traceparent",
+        "tracestate",
+        "baggage",
+        "if-none-match",
+        "if-modified-since",
+        "pragma",
+        "cache-control",
+    }
+)
 AUTH_HEADERS = frozenset({"authorization", "x-api-key", "x-auth-token"})
 _ID_NAME = re.compile(r"(^|[_\-.])(id|uuid|guid|key|token|code|ref|number|nonce|csrf|secret)$|[a-z0-9]Id$", re.I)
-_VOLATILE_HEADERS = frozenset({
-    "date", "content-length", "content-type", "server", "vary", "connection", "keep-alive", "cache-control",
-    "expires", "last-modified", "transfer-encoding",
-})  # fmt: skip
+_VOLATILE_HEADERS = frozenset(
+    {
+        "date",
+        "content-length",
+        "content-type",
+        "server",
+        "vary",
+        "connection",
+        "keep-alive",
+        "cache-control",
+        "expires",
+        "last-modified",
+        "transfer-encoding",
+    }
+)
 
 
 def correlatable(name: str, value: Any) -> bool:
@@ -231,8 +257,11 @@ def correlate(requests: list[NetworkRequest], known: dict[str, str] | None = Non
             kind = "text"
         if body is not None:
             body = c.substitute_body(body)
-        out.append(CorrelatedRequest(HttpRequest(method=ev.method.upper(), url=url, headers=headers, body=body,
-                                                 body_kind=kind)))  # type: ignore[arg-type]  # fmt: skip
+        out.append(
+            CorrelatedRequest(
+                HttpRequest(method=ev.method.upper(), url=url, headers=headers, body=body, body_kind=kind)
+            )
+        )  # type: ignore[arg-type]
         c.offer_response(i, ev)
     for p in c.produced.values():
         if p.used:

@@ -81,9 +81,20 @@ async def iter_sessions(
     *,
     since: datetime | None = None,
     session_ids: Sequence[str] | None = None,
-    kinds: Sequence[str] = ("request", "page_view", "navigation", "click", "input", "change", "submit", "key",
-                            "scroll", "custom", "error"),
-) -> AsyncIterator[Session]:  # fmt: skip
+    kinds: Sequence[str] = (
+        "request",
+        "page_view",
+        "navigation",
+        "click",
+        "input",
+        "change",
+        "submit",
+        "key",
+        "scroll",
+        "custom",
+        "error",
+    ),
+) -> AsyncIterator[Session]:
     """Full sessions (events validated into the event model); events that fail validation are skipped."""
     where, args = _filters(source, since, session_ids)
     args.append(list(kinds))
@@ -99,8 +110,12 @@ async def iter_sessions(
             if current is None or row["session_id"] != current.session_id:
                 if current is not None:
                     yield current
-                current = Session(source=source, session_id=row["session_id"], user_id=row["user_id"],
-                                  attributes=row["attributes"] or {})  # fmt: skip
+                current = Session(
+                    source=source,
+                    session_id=row["session_id"],
+                    user_id=row["user_id"],
+                    attributes=row["attributes"] or {},
+                )
             try:
                 current.events.append(EVENT_ADAPTER.validate_python(_event_doc(row)))
             except ValidationError:
@@ -117,8 +132,11 @@ async def save_selection(
     async with store.pool.acquire() as conn, conn.transaction():
         sel_id: int = await conn.fetchval(
             "INSERT INTO selections (source, name, params, stats) VALUES ($1, $2, $3, $4) RETURNING id",
-            source, name, params, selection.stats.model_dump(exclude_none=True),
-        )  # fmt: skip
+            source,
+            name,
+            params,
+            selection.stats.model_dump(exclude_none=True),
+        )
         await conn.executemany(
             "INSERT INTO selection_items (selection_id, rank, session_id, signature, reasons)"
             " VALUES ($1, $2, $3, $4, $5)",

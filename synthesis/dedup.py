@@ -34,9 +34,7 @@ def jaccard(a: set[int], b: set[int]) -> float:
     return len(a & b) / len(a | b)
 
 
-def minhash_matrix(
-    shingle_sets: Sequence[set[int]], num_perm: int = 128, seed: int = 1
-) -> npt.NDArray[np.uint32]:
+def minhash_matrix(shingle_sets: Sequence[set[int]], num_perm: int = 128, seed: int = 1) -> npt.NDArray[np.uint32]:
     """[J, num_perm] MinHash values of each set, vectorised.
 
     Hash k of shingle x is multiply-shift hashing, ((a_k x + b_k) mod 2^64) >> 32 with odd a_k

@@ -119,9 +119,12 @@ def render_http_module(suite: Suite) -> str:
     ]
     profiles = {p.name: p.model_dump(mode="json", exclude_defaults=True) for p in suite.auth_profiles}
     if profiles:
-        out += ["# Auth profiles: credentials from env vars (or Secrets mounted as TRODDEN_SECRET_<NAME>_<KEY>);",
-                "# a test whose credentials are not set is skipped.",
-                f"AUTH_PROFILES = {_literal(profiles, 0)}", ""]  # fmt: skip
+        out += [
+            "# Auth profiles: credentials from env vars (or Secrets mounted as TRODDEN_SECRET_<NAME>_<KEY>);",
+            "# a test whose credentials are not set is skipped.",
+            f"AUTH_PROFILES = {_literal(profiles, 0)}",
+            "",
+        ]
     for test in suite.tests:
         if test.type != "http":
             continue
@@ -151,15 +154,20 @@ def render_browser_module(suite: Suite) -> str:
     ]
     profiles = {p.name: p.model_dump(mode="json", exclude_defaults=True) for p in suite.auth_profiles}
     if profiles:
-        out += ["# Auth profiles: what a test types into a login form, from env vars or Secrets.",
-                f"AUTH_PROFILES = {_literal(profiles, 0)}", ""]  # fmt: skip
+        out += [
+            "# Auth profiles: what a test types into a login form, from env vars or Secrets.",
+            f"AUTH_PROFILES = {_literal(profiles, 0)}",
+            "",
+        ]
     for test in suite.tests:
         if test.type != "browser":
             continue
         out += ["", f"def {_func_name(test)}(page, target):", _docstring(test)]
         profile = f", profile=AUTH_PROFILES[{test.auth_profile!r}]" if test.auth_profile in profiles else ""
-        out.append(f"    run = BrowserRunner(page, target, variables={_literal(test.variables, 4)}, "
-                   f"origin=RECORDED_ORIGIN{profile})")
+        out.append(
+            f"    run = BrowserRunner(page, target, variables={_literal(test.variables, 4)}, "
+            f"origin=RECORDED_ORIGIN{profile})"
+        )
         for step in test.steps:
             doc = step.model_dump(mode="json", exclude_defaults=True)
             doc.pop("kind", None)

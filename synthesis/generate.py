@@ -113,9 +113,10 @@ def test_id(kind: str, source: str, session_id: str) -> str:
 
 def api_requests(session: Session) -> list[NetworkRequest]:
     return [
-        ev for ev in session.events
+        ev
+        for ev in session.events
         if isinstance(ev, NetworkRequest) and is_api_request(ev.method, url_path(ev.request_url))
-    ]  # fmt: skip
+    ]
 
 
 def endpoint_of(request: NetworkRequest, templater: RouteTemplater) -> str:
@@ -156,9 +157,12 @@ def _expectation(ev: NetworkRequest, endpoint: str, miner: Miner | None) -> Expe
 
 
 def build_http_test(
-    item: SelectedInput, source: str, templater: RouteTemplater, miner: Miner | None,
+    item: SelectedInput,
+    source: str,
+    templater: RouteTemplater,
+    miner: Miner | None,
     known: dict[str, str] | None = None,
-) -> tuple[TestCase, dict[str, str]] | None:  # fmt: skip
+) -> tuple[TestCase, dict[str, str]] | None:
     """The HTTP test of a session and the credentials it started with (for an auth profile)."""
     requests = api_requests(item.session)
     if not requests:
@@ -169,17 +173,28 @@ def build_http_test(
     for i, (ev, cr) in enumerate(zip(requests, corr.requests, strict=True)):
         endpoint = endpoint_of(ev, templater)
         endpoints.append(endpoint)
-        steps.append(HttpStep(
-            id=f"s{i + 1}", endpoint=endpoint, request=cr.request, extract=cr.extract,
-            expect=_expectation(ev, endpoint, miner), unsafe=ev.method.upper() in UNSAFE_METHODS,
-            recorded_duration_ms=ev.duration_ms,
-        ))  # fmt: skip
+        steps.append(
+            HttpStep(
+                id=f"s{i + 1}",
+                endpoint=endpoint,
+                request=cr.request,
+                extract=cr.extract,
+                expect=_expectation(ev, endpoint, miner),
+                unsafe=ev.method.upper() in UNSAFE_METHODS,
+                recorded_duration_ms=ev.duration_ms,
+            )
+        )
     name = f"{endpoints[0]} … {endpoints[-1]} ({len(steps)} requests)" if len(steps) > 1 else endpoints[0]
     test = TestCase(
-        id=test_id("http", source, item.session.session_id), name=name, type="http",
-        session_id=item.session.session_id, journey=item.signature, reasons=item.reasons,
-        steps=list(steps), variables=corr.variables,
-    )  # fmt: skip
+        id=test_id("http", source, item.session.session_id),
+        name=name,
+        type="http",
+        session_id=item.session.session_id,
+        journey=item.signature,
+        reasons=item.reasons,
+        steps=list(steps),
+        variables=corr.variables,
+    )
     return test, corr.auth_headers
 
 
@@ -218,9 +233,12 @@ def _expect_visible(step: BrowserStep, shown: VisibleExpectation) -> None:
 
 
 def build_browser_test(
-    item: SelectedInput, source: str, templater: RouteTemplater, known: dict[str, str] | None = None,
+    item: SelectedInput,
+    source: str,
+    templater: RouteTemplater,
+    known: dict[str, str] | None = None,
     visible: VisibleLearner | None = None,
-) -> TestCase | None:  # fmt: skip
+) -> TestCase | None:
     """A Playwright-style test of a session's UI events, or None when it has none. `visible` (fed
     with every session of the source) says which recorded snapshots replay can expect; without
     it, the session's own."""
@@ -243,8 +261,12 @@ def build_browser_test(
                 current = None
             elif url and (not steps or steps[-1].action != "goto" or steps[-1].url != _path_url(url)):
                 # a page the user reached without a recorded action (typed, bookmarked): go there
-                current = BrowserStep(id=f"b{len(steps) + 1}", action="goto", url=_path_url(url),
-                                      expect=BrowserExpectation(url=page, status=status))  # fmt: skip
+                current = BrowserStep(
+                    id=f"b{len(steps) + 1}",
+                    action="goto",
+                    url=_path_url(url),
+                    expect=BrowserExpectation(url=page, status=status),
+                )
                 _expect_visible(current, visible.expected(ev))
                 steps.append(current)
         elif isinstance(ev, UiEvent) and ev.kind in _UI_ACTIONS:
@@ -260,14 +282,21 @@ def build_browser_test(
                 var = f"masked_{len(variables) + 1}"
                 variables[var] = ""
                 value = "{{" + var + "}}"
-            if ev.kind in ("input", "change") and steps and steps[-1].action == "fill" and \
-                    steps[-1].locators == locators(ev.target):  # fmt: skip
+            if (
+                ev.kind in ("input", "change")
+                and steps
+                and steps[-1].action == "fill"
+                and steps[-1].locators == locators(ev.target)
+            ):
                 steps[-1].value = value  # keystrokes into one field: keep the final value
                 continue
             on_select = ev.target.tag == "select" and ev.kind in ("input", "change")  # a <select> is chosen, not typed
-            current = BrowserStep(id=f"b{len(steps) + 1}", action="select" if on_select else _UI_ACTIONS[ev.kind],
-                                  locators=locators(ev.target),
-                                  value=value if ev.kind != "click" else None)  # type: ignore[arg-type]  # fmt: skip
+            current = BrowserStep(
+                id=f"b{len(steps) + 1}",
+                action="select" if on_select else _UI_ACTIONS[ev.kind],
+                locators=locators(ev.target),
+                value=value if ev.kind != "click" else None,
+            )  # type: ignore[arg-type]
             _expect_visible(current, visible.expected(ev))
             steps.append(current)
         elif isinstance(ev, NetworkRequest) and steps and is_api_request(ev.method, url_path(ev.request_url)):
@@ -287,9 +316,13 @@ def build_browser_test(
     return TestCase(
         id=test_id("browser", source, item.session.session_id),
         name=f"browser: {start} ({sum(s.action != 'goto' for s in steps)} actions)",
-        type="browser", session_id=item.session.session_id, journey=item.signature, reasons=item.reasons,
-        steps=list(steps), variables=variables,
-    )  # fmt: skip
+        type="browser",
+        session_id=item.session.session_id,
+        journey=item.signature,
+        reasons=item.reasons,
+        steps=list(steps),
+        variables=variables,
+    )
 
 
 _PASSWORD_FIELD = re.compile(r"pass(word|wd|phrase)?\b|\bpwd\b|passwort|mot de passe|contraseña", re.I)
@@ -334,8 +367,9 @@ def template_login_username(test: TestCase) -> bool:
         rest = steps[i + 1 + len(after) : i + 2 + len(after)]  # the click or key that sent the form
         if any(_SIGN_UP.search(loc.value + (loc.name or "")) for s in [*before, step, *rest] for loc in s.locators):
             continue  # a registration form names itself so
-        name = next((s for s in before if any(_USERNAME_FIELD.search(loc.value + (loc.name or ""))
-                                              for loc in s.locators)), None)  # fmt: skip
+        name = next(
+            (s for s in before if any(_USERNAME_FIELD.search(loc.value + (loc.name or "")) for loc in s.locators)), None
+        )
         if name is not None:
             name.value = "{{" + USERNAME_VAR + "}}"
             done = True
@@ -346,8 +380,9 @@ def recorded_pages(session: Session, templater: RouteTemplater) -> list[Observat
     """A session's arrivals at pages (page views, SPA navigations) as replay observes them."""
     return [
         recorded_page(ev, f"PAGE {templater.template(page_path(ev.url if isinstance(ev, PageView) else ev.to_url))}")
-        for ev in session.events if isinstance(ev, PageView | Navigation)
-    ]  # fmt: skip
+        for ev in session.events
+        if isinstance(ev, PageView | Navigation)
+    ]
 
 
 def _path_url(url: str) -> str:
@@ -367,11 +402,18 @@ def recorded_origin(sessions: Sequence[Session]) -> str | None:
 
 
 def build_suite(
-    name: str, source: str, selected: Sequence[SelectedInput], miner: Miner | None,
-    *, options: GenerateOptions | None = None, selection_id: int | None = None,
-    assertions: list[Assertion] | None = None, known: dict[str, str] | None = None,
-    login: LoginExchange | None = None, visible: VisibleLearner | None = None,
-) -> Suite:  # fmt: skip
+    name: str,
+    source: str,
+    selected: Sequence[SelectedInput],
+    miner: Miner | None,
+    *,
+    options: GenerateOptions | None = None,
+    selection_id: int | None = None,
+    assertions: list[Assertion] | None = None,
+    known: dict[str, str] | None = None,
+    login: LoginExchange | None = None,
+    visible: VisibleLearner | None = None,
+) -> Suite:
     """A suite (revision 0: the store numbers it) from selected sessions and a fed miner; with a
     learned `login` exchange, tests of sessions that started logged in log in first. `visible`,
     fed with every session, vouches for the visible state browser steps expect (default: fed with
@@ -399,11 +441,16 @@ def build_suite(
                 if uses_password(btest):
                     btest.auth_profile = profiles.browser_login(username=template_login_username(btest)).name
                 tests.append(btest)
-    recordings = [Recording(t.session_id, api_requests(i.session), t.auth_profile)
-                  for t, i in _http_tests_with_inputs(tests, selected)]  # fmt: skip
+    recordings = [
+        Recording(t.session_id, api_requests(i.session), t.auth_profile)
+        for t, i in _http_tests_with_inputs(tests, selected)
+    ]
     by_session = {i.session.session_id: i.session for i in selected}
-    recordings += [Recording(t.session_id, [], t.auth_profile, recorded_pages(by_session[t.session_id], templater))
-                   for t in tests if t.type == "browser" and t.session_id in by_session]  # fmt: skip
+    recordings += [
+        Recording(t.session_id, [], t.auth_profile, recorded_pages(by_session[t.session_id], templater))
+        for t in tests
+        if t.type == "browser" and t.session_id in by_session
+    ]
     assertions, dropped = drop_contradicted(assertions, recordings, templater)
     kinds = Counter(a.kind for a in assertions)
     stats = SuiteStats(
@@ -419,10 +466,17 @@ def build_suite(
         assertions_dropped=dropped,
     )
     return Suite(
-        name=name, revision=0, source=source, origin=recorded_origin([i.session for i in selected]),
-        created_at=datetime.now(UTC).isoformat(), selection_id=selection_id, tests=tests,
-        assertions=assertions, auth_profiles=profiles.all(), stats=stats,
-    )  # fmt: skip
+        name=name,
+        revision=0,
+        source=source,
+        origin=recorded_origin([i.session for i in selected]),
+        created_at=datetime.now(UTC).isoformat(),
+        selection_id=selection_id,
+        tests=tests,
+        assertions=assertions,
+        auth_profiles=profiles.all(),
+        stats=stats,
+    )
 
 
 def _http_tests_with_inputs(
@@ -459,8 +513,9 @@ def drop_contradicted(
 
     def drop(a: AssertionBase, session_id: str, violations: list[Violation]) -> None:
         if violations and a.id not in contradicted:
-            contradicted[a.id] = DroppedAssertion(id=a.id, assertion=a.description, session=session_id,
-                                                  recorded=a.show(violations[0]))  # fmt: skip
+            contradicted[a.id] = DroppedAssertion(
+                id=a.id, assertion=a.description, session=session_id, recorded=a.show(violations[0])
+            )
 
     for rec in recordings:
         ctx = JudgeContext(auth_profile=rec.auth_profile)
@@ -565,8 +620,9 @@ def _drop_recorded_header(test: TestCase, header: str) -> None:
     the login profile's header replaces it. Templated values (produced in-session) stay."""
     for step in test.steps:
         if isinstance(step, HttpStep):
-            step.request.headers = {k: v for k, v in step.request.headers.items()
-                                    if k.lower() != header.lower() or "{{" in v}  # fmt: skip
+            step.request.headers = {
+                k: v for k, v in step.request.headers.items() if k.lower() != header.lower() or "{{" in v
+            }
 
 
 def _template_own_login(test: TestCase, requests: list[NetworkRequest], ex: LoginExchange) -> bool:

@@ -51,7 +51,7 @@ class StepInfo:
 
     @property
     def route(self) -> str | None:
-        """"METHOD /route" of a request, "PAGE /template" of a page: what coverage, rarity and
+        """ "METHOD /route" of a request, "PAGE /template" of a page: what coverage, rarity and
         novelty count, and what mined assertions attach to."""
         if self.kind == "page":
             return f"PAGE {self.key}"
@@ -140,8 +140,10 @@ class JourneyBuilder:
             self._raw_keys, np.bincount(flat, minlength=len(self._raw_keys)), templater
         )
         route_interner: dict[str, int] = {}
-        vocab_route = np.array([route_interner.setdefault(v.route, len(route_interner)) if v.route else -1
-                                for v in vocab] or [-1], dtype=np.int32)  # fmt: skip
+        vocab_route = np.array(
+            [route_interner.setdefault(v.route, len(route_interner)) if v.route else -1 for v in vocab] or [-1],
+            dtype=np.int32,
+        )
         routes = list(route_interner)
         raw_to_route = vocab_route[raw_to_step] if len(raw_to_step) else np.zeros(0, np.int32)
         step_ids = raw_to_step[flat] if len(flat) else np.zeros(0, np.int32)
@@ -249,10 +251,9 @@ def _vocabulary(
     rank[order] = np.arange(len(order), dtype=np.int32)
     raw_to_step = rank[inverse.reshape(-1)]
     vocab = [
-        StepInfo(kind_names[kind_code[r]], verb_names[verb_code[r]], key_names[key_code[r]],
-                 class_names[class_code[r]])
+        StepInfo(kind_names[kind_code[r]], verb_names[verb_code[r]], key_names[key_code[r]], class_names[class_code[r]])
         for r in first[order].tolist()
-    ]  # fmt: skip
+    ]
     return vocab, raw_to_step, status.astype(np.int32), templater
 
 
@@ -266,8 +267,9 @@ def _group_sequences(values: I32, offsets: I64) -> tuple[I32, list[tuple[int, ..
     data = values.astype(np.int32, copy=False).tobytes()
     bounds = (offsets * 4).tolist()
     interner = Interner()
-    group = np.fromiter(map(interner.__getitem__, map(data.__getitem__, map(slice, bounds[:-1], bounds[1:]))),
-                        dtype=np.int32, count=n)  # fmt: skip
+    group = np.fromiter(
+        map(interner.__getitem__, map(data.__getitem__, map(slice, bounds[:-1], bounds[1:]))), dtype=np.int32, count=n
+    )
     distinct = [tuple(np.frombuffer(b, dtype=np.int32).tolist()) for b in interner.order]
     return group, distinct
 

@@ -93,8 +93,15 @@ class LoginExchange:
         return "login_" + var_name(self.credential_path)
 
     def key(self) -> tuple[str, ...]:
-        return (self.method, self.path, self.header.lower(), self.source, self.credential_path,
-                self.username_field or "", self.password_field or "")  # fmt: skip
+        return (
+            self.method,
+            self.path,
+            self.header.lower(),
+            self.source,
+            self.credential_path,
+            self.username_field or "",
+            self.password_field or "",
+        )
 
 
 def _walk(doc: Any) -> Iterable[tuple[str, Any]]:
@@ -189,11 +196,22 @@ def find_login_exchanges(requests: list[NetworkRequest]) -> list[LoginExchange]:
         for source, path, value in _produced(ev):
             use = _credential_use(source, path, value, requests[i + 1 :])
             if use is not None:
-                found.append(LoginExchange(
-                    method=ev.method.upper(), path=url_path(ev.request_url), body=body, body_kind=kind,
-                    username_field=user, password_field=password, source=source, credential_path=path,
-                    header=use[0], header_template=use[1], status=ev.status, recorded=value,
-                ))  # fmt: skip
+                found.append(
+                    LoginExchange(
+                        method=ev.method.upper(),
+                        path=url_path(ev.request_url),
+                        body=body,
+                        body_kind=kind,
+                        username_field=user,
+                        password_field=password,
+                        source=source,
+                        credential_path=path,
+                        header=use[0],
+                        header_template=use[1],
+                        status=ev.status,
+                        recorded=value,
+                    )
+                )
                 break
     return found
 
@@ -247,15 +265,23 @@ def login_step(exchange: LoginExchange, endpoint: str) -> HttpStep:
     else:
         headers["Content-Type"] = "application/x-www-form-urlencoded"
     return HttpStep(
-        id="login1", endpoint=endpoint,
-        request=HttpRequest(method=exchange.method, url="{{origin}}" + exchange.path, headers=headers,
-                            body=template_credentials(exchange.body, exchange.body_kind, exchange),
-                            body_kind=exchange.body_kind),
-        extract=[Extraction(var=exchange.var, source=exchange.source, path=exchange.credential_path,
-                            recorded=exchange.recorded)],
+        id="login1",
+        endpoint=endpoint,
+        request=HttpRequest(
+            method=exchange.method,
+            url="{{origin}}" + exchange.path,
+            headers=headers,
+            body=template_credentials(exchange.body, exchange.body_kind, exchange),
+            body_kind=exchange.body_kind,
+        ),
+        extract=[
+            Extraction(
+                var=exchange.var, source=exchange.source, path=exchange.credential_path, recorded=exchange.recorded
+            )
+        ],
         expect=Expectation(status=exchange.status),
         unsafe=exchange.method in UNSAFE_METHODS,
-    )  # fmt: skip
+    )
 
 
 def credential_variables(exchange: LoginExchange, creds: LoginCredentials) -> dict[str, ValueFrom]:

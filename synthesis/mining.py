@@ -101,7 +101,7 @@ def supported_percentile(n: int, wanted: float, tail: int) -> float:
 
 
 def auth_class(request: NetworkRequest) -> str:
-    """"user" when the request carries credentials (Authorization header), else "anon"."""
+    """ "user" when the request carries credentials (Authorization header), else "anon"."""
     return "user" if any(k.lower() == "authorization" for k in request.request_headers) else "anon"
 
 
@@ -329,24 +329,35 @@ class Miner:
         return out
 
     def _make(
-        self, kind: str, endpoint: str, *, support: int, confidence: float, sessions: list[str],
-        description: str, fld: str | None = None, other: str | None = None,
-        params: dict[str, Any] | None = None, condition: dict[str, Any] | None = None,
-    ) -> Assertion:  # fmt: skip
+        self,
+        kind: str,
+        endpoint: str,
+        *,
+        support: int,
+        confidence: float,
+        sessions: list[str],
+        description: str,
+        fld: str | None = None,
+        other: str | None = None,
+        params: dict[str, Any] | None = None,
+        condition: dict[str, Any] | None = None,
+    ) -> Assertion:
         condition = condition or {}
-        return make_assertion({
-            "id": assertion_id(kind, endpoint, fld, other, condition),
-            "kind": kind,
-            "endpoint": endpoint,
-            "field": fld,
-            "other": other,
-            "params": params or {},
-            "condition": condition,
-            "support": support,
-            "confidence": round(confidence, 4),
-            "sessions": sessions[: self.options.sample_sessions],
-            "description": description,
-        })
+        return make_assertion(
+            {
+                "id": assertion_id(kind, endpoint, fld, other, condition),
+                "kind": kind,
+                "endpoint": endpoint,
+                "field": fld,
+                "other": other,
+                "params": params or {},
+                "condition": condition,
+                "support": support,
+                "confidence": round(confidence, 4),
+                "sessions": sessions[: self.options.sample_sessions],
+                "description": description,
+            }
+        )
 
     def _endpoint_assertions(self, endpoint: str, ep: _Endpoint) -> list[Assertion]:
         o = self.options
@@ -368,14 +379,28 @@ class Miner:
             q = supported_percentile(len(ep.durations), o.latency_percentile, o.latency_tail_support)
             pq = float(np.percentile(np.asarray(ep.durations), q))
             bound = round(max(pq * o.latency_margin, pq + o.latency_floor_ms), 1)
-            how = f"× {o.latency_margin:g}" if pq * o.latency_margin >= pq + o.latency_floor_ms else \
-                f"+ {o.latency_floor_ms:g} ms"  # fmt: skip
-            out.append(self._make(
-                "latency", endpoint, support=len(ep.durations), confidence=0.99, sessions=ep.sessions,
-                params={"max_ms": bound, "percentile": q, "quantile_ms": round(pq, 1), "margin": o.latency_margin,
-                        "floor_ms": o.latency_floor_ms},
-                description=f"{endpoint} answers within {bound:,.0f} ms (p{q:g} {pq:,.0f} ms {how})",
-            ))
+            how = (
+                f"× {o.latency_margin:g}"
+                if pq * o.latency_margin >= pq + o.latency_floor_ms
+                else f"+ {o.latency_floor_ms:g} ms"
+            )
+            out.append(
+                self._make(
+                    "latency",
+                    endpoint,
+                    support=len(ep.durations),
+                    confidence=0.99,
+                    sessions=ep.sessions,
+                    params={
+                        "max_ms": bound,
+                        "percentile": q,
+                        "quantile_ms": round(pq, 1),
+                        "margin": o.latency_margin,
+                        "floor_ms": o.latency_floor_ms,
+                    },
+                    description=f"{endpoint} answers within {bound:,.0f} ms (p{q:g} {pq:,.0f} ms {how})",
+                )
+            )
         for status in sorted(ep.by_status):
             st = ep.by_status[status]
             if status >= 400:
@@ -386,16 +411,19 @@ class Miner:
                 out.extend(self._field_assertions(endpoint, status, st))
         return out
 
-    def _status(
-        self, endpoint: str, ep: _Endpoint, cls: str, *, count: int, n: int, cond: dict[str, Any]
-    ) -> Assertion:
+    def _status(self, endpoint: str, ep: _Endpoint, cls: str, *, count: int, n: int, cond: dict[str, Any]) -> Assertion:
         statuses = sorted(s for s in ep.statuses if status_class(s) == cls)
         when = f" when the caller is {cond['auth']}" if cond else ""
         return self._make(
-            "status", endpoint, support=n, confidence=count / n, sessions=ep.sessions,
-            params={"class": cls, "observed": statuses}, condition=cond,
+            "status",
+            endpoint,
+            support=n,
+            confidence=count / n,
+            sessions=ep.sessions,
+            params={"class": cls, "observed": statuses},
+            condition=cond,
             description=f"{endpoint} answers {cls}{when} ({count:,} of {n:,})",
-        )  # fmt: skip
+        )
 
     def _field_assertions(self, endpoint: str, status: int, st: _Status) -> list[Assertion]:
         o = self.options
@@ -410,12 +438,22 @@ class Miner:
             if containers < o.min_support:
                 continue
 
-            def add(kind: str, conf: float, support: int, desc: str, params: dict[str, Any] | None = None,
-                    *, ptr: str = ptr) -> None:  # fmt: skip
-                out.append(self._make(
-                    kind, endpoint, fld=ptr, support=support, confidence=conf, sessions=st.sessions,
-                    params=params, condition=cond, description=f"{endpoint}: {ptr} {desc} {when}",
-                ))  # fmt: skip
+            def add(
+                kind: str, conf: float, support: int, desc: str, params: dict[str, Any] | None = None, *, ptr: str = ptr
+            ) -> None:
+                out.append(
+                    self._make(
+                        kind,
+                        endpoint,
+                        fld=ptr,
+                        support=support,
+                        confidence=conf,
+                        sessions=st.sessions,
+                        params=params,
+                        condition=cond,
+                        description=f"{endpoint}: {ptr} {desc} {when}",
+                    )
+                )
 
             if not in_array and f.present / containers >= o.min_confidence:
                 add("present", f.present / containers, containers, "is present")
@@ -454,9 +492,14 @@ class Miner:
                 if nullable:
                     values.append(None)
                 add("value_set", 1.0, nonnull, f"is one of {values}", {"values": values})
-            elif (typ == "number" and not volatile and not nullable and f.hi < 1e9
-                  and (f.overflow or k > o.max_value_set)
-                  and nonnull >= bounds_support(o.min_confidence)):  # fmt: skip
+            elif (
+                typ == "number"
+                and not volatile
+                and not nullable
+                and f.hi < 1e9
+                and (f.overflow or k > o.max_value_set)
+                and nonnull >= bounds_support(o.min_confidence)
+            ):
                 lo = int(f.lo) if f.lo.is_integer() else f.lo
                 hi = int(f.hi) if f.hi.is_integer() else f.hi
                 add("range", 1.0, nonnull, f"is within [{lo}, {hi}]", {"min": lo, "max": hi})
@@ -485,11 +528,16 @@ class Miner:
                 values[ptr] = [next(iter(f.values))[1]]
         codes = {p: v[0] for p, v in values.items()}
         return self._make(
-            "error_shape", endpoint, support=st.n, confidence=1.0, sessions=st.sessions,
-            params={"keys": sorted(shape), "shape": shape, "values": values}, condition={"status": status},
+            "error_shape",
+            endpoint,
+            support=st.n,
+            confidence=1.0,
+            sessions=st.sessions,
+            params={"keys": sorted(shape), "shape": shape, "values": values},
+            condition={"status": status},
             description=f"{endpoint} {status} errors have the shape {sorted(shape)}"
             + (f" with {codes}" if codes else ""),
-        )  # fmt: skip
+        )
 
     def _temporal_assertions(self) -> list[Assertion]:
         o = self.options
@@ -499,26 +547,47 @@ class Miner:
             n_a = self.sessions_with[a]
             n_b = self.sessions_with[b]
             if n_a >= o.min_support and self.follow_ok[(a, b)] / n_a >= o.temporal_confidence:
-                out.append(self._make(
-                    "followed_by", a, other=b, support=n_a, confidence=self.follow_ok[(a, b)] / n_a,
-                    sessions=self.samples[a], description=f"{a} is always followed by {b}",
-                ))  # fmt: skip
+                out.append(
+                    self._make(
+                        "followed_by",
+                        a,
+                        other=b,
+                        support=n_a,
+                        confidence=self.follow_ok[(a, b)] / n_a,
+                        sessions=self.samples[a],
+                        description=f"{a} is always followed by {b}",
+                    )
+                )
                 related.add(frozenset((a, b)))
             # "b is always preceded by a": in every session with b, a came first
             if n_b >= o.min_support and self.precede_ok[(a, b)] / n_b >= o.temporal_confidence:
-                out.append(self._make(
-                    "preceded_by", b, other=a, support=n_b, confidence=self.precede_ok[(a, b)] / n_b,
-                    sessions=self.samples[b], description=f"{b} is always preceded by {a}",
-                ))  # fmt: skip
+                out.append(
+                    self._make(
+                        "preceded_by",
+                        b,
+                        other=a,
+                        support=n_b,
+                        confidence=self.precede_ok[(a, b)] / n_b,
+                        sessions=self.samples[b],
+                        description=f"{b} is always preceded by {a}",
+                    )
+                )
                 related.add(frozenset((a, b)))
         for (a, b), together in sorted(self.together.items()):
             if a < b and frozenset((a, b)) not in related:
                 n_a, n_b = self.sessions_with[a], self.sessions_with[b]
                 if together >= o.min_support and min(together / n_a, together / n_b) >= o.temporal_confidence:
-                    out.append(self._make(
-                        "co_occurs", a, other=b, support=together, confidence=min(together / n_a, together / n_b),
-                        sessions=self.samples[a], description=f"{a} and {b} always occur in the same sessions",
-                    ))  # fmt: skip
+                    out.append(
+                        self._make(
+                            "co_occurs",
+                            a,
+                            other=b,
+                            support=together,
+                            confidence=min(together / n_a, together / n_b),
+                            sessions=self.samples[a],
+                            description=f"{a} and {b} always occur in the same sessions",
+                        )
+                    )
         return out
 
 

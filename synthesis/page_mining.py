@@ -130,15 +130,27 @@ class PageMiner:
 
     def assertions(self) -> list[Assertion]:
         return [
-            make_assertion({
-                "id": assertion_id(inv.kind, inv.endpoint, inv.facet, None, {"timing": inv.params["timing"]}
-                                   if inv.kind == "page_latency" else {}),
-                "kind": inv.kind, "endpoint": inv.endpoint, "field": inv.facet, "params": inv.params,
-                "support": inv.support, "confidence": inv.confidence,
-                "sessions": inv.sessions[: self.options.sample_sessions], "description": inv.description,
-            })
+            make_assertion(
+                {
+                    "id": assertion_id(
+                        inv.kind,
+                        inv.endpoint,
+                        inv.facet,
+                        None,
+                        {"timing": inv.params["timing"]} if inv.kind == "page_latency" else {},
+                    ),
+                    "kind": inv.kind,
+                    "endpoint": inv.endpoint,
+                    "field": inv.facet,
+                    "params": inv.params,
+                    "support": inv.support,
+                    "confidence": inv.confidence,
+                    "sessions": inv.sessions[: self.options.sample_sessions],
+                    "description": inv.description,
+                }
+            )
             for inv in self.invariants()
-        ]  # fmt: skip
+        ]
 
     def invariants(self) -> list[PageInvariant]:
         out: list[PageInvariant] = []
@@ -161,9 +173,17 @@ class PageMiner:
         if count / n < o.min_confidence:
             return []
         observed = sorted(s for s in page.statuses if status_class(s) == cls)
-        return [PageInvariant("page_status", page_endpoint(template), {"class": cls, "observed": observed}, n,
-                              round(count / n, 4), page.sessions,
-                              f"pages of {template} load {cls} ({count:,} of {n:,})")]  # fmt: skip
+        return [
+            PageInvariant(
+                "page_status",
+                page_endpoint(template),
+                {"class": cls, "observed": observed},
+                n,
+                round(count / n, 4),
+                page.sessions,
+                f"pages of {template} load {cls} ({count:,} of {n:,})",
+            )
+        ]
 
     def _latency(self, template: str, page: _Page) -> list[PageInvariant]:
         o = self.options
@@ -174,13 +194,24 @@ class PageMiner:
             q = supported_percentile(len(values), o.latency_percentile, o.latency_tail_support)
             pq = float(np.percentile(np.asarray(values), q))
             bound = round(max(pq * o.latency_margin, pq + o.latency_floor_ms), 1)
-            out.append(PageInvariant(
-                "page_latency", page_endpoint(template),
-                {"timing": timing, "max_ms": bound, "percentile": q, "quantile_ms": round(pq, 1),
-                 "margin": o.latency_margin, "floor_ms": o.latency_floor_ms},
-                len(values), 0.99, page.sessions,
-                f"pages of {template} {what} within {bound:,.0f} ms (p{q:g} {pq:,.0f} ms)",
-            ))  # fmt: skip
+            out.append(
+                PageInvariant(
+                    "page_latency",
+                    page_endpoint(template),
+                    {
+                        "timing": timing,
+                        "max_ms": bound,
+                        "percentile": q,
+                        "quantile_ms": round(pq, 1),
+                        "margin": o.latency_margin,
+                        "floor_ms": o.latency_floor_ms,
+                    },
+                    len(values),
+                    0.99,
+                    page.sessions,
+                    f"pages of {template} {what} within {bound:,.0f} ms (p{q:g} {pq:,.0f} ms)",
+                )
+            )
         return out
 
     def _structure(self, template: str, page: _Page) -> list[PageInvariant]:
@@ -191,16 +222,27 @@ class PageMiner:
         out: list[PageInvariant] = []
         for facet in FACETS:
             held = sorted(
-                item for item, count in page.items.get(facet, Counter()).items()
-                if count / n >= o.min_confidence and _steady_item(facet, item)
+                item
+                for item, count in page.items.get(facet, Counter()).items()
+                if count / n >= o.min_confidence
+                and _steady_item(facet, item)
                 and len(page.users.get((facet, item), ())) >= MIN_TEXT_USERS
-            )  # fmt: skip
+            )
             if not held:
                 continue
             least = min(page.items[facet][item] for item in held)
-            out.append(PageInvariant("page_structure", page_endpoint(template), {"items": held}, n,
-                                     round(least / n, 4), page.sessions, describe_structure(template, facet, held),
-                                     facet=facet))  # fmt: skip
+            out.append(
+                PageInvariant(
+                    "page_structure",
+                    page_endpoint(template),
+                    {"items": held},
+                    n,
+                    round(least / n, 4),
+                    page.sessions,
+                    describe_structure(template, facet, held),
+                    facet=facet,
+                )
+            )
         return out
 
 
@@ -208,8 +250,11 @@ def describe_structure(template: str, facet: str, items: Iterable[str]) -> str:
     items = list(items)
     if facet == "columns":
         tables = "; ".join(i.replace(" | ", ", ") for i in items)
-        return f"pages of {template} show a table with columns {tables}" if len(items) == 1 else \
-            f"pages of {template} show tables with columns {tables}"  # fmt: skip
+        return (
+            f"pages of {template} show a table with columns {tables}"
+            if len(items) == 1
+            else f"pages of {template} show tables with columns {tables}"
+        )
     if facet == "filled":
         return f"pages of {template} show a non-empty " + ", ".join(items)
     if facet == "lists":

@@ -39,14 +39,19 @@ _SHAPES = re.compile(r"^(?:" + _SHAPE_ALTERNATIVES + r")$")
 # first, the shapes, then anything else as a literal. (Within ASCII, `isalpha`/`isdigit` and the
 # Unicode-aware classes of `_SHAPES` agree; `.` stops at the line break as it stops at the end.)
 _SEGMENT_LINES = re.compile(
-    r"^(?:(?P<word>[A-Za-z]+)|(?P<template>\{[A-Za-z_][A-Za-z0-9_]*\})|" + _SHAPE_ALTERNATIVES
-    + r"|(?P<literal>.*))$",
+    r"^(?:(?P<word>[A-Za-z]+)|(?P<template>\{[A-Za-z_][A-Za-z0-9_]*\})|" + _SHAPE_ALTERNATIVES + r"|(?P<literal>.*))$",
     re.MULTILINE,
-)  # fmt: skip
+)
 _PARAM_OF_LINE: dict[str | None, str | None] = {
-    "word": None, "template": None, "literal": None,
-    "id": "{id}", "uuid": "{uuid}", "hash": "{hash}", "slug": "{slug}", "token": "{token}",
-}  # fmt: skip
+    "word": None,
+    "template": None,
+    "literal": None,
+    "id": "{id}",
+    "uuid": "{uuid}",
+    "hash": "{hash}",
+    "slug": "{slug}",
+    "token": "{token}",
+}
 _CACHE_SIZE = 2_000_000  # paths whose template is remembered
 _PARAM = re.compile(r"^\{[A-Za-z_][A-Za-z0-9_]*\}$")
 
@@ -152,8 +157,9 @@ def _shape_paths(paths: Sequence[str]) -> tuple[npt.NDArray[np.int64], list[tupl
     of_line = np.fromiter(map(line_index.__getitem__, lines), dtype=np.int64, count=n)
     # ... which is a shape once split (leading, trailing and doubled slashes go)
     shape_index: dict[tuple[str, ...], int] = {}
-    line_shape = np.array([shape_index.setdefault(tuple(split_path(line)), len(shape_index)) for line in line_index],
-                          dtype=np.int64)  # fmt: skip
+    line_shape = np.array(
+        [shape_index.setdefault(tuple(split_path(line)), len(shape_index)) for line in line_index], dtype=np.int64
+    )
     return line_shape[of_line], list(shape_index)
 
 

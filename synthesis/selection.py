@@ -73,8 +73,13 @@ class SelectedSession:
     gain: int = 0  # coverage units it added when chosen
 
     def to_json(self) -> dict[str, Any]:
-        return {"session_id": self.session_id, "signature": self.signature, "reasons": self.reasons,
-                "steps": self.steps, "gain": self.gain}  # fmt: skip
+        return {
+            "session_id": self.session_id,
+            "signature": self.signature,
+            "reasons": self.reasons,
+            "steps": self.steps,
+            "gain": self.gain,
+        }
 
 
 @dataclass
@@ -84,8 +89,11 @@ class Selection:
     id: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"selection_id": self.id, "sessions": [s.to_json() for s in self.sessions],
-                "stats": self.stats.model_dump(exclude_none=True)}  # fmt: skip
+        return {
+            "selection_id": self.id,
+            "sessions": [s.to_json() for s in self.sessions],
+            "stats": self.stats.model_dump(exclude_none=True),
+        }
 
 
 def _signals(j: Journeys, journey_cluster: npt.NDArray[np.int32], slow_pct: float | None) -> Signals:
@@ -146,21 +154,20 @@ def _signals(j: Journeys, journey_cluster: npt.NDArray[np.int32], slow_pct: floa
         first = np.ones(len(by_session), dtype=bool)
         first[1:] = sess_sorted[1:] != sess_sorted[:-1]
         best_occ = slow_idx[by_session][first]
-        slow_best = dict(zip(sess_sorted[first].tolist(),
-                             zip(best_occ.tolist(), j.durations[best_occ].tolist(), occ_bound[best_occ].tolist(),
-                                 strict=True), strict=True))  # fmt: skip
+        slow_best = dict(
+            zip(
+                sess_sorted[first].tolist(),
+                zip(best_occ.tolist(), j.durations[best_occ].tolist(), occ_bound[best_occ].tolist(), strict=True),
+                strict=True,
+            )
+        )
 
     errors = np.bincount(occ_session[error_occ], minlength=n) if len(error_occ) else np.zeros(n, np.int64)
     is_event = kinds == "event"
-    events = (
-        np.bincount(occ_session[is_event[j.step_ids]], minlength=n) if len(j.step_ids) else np.zeros(n, np.int64)
-    )
+    events = np.bincount(occ_session[is_event[j.step_ids]], minlength=n) if len(j.step_ids) else np.zeros(n, np.int64)
     lengths = np.diff(j.offsets)
     signal = (
-        4.0 * np.minimum(errors, 3)
-        + 2.0 * np.minimum(events, 3)
-        + (slow_ratio > 0)
-        + np.minimum(lengths, 50) / 100.0
+        4.0 * np.minimum(errors, 3) + 2.0 * np.minimum(events, 3) + (slow_ratio > 0) + np.minimum(lengths, 50) / 100.0
     )
     return Signals(session_cluster, cluster_size, occ_session, error_occ, slow_ratio, slow_best, signal, unexpected)
 
@@ -197,9 +204,7 @@ def _select(j: Journeys, options: SelectOptions) -> Selection:
     if not 0.0 < options.similarity <= 1.0:
         raise SelectionError("--similarity must be in (0, 1]")
     n = j.n_sessions
-    journey_cluster = cluster_journeys(
-        j.journey_steps, j.journey_counts, len(j.vocab), threshold=options.similarity
-    )
+    journey_cluster = cluster_journeys(j.journey_steps, j.journey_counts, len(j.vocab), threshold=options.similarity)
     slow_pct = next((p for s in options.strategies if (p := s.timing_percentile) is not None), None)
     sig = _signals(j, journey_cluster, slow_pct)
     n_clusters = len(np.unique(journey_cluster)) if j.n_journeys else 0
@@ -208,8 +213,9 @@ def _select(j: Journeys, options: SelectOptions) -> Selection:
     priority: dict[int, int] = {}
     pinned: list[int] = []
     per_strategy: dict[str, int] = {}
-    ctx = SelectionContext(j, journey_cluster, sig, cap=options.max_sessions, min_support=options.min_support,
-                           coverage=options.coverage)
+    ctx = SelectionContext(
+        j, journey_cluster, sig, cap=options.max_sessions, min_support=options.min_support, coverage=options.coverage
+    )
     for prio, strat in enumerate(options.strategies):
         proposals = strat.propose(ctx)
         for s, reason in proposals:
@@ -239,9 +245,17 @@ def _select(j: Journeys, options: SelectOptions) -> Selection:
         covered |= _session_units(j, s)
     total = _total_units(j)
     stats = SelectionStats(
-        sessions=n, steps=len(j.step_ids), journeys=j.n_journeys, clusters=n_clusters, candidates=len(reasons),
-        selected=len(selected), strategies=per_strategy, routes=len(j.routes), units_covered=len(covered),
-        units_total=total or None, coverage=round(len(covered) / total, 4) if total else None,
+        sessions=n,
+        steps=len(j.step_ids),
+        journeys=j.n_journeys,
+        clusters=n_clusters,
+        candidates=len(reasons),
+        selected=len(selected),
+        strategies=per_strategy,
+        routes=len(j.routes),
+        units_covered=len(covered),
+        units_total=total or None,
+        coverage=round(len(covered) / total, 4) if total else None,
     )
     return Selection(sessions=selected, stats=stats)
 

@@ -33,9 +33,28 @@ from trodden.pages import page_path
 RawStep = tuple[str, str, str, int, float]
 
 STATIC_SUFFIXES = (
-    ".js", ".mjs", ".css", ".map", ".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".avif", ".ico",
-    ".woff", ".woff2", ".ttf", ".otf", ".eot", ".mp4", ".webm", ".mp3", ".wasm",
-)  # fmt: skip
+    ".js",
+    ".mjs",
+    ".css",
+    ".map",
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".gif",
+    ".svg",
+    ".webp",
+    ".avif",
+    ".ico",
+    ".woff",
+    ".woff2",
+    ".ttf",
+    ".otf",
+    ".eot",
+    ".mp4",
+    ".webm",
+    ".mp3",
+    ".wasm",
+)
 UI_KINDS = frozenset({"click", "input", "change", "submit", "key", "scroll"})
 
 
@@ -90,8 +109,15 @@ def raw_steps(events: Iterable[Any]) -> list[RawStep]:
                 out.append(("http", ev.method.upper(), path, ev.status, ev.duration_ms))
         elif isinstance(ev, PageView):
             load = ev.load
-            out.append(("page", "view", page_path(ev.url), (load.status or 0) if load else 0,
-                        load.duration_ms if load else 0.0))  # fmt: skip
+            out.append(
+                (
+                    "page",
+                    "view",
+                    page_path(ev.url),
+                    (load.status or 0) if load else 0,
+                    load.duration_ms if load else 0.0,
+                )
+            )
         elif isinstance(ev, Navigation):
             out.append(("page", "view", page_path(ev.to_url), 0, ev.settle_ms or 0.0))
         elif isinstance(ev, UiEvent):

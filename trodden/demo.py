@@ -111,8 +111,16 @@ def selected_sessions(selection: Any) -> list[Any]:
 
 def _short(value: Any) -> str:
     if isinstance(value, dict):
-        keys = ("suite", "revision", "tests", "http_tests", "browser_tests", "assertions", "assertions_by_kind",
-                "sessions_mined")
+        keys = (
+            "suite",
+            "revision",
+            "tests",
+            "http_tests",
+            "browser_tests",
+            "assertions",
+            "assertions_by_kind",
+            "sessions_mined",
+        )
         picked = {k: value[k] for k in keys if k in value}
         return str(picked or {k: v for k, v in value.items() if not isinstance(v, (list, dict))})
     return str(value)[:200]

@@ -36,9 +36,15 @@ class PlantedRegression:
         if self.kinds and assertion.get("kind") not in self.kinds:
             return False
         evidence = " ".join(
-            str(v) for v in (finding.get("field"), finding.get("expected"), finding.get("actual"),
-                             assertion.get("id"), assertion.get("description"))
-        ).lower()  # fmt: skip
+            str(v)
+            for v in (
+                finding.get("field"),
+                finding.get("expected"),
+                finding.get("actual"),
+                assertion.get("id"),
+                assertion.get("description"),
+            )
+        ).lower()
         if not all(word.lower() in evidence for word in self.evidence):
             return False
         if self.endpoint.startswith("PAGE "):

@@ -34,12 +34,19 @@ def recorded_page(ev: PageView | Navigation, endpoint: str | None, step_id: str 
     load = ev.load if isinstance(ev, PageView) else None
     duration = (load.duration_ms if load else 0.0) if isinstance(ev, PageView) else (ev.settle_ms or 0.0)
     return Observation(
-        method=PAGE_METHOD, url=(ev.url if isinstance(ev, PageView) else ev.to_url) or "/", endpoint=endpoint,
-        status=(load.status or 0) if load else 0, headers={},
-        body=ev.page.model_dump() if ev.page is not None else MISSING, duration_ms=duration, step_id=step_id,
-        is_json=ev.page is not None, body_read=ev.page is not None, in_browser=True,
+        method=PAGE_METHOD,
+        url=(ev.url if isinstance(ev, PageView) else ev.to_url) or "/",
+        endpoint=endpoint,
+        status=(load.status or 0) if load else 0,
+        headers={},
+        body=ev.page.model_dump() if ev.page is not None else MISSING,
+        duration_ms=duration,
+        step_id=step_id,
+        is_json=ev.page is not None,
+        body_read=ev.page is not None,
+        in_browser=True,
         extra={"document": document and load is not None, "arrived": True},
-    )  # fmt: skip
+    )
 
 
 def outline_items(shape: PageShape | dict[str, Any]) -> dict[str, set[str]]:

@@ -369,11 +369,13 @@ def test_every_consumer_gives_the_same_verdict(verdicts: dict[str, dict[str, boo
 
 
 def test_every_kind_has_a_case() -> None:
+    """Every kind judged on HTTP exchanges has a case here; the page kinds are judged on what a
+    browser observed of a page, which tests/replay/test_replay_pages.py covers."""
     covered = {c.assertion["kind"] for c in CASES}
-    timing = {name for name, cls in KINDS.items() if cls.about_timing}
-    assert set(KINDS) - covered == timing
+    exempt = {name for name, cls in KINDS.items() if cls.about_timing or cls.on_pages}
+    assert set(KINDS) - covered == exempt
 
 
 def test_only_timing_is_exempt() -> None:
-    """The kinds replay judges that the generator and the exported tests leave alone."""
-    assert {name for name, cls in KINDS.items() if cls.about_timing} == {"latency"}
+    """The HTTP kinds replay judges that the generator and the exported tests leave alone."""
+    assert {name for name, cls in KINDS.items() if cls.about_timing and not cls.on_pages} == {"latency"}

@@ -64,6 +64,9 @@ class AssertionBase(IRModel):
     # not hold its own recordings against it, and a single exported test does not judge it (replay
     # settles it over the whole run).
     about_timing: ClassVar[bool] = False
+    # Judged on what a browser observed of a page (its document load, its outline), not on an HTTP
+    # exchange: the exported HTTP tests never meet it.
+    on_pages: ClassVar[bool] = False
 
     @property
     def reads_body(self) -> bool:

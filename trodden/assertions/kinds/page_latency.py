@@ -27,6 +27,8 @@ class PageLatencyAssertion(ExchangeAssertion):
     kind: Literal["page_latency"] = "page_latency"
     params: PageLatencyParams
 
+    on_pages: ClassVar[bool] = True
+
     about_timing: ClassVar[bool] = True
 
     def check(self, obs: Observation, ctx: JudgeContext) -> list[Violation]:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -20,6 +20,8 @@ class PageStatusParams(Params):
 class PageStatusAssertion(ExchangeAssertion):
     kind: Literal["page_status"] = "page_status"
     params: PageStatusParams
+
+    on_pages: ClassVar[bool] = True
 
     def check(self, obs: Observation, ctx: JudgeContext) -> list[Violation]:
         # no document, or a browser that did not say its status: nothing to judge

@@ -24,6 +24,8 @@ class PageStructureAssertion(ExchangeAssertion):
     kind: Literal["page_structure"] = "page_structure"
     params: PageStructureParams
 
+    on_pages: ClassVar[bool] = True
+
     # a page whose status already failed would only repeat that finding in many words
     field_rule: ClassVar[bool] = True
 

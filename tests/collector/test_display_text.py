@@ -6,8 +6,12 @@ survive a restart, as digests only."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
+import orjson
+
+from trodden.collector.ingest import ingest_files
 from trodden.collector.sanitize import Sanitizer
 from trodden.models.events import PageView, Session, Target
 from trodden.models.sanitization import MASK_MARK, MaskedText, SanitizationConfig, is_masked, masked
@@ -173,3 +177,17 @@ def test_page_mining_never_makes_an_invariant_of_a_masked_text() -> None:
     items = [item for inv in structure for item in inv.params["items"]]
     assert "Account" in items  # the miner saw the pages
     assert not any(MASK_MARK in item for item in items)
+
+
+async def test_trodden_ingest_runs_share_the_counts(store: Store, tmp_path: Path) -> None:
+    """Each `trodden ingest` is a new process: the counts it loads and writes are the database's."""
+    titles = []
+    for i in range(7):
+        path = tmp_path / f"u{i}.jsonl"
+        path.write_bytes(
+            orjson.dumps({"session_id": f"imp-{i}", "user_id": f"importer{i}", "events": [view(CHROME, 0)]})
+        )
+        [report] = await ingest_files(store, "shop", [path], sanitizer=Sanitizer(PSEUDONYM_KEY))  # a fresh process
+        assert report.error is None and report.events == 1, report
+        titles.append(await store.pool.fetchval("SELECT data->>'title' FROM events WHERE session_id = $1", f"imp-{i}"))
+    assert all(is_masked(t) for t in titles[:4]) and titles[5:] == [CHROME, CHROME]

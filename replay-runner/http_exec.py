@@ -23,6 +23,7 @@ from trodden.assertions.templates import (
     MissingVariable,
     extract,
     follows_redirects,
+    make_unique,
     origin_of,
     parse_body,
     redirect,
@@ -238,6 +239,7 @@ class HttpClient:
         # the credentials the login steps (or the test's own login request) send; missing ones
         # raise AuthError: the test is skipped with the variable's name, not failed
         variables.update({var: resolve_value(ref, environ) for var, ref in profile.variables.items()})
+        make_unique(variables, profile.unique)  # a synthesised signup: a fresh account per execution
         for step in profile.login:
             if not await self.run_step(step, variables, out, status_only=status_only, label=f"login:{step.id}"):
                 return False
@@ -297,6 +299,7 @@ async def run_http_test(
     client = HttpClient(env, session, target, key_prefix)
     out = Execution()
     variables: dict[str, Any] = {**test.variables, "origin": target_base(target)}
+    make_unique(variables, test.unique)  # state the test creates itself: fresh on every execution
     status_only = env.options.status_only
     if not await client.login(test.auth_profile, variables, out, status_only):
         out.aborted = True

@@ -59,15 +59,88 @@ def dedupe(failures: list[Failure]) -> list[Failure]:
     return out
 
 
-def against_baseline(
-    target_failures: list[Failure],
-    target: Execution,
-    base1: Execution,
-    base1_failures: list[Failure],
-    base2: Execution,
+@dataclass(frozen=True)
+class BaselineLatency:
+    """Latency judged against the baseline measured in the same run: a step regressed when the
+    target took more than `ratio` times the slower baseline pass + `floor_ms` (a ratio alone would
+    flag 3 ms → 9 ms; a floor alone would miss 2 s → 5 s)."""
+
+    ratio: float = 2.0
+    floor_ms: float = 200.0
+
+    def limit(self, baseline_ms: float) -> float:
+        return baseline_ms * self.ratio + self.floor_ms
+
+
+def _step_durations(exe: Execution) -> dict[str, float]:
+    """Each step's time (its hops added up), by step id, for steps the replayer timed itself."""
+    out: dict[str, float] = {}
+    for obs in exe.observations:
+        if obs.step_id is not None and not obs.in_browser:
+            out[obs.step_id] = out.get(obs.step_id, 0.0) + obs.duration_ms
+    return out
+
+
+def _latency_against_baseline(
+    kept: list[Failure], target: Execution, base1: Execution, base2: Execution, latency: BaselineLatency
 ) -> list[Failure]:
-    """A finding the baseline shares is not a regression of the target; then add the field
-    differences that the two baseline replays do not share (Diffy)."""
+    """Mined latency bounds re-judged against the baseline (a bound the loaded baseline breaks as
+    well says the machine is slow, not the target), plus a finding for a step that got much slower
+    than on the baseline even within its mined bound."""
+    t, b1, b2 = _step_durations(target), _step_durations(base1), _step_durations(base2)
+    endpoints = {o.step_id: o for o in target.observations if o.step_id is not None}
+    out: list[Failure] = []
+    slow_steps: set[str] = set()
+    for step_id, took in t.items():
+        if step_id in b1 and step_id in b2:
+            base = max(b1[step_id], b2[step_id])
+            if took > latency.limit(base):
+                slow_steps.add(step_id)
+    for f in kept:
+        if f.kind != "latency" or f.step_id not in t or f.step_id not in b1 or f.step_id not in b2:
+            out.append(f)
+        elif f.step_id in slow_steps:
+            f.baseline = f"{max(b1[f.step_id], b2[f.step_id]):.0f} ms"
+            out.append(f)
+    reported = {f.step_id for f in out if f.kind == "latency"}
+    for step_id in sorted(slow_steps - reported):
+        base, obs = max(b1[step_id], b2[step_id]), endpoints[step_id]
+        out.append(Failure(
+            source="diff", assertion_id="diff:latency", kind="latency",
+            description=f"slower than the baseline measured in the same run (> {latency.ratio:g} × baseline "
+                        f"+ {latency.floor_ms:.0f} ms)",
+            expected=f"≤ {latency.limit(base):.0f} ms", actual=f"{t[step_id]:.0f} ms", baseline=f"{base:.0f} ms",
+            step_id=step_id, endpoint=obs.endpoint, field="latency", url=obs.url,
+        ))  # fmt: skip
+    return out
+
+
+def chain_break(test_failures: list[Failure], base1: Execution, base1_failures: list[Failure]) -> str | None:
+    """Why the test verified nothing, when its chain breaks on the baseline as it does on the target:
+    a step the baseline cannot perform either (no response, a value never extracted, or a recorded
+    success answered with a client error: state the test assumes and a fresh deployment lacks)."""
+    mine = {f.key() for f in test_failures}
+    for f in base1_failures:
+        if f.key() not in mine:
+            continue
+        broke_here = f.source == "execution" and f.kind not in _NEVER_EXCUSED
+        refused = (f.assertion_id == "expect:status" and isinstance(f.expected, int) and f.expected < 400
+                   and isinstance(f.actual, int) and 400 <= f.actual < 500)  # fmt: skip
+        if broke_here or refused:
+            what = (f"answered {f.actual} (recorded {f.expected})" if refused else f.description)
+            return (f"chain breaks on the baseline as well: step {f.step_id} {f.endpoint or ''} {what}; "
+                    "the test verified nothing (state it assumes is not on a fresh deployment)")
+    return None
+
+
+def against_baseline(
+    target_failures: list[Failure], target: Execution, base1: Execution, base1_failures: list[Failure],
+    base2: Execution, *, latency: BaselineLatency | None = None,
+) -> list[Failure]:
+    """A finding the baseline shares is not a regression of the target; latency is judged against
+    the baseline's own timings; then add the field differences that the two baseline replays do
+    not share (Diffy)."""
+    latency = latency or BaselineLatency()
     on_baseline = {f.key() for f in base1_failures}
     # A request refused for safety ran nowhere: that the baseline refused it too proves nothing.
     # A target that did not answer (refused, reset, timed out) is a finding whatever the baseline
@@ -75,6 +148,7 @@ def against_baseline(
     kept = [f for f in target_failures if f.key() not in on_baseline or f.kind in _NEVER_EXCUSED]
     for f in kept:
         f.baseline = "passes on the baseline"
+    kept = _latency_against_baseline(kept, target, base1, base2, latency)
     judged_steps_fields = {(f.step_id, f.field) for f in kept}
     status_steps = {f.step_id for f in kept if f.kind == "status"}
     b1 = {o.key: o for o in base1.observations}

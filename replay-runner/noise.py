@@ -9,8 +9,10 @@ is still a regression when both baseline replays agree on the type.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from trodden.assertions import Observation
 from trodden.assertions.observation import media_type
@@ -23,15 +25,45 @@ from trodden.replay.results import Failure
 MAX_DIFFS_PER_EXCHANGE = 10
 
 
+def own_origin(value: Any, origin: str, netloc: str) -> Any:
+    """A string leaf with the side's own origin (and host:port) replaced by a placeholder: a
+    service that echoes its own URL (`"url": "http://host:port/v1/"`) differs between target and
+    baseline by deployment, not by version."""
+    if not isinstance(value, str) or not netloc or netloc not in value.lower():
+        return value
+    return _NETLOC.sub("{host}", _ORIGIN.sub("{origin}", value, origin), netloc)
+
+
+class _Replacer:
+    """Case-insensitive literal replacement with a per-call pattern (cached: an exchange has many leaves)."""
+
+    def __init__(self) -> None:
+        self.cache: dict[str, re.Pattern[str]] = {}
+
+    def sub(self, placeholder: str, value: str, literal: str) -> str:
+        pattern = self.cache.get(literal)
+        if pattern is None:
+            pattern = self.cache[literal] = re.compile(re.escape(literal), re.I)
+        return pattern.sub(placeholder, value)
+
+
+_ORIGIN = _Replacer()
+_NETLOC = _Replacer()
+
+
 def fingerprint(obs: Observation) -> dict[str, Any]:
-    """The comparable fields of one exchange: status, content type, every JSON leaf; of a page
-    after a browser step, the status of the document it loaded and its outline's fields."""
+    """The comparable fields of one exchange: status, content type, every JSON leaf (the side's own
+    origin in string leaves normalised, see `own_origin`); of a page after a browser step, the
+    status of the document it loaded and its outline's fields."""
     if obs.method == PAGE_METHOD and isinstance(obs.body, dict):
         return {"status": obs.status, "console errors": obs.body.get("console_errors", 0), **page_fields(obs.body)}
     fields: dict[str, Any] = {"status": obs.status, "header:content-type": media_type(obs.headers.get("content-type"))}
     if obs.is_json:
+        parts = urlsplit(obs.url)
+        netloc = parts.netloc.lower()
+        origin = f"{parts.scheme.lower()}://{netloc}"
         for pointer, value in flatten(obs.body).items():
-            fields["body:" + pointer] = value
+            fields["body:" + pointer] = own_origin(value, origin, netloc)
     return fields
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from trodden.replay.judge import BaselineLatency
 
 
 class OptionError(ValueError):
@@ -60,10 +63,20 @@ class ReplayOptions:
     # A latency failure counts when the endpoint broke its bound in at least this share of its timed
     # exchanges in the run; fewer is noise (trodden.replay.timing).
     latency_quorum: float = 0.5
+    # With a baseline, latency is judged against it (same run): a step regressed when the target
+    # took more than ratio times the slower baseline pass + floor (trodden.replay.judge.BaselineLatency).
+    latency_baseline_ratio: float = 2.0
+    latency_baseline_floor_ms: float = 200.0
     test_ids: frozenset[str] | None = None  # run only these tests
     # Processes that run HTTP tests (one Python process saturates one core; browser tests always
     # run in the main process, which is one of the workers).
     workers: int = 1
+
+    @property
+    def baseline_latency(self) -> BaselineLatency:
+        from trodden.replay.judge import BaselineLatency
+
+        return BaselineLatency(self.latency_baseline_ratio, self.latency_baseline_floor_ms)
 
     def validate(self) -> None:
         if self.concurrency < 1:
@@ -76,5 +89,7 @@ class ReplayOptions:
             raise OptionError("--latency-factor must be positive")
         if not 0 < self.latency_quorum <= 1:
             raise OptionError("--latency-quorum must be in (0, 1]")
+        if self.latency_baseline_ratio < 1 or self.latency_baseline_floor_ms < 0:
+            raise OptionError("--latency-baseline-ratio must be at least 1 and --latency-baseline-floor-ms 0 or more")
         if self.latency_slack_ms < 0 or self.browser_latency_slack_ms < 0:
             raise OptionError("--latency-slack-ms and --browser-latency-slack-ms must be 0 or more")

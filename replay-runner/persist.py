@@ -7,6 +7,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
+from trodden.replay.results import (
+    AssertionRef,
+    FlakySummary,
+    RegressionSummary,
+    RunReport,
+    RunSummary,
+    nothing_verified_reason,
+)
 
 from trodden.replay.results import AssertionRef, FlakySummary, RegressionSummary, RunReport, RunSummary
 from trodden.store import Store
@@ -52,7 +60,7 @@ async def finish_run(store: Store, report: RunReport) -> None:
         )
         for r in report.results
     ]
-    status = "failed" if report.has_regressions else "passed"
+    status = "failed" if report.has_regressions else "passed"  # nothing verified: judged over all shards
     async with store.pool.acquire() as conn, conn.transaction():
         await conn.executemany(
             "INSERT INTO replay_results (run_id, test_id, outcome, attempts, duration_ms, flaky_cause, failures,"
@@ -127,7 +135,10 @@ async def summarize_run(store: Store, run_name: str) -> RunSummary:
     counts = summary.counts
     regressed: set[str] = set()
     flaky_routes: set[str] = set()
+    skip_reasons: list[str | None] = []
     for row in rows:
+        if row["outcome"] == "skipped":
+            skip_reasons.append(row["reason"])
         counts.total += 1
         setattr(counts, row["outcome"], getattr(counts, row["outcome"]) + 1)
         failures: list[dict[str, Any]] = row["failures"] or []
@@ -167,6 +178,9 @@ async def summarize_run(store: Store, run_name: str) -> RunSummary:
         summary.outcome = "running"
     elif shards.errored or counts.failed or counts.error:
         summary.outcome = "failed"
+    elif (reason := nothing_verified_reason(counts, skip_reasons)) is not None:
+        summary.outcome = "failed"  # a gate that verified nothing never passes
+        summary.reason = reason
     else:
         summary.outcome = "passed"
     return summary

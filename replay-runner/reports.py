@@ -76,7 +76,8 @@ def json_report(report: RunReport) -> dict[str, Any]:
             "finished_at": report.finished_at,
             "report_dir": report.report_dir,
         },
-        "outcome": "failed" if report.has_regressions else "passed",
+        "outcome": report.outcome,
+        "reason": report.nothing_verified,
         "counts": report.counts.model_dump(),
         "regressions": regressions,
         "flaky": [

@@ -7,6 +7,7 @@ expected versus actual, the session the test came from.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -61,6 +62,8 @@ class StepRecord(BaseModel):
 
 class Attempt(BaseModel):
     failures: list[Failure] = Field(default_factory=list)
+    # set when the chain breaks on the baseline as well: the attempt verified nothing (why)
+    unverified: str | None = None
     steps: list[StepRecord] = Field(default_factory=list)
     endpoints: list[str] = Field(default_factory=list)  # every endpoint observed, in order
     duration_ms: float = 0.0
@@ -108,6 +111,7 @@ class RunReport(BaseModel):
     finished_at: str | None = None
     results: list[TestResult] = Field(default_factory=list)
     report_dir: str | None = None  # the HTML report, when one was written
+    shard_count: int = 1
 
     @property
     def counts(self) -> Counts:
@@ -125,6 +129,31 @@ class RunReport(BaseModel):
     def has_regressions(self) -> bool:
         return any(r.outcome in ("failed", "error") for r in self.results)
 
+    @property
+    def nothing_verified(self) -> str | None:
+        """Why this run verified nothing (no test ran: none selected, or every one skipped), else
+        None. A gate that verified nothing must not pass: the CLI exits 2 with this reason. A shard
+        of several that owns no test is not an error by itself (the run as a whole is judged by
+        `summarize_run`)."""
+        return nothing_verified_reason(self.counts, [r.reason for r in self.results if r.outcome == "skipped"],
+                                       empty_ok=self.shard_count > 1)
+
+    @property
+    def outcome(self) -> Literal["passed", "failed", "error"]:
+        if self.has_regressions:
+            return "failed"
+        return "error" if self.nothing_verified else "passed"
+
+
+def nothing_verified_reason(counts: Counts, skip_reasons: list[str | None], *, empty_ok: bool = False) -> str | None:
+    """"no test ran: …" when nothing was verified (0 tests, or every test skipped), else None."""
+    if counts.total == 0:
+        return None if empty_ok else "no test ran: the suite (or this selection of it) has no test to replay"
+    if counts.skipped < counts.total:
+        return None
+    common = Counter(r or "no reason given" for r in skip_reasons).most_common(1)
+    why = f"; most common reason: {common[0][0]}" if common else ""
+    return f"no test ran: all {counts.total} test(s) were skipped{why}"
 
 # ---------------------------------------------------------------------------------------------
 # A ReplayRun over its shards (`persist.summarize_run`): what the operator turns into the
@@ -174,6 +203,7 @@ class RunSummary(BaseModel):
     target: str | None = None
     baseline: str | None = None
     outcome: RunOutcome = "pending"
+    reason: str | None = None  # why a run that verified nothing failed ("no test ran: …")
     shards: ShardCounts = Field(default_factory=ShardCounts)
     counts: Counts = Field(default_factory=Counts)
     regressions: list[RegressionSummary] = Field(default_factory=list)  # the first ones, in test order

@@ -28,7 +28,7 @@ from trodden.replay import persist
 from trodden.replay.execution import AuthError, Execution, SuiteEnv
 from trodden.replay.flaky import likely_cause, outcome_of
 from trodden.replay.http_exec import new_connector, new_session, run_http_test
-from trodden.replay.judge import Judge, against_baseline
+from trodden.replay.judge import Judge, against_baseline, chain_break
 from trodden.replay.metrics import REPLAY_REQUESTS, REPLAY_TESTS
 from trodden.replay.options import OptionError, ReplayOptions
 from trodden.replay.results import Attempt, Failure, RunReport, TestResult
@@ -118,15 +118,14 @@ class _Engine:
                 )
             except Exception as exc:  # a bug must cost one test, not the run
                 log.exception("test crashed", test=test.id)
-                return TestResult(
-                    **base,
-                    outcome="error",
-                    reason=f"internal error: {exc!r}"[:500],
-                    attempts=1,
-                    duration_ms=(time.perf_counter() - started) * 1000.0,
-                )
-        outcome = outcome_of(attempts)
+                return TestResult(**base, outcome="error", reason=f"internal error: {exc!r}"[:500], attempts=1,
+                                  duration_ms=(time.perf_counter() - started) * 1000.0)
         last = attempts[-1]
+        if last.unverified:  # never a pass: a test that could not run on the baseline either proves nothing
+            return TestResult(**base, outcome="error", reason=last.unverified, attempts=len(attempts),
+                              duration_ms=sum(a.duration_ms for a in attempts), steps=last.steps,
+                              endpoints=last.endpoints)
+        outcome = outcome_of(attempts)
         failing = [a for a in attempts if not a.ok]
         # A failed test reports its FIRST attempt: on a stateful target a retry fails differently
         # (409 on a registration the first attempt made) and would hide the real failure.
@@ -152,21 +151,20 @@ class _Engine:
             started = time.perf_counter()
             exe = await self.execute(test, self.target, "")
             failures = self.judge.judge(test, exe, ctx)
+            unverified = None
             if self.options.baseline:  # every test is compared: a field can change without failing
                 if baseline is None:
                     b1 = await self.execute(test, self.options.baseline)
                     b2 = await self.execute(test, self.options.baseline)
                     baseline = (b1, self.judge.judge(test, b1, ctx), b2)
-                failures = against_baseline(failures, exe, baseline[0], baseline[1], baseline[2])
-            attempts.append(
-                Attempt(
-                    failures=failures,
-                    steps=exe.steps,
-                    duration_ms=(time.perf_counter() - started) * 1000.0,
-                    endpoints=[o.endpoint for o in exe.observations if o.endpoint],
-                )
-            )
-            if not failures:
+                unverified = chain_break(failures, baseline[0], baseline[1])
+                failures = against_baseline(failures, exe, baseline[0], baseline[1], baseline[2],
+                                            latency=self.options.baseline_latency)
+            attempts.append(Attempt(
+                failures=failures, steps=exe.steps, duration_ms=(time.perf_counter() - started) * 1000.0,
+                endpoints=[o.endpoint for o in exe.observations if o.endpoint], unverified=unverified,
+            ))
+            if not failures or unverified:
                 break
         return attempts
 
@@ -242,16 +240,10 @@ async def replay_suite(
     tests = select_tests(suite, options)
     if not suite.origin and not options.allow_unsafe_on_origin and any(unsafe_steps(t, suite) for t in tests):
         log.warning("suite has no recorded origin: unsafe steps cannot be kept off production", suite=suite.name)
-    report = RunReport(
-        suite=suite.name,
-        revision=suite.revision,
-        target=target,
-        baseline=options.baseline,
-        shard=str(options.shard),
-        run_name=options.run_name,
-        started_at=now_iso(),
-        report_dir=str(options.report_dir) if options.report_dir else None,
-    )
+    report = RunReport(suite=suite.name, revision=suite.revision, target=target, baseline=options.baseline,
+                       shard=str(options.shard), shard_count=options.shard.count, run_name=options.run_name,
+                       started_at=now_iso(),
+                       report_dir=str(options.report_dir) if options.report_dir else None)
     if store is not None:
         report.run_id = await persist.start_run(store, report, options.shard.count)
     log.info(
@@ -273,12 +265,8 @@ async def replay_suite(
     if store is not None:
         await persist.finish_run(store, report)
     counts = report.counts
-    log.info(
-        "replay finished",
-        passed=counts.passed,
-        failed=counts.failed,
-        flaky=counts.flaky,
-        skipped=counts.skipped,
-        errors=counts.error,
-    )
+    log.info("replay finished", passed=counts.passed, failed=counts.failed, flaky=counts.flaky,
+             skipped=counts.skipped, errors=counts.error)
+    if report.nothing_verified:
+        log.error("replay verified nothing", reason=report.nothing_verified)
     return report

@@ -24,17 +24,14 @@ def print_summary(report: RunReport, console: Console | None = None, max_rows: i
     # Off a terminal (CI logs) rich would wrap at 80 columns; a log line can be wider.
     console = console or Console(width=None if sys.stdout.isatty() else 160)
     c = report.counts
-    verdict = (
-        Text(f"✗ {c.failed + c.error} test(s) regressed", style="bold red")
-        if report.has_regressions
-        else Text("✓ no regressions", style="bold green")
-    )
-    head = Text.assemble(
-        verdict,
-        f"   suite {report.suite}@{report.revision} → {report.target}",
-        f"  (baseline {report.baseline})" if report.baseline else "",
-        f"  shard {report.shard}",
-    )
+    if report.has_regressions:
+        verdict = Text(f"✗ {c.failed + c.error} test(s) regressed", style="bold red")
+    elif report.nothing_verified:
+        verdict = Text(f"✗ {report.nothing_verified}", style="bold red")
+    else:
+        verdict = Text("✓ no regressions", style="bold green")
+    head = Text.assemble(verdict, f"   suite {report.suite}@{report.revision} → {report.target}",
+                         f"  (baseline {report.baseline})" if report.baseline else "", f"  shard {report.shard}")
     console.print(head)
     console.print(
         f"  {c.total} tests: [green]{c.passed} passed[/], [red]{c.failed} failed[/], "

@@ -18,6 +18,7 @@ from trodden.models.suite import Suite, SuiteCoverage
 from trodden.store import Store
 from trodden.store.suites import save_suite_revision
 from trodden.synthesis import db
+from trodden.synthesis.accounts import SignupLearner
 from trodden.synthesis.generate import GenerateOptions, SelectedInput, api_requests, build_suite
 from trodden.synthesis.journeys import JourneyBuilder, Journeys
 from trodden.synthesis.login import LoginLearner
@@ -32,6 +33,11 @@ log = get_logger(__name__)
 
 class NoSessions(LookupError):
     pass
+
+
+class EmptySuite(LookupError):
+    """Generation made no test from the selected sessions: a suite that verifies nothing is an
+    error with its reason, never a revision that would let every replay pass."""
 
 
 async def load_journeys(store: Store, source: str, since: datetime | None = None) -> Journeys:
@@ -99,6 +105,7 @@ async def generate_suite(
     miner = Miner(journeys.templater, options.mining)
     pages = PageMiner(journeys.templater, options.mining)  # what pages show, how they load
     logins = LoginLearner()  # how users log in, learned over all sessions like the assertions
+    signups = SignupLearner(journeys.templater)  # how users make accounts: setup for returning users
     visible = VisibleLearner()  # what shows after each UI step, over all sessions too
     wanted = {sid: (sig, reasons) for sid, sig, reasons in items}
     picked: dict[str, SelectedInput] = {}
@@ -108,24 +115,19 @@ async def generate_suite(
         if options.browser:
             visible.add(session)
         if options.http:
-            logins.add(api_requests(session))
+            requests = api_requests(session)
+            logins.add(requests)
+            signups.add(requests)
         if session.session_id in wanted:
             sig, reasons = wanted[session.session_id]
             picked[session.session_id] = SelectedInput(session, reasons, sig)
     selected = [picked[sid] for sid, _, _ in items if sid in picked]
     known = known_pseudonyms(await store.source_key(source), options.known_values) if options.known_values else None
-    suite = build_suite(
-        suite_name,
-        source,
-        selected,
-        miner,
-        options=options,
-        selection_id=sel_id,
-        known=known,
-        login=logins.best(),
-        visible=visible,
-        assertions=miner.assertions() + pages.assertions(),
-    )
+    suite = build_suite(suite_name, source, selected, miner, options=options, selection_id=sel_id, known=known,
+                        login=logins.best(), visible=visible, signup=signups.best(),
+                        assertions=miner.assertions() + pages.assertions())  # fmt: skip
+    if not suite.tests:
+        raise EmptySuite(empty_suite_reason(sel_id, selected, miner.n_sessions, options))
     suite.stats.coverage = suite_coverage(journeys, [i.session.session_id for i in selected])
     if save:
         suite = await save_suite_revision(store, suite)
@@ -137,3 +139,16 @@ async def generate_suite(
         assertions=len(suite.assertions),
     )
     return suite
+
+
+def empty_suite_reason(selection_id: int, selected: list[SelectedInput], sessions: int,
+                       options: GenerateOptions) -> str:
+    """Why a selection yielded no test, in one line."""
+    head = f"selection {selection_id}: {len(selected)} selected session(s) of {sessions:,} yielded 0 tests"
+    if not selected:
+        return f"{head}: the selection is empty (run `trodden select` again, or widen its window or strategies)"
+    with_api = sum(bool(api_requests(i.session)) for i in selected)
+    kinds = [k for k, on in (("HTTP", options.http), ("browser", options.browser)) if on]
+    return (f"{head} ({' and '.join(kinds)} tests asked for; {with_api} had an API request, the rest only "
+            "static assets, the collector's own traffic or no UI action)")
+

@@ -13,11 +13,7 @@ import click
 from pydantic.fields import FieldInfo
 from rich.console import Console
 from rich.table import Table
-
-from trodden.cliutil import InputError, dsn_option, json_option, print_json, run
-from trodden.store import open_store
-from trodden.store.suites import SuiteNotFound, load_suite
-from trodden.synthesis.api import NoSessions, generate_suite, select_sessions
+from trodden.synthesis.api import EmptySuite, NoSessions, generate_suite, select_sessions
 from trodden.synthesis.db import SelectionNotFound
 from trodden.synthesis.export import export_json, export_pytest
 from trodden.synthesis.generate import GenerateOptions
@@ -323,7 +319,7 @@ async def _generate(dsn: str | None, source: str, suite_name: str, selection_id:
     async with open_store(dsn) as store:
         try:
             return await generate_suite(store, source, suite_name, selection_id, options)
-        except (NoSessions, SelectionNotFound) as exc:
+        except (NoSessions, SelectionNotFound, EmptySuite) as exc:
             raise InputError(str(exc)) from None
 
 

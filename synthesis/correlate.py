@@ -12,11 +12,13 @@ browser `sec-*`) are dropped; credentials present before the session's first res
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from trodden.assertions.pointer import escape
@@ -25,25 +27,13 @@ from trodden.models.events import NetworkRequest
 from trodden.models.suite import Extraction, HttpRequest
 from trodden.synthesis.routes import segment_param
 
-DROP_HEADERS = frozenset(
-    {
-        "cookie",
-        "host",
-        "content-length",
-        "connection",
-        "accept-encoding",
-        "user-agent",
-        "origin",
-        "referer",
-        "traceparent",
-        "tracestate",
-        "baggage",
-        "if-none-match",
-        "if-modified-since",
-        "pragma",
-        "cache-control",
-    }
-)
+if TYPE_CHECKING:
+    from trodden.synthesis.accounts import SessionAccount
+
+DROP_HEADERS = frozenset({
+    "cookie", "host", "content-length", "connection", "accept-encoding", "user-agent", "origin", "referer",
+    "traceparent", "tracestate", "baggage", "if-none-match", "if-modified-since", "pragma", "cache-control",
+})  # fmt: skip
 AUTH_HEADERS = frozenset({"authorization", "x-api-key", "x-auth-token"})
 _ID_NAME = re.compile(r"(^|[_\-.])(id|uuid|guid|key|token|code|ref|number|nonce|csrf|secret)$|[a-z0-9]Id$", re.I)
 _VOLATILE_HEADERS = frozenset(
@@ -63,17 +53,36 @@ _VOLATILE_HEADERS = frozenset(
 )
 
 
+def id_named(name: str) -> bool:
+    """A field named like an identifier (`id`, `order_id`, `orderId`, `/data/id`)."""
+    return _ID_NAME.search(name.rsplit("/", 1)[-1]) is not None
+
+
 def correlatable(name: str, value: Any) -> bool:
     """Worth tracking as a produced value: identifiers, tokens, long opaque strings, large ints."""
     if isinstance(value, bool) or value is None:
         return False
     if isinstance(value, int):
-        return value >= 10 if _ID_NAME.search(name) else value >= 1000
+        return value >= 10 if id_named(name) else value >= 1000
     if not isinstance(value, str) or len(value) < 4 or len(value) > 2048:
         return False
     if detect_format(value) in ("uuid", "hex", "email") or segment_param(value) is not None:
         return True
-    return _ID_NAME.search(name) is not None or (len(value) >= 12 and " " not in value)
+    return id_named(name) or (len(value) >= 12 and " " not in value)
+
+
+_SHORT_ID = re.compile(r"^[A-Za-z0-9_\-.]{1,64}$")
+
+
+def short_id(name: str, value: Any) -> bool:
+    """A value too short or plain to correlate by its looks (`{"id": "8"}`, `{"id": 3}`) that a
+    field named like an identifier carries: it is correlated by provenance only, when a later
+    request reuses it where an identifier goes (a path segment, an id-named query or body field)."""
+    if isinstance(value, bool) or value is None or not id_named(name):
+        return False
+    if isinstance(value, int):
+        return value >= 0
+    return isinstance(value, str) and _SHORT_ID.match(value) is not None
 
 
 def var_name(hint: str) -> str:
@@ -102,6 +111,24 @@ class Correlation:
     requests: list[CorrelatedRequest]
     variables: dict[str, Any]  # initial values (emails typed in by the user: replay may vary them)
     auth_headers: dict[str, str]  # credentials the session had before it started
+    unique: list[str] = field(default_factory=list)  # variables replay makes fresh per execution
+
+
+def basic_parts(header_value: str) -> tuple[str, str] | None:
+    """(user, password) of an HTTP Basic `Authorization` value, or None."""
+    scheme, _, encoded = header_value.strip().partition(" ")
+    if scheme.lower() != "basic" or not encoded.strip():
+        return None
+    try:
+        user, sep, password = base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return None
+    return (user, password) if sep else None
+
+
+def basic_template(user_var: str, password_var: str) -> str:
+    """The `Authorization` value replay builds from two variables (see replay's templating)."""
+    return f"Basic {{{{basic({user_var}, {password_var})}}}}"
 
 
 def _leaves(doc: Any, pointer: str = "") -> list[tuple[str, Any]]:
@@ -115,7 +142,12 @@ def _leaves(doc: Any, pointer: str = "") -> list[tuple[str, Any]]:
 class _Correlator:
     def __init__(self, known: dict[str, str] | None = None) -> None:
         self.known = known or {}  # pseudonym -> the real test value (see unmask.py)
+        # values the session chose itself and reuses (an account it signed up: see accounts.py)
+        self.chosen: dict[str, str] = {}  # recorded value -> variable
         self.produced: dict[str, _Produced] = {}  # str(value) -> producer
+        # short ids (see `short_id`), by value: the latest response that carried each
+        self.short: dict[str, _Produced] = {}
+        self.short_used: set[str] = set()  # short ids correlated once: still only where an id goes
         self.names: Counter[str] = Counter()
         self.variables: dict[str, Any] = {}
         self.email_vars: dict[str, str] = {}
@@ -127,10 +159,25 @@ class _Correlator:
 
     def offer(self, step: int, name: str, value: Any, source: str, path: str) -> None:
         key = str(value)
-        if key in self.produced or not correlatable(name, value):
+        if key in self.produced or key in self.chosen:
             return
-        ex = Extraction(var="", source=source, path=path, recorded=value)  # type: ignore[arg-type]
-        self.produced[key] = _Produced("", step, ex)
+        if correlatable(name, value):
+            ex = Extraction(var="", source=source, path=path, recorded=value)  # type: ignore[arg-type]
+            self.produced[key] = _Produced("", step, ex)
+        elif short_id(name, value):
+            ex = Extraction(var="", source=source, path=path, recorded=value)  # type: ignore[arg-type]
+            self.short[key] = _Produced("", step, ex)  # a later response carrying it again wins
+
+    def use_short(self, value: Any) -> str | None:
+        """The variable for a short id reused where an identifier goes: it becomes a produced value
+        from then on (its producer fixed), like any other."""
+        key = str(value)
+        p = self.short.pop(key, None)
+        if p is None:
+            return None
+        self.produced[key] = p
+        self.short_used.add(key)
+        return self.use(key)
 
     def offer_response(self, step: int, ev: NetworkRequest) -> None:
         for ptr, value in _leaves(ev.response_body) if isinstance(ev.response_body, dict | list) else []:
@@ -168,9 +215,12 @@ class _Correlator:
             p.extraction.var = p.var
         return p.var
 
-    def substitute_text(self, text: str) -> str:
-        """Replace produced values (long enough not to collide by chance) inside a string."""
-        var = self.use(text)
+    def substitute_text(self, text: str, context: str = "") -> str:
+        """Replace produced values (long enough not to collide by chance) inside a string; a short
+        id only where `context` (a field or header name) is named like an identifier."""
+        if text in self.chosen:
+            return "{{" + self.chosen[text] + "}}"
+        var = self.use(text) if text not in self.short_used or id_named(context) else None
         if var is not None:
             return "{{" + var + "}}"
         if text in self.known:
@@ -191,9 +241,14 @@ class _Correlator:
             return [self.substitute_body(v, f"{pointer}/{i}") for i, v in enumerate(body)]
         if isinstance(body, bool) or body is None:
             return body
-        if isinstance(body, int) and str(body) in self.produced:
+        if isinstance(body, int) and str(body) in self.produced and (str(body) not in self.short_used
+                                                                     or id_named(pointer)):
             return "{{" + str(self.use(body)) + "}}"
+        if isinstance(body, int | str) and str(body) in self.short and id_named(pointer):
+            return "{{" + str(self.use_short(body)) + "}}"
         if isinstance(body, str):
+            if body in self.chosen:
+                return "{{" + self.chosen[body] + "}}"
             if body in self.known and body not in self.produced:
                 return self.known[body]
             if detect_format(body) == "email" and str(body) not in self.produced:
@@ -202,7 +257,7 @@ class _Correlator:
                     var = self.email_vars[body] = self._new_var("email")
                     self.variables[var] = body
                 return "{{" + var + "}}"
-            return self.substitute_text(body)
+            return self.substitute_text(body, pointer)
         return body
 
 
@@ -221,27 +276,42 @@ def _segment_regex(path: str, seg: str) -> str:
     return f"{before}/([^/?#]+)"
 
 
-def correlate(requests: list[NetworkRequest], known: dict[str, str] | None = None) -> Correlation:
+def correlate(
+    requests: list[NetworkRequest], known: dict[str, str] | None = None, accounts: list[SessionAccount] | None = None
+) -> Correlation:
     """Templates for a session's API requests (in order), with extractions and auth split out;
-    `known` maps pseudonyms of known test values back to the values."""
+    `known` maps pseudonyms of known test values back to the values; `accounts` are the accounts
+    the session created and then used (`accounts.session_accounts`): their credentials become
+    variables, the name a unique one, and a Basic header sending them is built from them."""
     c = _Correlator(known)
     out: list[CorrelatedRequest] = []
     auth_headers: dict[str, str] = {}
+    unique: list[str] = []
+    passwords: dict[str, SessionAccount] = {}
+    for account in accounts or []:
+        c.chosen[account.password] = account.password_var
+        c.variables[account.password_var] = account.password
+        passwords[account.password] = account
+        if account.user is not None:
+            c.chosen[account.user] = account.user_var
+            c.variables[account.user_var] = account.user
+            unique.append(account.user_var)
     for i, ev in enumerate(requests):
         parts = urlsplit(ev.request_url)
         # the recorded path is already percent-encoded: segments are kept as they are
-        segments = [("{{" + str(c.use(seg)) + "}}") if seg in c.produced else seg for seg in parts.path.split("/")]
+        segments = [_template_segment(c, seg) for seg in parts.path.split("/")]
         path = "/".join(segments) or "/"
         url = "{{origin}}" + path
         if parts.query:
-            query = [(k, c.substitute_text(v)) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+            query = [(k, _template_query(c, k, v)) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
             url += "?" + urlencode(query, safe="{}")
         headers: dict[str, str] = {}
         for name, value in ev.request_headers.items():
             low = name.lower()
             if low in DROP_HEADERS or low.startswith(("sec-", ":")):
                 continue
-            templated = c.substitute_text(value)
+            basic = _account_basic(c, value, passwords) if low in AUTH_HEADERS else None
+            templated = basic if basic is not None else c.substitute_text(value, name)
             if low in AUTH_HEADERS and templated == value:
                 auth_headers.setdefault(name, value)  # not produced in the session: it came logged in
                 continue
@@ -266,4 +336,32 @@ def correlate(requests: list[NetworkRequest], known: dict[str, str] | None = Non
     for p in c.produced.values():
         if p.used:
             out[p.step].extract.append(p.extraction)
-    return Correlation(requests=out, variables=c.variables, auth_headers=auth_headers)
+    return Correlation(requests=out, variables=c.variables, auth_headers=auth_headers, unique=unique)
+
+
+def _template_segment(c: _Correlator, seg: str) -> str:
+    if seg in c.chosen:
+        return "{{" + c.chosen[seg] + "}}"
+    if seg in c.produced and (seg not in c.short_used or segment_param(seg) is not None):
+        return "{{" + str(c.use(seg)) + "}}"
+    if seg in c.short and seg not in c.produced and segment_param(seg) is not None:  # where the route has a parameter
+        return "{{" + str(c.use_short(seg)) + "}}"
+    return seg
+
+
+def _template_query(c: _Correlator, key: str, value: str) -> str:
+    if value in c.short and value not in c.produced and id_named(key):
+        return "{{" + str(c.use_short(value)) + "}}"
+    return c.substitute_text(value, key)
+
+
+def _account_basic(c: _Correlator, value: str, passwords: dict[str, SessionAccount]) -> str | None:
+    """`Basic {{basic(account_id, account_password)}}` for a Basic header that sends the password of
+    an account the session created; None for any other value."""
+    parts = basic_parts(value)
+    if parts is None or parts[1] not in passwords:
+        return None
+    account = passwords[parts[1]]
+    if account.user is None:  # only the password links them: the header's own user, as recorded
+        c.variables.setdefault(account.user_var, parts[0])
+    return basic_template(account.user_var, account.password_var)

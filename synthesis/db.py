@@ -11,6 +11,8 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
+from trodden.synthesis.selection import Selection
+from trodden.synthesis.steps import RawStep, SessionSteps, status_class
 
 from trodden.log import get_logger
 from trodden.models.events import EVENT_ADAPTER, Session
@@ -50,19 +52,17 @@ async def iter_session_steps(
         " AND e.kind NOT IN ('span', 'log', 'vital') ORDER BY e.session_id, e.seq"
     )
     current: str | None = None
-    steps: list[RawStep] = []
+    steps = SessionSteps()
     async with store.pool.acquire() as conn, conn.transaction():
         async for row in conn.cursor(sql, *args, prefetch=_FETCH):
             sid = row["session_id"]
             if sid != current:
                 if current is not None:
-                    yield current, steps
-                current, steps = sid, []
-            step = raw_step_from_row(row["kind"], row["url"], row["data"])
-            if step is not None:
-                steps.append(step)
+                    yield current, steps.finish()
+                current, steps = sid, SessionSteps()
+            steps.add(row["kind"], row["url"], row["data"])
     if current is not None:
-        yield current, steps
+        yield current, steps.finish()
 
 
 def _event_doc(row: Any) -> dict[str, Any]:

@@ -130,8 +130,9 @@ def render_http_module(suite: Suite) -> str:
             continue
         out += ["", f"def {_func_name(test)}(target):", _docstring(test)]
         profile = f", profile=AUTH_PROFILES[{test.auth_profile!r}]" if test.auth_profile in profiles else ""
+        unique = f", unique={test.unique!r}" if test.unique else ""
         out.append(f"    run = HttpRunner(target, variables={_literal(test.variables, 4)}, assertions=ASSERTIONS,")
-        out.append(f"                     temporal=TEMPORAL, origin=RECORDED_ORIGIN{profile})")
+        out.append(f"                     temporal=TEMPORAL, origin=RECORDED_ORIGIN{profile}{unique})")
         for step in test.steps:
             doc = step.model_dump(mode="json", exclude_defaults=True)
             doc.pop("kind", None)

@@ -23,6 +23,24 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from trodden.synthesis.accounts import SignupExchange, session_accounts, signup_profile
+from trodden.synthesis.correlate import basic_parts, correlate
+from trodden.synthesis.login import (
+    PASSWORD_VAR,
+    USERNAME_VAR,
+    LoginCredentials,
+    LoginExchange,
+    credential_variables,
+    is_exchange_request,
+    login_step,
+    started_logged_in,
+    template_credentials,
+)
+from trodden.synthesis.mining import Miner, MiningOptions, request_key
+from trodden.synthesis.routes import RouteTemplater
+from trodden.synthesis.steps import endpoint_key, is_api_request, session_collector_origins, url_origin, url_path
+from trodden.synthesis.visible import VisibleExpectation, VisibleLearner
+
 from trodden.assertions import (
     AssertionBase,
     ExchangeAssertion,
@@ -31,6 +49,7 @@ from trodden.assertions import (
     SequenceAssertion,
     Violation,
 )
+from trodden.assertions.kinds.value_set import ValueSetAssertion
 from trodden.assertions.page import recorded_page
 from trodden.assertions.pointer import nodes
 from trodden.assertions.templates import UNSAFE_METHODS
@@ -112,11 +131,11 @@ def test_id(kind: str, source: str, session_id: str) -> str:
 
 
 def api_requests(session: Session) -> list[NetworkRequest]:
+    own = session_collector_origins(session.events)
     return [
-        ev
-        for ev in session.events
-        if isinstance(ev, NetworkRequest) and is_api_request(ev.method, url_path(ev.request_url))
-    ]
+        ev for ev in session.events
+        if isinstance(ev, NetworkRequest) and is_api_request(ev.method, ev.request_url, own)
+    ]  # fmt: skip
 
 
 def endpoint_of(request: NetworkRequest, templater: RouteTemplater) -> str:
@@ -148,12 +167,29 @@ def _expectation(ev: NetworkRequest, endpoint: str, miner: Miner | None) -> Expe
         if fmt in ("uuid", "datetime", "date", "email", "hex"):
             formats[ptr] = fmt
     values = miner.stable_values(endpoint, ev.status, request_key(ev)) if miner else {}
-    values = {p: v for p, v in values.items() if p in shape or not trusted}
+    origin = url_origin(ev.request_url)
+    values = {p: _origin_template(v, origin) for p, v in values.items() if p in shape or not trusted}
     headers: dict[str, str] = {}
     ctype = next((v for k, v in ev.response_headers.items() if k.lower() == "content-type"), None)
     if ctype:
         headers["content-type"] = ctype.split(";")[0].strip()
     return Expectation(status=ev.status or None, shape=shape, values=values, formats=formats, headers=headers)
+
+
+def _origin_template(value: Any, origin: str | None) -> Any:
+    """A recorded value naming the service's own origin (`"url": "http://host:port/v1/"`) as
+    `{{origin}}…`: replay compares it with the target's origin, not the recording's."""
+    if origin and isinstance(value, str) and origin in value.lower():
+        return re.sub(re.escape(origin), "{{origin}}", value, flags=re.I)
+    return value
+
+
+def names_origin(assertion: Assertion, origin: str | None) -> bool:
+    """A mined value assertion whose values name the recorded origin: a property of the deployment
+    the sessions were recorded on, not of the application."""
+    if not origin or not isinstance(assertion, ValueSetAssertion):
+        return False
+    return any(isinstance(v, str) and origin in v.lower() for v in assertion.params.values)
 
 
 def build_http_test(
@@ -167,34 +203,27 @@ def build_http_test(
     requests = api_requests(item.session)
     if not requests:
         return None
-    corr = correlate(requests, known)
+    corr = correlate(requests, known, session_accounts(requests))
+    chosen = {str(corr.variables[v]) for v in corr.unique if v in corr.variables}
     steps: list[HttpStep] = []
     endpoints: list[str] = []
     for i, (ev, cr) in enumerate(zip(requests, corr.requests, strict=True)):
         endpoint = endpoint_of(ev, templater)
         endpoints.append(endpoint)
-        steps.append(
-            HttpStep(
-                id=f"s{i + 1}",
-                endpoint=endpoint,
-                request=cr.request,
-                extract=cr.extract,
-                expect=_expectation(ev, endpoint, miner),
-                unsafe=ev.method.upper() in UNSAFE_METHODS,
-                recorded_duration_ms=ev.duration_ms,
-            )
-        )
+        expect = _expectation(ev, endpoint, miner)
+        # a response that echoes what the test names itself (its account) gets a fresh value on replay
+        expect.values = {p: v for p, v in expect.values.items() if str(v) not in chosen}
+        steps.append(HttpStep(
+            id=f"s{i + 1}", endpoint=endpoint, request=cr.request, extract=cr.extract,
+            expect=expect, unsafe=ev.method.upper() in UNSAFE_METHODS,
+            recorded_duration_ms=ev.duration_ms,
+        ))  # fmt: skip
     name = f"{endpoints[0]} … {endpoints[-1]} ({len(steps)} requests)" if len(steps) > 1 else endpoints[0]
     test = TestCase(
-        id=test_id("http", source, item.session.session_id),
-        name=name,
-        type="http",
-        session_id=item.session.session_id,
-        journey=item.signature,
-        reasons=item.reasons,
-        steps=list(steps),
-        variables=corr.variables,
-    )
+        id=test_id("http", source, item.session.session_id), name=name, type="http",
+        session_id=item.session.session_id, journey=item.signature, reasons=item.reasons,
+        steps=list(steps), variables=corr.variables, unique=corr.unique,
+    )  # fmt: skip
     return test, corr.auth_headers
 
 
@@ -249,6 +278,7 @@ def build_browser_test(
     variables: dict[str, Any] = {}
     current: BrowserStep | None = None
     errored: set[str] = set()  # steps after which the page threw
+    own = session_collector_origins(item.session.events)
     for ev in item.session.events:
         if isinstance(ev, PageView | Navigation):
             url = ev.to_url if isinstance(ev, Navigation) else ev.url
@@ -299,7 +329,7 @@ def build_browser_test(
             )  # type: ignore[arg-type]
             _expect_visible(current, visible.expected(ev))
             steps.append(current)
-        elif isinstance(ev, NetworkRequest) and steps and is_api_request(ev.method, url_path(ev.request_url)):
+        elif isinstance(ev, NetworkRequest) and steps and is_api_request(ev.method, ev.request_url, own):
             endpoint = endpoint_of(ev, templater)
             if endpoint not in steps[-1].network:
                 steps[-1].network.append(endpoint)
@@ -402,18 +432,12 @@ def recorded_origin(sessions: Sequence[Session]) -> str | None:
 
 
 def build_suite(
-    name: str,
-    source: str,
-    selected: Sequence[SelectedInput],
-    miner: Miner | None,
-    *,
-    options: GenerateOptions | None = None,
-    selection_id: int | None = None,
-    assertions: list[Assertion] | None = None,
-    known: dict[str, str] | None = None,
-    login: LoginExchange | None = None,
-    visible: VisibleLearner | None = None,
-) -> Suite:
+    name: str, source: str, selected: Sequence[SelectedInput], miner: Miner | None,
+    *, options: GenerateOptions | None = None, selection_id: int | None = None,
+    assertions: list[Assertion] | None = None, known: dict[str, str] | None = None,
+    login: LoginExchange | None = None, visible: VisibleLearner | None = None,
+    signup: SignupExchange | None = None,
+) -> Suite:  # fmt: skip
     """A suite (revision 0: the store numbers it) from selected sessions and a fed miner; with a
     learned `login` exchange, tests of sessions that started logged in log in first. `visible`,
     fed with every session, vouches for the visible state browser steps expect (default: fed with
@@ -423,7 +447,7 @@ def build_suite(
     if assertions is None:
         assertions = miner.assertions() if miner is not None else []
     tests: list[TestCase] = []
-    profiles = _Profiles(login, options.login, templater, own_logins=options.own_login_credentials)
+    profiles = _Profiles(login, options.login, templater, own_logins=options.own_login_credentials, signup=signup)
     if visible is None:
         visible = VisibleLearner()
         for item in selected:
@@ -452,6 +476,11 @@ def build_suite(
         if t.type == "browser" and t.session_id in by_session
     ]
     assertions, dropped = drop_contradicted(assertions, recordings, templater)
+    origin = recorded_origin([i.session for i in selected])
+    dropped += [DroppedAssertion(id=a.id, assertion=a.description, session="",
+                                 recorded=f"names the recorded origin {origin}")
+                for a in assertions if names_origin(a, origin)]  # fmt: skip
+    assertions = [a for a in assertions if not names_origin(a, origin)]
     kinds = Counter(a.kind for a in assertions)
     stats = SuiteStats(
         tests=len(tests),
@@ -466,17 +495,10 @@ def build_suite(
         assertions_dropped=dropped,
     )
     return Suite(
-        name=name,
-        revision=0,
-        source=source,
-        origin=recorded_origin([i.session for i in selected]),
-        created_at=datetime.now(UTC).isoformat(),
-        selection_id=selection_id,
-        tests=tests,
-        assertions=assertions,
-        auth_profiles=profiles.all(),
-        stats=stats,
-    )
+        name=name, revision=0, source=source, origin=origin,
+        created_at=datetime.now(UTC).isoformat(), selection_id=selection_id, tests=tests,
+        assertions=assertions, auth_profiles=profiles.all(), stats=stats,
+    )  # fmt: skip
 
 
 def _http_tests_with_inputs(
@@ -538,16 +560,20 @@ def drop_contradicted(
 class _Profiles:
     """The suite's auth profiles, made as tests need them.
 
-    A session that started logged in gets the `login` profile when a login exchange is known
-    (its credential header is then set by the login step, not replayed as recorded); with
+    A returning user's session that sends HTTP Basic credentials it never established gets the
+    `signup` profile when the source's sessions show how accounts are made (a fresh account per
+    execution, see accounts.py). A session that started logged in gets the `login` profile when a
+    login exchange is known (its credential header is then set by the login step, not replayed as recorded); with
     `own_login_credentials`, a session that logs in itself gets `login-credentials` (no steps, only
     the credentials its own login request sends); credentials with no known login stay `headers` profiles from env vars.
     """
 
     def __init__(
-        self, exchange: LoginExchange | None, creds: LoginCredentials, templater: RouteTemplater, *, own_logins: bool
-    ) -> None:
+        self, exchange: LoginExchange | None, creds: LoginCredentials, templater: RouteTemplater, *, own_logins: bool,
+        signup: SignupExchange | None = None,
+    ) -> None:  # fmt: skip
         self.own_logins = own_logins
+        self.signup = signup
         self.exchange = exchange
         self.creds = creds
         self.templater = templater
@@ -570,6 +596,13 @@ class _Profiles:
                 ("login-credentials",),
                 lambda name: AuthProfile(name=name, kind="login", variables=credential_variables(ex, self.creds)),
             ).name
+        basic = next((h for h, v in auth.items() if h.lower() == "authorization" and basic_parts(v)), None)
+        if basic is not None and self.signup is not None:
+            # a returning user of an app whose sessions show how accounts are made: a fresh one per test
+            signup = self.signup
+            rest = {h: v for h, v in auth.items() if h != basic}
+            return self._get(("signup", *sorted(h.lower() for h in rest)),
+                             lambda name: signup_profile(name, signup, _env_headers(rest))).name
         if auth:
             return self._get(
                 ("session-auth", *sorted(h.lower() for h in auth)),

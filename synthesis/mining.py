@@ -28,6 +28,8 @@ import numpy as np
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.fields import FieldInfo
+from trodden.synthesis.routes import RouteTemplater, segment_param
+from trodden.synthesis.steps import endpoint_key, is_api_request, session_collector_origins, status_class, url_path
 
 from trodden.assertions import make_assertion
 from trodden.assertions.pointer import nodes
@@ -225,20 +227,22 @@ class Miner:
         self.samples: dict[str, list[str]] = defaultdict(list)
         self.n_sessions = 0
 
-    def endpoint_of(self, request: NetworkRequest) -> str | None:
-        path = url_path(request.request_url)
-        if not is_api_request(request.method, path):
+    def endpoint_of(self, request: NetworkRequest, own: frozenset[str] = frozenset()) -> str | None:
+        """`METHOD /route` of an API request; None for assets and the collector's own traffic (its
+        exact endpoints, on `own`: the origins the session shows to be the collector's)."""
+        if not is_api_request(request.method, request.request_url, own):
             return None
-        return endpoint_key(request.method, self.templater.template(path))
+        return endpoint_key(request.method, self.templater.template(url_path(request.request_url)))
 
     def add(self, session: Session) -> None:
         self.n_sessions += 1
         sample = self.options.sample_sessions
         sequence: list[str] = []
+        own = session_collector_origins(session.events)
         for ev in session.events:
             if not isinstance(ev, NetworkRequest):
                 continue
-            endpoint = self.endpoint_of(ev)
+            endpoint = self.endpoint_of(ev, own)
             if endpoint is None:
                 continue
             sequence.append(endpoint)

@@ -36,6 +36,7 @@ from trodden.assertions.templates import (
     MissingVariable,
     extract,
     follows_redirects,
+    make_unique,
     parse_body,
     redirect,
     render,
@@ -82,11 +83,13 @@ class HttpRunner:
         origin: str | None = None,
         profile: dict[str, Any] | None = None,
         timeout_s: float = 10.0,
+        unique: list[str] | None = None,
     ) -> None:
         self.http = requests.Session()
         self.target = target
         self.origin = origin
         self.vars: dict[str, Any] = {**(variables or {}), "origin": target_base(target)}
+        make_unique(self.vars, unique or [])  # state the test creates itself: fresh on every run
         self.timeout_s = _timeout_s(timeout_s)
         rules = load_assertions([a for group in (assertions or {}).values() for a in group] + list(temporal or []))
         self.by_endpoint: dict[str, list[ExchangeAssertion]] = {}
@@ -110,6 +113,7 @@ class HttpRunner:
         in the recorded status class), then its headers filled from what they extracted."""
         for var, ref in profile.variables.items():
             self.vars[var] = _credential(profile, ref)
+        make_unique(self.vars, profile.unique)  # a synthesised signup: a fresh account per run
         for login in profile.login:
             status = self._exchange(login, label=f"login:{login.id}", login=True)
             if login.expect.status is not None and status // 100 != login.expect.status // 100:

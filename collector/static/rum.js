@@ -17,6 +17,10 @@
   var KEY = attr("data-key") || "";
   var BASE = (attr("data-collector") || (script && script.src ? new URL(script.src, location.href).origin : location.origin)).replace(/\/+$/, "");
   var ENDPOINT = BASE + "/v1/rum?key=" + encodeURIComponent(KEY);
+  // The tag's own traffic is its exact endpoints on its collector, never a path prefix: an
+  // application's API under /v1/ is recorded like any other.
+  var OWN = [BASE + "/v1/rum", BASE + "/v1/config", BASE + "/v1/traces", BASE + "/v1/logs", BASE + "/rum.js"];
+  function own(u) { var p = u.href.split(/[?#]/)[0]; return OWN.indexOf(p) >= 0; }
   var userId = attr("data-user-id");
   var nativeFetch = w.fetch && w.fetch.bind(w);
   var ALWAYS_MASK = "input[type=password],[data-sensitive],input[autocomplete^='cc-']";
@@ -400,7 +404,7 @@
       var req = typeof Request !== "undefined" && input instanceof Request ? input : null;
       var u;
       try { u = new URL(req ? req.url : String(input), location.href); } catch (e) { return nativeFetch(input, init); }
-      if (u.href.indexOf(BASE + "/v1/") === 0 || sampled === "0") return nativeFetch(input, init);
+      if (own(u) || sampled === "0") return nativeFetch(input, init);
       init = init || {};
       var method = String(init.method || (req && req.method) || "GET").toUpperCase();
       var headers = new Headers(init.headers || (req ? req.headers : undefined));
@@ -445,7 +449,7 @@
       var x = this, t = x._trodden, u;
       if (!t) return send.apply(this, arguments);
       try { u = new URL(t.url, location.href); } catch (e) { return send.apply(this, arguments); }
-      if (u.href.indexOf(BASE + "/v1/") === 0 || sampled === "0") return send.apply(this, arguments);
+      if (own(u) || sampled === "0") return send.apply(this, arguments);
       var tp = null;
       if (sameOrigin(u) && !t.headers.traceparent) { tp = traceparent(); setHeader.call(x, "traceparent", tp.header); t.headers.traceparent = tp.header; }
       scrollCausedThis();

@@ -405,3 +405,69 @@ async def test_capture_detail_widens_capture_for_its_routes(start_collector: Sta
     assert requests["summary"].get("response_body") is None  # bodies stay off elsewhere
     [storage] = [r["data"] for r in rows if r["kind"] == "custom" and r["data"]["name"] == "$storage"]
     assert sorted(storage["properties"]["local"]) == ["cart_token", "theme"]
+
+
+SAME_ORIGIN = """<!doctype html><html><head><title>Items</title>
+<script src="/rum.js" data-key="{key}"></script></head>
+<body><button id="load" onclick="load()">Load</button>
+<script>
+async function load() {{
+  for (const path of ['/v1/items', '/v1/configuration', '/api/v2/items', '/rest/items', '/items']) {{
+    await (await fetch(path)).json();
+  }}
+  await fetch('/v1/config?key={key}');  // the app asking for the tag's config itself: still the collector's
+  document.body.dataset.done = '1';
+}}
+</script></body></html>"""
+
+
+async def test_the_tag_records_an_api_under_v1_on_its_own_origin(collector: RunningCollector) -> None:
+    """The collector served behind the application's own origin (one ingress): the tag skips only its
+    exact endpoints, so the application's `/v1/items` is recorded, its beacons and config fetch never."""
+    import aiohttp
+
+    async def proxy(request: web.Request) -> web.Response:
+        async with aiohttp.ClientSession() as http, http.request(
+            request.method, collector.url + request.path_qs, data=await request.read(),
+            headers={k: v for k, v in request.headers.items() if k.lower() in ("content-type", "origin")},
+        ) as resp:
+            return web.Response(body=await resp.read(), status=resp.status,
+                                content_type=resp.content_type or "application/octet-stream")
+
+    async def page(_r: web.Request) -> web.Response:
+        return web.Response(text=SAME_ORIGIN.format(key=KEY), content_type="text/html")
+
+    async def items(request: web.Request) -> web.Response:
+        return web.json_response({"items": [{"id": 1}], "path": request.path})
+
+    app = web.Application()
+    app.router.add_get("/", page)
+    for path in ("/rum.js", "/v1/config"):
+        app.router.add_get(path, proxy)
+    app.router.add_post("/v1/rum", proxy)
+    for path in ("/v1/items", "/v1/configuration", "/api/v2/items", "/rest/items", "/items"):
+        app.router.add_get(path, items)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        async with async_playwright() as pw:
+            browser = await launch_chromium(pw)
+            try:
+                page_ = await browser.new_page()
+                await page_.goto(f"http://127.0.0.1:{runner.addresses[0][1]}/")
+                await page_.wait_for_function("window.trodden && window.trodden.sessionId")
+                await page_.click("#load")
+                await page_.wait_for_function("document.body.dataset.done === '1'")
+                await page_.evaluate("window.trodden.flush()")
+                for _ in range(100):
+                    paths = [e["request_url"].split("/", 3)[3] for e in await _events(collector)
+                             if e["kind"] == "request"]
+                    if len(paths) >= 5:
+                        break
+                    await asyncio.sleep(0.1)
+            finally:
+                await browser.close()
+    finally:
+        await runner.cleanup()
+    assert sorted(paths) == sorted(["v1/items", "v1/configuration", "api/v2/items", "rest/items", "items"])

@@ -76,3 +76,44 @@ async def test_suite_from_the_store_with_shard_and_run_name(store: Store, shop_v
     assert doc["run"]["name"] == "cli-run" and doc["run"]["id"] is not None
     rows = await store.pool.fetchval("SELECT count(*) FROM replay_runs WHERE run_name = 'cli-run'")
     assert rows == 1
+
+
+def test_a_replay_that_verified_nothing_exits_2_with_its_reason(tmp_path: Path, shop_v1: str) -> None:
+    """Zero tests, or every test skipped, is an error with a reason in every report: never a green pass."""
+    path = suite_file(tmp_path)
+    none_left = trodden("--suite-file", str(path), "--target", shop_v1, "--only", "browser")
+    assert none_left.returncode == 2, none_left.stdout
+    assert "no test ran" in none_left.stderr and "no regressions" not in none_left.stdout
+    assert "Traceback" not in none_left.stderr
+
+    # every test is skipped: each has an unsafe step and the target is the origin it was recorded on
+    suite = shop_suite(browser=False)
+    suite.origin = shop_v1
+    for test in suite.tests:
+        test.steps[0].unsafe = True  # type: ignore[union-attr]
+    on_origin = tmp_path / "on-origin.json"
+    on_origin.write_text(suite.model_dump_json())
+    report, junit = tmp_path / "skipped.json", tmp_path / "skipped.xml"
+    skipped = trodden("--suite-file", str(on_origin), "--target", shop_v1, "--json", str(report),
+                      "--junit", str(junit), "--html", str(tmp_path / "html"))
+    assert skipped.returncode == 2, skipped.stdout + skipped.stderr
+    assert f"all {len(suite.tests)} test(s) were skipped" in skipped.stderr and "unsafe step" in skipped.stderr
+    doc = orjson.loads(report.read_bytes())
+    assert doc["outcome"] == "error" and doc["reason"].startswith("no test ran")
+    assert ET.parse(junit).getroot().get("skipped") == str(len(suite.tests))
+    assert "no test ran" in (tmp_path / "html" / "index.html").read_text()
+
+
+async def test_a_run_whose_tests_were_all_skipped_fails_with_its_reason(store: Store, shop_v1: str) -> None:
+    from trodden.replay.options import ReplayOptions
+    from trodden.replay.persist import summarize_run
+    from trodden.replay.runner import replay_suite
+
+    suite = shop_suite(browser=False)
+    suite.origin = shop_v1
+    for test in suite.tests:
+        test.steps[0].unsafe = True  # type: ignore[union-attr]
+    report = await replay_suite(store, suite, shop_v1, ReplayOptions(run_name="rr-nothing"))
+    assert report.outcome == "error" and not report.has_regressions
+    summary = await summarize_run(store, "rr-nothing")
+    assert summary["outcome"] == "failed" and summary["reason"].startswith("no test ran: all")

@@ -21,7 +21,7 @@ def test_static_assets_beacons_and_telemetry_are_not_steps() -> None:
         {"kind": "page_view", "url": "https://shop.test/products/12"},
         {"kind": "request", "method": "GET", "request_url": "https://shop.test/static/app.js", "status": 200,
          "duration_ms": 3},
-        {"kind": "request", "method": "POST", "request_url": "https://collector.test/v1/rum", "status": 204,
+        {"kind": "request", "method": "POST", "request_url": "https://collector.test/v1/rum?key=k1", "status": 204,
          "duration_ms": 3},
         {"kind": "request", "method": "GET", "request_url": "https://shop.test/api/products/12?x=1", "status": 200,
          "duration_ms": 30},

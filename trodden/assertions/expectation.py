@@ -127,8 +127,9 @@ def check_expectation(expect: Expectation, obs: Observation, *, status_only: boo
                     f"{where} is {type_name(value)}, expected {typ}",
                 )
             )
-    for pointer, expected in expect.values.items():
+    for pointer, recorded in expect.values.items():
         value = resolve(obs.body, pointer)
+        expected = own_origin(recorded, obs.url)
         if value is not MISSING and not same_value(value, expected):
             unmet.append(
                 Unmet(
@@ -156,6 +157,18 @@ def check_expectation(expect: Expectation, obs: Observation, *, status_only: boo
                 )
             )
     return unmet
+
+
+ORIGIN_TOKEN = "{{origin}}"
+
+
+def own_origin(recorded: Any, url: str) -> Any:
+    """A recorded value that named the service's own origin (stored as `{{origin}}…`: a service
+    echoing its own URL) names the origin of the exchange being judged instead."""
+    if not isinstance(recorded, str) or ORIGIN_TOKEN not in recorded:
+        return recorded
+    parts = urlsplit(url)
+    return recorded.replace(ORIGIN_TOKEN, f"{parts.scheme.lower()}://{parts.netloc.lower()}")
 
 
 def page_url_matches(actual: str, expected: str) -> bool:

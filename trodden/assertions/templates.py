@@ -9,7 +9,9 @@ did not template. Replay (aiohttp, Playwright's request API) and the exported py
 
 from __future__ import annotations
 
+import base64
 import re
+import secrets
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
@@ -40,6 +42,9 @@ DROP_HEADERS = frozenset(
 MAX_REDIRECTS = 5
 
 _VAR = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.\-]*)\s*\}\}")
+# `{{basic(user, password)}}`: an HTTP Basic credential from two variables
+_BASIC = re.compile(r"\{\{\s*basic\(\s*([A-Za-z_][A-Za-z0-9_.\-]*)\s*,\s*([A-Za-z_][A-Za-z0-9_.\-]*)\s*\)\s*\}\}")
+_UNIQUE_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
 
 
 class MissingVariable(KeyError):
@@ -76,14 +81,43 @@ def _stringify(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def render(template: str, variables: dict[str, Any]) -> str:
-    def substitute(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in variables:
-            raise MissingVariable(name)
-        return _stringify(variables[name])
+def _lookup(variables: dict[str, Any], name: str) -> Any:
+    if name not in variables:
+        raise MissingVariable(name)
+    return variables[name]
 
-    return _VAR.sub(substitute, template) if "{{" in template else template
+
+def render(template: str, variables: dict[str, Any]) -> str:
+    if "{{" not in template:
+        return template
+
+    def substitute(match: re.Match[str]) -> str:
+        return _stringify(_lookup(variables, match.group(1)))
+
+    def basic(match: re.Match[str]) -> str:
+        user, password = (_stringify(_lookup(variables, match.group(i))) for i in (1, 2))
+        return base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+
+    return _VAR.sub(substitute, _BASIC.sub(basic, template))
+
+
+def unique_value(recorded: Any) -> str:
+    """A fresh value in the recorded one's place: the recorded value with a random suffix (inside
+    an email's local part), so it still reads like it and passes the same validation."""
+    suffix = "".join(secrets.choice(_UNIQUE_ALPHABET) for _ in range(8))
+    text = _stringify(recorded)
+    local, at, domain = text.rpartition("@")
+    if at and local:
+        return f"{local}-{suffix}@{domain}"
+    return f"{text}-{suffix}" if text else suffix
+
+
+def make_unique(variables: dict[str, Any], names: list[str]) -> None:
+    """Give each of `names` a fresh value (see `TestCase.unique`): state a test creates, such as an
+    account it signs up, never collides with an earlier execution's."""
+    for name in names:
+        if name in variables:
+            variables[name] = unique_value(variables[name])
 
 
 def render_value(value: Any, variables: dict[str, Any]) -> Any:

@@ -7,6 +7,8 @@ its checks mean (`Assertion`, one class per kind, and a step's `Expectation`) is
 Templates: request URLs, header values and string leaves of bodies may contain `{{var}}`, filled
 from variables that earlier steps extracted (`Extraction`) or that an auth profile provides.
 `{{origin}}` is the target's origin, so recorded origins are rewritten to the target.
+`{{basic(user, password)}}` is the base64 of "user:password" (an HTTP Basic credential built from
+two variables, e.g. an account the test signed up itself).
 """
 
 from __future__ import annotations
@@ -122,6 +124,9 @@ class TestCase(_Model):
     auth_profile: str | None = None
     steps: list[Step]
     variables: dict[str, Any] = Field(default_factory=dict)  # initial values (pseudonymised inputs)
+    # variables naming state the test creates (an account it signs up): replay gives each a fresh
+    # value per execution (the recorded value with a random suffix), so runs and tests never collide
+    unique: list[str] = Field(default_factory=list)
 
 
 class ValueFrom(_Model):
@@ -137,6 +142,7 @@ class AuthProfile(_Model):
     login: list[HttpStep] = Field(default_factory=list)  # run before the test; extractions feed headers
     # credentials the login steps send as `{{var}}` (username, password), resolved before they run
     variables: dict[str, ValueFrom] = Field(default_factory=dict)
+    unique: list[str] = Field(default_factory=list)  # of `variables`: fresh per execution (a synthesised signup)
 
 
 class SuiteCoverage(_Model):

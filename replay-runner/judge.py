@@ -81,6 +81,15 @@ def _step_durations(exe: Execution) -> dict[str, float]:
     return out
 
 
+def note_baseline_times(target: Execution, base1: Execution, base2: Execution) -> None:
+    """Record on the target's step records how long the slower baseline pass took for each step
+    (the run-level latency verdict, `timing.settle_latency`, compares them per endpoint)."""
+    b1, b2 = _step_durations(base1), _step_durations(base2)
+    for record in target.steps:
+        if record.kind == "http" and record.step_id in b1 and record.step_id in b2:
+            record.baseline_ms = max(b1[record.step_id], b2[record.step_id])
+
+
 def _latency_against_baseline(
     kept: list[Failure], target: Execution, base1: Execution, base2: Execution, latency: BaselineLatency
 ) -> list[Failure]:

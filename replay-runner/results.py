@@ -58,6 +58,7 @@ class StepRecord(BaseModel):
     locator: str | None = None  # browser: the locator that matched
     locator_index: int | None = None  # 0 = the first one listed; more means a fallback was needed
     error: str | None = None
+    baseline_ms: float | None = None  # with --baseline: the slower baseline pass's time for this step
 
 
 class Attempt(BaseModel):

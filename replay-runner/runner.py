@@ -28,7 +28,7 @@ from trodden.replay import persist
 from trodden.replay.execution import AuthError, Execution, SuiteEnv
 from trodden.replay.flaky import likely_cause, outcome_of
 from trodden.replay.http_exec import new_connector, new_session, run_http_test
-from trodden.replay.judge import Judge, against_baseline, chain_break
+from trodden.replay.judge import Judge, against_baseline, chain_break, note_baseline_times
 from trodden.replay.metrics import REPLAY_REQUESTS, REPLAY_TESTS
 from trodden.replay.options import OptionError, ReplayOptions
 from trodden.replay.results import Attempt, Failure, RunReport, TestResult
@@ -158,6 +158,7 @@ class _Engine:
                     b2 = await self.execute(test, self.options.baseline)
                     baseline = (b1, self.judge.judge(test, b1, ctx), b2)
                 unverified = chain_break(failures, baseline[0], baseline[1])
+                note_baseline_times(exe, baseline[0], baseline[2])
                 failures = against_baseline(failures, exe, baseline[0], baseline[1], baseline[2],
                                             latency=self.options.baseline_latency)
             attempts.append(Attempt(
@@ -256,7 +257,8 @@ async def replay_suite(
         baseline=options.baseline,
     )
     try:
-        report.results = settle_latency(await _run_tests(suite, target, options, tests), options.latency_quorum)
+        report.results = settle_latency(await _run_tests(suite, target, options, tests), options.latency_quorum,
+                                        options.baseline_latency if options.baseline else None)
     except BaseException:
         if store is not None and report.run_id is not None:
             await persist.fail_run(store, report.run_id)

@@ -7,6 +7,11 @@ latency failure counts only when the endpoint broke its bound in at least `quoru
 exchanges the replayer timed for it in HTTP tests; otherwise the failure is noise and a test that
 failed on nothing else becomes *flaky* with cause `timing` (reported, never failing the run).
 
+With a baseline, the same holds against the baseline's own timings: a latency failure counts only
+when the endpoint's median time over the run is more than ratio times the baseline's median for the
+same steps + the floor (`BaselineLatency`): a step that was slow once, on a loaded machine, while
+the endpoint kept pace with the baseline everywhere else, is noise.
+
 Browser tests' network timings are left as they are: they are judged against the much wider
 browser slack already, and their exchanges are not timed by the replayer itself. Pages are settled
 the same way as HTTP endpoints: a `page_latency` failure counts only when the page broke its
@@ -17,7 +22,9 @@ observation of its endpoint), since one slow load among many on a loaded machine
 from __future__ import annotations
 
 from collections import Counter
+from statistics import median
 
+from trodden.replay.judge import BaselineLatency
 from trodden.replay.results import Failure, TestResult
 
 
@@ -44,9 +51,28 @@ def noisy_latency_endpoints(results: list[TestResult], quorum: float) -> set[str
     return {e for e, n in slow.items() if n < quorum * max(timed.get(e, 0), n)}
 
 
-def settle_latency(results: list[TestResult], quorum: float) -> list[TestResult]:
-    """The results with latency noise taken out of failed HTTP tests (see the module docstring)."""
+def not_slower_than_baseline(results: list[TestResult], latency: BaselineLatency) -> set[str]:
+    """Endpoints whose median time over the run's HTTP steps is within `latency` of the median time
+    the baseline took for the same steps: the target is not slower there, whatever one exchange did."""
+    target: dict[str, list[float]] = {}
+    baseline: dict[str, list[float]] = {}
+    for r in results:
+        if r.type != "http":
+            continue
+        for s in r.steps:
+            if s.kind == "http" and s.endpoint and s.error is None and s.baseline_ms is not None:
+                target.setdefault(s.endpoint, []).append(s.duration_ms)
+                baseline.setdefault(s.endpoint, []).append(s.baseline_ms)
+    return {e for e, times in target.items() if median(times) <= latency.limit(median(baseline[e]))}
+
+
+def settle_latency(results: list[TestResult], quorum: float,
+                   baseline: BaselineLatency | None = None) -> list[TestResult]:
+    """The results with latency noise taken out of failed HTTP tests (see the module docstring);
+    with a baseline, also the endpoints that are not slower than it over the run."""
     noisy = noisy_latency_endpoints(results, quorum)
+    if baseline is not None:
+        noisy |= not_slower_than_baseline(results, baseline)
     if not noisy:
         return results
     out: list[TestResult] = []

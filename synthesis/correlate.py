@@ -36,21 +36,12 @@ DROP_HEADERS = frozenset({
 })  # fmt: skip
 AUTH_HEADERS = frozenset({"authorization", "x-api-key", "x-auth-token"})
 _ID_NAME = re.compile(r"(^|[_\-.])(id|uuid|guid|key|token|code|ref|number|nonce|csrf|secret)$|[a-z0-9]Id$", re.I)
-_VOLATILE_HEADERS = frozenset(
-    {
-        "date",
-        "content-length",
-        "content-type",
-        "server",
-        "vary",
-        "connection",
-        "keep-alive",
-        "cache-control",
-        "expires",
-        "last-modified",
-        "transfer-encoding",
-    }
-)
+# response headers whose value is a URL the client may request next (pagination cursors)
+_URL_HEADERS = ("next-page", "content-location")
+_VOLATILE_HEADERS = frozenset({
+    "date", "content-length", "content-type", "server", "vary", "connection", "keep-alive", "cache-control",
+    "expires", "last-modified", "transfer-encoding",
+})  # fmt: skip
 
 
 def id_named(name: str) -> bool:
@@ -191,6 +182,9 @@ class _Correlator:
                     self.offer(step, "location_id", seg, "location", _segment_regex(path, seg))
         if "etag" in headers:
             self.offer(step, "etag_token", headers["etag"], "header", "etag")
+        for name in _URL_HEADERS:  # the next page's whole URL (`Next-Page`), opaque cursor included
+            if headers.get(name, "").startswith(("http://", "https://", "/")):
+                self.offer(step, name.replace("-", "_") + "_url", headers[name], "header", name)
         cookie = headers.get("set-cookie")
         if cookie:
             jar: SimpleCookie = SimpleCookie()
@@ -302,7 +296,10 @@ def correlate(
         segments = [_template_segment(c, seg) for seg in parts.path.split("/")]
         path = "/".join(segments) or "/"
         url = "{{origin}}" + path
-        if parts.query:
+        whole = c.use(ev.request_url) if ev.request_url in c.produced else None
+        if whole is not None:  # a URL a response handed over (the next page): requested as given
+            url = "{{" + whole + "}}"
+        elif parts.query:
             query = [(k, _template_query(c, k, v)) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
             url += "?" + urlencode(query, safe="{}")
         headers: dict[str, str] = {}

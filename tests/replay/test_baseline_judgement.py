@@ -76,3 +76,28 @@ async def test_latency_is_judged_against_the_baseline_of_the_same_run() -> None:
     failure = next(f for f in slow.results[0].failures if f.kind == "latency")
     assert failure.assertion_id == "diff:latency" and failure.baseline is not None
     assert "slower than the baseline" in failure.description
+
+
+def outlier_app(slow_call: int) -> web.Application:
+    """Fast, except the `slow_call`-th request: one slow exchange on a loaded machine."""
+    calls = [0]
+
+    async def item(_r: web.Request) -> web.Response:
+        calls[0] += 1
+        await asyncio.sleep(0.7 if calls[0] == slow_call else 0.0)
+        return web.json_response({"id": 1, "name": "one"})
+
+    app = web.Application()
+    app.router.add_get("/items/{iid}", item)
+    return app
+
+
+async def test_one_slow_exchange_is_noise_when_the_endpoint_keeps_pace_with_the_baseline() -> None:
+    one = items_suite(5000)
+    suite = one.model_copy(update={"tests": [t.model_copy(update={"id": f"t-item-{i}"}) for i in range(6)
+                                             for t in one.tests]})
+    async with serving(outlier_app(3), timed_app(0)) as (target, baseline):
+        report = await replay_suite(None, suite, target, ReplayOptions(retries=0, concurrency=1, baseline=baseline))
+    outcomes = sorted(r.outcome for r in report.results)
+    assert outcomes == ["flaky"] + ["passed"] * 5, [(r.outcome, r.failures) for r in report.results]
+    assert next(r for r in report.results if r.outcome == "flaky").flaky_cause == "timing"

@@ -171,3 +171,21 @@ async def test_returning_users_replay_with_a_synthesised_signup() -> None:
     assert all(r.outcome == "passed" or (r.outcome == "flaky" and r.flaky_cause == "timing")
                for r in report.results), [(r.test_id, r.reason, [f.description for f in r.failures])
                                           for r in report.results]  # fmt: skip
+
+
+def test_the_next_page_a_response_hands_over_is_requested_as_given() -> None:
+    first = "http://api.test/v1/records?_limit=2&_token=eyJsYXN0IjogMTd9"
+    reqs = [
+        NetworkRequest.model_validate({
+            "kind": "request", "session_id": "s", "seq": 0, "ts": 1.0, "method": "GET", "duration_ms": 3.0,
+            "request_url": "http://api.test/v1/records?_limit=2", "status": 200, "response_body": {"data": []},
+            "response_headers": {"Next-Page": first},
+        }),
+        NetworkRequest.model_validate({
+            "kind": "request", "session_id": "s", "seq": 1, "ts": 2.0, "method": "GET", "duration_ms": 3.0,
+            "request_url": first, "status": 200, "response_body": {"data": []},
+        }),
+    ]  # fmt: skip
+    corr = correlate(reqs)
+    assert corr.requests[1].request.url == "{{next_page}}"
+    assert [(e.source, e.path) for e in corr.requests[0].extract] == [("header", "next-page")]

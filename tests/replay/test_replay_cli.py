@@ -94,7 +94,7 @@ def test_a_replay_that_verified_nothing_exits_2_with_its_reason(tmp_path: Path, 
     on_origin = tmp_path / "on-origin.json"
     on_origin.write_text(suite.model_dump_json())
     report, junit = tmp_path / "skipped.json", tmp_path / "skipped.xml"
-    skipped = trodden("--suite-file", str(on_origin), "--target", shop_v1, "--json", str(report),
+    skipped = trodden("--suite-file", str(on_origin), "--target", shop_v1, "--json-report", str(report),
                       "--junit", str(junit), "--html", str(tmp_path / "html"))
     assert skipped.returncode == 2, skipped.stdout + skipped.stderr
     assert f"all {len(suite.tests)} test(s) were skipped" in skipped.stderr and "unsafe step" in skipped.stderr
@@ -116,4 +116,4 @@ async def test_a_run_whose_tests_were_all_skipped_fails_with_its_reason(store: S
     report = await replay_suite(store, suite, shop_v1, ReplayOptions(run_name="rr-nothing"))
     assert report.outcome == "error" and not report.has_regressions
     summary = await summarize_run(store, "rr-nothing")
-    assert summary["outcome"] == "failed" and summary["reason"].startswith("no test ran: all")
+    assert summary.outcome == "failed" and summary.reason is not None and summary.reason.startswith("no test ran: all")

@@ -127,7 +127,7 @@ async def test_an_api_under_any_prefix_becomes_tests_that_replay(store: Store, p
                    for st in steps.values() for s in st)
 
     selection = await select_sessions(store, "notes")
-    assert selection.stats["sessions"] == 12 and selection.sessions
+    assert selection.stats.sessions == 12 and selection.sessions
     suite = await generate_suite(store, "notes", "notes", options=GenerateOptions(browser=False))
     assert suite.tests, "an API under this prefix must produce tests"
     endpoints = {s.endpoint for t in suite.tests for s in t.steps}  # type: ignore[union-attr]

@@ -397,6 +397,8 @@ def generate_args(owner: Owner, spec: TestSuiteSpec, selection_ids: list[int]) -
         # the suite's login profile reads these Secret keys on replay (replay_auth_env mounts them)
         args += ["--login-username-secret", f"{login.username_ref.name}/{login.username_ref.key}",
                  "--login-password-secret", f"{login.password_ref.name}/{login.password_ref.key}"]
+    for rule in spec.ignore:  # intended changes: stored in the suite, left out by every replay
+        args += ["--ignore", rule.rule()]
     return [*args, "--json"]
 
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from trodden.models.suite import SuiteCoverage, SuiteStats
-from trodden.operator.specs import FlakyTest, Regression
+from trodden.operator.specs import FlakyTest, Regression, TopRegression
 from trodden.replay.persist import summarize_run
 from trodden.replay.results import RunSummary
 from trodden.store import Store
@@ -50,6 +49,11 @@ def status_from_summary(summary: RunSummary) -> dict[str, Any]:
         FlakyTest(test=_text(f.test)[:256], route=_text(", ".join(f.endpoints)), cause=_text(f.cause)[:256]).wire()
         for f in summary.flaky[:MAX_LISTED]
     ]
+    top = [
+        TopRegression(cause=_text(g.cause), tests=g.tests, findings=g.findings, expected=_text(g.expected),
+                      actual=_text(g.actual), ignore=[_text(r) for r in g.ignore[:8]]).wire()
+        for g in summary.top_regressions[:MAX_LISTED]
+    ]  # fmt: skip
     counts = summary.counts
     status: dict[str, Any] = {
         "total": counts.total,
@@ -58,6 +62,7 @@ def status_from_summary(summary: RunSummary) -> dict[str, Any]:
         "flaky": counts.flaky,
         "shardsDone": summary.shards.finished,
         "regressions": regressions,
+        "topRegressions": top,
         "flakyTests": flaky,
     }
     if summary.report:

@@ -298,6 +298,22 @@ class ReplayOnRollout(Wire):
     keep_runs: int = Field(10, ge=1, le=1000, description="Automatic ReplayRuns kept per suite.")
 
 
+class IgnoreRuleSpec(Wire):
+    """Findings every replay of the suite leaves out (an intended change): on `endpoint`
+    ("METHOD /route", "PAGE /path" or "*"), at the JSON `pointer` or response `header`; with
+    neither, everything on the endpoint. Each finding group of a report shows the rule to copy."""
+
+    endpoint: str = Field(max_length=512, pattern=r"^(\*|[A-Za-z]+ /\S*)$")
+    pointer: str | None = Field(None, max_length=512, pattern=r"^/\S*$")
+    header: str | None = Field(None, max_length=256, pattern=r"^[A-Za-z0-9-]+$")
+
+    def rule(self) -> str:
+        """The rule as `--ignore` spells it."""
+        if self.header:
+            return f"{self.endpoint} header:{self.header}"
+        return f"{self.endpoint} {self.pointer}" if self.pointer else self.endpoint
+
+
 class TestSuiteSpec(Wire):
     __test__ = False  # not a pytest test class
     model_config = ConfigDict(
@@ -314,6 +330,7 @@ class TestSuiteSpec(Wire):
     generate: GenerateSpec = Field(default_factory=GenerateSpec)
     mining: MiningSpec = Field(default_factory=MiningSpec)
     auth_profiles: list[AuthProfileSpec] = Field(default_factory=list, max_length=8)
+    ignore: list[IgnoreRuleSpec] = Field(default_factory=list, max_length=64)
     replay_on: ReplayOnRollout | None = None
     resources: ResourceRequirements | None = None
 
@@ -364,6 +381,17 @@ class Regression(Wire):
     actual: str = Field("", max_length=512)
 
 
+class TopRegression(Wire):
+    """Findings grouped by likely cause: what they share, what they explain, how to silence them."""
+
+    cause: str = Field(max_length=512)
+    tests: int = 0
+    findings: int = 0
+    expected: str = Field("", max_length=512)
+    actual: str = Field("", max_length=512)
+    ignore: list[Annotated[str, Field(max_length=512)]] = Field(default_factory=list, max_length=8)
+
+
 class FlakyTest(Wire):
     test: str = Field(max_length=256)
     route: str = Field("", max_length=512)
@@ -380,6 +408,7 @@ class ReplayRunStatus(Wire):
     flaky: int | None = None
     shards_done: int | None = None
     regressions: list[Regression] = Field(default_factory=list, max_length=10)
+    top_regressions: list[TopRegression] = Field(default_factory=list, max_length=10)
     flaky_tests: list[FlakyTest] = Field(default_factory=list, max_length=10)
     report: str | None = Field(None, max_length=2048)
     start_time: str | None = Field(None, json_schema_extra={"format": "date-time"})

@@ -15,8 +15,23 @@ from trodden.replay.reports import json_report, write_json, write_junit
 from trodden.replay.results import RunReport
 from trodden.replay.runner import replay_suite
 from trodden.replay.terminal import print_summary
+
+from trodden.cliutil import EXIT_REGRESSIONS, InputError, dsn_option, json_option, print_json, run
+from trodden.models.suite import IgnoreRule, Suite
 from trodden.store import open_store
 from trodden.store.suites import SuiteNotFound, load_suite
+
+
+def parse_ignore_rules(texts: tuple[str, ...]) -> tuple[IgnoreRule, ...]:
+    """`--ignore` values as rules; `InputError` (exit 2) naming the bad one."""
+    rules = []
+    for text in texts:
+        try:
+            rules.append(IgnoreRule.parse(text))
+        except ValueError as exc:
+            first = exc.errors()[0]["msg"] if isinstance(exc, pydantic.ValidationError) else str(exc)
+            raise InputError(f"--ignore {text!r}: {first}") from None
+    return tuple(rules)
 
 
 def load_suite_file(path: Path) -> Suite:
@@ -135,13 +150,17 @@ async def _replay(
 @click.option("--latency-baseline-floor-ms", type=float, default=200.0, show_default=True,
               help="With --baseline: the absolute floor added to RATIO × the baseline's time.")
 @json_option
+@click.option("--ignore", "ignore", multiple=True, metavar="RULE",
+              help='Leave out findings of an intended change: "METHOD /route /json/pointer", "METHOD /route '
+                   'header:NAME" or "METHOD /route" (all of it); "*" for every endpoint. Repeatable; each group '
+                   "of findings in the report shows the rule that silences it.")
 @dsn_option
 def replay(*, suite_name: str | None, suite_file: Path | None, revision: int | None, target: str,
            baseline: str | None, shard: str, concurrency: int, retries: int, junit: Path | None,
            json_path: Path | None, html_dir: Path | None, run_name: str | None, allow_unsafe_on_origin: bool,
            only: str | None, status_only: bool, workers: int, latency_factor: float, latency_slack_ms: float,
            browser_latency_slack_ms: float, latency_quorum: float, latency_baseline_ratio: float,
-           latency_baseline_floor_ms: float, as_json: bool, dsn: str | None) -> None:
+           latency_baseline_floor_ms: float, ignore: tuple[str, ...], as_json: bool, dsn: str | None) -> None:
     """Replay a suite against TARGET and report regressions (exit 1 when there are any)."""
     if not suite_name and not suite_file:
         raise InputError("give --suite NAME (from the store) or --suite-file IR.json")
@@ -157,6 +176,7 @@ def replay(*, suite_name: str | None, suite_file: Path | None, revision: int | N
             latency_factor=latency_factor, latency_slack_ms=latency_slack_ms,
             browser_latency_slack_ms=browser_latency_slack_ms, latency_quorum=latency_quorum,
             latency_baseline_ratio=latency_baseline_ratio, latency_baseline_floor_ms=latency_baseline_floor_ms,
+            ignore=parse_ignore_rules(ignore),
         )
         options.validate()
         use_store = suite_file is None or dsn is not None or run_name is not None

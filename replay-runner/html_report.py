@@ -67,39 +67,6 @@ def _failure_view(failure: Failure) -> dict[str, Any]:
     return {"f": failure, "diff": diff_lines(failure.expected, failure.actual)}
 
 
-@dataclass
-class Finding:
-    """One assertion across every test it failed in: the "what regressed" table's row."""
-
-    assertion_id: str
-    kind: str
-    description: str
-    source: str
-    endpoints: list[str]
-    tests: list[str]
-    example: Failure
-
-
-def group_findings(report: RunReport) -> list[Finding]:
-    """Failures of regressed tests grouped by assertion, the most widespread first."""
-    groups: dict[str, Finding] = {}
-    for result in report.results:
-        if result.outcome not in ("failed", "error"):
-            continue
-        for failure in result.failures:
-            found = groups.get(failure.assertion_id)
-            if found is None:
-                found = groups[failure.assertion_id] = Finding(
-                    failure.assertion_id, failure.kind, failure.description, failure.source, [], [], failure
-                )
-            where = failure.endpoint or failure.url or ""
-            if where and where not in found.endpoints:
-                found.endpoints.append(where)
-            if result.test_id not in found.tests:
-                found.tests.append(result.test_id)
-    return sorted(groups.values(), key=lambda g: (-len(g.tests), g.source != "assertion", g.assertion_id))
-
-
 def render_html(report: RunReport) -> str:
     failed = [r for r in report.results if r.outcome in ("failed", "error")]
     flaky = [r for r in report.results if r.outcome == "flaky"]
@@ -110,15 +77,9 @@ def render_html(report: RunReport) -> str:
 
     template = _environment().get_template("report.html.j2")
     return template.render(
-        report=report,
-        counts=report.counts,
-        failed=[view(r) for r in failed],
-        flaky=[view(r) for r in flaky],
-        skipped=skipped,
-        results=report.results,
-        findings=group_findings(report),
-        shown_per_test=SHOWN_PER_TEST,
-        open_cards=OPEN_CARDS,
+        report=report, counts=report.counts, failed=[view(r) for r in failed], flaky=[view(r) for r in flaky],
+        skipped=skipped, results=report.results, groups=report.groups,
+        shown_per_test=SHOWN_PER_TEST, open_cards=OPEN_CARDS,
     )
 
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from trodden.models.suite import IgnoreRule
+
 if TYPE_CHECKING:
     from trodden.replay.judge import BaselineLatency
 
@@ -68,6 +70,8 @@ class ReplayOptions:
     latency_baseline_ratio: float = 2.0
     latency_baseline_floor_ms: float = 200.0
     test_ids: frozenset[str] | None = None  # run only these tests
+    # findings to leave out (intended changes), besides the suite's own `ignore` (`--ignore`)
+    ignore: tuple[IgnoreRule, ...] = ()
     # Processes that run HTTP tests (one Python process saturates one core; browser tests always
     # run in the main process, which is one of the workers).
     workers: int = 1

@@ -7,12 +7,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
+from trodden.replay.grouping import group_findings
 from trodden.replay.results import (
     AssertionRef,
+    CauseSummary,
+    Failure,
     FlakySummary,
     RegressionSummary,
     RunReport,
     RunSummary,
+    TestResult,
     nothing_verified_reason,
 )
 
@@ -133,6 +137,7 @@ async def summarize_run(store: Store, run_name: str) -> RunSummary:
         [r["id"] for r in runs],
     )
     counts = summary.counts
+    regressed_results: list[TestResult] = []
     regressed: set[str] = set()
     flaky_routes: set[str] = set()
     skip_reasons: list[str | None] = []
@@ -143,6 +148,11 @@ async def summarize_run(store: Store, run_name: str) -> RunSummary:
         setattr(counts, row["outcome"], getattr(counts, row["outcome"]) + 1)
         failures: list[dict[str, Any]] = row["failures"] or []
         if row["outcome"] in ("failed", "error"):
+            regressed_results.append(TestResult(
+                test_id=row["test_id"], name=row["name"] or row["test_id"], type=row["type"] or "http",
+                session_id=row["session_id"] or "", outcome=row["outcome"],
+                failures=[Failure.model_validate(f) for f in failures],
+            ))  # fmt: skip
             summary.regressions_total += max(1, len(failures))
             for failure in failures:
                 route = _route_of(failure)
@@ -164,14 +174,14 @@ async def summarize_run(store: Store, run_name: str) -> RunSummary:
             routes = sorted({r for r in (_route_of(f) for f in failures) if r})
             flaky_routes.update(routes)
             if len(summary.flaky) < TOP_FLAKY:
-                summary.flaky.append(
-                    FlakySummary(
-                        test=row["test_id"],
-                        test_name=row["name"],
-                        cause=row["flaky_cause"] or "unknown",
-                        endpoints=routes,
-                    )
-                )
+                summary.flaky.append(FlakySummary(test=row["test_id"], test_name=row["name"],
+                                                  cause=row["flaky_cause"] or "unknown", endpoints=routes))  # fmt: skip
+    summary.top_regressions = [
+        CauseSummary(cause=_clip(g.title), tests=g.tests, findings=g.findings, kinds=g.kinds,
+                     expected=_clip(g.example.expected), actual=_clip(g.example.actual),
+                     ignore=[_clip(str(r)) for r in g.ignore])
+        for g in group_findings(regressed_results)[:TOP_REGRESSIONS]
+    ]  # fmt: skip
     summary.regressed_endpoints = sorted(regressed)
     summary.flaky_endpoints = sorted(flaky_routes)
     if shards.finished + shards.errored < shards.expected or shards.running:

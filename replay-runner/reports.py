@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-
+from trodden.replay.grouping import FindingGroup
 from trodden.replay.results import Failure, RunReport, TestResult
 
 
@@ -32,6 +32,17 @@ def regression_entry(result: TestResult, failure: Failure) -> dict[str, Any]:
         "screenshot": failure.screenshot,
         "console_errors": failure.console_errors,
     }
+
+
+def group_entry(group: FindingGroup) -> dict[str, Any]:
+    """A finding group as the JSON report and the run summary show it."""
+    return {
+        "id": group.id, "cause": group.title, "tests": group.tests, "findings": group.findings,
+        "endpoints": group.endpoints, "fields": group.fields, "kinds": group.kinds,
+        "expected": group.example.expected, "actual": group.example.actual, "test_ids": group.test_ids,
+        "ignore": [str(r) for r in group.ignore],
+        "ignore_rules": [r.model_dump(exclude_none=True) for r in group.ignore],
+    }  # fmt: skip
 
 
 def json_report(report: RunReport) -> dict[str, Any]:
@@ -79,6 +90,7 @@ def json_report(report: RunReport) -> dict[str, Any]:
         "outcome": report.outcome,
         "reason": report.nothing_verified,
         "counts": report.counts.model_dump(),
+        "groups": [group_entry(g) for g in report.groups],
         "regressions": regressions,
         "flaky": [
             {
@@ -156,6 +168,14 @@ def junit_xml(report: RunReport) -> bytes:
         ("run_name", report.run_name or ""),
     ):
         ET.SubElement(props, "property", name=name, value=value)
+    groups = report.groups
+    causes: dict[str, list[str]] = {}
+    for group in groups:
+        ET.SubElement(props, "property", name=f"likely_cause {group.id}",
+                      value=f"{group.title}: {group.tests} tests, {group.findings} findings; "
+                            f"silence with {group.ignore_text or '(no rule: not about one endpoint)'}")
+        for test_id in group.test_ids:
+            causes.setdefault(test_id, []).append(f"{group.id} {group.title}")
     for result in report.results:
         case = ET.SubElement(
             suite,
@@ -166,6 +186,8 @@ def junit_xml(report: RunReport) -> bytes:
         )
         case_props = ET.SubElement(case, "properties")
         ET.SubElement(case_props, "property", name="session_id", value=result.session_id)
+        if result.test_id in causes:
+            ET.SubElement(case_props, "property", name="likely_causes", value="; ".join(causes[result.test_id]))
         if result.outcome == "failed":
             first = result.failures[0] if result.failures else None
             message = f"{first.assertion_id}: {first.description}" if first else "failed"

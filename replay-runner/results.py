@@ -8,9 +8,12 @@ expected versus actual, the session the test came from.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from trodden.replay.grouping import FindingGroup
 
 Outcome = Literal["passed", "failed", "flaky", "skipped", "error"]
 FlakyCause = Literal[
@@ -131,6 +134,13 @@ class RunReport(BaseModel):
         return any(r.outcome in ("failed", "error") for r in self.results)
 
     @property
+    def groups(self) -> list[FindingGroup]:
+        """The regressions grouped by likely cause (`trodden.replay.grouping`), most tests first."""
+        from trodden.replay.grouping import group_findings
+
+        return group_findings(self.results)
+
+    @property
     def nothing_verified(self) -> str | None:
         """Why this run verified nothing (no test ran: none selected, or every one skipped), else
         None. A gate that verified nothing must not pass: the CLI exits 2 with this reason. A shard
@@ -197,6 +207,19 @@ class FlakySummary(BaseModel):
     endpoints: list[str] = Field(default_factory=list)
 
 
+class CauseSummary(BaseModel):
+    """A group of findings with one likely cause (`trodden.replay.grouping`), values cut to fit a
+    resource's status: what the ReplayRun's `status.topRegressions` shows."""
+
+    cause: str  # "GET /api/products/{id} /price"
+    tests: int
+    findings: int
+    kinds: dict[str, int] = Field(default_factory=dict)
+    expected: Any = None
+    actual: Any = None
+    ignore: list[str] = Field(default_factory=list)  # the `--ignore` rules that would silence it
+
+
 class RunSummary(BaseModel):
     run_name: str
     suite: str | None = None
@@ -209,6 +232,7 @@ class RunSummary(BaseModel):
     counts: Counts = Field(default_factory=Counts)
     regressions: list[RegressionSummary] = Field(default_factory=list)  # the first ones, in test order
     regressions_total: int = 0
+    top_regressions: list[CauseSummary] = Field(default_factory=list)  # grouped by likely cause, most tests first
     flaky: list[FlakySummary] = Field(default_factory=list)
     regressed_endpoints: list[str] = Field(default_factory=list)  # browser findings: "PAGE /path"
     flaky_endpoints: list[str] = Field(default_factory=list)

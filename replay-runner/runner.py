@@ -27,6 +27,7 @@ from trodden.models.suite import Suite, TestCase
 from trodden.replay import persist
 from trodden.replay.execution import AuthError, Execution, SuiteEnv
 from trodden.replay.flaky import likely_cause, outcome_of
+from trodden.replay.grouping import ignored
 from trodden.replay.http_exec import new_connector, new_session, run_http_test
 from trodden.replay.judge import Judge, against_baseline, chain_break, note_baseline_times
 from trodden.replay.metrics import REPLAY_REQUESTS, REPLAY_TESTS
@@ -70,6 +71,7 @@ class _Engine:
         self.options = options
         self.env = SuiteEnv.build(suite, options)
         self.judge = Judge.for_assertions(suite.assertions)
+        self.ignore = [*suite.ignore, *options.ignore]  # intended changes: their findings are left out
         self.connector: aiohttp.BaseConnector | None = None
         self.browser: Any = None
         self.test_slots = asyncio.Semaphore(options.concurrency)
@@ -161,6 +163,7 @@ class _Engine:
                 note_baseline_times(exe, baseline[0], baseline[2])
                 failures = against_baseline(failures, exe, baseline[0], baseline[1], baseline[2],
                                             latency=self.options.baseline_latency)
+            failures = ignored(failures, self.ignore)
             attempts.append(Attempt(
                 failures=failures, steps=exe.steps, duration_ms=(time.perf_counter() - started) * 1000.0,
                 endpoints=[o.endpoint for o in exe.observations if o.endpoint], unverified=unverified,

@@ -20,6 +20,23 @@ def _short(value: Any, limit: int = _LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def print_groups(report: RunReport, console: Console, max_rows: int = 30) -> None:
+    """The regressions grouped by likely cause, with what each explains and the rule that silences it."""
+    groups = report.groups
+    table = Table(title=f"Likely causes: {len(groups)} group(s) explain {len(report.regressions)} finding(s)",
+                  show_lines=False, header_style="bold", expand=False)
+    for column in ("cause", "tests", "findings", "expected → actual", "to silence it, if intended"):
+        table.add_column(column, overflow="fold")
+    for group in groups[:max_rows]:
+        kinds = ", ".join(f"{k} ×{n}" for k, n in group.kinds.items())
+        table.add_row(f"{group.title}\n[dim]{kinds}[/]", str(group.tests), str(group.findings),
+                      f"{_short(group.example.expected, 30)} → {_short(group.example.actual, 30)}",
+                      "\n".join(f'--ignore "{r}"' for r in group.ignore) or "-")
+    console.print(table)
+    if len(groups) > max_rows:
+        console.print(f"  … and {len(groups) - max_rows} more groups (see the JSON or HTML report)")
+
+
 def print_summary(report: RunReport, console: Console | None = None, max_rows: int = 30) -> None:
     # Off a terminal (CI logs) rich would wrap at 80 columns; a log line can be wider.
     console = console or Console(width=None if sys.stdout.isatty() else 160)
@@ -38,6 +55,7 @@ def print_summary(report: RunReport, console: Console | None = None, max_rows: i
         f"[yellow]{c.flaky} flaky[/], {c.skipped} skipped, {c.error} errors"
     )
     if report.has_regressions:
+        print_groups(report, console, max_rows)
         table = Table(title="Regressions", show_lines=False, header_style="bold", expand=False)
         for column in ("test", "step", "assertion", "expected", "actual"):
             table.add_column(column, overflow="fold")

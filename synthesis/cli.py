@@ -58,54 +58,32 @@ def parse_since(since: str | None, window: str | None, now: datetime | None = No
 @click.option("--suite", default=None, help="Suite whose coverage `novel` compares against.")
 @click.option("--since", default=None, help="Only sessions active since this ISO date-time.")
 @click.option("--window", default=None, help="Only sessions active in this trailing window (7d, 12h, ...).")
-@click.option(
-    "--max",
-    "max_sessions",
-    type=click.IntRange(min=1),
-    default=50,
-    show_default=True,
-    help="Budget: sessions to select.",
-)
-@click.option(
-    "--similarity",
-    type=click.FloatRange(0.0, 1.0, min_open=True),
-    default=0.85,
-    show_default=True,
-    help="Jaccard similarity at which journeys count as near-duplicates (1.0: exact only).",
-)
-@click.option(
-    "--min-support",
-    type=click.IntRange(min=1),
-    default=2,
-    show_default=True,
-    help="Sessions a journey needs before `rare` may pick it.",
-)
+@click.option("--max", "max_sessions", type=click.IntRange(min=1), default=50, show_default=True,
+              help="Budget: sessions to select.")
+@click.option("--similarity", type=click.FloatRange(0.0, 1.0, min_open=True), default=0.85, show_default=True,
+              help="Jaccard similarity at which journeys count as near-duplicates (1.0: exact only).")  # fmt: skip
+@click.option("--min-support", type=click.IntRange(min=1), default=2, show_default=True,
+              help="A journey seen fewer times is a one-off: `rare` takes it only from a session that looks like a "
+                   "real user's (not a lone step, not all failed, not polling, not probing).")  # fmt: skip
+@click.option("--rare-share", default="5%", show_default=True,
+              help="`rare` means followed by fewer than this share of the sessions (5% or 0.05).")  # fmt: skip
 @click.option("--name", default=None, help="A name stored with the selection (the SessionSelector's).")
 @json_option
 @dsn_option
 def select(
-    *,
-    source: str,
-    strategies: tuple[str, ...],
-    suite: str | None,
-    since: str | None,
-    window: str | None,
-    max_sessions: int,
-    similarity: float,
-    min_support: int,
-    name: str | None,
-    as_json: bool,
+    *, source: str, strategies: tuple[str, ...], suite: str | None, since: str | None, window: str | None,
+    max_sessions: int, similarity: float, min_support: int, rare_share: str, name: str | None, as_json: bool,
     dsn: str | None,
-) -> None:
+) -> None:  # fmt: skip
     """Pick the sessions worth turning into tests, with the reasons for each."""
     try:
         parsed = parse_strategies(strategies or DEFAULT_STRATEGIES)
     except SelectionError as exc:
         raise InputError(str(exc)) from None
+    share = parse_share(rare_share, "--rare-share")
     start = parse_since(since, window)
-    options = SelectOptions(
-        strategies=parsed, max_sessions=max_sessions, similarity=similarity, min_support=min_support
-    )
+    options = SelectOptions(strategies=parsed, max_sessions=max_sessions, similarity=similarity,
+                            min_support=min_support, rare_share=share)  # fmt: skip
     result = run(_select(dsn, source, options=options, since=start, suite=suite, name=name))
     if as_json:
         print_json(result.to_json())
@@ -113,9 +91,20 @@ def select(
         _print_selection(result)
 
 
-async def _select(
-    dsn: str | None, source: str, *, options: Any, since: datetime | None, suite: str | None, name: str | None
-) -> Any:
+def parse_share(text: str, flag: str) -> float:
+    """"5%" or "0.05" → 0.05, strictly between 0 and 1; `InputError` otherwise."""
+    raw = text.strip()
+    try:
+        value = float(raw[:-1]) / 100.0 if raw.endswith("%") else float(raw)
+    except ValueError:
+        raise InputError(f"{flag} must be a share such as 5% or 0.05, got {text!r}") from None
+    if not 0.0 < value < 1.0:
+        raise InputError(f"{flag} must be between 0 and 1 (0% and 100%), got {text!r}")
+    return value
+
+
+async def _select(dsn: str | None, source: str, *, options: Any, since: datetime | None, suite: str | None,
+                  name: str | None) -> Any:  # fmt: skip
     async with open_store(dsn) as store:
         try:
             return await select_sessions(store, source, options, since=since, suite=suite, name=name)
@@ -251,42 +240,29 @@ def login_options(func: F) -> F:
     "(space-separated).",
 )
 @login_options
-@click.option(
-    "--own-login-credentials",
-    is_flag=True,
-    default=False,
-    help="Sessions that log in themselves send the login credentials too, instead of their recorded "
-    "(pseudonymised) ones. Leave off when sessions register the account they log in with.",
-)
+@click.option("--own-login-credentials", is_flag=True, default=False,
+              help="Sessions that log in themselves send the login credentials too, instead of their recorded "
+                   "(pseudonymised) ones. Leave off when sessions register the account they log in with.")  # fmt: skip
+@click.option("--ignore", "ignore", multiple=True, metavar="RULE",
+              help='Findings every replay of the suite leaves out (an intended change): "METHOD /route '
+                   '/json/pointer", "METHOD /route header:NAME" or "METHOD /route". Repeatable.')
 @click.option("--http/--no-http", default=True, show_default=True, help="Generate HTTP tests.")
 @click.option("--browser/--no-browser", default=True, show_default=True, help="Generate browser tests.")
 @json_option
 @dsn_option
 def generate(
-    *,
-    source: str,
-    suite_name: str,
-    selection_id: int | None,
-    mining: MiningOptions,
-    login: LoginCredentials,
-    known_values: tuple[str, ...],
-    own_login_credentials: bool,
-    http: bool,
-    browser: bool,
-    as_json: bool,
-    dsn: str | None,
-) -> None:
+    *, source: str, suite_name: str, selection_id: int | None, mining: MiningOptions, login: LoginCredentials,
+    known_values: tuple[str, ...], own_login_credentials: bool, http: bool, browser: bool,
+    ignore: tuple[str, ...], as_json: bool, dsn: str | None,
+) -> None:  # fmt: skip
     """Turn selected sessions into a test suite with mined assertions (a new suite revision)."""
     if not (http or browser):
         raise InputError("--no-http and --no-browser together leave nothing to generate")
-    options = GenerateOptions(
-        mining=mining,
-        login=login,
-        http=http,
-        browser=browser,
-        known_values=list(known_values),
-        own_login_credentials=own_login_credentials,
-    )
+    from trodden.replay.cli import parse_ignore_rules
+
+    options = GenerateOptions(mining=mining, login=login, http=http, browser=browser, known_values=list(known_values),
+                              own_login_credentials=own_login_credentials,
+                              ignore=list(parse_ignore_rules(ignore)))  # fmt: skip
     suite = run(_generate(dsn, source, suite_name, selection_id, options))
     stats = suite.stats
     summary = {

@@ -73,6 +73,7 @@ from trodden.models.suite import (
     DroppedAssertion,
     Expectation,
     HttpStep,
+    IgnoreRule,
     Locator,
     Suite,
     SuiteStats,
@@ -114,6 +115,8 @@ class GenerateOptions:
     # (pseudonymised) ones; off by default: a session that registers the account it then logs in
     # with must keep its own values
     own_login_credentials: bool = False
+    # findings every replay of the suite leaves out (intended changes)
+    ignore: list[IgnoreRule] = field(default_factory=list)
 
 
 @dataclass
@@ -497,7 +500,7 @@ def build_suite(
     return Suite(
         name=name, revision=0, source=source, origin=origin,
         created_at=datetime.now(UTC).isoformat(), selection_id=selection_id, tests=tests,
-        assertions=assertions, auth_profiles=profiles.all(), stats=stats,
+        assertions=assertions, auth_profiles=profiles.all(), stats=stats, ignore=list(options.ignore),
     )  # fmt: skip
 
 

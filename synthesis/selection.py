@@ -44,7 +44,8 @@ class SelectOptions:
     strategies: list[Strategy] = field(default_factory=lambda: parse_strategies(DEFAULT_STRATEGIES))
     max_sessions: int = 50
     similarity: float = 0.85
-    min_support: int = 2  # rare: a journey seen fewer times is a one-off (bot, glitch)
+    min_support: int = 2  # rare: a journey seen fewer times is a one-off, taken only from a real user's session
+    rare_share: float = 0.05  # rare: followed by fewer than this share of the sessions
     coverage: SuiteCoverage | None = None  # for novel; without it novel means "anything" and is skipped
 
 
@@ -203,6 +204,8 @@ def _select(j: Journeys, options: SelectOptions) -> Selection:
         raise SelectionError("--max must be at least 1")
     if not 0.0 < options.similarity <= 1.0:
         raise SelectionError("--similarity must be in (0, 1]")
+    if not 0.0 < options.rare_share < 1.0:
+        raise SelectionError("--rare-share must be in (0, 1) (a share of the sessions, e.g. 0.05 or 5%)")
     n = j.n_sessions
     journey_cluster = cluster_journeys(j.journey_steps, j.journey_counts, len(j.vocab), threshold=options.similarity)
     slow_pct = next((p for s in options.strategies if (p := s.timing_percentile) is not None), None)
@@ -213,9 +216,8 @@ def _select(j: Journeys, options: SelectOptions) -> Selection:
     priority: dict[int, int] = {}
     pinned: list[int] = []
     per_strategy: dict[str, int] = {}
-    ctx = SelectionContext(
-        j, journey_cluster, sig, cap=options.max_sessions, min_support=options.min_support, coverage=options.coverage
-    )
+    ctx = SelectionContext(j, journey_cluster, sig, cap=options.max_sessions, min_support=options.min_support,
+                           coverage=options.coverage, rare_share=options.rare_share)
     for prio, strat in enumerate(options.strategies):
         proposals = strat.propose(ctx)
         for s, reason in proposals:

@@ -57,8 +57,9 @@ class SelectionContext:
     journey_cluster: npt.NDArray[np.int32]  # [J] cluster representative of each journey
     signals: Signals
     cap: int  # no strategy proposes more than the budget (strongest first)
-    min_support: int  # sessions a journey needs before `rare` may pick it
+    min_support: int  # a journey seen fewer times is a one-off: `rare` takes it only from a real user's session
     coverage: SuiteCoverage | None  # what the suite covers already (for `novel`)
+    rare_share: float = 0.05  # `rare` means followed by fewer than this share of the sessions
 
     @property
     def n_sessions(self) -> int:

@@ -1,5 +1,8 @@
-"""`rare:K`: the K least common journeys that still occur at least `min_support` times (a journey
-seen fewer times is a one-off: a bot, a glitch)."""
+"""`rare:K`: up to K journeys that fewer than a stated share of the sessions follow (`--rare-share`,
+5% by default), least common first. A journey seen fewer than `--min-support` times (a one-off)
+is a candidate only when its session looks like a real user's (`trodden.synthesis.humanlike`: not
+a lone step, not all failed, not polling, not probing): the edge case nobody planned for, not a bot
+or a glitch."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-
+from trodden.synthesis.humanlike import looks_human
 from trodden.synthesis.strategies.base import Counted, SelectionContext, best_per_cluster
 
 
@@ -19,13 +22,33 @@ class Rare(Counted):
         j, sig, n = ctx.journeys, ctx.signals, ctx.n_sessions
         reps = np.unique(ctx.journey_cluster)
         sizes = sig.cluster_size[reps]
-        eligible = reps[sizes >= ctx.min_support]
-        sigs = np.array([j.journey_signatures[c] for c in eligible.tolist()], dtype=object)
-        order = eligible[np.lexsort((sigs, sig.cluster_size[eligible]))] if len(eligible) else eligible
+        rare = reps[sizes < ctx.rare_share * n]
+        sigs = np.array([j.journey_signatures[c] for c in rare.tolist()], dtype=object)
+        order = rare[np.lexsort((sigs, sig.cluster_size[rare]))] if len(rare) else rare
         all_sessions = np.arange(n, dtype=np.int32)
+        human = looks_human(j) if (sig.cluster_size[rare] < ctx.min_support).any() else np.ones(n, dtype=bool)
+        share = f"{100.0 * ctx.rare_share:g}%"
         out = []
-        for c in order[: self.count].tolist():
+        for c in order.tolist():
+            size = int(sig.cluster_size[c])
             members = all_sessions[sig.session_cluster == c]
+            if size < ctx.min_support:  # a one-off: only a session that looks like a real user's
+                members = members[human[members]]
+                if not len(members):
+                    continue
             s = best_per_cluster(members, sig.signal, sig.session_cluster)[0]
-            out.append((s, f"rare: {int(sig.cluster_size[c]):,} of {n:,} sessions"))
+            one_off = size < ctx.min_support
+            what = "a one-off journey, " if one_off else ""
+            who = "; looks like a real user's session" if one_off else ""
+            out.append((s, f"rare: {what}{size:,} of {n:,} sessions ({_share(size, n, ctx.rare_share)}, "
+                           f"under {share}){who}"))
+            if len(out) >= self.count:
+                break
         return out
+
+
+def _share(size: int, n: int, limit: float) -> str:
+    """The journey's share, precise enough never to read as the limit it is under (4.96%, not 5.0%)."""
+    value = 100.0 * size / max(n, 1)
+    text = f"{value:.1f}%"
+    return text if round(value, 1) < 100.0 * limit else f"{value:.2f}%"

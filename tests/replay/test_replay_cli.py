@@ -117,3 +117,24 @@ async def test_a_run_whose_tests_were_all_skipped_fails_with_its_reason(store: S
     assert report.outcome == "error" and not report.has_regressions
     summary = await summarize_run(store, "rr-nothing")
     assert summary.outcome == "failed" and summary.reason is not None and summary.reason.startswith("no test ran: all")
+
+
+def test_findings_come_grouped_with_the_rule_that_silences_each(tmp_path: Path, shop_v2: str) -> None:
+    path = suite_file(tmp_path)
+    report = tmp_path / "report.json"
+    bad = trodden("--suite-file", str(path), "--target", shop_v2, "--retries", "0", "--json-report", str(report),
+                  "--junit", str(tmp_path / "junit.xml"), "--html", str(tmp_path / "html"))
+    assert bad.returncode == 1 and "Likely causes" in bad.stdout
+    groups = orjson.loads(report.read_bytes())["groups"]
+    assert groups and sum(g["findings"] for g in groups) == len(orjson.loads(report.read_bytes())["regressions"])
+    first = groups[0]
+    assert first["ignore"] and first["tests"] >= 1 and f'--ignore "{first["ignore"][0]}"' in bad.stdout
+    assert "likely_cause" in (tmp_path / "junit.xml").read_text()
+    assert first["ignore"][0] in (tmp_path / "html" / "index.html").read_text()
+    args = [a for rule in first["ignore"] for a in ("--ignore", rule)]
+    quieter = trodden("--suite-file", str(path), "--target", shop_v2, "--retries", "0", "--json-report",
+                      str(tmp_path / "quieter.json"), *args)
+    left = orjson.loads((tmp_path / "quieter.json").read_bytes())["groups"]
+    assert first["cause"] not in [g["cause"] for g in left]
+    bad_rule = trodden("--suite-file", str(path), "--target", shop_v2, "--ignore", "/price")
+    assert bad_rule.returncode == 2 and "--ignore '/price'" in bad_rule.stderr

@@ -187,6 +187,51 @@ class SuiteStats(_Model):
     coverage: SuiteCoverage | None = None  # None in suites built without journeys (no selection)
 
 
+class IgnoreRule(_Model):
+    """Findings to leave out: on `endpoint` ("METHOD /route", "PAGE /path", or `*` for every
+    endpoint), at the JSON `pointer` (and below it; `*` matches any array position) or at the
+    response `header`; with neither, every finding on the endpoint (a status change included)."""
+
+    endpoint: str
+    pointer: str | None = None
+    header: str | None = None
+
+    @field_validator("pointer")
+    @classmethod
+    def _pointer(cls, value: str | None) -> str | None:
+        if value is not None and value != "" and not value.startswith("/"):
+            raise ValueError(f"a JSON pointer starts with '/' (got {value!r})")
+        return value
+
+    def __str__(self) -> str:
+        if self.header is not None:
+            return f"{self.endpoint} header:{self.header.lower()}"
+        return f"{self.endpoint} {self.pointer}" if self.pointer else self.endpoint
+
+    @classmethod
+    def parse(cls, text: str) -> IgnoreRule:
+        """`"GET /api/items/{id} /price"`, `"GET /api/items header:etag"`, `"* /updated_at"`, `"GET /api/x"`;
+        ValueError with the reason if malformed."""
+        parts = text.split()
+        if not parts:
+            raise ValueError("an ignore rule needs an endpoint (METHOD /route, PAGE /path or *)")
+        if parts[0] == "*":
+            endpoint, rest = "*", parts[1:]
+        elif len(parts) >= 2 and parts[1].startswith("/"):
+            endpoint, rest = f"{parts[0].upper()} {parts[1]}", parts[2:]
+        else:
+            raise ValueError(f"an ignore rule starts with METHOD /route, PAGE /path or * (got {text!r})")
+        if len(rest) > 1:
+            raise ValueError(f"an ignore rule is an endpoint and one JSON pointer or header:NAME (got {text!r})")
+        if not rest:
+            return cls(endpoint=endpoint)
+        if rest[0].lower().startswith("header:"):
+            return cls(endpoint=endpoint, header=rest[0].split(":", 1)[1].lower())
+        if not rest[0].startswith("/"):
+            raise ValueError(f"an ignore rule's second part is a JSON pointer (/field) or header:NAME (got {text!r})")
+        return cls(endpoint=endpoint, pointer=rest[0])
+
+
 class Suite(_Model):
     ir_version: int = IR_VERSION
     name: str
@@ -199,3 +244,5 @@ class Suite(_Model):
     assertions: list[Assertion] = Field(default_factory=list)
     auth_profiles: list[AuthProfile] = Field(default_factory=list)
     stats: SuiteStats = Field(default_factory=SuiteStats)
+    # findings replay leaves out: intended changes (a TestSuite's spec.ignore, `generate --ignore`)
+    ignore: list[IgnoreRule] = Field(default_factory=list)

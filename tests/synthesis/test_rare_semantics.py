@@ -1,0 +1,84 @@
+"""Selection says what it means: `rare` is a journey below a stated share of the sessions, a
+one-off journey is taken only from a session that looks like a real user's (not a bot, not a
+glitch), and no reason contradicts the numbers next to it."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from trodden.synthesis.humanlike import HUMAN, LONE_STEP, NOTHING_ANSWERED, POLLING, PROBING, signals
+from trodden.synthesis.journeys import build_journeys
+from trodden.synthesis.selection import SelectOptions, select_journeys
+from trodden.synthesis.steps import RawStep
+from trodden.synthesis.strategies import SelectionError, parse_strategies
+
+
+def get(path: str, status: int = 200) -> RawStep:
+    return ("http", "GET", path, status, 20.0)
+
+
+def call(method: str, path: str, status: int) -> RawStep:
+    return ("http", method, path, status, 30.0)
+
+
+MAIN = [get("/api/items"), call("POST", "/api/items", 201), get("/api/items/12")]
+JOURNEYS: dict[str, tuple[int, list[RawStep]]] = {
+    "main": (57, MAIN),
+    "delete": (10, [*MAIN, call("DELETE", "/api/items/12", 204)]),
+    "search": (8, [get("/api/search?q=milk"), get("/api/items/7")]),
+    "conflict": (4, [get("/api/items"), call("PATCH", "/api/items/3", 409), get("/api/items/3")]),
+    "export": (1, [get("/api/items"), get("/api/export?format=csv"), call("POST", "/api/export", 202)]),
+    "poller": (1, [get("/healthz")] * 12),
+    "glitch": (1, [get("/api/items", 0)]),
+    "offline": (1, [get("/api/items", 0), call("POST", "/api/items", 0)]),
+}  # 83 sessions, as in the issue: the main journey is 57 of them
+
+
+def corpus() -> list[tuple[str, list[RawStep]]]:
+    return [(f"{name}-{i}", steps) for name, (n, steps) in JOURNEYS.items() for i in range(n)]
+
+
+def rare_picks(share: float = 0.05) -> dict[str, str]:
+    j = build_journeys(corpus())
+    sel = select_journeys(j, SelectOptions(strategies=parse_strategies(["rare:10"]), max_sessions=20,
+                                           rare_share=share))  # fmt: skip
+    return {s.session_id.rsplit("-", 1)[0]: r for s in sel.sessions for r in s.reasons if r.startswith("rare")}
+
+
+def test_rare_means_below_the_stated_share_and_one_offs_only_from_real_users() -> None:
+    picks = rare_picks()
+    assert set(picks) == {"conflict", "export"}  # 57, 10 and 8 of 83 are not rare; bots and glitches are out
+    assert picks["conflict"] == "rare: 4 of 83 sessions (4.8%, under 5%)"
+    assert picks["export"] == ("rare: a one-off journey, 1 of 83 sessions (1.2%, under 5%); "
+                               "looks like a real user's session")  # fmt: skip
+    assert set(rare_picks(0.10)) == {"conflict", "export", "search"}  # 8 of 83 is 9.6%
+
+
+def test_reasons_never_contradict_their_numbers() -> None:
+    j = build_journeys(corpus())
+    sel = select_journeys(j, SelectOptions(max_sessions=30))  # the default strategies
+    for s in sel.sessions:
+        for reason in s.reasons:
+            if reason.startswith("rare"):
+                count, total, share, limit = re.search(
+                    r"(\d+) of (\d+) sessions \(([\d.]+)%, under ([\d.]+)%\)", reason).groups()  # type: ignore[union-attr]
+                assert int(count) / int(total) < float(limit) / 100 and float(share) < float(limit), reason
+            if reason.startswith("frequent"):
+                count, total, share = re.search(r"(\d+) of (\d+) sessions \(([\d.]+)%\)", reason).groups()  # type: ignore[union-attr]
+                assert abs(100 * int(count) / int(total) - float(share)) < 0.1, reason
+
+
+def test_the_bot_and_glitch_signals() -> None:
+    j = build_journeys(corpus())
+    by_name = dict(zip((sid.rsplit("-", 1)[0] for sid in j.session_ids), signals(j).tolist(), strict=True))
+    assert by_name == {"main": HUMAN, "delete": HUMAN, "search": HUMAN, "conflict": HUMAN, "export": HUMAN,
+                       "poller": POLLING, "glitch": LONE_STEP, "offline": NOTHING_ANSWERED}  # fmt: skip
+    probe = build_journeys([("scan", [get("/wp-admin", 404), get("/.env", 404), get("/admin.php", 404),
+                                      get("/", 200)])])  # fmt: skip
+    assert signals(probe).tolist() == [PROBING]
+
+
+def test_the_share_is_validated() -> None:
+    with pytest.raises(SelectionError, match="--rare-share"):
+        select_journeys(build_journeys(corpus()), SelectOptions(rare_share=1.5))

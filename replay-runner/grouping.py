@@ -34,6 +34,7 @@ from trodden.replay.results import Failure, TestResult
 from trodden.models.suite import IgnoreRule
 
 _INDEX = re.compile(r"/\d+(?=/|$)")
+_ID_SEGMENT = re.compile(r"/[^/]*\d[^/]*")  # a page path segment with a digit: a record (`/products/SHIRT-004`)
 _FOLLOW_ON_KINDS = frozenset({"extract", "correlation", "unsupported"})
 _SEQUENCE_KINDS = frozenset({"followed_by", "preceded_by", "co_occurs"})
 TOGETHER = 0.5
@@ -79,12 +80,15 @@ class FindingGroup(BaseModel):
 
 
 def endpoint_of(failure: Failure) -> str:
+    """The finding's endpoint; a page's path with its record segments as `{id}` (one page kind)."""
     if failure.endpoint:
+        if failure.endpoint.startswith("PAGE "):
+            return "PAGE " + (_ID_SEGMENT.sub("/{id}", failure.endpoint[5:]) or "/")
         return failure.endpoint
     if failure.url:
         from urllib.parse import urlsplit
 
-        return f"PAGE {urlsplit(failure.url).path or '/'}"
+        return f"PAGE {_ID_SEGMENT.sub('/{id}', urlsplit(failure.url).path) or '/'}"
     return "(test)"
 
 
@@ -95,7 +99,7 @@ def subject_field(failure: Failure) -> str:
         return "latency"
     if failure.kind in _SEQUENCE_KINDS:
         return f"sequence:{failure.assertion_id}"
-    field = (failure.field or "").removeprefix("body:")
+    field = (failure.field or "").removeprefix("body:").split(", ")[0]  # error_shape lists its keys
     if field:
         return _INDEX.sub("/*", field) if field.startswith("/") else field
     if failure.kind == "status" or failure.assertion_id.endswith(":status"):
@@ -107,8 +111,15 @@ def _leaf(field: str) -> str:
     return field.rstrip("/").rsplit("/", 1)[-1] if field.startswith("/") else field
 
 
-def _is_follow_on(failure: Failure) -> bool:
-    return (failure.source == "execution" and failure.kind in _FOLLOW_ON_KINDS) or failure.kind in _SEQUENCE_KINDS
+def _is_follow_on(failure: Failure, *, after_status_change: bool = False, stopped: bool = False) -> bool:
+    """A finding that follows from another in the same test: an extraction or a request that could
+    not be made, an order of calls broken because the test stopped early, or (after a step whose
+    status changed) a baseline difference further on."""
+    if after_status_change and failure.source == "diff" and failure.kind == "diff":
+        return True
+    if failure.kind in _SEQUENCE_KINDS:
+        return stopped
+    return failure.source == "execution" and failure.kind in _FOLLOW_ON_KINDS
 
 
 def rule_for(endpoint: str, field: str) -> IgnoreRule:
@@ -144,8 +155,10 @@ def group_findings(results: Sequence[TestResult]) -> list[FindingGroup]:
     for result in results:
         if result.outcome not in ("failed", "error"):
             continue
+        status_changed = False
+        stopped = any(f.source == "execution" for f in result.failures)
         for failure in result.failures:
-            if _is_follow_on(failure):
+            if _is_follow_on(failure, after_status_change=status_changed, stopped=stopped):
                 follow_ons.append((result.test_id, failure))
                 continue
             key = (endpoint_of(failure), subject_field(failure))
@@ -154,6 +167,7 @@ def group_findings(results: Sequence[TestResult]) -> list[FindingGroup]:
                 members.append([])
             members[index].append((result.test_id, failure))
             first_cause.setdefault(result.test_id, index)
+            status_changed = status_changed or subject_field(failure) == "status"
     keys = list(subjects)
     tests = [{t for t, _ in m} for m in members]
     union = _Union(len(keys))
@@ -161,7 +175,9 @@ def group_findings(results: Sequence[TestResult]) -> list[FindingGroup]:
         for b in range(a + 1, len(keys)):
             (ea, fa), (eb, fb) = keys[a], keys[b]
             shares = ea == eb or (_leaf(fa) == _leaf(fb) and fa not in ("status", "latency"))
-            if shares and len(tests[a] & tests[b]) >= TOGETHER * len(tests[a] | tests[b]):
+            together = len(tests[a] & tests[b]) >= TOGETHER * len(tests[a] | tests[b])
+            always = tests[a] == tests[b] and len(tests[a]) >= 2  # never one without the other
+            if (shares and together) or always:
                 union.join(a, b)
     by_root: dict[int, list[int]] = {}
     for i in range(len(keys)):

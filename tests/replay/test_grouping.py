@@ -90,3 +90,13 @@ def test_ignore_rules_parse_or_say_why_not(text: str, rule: IgnoreRule | None) -
     else:
         assert IgnoreRule.parse(text) == rule
         assert IgnoreRule.parse(str(rule)) == rule
+
+
+def test_one_page_kind_is_one_subject_and_a_broken_order_is_its_own_cause() -> None:
+    buttons = [failed(f"b{i}", finding("diff:buttons", "diff", f"PAGE /products/SHIRT-00{i}", "buttons", "b2"))
+               for i in range(3)]  # fmt: skip
+    quote = [failed(f"q{i}", finding("a-preceded", "preceded_by", "POST /api/checkout", None)) for i in range(2)]
+    groups = {g.title: g for g in group_findings([*buttons, *quote])}
+    assert groups["PAGE /products/{id} buttons"].tests == 3
+    assert [str(r) for r in groups["PAGE /products/{id} buttons"].ignore] == ["PAGE /products/{id}"]
+    assert groups["POST /api/checkout sequence:a-preceded"].tests == 2  # not a follow-on: the tests ran through

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from trodden.models.suite import SuiteCoverage, SuiteStats
 from trodden.operator.specs import FlakyTest, Regression, TopRegression
 from trodden.replay.persist import summarize_run
 from trodden.replay.results import RunSummary

@@ -8,16 +8,13 @@ import click
 import pydantic
 
 from trodden.cliutil import EXIT_REGRESSIONS, InputError, dsn_option, json_option, print_json, run
-from trodden.models.suite import Suite
+from trodden.models.suite import IgnoreRule, Suite
 from trodden.replay.html_report import write_html
 from trodden.replay.options import OptionError, ReplayOptions, parse_shard
 from trodden.replay.reports import json_report, write_json, write_junit
 from trodden.replay.results import RunReport
 from trodden.replay.runner import replay_suite
 from trodden.replay.terminal import print_summary
-
-from trodden.cliutil import EXIT_REGRESSIONS, InputError, dsn_option, json_option, print_json, run
-from trodden.models.suite import IgnoreRule, Suite
 from trodden.store import open_store
 from trodden.store.suites import SuiteNotFound, load_suite
 
@@ -135,32 +132,89 @@ async def _replay(
 )
 @click.option("--only", type=click.Choice(["http", "browser"]), default=None, help="Run only this kind of test.")
 @click.option("--status-only", is_flag=True, help="Judge status codes only (a peer to measure mined assertions by).")
-@click.option("--latency-factor", type=float, default=1.0, show_default=True,
-              help="A latency assertion fails when observed > max_ms × factor + slack.")
-@click.option("--latency-slack-ms", type=float, default=50.0, show_default=True,
-              help="Absolute slack added to latency bounds for requests the replayer times itself.")
-@click.option("--browser-latency-slack-ms", type=float, default=1000.0, show_default=True,
-              help="Slack for timings taken in Chromium (they include its queueing and the page's work).")
-@click.option("--latency-quorum", type=float, default=0.5, show_default=True,
-              help="A latency failure counts when the endpoint is over its bound in at least this share of its "
-                   "timed exchanges in the run (fewer: noise, the test is flaky).")
-@click.option("--latency-baseline-ratio", type=float, default=2.0, show_default=True,
-              help="With --baseline: a step regressed in latency when it took more than RATIO × the baseline's "
-                   "time in the same run + the floor.")
-@click.option("--latency-baseline-floor-ms", type=float, default=200.0, show_default=True,
-              help="With --baseline: the absolute floor added to RATIO × the baseline's time.")
+@click.option(
+    "--latency-factor",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="A latency assertion fails when observed > max_ms × factor + slack.",
+)
+@click.option(
+    "--latency-slack-ms",
+    type=float,
+    default=50.0,
+    show_default=True,
+    help="Absolute slack added to latency bounds for requests the replayer times itself.",
+)
+@click.option(
+    "--browser-latency-slack-ms",
+    type=float,
+    default=1000.0,
+    show_default=True,
+    help="Slack for timings taken in Chromium (they include its queueing and the page's work).",
+)
+@click.option(
+    "--latency-quorum",
+    type=float,
+    default=0.5,
+    show_default=True,
+    help="A latency failure counts when the endpoint is over its bound in at least this share of its "
+    "timed exchanges in the run (fewer: noise, the test is flaky).",
+)
+@click.option(
+    "--latency-baseline-ratio",
+    type=float,
+    default=2.0,
+    show_default=True,
+    help="With --baseline: a step regressed in latency when it took more than RATIO × the baseline's "
+    "time in the same run + the floor.",
+)
+@click.option(
+    "--latency-baseline-floor-ms",
+    type=float,
+    default=200.0,
+    show_default=True,
+    help="With --baseline: the absolute floor added to RATIO × the baseline's time.",
+)
 @json_option
-@click.option("--ignore", "ignore", multiple=True, metavar="RULE",
-              help='Leave out findings of an intended change: "METHOD /route /json/pointer", "METHOD /route '
-                   'header:NAME" or "METHOD /route" (all of it); "*" for every endpoint. Repeatable; each group '
-                   "of findings in the report shows the rule that silences it.")
+@click.option(
+    "--ignore",
+    "ignore",
+    multiple=True,
+    metavar="RULE",
+    help='Leave out findings of an intended change: "METHOD /route /json/pointer", "METHOD /route '
+    'header:NAME" or "METHOD /route" (all of it); "*" for every endpoint. Repeatable; each group '
+    "of findings in the report shows the rule that silences it.",
+)
 @dsn_option
-def replay(*, suite_name: str | None, suite_file: Path | None, revision: int | None, target: str,
-           baseline: str | None, shard: str, concurrency: int, retries: int, junit: Path | None,
-           json_path: Path | None, html_dir: Path | None, run_name: str | None, allow_unsafe_on_origin: bool,
-           only: str | None, status_only: bool, workers: int, latency_factor: float, latency_slack_ms: float,
-           browser_latency_slack_ms: float, latency_quorum: float, latency_baseline_ratio: float,
-           latency_baseline_floor_ms: float, ignore: tuple[str, ...], as_json: bool, dsn: str | None) -> None:
+def replay(
+    *,
+    suite_name: str | None,
+    suite_file: Path | None,
+    revision: int | None,
+    target: str,
+    baseline: str | None,
+    shard: str,
+    concurrency: int,
+    retries: int,
+    junit: Path | None,
+    json_path: Path | None,
+    html_dir: Path | None,
+    run_name: str | None,
+    allow_unsafe_on_origin: bool,
+    only: str | None,
+    status_only: bool,
+    workers: int,
+    latency_factor: float,
+    latency_slack_ms: float,
+    browser_latency_slack_ms: float,
+    latency_quorum: float,
+    latency_baseline_ratio: float,
+    latency_baseline_floor_ms: float,
+    ignore: tuple[str, ...],
+    as_json: bool,
+    dsn: str | None,
+) -> None:
     """Replay a suite against TARGET and report regressions (exit 1 when there are any)."""
     if not suite_name and not suite_file:
         raise InputError("give --suite NAME (from the store) or --suite-file IR.json")
@@ -171,11 +225,17 @@ def replay(*, suite_name: str | None, suite_file: Path | None, revision: int | N
             concurrency=concurrency,
             retries=retries,
             only=only,  # type: ignore[arg-type]
-            allow_unsafe_on_origin=allow_unsafe_on_origin, run_name=run_name,
-            report_dir=html_dir.resolve() if html_dir else None, status_only=status_only, workers=workers,
-            latency_factor=latency_factor, latency_slack_ms=latency_slack_ms,
-            browser_latency_slack_ms=browser_latency_slack_ms, latency_quorum=latency_quorum,
-            latency_baseline_ratio=latency_baseline_ratio, latency_baseline_floor_ms=latency_baseline_floor_ms,
+            allow_unsafe_on_origin=allow_unsafe_on_origin,
+            run_name=run_name,
+            report_dir=html_dir.resolve() if html_dir else None,
+            status_only=status_only,
+            workers=workers,
+            latency_factor=latency_factor,
+            latency_slack_ms=latency_slack_ms,
+            browser_latency_slack_ms=browser_latency_slack_ms,
+            latency_quorum=latency_quorum,
+            latency_baseline_ratio=latency_baseline_ratio,
+            latency_baseline_floor_ms=latency_baseline_floor_ms,
             ignore=parse_ignore_rules(ignore),
         )
         options.validate()

@@ -29,9 +29,9 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from pydantic import BaseModel, Field
-from trodden.replay.results import Failure, TestResult
 
 from trodden.models.suite import IgnoreRule
+from trodden.replay.results import Failure, TestResult
 
 _INDEX = re.compile(r"/\d+(?=/|$)")
 _ID_SEGMENT = re.compile(r"/[^/]*\d[^/]*")  # a page path segment with a digit: a record (`/products/SHIRT-004`)
@@ -190,8 +190,10 @@ def group_findings(results: Sequence[TestResult]) -> list[FindingGroup]:
             extra.setdefault(root_of_subject[first_cause[test_id]], []).append((test_id, failure))
         else:  # nothing else failed in that test: the follow-on is its own cause
             orphans.setdefault((endpoint_of(failure), subject_field(failure)), []).append((test_id, failure))
-    groups = [_group([keys[i] for i in idx], [m for i in idx for m in members[i]] + extra.get(root, []))
-              for root, idx in by_root.items()]
+    groups = [
+        _group([keys[i] for i in idx], [m for i in idx for m in members[i]] + extra.get(root, []))
+        for root, idx in by_root.items()
+    ]
     groups += [_group([key], found) for key, found in orphans.items()]
     return sorted(groups, key=lambda g: (-g.tests, -g.findings, g.title))
 

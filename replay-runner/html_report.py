@@ -77,9 +77,15 @@ def render_html(report: RunReport) -> str:
 
     template = _environment().get_template("report.html.j2")
     return template.render(
-        report=report, counts=report.counts, failed=[view(r) for r in failed], flaky=[view(r) for r in flaky],
-        skipped=skipped, results=report.results, groups=report.groups,
-        shown_per_test=SHOWN_PER_TEST, open_cards=OPEN_CARDS,
+        report=report,
+        counts=report.counts,
+        failed=[view(r) for r in failed],
+        flaky=[view(r) for r in flaky],
+        skipped=skipped,
+        results=report.results,
+        groups=report.groups,
+        shown_per_test=SHOWN_PER_TEST,
+        open_cards=OPEN_CARDS,
     )
 
 

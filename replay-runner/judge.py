@@ -136,15 +136,22 @@ def chain_break(test_failures: list[Failure], base1: Execution, base1_failures: 
         refused = (f.assertion_id == "expect:status" and isinstance(f.expected, int) and f.expected < 400
                    and isinstance(f.actual, int) and 400 <= f.actual < 500)  # fmt: skip
         if broke_here or refused:
-            what = (f"answered {f.actual} (recorded {f.expected})" if refused else f.description)
-            return (f"chain breaks on the baseline as well: step {f.step_id} {f.endpoint or ''} {what}; "
-                    "the test verified nothing (state it assumes is not on a fresh deployment)")
+            what = f"answered {f.actual} (recorded {f.expected})" if refused else f.description
+            return (
+                f"chain breaks on the baseline as well: step {f.step_id} {f.endpoint or ''} {what}; "
+                "the test verified nothing (state it assumes is not on a fresh deployment)"
+            )
     return None
 
 
 def against_baseline(
-    target_failures: list[Failure], target: Execution, base1: Execution, base1_failures: list[Failure],
-    base2: Execution, *, latency: BaselineLatency | None = None,
+    target_failures: list[Failure],
+    target: Execution,
+    base1: Execution,
+    base1_failures: list[Failure],
+    base2: Execution,
+    *,
+    latency: BaselineLatency | None = None,
 ) -> list[Failure]:
     """A finding the baseline shares is not a regression of the target; latency is judged against
     the baseline's own timings; then add the field differences that the two baseline replays do

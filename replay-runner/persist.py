@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
+
 from trodden.replay.grouping import group_findings
 from trodden.replay.results import (
     AssertionRef,
@@ -19,8 +20,6 @@ from trodden.replay.results import (
     TestResult,
     nothing_verified_reason,
 )
-
-from trodden.replay.results import AssertionRef, FlakySummary, RegressionSummary, RunReport, RunSummary
 from trodden.store import Store
 
 TOP_REGRESSIONS = 10

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+
 from trodden.replay.grouping import FindingGroup
 from trodden.replay.results import Failure, RunReport, TestResult
 
@@ -171,9 +172,13 @@ def junit_xml(report: RunReport) -> bytes:
     groups = report.groups
     causes: dict[str, list[str]] = {}
     for group in groups:
-        ET.SubElement(props, "property", name=f"likely_cause {group.id}",
-                      value=f"{group.title}: {group.tests} tests, {group.findings} findings; "
-                            f"silence with {group.ignore_text or '(no rule: not about one endpoint)'}")
+        ET.SubElement(
+            props,
+            "property",
+            name=f"likely_cause {group.id}",
+            value=f"{group.title}: {group.tests} tests, {group.findings} findings; "
+            f"silence with {group.ignore_text or '(no rule: not about one endpoint)'}",
+        )
         for test_id in group.test_ids:
             causes.setdefault(test_id, []).append(f"{group.id} {group.title}")
     for result in report.results:

@@ -146,8 +146,9 @@ class RunReport(BaseModel):
         None. A gate that verified nothing must not pass: the CLI exits 2 with this reason. A shard
         of several that owns no test is not an error by itself (the run as a whole is judged by
         `summarize_run`)."""
-        return nothing_verified_reason(self.counts, [r.reason for r in self.results if r.outcome == "skipped"],
-                                       empty_ok=self.shard_count > 1)
+        return nothing_verified_reason(
+            self.counts, [r.reason for r in self.results if r.outcome == "skipped"], empty_ok=self.shard_count > 1
+        )
 
     @property
     def outcome(self) -> Literal["passed", "failed", "error"]:
@@ -157,7 +158,7 @@ class RunReport(BaseModel):
 
 
 def nothing_verified_reason(counts: Counts, skip_reasons: list[str | None], *, empty_ok: bool = False) -> str | None:
-    """"no test ran: …" when nothing was verified (0 tests, or every test skipped), else None."""
+    """ "no test ran: …" when nothing was verified (0 tests, or every test skipped), else None."""
     if counts.total == 0:
         return None if empty_ok else "no test ran: the suite (or this selection of it) has no test to replay"
     if counts.skipped < counts.total:
@@ -165,6 +166,7 @@ def nothing_verified_reason(counts: Counts, skip_reasons: list[str | None], *, e
     common = Counter(r or "no reason given" for r in skip_reasons).most_common(1)
     why = f"; most common reason: {common[0][0]}" if common else ""
     return f"no test ran: all {counts.total} test(s) were skipped{why}"
+
 
 # ---------------------------------------------------------------------------------------------
 # A ReplayRun over its shards (`persist.summarize_run`): what the operator turns into the

@@ -120,13 +120,24 @@ class _Engine:
                 )
             except Exception as exc:  # a bug must cost one test, not the run
                 log.exception("test crashed", test=test.id)
-                return TestResult(**base, outcome="error", reason=f"internal error: {exc!r}"[:500], attempts=1,
-                                  duration_ms=(time.perf_counter() - started) * 1000.0)
+                return TestResult(
+                    **base,
+                    outcome="error",
+                    reason=f"internal error: {exc!r}"[:500],
+                    attempts=1,
+                    duration_ms=(time.perf_counter() - started) * 1000.0,
+                )
         last = attempts[-1]
         if last.unverified:  # never a pass: a test that could not run on the baseline either proves nothing
-            return TestResult(**base, outcome="error", reason=last.unverified, attempts=len(attempts),
-                              duration_ms=sum(a.duration_ms for a in attempts), steps=last.steps,
-                              endpoints=last.endpoints)
+            return TestResult(
+                **base,
+                outcome="error",
+                reason=last.unverified,
+                attempts=len(attempts),
+                duration_ms=sum(a.duration_ms for a in attempts),
+                steps=last.steps,
+                endpoints=last.endpoints,
+            )
         outcome = outcome_of(attempts)
         failing = [a for a in attempts if not a.ok]
         # A failed test reports its FIRST attempt: on a stateful target a retry fails differently
@@ -161,13 +172,19 @@ class _Engine:
                     baseline = (b1, self.judge.judge(test, b1, ctx), b2)
                 unverified = chain_break(failures, baseline[0], baseline[1])
                 note_baseline_times(exe, baseline[0], baseline[2])
-                failures = against_baseline(failures, exe, baseline[0], baseline[1], baseline[2],
-                                            latency=self.options.baseline_latency)
+                failures = against_baseline(
+                    failures, exe, baseline[0], baseline[1], baseline[2], latency=self.options.baseline_latency
+                )
             failures = ignored(failures, self.ignore)
-            attempts.append(Attempt(
-                failures=failures, steps=exe.steps, duration_ms=(time.perf_counter() - started) * 1000.0,
-                endpoints=[o.endpoint for o in exe.observations if o.endpoint], unverified=unverified,
-            ))
+            attempts.append(
+                Attempt(
+                    failures=failures,
+                    steps=exe.steps,
+                    duration_ms=(time.perf_counter() - started) * 1000.0,
+                    endpoints=[o.endpoint for o in exe.observations if o.endpoint],
+                    unverified=unverified,
+                )
+            )
             if not failures or unverified:
                 break
         return attempts
@@ -244,10 +261,17 @@ async def replay_suite(
     tests = select_tests(suite, options)
     if not suite.origin and not options.allow_unsafe_on_origin and any(unsafe_steps(t, suite) for t in tests):
         log.warning("suite has no recorded origin: unsafe steps cannot be kept off production", suite=suite.name)
-    report = RunReport(suite=suite.name, revision=suite.revision, target=target, baseline=options.baseline,
-                       shard=str(options.shard), shard_count=options.shard.count, run_name=options.run_name,
-                       started_at=now_iso(),
-                       report_dir=str(options.report_dir) if options.report_dir else None)
+    report = RunReport(
+        suite=suite.name,
+        revision=suite.revision,
+        target=target,
+        baseline=options.baseline,
+        shard=str(options.shard),
+        shard_count=options.shard.count,
+        run_name=options.run_name,
+        started_at=now_iso(),
+        report_dir=str(options.report_dir) if options.report_dir else None,
+    )
     if store is not None:
         report.run_id = await persist.start_run(store, report, options.shard.count)
     log.info(
@@ -260,8 +284,11 @@ async def replay_suite(
         baseline=options.baseline,
     )
     try:
-        report.results = settle_latency(await _run_tests(suite, target, options, tests), options.latency_quorum,
-                                        options.baseline_latency if options.baseline else None)
+        report.results = settle_latency(
+            await _run_tests(suite, target, options, tests),
+            options.latency_quorum,
+            options.baseline_latency if options.baseline else None,
+        )
     except BaseException:
         if store is not None and report.run_id is not None:
             await persist.fail_run(store, report.run_id)
@@ -270,8 +297,14 @@ async def replay_suite(
     if store is not None:
         await persist.finish_run(store, report)
     counts = report.counts
-    log.info("replay finished", passed=counts.passed, failed=counts.failed, flaky=counts.flaky,
-             skipped=counts.skipped, errors=counts.error)
+    log.info(
+        "replay finished",
+        passed=counts.passed,
+        failed=counts.failed,
+        flaky=counts.flaky,
+        skipped=counts.skipped,
+        errors=counts.error,
+    )
     if report.nothing_verified:
         log.error("replay verified nothing", reason=report.nothing_verified)
     return report

@@ -23,15 +23,23 @@ def _short(value: Any, limit: int = _LIMIT) -> str:
 def print_groups(report: RunReport, console: Console, max_rows: int = 30) -> None:
     """The regressions grouped by likely cause, with what each explains and the rule that silences it."""
     groups = report.groups
-    table = Table(title=f"Likely causes: {len(groups)} group(s) explain {len(report.regressions)} finding(s)",
-                  show_lines=False, header_style="bold", expand=False)
+    table = Table(
+        title=f"Likely causes: {len(groups)} group(s) explain {len(report.regressions)} finding(s)",
+        show_lines=False,
+        header_style="bold",
+        expand=False,
+    )
     for column in ("cause", "tests", "findings", "expected → actual", "to silence it, if intended"):
         table.add_column(column, overflow="fold")
     for group in groups[:max_rows]:
         kinds = ", ".join(f"{k} ×{n}" for k, n in group.kinds.items())
-        table.add_row(f"{group.title}\n[dim]{kinds}[/]", str(group.tests), str(group.findings),
-                      f"{_short(group.example.expected, 30)} → {_short(group.example.actual, 30)}",
-                      "\n".join(f'--ignore "{r}"' for r in group.ignore) or "-")
+        table.add_row(
+            f"{group.title}\n[dim]{kinds}[/]",
+            str(group.tests),
+            str(group.findings),
+            f"{_short(group.example.expected, 30)} → {_short(group.example.actual, 30)}",
+            "\n".join(f'--ignore "{r}"' for r in group.ignore) or "-",
+        )
     console.print(table)
     if len(groups) > max_rows:
         console.print(f"  … and {len(groups) - max_rows} more groups (see the JSON or HTML report)")
@@ -47,8 +55,12 @@ def print_summary(report: RunReport, console: Console | None = None, max_rows: i
         verdict = Text(f"✗ {report.nothing_verified}", style="bold red")
     else:
         verdict = Text("✓ no regressions", style="bold green")
-    head = Text.assemble(verdict, f"   suite {report.suite}@{report.revision} → {report.target}",
-                         f"  (baseline {report.baseline})" if report.baseline else "", f"  shard {report.shard}")
+    head = Text.assemble(
+        verdict,
+        f"   suite {report.suite}@{report.revision} → {report.target}",
+        f"  (baseline {report.baseline})" if report.baseline else "",
+        f"  shard {report.shard}",
+    )
     console.print(head)
     console.print(
         f"  {c.total} tests: [green]{c.passed} passed[/], [red]{c.failed} failed[/], "

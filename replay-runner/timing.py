@@ -66,8 +66,9 @@ def not_slower_than_baseline(results: list[TestResult], latency: BaselineLatency
     return {e for e, times in target.items() if median(times) <= latency.limit(median(baseline[e]))}
 
 
-def settle_latency(results: list[TestResult], quorum: float,
-                   baseline: BaselineLatency | None = None) -> list[TestResult]:
+def settle_latency(
+    results: list[TestResult], quorum: float, baseline: BaselineLatency | None = None
+) -> list[TestResult]:
     """The results with latency noise taken out of failed HTTP tests (see the module docstring);
     with a baseline, also the endpoints that are not slower than it over the run."""
     noisy = noisy_latency_endpoints(results, quorum)

@@ -25,13 +25,12 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from trodden.models.events import NetworkRequest
+from trodden.models.suite import AuthProfile, Expectation, HttpRequest, HttpStep, ValueFrom
 from trodden.synthesis.correlate import basic_parts, basic_template, correlate
 from trodden.synthesis.login import credential_fields, request_fields
 from trodden.synthesis.routes import RouteTemplater
 from trodden.synthesis.steps import url_path
-
-from trodden.models.events import NetworkRequest
-from trodden.models.suite import AuthProfile, Expectation, HttpRequest, HttpStep, ValueFrom
 
 USER_VAR = "account_id"
 PASSWORD_VAR = "account_password"
@@ -167,8 +166,13 @@ class SignupLearner:
 def signup_profile(name: str, signup: SignupExchange, headers: dict[str, ValueFrom]) -> AuthProfile:
     """The synthesised setup of a returning user's test: a fresh account per execution (the learned
     signup with a unique name), then HTTP Basic with its credentials."""
-    step = HttpStep(id="signup1", endpoint=signup.endpoint, request=signup.request,
-                    expect=Expectation(status=signup.status), unsafe=True)
+    step = HttpStep(
+        id="signup1",
+        endpoint=signup.endpoint,
+        request=signup.request,
+        expect=Expectation(status=signup.status),
+        unsafe=True,
+    )
     return AuthProfile(
         name=name, kind="login", login=[step],
         headers={**headers, "Authorization": ValueFrom(value=basic_template(USER_VAR, PASSWORD_VAR))},

@@ -141,14 +141,16 @@ async def generate_suite(
     return suite
 
 
-def empty_suite_reason(selection_id: int, selected: list[SelectedInput], sessions: int,
-                       options: GenerateOptions) -> str:
+def empty_suite_reason(
+    selection_id: int, selected: list[SelectedInput], sessions: int, options: GenerateOptions
+) -> str:
     """Why a selection yielded no test, in one line."""
     head = f"selection {selection_id}: {len(selected)} selected session(s) of {sessions:,} yielded 0 tests"
     if not selected:
         return f"{head}: the selection is empty (run `trodden select` again, or widen its window or strategies)"
     with_api = sum(bool(api_requests(i.session)) for i in selected)
     kinds = [k for k, on in (("HTTP", options.http), ("browser", options.browser)) if on]
-    return (f"{head} ({' and '.join(kinds)} tests asked for; {with_api} had an API request, the rest only "
-            "static assets, the collector's own traffic or no UI action)")
-
+    return (
+        f"{head} ({' and '.join(kinds)} tests asked for; {with_api} had an API request, the rest only "
+        "static assets, the collector's own traffic or no UI action)"
+    )

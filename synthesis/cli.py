@@ -13,6 +13,10 @@ import click
 from pydantic.fields import FieldInfo
 from rich.console import Console
 from rich.table import Table
+
+from trodden.cliutil import InputError, dsn_option, json_option, print_json, run
+from trodden.store import open_store
+from trodden.store.suites import SuiteNotFound, load_suite
 from trodden.synthesis.api import EmptySuite, NoSessions, generate_suite, select_sessions
 from trodden.synthesis.db import SelectionNotFound
 from trodden.synthesis.export import export_json, export_pytest
@@ -58,8 +62,14 @@ def parse_since(since: str | None, window: str | None, now: datetime | None = No
 @click.option("--suite", default=None, help="Suite whose coverage `novel` compares against.")
 @click.option("--since", default=None, help="Only sessions active since this ISO date-time.")
 @click.option("--window", default=None, help="Only sessions active in this trailing window (7d, 12h, ...).")
-@click.option("--max", "max_sessions", type=click.IntRange(min=1), default=50, show_default=True,
-              help="Budget: sessions to select.")
+@click.option(
+    "--max",
+    "max_sessions",
+    type=click.IntRange(min=1),
+    default=50,
+    show_default=True,
+    help="Budget: sessions to select.",
+)
 @click.option("--similarity", type=click.FloatRange(0.0, 1.0, min_open=True), default=0.85, show_default=True,
               help="Jaccard similarity at which journeys count as near-duplicates (1.0: exact only).")  # fmt: skip
 @click.option("--min-support", type=click.IntRange(min=1), default=2, show_default=True,
@@ -92,7 +102,7 @@ def select(
 
 
 def parse_share(text: str, flag: str) -> float:
-    """"5%" or "0.05" → 0.05, strictly between 0 and 1; `InputError` otherwise."""
+    """ "5%" or "0.05" → 0.05, strictly between 0 and 1; `InputError` otherwise."""
     raw = text.strip()
     try:
         value = float(raw[:-1]) / 100.0 if raw.endswith("%") else float(raw)
@@ -243,9 +253,14 @@ def login_options(func: F) -> F:
 @click.option("--own-login-credentials", is_flag=True, default=False,
               help="Sessions that log in themselves send the login credentials too, instead of their recorded "
                    "(pseudonymised) ones. Leave off when sessions register the account they log in with.")  # fmt: skip
-@click.option("--ignore", "ignore", multiple=True, metavar="RULE",
-              help='Findings every replay of the suite leaves out (an intended change): "METHOD /route '
-                   '/json/pointer", "METHOD /route header:NAME" or "METHOD /route". Repeatable.')
+@click.option(
+    "--ignore",
+    "ignore",
+    multiple=True,
+    metavar="RULE",
+    help='Findings every replay of the suite leaves out (an intended change): "METHOD /route '
+    '/json/pointer", "METHOD /route header:NAME" or "METHOD /route". Repeatable.',
+)
 @click.option("--http/--no-http", default=True, show_default=True, help="Generate HTTP tests.")
 @click.option("--browser/--no-browser", default=True, show_default=True, help="Generate browser tests.")
 @json_option

@@ -235,8 +235,11 @@ class _Correlator:
             return [self.substitute_body(v, f"{pointer}/{i}") for i, v in enumerate(body)]
         if isinstance(body, bool) or body is None:
             return body
-        if isinstance(body, int) and str(body) in self.produced and (str(body) not in self.short_used
-                                                                     or id_named(pointer)):
+        if (
+            isinstance(body, int)
+            and str(body) in self.produced
+            and (str(body) not in self.short_used or id_named(pointer))
+        ):
             return "{{" + str(self.use(body)) + "}}"
         if isinstance(body, int | str) and str(body) in self.short and id_named(pointer):
             return "{{" + str(self.use_short(body)) + "}}"

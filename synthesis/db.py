@@ -11,8 +11,6 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from trodden.synthesis.selection import Selection
-from trodden.synthesis.steps import RawStep, SessionSteps, status_class
 
 from trodden.log import get_logger
 from trodden.models.events import EVENT_ADAPTER, Session
@@ -20,7 +18,7 @@ from trodden.models.suite import HttpStep, Suite, SuiteCoverage
 from trodden.store import Store
 from trodden.store.suites import SuiteNotFound, load_suite
 from trodden.synthesis.selection import Selection
-from trodden.synthesis.steps import RawStep, raw_step_from_row, status_class
+from trodden.synthesis.steps import RawStep, SessionSteps, status_class
 
 log = get_logger(__name__)
 

@@ -23,24 +23,6 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from trodden.synthesis.accounts import SignupExchange, session_accounts, signup_profile
-from trodden.synthesis.correlate import basic_parts, correlate
-from trodden.synthesis.login import (
-    PASSWORD_VAR,
-    USERNAME_VAR,
-    LoginCredentials,
-    LoginExchange,
-    credential_variables,
-    is_exchange_request,
-    login_step,
-    started_logged_in,
-    template_credentials,
-)
-from trodden.synthesis.mining import Miner, MiningOptions, request_key
-from trodden.synthesis.routes import RouteTemplater
-from trodden.synthesis.steps import endpoint_key, is_api_request, session_collector_origins, url_origin, url_path
-from trodden.synthesis.visible import VisibleExpectation, VisibleLearner
-
 from trodden.assertions import (
     AssertionBase,
     ExchangeAssertion,
@@ -81,7 +63,8 @@ from trodden.models.suite import (
     ValueFrom,
 )
 from trodden.pages import page_path, page_url
-from trodden.synthesis.correlate import correlate
+from trodden.synthesis.accounts import SignupExchange, session_accounts, signup_profile
+from trodden.synthesis.correlate import basic_parts, correlate
 from trodden.synthesis.login import (
     PASSWORD_VAR,
     USERNAME_VAR,
@@ -95,7 +78,7 @@ from trodden.synthesis.login import (
 )
 from trodden.synthesis.mining import Miner, MiningOptions, request_key
 from trodden.synthesis.routes import RouteTemplater
-from trodden.synthesis.steps import endpoint_key, is_api_request, url_path
+from trodden.synthesis.steps import endpoint_key, is_api_request, session_collector_origins, url_origin, url_path
 from trodden.synthesis.visible import VisibleExpectation, VisibleLearner
 
 _SHAPE_DEPTH = 3
@@ -604,8 +587,10 @@ class _Profiles:
             # a returning user of an app whose sessions show how accounts are made: a fresh one per test
             signup = self.signup
             rest = {h: v for h, v in auth.items() if h != basic}
-            return self._get(("signup", *sorted(h.lower() for h in rest)),
-                             lambda name: signup_profile(name, signup, _env_headers(rest))).name
+            return self._get(
+                ("signup", *sorted(h.lower() for h in rest)),
+                lambda name: signup_profile(name, signup, _env_headers(rest)),
+            ).name
         if auth:
             return self._get(
                 ("session-auth", *sorted(h.lower() for h in auth)),

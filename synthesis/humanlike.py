@@ -21,6 +21,7 @@ import re
 
 import numpy as np
 import numpy.typing as npt
+
 from trodden.synthesis.journeys import Journeys
 
 POLLING_MIN_STEPS = 6

@@ -28,8 +28,6 @@ import numpy as np
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.fields import FieldInfo
-from trodden.synthesis.routes import RouteTemplater, segment_param
-from trodden.synthesis.steps import endpoint_key, is_api_request, session_collector_origins, status_class, url_path
 
 from trodden.assertions import make_assertion
 from trodden.assertions.pointer import nodes
@@ -37,7 +35,7 @@ from trodden.assertions.values import detect_format, json_type
 from trodden.models.events import NetworkRequest, Session
 from trodden.models.suite import Assertion
 from trodden.synthesis.routes import RouteTemplater, segment_param
-from trodden.synthesis.steps import endpoint_key, is_api_request, status_class, url_path
+from trodden.synthesis.steps import endpoint_key, is_api_request, session_collector_origins, status_class, url_path
 
 VOLATILE_FORMATS = frozenset({"uuid", "datetime", "date", "hex", "email", "url"})
 _ID_NAME = re.compile(r"(^|[_\-.])(id|ids|uuid|guid|key|token|nonce|seq|version|etag|ts)$|[a-z0-9]Id$|_at$|At$", re.I)

@@ -216,8 +216,15 @@ def _select(j: Journeys, options: SelectOptions) -> Selection:
     priority: dict[int, int] = {}
     pinned: list[int] = []
     per_strategy: dict[str, int] = {}
-    ctx = SelectionContext(j, journey_cluster, sig, cap=options.max_sessions, min_support=options.min_support,
-                           coverage=options.coverage, rare_share=options.rare_share)
+    ctx = SelectionContext(
+        j,
+        journey_cluster,
+        sig,
+        cap=options.max_sessions,
+        min_support=options.min_support,
+        coverage=options.coverage,
+        rare_share=options.rare_share,
+    )
     for prio, strat in enumerate(options.strategies):
         proposals = strat.propose(ctx)
         for s, reason in proposals:

@@ -81,7 +81,7 @@ _TAG_KEY_PARAM = "key"
 
 
 def url_origin(url: str | None) -> str | None:
-    """"scheme://host[:port]" of an absolute URL (lower case), None for a relative one."""
+    """ "scheme://host[:port]" of an absolute URL (lower case), None for a relative one."""
     if not url:
         return None
     try:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+
 from trodden.synthesis.humanlike import looks_human
 from trodden.synthesis.strategies.base import Counted, SelectionContext, best_per_cluster
 
@@ -40,8 +41,9 @@ class Rare(Counted):
             one_off = size < ctx.min_support
             what = "a one-off journey, " if one_off else ""
             who = "; looks like a real user's session" if one_off else ""
-            out.append((s, f"rare: {what}{size:,} of {n:,} sessions ({_share(size, n, ctx.rare_share)}, "
-                           f"under {share}){who}"))
+            out.append(
+                (s, f"rare: {what}{size:,} of {n:,} sessions ({_share(size, n, ctx.rare_share)}, under {share}){who}")
+            )
             if len(out) >= self.count:
                 break
         return out

@@ -10,10 +10,10 @@ from contextlib import asynccontextmanager
 
 from aiohttp import web
 from replay_suites import a, get, http_test
-from trodden.replay.options import ReplayOptions
-from trodden.replay.runner import replay_suite
 
 from trodden.models.suite import Suite
+from trodden.replay.options import ReplayOptions
+from trodden.replay.runner import replay_suite
 
 
 def timed_app(delay_s: float) -> web.Application:

@@ -4,10 +4,10 @@ tests saw it; each group counts what it explains and names the ignore rule that 
 from __future__ import annotations
 
 import pytest
-from trodden.replay.grouping import group_findings, ignored
-from trodden.replay.results import Failure, TestResult
 
 from trodden.models.suite import IgnoreRule
+from trodden.replay.grouping import group_findings, ignored
+from trodden.replay.results import Failure, TestResult
 
 
 def finding(aid: str, kind: str, endpoint: str | None, field: str | None, step: str = "s1", **kw: object) -> Failure:

@@ -14,15 +14,15 @@ from typing import Any
 import pytest
 from aiohttp import web
 from synth_recorder import Recorder
+
+from trodden.models.events import Session
 from trodden.replay.options import ReplayOptions
 from trodden.replay.runner import replay_suite
+from trodden.store import Store
 from trodden.synthesis import db
 from trodden.synthesis.api import EmptySuite, generate_suite, select_sessions
 from trodden.synthesis.generate import GenerateOptions
 from trodden.synthesis.steps import SessionSteps, is_collector_request, raw_steps
-
-from trodden.models.events import Session
-from trodden.store import Store
 
 COLLECTOR = "http://collector.test:4318"
 PREFIXES = ["/v1", "/api/v2", "/rest", ""]

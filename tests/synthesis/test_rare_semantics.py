@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
+
 from trodden.synthesis.humanlike import HUMAN, LONE_STEP, NOTHING_ANSWERED, POLLING, PROBING, signals
 from trodden.synthesis.journeys import build_journeys
 from trodden.synthesis.selection import SelectOptions, select_journeys

@@ -12,16 +12,16 @@ import aiohttp
 from accounts_app import make_app
 from synth_recorder import Recorder
 from test_any_prefix import serve
+
 from trodden.collector.sanitize import Sanitizer
+from trodden.models.events import NetworkRequest, Session
+from trodden.models.suite import HttpStep, Suite
 from trodden.replay.options import ReplayOptions
 from trodden.replay.runner import replay_suite
 from trodden.synthesis.accounts import SignupLearner
 from trodden.synthesis.correlate import correlate
 from trodden.synthesis.generate import GenerateOptions, SelectedInput, api_requests, build_suite
 from trodden.synthesis.mining import build_miner
-
-from trodden.models.events import NetworkRequest, Session
-from trodden.models.suite import HttpStep, Suite
 
 KEY = b"k" * 32
 
@@ -133,11 +133,10 @@ def test_short_ids_are_correlated_by_provenance_not_by_looks() -> None:
 
 
 def test_a_recorded_value_naming_the_origin_names_the_target_on_replay() -> None:
-    from trodden.replay.noise import own_origin
-    from trodden.synthesis.generate import _origin_template
-
     from trodden.assertions import Observation, check_expectation
     from trodden.models.suite import Expectation
+    from trodden.replay.noise import own_origin
+    from trodden.synthesis.generate import _origin_template
 
     recorded = _origin_template("Docs at http://API.test:8080/v1/docs", "http://api.test:8080")
     assert recorded == "Docs at {{origin}}/v1/docs"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import signal
 import tempfile
 import urllib.error
@@ -104,6 +105,7 @@ async def own_postgres() -> AsyncIterator[tuple[str, Any]]:
     yield dsn, server
     await asyncio.to_thread(server.ensure_postgres_running)
     await asyncio.to_thread(stop_embedded, home)
+    await asyncio.to_thread(shutil.rmtree, home, True)  # ~40 MB a run
 
 
 async def test_postgres_restart_mid_load(own_postgres: tuple[str, Any], start_collector: StartCollector) -> None:

@@ -9,6 +9,10 @@ hash and the deployment controller's revision number (labels `trodden.dev/templa
 `trodden.dev/rollout-revision`), and a verdict about another rollout (the previous revision's, or an
 earlier rollout of a template rolled back to) is never served for this one: 425 until this rollout's
 run exists and has finished. Namespace `metadata.namespace`, else the canary's.
+
+`POST /flagger/rollback` takes the same call for a Flagger `rollback` hook, which rolls the canary
+back at once on a 2xx: 200 when the rollout's replay found regressions, 412 when it passed, and the
+gate's 425/404/400 otherwise, so a regression does not wait for the analysis' failure threshold.
 """
 
 from __future__ import annotations
@@ -94,26 +98,48 @@ def parse_call(payload: Any, query: dict[str, str]) -> tuple[str, str, str]:
     return namespace, kind, name
 
 
+def rollback_response(code: int, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """Pure: the gate's answer turned into a Flagger `rollback` hook's: 2xx (roll back now) only when
+    the replay of the rollout found regressions; 412 when it passed, else the gate's own code."""
+    if code == 409:
+        return 200, {**body, "rollback": True}
+    if code == 200:
+        return 412, {**body, "ok": False, "rollback": False, "reason": "the replay passed: nothing to roll back"}
+    return code, {**body, "rollback": False}
+
+
 def make_app(kube: Kube) -> web.Application:
-    async def gate(request: web.Request) -> web.Response:
+    async def answer(request: web.Request) -> tuple[int, dict[str, Any], dict[str, Any]]:
         try:
             payload = await request.json() if request.can_read_body else {}
         except ValueError:
-            return web.json_response({"ok": False, "reason": "body is not JSON"}, status=400)
+            return 400, {"ok": False, "reason": "body is not JSON"}, {}
         try:
             namespace, kind, name = parse_call(payload, dict(request.query))
         except ValueError as err:
-            return web.json_response({"ok": False, "reason": str(err)}, status=400)
+            return 400, {"ok": False, "reason": str(err)}, {}
         if kind == "TestSuite":
             code, body = await suite_gate(kube, namespace, name)
         else:
             code, body = gate_response(await kube.get(API_VERSION, "ReplayRun", name, namespace), namespace, name)
-        log.info("flagger gate", namespace=namespace, kind=kind, name=name, replayrun=body.get("replayrun", name),
-                 status=code, phase=payload.get("phase") if isinstance(payload, dict) else None)
+        context = {"namespace": namespace, "kind": kind, "name": name, "replayrun": body.get("replayrun", name),
+                   "phase": payload.get("phase") if isinstance(payload, dict) else None}
+        return code, body, context
+
+    async def gate(request: web.Request) -> web.Response:
+        code, body, context = await answer(request)
+        log.info("flagger gate", status=code, **context)
+        return web.json_response(body, status=code)
+
+    async def rollback(request: web.Request) -> web.Response:
+        code, body, context = await answer(request)
+        code, body = rollback_response(code, body)
+        log.info("flagger rollback hook", status=code, **context)
         return web.json_response(body, status=code)
 
     app = web.Application()
     app.router.add_post("/flagger/replayrun", gate)
+    app.router.add_post("/flagger/rollback", rollback)
     expose_metrics(app)
     return app
 

@@ -64,11 +64,13 @@ def gates_operator(
 
 
 def flagger_call(operator: OperatorProcess, namespace: str, hook: str, phase: str) -> tuple[int, dict[str, Any]]:
-    """One webhook call as Flagger makes it (docs: "Webhooks", payload name/namespace/phase/checksum/metadata)."""
+    """One webhook call as Flagger makes it (docs: "Webhooks", payload name/namespace/phase/checksum/metadata);
+    a `rollback` hook goes to the operator's rollback endpoint, every other type to the gate."""
     payload = {"name": "web", "namespace": namespace, "phase": phase, "checksum": hook,
                "metadata": {"testsuite": SUITE, "namespace": namespace}}
+    path = "rollback" if hook == "rollback" else "replayrun"
     req = urllib.request.Request(
-        f"http://127.0.0.1:{operator.http_port}/flagger/replayrun", method="POST",
+        f"http://127.0.0.1:{operator.http_port}/flagger/{path}", method="POST",
         data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
@@ -78,9 +80,10 @@ def flagger_call(operator: OperatorProcess, namespace: str, hook: str, phase: st
 
 
 def analysis(operator: OperatorProcess, namespace: str, iterations: int = 2) -> list[int]:
-    """A canary analysis' calls: confirm-rollout and pre-rollout, then `rollout` each iteration."""
+    """A canary analysis' calls: confirm-rollout and pre-rollout, then each iteration the `rollback`
+    hook (2xx would roll back at once) and the `rollout` check."""
     calls = [("confirm-rollout", "Progressing"), ("pre-rollout", "Progressing")]
-    calls += [("rollout", "Progressing")] * iterations
+    calls += [("rollback", "Progressing"), ("rollout", "Progressing")] * iterations
     return [flagger_call(operator, namespace, hook, phase)[0] for hook, phase in calls]
 
 
@@ -121,32 +124,35 @@ def test_flagger_sequence_never_serves_another_rollouts_verdict(
     finish_rollout(kube, ns, "web")
     kube.wait_for("v1 recorded", lambda: (kube.get("testsuite", SUITE, ns).get("status") or {})
                   .get("rolloutTemplateHash"))
-    assert analysis(op, ns) == [425] * 4  # nothing replayed yet: never a pass
+    assert analysis(op, ns) == [425] * 6  # nothing replayed yet: never a pass
 
     # Flagger scales the canary to zero between analyses; a new revision arrives while it is there.
     kube.run("scale", "deployment/web", "--replicas=0", f"--namespace={ns}")
     kube.run("set", "image", "deployment/web", "web=shop:2", f"--namespace={ns}")
     time.sleep(12)  # more than a resync period of the operator: a canary at zero waits, it does not pass
     assert runs(kube, ns) == []
-    assert analysis(op, ns) == [425] * 4
+    assert analysis(op, ns) == [425] * 6
     # Flagger scales it up for the analysis: the rollout finishes, the run is made and replays.
     kube.run("scale", "deployment/web", "--replicas=1", f"--namespace={ns}")
     finish_rollout(kube, ns, "web")
     v2 = new_run(kube, ns, set())
-    assert analysis(op, ns) == [425] * 4  # running
+    assert analysis(op, ns) == [425] * 6  # running
     verdict(kube, gates_dsn, ns, v2, regressions=False)
     code, body = flagger_call(op, ns, "rollout", "Progressing")
     assert code == 200 and body["replayrun"] == v2["metadata"]["name"], body
+    assert flagger_call(op, ns, "rollback", "Progressing")[0] == 412  # passed: nothing to roll back
 
     # The next revision: from the moment its template is in the Deployment, v2's 200 is not served.
     kube.run("set", "image", "deployment/web", "web=shop:3", f"--namespace={ns}")
-    assert analysis(op, ns) == [425] * 4
+    assert analysis(op, ns) == [425] * 6
     finish_rollout(kube, ns, "web")
     v3 = new_run(kube, ns, {v2["metadata"]["name"]})
-    assert analysis(op, ns, iterations=1) == [425] * 3
+    assert analysis(op, ns, iterations=1) == [425] * 4
     verdict(kube, gates_dsn, ns, v3, regressions=True)
     code, body = flagger_call(op, ns, "rollout", "Progressing")
     assert code == 409 and body["replayrun"] == v3["metadata"]["name"], body
+    code, body = flagger_call(op, ns, "rollback", "Progressing")  # regressions: roll back now
+    assert code == 200 and body["rollback"] is True and body["replayrun"] == v3["metadata"]["name"], body
 
     # The suite's replayOn changes (two shards), then the canary is rolled back to v2's template:
     # a fresh run (v2's old 200 is about an earlier rollout), created despite the changed spec.
@@ -159,7 +165,7 @@ def test_flagger_sequence_never_serves_another_rollouts_verdict(
     assert again["metadata"]["labels"]["trodden.dev/template-hash"] == \
         v2["metadata"]["labels"]["trodden.dev/template-hash"]
     assert again["spec"]["shards"] == 2
-    assert analysis(op, ns) == [425] * 4
+    assert analysis(op, ns) == [425] * 6
     verdict(kube, gates_dsn, ns, again, regressions=False)
     code, body = flagger_call(op, ns, "rollout", "Progressing")
     assert code == 200 and body["replayrun"] == again["metadata"]["name"], body

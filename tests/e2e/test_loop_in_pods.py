@@ -360,16 +360,20 @@ def argo_rollouts(kube: Kube, kubeconfig: Path, shop_suite: Captured, tmp_path_f
     kube.run("apply", "--server-side", "--force-conflicts", *(arg for crd in crds for arg in ("-f", str(crd))))
     kube.run("wait", "--for=condition=Established", "--timeout=60s",
              *(f"crd/{p}.argoproj.io" for p in ("rollouts", "analysisruns", "analysistemplates")))
-    log = tmp_path_factory.mktemp("argo-rollouts") / "controller.log"
     health, metrics = _free_port(), _free_port()
+    yield from _controller(
+        kube, "the Argo Rollouts controller", tmp_path_factory.mktemp("argo-rollouts") / "controller.log",
+        [str(binary), f"--kubeconfig={kubeconfig}", "--namespaced", f"--namespace={shop_suite.namespace}",
+         "--leader-elect=false", f"--healthzPort={health}", f"--metricsport={metrics}", "--loglevel=info"],
+        f"http://127.0.0.1:{health}/healthz")
+
+
+def _controller(kube: Kube, what: str, log: Path, cmd: list[str], health_url: str) -> Iterator[Path]:
+    """A controller as a process on this machine until the generator is closed; yields its log."""
     with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [str(binary), f"--kubeconfig={kubeconfig}", "--namespaced", f"--namespace={shop_suite.namespace}",
-             "--leader-elect=false", f"--healthzPort={health}", f"--metricsport={metrics}", "--loglevel=info"],
-            stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
     try:
-        kube.wait_for("the Argo Rollouts controller", lambda: proc.poll() is None and answers(
-            f"http://127.0.0.1:{health}/healthz"), timeout=60)
+        kube.wait_for(what, lambda: proc.poll() is None and answers(health_url), timeout=60)
         yield log
     finally:
         proc.terminate()
@@ -522,25 +526,13 @@ def flagger(kube: Kube, kubeconfig: Path, shop_suite: Captured, tmp_path_factory
     kube.run("apply", "--server-side", "--force-conflicts", "-f",
              str(gobins.module_dir("flagger") / "artifacts" / "flagger" / "crd.yaml"))
     kube.run("wait", "--for=condition=Established", "--timeout=60s", "crd/canaries.flagger.app")
-    log = tmp_path_factory.mktemp("flagger") / "flagger.log"
     port = _free_port()
-    with log.open("wb") as out:
-        # No Prometheus: the analysis has no metrics, only the webhook (Flagger logs the server unreachable).
-        proc = subprocess.Popen(
-            [str(binary), f"-kubeconfig={kubeconfig}", f"-namespace={shop_suite.namespace}",
-             "-mesh-provider=kubernetes", "-metrics-server=http://127.0.0.1:1", f"-port={port}",
-             "-log-level=info", "-enable-config-tracking=false"], stdout=out, stderr=subprocess.STDOUT)
-    try:
-        kube.wait_for("the Flagger controller", lambda: proc.poll() is None and answers(
-            f"http://127.0.0.1:{port}/healthz"), timeout=60)
-        yield log
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    # No Prometheus: the analysis has no metrics, only the webhook (Flagger logs the server unreachable).
+    yield from _controller(
+        kube, "the Flagger controller", tmp_path_factory.mktemp("flagger") / "flagger.log",
+        [str(binary), f"-kubeconfig={kubeconfig}", f"-namespace={shop_suite.namespace}", "-mesh-provider=kubernetes",
+         "-metrics-server=http://127.0.0.1:1", f"-port={port}", "-log-level=info", "-enable-config-tracking=false"],
+        f"http://127.0.0.1:{port}/healthz")
 
 
 def _flagged(image: str, version: int, build: str) -> dict[str, Any]:
@@ -562,11 +554,14 @@ def _canary(namespace: str, webhook: str) -> dict[str, Any]:
     spec["targetRef"]["name"] = FLAGGED
     spec["provider"] = "kubernetes"
     spec["progressDeadlineSeconds"] = 600
-    [hook] = spec["analysis"]["webhooks"]
-    assert hook["type"] == "rollout" and set(hook["metadata"]) == {"testsuite", "namespace"}, hook
-    hook.update(url=webhook, metadata={"testsuite": FLAGGER_SUITE, "namespace": namespace})
+    hooks = {hook["type"]: hook for hook in spec["analysis"]["webhooks"]}
+    assert set(hooks) == {"rollout", "rollback"}, hooks
+    for kind, hook in hooks.items():
+        assert set(hook["metadata"]) == {"testsuite", "namespace"}, hook
+        hook.update(url=f"{webhook}/flagger/{'replayrun' if kind == 'rollout' else 'rollback'}",
+                    metadata={"testsuite": FLAGGER_SUITE, "namespace": namespace})
     # Shorter intervals than the example's; enough failed checks (425 while the replay runs) tolerated.
-    spec["analysis"].update(interval="10s", iterations=2, threshold=40)
+    spec["analysis"].update(interval="10s", iterations=2, threshold=40)  # the rollback hook ends a regression
     return canary
 
 
@@ -580,7 +575,7 @@ def test_flagger_promotes_a_clean_canary_and_rolls_back_a_regressed_one(
     kube: Kube, shop_suite: Captured, flagger: Path, project_image: str
 ) -> None:
     ns = shop_suite.namespace
-    webhook = f"{shop_suite.release.operator_url()}/flagger/replayrun"  # Flagger runs on this machine
+    webhook = shop_suite.release.operator_url()  # Flagger runs on this machine: the Service's ClusterIP
     try:
         kube.apply(
             {"apiVersion": API, "kind": "TestSuite", "metadata": {"name": FLAGGER_SUITE},

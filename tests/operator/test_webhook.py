@@ -65,3 +65,13 @@ def test_a_rollout_at_zero_replicas_waits() -> None:
     assert not rollout_finished(_deployment(2, 1))
     assert not rollout_finished({**_deployment(1, 1), "metadata": {"generation": 4}})  # not observed yet
     assert rollout_finished(_deployment(2, 2))
+
+
+def test_the_rollback_hook_answers_2xx_only_on_regressions() -> None:
+    from trodden.operator.webhook import rollback_response
+
+    assert rollback_response(409, {"ok": False})[0] == 200  # regressions: roll back now
+    assert rollback_response(200, {"ok": True}) == (412, {"ok": False, "rollback": False,
+                                                          "reason": "the replay passed: nothing to roll back"})
+    for code in (425, 404, 400):  # running, missing, malformed: no rollback (Flagger keeps analysing)
+        assert rollback_response(code, {})[0] == code

@@ -237,9 +237,12 @@ def _capture(kube: Kube, namespace: str, release: Release, project_image: str, p
     assert report["completed"] >= 50 and report["beacon_failures"] == 0, report
 
     def captured() -> tuple[int, int, int] | None:
-        [row] = _db(pod_dsn, "SELECT count(*) FILTER (WHERE session_id LIKE 'app-%') AS api,"
-                    " count(*) FILTER (WHERE session_id NOT LIKE 'app-%') AS web FROM sessions WHERE source = $1",
-                    SOURCE)
+        # Browser sessions are those with a page view (the collector pseudonymises session ids, so
+        # the API clients' "app-" prefix does not survive).
+        [row] = _db(pod_dsn, "SELECT count(*) FILTER (WHERE NOT browser) AS api, count(*) FILTER (WHERE browser) AS web"
+                    " FROM (SELECT EXISTS (SELECT 1 FROM events e WHERE e.source = s.source"
+                    " AND e.session_id = s.session_id AND e.kind = 'page_view') AS browser"
+                    " FROM sessions s WHERE s.source = $1) AS t", SOURCE)
         [spans] = _db(pod_dsn, "SELECT count(*) AS n FROM spans WHERE source = $1", SOURCE)
         counts = (int(row["api"]), int(row["web"]), int(spans["n"]))
         enough = counts[0] >= report["by_client"].get("api", 0) * 0.9 and counts[1] >= 1 and counts[2] > 0

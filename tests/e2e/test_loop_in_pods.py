@@ -361,14 +361,24 @@ def argo_rollouts(kube: Kube, kubeconfig: Path, shop_suite: Captured, tmp_path_f
     binary = gobins.ensure("argo-rollouts")["argo-rollouts"]
     crds = sorted((gobins.module_dir("argo-rollouts") / "manifests" / "crds").glob("*-crd.yaml"))
     kube.run("apply", "--server-side", "--force-conflicts", *(arg for crd in crds for arg in ("-f", str(crd))))
-    kube.run("wait", "--for=condition=Established", "--timeout=60s",
-             *(f"crd/{p}.argoproj.io" for p in ("rollouts", "analysisruns", "analysistemplates")))
+    _established(kube, *(f"{p}.argoproj.io" for p in ("rollouts", "analysisruns", "analysistemplates")))
     health, metrics = _free_port(), _free_port()
     yield from _controller(
         kube, "the Argo Rollouts controller", tmp_path_factory.mktemp("argo-rollouts") / "controller.log",
         [str(binary), f"--kubeconfig={kubeconfig}", "--namespaced", f"--namespace={shop_suite.namespace}",
          "--leader-elect=false", f"--healthzPort={health}", f"--metricsport={metrics}", "--loglevel=info"],
         f"http://127.0.0.1:{health}/healthz")
+
+
+def _established(kube: Kube, *crds: str) -> None:
+    """The CRDs serve their kinds (`kubectl wait` right after the apply fails on a CRD that has no
+    conditions yet, instead of waiting)."""
+
+    def ready(crd: str) -> bool:
+        conditions = (kube.get("crd", crd).get("status") or {}).get("conditions") or []
+        return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
+
+    kube.wait_for(f"CRDs {', '.join(crds)} established", lambda: all(ready(crd) for crd in crds), timeout=60)
 
 
 def _controller(kube: Kube, what: str, log: Path, cmd: list[str], health_url: str) -> Iterator[Path]:
@@ -528,7 +538,7 @@ def flagger(kube: Kube, kubeconfig: Path, shop_suite: Captured, tmp_path_factory
     binary = gobins.ensure("flagger")["flagger"]
     kube.run("apply", "--server-side", "--force-conflicts", "-f",
              str(gobins.module_dir("flagger") / "artifacts" / "flagger" / "crd.yaml"))
-    kube.run("wait", "--for=condition=Established", "--timeout=60s", "crd/canaries.flagger.app")
+    _established(kube, "canaries.flagger.app")
     port = _free_port()
     # No Prometheus: the analysis has no metrics, only the webhook (Flagger logs the server unreachable).
     yield from _controller(

@@ -24,6 +24,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from trodden.models.events import Navigation, PageView, Session, Target, UiEvent
 from trodden.models.sanitization import is_masked
@@ -109,14 +110,27 @@ class VisibleExpectation:
         self.visible_text.extend(t for t in other.visible_text if t not in self.visible_text)
 
 
+def referred_by_own_page(ev: PageView) -> bool:
+    """Whether a page load names a page of the same site as the one that sent the browser there."""
+    if not ev.referrer or not ev.url:
+        return False
+    a, b = urlsplit(ev.referrer), urlsplit(ev.url)
+    return (a.scheme, a.netloc) == (b.scheme, b.netloc)
+
+
 class VisibleLearner:
-    """Per step key, which elements showed after it and with which texts, over all sessions."""
+    """Per step key, which elements showed after it and with which texts, over all sessions; and
+    whether the application's page loads say which of its pages sent the browser there (`referred`:
+    then a load without a referrer was typed or bookmarked, not where the previous action led)."""
 
     def __init__(self) -> None:
         self.steps: dict[StepKey, _Seen] = {}
+        self.referred = False
 
     def add(self, session: Session) -> None:
         user = session.user_id or session.session_id
+        if not self.referred:
+            self.referred = any(isinstance(ev, PageView) and referred_by_own_page(ev) for ev in session.events)
         for ev, shown in snapshots(session):
             seen = self.steps.setdefault(step_key(ev), _Seen())
             seen.n += 1

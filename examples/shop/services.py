@@ -104,7 +104,8 @@ class Services:
             argv += ["--collector-url", collector_url, "--ingest-key", ingest_key]
         return await self.start(name, argv, re.compile(r"listening on (http://\S+)"))
 
-    async def start_collector(self, source: str, ingest_key: str) -> Service:
+    async def start_collector(self, source: str, ingest_key: str, *extra: str) -> Service:
+        """`trodden collect` for `source`; `extra`: more of its options (`--sanitization-file F`)."""
         argv = [
             *TRODDEN,
             "collect",
@@ -116,6 +117,7 @@ class Services:
             str(free_port()),
             "--ingest-key",
             ingest_key,
+            *extra,
         ]
         return await self.start("collector", argv, re.compile(r"collector listening on (http://\S+)"))
 

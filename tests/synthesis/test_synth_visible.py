@@ -130,3 +130,69 @@ def test_a_page_load_gives_no_expectation() -> None:
     goto, click = _steps(sessions[0], learner)
     assert goto.expect.visible == [] and goto.expect.visible_text == []
     assert click.expect.visible != []
+
+
+def _out_of_stock(sid: str, user: str, *, referrers: bool = True, then: str = "navigate") -> Session:
+    """As rum.js records the demo's out-of-stock journey: a sold-out shirt, Add to cart (409: the
+    page is left before it settled, no snapshot), then an address typed (no referrer) for socks,
+    Add to cart there ("Added to cart"), and the cart link (a referrer: the socks page)."""
+    shirt, socks, cart = (f"{ORIGIN}/products/SHIRT-004", f"{ORIGIN}/products/SOCK-001", f"{ORIGIN}/cart")
+    add = {"test_id": "add-to-cart", "role": "button", "name": "Add to cart", "tag": "button"}
+    load = {"type": then, "status": 200, "duration_ms": 40}
+    events: list[dict[str, Any]] = [
+        {"kind": "page_view", "url": shirt, "load": {"status": 200, "duration_ms": 40}, "visible": []},
+        {"kind": "click", "url": shirt, "target": add},
+        {"kind": "request", "url": shirt, "method": "POST", "request_url": f"{ORIGIN}/api/cart/items",
+         "status": 409, "duration_ms": 5},
+        {"kind": "page_view", "url": socks if then == "navigate" else shirt, "load": load, "visible": [],
+         "referrer": f"{ORIGIN}/" if then != "navigate" else None},
+        {"kind": "click", "url": socks, "target": add,
+         "visible": [{"test_id": "flash", "role": "status", "text": "Added to cart", "tag": "p"}]},
+        {"kind": "click", "url": socks, "target": {"test_id": "nav-cart", "role": "link", "name": "Cart", "tag": "a"}},
+        {"kind": "page_view", "url": cart, "load": {"status": 200, "duration_ms": 40}, "visible": [],
+         "referrer": socks if referrers else None},
+    ]  # fmt: skip
+    return Session.model_validate({"source": "shop", "session_id": sid, "user_id": user, "events": [
+        {"session_id": sid, "seq": i, "ts": 1000.0 + i, **e} for i, e in enumerate(events)]})  # fmt: skip
+
+
+def _shape(steps: list[BrowserStep]) -> list[tuple[str, str | None, str | None]]:
+    return [(s.action, s.url or (s.locators[0].value if s.locators else None), s.expect.url) for s in steps]
+
+
+def test_a_page_opened_after_an_action_is_gone_to_not_where_the_action_led() -> None:
+    """The v1 false alarm of the demo: the address typed after a click on a sold-out product was
+    taken as where that click led, so the test clicked Add to cart twice on the sold-out product
+    and expected the "Added to cart" the recording showed on the next product."""
+    sessions = [_out_of_stock("s1", "u1"), _out_of_stock("s2", "u2")]
+    learner = VisibleLearner()
+    for s in sessions:
+        learner.add(s)
+    steps = _steps(sessions[0], learner)
+    assert _shape(steps) == [
+        ("goto", "{{origin}}/products/SHIRT-004", "/products/{slug}"),
+        ("click", "add-to-cart", None),  # the 409 left the shirt's page where it was
+        ("goto", "{{origin}}/products/SOCK-001", "/products/{slug}"),
+        ("click", "add-to-cart", None),
+        ("click", "nav-cart", "/cart"),  # a link: the cart page names the socks page as its referrer
+    ]
+    assert [s.expect.visible_text for s in steps] == [[], [], [], ["Added to cart"], []]
+
+
+def test_a_reload_or_going_back_after_an_action_is_not_where_it_led() -> None:
+    for then in ("reload", "back_forward"):
+        steps = _steps(_out_of_stock("s1", "u1", then=then), None)
+        assert _shape(steps)[1:3] == [("click", "add-to-cart", None),
+                                      ("goto", "{{origin}}/products/SHIRT-004", "/products/{slug}")], then  # fmt: skip
+
+
+def test_without_referrers_in_the_source_a_page_after_an_action_is_where_it_led() -> None:
+    """An application that sends no referrer (or a recorder that keeps none) says nothing either
+    way: the page that followed an action is the action's, as for every page before."""
+    session = _out_of_stock("s1", "u1", referrers=False)
+    steps = _steps(session, None)
+    assert _shape(steps)[1:3] == [("click", "add-to-cart", "/products/{slug}"), ("click", "add-to-cart", None)]
+    learner = VisibleLearner()
+    learner.add(session)
+    learner.add(_out_of_stock("s2", "u2"))  # another session of the source has one: typed, after all
+    assert _shape(_steps(session, learner))[2] == ("goto", "{{origin}}/products/SOCK-001", "/products/{slug}")

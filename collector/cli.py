@@ -14,6 +14,14 @@ from typing import Any
 import click
 
 from trodden.cliutil import InputError, dsn_option, json_option, print_json, run
+from trodden.collector.app import build_app
+from trodden.collector.ingest import ingest_files
+from trodden.collector.keys import generate_ingest_key, parse_key_material, pseudonym_key
+from trodden.collector.sanitize import Sanitizer
+from trodden.log import get_logger
+from trodden.models.instrumentation import InstrumentationConfig
+from trodden.models.sanitization import SanitizationConfig
+from trodden.store import Store, open_store
 
 
 @click.command()
@@ -68,7 +76,6 @@ from trodden.cliutil import InputError, dsn_option, json_option, print_json, run
 @dsn_option
 def collect(**options: Any) -> None:
     """Run the collector: /v1/rum, /v1/traces, /v1/logs, /v1/config, /rum.js, /healthz, /readyz, /metrics."""
-    from trodden.collector.keys import generate_ingest_key, parse_key_material
 
     opts = ServeOptions(**options)
     if os.environ.get("TRODDEN_PSEUDONYM_KEY"):
@@ -130,8 +137,6 @@ def _check_document(path: str, *, sanitization: bool) -> Any:
     """A file given at start must be valid (a missing one is waited for: ConfigMaps appear late)."""
     from pydantic import ValidationError
 
-    from trodden.models.instrumentation import InstrumentationConfig
-    from trodden.models.sanitization import SanitizationConfig
 
     if not os.path.exists(path):
         return None
@@ -148,10 +153,6 @@ def _check_document(path: str, *, sanitization: bool) -> Any:
 async def _serve(opts: ServeOptions) -> None:
     from aiohttp import web
 
-    from trodden.collector.app import build_app
-    from trodden.collector.keys import pseudonym_key
-    from trodden.log import get_logger
-    from trodden.store import Store
 
     log = get_logger("trodden.collector")
     import asyncpg
@@ -264,10 +265,6 @@ def ingest(source: str, files: tuple[str, ...], sanitization_file: str | None, a
 
 
 async def _ingest(source: str, files: list[str], config: Any, dsn: str | None) -> list[Any]:
-    from trodden.collector.ingest import ingest_files
-    from trodden.collector.keys import pseudonym_key
-    from trodden.collector.sanitize import Sanitizer
-    from trodden.store import open_store
 
     async with open_store(dsn) as store:
         try:

@@ -18,6 +18,7 @@ import orjson
 from trodden.collector.beacon import BodyError, decode_batches
 from trodden.collector.freetext import FreeTextStore
 from trodden.collector.har import har_batches, is_har
+from trodden.collector.keys import pseudonym_key
 from trodden.collector.otlp import decode_logs, decode_traces, parse_request
 from trodden.collector.rows import WorkItem
 from trodden.collector.sanitize import Sanitizer
@@ -200,8 +201,6 @@ async def ingest_files(
 ) -> list[FileReport]:
     """Ingest files into `source`; one report per file (unreadable ones carry `error`)."""
     if sanitizer is None:
-        from trodden.collector.keys import pseudonym_key
-
         sanitizer = Sanitizer(await pseudonym_key(store, source))
     # Free-text counts come from, and go back to, the database the collectors share.
     counts = FreeTextStore(store.dsn, source, sanitizer.free_text) if sanitizer.free_text is not None else None

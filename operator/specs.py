@@ -19,6 +19,7 @@ from trodden.models.sanitization import BuiltinRule
 from trodden.synthesis.mining import MiningOptions, bounds_of_field
 from trodden.synthesis.strategies import STRATEGIES, STRATEGY_NAMES
 from trodden.synthesis.strategies import Strategy as SelectionStrategy
+from trodden.synthesis.strategies.slow import MAX_PERCENTILE, MIN_PERCENTILE
 
 GROUP = "trodden.dev"
 VERSION = "v1alpha1"
@@ -196,7 +197,7 @@ class Strategy(Wire):
     type: str = Field(json_schema_extra={"enum": list(STRATEGY_NAMES)})
     count: int | None = Field(None, ge=1, le=10000)
     event: str | None = Field(None, min_length=1, max_length=256)
-    percentile: int | None = Field(None, ge=50, le=100)
+    percentile: int | None = Field(None, ge=MIN_PERCENTILE, le=MAX_PERCENTILE)
     min_support: int | None = Field(None, ge=1, le=1_000_000)
 
     @field_validator("type")

@@ -21,14 +21,10 @@ from trodden.store.suites import SuiteNotFound, load_suite
 
 def parse_ignore_rules(texts: tuple[str, ...]) -> tuple[IgnoreRule, ...]:
     """`--ignore` values as rules; `InputError` (exit 2) naming the bad one."""
-    rules = []
-    for text in texts:
-        try:
-            rules.append(IgnoreRule.parse(text))
-        except ValueError as exc:
-            first = exc.errors()[0]["msg"] if isinstance(exc, pydantic.ValidationError) else str(exc)
-            raise InputError(f"--ignore {text!r}: {first}") from None
-    return tuple(rules)
+    try:
+        return IgnoreRule.parse_all(texts)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
 
 
 def load_suite_file(path: Path) -> Suite:

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from trodden.cliutil import InputError, dsn_option, json_option, print_json, run
+from trodden.models.suite import IgnoreRule
 from trodden.store import open_store
 from trodden.store.suites import SuiteNotFound, load_suite
 from trodden.synthesis.api import EmptySuite, NoSessions, generate_suite, select_sessions
@@ -273,11 +274,13 @@ def generate(
     """Turn selected sessions into a test suite with mined assertions (a new suite revision)."""
     if not (http or browser):
         raise InputError("--no-http and --no-browser together leave nothing to generate")
-    from trodden.replay.cli import parse_ignore_rules
-
+    try:
+        rules = IgnoreRule.parse_all(ignore)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
     options = GenerateOptions(mining=mining, login=login, http=http, browser=browser, known_values=list(known_values),
                               own_login_credentials=own_login_credentials,
-                              ignore=list(parse_ignore_rules(ignore)))  # fmt: skip
+                              ignore=list(rules))  # fmt: skip
     suite = run(_generate(dsn, source, suite_name, selection_id, options))
     stats = suite.stats
     summary = {

@@ -20,7 +20,9 @@ from rich.console import Console
 from rich.table import Table
 
 from trodden.cliutil import dsn_option, json_option, print_json, run
+from trodden.log import configure_logging
 from trodden.settings import trodden_home
+from trodden.shop.loop import LoopConfig, run_loop
 
 
 def _console(as_json: bool) -> Console:
@@ -182,9 +184,6 @@ def demo(
     as_json: bool,
 ) -> None:
     """Run the whole loop on the demo shop: capture, select, generate, replay v1 and v2."""
-    from trodden.log import configure_logging
-    from trodden.shop.loop import LoopConfig, run_loop
-
     os.environ.setdefault("TRODDEN_LOG_LEVEL", "warning")  # the demo prints its own progress per stage
     configure_logging()
     console = _console(as_json)

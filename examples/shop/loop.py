@@ -24,6 +24,7 @@ from trodden.shop.catalogue import PAYMENT_TOKENS
 from trodden.shop.regressions import PLANTED, caught_by
 from trodden.shop.services import CliResult, Service, Services, trodden
 from trodden.shop.traffic.run import TrafficConfig, run_traffic
+from trodden.store import Store, resolve_dsn
 
 Say = Callable[[str, str], None]  # (stage, message)
 
@@ -147,8 +148,6 @@ async def _reset(http: aiohttp.ClientSession, *services: Service) -> None:
 
 async def count_captured(source: str, dsn: str | None) -> dict[str, Any]:
     """What reached PostgreSQL for the source (read-only queries on the kernel's tables)."""
-    from trodden.store import Store, resolve_dsn
-
     store = await Store.open(resolve_dsn(dsn))
     try:
         async with store.pool.acquire() as conn:

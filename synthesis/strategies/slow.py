@@ -10,6 +10,11 @@ import numpy as np
 
 from trodden.synthesis.strategies.base import Argument, SelectionContext, SelectionError, Strategy, best_per_cluster
 
+# The percentiles that mean "slow": below the median is not slow, and p100 is the slowest request
+# itself (nothing is over it). The SessionSelector spec takes whole numbers in the same range.
+MIN_PERCENTILE = 50
+MAX_PERCENTILE = 99
+
 
 @dataclass(frozen=True)
 class Slow(Strategy):
@@ -25,8 +30,10 @@ class Slow(Strategy):
             percentile = float(value.lstrip("pP"))
         except ValueError:
             raise SelectionError(f"strategy slow needs a percentile, as in slow:p95 (got {value!r})") from None
-        if not 0 < percentile < 100:
-            raise SelectionError(f"slow percentile must be between 0 and 100 (got {value!r})")
+        if not MIN_PERCENTILE <= percentile < MAX_PERCENTILE + 1:
+            raise SelectionError(
+                f"slow percentile must be at least {MIN_PERCENTILE} and below {MAX_PERCENTILE + 1} (got {value!r})"
+            )
         return cls(percentile)
 
     def arg(self) -> str | None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import itertools
 
+import pydantic
 import pytest
 
 from trodden.models.suite import SuiteCoverage
+from trodden.operator.specs import Strategy as SpecStrategy
 from trodden.synthesis.journeys import Journeys, build_journeys
 from trodden.synthesis.selection import SelectOptions, _session_units, select_journeys
 from trodden.synthesis.steps import RawStep
@@ -158,12 +160,31 @@ def test_budget_and_stats(corpus: Journeys) -> None:
     ("often:3", "unknown strategy 'often'"),
     ("frequent:x", "needs a positive count"),
     ("event", "needs a name"),
-    ("slow:p200", "between 0 and 100"),
+    ("slow:p200", "below 100"),
+    ("slow:p100", "below 100"),
+    ("slow:p10", "at least 50"),
     ("errors:5", "takes no argument"),
 ])  # fmt: skip
 def test_bad_strategies_are_refused_with_a_reason(spec: str, message: str) -> None:
     with pytest.raises(SelectionError, match=message):
         parse_strategies([spec])
+
+
+def test_the_cli_and_the_selector_spec_take_the_same_slow_percentiles() -> None:
+    """`slow:pNN` on the CLI and `{type: slow, percentile: NN}` in a SessionSelector: the API server
+    never admits a spec whose Job the CLI then refuses, nor the other way round."""
+    for percentile in range(0, 102):
+        try:
+            parse_strategies([f"slow:p{percentile}"])
+            cli = True
+        except SelectionError:
+            cli = False
+        try:
+            SpecStrategy.model_validate({"type": "slow", "percentile": percentile})
+            spec = True
+        except pydantic.ValidationError:
+            spec = False
+        assert cli == spec, percentile
 
 
 def test_comma_lists_and_repeats_combine() -> None:

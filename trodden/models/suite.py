@@ -13,9 +13,10 @@ two variables, e.g. an account the test signed up itself).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 
 from trodden.assertions.base import IRModel as _Model
 from trodden.assertions.expectation import Expectation
@@ -230,6 +231,18 @@ class IgnoreRule(_Model):
         if not rest[0].startswith("/"):
             raise ValueError(f"an ignore rule's second part is a JSON pointer (/field) or header:NAME (got {text!r})")
         return cls(endpoint=endpoint, pointer=rest[0])
+
+    @classmethod
+    def parse_all(cls, texts: Iterable[str]) -> tuple[IgnoreRule, ...]:
+        """Rules from their text forms (`--ignore`, repeated); ValueError naming the first bad one."""
+        rules = []
+        for text in texts:
+            try:
+                rules.append(cls.parse(text))
+            except ValueError as exc:
+                first = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+                raise ValueError(f"--ignore {text!r}: {first}") from None
+        return tuple(rules)
 
 
 class Suite(_Model):

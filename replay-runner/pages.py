@@ -32,13 +32,37 @@ PAGE_METHOD = "PAGE"
 QUIET_MS = 200  # the DOM unchanged this long = rendered
 MAX_WAIT_MS = 3000
 
-# Installed in every document of a replayed page before its own scripts: when the DOM last changed.
+# Installed in every document of a replayed page before its own scripts: when the DOM last changed,
+# and how many of the page's fetch/XHR requests are in flight. A page that renders what a request
+# returns is quiet between its load and the response (on a busy machine for longer than QUIET_MS):
+# a request in flight means the page is not rendered yet, and its end counts as a change.
 MUTATIONS_INIT = """(() => {
-  window.__troddenChanged = Date.now();
+  var w = window;
+  w.__troddenChanged = Date.now();
+  w.__troddenPending = 0;
+  function began() { w.__troddenPending++; w.__troddenChanged = Date.now(); }
+  function ended() { w.__troddenPending = Math.max(0, w.__troddenPending - 1); w.__troddenChanged = Date.now(); }
   try {
-    new MutationObserver(() => { window.__troddenChanged = Date.now(); })
+    new MutationObserver(() => { w.__troddenChanged = Date.now(); })
       .observe(document, {childList: true, subtree: true, attributes: true, characterData: true});
   } catch (e) { /* no DOM yet */ }
+  if (w.fetch) {
+    var fetch0 = w.fetch;
+    w.fetch = function () {
+      began();
+      try {
+        return fetch0.apply(this, arguments).finally(ended);
+      } catch (e) { ended(); throw e; }
+    };
+  }
+  if (w.XMLHttpRequest) {
+    var send0 = w.XMLHttpRequest.prototype.send;
+    w.XMLHttpRequest.prototype.send = function () {
+      began();
+      this.addEventListener("loadend", ended);
+      try { return send0.apply(this, arguments); } catch (e) { ended(); throw e; }
+    };
+  }
 })();"""
 
 
@@ -61,7 +85,8 @@ def outline_script() -> str:
         f"{section}\n"
         "  var began = Date.now();\n"
         "  while (Date.now() - began < maxMs &&"
-        " (document.readyState !== 'complete' || Date.now() - (w.__troddenChanged || 0) < quietMs))\n"
+        " (document.readyState !== 'complete' || (w.__troddenPending || 0) > 0"
+        " || Date.now() - (w.__troddenChanged || 0) < quietMs))\n"
         "    await new Promise(function (r) { setTimeout(r, 50); });\n"
         "  function digest(text) {\n"
         "    var h = 0x811c9dc5;\n"

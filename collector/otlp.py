@@ -87,7 +87,7 @@ def _session_of(sanitizer: Sanitizer, *attr_sets: dict[str, Any]) -> str | None:
         for key in SESSION_ATTRS:
             value = attrs.get(key)
             if isinstance(value, str) and value:
-                return sanitizer.identifier(value[:128])
+                return sanitizer.identifier(value)[:128]  # cut after: a cut value may hide what it held
     return None
 
 
@@ -99,9 +99,13 @@ def _sanitize_attributes(attrs: dict[str, Any], sanitizer: Sanitizer) -> dict[st
         if ".header." in key:
             header = key.rsplit(".header.", 1)[1]
             raw = value[0] if isinstance(value, list) and len(value) == 1 else value
+            if isinstance(raw, list):  # one value per occurrence of the header (semantic conventions)
+                cleaned_list = [sanitizer.headers({header: v if isinstance(v, str) else str(v)}) for v in raw]
+                out[sanitizer.text(key)] = [next(iter(c.values())) for c in cleaned_list if c]
+                continue
             cleaned = sanitizer.headers({header: raw if isinstance(raw, str) else str(raw)})
-            if header in cleaned:
-                out[key] = cleaned[header]
+            if cleaned:
+                out[sanitizer.text(key)] = next(iter(cleaned.values()))
         elif not isinstance(value, str):
             out.update(sanitizer.json({key: value}, ()))
         elif key in SESSION_ATTRS:
@@ -163,7 +167,7 @@ def decode_traces(request: ExportTraceServiceRequest, source: str, sanitizer: Sa
                     sanitizer.text(str(service))[:256] if service is not None else None,
                     ms_to_micros(start_ms),
                     duration,
-                    str(method)[:16] if method else None,
+                    sanitizer.text(str(method))[:16] if method else None,
                     sanitizer.url(str(route)) if route else None,
                     status,
                     _STATUS.get(span.status.code, "unset"),

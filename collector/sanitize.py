@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 from collections.abc import Callable
 from contextvars import ContextVar
 from functools import cache, lru_cache
@@ -61,6 +62,18 @@ _SECRET_NAME = (
     r"[\w.-]*?(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[-_]?key|access[-_]?key|sig(?:nature)?|"
     r"auth|credential|session[-_]?id|sessid|sid|otp|pin|ssn|cvv|cvc)[\w.-]*"
 )
+# Words that say "this is a key" as the first part of a value (vendors' prefixes and made-up ones).
+_TOKEN_WORDS = (
+    r"tok|token|keys?|apikey|secret|sk|pk|rk|pat|bearer|whsec|gh[pousr]|glpat|npm|pypi|hf|shp[a-z]{2}|xox[a-z]|xapp"
+)
+# A prefixed token: up to two words, a token word, up to two more words, then a body of 8+ letters
+# and digits holding a digit (or 20+ long). "tok_8f3a9b2c", "sk_live_4eC39HqL…", "my-api-key-x8Jd92kq".
+# Not: "tokyo_2024", "api_key_name", "refresh_token_lifetime" (no digit, short), "order_12345678".
+_PREFIXED = (
+    rf"(?<![\w-])(?:[A-Za-z0-9]{{1,10}}[_-]){{0,2}}(?i:{_TOKEN_WORDS})(?:[_-][A-Za-z0-9]{{1,10}}){{0,2}}[_-]"
+    r"(?=[A-Za-z0-9]*\d|[A-Za-z0-9]{20})[A-Za-z0-9]{8,}(?![\w-])"
+)
+_PREFIX_HINT = re.compile(rf"(?i:{_TOKEN_WORDS})[_-]")
 # The built-in patterns, in the order the alternation tries them; each entry's rule is the
 # `BuiltinRule` that switches it off.
 _PII_PARTS: dict[str, tuple[BuiltinRule, str]] = {
@@ -103,11 +116,16 @@ _PII_PARTS: dict[str, tuple[BuiltinRule, str]] = {
         r"(?P<phone>(?<![\w+])(?=(?:\D{0,3}\d){7})(?:\+|00|\()?\d[\d ().-]{5,20}\d"
         r"(?:\s?(?:x|ext\.?)\s?\d{1,6})?(?![\w]))",
     ),
+    # A token behind a vendor-style prefix ("tok_8f3a9b2c", "sk_live_…", "ghp_…", "api-key-…"): shorter,
+    # or less random, than the entropy rule asks of an unprefixed run; see `_PREFIXED`.
+    "prefixed": (BuiltinRule.SECRET_FORMAT, rf"(?P<prefixed>{_PREFIXED})"),
     # Runs of token characters: a known format, base64 of text (decoded and sanitised), or entropy.
     "token": (BuiltinRule.SECRET_FORMAT, r"(?P<token>(?<![\w+/=-])[A-Za-z0-9+/_-]{16,}={0,2}(?![\w+/=-]))"),
 }
 _NAMES = tuple(_PII_PARTS)
 _PII = re.compile("|".join(p for _, p in _PII_PARTS.values()))
+_SEPARATED = re.compile(r"([ -])")
+_PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
 _NOT_DIGITS = {c: None for c in range(128) if not 48 <= c <= 57}
 _LONG_RUN = re.compile(r"[A-Za-z0-9+/_-]{16}")
 _SECRET_HINT = re.compile(r"pass|pwd|secret|token|key|sig|auth|cred|sess|sid|otp|pin|ssn|cvv|cvc", re.I)
@@ -156,6 +174,8 @@ def _mask_for(value: str) -> int:
         mask |= _BIT["ipv6"]
     if digits >= 7:
         mask |= _BIT["phone"]
+    if len(value) >= 11 and ("_" in value or "-" in value) and _PREFIX_HINT.search(value):
+        mask |= _BIT["prefixed"]
     if len(value) >= 16 and _LONG_RUN.search(value):
         mask |= _BIT["token"] | _BIT["known"]
     return mask
@@ -166,12 +186,47 @@ def _pii_for(value: str, exclude: int = 0) -> re.Pattern[str] | None:
     return _pii_subset(mask) if mask else None
 
 
+class _Fold(dict[int, int]):
+    """`str.translate` table folding look-alikes onto ASCII, one character for one, so the patterns
+    see a card number in fullwidth digits (U+FF10…) or another script's digits, grouped by no-break
+    spaces or Unicode hyphens, or split by zero-width characters, and an email with a fullwidth `@`
+    or an ideographic full stop, as what they are. Filled lazily: one lookup per distinct character."""
+
+    def __missing__(self, code: int) -> int:
+        ch = chr(code)
+        if 0xFF01 <= code <= 0xFF5E:  # fullwidth ASCII
+            folded = code - 0xFEE0
+        elif ch in _FOLD_SPACES:
+            folded = 0x20
+        elif ch in _FOLD_DASHES:
+            folded = 0x2D  # zero-width characters too: "4111\u200b1111…" reads as "4111-1111…"
+        elif ch in "\u3002\uff61\ufe52":
+            folded = 0x2E
+        elif ch == "\ufe6b":
+            folded = 0x40
+        else:
+            digit = unicodedata.decimal(ch, None) if code > 0x7F else None
+            folded = 0x30 + digit if digit is not None else code
+        self[code] = folded
+        return folded
+
+
+_FOLD_SPACES = frozenset("\u00a0\u1680\u202f\u205f\u3000" + "".join(map(chr, range(0x2000, 0x200B))))
+_FOLD_DASHES = frozenset("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\u200b\u200c\u200d\u2060\ufeff\u00ad")
+_FOLD = _Fold()
+
+
 # Field names whose values are secrets or personal data whatever they look like.
 _SECRET_KEY = re.compile(
     r"pass(?:word|wd|phrase)?|^pwd$|secret|token|api[-_]?key|access[-_]?key|credential|otp|cvv|cvc|"
     r"ssn|social[-_]?security|national[-_]?id|tax[-_]?id|^nino$|(?:^|[-_])pin(?:[-_]?code)?$|pinCode|"
     r"private[-_]?key|session[-_]?(?:id|key|token)?$|^sid$|sessid|^x-auth|^auth$|signature|^sig$",
     re.I,
+)
+# Names under which an object holds secrets only ("password": {"new", "confirm"}, "tokens": {…},
+# "credentials"); narrower than `_SECRET_KEY` ("session", "auth" objects hold state, not only secrets).
+_SECRET_CONTAINER = re.compile(
+    r"pass(?:word|wd|phrase)|secret|tokens?$|api[-_]?keys?|access[-_]?keys?|credentials?|private[-_]?key", re.I
 )
 _EMAIL_KEY = re.compile(r"e-?mail", re.I)
 _PHONE_KEY = re.compile(r"phone|^tel$|mobile|^fax$|msisdn", re.I)
@@ -181,6 +236,9 @@ _IP_KEY = re.compile(
     r"(?:^|[-_.])ip(?:[-_]?addr(?:ess)?)?$|remote[-_]addr|forwarded-for|real-ip|client[-_.]address|host\.ip", re.I
 )
 _AUTH_HEADERS = {"authorization", "proxy-authorization"}
+# Headers whose values are credentials: under these names inside a body (batch APIs such as
+# kinto's /v1/batch, or a client logging its requests) a value gets the header's rule and taint.
+_HEADERS_IN_BODIES = frozenset({*_AUTH_HEADERS, "cookie", "set-cookie"})
 _URL_HEADERS = {"referer", "referrer", "location", "content-location", "origin", "link", "refresh"}
 _URL_FIELDS = {"url", "request_url", "referrer", "from_url", "to_url", "source", "http_target"}
 # Bodies people type into: free text in them is kept only once k users sent it.
@@ -221,6 +279,20 @@ _JWT_KEEP_CLAIMS = ("alg", "typ", "iss", "aud", "exp", "iat", "nbf", "scope", "k
 _MULTIPART = re.compile(r"--([^\r\n]{1,200})\r?\n")
 _HTML_INPUT = re.compile(r"<input\b[^>]*>", re.I)
 _HTML_VALUE = re.compile(r"""(\bvalue\s*=\s*)(["'])(.*?)\2""", re.I | re.S)
+
+
+_CUT_AT = re.compile(r"[\s,;&\"'<>{}\[\]()=]")
+
+
+def _without_cut_word(body: str) -> str:
+    """A body cut at a size limit (by the tag or HAR import) ends in the first part of whatever was
+    there ("…jane.doe@exam", "…4111 1111 11"), which no rule recognises any more: that part is
+    dropped, up to the last delimiter within 512 characters."""
+    tail = body[-512:]
+    for i in range(len(tail) - 1, -1, -1):
+        if _CUT_AT.match(tail[i]):
+            return body[: len(body) - len(tail) + i + 1]
+    return body
 
 
 @lru_cache(maxsize=16384)
@@ -323,7 +395,8 @@ class Sanitizer:
             elif field in _HEADER_FIELDS and cls is dict:
                 out[field] = self.headers(value)
             elif field in _BODY_FIELDS:
-                out[field] = self.body(value, typed=field in _TYPED_FIELDS)
+                cut = cls is str and event.get("body_truncated")
+                out[field] = self.body(_without_cut_word(value) if cut else value, typed=field in _TYPED_FIELDS)
             elif field == "value" and cls is str:
                 out[field] = self.input_value(value, event)
             elif field == "target" and cls is dict:
@@ -500,9 +573,15 @@ class Sanitizer:
                 clean_key = self.json_key(key)
                 if clean_key is None:  # a field name with a rule of its own
                     clean_key = text(key)
+                    if key.lower() in _HEADERS_IN_BODIES:  # {"headers": {"Authorization": …}} (batch APIs)
+                        out[clean_key] = self._header_in_body(key, v, path, depth)
+                        continue
                     keyed = self._by_key(key, v)
                     if keyed is not None:
                         out[clean_key] = keyed
+                        continue
+                    if v.__class__ is list or (v.__class__ is dict and _SECRET_CONTAINER.search(key)):
+                        out[clean_key] = self._under_key(key, v, depth + 1)
                         continue
                 vcls = v.__class__
                 if vcls is str:
@@ -521,14 +600,29 @@ class Sanitizer:
             return self.integer(value)
         return value
 
+    def _header_in_body(self, name: str, value: Any, path: tuple[str, ...], depth: int) -> Any:
+        """A credential header's value inside a body: the header's rule (and taint), so the same
+        credential gets the same pseudonym in the body as on the wire; a list value item by item."""
+        if value.__class__ is str:
+            cleaned = self.header_value(name, value)
+            if cleaned is _DROP:
+                return REDACTED
+            if cleaned != value and taint.CURRENT.get() is not None:
+                self._record_header(name.lower(), value)
+            return cleaned
+        if value.__class__ is list:
+            return [self._header_in_body(name, item, path, depth + 1) for item in value]
+        return self.json(value, path, depth + 1)
+
     def headers(self, headers: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         header_value = self.header_value
+        text = self.text
         for name, raw in headers.items():
             value = raw if raw.__class__ is str else str(raw)
             result = header_value(name, value)
             if result is not _DROP:
-                out[name] = result
+                out[text(name)] = result  # a name can carry data too ("X-User-jane@example.com")
                 if result.__class__ is str and result != value and taint.CURRENT.get() is not None:
                     self._record_header(name.lower(), value)
         return out
@@ -581,7 +675,7 @@ class Sanitizer:
 
     def _json_key(self, key: str) -> str | None:
         """A JSON field name, sanitised; None when the name calls for a rule on its value."""
-        return None if _key_class(key) is not None else self.text(key)
+        return None if _key_class(key) is not None or key.lower() in _HEADERS_IN_BODIES else self.text(key)
 
     def authorization(self, value: str) -> str:
         scheme, sep, credentials = value.strip().partition(" ")
@@ -599,15 +693,27 @@ class Sanitizer:
                 stripped = name.strip()
                 parts.append(name.replace(stripped, self.secret(stripped)) if stripped else name)
             else:
-                parts.append(f"{name}{sep}{self.secret(val) if val else val}")
+                parts.append(f"{self.text(name)}{sep}{self.secret(val) if val else val}")
         return ";".join(parts)
 
     def set_cookie(self, line: str) -> str:
+        """The cookie's value is a secret; its name and attributes (`Path=/reset/…`, `Domain`) are text."""
         first, sep, rest = line.partition(";")
         name, eq, val = first.partition("=")
+        attributes = self._cookie_attributes(rest) if rest else rest
         if not eq:
-            return f"{self.secret(name.strip()) if name.strip() else name}{sep}{rest}"
-        return f"{name}{eq}{self.secret(val) if val else val}{sep}{rest}"
+            return f"{self.secret(name.strip()) if name.strip() else name}{sep}{attributes}"
+        return f"{self.text(name)}{eq}{self.secret(val) if val else val}{sep}{attributes}"
+
+    def _cookie_attributes(self, rest: str) -> str:
+        out = []
+        for attribute in rest.split(";"):
+            name, eq, value = attribute.partition("=")
+            if eq and name.strip().lower() == "path" and value.strip().startswith("/"):
+                out.append(f"{name}{eq}{self.url(value.strip())}")
+            else:
+                out.append(self.text(attribute))
+        return ";".join(out)
 
     def secret(self, value: str) -> str:
         """A credential: a JWT keeps its structure with pseudonymised claims, anything else its shape."""
@@ -829,6 +935,33 @@ class Sanitizer:
             return ", ".join(self._ip_or_text(p.strip()) for p in text.split(","))
         return None
 
+    def _under_key(self, key: str, value: Any, depth: int, in_object: bool = False) -> Any:
+        """A list under a named field (`"passwords": [...]`, `"emails": [...]`): each item by the
+        name's rule. An object under a secret's name (`"password": {"new": …, "confirm": …}`,
+        `"tokens": {"access": …, "refresh": …}`): every string in it is a secret, whatever its own
+        name; numbers, booleans and the names are kept."""
+        if depth > MAX_DEPTH:
+            raise SanitizeError(f"nested deeper than {MAX_DEPTH} levels")
+        cls = value.__class__
+        if cls is list:
+            return [self._under_key(key, item, depth + 1, in_object) for item in value]
+        if cls is dict:
+            if not _SECRET_CONTAINER.search(key):
+                return self.json(value, (), depth)
+            return {
+                self.text(str(k)): self._under_key(str(k) if _key_class(str(k)) else key, v, depth + 1, True)
+                for k, v in value.items()
+            }
+        if in_object and cls is not str:
+            return value
+        if in_object and _key_class(key) is BuiltinRule.PASSWORD:
+            # {"credentials": {"username": "jane@example.com"}}: what a rule recognises gets its own
+            # pseudonym (the same as elsewhere in the session), anything else is a secret
+            recognised = self.text(value)
+            return recognised if recognised != value else self._secret_recorded(value)
+        keyed = self._by_key(key, value)
+        return self.json(value, (), depth) if keyed is None else keyed
+
     def _ip_or_text(self, value: str) -> str:
         try:
             ipaddress.ip_address(value)
@@ -866,18 +999,41 @@ class Sanitizer:
         return value
 
     def _text(self, value: str) -> str:
+        if "%" in value:
+            decoded = self._percent_decoded(value)
+            if decoded is not None:
+                return decoded
         pattern = _pii_for(value, self._parts_off)
         if pattern is not None:
-            value = pattern.sub(self._replace, value)
+            value = self._sub(pattern, value)
         for regex, rule in self._regexes:
             value = regex.sub(self._regex_replacer(rule), value)
         return value
 
+    def _percent_decoded(self, value: str) -> str | None:
+        """Percent-encoded text ("jane%40example.com", or twice, "jane%2540example.com", where a URL
+        was put in a parameter of another): sanitised decoded (once more per level) and encoded
+        again, keeping literal what was literal; None when decoding reveals nothing to replace."""
+        if _PERCENT.search(value) is None:
+            return None
+        decoded = unquote(value)
+        if decoded == value:
+            return None
+        clean = self.text(decoded)
+        if clean == decoded:
+            return None
+        literal = "".join(sorted({c for c in value if c.isascii() and not c.isalnum() and c != "%"}))
+        return quote(clean, safe=literal)
+
     def _segment(self, value: str) -> str:
         """A URL path segment: like text, but a bare 9-digit segment is an id, not an SSN."""
+        if "%" in value:
+            decoded = self._percent_decoded(value)
+            if decoded is not None:
+                return decoded
         pattern = _pii_for(value, self._parts_off | _SEGMENT_EXCLUDED)
         if pattern is not None:
-            value = pattern.sub(self._replace, value)
+            value = self._sub(pattern, value)
         for regex, rule in self._regexes:
             value = regex.sub(self._regex_replacer(rule), value)
         return value
@@ -897,7 +1053,7 @@ class Sanitizer:
         text = m.group(0)
         if kind == "jwt":
             return self.secret(text)
-        if kind == "known":
+        if kind in ("known", "prefixed"):
             return self.pseudo.token(text)
         if kind == "bearer_token":
             return m.group("bearer") + self.secret(m.group("bearer_token"))
@@ -916,7 +1072,7 @@ class Sanitizer:
         if kind == "card":
             if detectors.is_card(text):
                 return self.pseudo.card(text)
-            return self._fallback(text)
+            return self._card_within(text)
         if kind in ("ssn", "ssn_bare"):
             return self.pseudo.phone(text) if detectors.is_ssn(text) else self._fallback(text)
         if kind == "nino":
@@ -928,11 +1084,28 @@ class Sanitizer:
         if kind == "phone":
             if detectors.is_phone(text):
                 return self.pseudo.phone(text)
-            # "(4111…)", "(+33 …)": the bracket was not part of a phone number; what follows may be something
-            return "(" + self.text(text[1:]) if text.startswith("(") else text
+            # "(4111…)", "(+33 …)": the bracket was not part of a phone number; what follows may be something.
+            # "+4111…", "2024-4111…": not a phone, but what it holds may be a card.
+            return "(" + self.text(text[1:]) if text.startswith("(") else self.text_without(text, "phone", "token")
         if kind == "token":
             return self._token_run(text)
         return text
+
+    def _card_within(self, text: str) -> str:
+        """A digit run failing Luhn as a whole may hold a card glued by a separator to other digit
+        groups ("2024-4111…", "4111…-01", "4111… 2"): spans of whole groups (13-19 digits, a card
+        network's first digit, Luhn) are tried, longest first; else a phone number, else kept."""
+        pieces = _SEPARATED.split(text)  # digit groups at even indexes, separators between them
+        groups = pieces[0::2]
+        if len(groups) > 1:
+            for size in range(len(groups) - 1, 0, -1):
+                for i in range(len(groups) - size + 1):
+                    digits = "".join(groups[i : i + size])
+                    if 13 <= len(digits) <= 19 and digits[0] in "23456" and detectors.is_card(digits):
+                        start, end = 2 * i, 2 * (i + size) - 1
+                        card = self.pseudo.card("".join(pieces[start:end]))
+                        return "".join(pieces[:start]) + card + "".join(pieces[end:])
+        return self._fallback(text)
 
     def _fallback(self, text: str) -> str:
         """A digit run that is not what its pattern proposed may still be a phone number."""
@@ -940,9 +1113,32 @@ class Sanitizer:
             return self.pseudo.phone(text)
         return text
 
-    def text_without(self, text: str, part: str) -> str:
-        pattern = _pii_for(text, self._parts_off | _BIT[part])
-        return pattern.sub(self._replace, text) if pattern is not None else text
+    def text_without(self, text: str, *parts: str) -> str:
+        """`text` through the patterns other than `parts` (what else a candidate that was not its kind holds)."""
+        exclude = self._parts_off
+        for part in parts:
+            exclude |= _BIT[part]
+        pattern = _pii_for(text, exclude)
+        return self._sub(pattern, text) if pattern is not None else text
+
+    def _sub(self, pattern: re.Pattern[str], value: str) -> str:
+        """`pattern.sub(self._replace, value)`, the patterns reading `value` with look-alikes folded
+        onto ASCII (`_FOLD`); what nothing replaced keeps its own characters."""
+        if value.isascii():
+            return pattern.sub(self._replace, value)
+        folded = value.translate(_FOLD)
+        if folded == value:
+            return pattern.sub(self._replace, value)
+        out: list[str] = []
+        last = 0
+        for m in pattern.finditer(folded):
+            start, end = m.span()
+            replaced = self._replace(m)
+            out.append(value[last:start])
+            out.append(value[start:end] if replaced == m.group(0) else replaced)
+            last = end
+        out.append(value[last:])
+        return "".join(out)
 
     def _ipv6(self, text: str) -> str:
         try:

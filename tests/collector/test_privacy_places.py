@@ -112,7 +112,46 @@ def values(fake: Faker, i: int) -> dict[str, Any]:
         "link_name": fake.name(),
         "table_name": fake.name(),
         "alert_address": fake.street_address(),
+        # round 4 (hostile sweep): prefixed tokens in text, cards glued or disguised, credentials in
+        # batch bodies, names of headers and cookies, arrays and objects under secret names, double
+        # percent-encoding, base64 in a URL parameter, OTLP arrays, exception messages, long values
+        "text_tok": "tok_" + fake.hexify("^^^^^^^^^^^^"),
+        "text_sk_live": "sk_live_" + fake.pystr(min_chars=20, max_chars=20) + "7",
+        "visible_tok": "tok_" + fake.hexify("^^^^^^^^"),
+        "jwt_sentence": f"eyJhbGciOiJIUzI1NiJ9.{jwt_payload}.{token(fake, 24)}",
+        "card_dated": fake.credit_card_number(card_type="visa16"),
+        "card_suffixed": fake.credit_card_number(card_type="mastercard"),
+        "card_plus": fake.credit_card_number(card_type="visa16"),
+        "card_fullwidth": fake.credit_card_number(card_type="visa16").translate(
+            {48 + d: 0xFF10 + d for d in range(10)}
+        ),
+        "card_nbsp": "\u00a0".join(_groups(fake.credit_card_number(card_type="visa16"))),
+        "card_zero_width": "\u200b".join(_groups(fake.credit_card_number(card_type="visa16"))),
+        "email_fullwidth_at": f"{fake.user_name()}{i}＠example.com",
+        "batch_basic_pw": fake.password(length=14, special_chars=False),
+        "batch_bearer": token(fake),
+        "batch_cookie": token(fake),
+        "header_name_email": fake.email(),
+        "cookie_name_email": fake.email(),
+        "cookie_path_token": "tok_" + fake.hexify("^^^^^^^^^^^^"),
+        "cookie_attr_email": fake.email(),
+        "json_key_email": fake.email(),
+        "password_list": fake.password(length=12, special_chars=False),
+        "tokens_access": fake.password(length=16, special_chars=False),
+        "password_obj_new": fake.password(length=12, special_chars=False),
+        "double_encoded_email": fake.email(),
+        "param_b64_email": fake.email(),
+        "long_text_email": fake.email(),
+        "error_email": fake.email(),
+        "otlp_array_email": fake.email(),
+        "otlp_cookie_second": token(fake),
+        "otlp_exception_email": fake.email(),
+        "otlp_method_email": fake.email(),
     }
+
+
+def _groups(card: str) -> list[str]:
+    return [card[i : i + 4] for i in range(0, len(card), 4)]
 
 
 def beacon(v: dict[str, Any], i: int) -> dict[str, Any]:
@@ -123,6 +162,9 @@ def beacon(v: dict[str, Any], i: int) -> dict[str, Any]:
         f'--{boundary}\r\nContent-Disposition: form-data; name="email"\r\n\r\n{v["multipart_email"]}\r\n'
         f"--{boundary}--\r\n"
     )
+    basic = base64.b64encode(f"{v['header_name_email']}:{v['batch_basic_pw']}".encode()).decode()
+    twice = quote(quote(v["double_encoded_email"], safe=""), safe="")
+    state = b64url_encode(orjson.dumps({"return": "/account", "email": v["param_b64_email"]}))
     html = (
         f"<html><body><p>Contact {v['html_email']}</p>"
         f'<form><input type="password" name="pw" value="{v["html_pw"]}"></form></body></html>'
@@ -242,6 +284,63 @@ def beacon(v: dict[str, Any], i: int) -> dict[str, Any]:
                 "stack": f"at f (https://cdn.example/a.js?sig={v['err_sig']}&pass={v['err_pass']}:1:2)",
             },
             {"kind": "custom", "seq": 8, "ts": T + 8, "name": "c", "properties": {"who": v["custom_prop"]}},
+            {
+                "kind": "error",
+                "seq": 10,
+                "ts": T + 10,
+                "error_type": "uncaught",
+                "message": f"Your API token is {v['text_tok']}. Session {v['jwt_sentence']} expired"
+                f" for {v['error_email']}",
+            },
+            {
+                "kind": "click",
+                "seq": 11,
+                "ts": T + 11,
+                "url": f"https://shop.example/orders/2024-{v['card_dated']}?next={twice}&state={state}",
+                "target": {"role": "button", "name": "Copy key", "text": f"Copy {v['visible_tok']}", "tag": "button"},
+                "visible": [{"role": "status", "name": "Key", "text": f"Key sk {v['text_sk_live']} ready"}],
+            },
+            {
+                "kind": "request",
+                "seq": 12,
+                "ts": T + 12,
+                "method": "POST",
+                "request_url": f"https://api.example/v1/batch?ref={v['card_suffixed']}-01",
+                "status": 200,
+                "duration_ms": 3,
+                "request_headers": {
+                    "authorization": f"Basic {basic}",
+                    f"x-user-{v['header_name_email']}": "1",
+                    "cookie": f"{v['cookie_name_email']}=1; theme=dark",
+                    "x-note": f"key {v['text_sk_live']}",
+                },
+                "response_headers": {
+                    "set-cookie": f"sid=abc123456789; Path=/keys/{v['cookie_path_token']}"
+                    f"; Comment={v['cookie_attr_email']}"
+                },
+                "request_body": {
+                    "defaults": {
+                        "headers": {"Authorization": f"Basic {basic}", "Cookie": f"session={v['batch_cookie']}"}
+                    },
+                    "requests": [
+                        {
+                            "method": "PUT",
+                            "path": "/buckets/b",
+                            "headers": {"Authorization": f"Bearer {v['batch_bearer']}"},
+                        },
+                    ],
+                    "password": [v["password_list"], "x"],
+                    "tokens": {"access": v["tokens_access"], "expires_in": 3600},
+                    "passwordChange": {"new": v["password_obj_new"], "confirm": v["password_obj_new"]},
+                },
+                "response_body": {
+                    v["json_key_email"]: {"role": "owner"},
+                    # a response body is not typed text: the detectors, not the free-text rule, must find these
+                    "note": f"card +{v['card_plus']} / {v['card_fullwidth']} / {v['card_nbsp']}"
+                    f" / {v['card_zero_width']} "
+                    f"mail {v['email_fullwidth_at']} " + "x" * 3000 + f" {v['long_text_email']}",
+                },
+            },
         ],
     }
 
@@ -254,6 +353,17 @@ def otlp_traces(v: dict[str, Any]) -> dict[str, Any]:
         kv("http.request.header.referer", f"/r?token={v['otlp_referer_token']}"),
         kv("db.statement", f"UPDATE u SET password = '{v['db_pw']}' WHERE id = 1"),
         {"key": "payload", "value": {"bytesValue": payload}},
+        {"key": "app.recipients", "value": {"arrayValue": {"values": [{"stringValue": v["otlp_array_email"]}]}}},
+        {
+            "key": "http.response.header.set-cookie",
+            "value": {
+                "arrayValue": {
+                    "values": [{"stringValue": "a=b1234567; Path=/"}, {"stringValue": f"sid={v['otlp_cookie_second']}"}]
+                }
+            },
+        },
+        kv("exception.message", f"no account for {v['otlp_exception_email']}"),
+        kv("http.request.method", v["otlp_method_email"]),
     ]
     return otlp.traces([otlp.span("GET", attributes)], resource=[kv("session.id", v["otlp_session_email"])])
 
@@ -317,6 +427,7 @@ def forms(value: Any) -> set[str]:
     text = str(value)
     raw = text.encode()
     out = {text, quote(text, safe=""), quote_plus(text), base64.b64encode(raw).decode().rstrip("=")}
+    out.add(quote(quote(text, safe=""), safe=""))  # twice encoded: a URL in another URL's parameter
     out.add(base64.urlsafe_b64encode(raw).decode().rstrip("="))
     return {f for f in out if len(f) >= 4}
 

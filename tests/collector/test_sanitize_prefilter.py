@@ -39,6 +39,12 @@ PIECES = [
     "v1.2.3.4",
     "١٢٣٤٥٦٧٨٩٠١٢",
     "Ünïcode 555 123 4567",
+    "４１１１ １１１１ １１１１ １１１１",
+    "4111\u00a01111\u00a01111\u00a01111",
+    "tok_8f3a9b2c",
+    "sk_live_4eC39HqLyjWD",
+    "2024-4111111111111111",
+    "jane%2540example.com",
 ]
 texts = st.lists(
     st.one_of(
@@ -51,7 +57,10 @@ texts = st.lists(
 
 
 def _whole_pattern(sanitizer: Sanitizer, value: str) -> str:
-    return _PII.sub(sanitizer._replace, value)
+    """What `text` gives when every pattern runs (the same steps around them: percent-encoded text
+    decoded, look-alike characters folded)."""
+    decoded = sanitizer._percent_decoded(value) if "%" in value else None
+    return decoded if decoded is not None else sanitizer._sub(_PII, value)
 
 
 @settings(max_examples=600, deadline=None)

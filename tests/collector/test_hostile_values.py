@@ -1,0 +1,199 @@
+"""Values hidden where the first rounds of issue 17 did not look: prefixed tokens in free text, cards
+glued to other digit groups, look-alike characters, credentials inside bodies that carry headers,
+percent-encoding twice, secrets in arrays and objects under secret names, header and cookie names.
+Each test plants the value and checks it is gone and what replaced it keeps its use (the same
+value gives the same pseudonym wherever it is, so replay still correlates)."""
+
+from __future__ import annotations
+
+import base64
+from urllib.parse import quote
+
+import pytest
+
+from trodden.collector.pseudonym import luhn_valid
+from trodden.collector.sanitize import Sanitizer
+
+KEY = b"k" * 32
+CARD = "4111111111111111"
+
+
+@pytest.fixture
+def sanitizer() -> Sanitizer:
+    return Sanitizer(KEY)
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "tok_8f3a9b2c",
+        "tok_8f3a9b2c7d1e",
+        "sk_live_4eC39HqLyjWD",
+        "rk_test_51H8abcDEFghiJ",
+        "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+        "hf_abcdefghijklmnopqrstuvwxyzABCDEFGH",
+        "my-api-key-x8Jd92kq",
+        "tok_abcdefghijklmnopqrstuvwxyz",
+    ],
+)
+def test_a_prefixed_token_in_free_text_is_pseudonymised(sanitizer: Sanitizer, token: str) -> None:
+    for text in (f"Your API token is {token}.", f"copy {token} into the app", f"({token})", token):
+        clean = sanitizer.text(text)
+        assert token not in clean, text
+        assert len(clean) == len(text)
+    if "_" in token:  # the vendor prefix says what kind of token it was, and stays
+        prefix = token[: token.rfind("_") + 1]
+        assert sanitizer.text(token).startswith(prefix)
+    assert sanitizer.text(f"a {token} b") == f"a {sanitizer.secret(token)} b"  # as in a secret position
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["tokyo_20240501", "api_key_name", "refresh_token_lifetime", "order_12345678", "token_v2", "tok_visa",
+     "tok_insufficient_funds", "keyboard-2024-layout", "secret-santa-2024", "sk_test_abcdefghij"],
+)  # fmt: skip
+def test_identifiers_and_names_near_token_words_are_kept(sanitizer: Sanitizer, value: str) -> None:
+    assert sanitizer.text(value) == value
+
+
+def test_a_jwt_inside_a_sentence_is_pseudonymised(sanitizer: Sanitizer) -> None:
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJqYW5lQGV4YW1wbGUuY29tIn0.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
+    for text in (f"session {jwt} expired", f"token={jwt}, retry", f"({jwt})."):
+        assert jwt.split(".")[1] not in sanitizer.text(text)
+
+
+@pytest.mark.parametrize(
+    "template",
+    ["cards-{c}", "order-2024-{c}", "{c}-01", "{c}-2", "2024-{c}", "+{c}", "slug-cards-{c}-blue", "ref:{c}.",
+     "/cards-{c}/x", "id 2024 {c}", "{c} 7"],
+)  # fmt: skip
+def test_a_card_glued_to_other_digit_groups_is_masked(sanitizer: Sanitizer, template: str) -> None:
+    text = template.format(c=CARD)
+    clean = sanitizer.text(text)
+    assert CARD not in clean, text
+    assert CARD not in sanitizer.segment(text)
+    # the card's pseudonym is a card, in its place; what surrounds it is kept
+    start = text.index(CARD)
+    assert clean[:start] == text[:start] and clean[start + 16 :] == text[start + 16 :]
+    assert luhn_valid(clean[start : start + 16]) and clean[start] == "4"
+
+
+def test_digit_groups_that_hold_no_card_are_kept(sanitizer: Sanitizer) -> None:
+    for text in ("2024-05-01-123456789012", "order 1234 5678 9012 3456 7", "ref-4111111111111112-01"):
+        assert sanitizer.text(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "raw"),
+    [
+        ("４１１１１１１１１１１１１１１１", CARD),  # fullwidth digits
+        ("card ４１１１ １１１１ １１１１ １１１１ ok", CARD),
+        ("٤١١١١١١١١١١١١١١١", CARD),  # Arabic-Indic digits
+        ("4111\u00a01111\u00a01111\u00a01111", CARD),  # no-break spaces, as Intl formats it
+        ("4111\u20111111\u20111111\u20111111", CARD),  # non-breaking hyphens
+        ("4111\u200b1111\u200b1111\u200b1111", CARD),  # zero-width spaces
+        ("mail jane.doe＠example.com now", "jane.doe"),  # fullwidth @
+        ("mail ｊａｎｅ＠ｅｘａｍｐｌｅ．ｃｏｍ now", "ｊａｎｅ"),
+        ("ja\u200bne@example.com", "example.com"),
+    ],
+)
+def test_look_alike_characters_do_not_hide_a_value(sanitizer: Sanitizer, text: str, raw: str) -> None:
+    clean = sanitizer.text(text)
+    assert clean != text
+    assert raw not in clean and raw not in clean.translate({0xFF10 + d: 0x30 + d for d in range(10)})
+
+
+def test_look_alike_text_without_a_value_keeps_its_characters(sanitizer: Sanitizer) -> None:
+    for text in ("Ｔｏｋｙｏ　２０２４", "prix\u00a012,50\u00a0€", "Größe – 42", "Ünïcode 555 123 4567x"):
+        kept = sanitizer.text(text)
+        assert kept == text or kept.isascii() is text.isascii(), text
+
+
+def test_percent_encoded_twice_is_decoded(sanitizer: Sanitizer) -> None:
+    email = "jane.doe@example.com"
+    once, twice = quote(email, safe=""), quote(quote(email, safe=""), safe="")
+    for text in (once, twice, f"next={quote('/x?email=' + email, safe='')}"):
+        clean = sanitizer.text(text)
+        assert email not in clean and once not in clean and twice not in clean, text
+    # the same email gives the same pseudonym at every level of encoding
+    pseudonym = sanitizer.text(email)
+    assert sanitizer.text(once) == quote(pseudonym, safe=".")
+    assert sanitizer.text(twice) == quote(quote(pseudonym, safe="."), safe=".")
+    url = f"https://a.example/u/{twice}/x?next=%252Fx%253Femail%253D{twice}"
+    assert "jane" not in sanitizer.url(url)
+    assert sanitizer.text("100% sure, 20%off") == "100% sure, 20%off"
+
+
+def test_basic_credentials_inside_a_batch_body_match_the_header(sanitizer: Sanitizer) -> None:
+    """kinto-http's /v1/batch carries the Authorization of every sub-request in its JSON body."""
+    basic = base64.b64encode(b"alice@example.com:S3cretPw!x").decode()
+    header = sanitizer.headers({"Authorization": f"Basic {basic}"})["Authorization"]
+    tokens = sanitizer.begin("s1", None)
+    try:
+        body = sanitizer.json(
+            {
+                "defaults": {"headers": {"Authorization": f"Basic {basic}", "Cookie": "session=abcdefgh123"}},
+                "requests": [
+                    {"method": "PUT", "path": "/buckets/b", "headers": {"authorization": "Bearer abcdefgh12345678"}},
+                    {"method": "GET", "path": "/x", "headers": {"Proxy-Authorization": "Basic " + basic}},
+                ],
+            },
+            (),
+        )
+    finally:
+        taint = sanitizer.end(tokens)
+    assert body["defaults"]["headers"]["Authorization"] == header
+    assert body["requests"][1]["headers"]["Proxy-Authorization"] == header
+    assert "abcdefgh123" not in str(body) and basic not in str(body)
+    assert (
+        body["requests"][0]["headers"]["authorization"]
+        == (sanitizer.headers({"authorization": "Bearer abcdefgh12345678"})["authorization"])
+    )
+    # followed through the session like the header's secrets
+    assert taint is not None and "abcdefgh12345678" in taint.values and "abcdefgh123" in taint.values
+
+
+def test_header_names_cookie_names_and_cookie_attributes_are_sanitised(sanitizer: Sanitizer) -> None:
+    email = "jane.doe@example.com"
+    clean = sanitizer.headers(
+        {
+            f"X-User-{email}": "1",
+            "Cookie": f"{email}=1; theme=dark",
+            "Set-Cookie": f"sid=abc123456; Path=/reset/tok_8f3a9b2c7d1e; Domain=shop.example; Comment={email}",
+        }
+    )
+    assert email not in str(clean) and "tok_8f3a9b2c7d1e" not in str(clean)
+    assert "Domain=shop.example" in clean["Set-Cookie"] and "Path=/reset/tok_" in clean["Set-Cookie"]
+    assert "theme=" in clean["Cookie"]
+
+
+def test_arrays_and_objects_under_secret_names_are_secrets(sanitizer: Sanitizer) -> None:
+    body = {
+        "password": ["hunter2xx", "hunter3yy"],
+        "passwords": {"new": "hunter4zz", "confirm": "hunter4zz", "length": 9},
+        "tokens": {"access": "abcdefgh", "refresh": "zyxwvuts", "expires_in": 3600},
+        "emails": ["jane.doe@example.com", "bob@example.org"],
+        "phones": ["+33 1 23 45 67 89"],
+        "session": {"cart": ["SHIRT-004"], "step": "pay"},  # state, not secrets: kept
+    }
+    clean = sanitizer.json(body, ())
+    for raw in ("hunter2xx", "hunter3yy", "hunter4zz", "abcdefgh", "zyxwvuts", "jane.doe", "bob@", "23 45 67"):
+        assert raw not in str(clean), raw
+    assert clean["passwords"]["new"] == clean["passwords"]["confirm"] == sanitizer.secret("hunter4zz")
+    assert clean["passwords"]["length"] == 9 and clean["tokens"]["expires_in"] == 3600
+    assert clean["session"] == body["session"]
+
+
+def test_a_truncated_body_loses_its_cut_last_word(sanitizer: Sanitizer) -> None:
+    event = {"kind": "request", "body_truncated": True, "request_body": '{"note": "write to jane.doe@exam'}
+    assert "jane.doe" not in str(sanitizer.event(event))
+    event = {"kind": "request", "body_truncated": True, "response_body": "cards: 4111 1111 1111 11"}
+    assert "1111 11" not in str(sanitizer.event(event))
+    whole = {"kind": "request", "response_body": "ok thanks"}
+    assert sanitizer.event(whole) == whole
+
+
+def test_an_email_inside_credentials_keeps_its_email_pseudonym(sanitizer: Sanitizer) -> None:
+    clean = sanitizer.json({"credentials": {"username": "jane.doe@example.com", "email": "bob@example.org"}}, ())
+    assert clean["credentials"]["username"] == sanitizer.text("jane.doe@example.com")
+    assert clean["credentials"]["email"] == sanitizer.text("bob@example.org")

@@ -368,8 +368,8 @@ class BrowserRunner:
                 await element.fill(value, timeout=timeout_ms)
             elif step.action == "select":
                 await element.select_option(value, timeout=timeout_ms)
-            elif step.action == "check":
-                await element.check(timeout=timeout_ms)
+            elif step.action == "check":  # "false" unchecks (a checkbox the user cleared)
+                await element.set_checked(value != "false", timeout=timeout_ms)
             elif step.action == "press":
                 await element.press(value or "Enter", timeout=timeout_ms)
             elif step.action == "submit":

@@ -64,6 +64,7 @@ from trodden.models.suite import (
 )
 from trodden.pages import page_path, page_url
 from trodden.synthesis.accounts import SignupExchange, session_accounts, signup_profile
+from trodden.synthesis.browser_login import LoginLearner, log_in_first
 from trodden.synthesis.correlate import basic_parts, correlate
 from trodden.synthesis.login import (
     PASSWORD_VAR,
@@ -239,6 +240,7 @@ def _page_template(url: str | None, templater: RouteTemplater) -> str | None:
 
 
 _UI_ACTIONS: dict[str, str] = {"click": "click", "input": "fill", "change": "fill", "submit": "submit", "key": "press"}
+_CHECKABLE = frozenset({"checkbox", "radio", "switch"})
 
 
 def _expect_visible(step: BrowserStep, shown: VisibleExpectation) -> None:
@@ -323,9 +325,11 @@ def build_browser_test(
                 steps[-1].value = value  # keystrokes into one field: keep the final value
                 continue
             on_select = ev.target.tag == "select" and ev.kind in ("input", "change")  # a <select> is chosen, not typed
+            # a checkbox or radio button is checked (or unchecked), not typed: its value is "true"/"false"
+            on_check = ev.kind == "change" and ev.target.role in _CHECKABLE and value in ("true", "false")
             current = BrowserStep(
                 id=f"b{len(steps) + 1}",
-                action="select" if on_select else _UI_ACTIONS[ev.kind],
+                action="select" if on_select else "check" if on_check else _UI_ACTIONS[ev.kind],
                 locators=locators(ev.target),
                 value=value if ev.kind != "click" else None,
             )  # type: ignore[arg-type]
@@ -467,6 +471,7 @@ def build_suite(
                 if uses_password(btest):
                     btest.auth_profile = profiles.browser_login(username=template_login_username(btest)).name
                 tests.append(btest)
+    _sign_in_returning_users(tests, profiles)
     recordings = [
         Recording(t.session_id, api_requests(i.session), t.auth_profile)
         for t, i in _http_tests_with_inputs(tests, selected)
@@ -501,6 +506,20 @@ def build_suite(
         created_at=datetime.now(UTC).isoformat(), selection_id=selection_id, tests=tests,
         assertions=assertions, auth_profiles=profiles.all(), stats=stats, ignore=list(options.ignore),
     )  # fmt: skip
+
+
+def _sign_in_returning_users(tests: Sequence[TestCase], profiles: _Profiles) -> None:
+    """Browser tests of sessions that started signed in log in first, as the suite's login tests
+    did (`browser_login`), with the account replay is given."""
+    browser = [t for t in tests if t.type == "browser"]
+    learner = LoginLearner.learn(browser)
+    login = learner.login()
+    if login is None:
+        return
+    for test in browser:
+        if test.auth_profile is None and learner.started_signed_in(test):
+            log_in_first(test, login)
+            test.auth_profile = profiles.browser_login(username=login.types_username).name
 
 
 def _http_tests_with_inputs(

@@ -279,8 +279,8 @@ class BrowserRunner:
             element.fill(value, timeout=timeout_ms)
         elif step.action == "select":
             element.select_option(value, timeout=timeout_ms)
-        elif step.action == "check":
-            element.check(timeout=timeout_ms)
+        elif step.action == "check":  # "false" unchecks (a checkbox the user cleared)
+            element.set_checked(value != "false", timeout=timeout_ms)
         elif step.action == "press":
             element.press(value or "Enter", timeout=timeout_ms)
         elif step.action == "submit":

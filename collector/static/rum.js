@@ -233,8 +233,10 @@
       var r = role(el);
       // links to one record (a digit in a path or route segment) are data, like table bodies
       if (r === "link" && /\/[^/?#]*\d/.test(el.pathname + el.hash)) return;
-      if (r === "button" || r === "link") { if (!el.closest("tbody")) add(r + "s", accName(el), r === "link" ? 60 : 30); }
-      else if (el.type !== "hidden" && el.type !== "image") add("fields", accName(el), 30);
+      // ... and so are controls in a data table's rows (a row's checkbox is named after its record)
+      var row = el.closest("tbody");
+      if (r === "button" || r === "link") { if (!row) add(r + "s", accName(el), r === "link" ? 60 : 30); }
+      else if (el.type !== "hidden" && el.type !== "image" && !(row && row.parentNode.querySelector("th"))) add("fields", accName(el), 30);
     });
     all("[role=alert],[role=status],[class*=alert],[class*=error],[class*=warning],[class*=message]", function (el) { add("alerts", el.innerText, 10); });
     return o;

@@ -1,6 +1,7 @@
 """rum.js on a server-rendered site (HTML pages, links and forms, no fetch): every page view carries
 how its document loaded (status, timings) and an outline of what the page showed; nothing typed,
-masked or inside table bodies is read."""
+masked or inside table bodies is read (nor a control of a data table's row,
+named after its record)."""
 
 from __future__ import annotations
 
@@ -38,7 +39,8 @@ ORDERS = """
 <table id="result_list"><caption>Orders</caption>
 <thead><tr><th>Order</th><th>Customer</th><th>Total</th></tr></thead>
 <tbody>
-<tr><td><a href="/orders/1">#1</a></td><td>{customer}</td><td>3.50</td></tr>
+<tr><td><a href="/orders/1">#1</a></td><td>{customer}</td><td>3.50</td>
+<td><input type="checkbox" aria-label="Select this object for an action - {customer}"></td></tr>
 <tr><td><a href="/orders/2">#2</a></td><td>{customer}</td><td>9.00</td></tr>
 </tbody></table>
 <section data-sensitive><h2>{hidden}</h2><a href="/x">{hidden}</a></section>
@@ -121,7 +123,7 @@ async def test_page_views_carry_their_load_and_outline(collector: RunningCollect
     assert any(lst.items == 2 for lst in shape.lists)
     assert shape.links == ["Home", "Orders", "Open", "Paid"]  # not "#1" (a table body), not masked or hidden
     assert shape.buttons == ["Search", "Create order"]
-    assert shape.fields == ["Search", "Note"]  # the password field is masked: left out
+    assert shape.fields == ["Search", "Note"]  # the password field is masked, a row's checkbox is data
     assert shape.alerts == []
     assert created.page is not None and created.page.alerts == ["Order created"]
     assert missing.page is not None and missing.page.alerts == ["No such order"]

@@ -164,3 +164,70 @@ def test_a_registration_form_keeps_its_email() -> None:
     [test] = [t for t in suite.tests if t.type == "browser"]
     values = [st.value for st in test.steps if isinstance(st, BrowserStep) and st.action == "fill"]
     assert values == ["u1@example.com", "{{login_password}}"]
+
+
+def test_a_checkbox_the_user_ticked_is_checked_not_typed() -> None:
+    """rum.js records a checkbox's change as "true"/"false": replay checks (or clears) it, since
+    Playwright cannot fill a checkbox (every such test broke there on both sides and verified nothing)."""
+    s = _session("s1", [
+        {"kind": "page_view", "url": f"{ORIGIN}/admin/library/loan/3/change/", "load": {"status": 200,
+                                                                                        "duration_ms": 20}},
+        {"kind": "click", "target": {"role": "checkbox", "name": "Returned", "id": "id_returned", "tag": "input"}},
+        {"kind": "change", "target": {"role": "checkbox", "name": "Returned", "id": "id_returned", "tag": "input"},
+         "value": "true"},
+        {"kind": "change", "target": {"role": "radio", "name": "Express", "id": "id_express", "tag": "input"},
+         "value": "false"},
+        {"kind": "change", "target": {"role": "textbox", "name": "Note", "id": "id_note", "tag": "input"},
+         "value": "true"},
+    ])  # fmt: skip
+    test = build_browser_test(SelectedInput(session=s), "t", RouteTemplater())
+    assert test is not None
+    actions = [(st.action, st.value) for st in test.steps if isinstance(st, BrowserStep)][1:]
+    assert actions == [("click", None), ("check", "true"), ("check", "false"), ("fill", "true")]
+
+
+def _login_session(sid: str, then: list[dict[str, Any]], *, from_home: bool = False) -> Session:
+    home = [
+        {"kind": "page_view", "url": f"{ORIGIN}/", "load": {"status": 200, "duration_ms": 20}},
+        {"kind": "click", "target": {"role": "link", "name": "Staff", "tag": "a"}},
+    ]  # fmt: skip
+    return _session(sid, [
+        *(home if from_home else []),
+        {"kind": "page_view", "url": f"{ORIGIN}/admin/login/?next=/admin/", "load": {"status": 200,
+                                                                                     "duration_ms": 20}},
+        {"kind": "input", "target": {"id": "id_username", "name": "Username:", "tag": "input"}, "value": "ana"},
+        {"kind": "input", "target": {"id": "id_password", "name": "Password:", "tag": "input"}, "masked": True},
+        {"kind": "click", "target": {"role": "button", "name": "Log in", "tag": "input"}},
+        {"kind": "submit", "target": {"id": "login-form", "tag": "form"}},
+        {"kind": "page_view", "url": f"{ORIGIN}/admin/", "load": {"status": 200, "duration_ms": 20}},
+        *then,
+    ])  # fmt: skip
+
+
+def test_a_session_that_started_signed_in_logs_in_first() -> None:
+    """A user with a kept session cookie opened /admin/ directly; in a fresh browser that is the
+    login page. The suite's login tests show how users sign in and that /admin/ comes after it."""
+    from trodden.synthesis.generate import build_suite
+
+    books = [{"kind": "click", "target": {"role": "link", "name": "Books", "tag": "a"}},
+             {"kind": "page_view", "url": f"{ORIGIN}/admin/library/book/", "load": {"status": 200, "duration_ms": 9}}]
+    signed_in = _session("kept", [
+        {"kind": "page_view", "url": f"{ORIGIN}/admin/", "load": {"status": 200, "duration_ms": 20}}, *books])
+    public = _session("public", [
+        {"kind": "page_view", "url": f"{ORIGIN}/", "load": {"status": 200, "duration_ms": 20}},
+        {"kind": "click", "target": {"role": "link", "name": "About", "tag": "a"}},
+        {"kind": "page_view", "url": f"{ORIGIN}/about/", "load": {"status": 200, "duration_ms": 20}},
+    ])  # fmt: skip
+    sessions = (_login_session("login", books), _login_session("via-home", [], from_home=True), signed_in, public)
+    selected = [SelectedInput(session=s) for s in sessions]
+    suite = build_suite("admin", "t", selected, None)
+    tests = {t.session_id: t for t in suite.tests if t.type == "browser"}
+    kept = [st for st in tests["kept"].steps if isinstance(st, BrowserStep)]
+    assert [(st.id, st.action, st.url or st.value) for st in kept] == [
+        ("b1", "goto", "{{origin}}/admin/login/?next=/admin/"), ("b2", "fill", "{{login_username}}"),
+        ("b3", "fill", "{{login_password}}"), ("b4", "click", None), ("b5", "submit", None),
+        ("b6", "goto", "{{origin}}/admin/"), ("b7", "click", None),
+    ]  # fmt: skip
+    assert tests["kept"].auth_profile == tests["login"].auth_profile == "browser-login"
+    # a page login tests saw before signing in (the public home page) is no evidence
+    assert tests["public"].auth_profile is None and len(tests["public"].steps) == 2

@@ -82,6 +82,13 @@ async def _replay(
     help="Base URL of the current version: differences count only if two baseline replays agree.",
 )
 @click.option(
+    "--secondary-baseline",
+    default=None,
+    help="A second deployment of the current version, started from the same data: the baseline's second "
+    "replay goes there, so each deployment replays every write once and what pages show as data (row counts, "
+    "counts, record names) stays comparable after tests that write.",
+)
+@click.option(
     "--shard",
     default="0/1",
     envvar="TRODDEN_SHARD",
@@ -172,6 +179,21 @@ async def _replay(
     show_default=True,
     help="With --baseline: the absolute floor added to RATIO × the baseline's time.",
 )
+@click.option(
+    "--browser-latency-baseline-ratio",
+    type=float,
+    default=1.25,
+    show_default=True,
+    help="With --baseline, for timings taken in Chromium (page loads and settles, the page's requests): slower "
+    "than the baseline when over RATIO × its time + the floor, as a median over the run.",
+)
+@click.option(
+    "--browser-latency-baseline-floor-ms",
+    type=float,
+    default=150.0,
+    show_default=True,
+    help="With --baseline: the floor added to the browser RATIO × the baseline's time.",
+)
 @json_option
 @click.option(
     "--ignore",
@@ -190,6 +212,7 @@ def replay(
     revision: int | None,
     target: str,
     baseline: str | None,
+    secondary_baseline: str | None,
     shard: str,
     concurrency: int,
     retries: int,
@@ -207,6 +230,8 @@ def replay(
     latency_quorum: float,
     latency_baseline_ratio: float,
     latency_baseline_floor_ms: float,
+    browser_latency_baseline_ratio: float,
+    browser_latency_baseline_floor_ms: float,
     ignore: tuple[str, ...],
     as_json: bool,
     dsn: str | None,
@@ -217,6 +242,7 @@ def replay(
     try:
         options = ReplayOptions(
             baseline=baseline,
+            secondary_baseline=secondary_baseline,
             shard=parse_shard(shard),
             concurrency=concurrency,
             retries=retries,
@@ -232,6 +258,8 @@ def replay(
             latency_quorum=latency_quorum,
             latency_baseline_ratio=latency_baseline_ratio,
             latency_baseline_floor_ms=latency_baseline_floor_ms,
+            browser_latency_baseline_ratio=browser_latency_baseline_ratio,
+            browser_latency_baseline_floor_ms=browser_latency_baseline_floor_ms,
             ignore=parse_ignore_rules(ignore),
         )
         options.validate()

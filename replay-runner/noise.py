@@ -20,6 +20,7 @@ from trodden.assertions.pointer import MISSING, flatten, resolve
 from trodden.assertions.values import type_name
 from trodden.replay.pages import PAGE_METHOD
 from trodden.replay.pages import fingerprint as page_fields
+from trodden.replay.pages import structure as page_structure
 from trodden.replay.results import Failure
 
 MAX_DIFFS_PER_EXCHANGE = 10
@@ -51,12 +52,14 @@ _ORIGIN = _Replacer()
 _NETLOC = _Replacer()
 
 
-def fingerprint(obs: Observation) -> dict[str, Any]:
+def fingerprint(obs: Observation, *, page_data: bool = True) -> dict[str, Any]:
     """The comparable fields of one exchange: status, content type, every JSON leaf (the side's own
     origin in string leaves normalised, see `own_origin`); of a page after a browser step, the
     status of the document it loaded and its outline's fields."""
     if obs.method == PAGE_METHOD and isinstance(obs.body, dict):
-        return {"status": obs.status, "console errors": obs.body.get("console_errors", 0), **page_fields(obs.body)}
+        shown = page_fields(obs.body)
+        return {"status": obs.status, "console errors": obs.body.get("console_errors", 0),
+                **(shown if page_data else page_structure(shown))}  # fmt: skip
     fields: dict[str, Any] = {"status": obs.status, "header:content-type": media_type(obs.headers.get("content-type"))}
     if obs.is_json:
         parts = urlsplit(obs.url)
@@ -78,8 +81,10 @@ def _shallowest_missing(body: Any, pointer: str) -> str:
     return pointer
 
 
-def diff_exchange(target: Observation, base1: Observation, base2: Observation) -> list[Failure]:
-    t, b1, b2 = fingerprint(target), fingerprint(base1), fingerprint(base2)
+def diff_exchange(
+    target: Observation, base1: Observation, base2: Observation, *, page_data: bool = True
+) -> list[Failure]:
+    t, b1, b2 = (fingerprint(o, page_data=page_data) for o in (target, base1, base2))
     failures: list[Failure] = []
     reported: set[str] = set()
     for name in sorted(set(b1) | set(t), key=lambda n: (n != "status", n)):
@@ -139,12 +144,14 @@ def _shown(value: Any) -> Any:
 
 
 def diff_run(
-    target: Iterable[Observation], base1: Mapping[str, Observation], base2: Mapping[str, Observation]
-) -> list[Failure]:
-    """Diff every target exchange that both baseline replays also made (aligned by `key`)."""
+    target: Iterable[Observation], base1: Mapping[str, Observation], base2: Mapping[str, Observation],
+    *, page_data: bool = True,
+) -> list[Failure]:  # fmt: skip
+    """Diff every target exchange that both baseline replays also made (aligned by `key`); pages on
+    their structure only unless `page_data` (`trodden.replay.state`)."""
     failures: list[Failure] = []
     for obs in target:
         b1, b2 = base1.get(obs.key), base2.get(obs.key)
         if b1 is not None and b2 is not None:
-            failures.extend(diff_exchange(obs, b1, b2))
+            failures.extend(diff_exchange(obs, b1, b2, page_data=page_data))
     return failures

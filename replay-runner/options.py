@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Literal
 from trodden.models.suite import IgnoreRule
 
 if TYPE_CHECKING:
-    from trodden.replay.judge import BaselineLatency
+    from trodden.replay.baseline_latency import LatencyRules
 
 
 class OptionError(ValueError):
@@ -47,6 +47,9 @@ def parse_shard(text: str) -> Shard:
 @dataclass(frozen=True)
 class ReplayOptions:
     baseline: str | None = None
+    # A second deployment of the baseline version (Diffy's secondary): the baseline's second replay
+    # of each test goes there, so every deployment replays each write once (trodden.replay.state).
+    secondary_baseline: str | None = None
     shard: Shard = Shard(0, 1)
     concurrency: int = 8
     retries: int = 2  # re-runs of a failing test; passing on one of them makes it flaky
@@ -69,6 +72,10 @@ class ReplayOptions:
     # took more than ratio times the slower baseline pass + floor (trodden.replay.judge.BaselineLatency).
     latency_baseline_ratio: float = 2.0
     latency_baseline_floor_ms: float = 200.0
+    # ... and timings taken in Chromium (pages' loads and settles, the requests a page made): they
+    # settle over the run like the rest (median against median), with their own ratio and floor.
+    browser_latency_baseline_ratio: float = 1.25
+    browser_latency_baseline_floor_ms: float = 150.0
     test_ids: frozenset[str] | None = None  # run only these tests
     # findings to leave out (intended changes), besides the suite's own `ignore` (`--ignore`)
     ignore: tuple[IgnoreRule, ...] = ()
@@ -77,12 +84,17 @@ class ReplayOptions:
     workers: int = 1
 
     @property
-    def baseline_latency(self) -> BaselineLatency:
-        from trodden.replay.judge import BaselineLatency
+    def baseline_latency(self) -> LatencyRules:
+        from trodden.replay.baseline_latency import BaselineLatency, LatencyRules
 
-        return BaselineLatency(self.latency_baseline_ratio, self.latency_baseline_floor_ms)
+        return LatencyRules(
+            http=BaselineLatency(self.latency_baseline_ratio, self.latency_baseline_floor_ms),
+            browser=BaselineLatency(self.browser_latency_baseline_ratio, self.browser_latency_baseline_floor_ms),
+        )
 
     def validate(self) -> None:
+        if self.secondary_baseline and not self.baseline:
+            raise OptionError("--secondary-baseline needs --baseline (it is the baseline's second deployment)")
         if self.concurrency < 1:
             raise OptionError("--concurrency must be at least 1")
         if self.workers < 1:
@@ -95,5 +107,9 @@ class ReplayOptions:
             raise OptionError("--latency-quorum must be in (0, 1]")
         if self.latency_baseline_ratio < 1 or self.latency_baseline_floor_ms < 0:
             raise OptionError("--latency-baseline-ratio must be at least 1 and --latency-baseline-floor-ms 0 or more")
+        if self.browser_latency_baseline_ratio < 1 or self.browser_latency_baseline_floor_ms < 0:
+            raise OptionError(
+                "--browser-latency-baseline-ratio must be at least 1 and --browser-latency-baseline-floor-ms 0 or more"
+            )
         if self.latency_slack_ms < 0 or self.browser_latency_slack_ms < 0:
             raise OptionError("--latency-slack-ms and --browser-latency-slack-ms must be 0 or more")

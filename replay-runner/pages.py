@@ -186,3 +186,25 @@ def fingerprint(outline: dict[str, Any]) -> dict[str, Any]:
     # baseline, replayed twice, has more of than the target, and grow until a cap where both of
     # its replays agree. A list's entries that matter are links (facets, menus): compared above.
     return fields
+
+
+_NUMBER = re.compile(r"\d")
+
+
+def structure(fields: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a page's `fingerprint` that do not depend on the app's data, for comparing a
+    page whose data the baseline cannot be trusted to share (`trodden.replay.state`): table columns,
+    landmarks, names of links, buttons and fields that carry no number, and how many headings and
+    alerts there are (their texts name records: "Change loan", "The Atlas → Ada Novak"). Row
+    counts and contents, counts in names ("Fiction (36)", "152 total") are data."""
+    out: dict[str, Any] = {}
+    for name, value in fields.items():
+        if name.endswith(" rows"):
+            continue
+        if name in ("headings", "alerts"):
+            out[f"number of {name}"] = len(value)
+        elif name in ("links", "buttons", "fields"):
+            out[name] = [v for v in value if not _NUMBER.search(v)]
+        else:
+            out[name] = value
+    return out

@@ -64,12 +64,24 @@ class StepRecord(BaseModel):
     baseline_ms: float | None = None  # with --baseline: the slower baseline pass's time for this step
 
 
+class Timing(BaseModel):
+    """With --baseline: how long one timed thing took on the target and on the slower baseline
+    replay (`trodden.replay.baseline_latency`); the run-level verdict compares their medians."""
+
+    endpoint: str
+    step_id: str
+    ms: float
+    baseline_ms: float
+    in_browser: bool = False  # taken in Chromium (a page's load or settle, a request the page made)
+
+
 class Attempt(BaseModel):
     failures: list[Failure] = Field(default_factory=list)
     # set when the chain breaks on the baseline as well: the attempt verified nothing (why)
     unverified: str | None = None
     steps: list[StepRecord] = Field(default_factory=list)
     endpoints: list[str] = Field(default_factory=list)  # every endpoint observed, in order
+    timings: list[Timing] = Field(default_factory=list)  # with --baseline
     duration_ms: float = 0.0
 
     @property
@@ -92,6 +104,7 @@ class TestResult(BaseModel):
     failures: list[Failure] = Field(default_factory=list)  # failed: the first attempt's; flaky: the failing ones
     steps: list[StepRecord] = Field(default_factory=list)  # the last attempt's
     endpoints: list[str] = Field(default_factory=list)
+    timings: list[Timing] = Field(default_factory=list)  # the last attempt's, with --baseline
 
 
 class Counts(BaseModel):

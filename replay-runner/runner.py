@@ -11,7 +11,7 @@ import asyncio
 import math
 import multiprocessing
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import replace
@@ -25,15 +25,17 @@ from trodden.assertions import JudgeContext
 from trodden.log import get_logger
 from trodden.models.suite import Suite, TestCase
 from trodden.replay import persist
+from trodden.replay.baseline_latency import baseline_timings
 from trodden.replay.execution import AuthError, Execution, SuiteEnv
 from trodden.replay.flaky import likely_cause, outcome_of
 from trodden.replay.grouping import ignored
 from trodden.replay.http_exec import new_connector, new_session, run_http_test
-from trodden.replay.judge import Judge, against_baseline, chain_break, note_baseline_times
+from trodden.replay.judge import Judge, against_baseline, chain_break
 from trodden.replay.metrics import REPLAY_REQUESTS, REPLAY_TESTS
 from trodden.replay.options import OptionError, ReplayOptions
-from trodden.replay.results import Attempt, Failure, RunReport, TestResult
+from trodden.replay.results import Attempt, Failure, RunReport, TestResult, Timing
 from trodden.replay.safety import skip_reason, unsafe_steps
+from trodden.replay.state import data_comparable, split
 from trodden.replay.timing import settle_latency
 from trodden.store import Store
 
@@ -100,7 +102,7 @@ class _Engine:
 
     async def run_test(self, test: TestCase) -> TestResult:
         base = {"test_id": test.id, "name": test.name, "type": test.type, "session_id": test.session_id}
-        urls = [self.target] + ([self.options.baseline] if self.options.baseline else [])
+        urls = [self.target] + [u for u in (self.options.baseline, self.options.secondary_baseline) if u]
         reason = skip_reason(test, self.suite, urls, self.options.allow_unsafe_on_origin)
         if reason is not None:
             return TestResult(**base, outcome="skipped", reason=reason)
@@ -128,7 +130,9 @@ class _Engine:
                     duration_ms=(time.perf_counter() - started) * 1000.0,
                 )
         last = attempts[-1]
-        if last.unverified:  # never a pass: a test that could not run on the baseline either proves nothing
+        # never a pass: a test that could not run on the baseline either proves nothing (what it
+        # found before its chain broke still counts: it then fails with that)
+        if last.unverified and not last.failures:
             return TestResult(
                 **base,
                 outcome="error",
@@ -154,6 +158,7 @@ class _Engine:
             failures=failures,
             steps=last.steps,
             endpoints=last.endpoints,
+            timings=last.timings,
         )
 
     async def _attempts(self, test: TestCase) -> list[Attempt]:
@@ -165,15 +170,23 @@ class _Engine:
             exe = await self.execute(test, self.target, "")
             failures = self.judge.judge(test, exe, ctx)
             unverified = None
+            timings: list[Timing] = []
             if self.options.baseline:  # every test is compared: a field can change without failing
                 if baseline is None:
                     b1 = await self.execute(test, self.options.baseline)
-                    b2 = await self.execute(test, self.options.baseline)
+                    # Diffy's second replay of the baseline: on its second deployment when there is one
+                    b2 = await self.execute(test, self.options.secondary_baseline or self.options.baseline)
                     baseline = (b1, self.judge.judge(test, b1, ctx), b2)
                 unverified = chain_break(failures, baseline[0], baseline[1])
-                note_baseline_times(exe, baseline[0], baseline[2])
+                timings = baseline_timings(exe, baseline[0], baseline[2])
                 failures = against_baseline(
-                    failures, exe, baseline[0], baseline[1], baseline[2], latency=self.options.baseline_latency
+                    failures,
+                    exe,
+                    baseline[0],
+                    baseline[1],
+                    baseline[2],
+                    latency=self.options.baseline_latency,
+                    page_data=data_comparable(test, secondary_baseline=bool(self.options.secondary_baseline)),
                 )
             failures = ignored(failures, self.ignore)
             attempts.append(
@@ -183,19 +196,27 @@ class _Engine:
                     duration_ms=(time.perf_counter() - started) * 1000.0,
                     endpoints=[o.endpoint for o in exe.observations if o.endpoint],
                     unverified=unverified,
+                    timings=timings,
                 )
             )
             if not failures or unverified:
                 break
         return attempts
 
-    async def run(self, tests: list[TestCase]) -> list[TestResult]:
+    async def run(
+        self, tests: list[TestCase], serial: Sequence[TestCase] = (), before_serial: Awaitable[Any] | None = None
+    ) -> list[TestResult]:
+        """`tests` concurrently, then (once `before_serial` is done too) `serial` one at a time."""
         async with AsyncExitStack() as stack:
             self.connector = new_connector(self.options.concurrency)
             stack.push_async_callback(self.connector.close)
-            if any(t.type == "browser" for t in tests):
+            if any(t.type == "browser" for t in [*tests, *serial]):
                 self.browser = await stack.enter_async_context(_chromium())
-            results = await asyncio.gather(*(self.run_test(t) for t in tests))
+            results = list(await asyncio.gather(*(self.run_test(t) for t in tests)))
+            if before_serial is not None:
+                await before_serial
+            for test in serial:
+                results.append(await self.run_test(test))
         for result in results:
             REPLAY_TESTS.labels(outcome=result.outcome).inc()
         return list(results)
@@ -220,11 +241,19 @@ MIN_TESTS_PER_WORKER = 20  # below this, starting a process costs more than it s
 
 async def _run_tests(suite: Suite, target: str, options: ReplayOptions, tests: list[TestCase]) -> list[TestResult]:
     """Run `tests`, spreading HTTP tests over `options.workers` processes when there are enough
-    of them; results come back in suite order."""
+    of them; results come back in suite order. With a baseline, tests that write run after all
+    the others, one at a time (`trodden.replay.state`)."""
+    order = {t.id: i for i, t in enumerate(tests)}
+    writers: list[TestCase] = []
+    if options.baseline:
+        tests, writers = split(tests)
+        if writers:
+            log.info("tests that write run one at a time after the others", readers=len(tests), writers=len(writers))
     http = [t for t in tests if t.type == "http"]
     workers = max(1, min(options.workers, len(http) // MIN_TESTS_PER_WORKER))
     if workers == 1:
-        return await _Engine(suite, target, options).run(tests)
+        results = await _Engine(suite, target, options).run(tests, writers)
+        return sorted(results, key=lambda r: order[r.test_id])
     per_worker = replace(options, workers=1, concurrency=max(1, math.ceil(options.concurrency / workers)))
     groups = [http[i::workers] for i in range(workers)]
     local = groups[0] + [t for t in tests if t.type != "http"]
@@ -234,10 +263,10 @@ async def _run_tests(suite: Suite, target: str, options: ReplayOptions, tests: l
         remote = [
             loop.run_in_executor(pool, run_group, suite, target, per_worker, [t.id for t in g]) for g in groups[1:]
         ]
-        results = await _Engine(suite, target, per_worker).run(local)
-        for group_results in await asyncio.gather(*remote):
+        others = asyncio.gather(*remote)
+        results = await _Engine(suite, target, per_worker).run(local, writers, before_serial=others)
+        for group_results in await others:
             results.extend(group_results)
-    order = {t.id: i for i, t in enumerate(tests)}
     return sorted(results, key=lambda r: order[r.test_id])
 
 
@@ -258,6 +287,8 @@ async def replay_suite(
     target = check_url(target, "--target")
     if options.baseline:
         check_url(options.baseline, "--baseline")
+    if options.secondary_baseline:
+        check_url(options.secondary_baseline, "--secondary-baseline")
     tests = select_tests(suite, options)
     if not suite.origin and not options.allow_unsafe_on_origin and any(unsafe_steps(t, suite) for t in tests):
         log.warning("suite has no recorded origin: unsafe steps cannot be kept off production", suite=suite.name)

@@ -7,16 +7,19 @@ latency failure counts only when the endpoint broke its bound in at least `quoru
 exchanges the replayer timed for it in HTTP tests; otherwise the failure is noise and a test that
 failed on nothing else becomes *flaky* with cause `timing` (reported, never failing the run).
 
-With a baseline, the same holds against the baseline's own timings: a latency failure counts only
-when the endpoint's median time over the run is more than ratio times the baseline's median for the
-same steps + the floor (`BaselineLatency`): a step that was slow once, on a loaded machine, while
-the endpoint kept pace with the baseline everywhere else, is noise.
+With a baseline, the same holds against the baseline's own timings (`baseline_latency`): a
+latency failure counts only when the endpoint's median time over the run is more than ratio times
+the baseline's median for the same steps + the floor: a step that was slow once, on a loaded
+machine, while the endpoint kept pace with the baseline everywhere else, is noise. Timings taken
+in Chromium (pages' loads and settles, the requests a page made) are settled so too, with their
+own ratio and floor, apart from the replayer's own for the same endpoint.
 
-Browser tests' network timings are left as they are: they are judged against the much wider
-browser slack already, and their exchanges are not timed by the replayer itself. Pages are settled
-the same way as HTTP endpoints: a `page_latency` failure counts only when the page broke its
-bound in at least `quorum` of the steps that observed it in the run (browser tests, every page
-observation of its endpoint), since one slow load among many on a loaded machine is noise too.
+Without a baseline, browser tests' network timings are left as they are: they are judged against
+the much wider browser slack already, and their exchanges are not timed by the replayer itself.
+Pages are settled the same way as HTTP endpoints: a `page_latency` failure counts only when the
+page broke its bound in at least `quorum` of the steps that observed it in the run (browser
+tests, every page observation of its endpoint), since one slow load among many on a loaded
+machine is noise too.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from __future__ import annotations
 from collections import Counter
 from statistics import median
 
-from trodden.replay.judge import BaselineLatency
+from trodden.replay.baseline_latency import LatencyRules
 from trodden.replay.results import Failure, TestResult
 
 
@@ -51,24 +54,25 @@ def noisy_latency_endpoints(results: list[TestResult], quorum: float) -> set[str
     return {e for e, n in slow.items() if n < quorum * max(timed.get(e, 0), n)}
 
 
-def not_slower_than_baseline(results: list[TestResult], latency: BaselineLatency) -> set[str]:
-    """Endpoints whose median time over the run's HTTP steps is within `latency` of the median time
-    the baseline took for the same steps: the target is not slower there, whatever one exchange did."""
-    target: dict[str, list[float]] = {}
-    baseline: dict[str, list[float]] = {}
+def not_slower_than_baseline(results: list[TestResult], latency: LatencyRules) -> set[str]:
+    """Endpoints whose median time over the run is within `latency` of the median time the baseline
+    took for the same steps: the target is not slower there, whatever one exchange did. Browser
+    timings and the replayer's own are judged apart (an endpoint can be both)."""
+    target: dict[tuple[str, bool], list[float]] = {}
+    baseline: dict[tuple[str, bool], list[float]] = {}
     for r in results:
-        if r.type != "http":
-            continue
-        for s in r.steps:
-            if s.kind == "http" and s.endpoint and s.error is None and s.baseline_ms is not None:
-                target.setdefault(s.endpoint, []).append(s.duration_ms)
-                baseline.setdefault(s.endpoint, []).append(s.baseline_ms)
-    return {e for e, times in target.items() if median(times) <= latency.limit(median(baseline[e]))}
+        for t in r.timings:
+            target.setdefault((t.endpoint, t.in_browser), []).append(t.ms)
+            baseline.setdefault((t.endpoint, t.in_browser), []).append(t.baseline_ms)
+    slower = {
+        endpoint
+        for (endpoint, in_browser), times in target.items()
+        if median(times) > latency.of(in_browser).limit(median(baseline[(endpoint, in_browser)]))
+    }
+    return {endpoint for endpoint, _ in target} - slower
 
 
-def settle_latency(
-    results: list[TestResult], quorum: float, baseline: BaselineLatency | None = None
-) -> list[TestResult]:
+def settle_latency(results: list[TestResult], quorum: float, baseline: LatencyRules | None = None) -> list[TestResult]:
     """The results with latency noise taken out of failed HTTP tests (see the module docstring);
     with a baseline, also the endpoints that are not slower than it over the run."""
     noisy = noisy_latency_endpoints(results, quorum)
@@ -92,8 +96,10 @@ def settle_latency(
 
 
 _PAGE = "PAGE "
-_SETTLED = {"http": "latency", "browser": "page_latency"}  # the timing kind settled over the run, by test type
+# the timing kinds settled over the run, by test type (browser tests: mined page bounds, and the
+# baseline's verdict on pages and on the page's requests)
+_SETTLED = {"http": frozenset({"latency"}), "browser": frozenset({"page_latency", "latency"})}
 
 
 def _settled(failure: Failure, test_type: str) -> bool:
-    return failure.kind == _SETTLED[test_type] and failure.endpoint is not None
+    return failure.kind in _SETTLED[test_type] and failure.endpoint is not None

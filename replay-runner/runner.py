@@ -35,7 +35,7 @@ from trodden.replay.metrics import REPLAY_REQUESTS, REPLAY_TESTS
 from trodden.replay.options import OptionError, ReplayOptions
 from trodden.replay.results import Attempt, Failure, RunReport, TestResult, Timing
 from trodden.replay.safety import skip_reason, unsafe_steps
-from trodden.replay.state import data_comparable, split
+from trodden.replay.state import data_comparable, split, writes
 from trodden.replay.timing import settle_latency
 from trodden.store import Store
 
@@ -165,18 +165,20 @@ class _Engine:
         ctx = self.context(test)
         attempts: list[Attempt] = []
         baseline: tuple[Execution, list[Failure], Execution] | None = None
-        for _ in range(1 + self.options.retries):
+        # With a baseline, a test that writes runs once: a retry would write on the target alone, and
+        # every later test would see a history the baseline never had (`trodden.replay.state`).
+        retries = 0 if self.options.baseline and writes(test) else self.options.retries
+        for _ in range(1 + retries):
             started = time.perf_counter()
-            exe = await self.execute(test, self.target, "")
+            if self.options.baseline and baseline is None:
+                exe, b1, b2 = await self._sides(test)
+                baseline = (b1, self.judge.judge(test, b1, ctx), b2)
+            else:
+                exe = await self.execute(test, self.target, "")
             failures = self.judge.judge(test, exe, ctx)
             unverified = None
             timings: list[Timing] = []
-            if self.options.baseline:  # every test is compared: a field can change without failing
-                if baseline is None:
-                    b1 = await self.execute(test, self.options.baseline)
-                    # Diffy's second replay of the baseline: on its second deployment when there is one
-                    b2 = await self.execute(test, self.options.secondary_baseline or self.options.baseline)
-                    baseline = (b1, self.judge.judge(test, b1, ctx), b2)
+            if baseline is not None:  # every test is compared: a field can change without failing
                 unverified = chain_break(failures, baseline[0], baseline[1])
                 timings = baseline_timings(exe, baseline[0], baseline[2])
                 failures = against_baseline(
@@ -202,6 +204,23 @@ class _Engine:
             if not failures or unverified:
                 break
         return attempts
+
+    async def _sides(self, test: TestCase) -> tuple[Execution, Execution, Execution]:
+        """The test on the target and twice on the baseline (Diffy's primary and secondary), at the
+        same time where the sides cannot see each other: the target alongside the baseline's first
+        replay, and the second too when it has a deployment of its own or the test only reads. Two
+        replays of a test that writes on one baseline deployment stay one after the other."""
+        assert self.options.baseline is not None
+        primary, secondary = self.options.baseline, self.options.secondary_baseline
+        if secondary or not writes(test):
+            exe, b1, b2 = await asyncio.gather(
+                self.execute(test, self.target, ""),
+                self.execute(test, primary),
+                self.execute(test, secondary or primary),
+            )
+            return exe, b1, b2
+        exe, b1 = await asyncio.gather(self.execute(test, self.target, ""), self.execute(test, primary))
+        return exe, b1, await self.execute(test, primary)
 
     async def run(
         self, tests: list[TestCase], serial: Sequence[TestCase] = (), before_serial: Awaitable[Any] | None = None

@@ -47,6 +47,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sessions", type=int, help="API client sessions (default: the app's)")
     parser.add_argument("--browser-sessions", type=int, help="browser sessions (default: the app's)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--single-baseline", dest="secondary_baseline", action="store_false",
+                        help="replay the baseline twice on one deployment (default: a second deployment, "
+                             "replay's --secondary-baseline)")
     parser.add_argument("--no-peer", dest="peer", action="store_false", help="skip the status-only replay")
     parser.add_argument("--out", type=Path, help="run directory (default: $TRODDEN_HOME/realapps/<time>)")
     parser.add_argument("--json", type=Path, help="also write the result document here")
@@ -76,7 +79,8 @@ async def run(args: argparse.Namespace) -> RunResult:
         plants = tuple(p for p in args.plants.split(",") if p) if args.plants else None
         opts = RunOptions(run_dir=app_dir, seed=args.seed, sessions=args.sessions,
                           browser_sessions=args.browser_sessions, plants=plants, controls=args.controls,
-                          reuse_recording=args.reuse_recording, peer=args.peer, dsn=args.dsn)
+                          reuse_recording=args.reuse_recording, peer=args.peer, dsn=args.dsn,
+                          secondary_baseline=args.secondary_baseline)
 
         def say(stage: str, message: str, name: str = name) -> None:
             print(f"[{time.monotonic() - started:7.1f}s] {name} {stage}: {message}", file=sys.stderr, flush=True)

@@ -49,6 +49,9 @@ class RunOptions:
     peer: bool = True
     dsn: str | None = None
     duration_s: float = 300.0
+    # a second deployment of the baseline (replay's --secondary-baseline, Diffy's secondary): each
+    # deployment then replays every write once, so what pages and lists show stays comparable
+    secondary_baseline: bool = True
 
 
 class StageError(RuntimeError):
@@ -117,6 +120,7 @@ class AppRun:
             raise ValueError(f"{app.name} has no plant {', '.join(sorted(unknown))}; "
                              f"its plants: {', '.join(p.id for p in app.plants)}")
         self.active: list[Plant] = [app.plant(p) for p in chosen]
+        self.secondary: Instance | None = None
         self.result = AppResult(app=app.name, title=app.title, covers=app.covers, version=app.version,
                                 run_dir=str(opts.run_dir), corpus=corpus_key(app, self.sim))
         self.result.plants = [
@@ -197,7 +201,11 @@ class AppRun:
             self.app.start(self.services, "control", plants=frozenset(), tag=None),
             self.app.start(self.services, "target", plants=plants, tag=None),
         )
-        self.say("deployments", f"baseline {baseline.url} · control {control.url} · target {target.url} "
+        if self.opts.secondary_baseline:
+            self.secondary = await self.app.start(self.services, "baseline-2", plants=frozenset(), tag=None)
+        self.say("deployments", f"baseline {baseline.url}"
+                                + (f" (secondary {self.secondary.url})" if self.secondary else "")
+                                + f" · control {control.url} · target {target.url} "
                                 f"(plants: {', '.join(sorted(plants)) or 'none'})")
         await self._probe(http, baseline, control, target)
         self._stage("probes", t)
@@ -288,6 +296,8 @@ class AppRun:
     async def _replay(self, http: aiohttp.ClientSession, name: str, target: Instance, baseline: Instance | None,
                       extra: tuple[str, ...] = ()) -> tuple[ReplayOutcome, dict[str, Any] | None]:
         fresh = [target] if baseline is None else [target, baseline]
+        if baseline is not None and self.secondary is not None:
+            fresh.append(self.secondary)
         for instance in fresh:
             await self.app.reset(http, instance)
         env = await self.app.replay_env(http, fresh)
@@ -297,6 +307,8 @@ class AppRun:
                 "--html", str(out / "html"), *REPLAY_ARGS, *extra]
         if baseline is not None:
             args += ["--baseline", baseline.url]
+            if self.secondary is not None:
+                args += ["--secondary-baseline", self.secondary.url]
         started = time.monotonic()
         result = await trodden(args, _env(self.opts, env))
         seconds = time.monotonic() - started

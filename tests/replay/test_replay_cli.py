@@ -57,6 +57,11 @@ def test_usage_errors_exit_2_with_one_line(tmp_path: Path, shop_v1: str) -> None
         (["--suite-file", str(broken), "--target", shop_v1], "not a valid suite IR"),
         (["--target", shop_v1], "--suite"),
         (["--suite-file", str(path), "--target", shop_v1, "--only", "grpc"], "--only"),
+        (["--suite-file", str(path), "--target", shop_v1, "--secondary-baseline", shop_v1], "needs --baseline"),
+        (["--suite-file", str(path), "--target", shop_v1, "--baseline", shop_v1, "--secondary-baseline", "nope"],
+         "--secondary-baseline"),
+        (["--suite-file", str(path), "--target", shop_v1, "--browser-latency-baseline-ratio", "0.5"],
+         "--browser-latency-baseline-ratio"),
     ]
     for args, needle in cases:
         result = trodden(*args)

@@ -12,7 +12,8 @@ latency failure counts only when the endpoint's median time over the run is more
 the baseline's median for the same steps + the floor: a step that was slow once, on a loaded
 machine, while the endpoint kept pace with the baseline everywhere else, is noise. Timings taken
 in Chromium (pages' loads and settles, the requests a page made) are settled so too, with their
-own ratio and floor, apart from the replayer's own for the same endpoint.
+own ratio and floor, apart from the replayer's own for the same endpoint, and only by the median of
+at least three of them (one load in Chromium on a loaded machine varies too much to tell).
 
 Without a baseline, browser tests' network timings are left as they are: they are judged against
 the much wider browser slack already, and their exchanges are not timed by the replayer itself.
@@ -67,7 +68,8 @@ def not_slower_than_baseline(results: list[TestResult], latency: LatencyRules) -
     slower = {
         endpoint
         for (endpoint, in_browser), times in target.items()
-        if median(times) > latency.of(in_browser).limit(median(baseline[(endpoint, in_browser)]))
+        if len(times) >= latency.of(in_browser).min_samples
+        and median(times) > latency.of(in_browser).limit(median(baseline[(endpoint, in_browser)]))
     }
     return {endpoint for endpoint, _ in target} - slower
 

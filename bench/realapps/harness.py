@@ -35,6 +35,9 @@ from .results import AppResult, Finding, PlantResult, ReplayOutcome
 
 Say = Callable[[str, str], None]  # (stage, message)
 REPLAY_ARGS = ("--retries", "0", "--concurrency", "4")
+# A replay's time limit: browser tests that run through (sign-in, then ten or more steps) on three
+# sides take 15-25 minutes for 20-30 tests on this shared 2-core machine.
+REPLAY_TIMEOUT_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -310,7 +313,7 @@ class AppRun:
             if self.secondary is not None:
                 args += ["--secondary-baseline", self.secondary.url]
         started = time.monotonic()
-        result = await trodden(args, _env(self.opts, env))
+        result = await trodden(args, _env(self.opts, env), timeout_s=REPLAY_TIMEOUT_S)
         seconds = time.monotonic() - started
         report_path = out / "report.json"
         if result.returncode not in (0, 1) or not report_path.exists():

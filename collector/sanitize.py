@@ -57,10 +57,13 @@ class SanitizeError(ValueError):
     """A value the sanitiser will not take (too deeply nested): the event is refused with this reason."""
 
 
-_JWT = r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)?"
+_JWT = r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)?"
+# A secret's name from its secret word on (what comes before the word stays as it is): a pattern that
+# began the name anywhere before the word tried the word at every offset of every start, quadratic
+# in a long run of name characters ("a.a.a.… token: x" took 33 s for 20 KB).
 _SECRET_NAME = (
-    r"[\w.-]*?(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[-_]?key|access[-_]?key|sig(?:nature)?|"
-    r"auth|credential|session[-_]?id|sessid|sid|otp|pin|ssn|cvv|cvc)[\w.-]*"
+    r"(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[-_]?key|access[-_]?key|sig(?:nature)?|"
+    r"auth|credential|session[-_]?id|sessid|sid|otp|pin|ssn|cvv|cvc)[\w.-]{0,64}"
 )
 # Words that say "this is a key" as the first part of a value (vendors' prefixes and made-up ones).
 _TOKEN_WORDS = (
@@ -84,10 +87,10 @@ _PII_PARTS: dict[str, tuple[BuiltinRule, str]] = {
         r"(?P<bearer>\b(?i:bearer|token|apikey)\s+)(?P<bearer_token>[A-Za-z0-9._~+/=-]{6,})",
     ),
     "basic": (BuiltinRule.BEARER, r"(?P<basic>\b(?i:basic)\s+)(?P<basic_token>[A-Za-z0-9+/]{4,}={0,2})"),
-    "email": (BuiltinRule.EMAIL, r"(?P<email>[\w.%+'-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,})"),
+    "email": (BuiltinRule.EMAIL, r"(?P<email>[\w.%+'-]{1,64}@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,})"),
     "url": (
         BuiltinRule.PASSWORD,
-        r"(?P<url>\b(?:https?|wss?)://[^\s'\"<>()\[\]{}]+|(?<![\w/.])/[\w./~%-]*[?#;][^\s'\"<>()]+)",
+        r"(?P<url>\b(?:https?|wss?)://[^\s'\"<>()\[\]{}]+|(?<![\w/.~%-])/[\w./~%-]*[?#;][^\s'\"<>()]+)",
     ),
     "kv": (
         BuiltinRule.PASSWORD,
@@ -126,6 +129,7 @@ _NAMES = tuple(_PII_PARTS)
 _PII = re.compile("|".join(p for _, p in _PII_PARTS.values()))
 _SEPARATED = re.compile(r"([ -])")
 _PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
+_PERCENT_LEVELS = 3  # a URL in a parameter of a URL in a parameter; deeper nesting is not decoded
 _NOT_DIGITS = {c: None for c in range(128) if not 48 <= c <= 57}
 _LONG_RUN = re.compile(r"[A-Za-z0-9+/_-]{16}")
 _SECRET_HINT = re.compile(r"pass|pwd|secret|token|key|sig|auth|cred|sess|sid|otp|pin|ssn|cvv|cvc", re.I)
@@ -141,12 +145,15 @@ def _pii_subset(mask: int) -> re.Pattern[str]:
 def _mask_for(value: str) -> int:
     r"""The patterns that could match somewhere in `value`: each needs something cheap to check
     (an `@`, "eyJ", enough digits, a long run of token characters ...); one whose need is unmet
-    cannot match anywhere, so leaving it out changes no match. Non-ASCII text (where `\d` and `\w`
-    reach other scripts) gets every pattern."""
+    cannot match anywhere, so leaving it out changes no match. Non-ASCII text is judged folded
+    (`_FOLD`: what the patterns read), its remaining non-ASCII characters counted as digits and
+    case-folded (the long s, the Kelvin sign): every need is then met at least as often as in the text itself."""
     if not value.isascii():
-        return (1 << len(_NAMES)) - 1
+        value = value.translate(_FOLD)
+        lower = value.casefold()
+    else:
+        lower = value.lower()
     digits = len(value.translate(_NOT_DIGITS))
-    lower = value.lower()
     mask = 0
     if "eyJ" in value:
         mask |= _BIT["jwt"]
@@ -1003,6 +1010,10 @@ class Sanitizer:
             decoded = self._percent_decoded(value)
             if decoded is not None:
                 return decoded
+        return self._patterns(value)
+
+    def _patterns(self, value: str) -> str:
+        """The built-in patterns (those that could match) and the user's regexes."""
         pattern = _pii_for(value, self._parts_off)
         if pattern is not None:
             value = self._sub(pattern, value)
@@ -1012,18 +1023,26 @@ class Sanitizer:
 
     def _percent_decoded(self, value: str) -> str | None:
         """Percent-encoded text ("jane%40example.com", or twice, "jane%2540example.com", where a URL
-        was put in a parameter of another): sanitised decoded (once more per level) and encoded
-        again, keeping literal what was literal; None when decoding reveals nothing to replace."""
-        if _PERCENT.search(value) is None:
+        was put in a parameter of another): sanitised decoded (up to `_PERCENT_LEVELS` times) and
+        encoded again level by level, keeping literal what was literal at each; None when decoding
+        reveals nothing to replace."""
+        levels: list[str] = []
+        decoded = value
+        while len(levels) < _PERCENT_LEVELS and _PERCENT.search(decoded) is not None:
+            once = unquote(decoded)
+            if once == decoded:
+                break
+            levels.append(decoded)
+            decoded = once
+        if not levels:
             return None
-        decoded = unquote(value)
-        if decoded == value:
-            return None
-        clean = self.text(decoded)
+        clean = self._patterns(decoded)
         if clean == decoded:
             return None
-        literal = "".join(sorted({c for c in value if c.isascii() and not c.isalnum() and c != "%"}))
-        return quote(clean, safe=literal)
+        for level in reversed(levels):
+            literal = {c for c in level if c.isascii() and not c.isalnum() and c != "%"}
+            clean = quote(clean, safe="".join(sorted(literal)))
+        return clean
 
     def _segment(self, value: str) -> str:
         """A URL path segment: like text, but a bare 9-digit segment is an id, not an SSN."""
@@ -1097,7 +1116,7 @@ class Sanitizer:
         network's first digit, Luhn) are tried, longest first; else a phone number, else kept."""
         pieces = _SEPARATED.split(text)  # digit groups at even indexes, separators between them
         groups = pieces[0::2]
-        if len(groups) > 1:
+        if 1 < len(groups) <= 8:  # a card's 3-5 groups and what is glued to them; bounded work
             for size in range(len(groups) - 1, 0, -1):
                 for i in range(len(groups) - size + 1):
                     digits = "".join(groups[i : i + size])

@@ -164,6 +164,8 @@ def high_entropy(run: str) -> bool:
         previous = kind
     if not (has_upper or has_lower) or (not has_upper and not has_digit):
         return False  # digits only, lowercase only, hex-looking lowercase: an id or a word
+    if not has_upper and _is_path(core):
+        return False  # "/v1/buckets/default/collections/tasks/records": an API path in a body, not a secret
     if has_digit and not (has_upper and has_lower) and _is_hex(core):
         return False
     if not has_digit and changes * 3 < len(core):
@@ -171,6 +173,13 @@ def high_entropy(run: str) -> bool:
     if has_digit and not (has_upper and has_lower) and n < 24:
         return False  # "order123abc", "v2-release-notes": ids and slugs
     return _entropy(core) >= 3.5
+
+
+def _is_path(text: str) -> bool:
+    """Segments between slashes, each shorter than a token run: a URL path written in lowercase
+    (a batch request's `"path"`), which base64 of random bytes, mixed case by nature, never is."""
+    segments = [s for s in text.split("/") if s]
+    return len(segments) >= 2 and all(len(s) < _TOKEN_RUN_MIN for s in segments)
 
 
 def _is_hex(text: str) -> bool:

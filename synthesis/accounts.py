@@ -48,6 +48,15 @@ class SessionAccount:
     password: str
     user_var: str = USER_VAR
     password_var: str = PASSWORD_VAR
+    changes: tuple[str, ...] = ()  # passwords the session set later on the same account, in order
+
+    def password_vars(self) -> dict[str, str]:
+        """Each password the account had in the session -> its variable (`account_password`, then
+        `account_password_2` after a password change, …)."""
+        out = {self.password: self.password_var}
+        for n, changed in enumerate(self.changes, start=2):
+            out.setdefault(changed, f"{self.password_var}_{n}")
+        return out
 
 
 def _leaf(body: Any, ref: str, kind: str) -> Any:
@@ -112,16 +121,38 @@ def _sends_password(ev: NetworkRequest, password: str) -> bool:
     return False
 
 
+def _password_change(ev: NetworkRequest, current: set[str]) -> str | None:
+    """The new password a request sets on an account the session holds: a successful PUT/PATCH/POST
+    that authenticates with one of its passwords and sends another in a password field."""
+    if ev.method.upper() not in ("PUT", "PATCH", "POST") or not 200 <= ev.status < 300:
+        return None
+    if not any(_sends_password(ev, p) for p in current):
+        return None
+    body, kind = request_fields(ev)
+    if kind is None:
+        return None
+    _, password_ref = credential_fields(body, kind)
+    new = _leaf(body, password_ref, kind) if password_ref is not None else None
+    return new if isinstance(new, str) and new and new not in current else None
+
+
 def session_accounts(requests: list[NetworkRequest]) -> list[SessionAccount]:
     """Accounts the session created and then used (the password sent again later: in a Basic
-    header or a login body). At most one per session: the first."""
+    header or a login body), with the passwords it changed to later. At most one per session: the
+    first."""
     for i, ev in enumerate(requests):
         made = _creation(ev)
         if made is None:
             continue
         user, password = made
         if any(_sends_password(later, password) for later in requests[i + 1 :]):
-            return [SessionAccount(step=i, user=user, password=password)]
+            passwords, changes = {password}, []
+            for later in requests[i + 1 :]:
+                changed = _password_change(later, passwords)
+                if changed is not None:
+                    passwords.add(changed)
+                    changes.append(changed)
+            return [SessionAccount(step=i, user=user, password=password, changes=tuple(changes))]
     return []
 
 

@@ -150,7 +150,18 @@ class _Correlator:
 
     def offer(self, step: int, name: str, value: Any, source: str, path: str) -> None:
         key = str(value)
-        if key in self.produced or key in self.chosen:
+        if key in self.chosen:
+            return
+        held = self.produced.get(key)
+        if held is not None:
+            # The same value at a fixed place of the same response (a header, a field outside any
+            # list) beats an item's position in a list: `/data/0/last_modified` is only there while
+            # the list has items, which a test's fresh account may not have; the ETag always is.
+            if held.step == step and not held.used and _positional(held.extraction) and not _positional_path(
+                source, path
+            ):
+                ex = Extraction(var="", source=source, path=path, recorded=value)  # type: ignore[arg-type]
+                self.produced[key] = _Produced("", step, ex)
             return
         if correlatable(name, value):
             ex = Extraction(var="", source=source, path=path, recorded=value)  # type: ignore[arg-type]
@@ -181,7 +192,10 @@ class _Correlator:
                 if seg and segment_param(seg) is not None:
                     self.offer(step, "location_id", seg, "location", _segment_regex(path, seg))
         if "etag" in headers:
-            self.offer(step, "etag_token", headers["etag"], "header", "etag")
+            self.offer(step, "etag_token", headers["etag"], "header", "etag")  # sent back in If-Match
+            opaque = _ETAG.match(headers["etag"])
+            if opaque and opaque.group(1) != headers["etag"]:  # clients also send the tag unquoted (`_since=`)
+                self.offer(step, "etag_token", opaque.group(1), "header", "etag " + _ETAG.pattern)
         for name in _URL_HEADERS:  # the next page's whole URL (`Next-Page`), opaque cursor included
             if headers.get(name, "").startswith(("http://", "https://", "/")):
                 self.offer(step, name.replace("-", "_") + "_url", headers[name], "header", name)
@@ -258,11 +272,23 @@ class _Correlator:
         return body
 
 
+_ETAG = re.compile(r'^(?:W/)?"([^"]*)"$')  # an entity tag's opaque part (RFC 9110 8.8.3)
+
+
+def _positional_path(source: str, path: str) -> bool:
+    return source == "json" and any(part.isdigit() for part in path.split("/"))
+
+
+def _positional(ex: Extraction) -> bool:
+    """Read from an item of a list (`/data/0/id`): present only while the list has that item."""
+    return _positional_path(ex.source, ex.path)
+
+
 def _hint(p: _Produced) -> str:
     ex = p.extraction
     if ex.source == "location":
         return "location_id"
-    return ex.path.replace("-", "_")
+    return ex.path.split(" ", 1)[0].replace("-", "_")  # a header's name, without its regex
 
 
 def _segment_regex(path: str, seg: str) -> str:
@@ -284,11 +310,12 @@ def correlate(
     out: list[CorrelatedRequest] = []
     auth_headers: dict[str, str] = {}
     unique: list[str] = []
-    passwords: dict[str, SessionAccount] = {}
+    passwords: dict[str, tuple[SessionAccount, str]] = {}  # a password -> its account and variable
     for account in accounts or []:
-        c.chosen[account.password] = account.password_var
-        c.variables[account.password_var] = account.password
-        passwords[account.password] = account
+        for password, var in account.password_vars().items():
+            c.chosen[password] = var
+            c.variables[var] = password
+            passwords[password] = (account, var)
         if account.user is not None:
             c.chosen[account.user] = account.user_var
             c.variables[account.user_var] = account.user
@@ -355,13 +382,14 @@ def _template_query(c: _Correlator, key: str, value: str) -> str:
     return c.substitute_text(value, key)
 
 
-def _account_basic(c: _Correlator, value: str, passwords: dict[str, SessionAccount]) -> str | None:
-    """`Basic {{basic(account_id, account_password)}}` for a Basic header that sends the password of
-    an account the session created; None for any other value."""
+def _account_basic(c: _Correlator, value: str, passwords: dict[str, tuple[SessionAccount, str]]) -> str | None:
+    """`Basic {{basic(account_id, account_password)}}` for a Basic header that sends a password of
+    an account the session created (the one it set last: `account_password_2` after a change);
+    None for any other value."""
     parts = basic_parts(value)
     if parts is None or parts[1] not in passwords:
         return None
-    account = passwords[parts[1]]
+    account, password_var = passwords[parts[1]]
     if account.user is None:  # only the password links them: the header's own user, as recorded
         c.variables.setdefault(account.user_var, parts[0])
-    return basic_template(account.user_var, account.password_var)
+    return basic_template(account.user_var, password_var)

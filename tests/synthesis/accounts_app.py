@@ -1,5 +1,6 @@
 """A small notes API in the manner of Kinto, for the session-state tests: users sign up with
-`POST /v1/accounts {"data": {"id": NAME, "password": PW}}` and then send HTTP Basic; notes get
+`POST /v1/accounts {"data": {"id": NAME, "password": PW}}` and then send HTTP Basic (a new
+password: `PUT /v1/accounts/NAME` with the old one); notes get
 short ids (`"8"`, counting per server), so a replay that sends the recorded id gets someone
 else's note or a 404; the root document echoes the server's own origin (`"url"`).
 `broken` plants regressions: "title_null" (a note's title became null on read)."""
@@ -42,6 +43,13 @@ def make_app(broken: frozenset[str] = frozenset()) -> web.Application:
         return web.json_response({"data": {"id": data["id"]}, "permissions": {"write": [f"account:{data['id']}"]}},
                                  status=201)
 
+    async def change_password(request: web.Request) -> web.Response:
+        user = user_of(request)
+        if user is None or user != request.match_info["name"]:
+            return denied()
+        accounts[user] = (await request.json())["data"]["password"]
+        return web.json_response({"data": {"id": user}})
+
     async def create(request: web.Request) -> web.Response:
         user = user_of(request)
         if user is None:
@@ -71,6 +79,7 @@ def make_app(broken: frozenset[str] = frozenset()) -> web.Application:
     app = web.Application()
     app.router.add_get("/v1/", root)
     app.router.add_post("/v1/accounts", signup)
+    app.router.add_put("/v1/accounts/{name}", change_password)
     app.router.add_post("/v1/notes", create)
     app.router.add_get("/v1/notes", listing)
     app.router.add_get("/v1/notes/{nid}", read)

@@ -172,6 +172,32 @@ async def test_returning_users_replay_with_a_synthesised_signup() -> None:
                                           for r in report.results]  # fmt: skip
 
 
+async def test_a_password_the_session_changed_is_correlated_too() -> None:
+    """Sign up, change the password, go on with the new one: the new password is the session's own
+    state as well (a second variable), so the test needs no profile and replays on a fresh app."""
+    async with serve(make_app()) as recorded, aiohttp.ClientSession() as http:
+        r = Recorder(recorded, "c1", http)
+        await r.call("POST", "/v1/accounts", {"data": {"id": "carol", "password": "pw-first-secret"}})
+        r.headers["authorization"] = "Basic " + base64.b64encode(b"carol:pw-first-secret").decode()
+        await r.call("POST", "/v1/notes", {"data": {"title": "one"}})
+        await r.call("PUT", "/v1/accounts/carol", {"data": {"password": "pw-second-secret"}})
+        r.headers["authorization"] = "Basic " + base64.b64encode(b"carol:pw-second-secret").decode()
+        await r.call("GET", "/v1/notes")
+        session = sanitised(r.session())
+    miner = build_miner([session])
+    suite = build_suite("notes", "notes", [SelectedInput(session, ["test"], "c1")], miner,
+                        options=GenerateOptions(browser=False))
+    [test] = suite.tests
+    assert test.auth_profile is None and not suite.auth_profiles
+    steps = [s for s in test.steps if isinstance(s, HttpStep)]
+    assert steps[2].request.body == {"data": {"password": "{{account_password_2}}"}}
+    assert steps[2].request.headers["authorization"] == "Basic {{basic(account_id, account_password)}}"
+    assert steps[3].request.headers["authorization"] == "Basic {{basic(account_id, account_password_2)}}"
+    async with serve(make_app()) as fresh:
+        report = await replay_suite(None, suite, fresh, ReplayOptions(allow_unsafe_on_origin=True, retries=0))
+    assert report.counts.passed == 1, [(r.reason, [f.description for f in r.failures]) for r in report.results]
+
+
 def test_the_next_page_a_response_hands_over_is_requested_as_given() -> None:
     first = "http://api.test/v1/records?_limit=2&_token=eyJsYXN0IjogMTd9"
     reqs = [
@@ -188,3 +214,33 @@ def test_the_next_page_a_response_hands_over_is_requested_as_given() -> None:
     corr = correlate(reqs)
     assert corr.requests[1].request.url == "{{next_page}}"
     assert [(e.source, e.path) for e in corr.requests[0].extract] == [("header", "next-page")]
+
+
+def test_a_value_a_header_carries_beats_a_list_items_position() -> None:
+    """A sync sends back the list's ETag, unquoted (`_since=1700`); the first item's `last_modified`
+    holds the same value, but only while the list has items (a test's fresh account has none): the
+    header is the source, its quotes taken off by the extraction."""
+    reqs = [
+        NetworkRequest.model_validate({
+            "kind": "request", "session_id": "s", "seq": 0, "ts": 1.0, "method": "GET", "duration_ms": 3.0,
+            "request_url": "http://api.test/v1/records", "status": 200,
+            "response_body": {"data": [{"id": "a1b2c3d4", "last_modified": 1700000000001}]},
+            "response_headers": {"ETag": '"1700000000001"'},
+        }),
+        NetworkRequest.model_validate({
+            "kind": "request", "session_id": "s", "seq": 1, "ts": 2.0, "method": "GET", "duration_ms": 3.0,
+            "request_url": "http://api.test/v1/records?_since=1700000000001", "status": 200,
+            "response_body": {"data": []},
+        }),
+    ]  # fmt: skip
+    corr = correlate(reqs)
+    assert corr.requests[1].request.url == "{{origin}}/v1/records?_since={{etag}}"
+    [ex] = corr.requests[0].extract
+    assert ex.source == "header"
+    from trodden.assertions import Observation
+    from trodden.assertions.templates import extract
+
+    for etag in ('"1700000000001"', 'W/"1700000000001"'):
+        obs = Observation(method="GET", url="http://t/v1/records", endpoint="GET /v1/records", status=200,
+                          headers={"etag": etag}, body={"data": []}, duration_ms=1.0)
+        assert extract(ex, obs, {}) == "1700000000001"

@@ -234,8 +234,10 @@ def extract(ex: Extraction, obs: Observation, cookies: dict[str, str]) -> Any:
     """The value `ex` takes from an exchange, or MISSING."""
     if ex.source == "json":
         return resolve(obs.body, ex.path) if obs.is_json else MISSING
-    if ex.source == "header":
-        return obs.headers.get(ex.path.lower(), MISSING)
+    if ex.source == "header":  # "etag", or a name then a regex over its value: 'etag ^W?/?"?([^"]*)'
+        name, _, pattern = ex.path.partition(" ")
+        value = obs.headers.get(name.lower(), MISSING)
+        return _regex(pattern, value) if pattern and isinstance(value, str) else value
     if ex.source == "cookie":
         return cookies.get(ex.path, MISSING)
     if ex.source == "location":

@@ -50,7 +50,8 @@ class Extraction(_Model):
 
     var: str
     source: Literal["json", "header", "location", "regex", "cookie", "url"]
-    # json: a JSON pointer ("/order/id"); header/cookie: the name; regex: a pattern with one group;
+    # json: a JSON pointer ("/order/id"); header: the name, optionally a space and a regex with one
+    # group over its value (an ETag's opaque tag without quotes); cookie: the name; regex: a pattern with one group;
     # location: path or a regex over the Location header; url: a regex over the final URL.
     path: str = ""
     recorded: Any = None  # the value seen in the session, for reports

@@ -65,9 +65,41 @@ def fingerprint(obs: Observation, *, page_data: bool = True) -> dict[str, Any]:
         parts = urlsplit(obs.url)
         netloc = parts.netloc.lower()
         origin = f"{parts.scheme.lower()}://{netloc}"
-        for pointer, value in flatten(obs.body).items():
-            fields["body:" + pointer] = own_origin(value, origin, netloc)
+        leaves = flatten(obs.body)
+        for pointer in [p for p in leaves if p.endswith("/#len")]:
+            _as_set(obs.body, pointer.removesuffix("/#len"), leaves)
+        for pointer, value in leaves.items():
+            if isinstance(value, list):
+                fields["body:" + pointer] = [_token_list(own_origin(v, origin, netloc)) for v in value]
+            else:
+                fields["body:" + pointer] = _token_list(own_origin(value, origin, netloc))
     return fields
+
+
+def _as_set(body: Any, pointer: str, leaves: dict[str, Any]) -> None:
+    """A list of plain values is compared as a set (`/principals/*`: its values sorted), not by
+    position: such lists are often sets serialised in a hash order that differs between processes
+    (Kinto's principals, a Go map's keys), so the target, a process of its own, lists them in
+    another order than the baseline's two passes. Lists of objects keep their order (a sort that
+    broke is a regression)."""
+    items = resolve(body, pointer)
+    if not isinstance(items, list) or any(isinstance(v, dict | list) for v in items):
+        return
+    for i in range(len(items)):
+        leaves.pop(f"{pointer}/{i}", None)
+    leaves[f"{pointer}/*"] = sorted(items, key=lambda v: (type_name(v), str(v)))
+
+
+_TOKEN_LIST = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+(?:[ \t]*,[ \t]*[!#$%&'*+.^_`|~0-9A-Za-z-]+)+")
+
+
+def _token_list(value: Any) -> Any:
+    """A comma-separated list of tokens (an HTTP list header's value echoed in a body, such as
+    `"Retry-After, Backoff, Content-Type"`), its tokens sorted: the order of such lists carries no
+    meaning (RFC 9110 5.6.1) and, built from a set, differs between processes."""
+    if isinstance(value, str) and "," in value and _TOKEN_LIST.fullmatch(value):
+        return ", ".join(sorted(t.strip() for t in value.split(",")))
+    return value
 
 
 def _shallowest_missing(body: Any, pointer: str) -> str:

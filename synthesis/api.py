@@ -24,6 +24,7 @@ from trodden.synthesis.journeys import JourneyBuilder, Journeys
 from trodden.synthesis.login import LoginLearner
 from trodden.synthesis.mining import Miner
 from trodden.synthesis.page_mining import PageMiner
+from trodden.synthesis.resources import CreationLearner
 from trodden.synthesis.selection import Selection, SelectOptions, select_journeys, suite_coverage
 from trodden.synthesis.unmask import known_pseudonyms
 from trodden.synthesis.visible import VisibleLearner
@@ -106,6 +107,7 @@ async def generate_suite(
     pages = PageMiner(journeys.templater, options.mining)  # what pages show, how they load
     logins = LoginLearner()  # how users log in, learned over all sessions like the assertions
     signups = SignupLearner(journeys.templater)  # how users make accounts: setup for returning users
+    creations = CreationLearner(journeys.templater)  # how users make records: setup for lists read by position
     visible = VisibleLearner()  # what shows after each UI step, over all sessions too
     wanted = {sid: (sig, reasons) for sid, sig, reasons in items}
     picked: dict[str, SelectedInput] = {}
@@ -118,13 +120,14 @@ async def generate_suite(
             requests = api_requests(session)
             logins.add(requests)
             signups.add(requests)
+            creations.add(requests)
         if session.session_id in wanted:
             sig, reasons = wanted[session.session_id]
             picked[session.session_id] = SelectedInput(session, reasons, sig)
     selected = [picked[sid] for sid, _, _ in items if sid in picked]
     known = known_pseudonyms(await store.source_key(source), options.known_values) if options.known_values else None
     suite = build_suite(suite_name, source, selected, miner, options=options, selection_id=sel_id, known=known,
-                        login=logins.best(), visible=visible, signup=signups.best(),
+                        login=logins.best(), visible=visible, signup=signups.best(), creations=creations,
                         assertions=miner.assertions() + pages.assertions())  # fmt: skip
     if not suite.tests:
         raise EmptySuite(empty_suite_reason(sel_id, selected, miner.n_sessions, options))

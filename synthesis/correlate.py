@@ -157,8 +157,11 @@ class _Correlator:
             # The same value at a fixed place of the same response (a header, a field outside any
             # list) beats an item's position in a list: `/data/0/last_modified` is only there while
             # the list has items, which a test's fresh account may not have; the ETag always is.
-            if held.step == step and not held.used and _positional(held.extraction) and not _positional_path(
-                source, path
+            if (
+                held.step == step
+                and not held.used
+                and _positional(held.extraction)
+                and not _positional_path(source, path)
             ):
                 ex = Extraction(var="", source=source, path=path, recorded=value)  # type: ignore[arg-type]
                 self.produced[key] = _Produced("", step, ex)
@@ -183,6 +186,11 @@ class _Correlator:
 
     def offer_response(self, step: int, ev: NetworkRequest) -> None:
         for ptr, value in _leaves(ev.response_body) if isinstance(ev.response_body, dict | list) else []:
+            if ptr.rsplit("/", 1)[-1].isdigit() and not _identifier(value):
+                # An item of a list of plain values (`principals`, `roles`, `tags`) is correlated only
+                # when it is an identifier: a name there is a constant the client knows itself
+                # ("system.Everyone"), and the list's order may be a hash order that differs per run.
+                continue
             self.offer(step, ptr, value, "json", ptr)
         headers = {k.lower(): v for k, v in ev.response_headers.items()}
         location = headers.get("location")
@@ -270,6 +278,13 @@ class _Correlator:
                 return "{{" + var + "}}"
             return self.substitute_text(body, pointer)
         return body
+
+
+def _identifier(value: Any) -> bool:
+    """An identifier by its looks: an integer, a UUID, a hex digest, a path parameter's form."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return True
+    return isinstance(value, str) and (detect_format(value) in ("uuid", "hex") or segment_param(value) is not None)
 
 
 _ETAG = re.compile(r'^(?:W/)?"([^"]*)"$')  # an entity tag's opaque part (RFC 9110 8.8.3)

@@ -78,6 +78,7 @@ from trodden.synthesis.login import (
     template_credentials,
 )
 from trodden.synthesis.mining import Miner, MiningOptions, request_key
+from trodden.synthesis.resources import CreationLearner, add_list_setup
 from trodden.synthesis.routes import RouteTemplater
 from trodden.synthesis.steps import endpoint_key, is_api_request, session_collector_origins, url_origin, url_path
 from trodden.synthesis.visible import VisibleExpectation, VisibleLearner
@@ -442,14 +443,20 @@ def build_suite(
     *, options: GenerateOptions | None = None, selection_id: int | None = None,
     assertions: list[Assertion] | None = None, known: dict[str, str] | None = None,
     login: LoginExchange | None = None, visible: VisibleLearner | None = None,
-    signup: SignupExchange | None = None,
+    signup: SignupExchange | None = None, creations: CreationLearner | None = None,
 ) -> Suite:  # fmt: skip
     """A suite (revision 0: the store numbers it) from selected sessions and a fed miner; with a
     learned `login` exchange, tests of sessions that started logged in log in first. `visible`,
     fed with every session, vouches for the visible state browser steps expect (default: fed with
-    the selected sessions only)."""
+    the selected sessions only). `creations`, fed with every session, says how items of a
+    collection are made, for the setup of tests that read a list by position (default: fed with
+    the selected sessions)."""
     options = options or GenerateOptions()
     templater = miner.templater if miner is not None else RouteTemplater()
+    if creations is None:
+        creations = CreationLearner(templater)
+        for item in selected:
+            creations.add(api_requests(item.session))
     if assertions is None:
         assertions = miner.assertions() if miner is not None else []
     tests: list[TestCase] = []
@@ -464,6 +471,7 @@ def build_suite(
             if built is not None:
                 test, auth = built
                 test.auth_profile = profiles.for_test(test, api_requests(item.session), auth)
+                add_list_setup(test, api_requests(item.session), creations)
                 tests.append(test)
         if options.browser:
             btest = build_browser_test(item, source, templater, known, visible)

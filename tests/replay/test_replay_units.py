@@ -205,6 +205,24 @@ def test_diffy_ignores_fields_noisy_between_baselines() -> None:
     assert [f.field for f in status] == ["status"]
 
 
+def test_lists_of_plain_values_and_token_lists_are_compared_as_sets() -> None:
+    """A set serialised in a hash order (principals, an echoed `Access-Control-Expose-Headers`)
+    differs in order between the target's process and the baseline's: no finding. A value missing
+    from it, or a list of objects in another order (a broken sort), still is one."""
+    def doc(principals: list[str], expose: str, rows: list[str]) -> Observation:
+        o = obs({"principals": principals, "headers": {"Expose": expose}, "data": [{"t": r} for r in rows]})
+        o.url = "http://api.test:8080/x"
+        return o
+
+    b = doc(["account:bob", "system.Everyone", "system.Authenticated"], "Retry-After, Backoff, Alert", ["a", "b"])
+    reordered = doc(["system.Authenticated", "account:bob", "system.Everyone"], "Alert, Backoff, Retry-After",
+                    ["a", "b"])  # fmt: skip
+    assert diff_exchange(reordered, b, b) == []
+    lost = doc(["account:bob", "system.Authenticated", "system.Authenticated"], "Alert, Retry-After", ["b", "a"])
+    found = {f.field for f in diff_exchange(lost, b, b)}
+    assert found == {"/principals/*", "/headers/Expose", "/data/0/t", "/data/1/t"}
+
+
 # --- outcomes and causes -------------------------------------------------------------------------
 
 def fail(kind: str, actual: Any = None) -> Failure:

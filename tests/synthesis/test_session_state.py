@@ -244,3 +244,52 @@ def test_a_value_a_header_carries_beats_a_list_items_position() -> None:
         obs = Observation(method="GET", url="http://t/v1/records", endpoint="GET /v1/records", status=200,
                           headers={"etag": etag}, body={"data": []}, duration_ms=1.0)
         assert extract(ex, obs, {}) == "1700000000001"
+
+
+async def test_a_list_a_returning_user_read_by_position_is_set_up() -> None:
+    """A returning user opens the first of the notes made on an earlier visit (`/data/0/id` of the
+    list). A fresh account has no notes: the generator adds the creation other sessions show
+    (`POST /v1/notes`) before the list, so the test replays instead of verifying nothing."""
+    rng = random.Random(5)
+    async with serve(make_app()) as recorded, aiohttp.ClientSession() as http:
+        sessions = [await record_user(recorded, f"s{i}", rng) for i in range(3)]
+        basic = "Basic " + base64.b64encode(b"old0:pw-old-0-secret").decode()
+        await http.post(recorded + "/v1/accounts", json={"data": {"id": "old0", "password": "pw-old-0-secret"}})
+        for title in ("earlier", "visit"):
+            await http.post(recorded + "/v1/notes", json={"data": {"title": title}}, headers={"Authorization": basic})
+        r = Recorder(recorded, "r0", http)
+        r.headers["authorization"] = basic
+        listing = await r.call("GET", "/v1/notes")
+        await r.call("GET", f"/v1/notes/{listing['data'][1]['id']}")
+        sessions.append(sanitised(r.session()))
+    miner = build_miner(sessions)
+    signups = SignupLearner(miner.templater)
+    for session in sessions:
+        signups.add(api_requests(session))
+    suite = build_suite("notes", "notes", [SelectedInput(s, ["test"], s.session_id) for s in sessions], miner,
+                        options=GenerateOptions(browser=False), signup=signups.best())
+    [returning] = [t for t in suite.tests if t.session_id == "r0"]
+    assert returning.auth_profile == "signup"
+    assert [s.id for s in returning.steps] == ["setup1", "setup2", "s1", "s2"]  # item 1 needs two notes
+    setup = returning.steps[0]
+    assert isinstance(setup, HttpStep) and setup.endpoint == "POST /v1/notes" and setup.request.method == "POST"
+    async with serve(make_app()) as fresh, serve(make_app()) as baseline:
+        report = await replay_suite(None, suite, fresh, ReplayOptions(allow_unsafe_on_origin=True, retries=0,
+                                                                      baseline=baseline))
+    [result] = [r for r in report.results if r.test_id == returning.id]
+    assert result.outcome in ("passed", "flaky"), (result.reason, [f.description for f in result.failures])
+
+
+def test_a_name_in_a_list_of_plain_values_is_not_taken_from_its_position() -> None:
+    """`"principals": ["account:bob", "system.Everyone", …]` is a set in a hash order: a later
+    request sending "system.Everyone" chose that constant itself; only identifiers are carried from
+    such a list."""
+    reqs = [
+        _request(0, "GET", "/v1/", 200, resp={"user": {"principals": ["account:bob", "system.Everyone"],
+                                                        "groups": ["0f3c2b1a-9d8e-4f7a-8b6c-5d4e3f2a1b0c"]}}),
+        _request(1, "PUT", "/v1/shared", 200, body={"read": ["system.Everyone"],
+                                                    "group": "0f3c2b1a-9d8e-4f7a-8b6c-5d4e3f2a1b0c"}),
+    ]  # fmt: skip
+    corr = correlate(reqs)
+    assert corr.requests[1].request.body == {"read": ["system.Everyone"], "group": "{{v_0}}"}
+    assert [e.path for e in corr.requests[0].extract] == ["/user/groups/0"]

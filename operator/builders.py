@@ -26,6 +26,7 @@ from trodden.operator.specs import (
     TestSuiteSpec,
 )
 from trodden.replay.execution import secret_env_name
+from trodden.synthesis.strategies import SETTINGS
 
 COLLECTOR_PORT = 8480
 INSTRUMENTATION_PATH = "/etc/trodden/instrumentation/config.json"
@@ -351,6 +352,10 @@ def select_args(owner: Owner, spec: SessionSelectorSpec) -> list[str]:
     supports = [s.min_support for s in spec.strategies if s.min_support is not None]
     if supports:
         args += ["--min-support", str(max(supports))]
+    for spec_field, (setting, _names) in SETTINGS.items():  # given once per selection: the first entry's
+        values = [getattr(s, spec_field) for s in spec.strategies if getattr(s, spec_field, None) is not None]
+        if values:
+            args += [setting.flag, f"{values[0]:g}"]
     return [*args, "--json"]
 
 

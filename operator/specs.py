@@ -17,7 +17,7 @@ from pydantic.alias_generators import to_camel
 
 from trodden.models.sanitization import BuiltinRule
 from trodden.synthesis.mining import MiningOptions, bounds_of_field
-from trodden.synthesis.strategies import STRATEGIES, STRATEGY_NAMES
+from trodden.synthesis.strategies import SETTINGS, STRATEGIES, STRATEGY_NAMES
 from trodden.synthesis.strategies import Strategy as SelectionStrategy
 from trodden.synthesis.strategies.slow import MAX_PERCENTILE, MIN_PERCENTILE
 
@@ -184,6 +184,9 @@ def _strategy_rules() -> list[tuple[str, str]]:
             rules.append((f"!(self.type in [{listed}]) || has(self.{wire})", message))
         if argument.only_in_spec:
             rules.append((f"self.type in [{listed}] || !has(self.{wire})", f"`{wire}` is only for strategy {who}"))
+    for spec_field, (_setting, names) in SETTINGS.items():
+        wire, listed, who = to_camel(spec_field), ", ".join(f"'{n}'" for n in names), " and ".join(names)
+        rules.append((f"self.type in [{listed}] || !has(self.{wire})", f"`{wire}` is only for strategy {who}"))
     return rules
 
 
@@ -199,6 +202,8 @@ class Strategy(Wire):
     event: str | None = Field(None, min_length=1, max_length=256)
     percentile: int | None = Field(None, ge=MIN_PERCENTILE, le=MAX_PERCENTILE)
     min_support: int | None = Field(None, ge=1, le=1_000_000)
+    # selection settings (`trodden.synthesis.strategies.SETTINGS`): one field each, CEL-checked above
+    share: float | None = Field(None, gt=0.0, lt=1.0, description=SETTINGS["share"][0].description)
 
     @field_validator("type")
     @classmethod

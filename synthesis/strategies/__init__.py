@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from trodden.synthesis.strategies.base import SelectionContext, SelectionError, Signals, Strategy
+from trodden.synthesis.strategies.base import SelectionContext, SelectionError, Setting, Signals, Strategy
 from trodden.synthesis.strategies.errors import Errors
 from trodden.synthesis.strategies.event import Event
 from trodden.synthesis.strategies.frequent import Frequent
@@ -20,6 +20,12 @@ from trodden.synthesis.strategies.slow import Slow
 
 STRATEGIES: dict[str, type[Strategy]] = {s.name: s for s in (Frequent, Rare, Event, Errors, Slow, Novel)}
 STRATEGY_NAMES: tuple[str, ...] = tuple(STRATEGIES)
+# selection settings by spec field, with the strategies that read each (`Setting`)
+SETTINGS: dict[str, tuple[Setting, tuple[str, ...]]] = {
+    setting.spec_field: (setting, tuple(n for n, c in STRATEGIES.items() if setting in c.settings))
+    for cls in STRATEGIES.values()
+    for setting in cls.settings
+}
 DEFAULT_STRATEGIES = ("frequent:10", "rare:10", "event:*", "errors", "slow:p95", "novel")
 
 
@@ -44,10 +50,12 @@ def cli_syntax() -> str:
 
 __all__ = [
     "DEFAULT_STRATEGIES",
+    "SETTINGS",
     "STRATEGIES",
     "STRATEGY_NAMES",
     "SelectionContext",
     "SelectionError",
+    "Setting",
     "Signals",
     "Strategy",
     "cli_syntax",

@@ -35,6 +35,17 @@ class Argument:
     only_in_spec: bool = False  # other strategies may not set the field
 
 
+@dataclass(frozen=True)
+class Setting:
+    """A selection setting a strategy reads besides its argument, given once per selection: a flag of
+    `trodden select` and a field of the strategy's entry in a SessionSelector's spec, allowed only
+    on the strategies that read it (`rare`'s share: `--rare-share 0.05`, `{type: rare, share: 0.05}`)."""
+
+    spec_field: str  # the spec's field: share
+    flag: str  # the `trodden select` flag: --rare-share
+    description: str  # for the CRD's schema
+
+
 @dataclass
 class Signals:
     """Per-session and per-occurrence facts the strategies rank by (computed once per selection)."""
@@ -71,6 +82,7 @@ class Strategy:
 
     name: ClassVar[str]
     argument: ClassVar[Argument | None] = None
+    settings: ClassVar[tuple[Setting, ...]] = ()  # selection settings it reads (see `Setting`)
     pins: ClassVar[bool] = False  # its picks are always selected (core flows), before the greedy cover
 
     @classmethod

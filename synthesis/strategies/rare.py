@@ -12,12 +12,17 @@ from typing import ClassVar
 import numpy as np
 
 from trodden.synthesis.humanlike import looks_human
-from trodden.synthesis.strategies.base import Counted, SelectionContext, best_per_cluster
+from trodden.synthesis.strategies.base import Counted, SelectionContext, Setting, best_per_cluster
 
 
 @dataclass(frozen=True)
 class Rare(Counted):
     name: ClassVar[str] = "rare"
+    settings: ClassVar[tuple[Setting, ...]] = (
+        Setting(
+            "share", "--rare-share", "Rare means followed by fewer than this share of the sessions (default 0.05)."
+        ),
+    )
 
     def propose(self, ctx: SelectionContext) -> list[tuple[int, str]]:
         j, sig, n = ctx.journeys, ctx.signals, ctx.n_sessions

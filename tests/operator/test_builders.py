@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from trodden.models.instrumentation import InstrumentationConfig
 from trodden.operator import builders
 from trodden.operator.builders import Owner, Runtime
@@ -84,6 +86,26 @@ def test_selection_job_and_cronjob() -> None:
     cron = builders.selection_cronjob(o, spec.model_copy(update={"schedule": "0 * * * *"}), RUNTIME)
     assert cron["kind"] == "CronJob" and cron["spec"]["schedule"] == "0 * * * *"
     assert cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"] == args
+
+
+def test_the_rare_share_travels_from_the_spec_to_the_select_command() -> None:
+    """`share` (what `rare` means, `--rare-share` on the CLI) is a field of the rare strategy's entry,
+    from the strategy registry's settings; the CRD refuses it on other strategies."""
+    from trodden.operator.specs import Strategy as StrategySpec
+    from trodden.synthesis.strategies import SETTINGS, STRATEGIES
+
+    assert set(SETTINGS) <= set(StrategySpec.model_fields)  # every registry setting has its spec field
+    assert SETTINGS["share"][1] == ("rare",) and STRATEGIES["rare"].settings[0].flag == "--rare-share"
+    spec = SessionSelectorSpec.model_validate({"source": "shop", "strategies": [
+        {"type": "frequent", "count": 10}, {"type": "rare", "count": 5, "share": 0.02}]})
+    args = builders.select_args(owner("SessionSelector", "rare"), spec)
+    assert args[args.index("--rare-share") + 1] == "0.02"
+    plain = SessionSelectorSpec.model_validate({"source": "shop", "strategies": [{"type": "rare", "count": 5}]})
+    assert "--rare-share" not in builders.select_args(owner("SessionSelector", "rare"), plain)
+    with pytest.raises(ValueError):
+        SessionSelectorSpec.model_validate({"source": "shop", "strategies": [{"type": "rare", "share": 1.5}]})
+    rules = {r["rule"]: r["message"] for r in StrategySpec.model_json_schema()["x-kubernetes-validations"]}
+    assert rules["self.type in ['rare'] || !has(self.share)"] == "`share` is only for strategy rare"
 
 
 def test_generation_job_maps_auth_profiles_to_secret_env() -> None:

@@ -184,8 +184,8 @@ def _strategy_rules() -> list[tuple[str, str]]:
             rules.append((f"!(self.type in [{listed}]) || has(self.{wire})", message))
         if argument.only_in_spec:
             rules.append((f"self.type in [{listed}] || !has(self.{wire})", f"`{wire}` is only for strategy {who}"))
-    for spec_field, (_setting, names) in SETTINGS.items():
-        wire, listed, who = to_camel(spec_field), ", ".join(f"'{n}'" for n in names), " and ".join(names)
+    for spec_field, (_setting, readers) in SETTINGS.items():
+        wire, listed, who = to_camel(spec_field), ", ".join(f"'{n}'" for n in readers), " and ".join(readers)
         rules.append((f"self.type in [{listed}] || !has(self.{wire})", f"`{wire}` is only for strategy {who}"))
     return rules
 

@@ -68,6 +68,21 @@ def _lower_headers(headers: CIMultiDictProxy[str]) -> dict[str, str]:
     return {k.lower(): v for k, v in headers.items()}
 
 
+def _unavailable(method: str, status: int, step: HttpStep) -> bool:
+    """A safe request answered 503 where the recording did not: the service says it is overloaded
+    for now (RFC 9110 15.6.4), as a health check under load does; asked once more, it answers
+    for the version. A 503 again is the step's answer; unsafe requests are never sent twice."""
+    return status == 503 and method in ("GET", "HEAD", "OPTIONS") and step.expect.status != 503
+
+
+def _retry_after(headers: dict[str, str]) -> float:
+    """Seconds to wait before asking again: the service's Retry-After, at most 2 s (default 0.5 s)."""
+    try:
+        return min(2.0, max(0.0, float(headers.get("retry-after", "0.5"))))
+    except ValueError:
+        return 0.5
+
+
 class HttpClient:
     """Runs HTTP steps for one test attempt against one target, sharing the run's pool."""
 
@@ -91,14 +106,18 @@ class HttpClient:
         timeout = _timeout(step.timeout_s)
         authorized = any(k.lower() == "authorization" for k in headers)
         for hop in range(MAX_REDIRECTS + 1):
-            started = time.perf_counter()
-            async with self.session.request(
-                method, url, headers=headers, data=data, allow_redirects=False, timeout=timeout
-            ) as resp:
-                raw = await resp.read()
-                elapsed = (time.perf_counter() - started) * 1000.0
-                resp_headers = _lower_headers(resp.headers)
-                status = resp.status
+            for attempt in range(2):
+                started = time.perf_counter()
+                async with self.session.request(
+                    method, url, headers=headers, data=data, allow_redirects=False, timeout=timeout
+                ) as resp:
+                    raw = await resp.read()
+                    elapsed = (time.perf_counter() - started) * 1000.0
+                    resp_headers = _lower_headers(resp.headers)
+                    status = resp.status
+                if attempt or not _unavailable(method, status, step):
+                    break
+                await asyncio.sleep(_retry_after(resp_headers))
             body, is_json = parse_body(raw, resp_headers.get("content-type", ""))
             endpoint = step.endpoint if hop == 0 else self.env.routes.match(method, url)
             observations.append(

@@ -101,3 +101,50 @@ async def test_one_slow_exchange_is_noise_when_the_endpoint_keeps_pace_with_the_
     outcomes = sorted(r.outcome for r in report.results)
     assert outcomes == ["flaky"] + ["passed"] * 5, [(r.outcome, r.failures) for r in report.results]
     assert next(r for r in report.results if r.outcome == "flaky").flaky_cause == "timing"
+
+
+def acl_app(writers: list[str], *, busy_first: int = 0) -> web.Application:
+    """An item whose permissions are a set the service lists in its own order; the first
+    `busy_first` requests of its health check answer 503 (a service under load)."""
+    calls = {"health": 0}
+
+    async def item(_r: web.Request) -> web.Response:
+        return web.json_response({"id": 1, "permissions": {"write": writers}, "history": [{"by": w} for w in writers]})
+
+    async def health(_r: web.Request) -> web.Response:
+        calls["health"] += 1
+        return web.json_response({"ok": calls["health"] > busy_first}, status=503 if calls["health"] <= busy_first else 200)
+
+    app = web.Application()
+    app.router.add_get("/items/{iid}", item)
+    app.router.add_get("/health", health)
+    return app
+
+
+def acl_suite() -> Suite:
+    test = http_test("t-acl", [get("s1", "GET /health", "{{origin}}/health", status=200),
+                               get("s2", "GET /items/{id}", "{{origin}}/items/1", status=200)])  # fmt: skip
+    return Suite(name="acl", revision=1, source="s", origin="https://acl.example.com", created_at="now", tests=[test])
+
+
+async def test_a_set_listed_in_another_order_is_the_same_set() -> None:
+    options = {"retries": 0}
+    async with serving(acl_app(["account:bob", "system.Authenticated"]),
+                       acl_app(["system.Authenticated", "account:bob"])) as (target, baseline):  # fmt: skip
+        report = await replay_suite(None, acl_suite(), target, ReplayOptions(baseline=baseline, **options))
+    # permissions: the same set; history: records in another order, which is a finding
+    assert {f.assertion_id for f in report.regressions} == {"diff:body:/history/0/by", "diff:body:/history/1/by"}
+    async with serving(acl_app(["account:bob", "account:eve"]),
+                       acl_app(["account:bob", "system.Authenticated"])) as (target, baseline):  # fmt: skip
+        changed = await replay_suite(None, acl_suite(), target, ReplayOptions(baseline=baseline, **options))
+    assert "diff:body:/permissions/write/1" in {f.assertion_id for f in changed.regressions}  # another member
+
+
+async def test_a_service_unavailable_for_a_moment_is_asked_once_more() -> None:
+    writers = ["account:bob"]
+    async with serving(acl_app(writers, busy_first=1), acl_app(writers)) as (target, baseline):
+        once = await replay_suite(None, acl_suite(), target, ReplayOptions(retries=0, baseline=baseline))
+    assert once.regressions == [] and once.results[0].outcome == "passed"
+    async with serving(acl_app(writers, busy_first=9), acl_app(writers)) as (target, baseline):
+        down = await replay_suite(None, acl_suite(), target, ReplayOptions(retries=0, baseline=baseline))
+    assert ("expect:status", 503) in {(f.assertion_id, f.actual) for f in down.regressions}

@@ -173,7 +173,10 @@ def caught_by(findings: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping[s
 
 
 def _endpoint_matches(endpoint: str, method: str, route: str) -> bool:
-    """ "GET /api/orders/{uuid}" (a learned template) or a concrete path against "GET /api/orders/{id}"."""
+    """ "GET /api/orders/{uuid}" (a learned template) or a concrete path against "GET /api/orders/{id}".
+    A page of a single-page app that routes by the fragment (`PAGE /admin/#/posts/{id}`) is also on
+    the page its document was loaded from (`PAGE /admin/`)."""
     m, _, path = endpoint.strip().partition(" ")
     pattern = "^" + r"[^/\s]+".join(re.escape(p) for p in re.split(r"\{[^}]*\}", route)) + "$"
-    return m.upper() == method and re.match(pattern, path.split("?", 1)[0]) is not None
+    path = path.split("?", 1)[0]
+    return m.upper() == method and any(re.match(pattern, p) is not None for p in {path, path.split("#", 1)[0]})

@@ -52,6 +52,17 @@ def test_front_end_plants_of_the_spa_change_something() -> None:
     assert ui and all(SPA_UI[p.id].replace or SPA_UI[p.id].style for p in ui)
 
 
+def test_a_finding_on_a_fragment_route_is_on_the_spa_page() -> None:
+    """kinto-admin's pages are fragment routes of /v1/admin/: a plant that shows there is found there."""
+    plant = next(p for p in SPA_PLANTS if p.id == "display-fields-drop-status")
+    finding = {"endpoint": "PAGE /v1/admin/#/buckets/blog/collections/posts/records", "field": "table 1 columns",
+               "url": "http://127.0.0.1:1/v1/admin/#/buckets/blog/collections/posts/records",
+               "assertion": {"id": "diff:table 1 columns", "kind": "diff"},
+               "expected": ["Title", "Status", "Last mod."], "actual": ["Title", "Last mod."]}
+    assert plant.matches(finding)
+    assert not plant.matches({**finding, "endpoint": "PAGE /v1/other/#/buckets", "url": "http://127.0.0.1:1/v1/other/"})
+
+
 @pytest.mark.timeout(900)
 def test_kinto_subset_through_the_real_pipeline(dsn: str, tmp_path: Path) -> None:
     out = tmp_path / "run"

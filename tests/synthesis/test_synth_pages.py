@@ -231,3 +231,32 @@ def test_a_session_that_started_signed_in_logs_in_first() -> None:
     assert tests["kept"].auth_profile == tests["login"].auth_profile == "browser-login"
     # a page login tests saw before signing in (the public home page) is no evidence
     assert tests["public"].auth_profile is None and len(tests["public"].steps) == 2
+
+
+def _fetch(seq: int, method: str, path: str, status: int = 200) -> dict[str, Any]:
+    return {"kind": "request", "initiator": "fetch", "method": method, "request_url": f"{ORIGIN}{path}",
+            "status": status, "duration_ms": 4.0, "response_body": {"data": []}}  # fmt: skip
+
+
+def test_calls_a_signed_in_page_authorised_are_replayed_by_that_page() -> None:
+    """An SPA that signs in through a form and sends its API calls with a header it made of the
+    typed password: the recording holds neither, so an HTTP test of those calls is refused on every
+    side and verifies nothing. The session's browser test replays them; a session that signed in
+    nowhere keeps its HTTP test."""
+    from trodden.synthesis.generate import build_suite
+
+    calls = [_fetch(0, "GET", "/v1/buckets"), _fetch(1, "POST", "/v1/buckets/blog/records", 201)]
+    signs_in = _login_session("spa", [
+        {"kind": "click", "target": {"role": "link", "name": "Records", "tag": "a"}}, *calls,
+        {"kind": "navigation", "from_url": f"{ORIGIN}/admin/", "to_url": f"{ORIGIN}/admin/#/records"},
+    ])  # fmt: skip
+    anonymous = _session("anon", [  # a public page: no login test reached it after signing in
+        {"kind": "page_view", "url": f"{ORIGIN}/catalogue/", "load": {"status": 200, "duration_ms": 20}},
+        {"kind": "click", "target": {"role": "link", "name": "Records", "tag": "a"}}, *calls,
+    ])  # fmt: skip
+    suite = build_suite("spa", "t", [SelectedInput(session=signs_in), SelectedInput(session=anonymous)], None)
+    kinds = sorted((t.session_id, t.type) for t in suite.tests)
+    assert kinds == [("anon", "browser"), ("anon", "http"), ("spa", "browser")]
+    [spa] = [t for t in suite.tests if t.session_id == "spa"]
+    assert spa.auth_profile == "browser-login"
+    assert any(isinstance(s, BrowserStep) and "POST /v1/buckets/blog/records" in s.network for s in spa.steps)

@@ -165,8 +165,8 @@ def make_app(version: str = "v1") -> web.Application:
         kind, key = r.match_info["kind"], r.query.get("key", "")
         n = calls[kind + key] = calls.get(kind + key, 0) + 1
         if n == 1:
-            if kind == "status":
-                return web.json_response({"error": {"code": "busy", "message": "try again"}}, status=503)
+            if kind == "status":  # (a 503 would be asked again within the step)
+                return web.json_response({"error": {"code": "busy", "message": "try again"}}, status=502)
             if kind == "state":
                 return web.json_response({"error": {"code": "not_found", "message": "not yet"}}, status=404)
             if kind == "slow":

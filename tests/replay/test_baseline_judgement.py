@@ -113,7 +113,8 @@ def acl_app(writers: list[str], *, busy_first: int = 0) -> web.Application:
 
     async def health(_r: web.Request) -> web.Response:
         calls["health"] += 1
-        return web.json_response({"ok": calls["health"] > busy_first}, status=503 if calls["health"] <= busy_first else 200)
+        busy = calls["health"] <= busy_first
+        return web.json_response({"ok": not busy}, status=503 if busy else 200)
 
     app = web.Application()
     app.router.add_get("/items/{iid}", item)

@@ -138,7 +138,7 @@ async def test_a_set_listed_in_another_order_is_the_same_set() -> None:
     async with serving(acl_app(["account:bob", "account:eve"]),
                        acl_app(["account:bob", "system.Authenticated"])) as (target, baseline):  # fmt: skip
         changed = await replay_suite(None, acl_suite(), target, ReplayOptions(baseline=baseline, **options))
-    assert "diff:body:/permissions/write/1" in {f.assertion_id for f in changed.regressions}  # another member
+    assert "diff:body:/permissions/write/*" in {f.assertion_id for f in changed.regressions}  # another member
 
 
 async def test_a_service_unavailable_for_a_moment_is_asked_once_more() -> None:

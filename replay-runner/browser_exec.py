@@ -37,7 +37,7 @@ from trodden.assertions.templates import (
     request_headers,
     target_base,
 )
-from trodden.browser import SUBMIT_SCRIPT, describe_locator, submits_form_script, to_playwright
+from trodden.browser import SUBMIT_SCRIPT, describe_locator, exact_first, submits_form_script
 from trodden.models.suite import BrowserStep, HttpStep, Locator, TestCase
 from trodden.pages import page_url
 from trodden.replay.execution import AuthError, Execution, SuiteEnv, resolve_value
@@ -64,9 +64,9 @@ async def find(page: Page, locators: list[Locator], timeout_s: float) -> tuple[i
     """The first listed locator that shows a visible element, waiting up to `timeout_s` for any.
     Earlier locators win whenever they match, so a fallback is used only when needed."""
     deadline = time.monotonic() + timeout_s
-    candidates: list[PwLocator] = [to_playwright(page, loc) for loc in locators]
+    candidates = [(index, c) for index, loc in enumerate(locators) for c in exact_first(page, loc)]
     while True:
-        for index, candidate in enumerate(candidates):
+        for index, candidate in candidates:
             try:
                 first = candidate.first
                 if await first.is_visible():

@@ -46,7 +46,7 @@ from trodden.assertions.templates import (
     request_url,
     target_base,
 )
-from trodden.browser import SUBMIT_SCRIPT, describe_locator, submits_form_script, to_playwright
+from trodden.browser import SUBMIT_SCRIPT, describe_locator, exact_first, submits_form_script, to_playwright
 from trodden.models.suite import AuthProfile, BrowserStep, HttpStep, Locator
 from trodden.replay.execution import AuthError, resolve_value
 from trodden.replay.routes import RouteTable
@@ -235,7 +235,7 @@ class BrowserRunner:
     def locate(self, locators: list[Locator]) -> Any:
         """The first listed locator that shows a visible element (waiting for any); fails listing all."""
         deadline = time.monotonic() + self.timeout_s
-        candidates = [to_playwright(self.page, loc) for loc in locators]
+        candidates = [c for loc in locators for c in exact_first(self.page, loc)]
         while True:
             for candidate in candidates:
                 try:

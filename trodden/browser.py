@@ -63,6 +63,20 @@ def to_playwright(page: Any, loc: Locator) -> Any:
     return page.locator(loc.value)
 
 
+def exact_first(page: Any, loc: Locator) -> list[Any]:
+    """The Playwright locators to try for a suite `Locator`, best first. A recorded text or
+    accessible name is the element's whole text: an element that shows exactly it comes before one
+    that merely contains it (Playwright matches substrings, so the button "Go" would find the
+    heading "Django administration" first, the page link "2" a link "2019"). The loose match stays
+    for texts the recorder clipped or spelled otherwise."""
+    loose = to_playwright(page, loc)
+    if loc.strategy == "text":
+        return [page.get_by_text(loc.value, exact=True), loose]
+    if loc.strategy == "role" and loc.name:
+        return [page.get_by_role(loc.value, name=loc.name, exact=True), loose]
+    return [loose]
+
+
 def submits_form_script(action: str) -> str:
     """JS for `element.evaluate`: whether clicking (or pressing Enter in) the element submits a
     form by the browser's own rules (the recording then holds a `submit` step for the same action)."""

@@ -17,6 +17,7 @@ Chromium include its queueing and the page's own work, so they have their own ra
 from __future__ import annotations
 
 from dataclasses import dataclass
+from statistics import median
 
 from trodden.assertions import Observation
 from trodden.replay.execution import Execution
@@ -35,9 +36,22 @@ class BaselineLatency:
     ratio: float = 2.0
     floor_ms: float = 200.0
     min_samples: int = 1
+    # judge the run by pairs (each timing against the baseline's for the same step, taken at the
+    # same time): slower when the median of the differences is over the floor and the median time
+    # over ratio times the baseline's; else by the medians alone (median > ratio * median + floor)
+    paired: bool = False
 
     def limit(self, baseline_ms: float) -> float:
         return baseline_ms * self.ratio + self.floor_ms
+
+    def slower(self, times: list[float], baseline: list[float]) -> bool:
+        """Whether an endpoint's timings over the run (with the baseline's for the same steps) say slower."""
+        if len(times) < self.min_samples:
+            return False
+        if self.paired:
+            return (median(t - b for t, b in zip(times, baseline, strict=True)) > self.floor_ms
+                    and median(times) > self.ratio * median(baseline))  # fmt: skip
+        return median(times) > self.limit(median(baseline))
 
 
 @dataclass(frozen=True)
@@ -47,7 +61,9 @@ class LatencyRules:
     http: BaselineLatency = BaselineLatency()
     # One page load in Chromium on a loaded machine can take three times as long as the same load a
     # moment before: a page is slower only by the median of at least three of its loads or settles.
-    browser: BaselineLatency = BaselineLatency(1.25, 150.0, min_samples=3)
+    # Paired: a page load varies by seconds with the machine's load, which the target and the
+    # baseline's first replay, run at the same time, share; their difference varies much less.
+    browser: BaselineLatency = BaselineLatency(1.25, 150.0, min_samples=3, paired=True)
 
     def of(self, in_browser: bool) -> BaselineLatency:
         return self.browser if in_browser else self.http

@@ -90,7 +90,7 @@ class ReplayOptions:
         return LatencyRules(
             http=BaselineLatency(self.latency_baseline_ratio, self.latency_baseline_floor_ms),
             browser=BaselineLatency(
-                self.browser_latency_baseline_ratio, self.browser_latency_baseline_floor_ms, min_samples=3
+                self.browser_latency_baseline_ratio, self.browser_latency_baseline_floor_ms, min_samples=3, paired=True
             ),
         )
 

@@ -12,8 +12,10 @@ latency failure counts only when the endpoint's median time over the run is more
 the baseline's median for the same steps + the floor: a step that was slow once, on a loaded
 machine, while the endpoint kept pace with the baseline everywhere else, is noise. Timings taken
 in Chromium (pages' loads and settles, the requests a page made) are settled so too, with their
-own ratio and floor, apart from the replayer's own for the same endpoint, and only by the median of
-at least three of them (one load in Chromium on a loaded machine varies too much to tell).
+own ratio and floor, apart from the replayer's own for the same endpoint, only by at least three of
+them (one load in Chromium on a loaded machine varies too much to tell), and by pairs: the median
+of the differences between each timing and the baseline's for the same step (taken at the same
+time, so under the same load) must be over the floor.
 
 Without a baseline, browser tests' network timings are left as they are: they are judged against
 the much wider browser slack already, and their exchanges are not timed by the replayer itself.
@@ -26,7 +28,6 @@ machine is noise too.
 from __future__ import annotations
 
 from collections import Counter
-from statistics import median
 
 from trodden.replay.baseline_latency import LatencyRules
 from trodden.replay.results import Failure, TestResult
@@ -68,8 +69,7 @@ def not_slower_than_baseline(results: list[TestResult], latency: LatencyRules) -
     slower = {
         endpoint
         for (endpoint, in_browser), times in target.items()
-        if len(times) >= latency.of(in_browser).min_samples
-        and median(times) > latency.of(in_browser).limit(median(baseline[(endpoint, in_browser)]))
+        if latency.of(in_browser).slower(times, baseline[(endpoint, in_browser)])
     }
     return {endpoint for endpoint, _ in target} - slower
 
@@ -79,7 +79,10 @@ def settle_latency(results: list[TestResult], quorum: float, baseline: LatencyRu
     with a baseline, also the endpoints that are not slower than it over the run."""
     noisy = noisy_latency_endpoints(results, quorum)
     if baseline is not None:
-        noisy |= not_slower_than_baseline(results, baseline)
+        # the baseline's verdict over the run decides where there is one: slower is never noise
+        timed = {t.endpoint for r in results for t in r.timings}
+        fine = not_slower_than_baseline(results, baseline)
+        noisy = (noisy - (timed - fine)) | fine
     if not noisy:
         return results
     out: list[TestResult] = []

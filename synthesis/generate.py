@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import pairwise
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -352,6 +353,7 @@ def build_browser_test(
     for s in steps:  # custom events are not network endpoints; keep them out of `network`
         s.network = [n for n in s.network if not n.startswith("event ")]
         s.expect.no_errors = s.id not in errored
+    _failed_sign_ins(steps)
     start = (steps[0].url or "/").replace("{{origin}}", "")
     return TestCase(
         id=test_id("browser", source, item.session.session_id),
@@ -377,9 +379,27 @@ _USERNAME_FIELD = re.compile(r"user|login|e-?mail|account|benutzer|identifiant",
 _SIGN_UP = re.compile(r"regist|sign.?up|create.?account|join", re.I)
 
 
+WRONG_PASSWORD = "{{" + PASSWORD_VAR + "}}-not-this-one"
+
+
+def _failed_sign_ins(steps: list[BrowserStep]) -> None:
+    """A password the user typed again on the same page: the attempt before failed (a typo, a wrong
+    password; the recording never holds which), so replay types a wrong one there, as the user did,
+    and the account's own at the last attempt. With the account's password everywhere, the first
+    attempt signs in, the login page is gone and the retry breaks the test on every side."""
+    password = "{{" + PASSWORD_VAR + "}}"
+    typed = [i for i, s in enumerate(steps) if s.value == password]
+    for here, then in pairwise(typed):
+        page = next((s.expect.url for s in reversed(steps[: here + 1]) if s.expect.url), None)
+        between = {s.expect.url for s in steps[here + 1 : then] if s.expect.url}
+        if page is not None and between == {page}:  # sent, and the login page came back
+            steps[here].value = WRONG_PASSWORD
+
+
 def uses_password(test: TestCase) -> bool:
     """The browser test types the account's password (into a login form of the recording)."""
-    return any(isinstance(s, BrowserStep) and s.value == "{{" + PASSWORD_VAR + "}}" for s in test.steps)
+    password = "{{" + PASSWORD_VAR + "}}"
+    return any(isinstance(s, BrowserStep) and s.value is not None and password in s.value for s in test.steps)
 
 
 def template_login_username(test: TestCase) -> bool:

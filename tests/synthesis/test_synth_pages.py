@@ -260,3 +260,33 @@ def test_calls_a_signed_in_page_authorised_are_replayed_by_that_page() -> None:
     [spa] = [t for t in suite.tests if t.session_id == "spa"]
     assert spa.auth_profile == "browser-login"
     assert any(isinstance(s, BrowserStep) and "POST /v1/buckets/blog/records" in s.network for s in spa.steps)
+
+
+def test_a_sign_in_the_user_retried_fails_first_as_it_did() -> None:
+    """A user mistyped the password, was shown the login page again and signed in at the second
+    try. Replay types a wrong password first (the account's own would sign in at once, and the
+    retry would find no login form on every side), then the account's."""
+    from trodden.synthesis.generate import WRONG_PASSWORD, build_suite
+
+    attempt = [
+        {"kind": "input", "target": {"id": "id_password", "name": "Password:", "tag": "input"}, "masked": True},
+        {"kind": "click", "target": {"role": "button", "name": "Log in", "tag": "input"}},
+        {"kind": "submit", "target": {"id": "login-form", "tag": "form"}},
+    ]
+    retried = _session("typo", [
+        {"kind": "page_view", "url": f"{ORIGIN}/admin/login/", "load": {"status": 200, "duration_ms": 20}},
+        {"kind": "input", "target": {"id": "id_username", "name": "Username:", "tag": "input"}, "value": "ana"},
+        *attempt,
+        {"kind": "page_view", "url": f"{ORIGIN}/admin/login/", "load": {"status": 200, "duration_ms": 20}},
+        *attempt,
+        {"kind": "page_view", "url": f"{ORIGIN}/admin/", "load": {"status": 200, "duration_ms": 20}},
+    ])  # fmt: skip
+    suite = build_suite("admin", "t", [SelectedInput(session=retried), SelectedInput(session=_login_session(
+        "once", []))], None)  # fmt: skip
+    tests = {t.session_id: t for t in suite.tests if t.type == "browser"}
+    typed = [st.value for st in tests["typo"].steps if isinstance(st, BrowserStep) and st.action == "fill"]
+    assert typed[1:] == [WRONG_PASSWORD, "{{login_password}}"]
+    assert tests["typo"].auth_profile == "browser-login"
+    # one sign-in that worked keeps the account's password
+    once = [st.value for st in tests["once"].steps if isinstance(st, BrowserStep) and st.action == "fill"]
+    assert once[1:] == ["{{login_password}}"]

@@ -271,10 +271,8 @@ _KEEP_FIELDS = {
     "rating",
     "body_truncated",
     "status_code",
-    "span_kind",
     "http_status",
-    "severity",
-}
+}  # `severity` and `span_kind` are free strings a beacon can send: text, like any other
 _SAFE_IPS_V4 = ("127.", "0.0.0.0")
 _CARD_MIN = 1_000_000_000_000  # smaller JSON integers are never card numbers (callers skip `integer`)
 # Texts of a UI target that a page shows (its other fields are ids, roles, tags and paths).

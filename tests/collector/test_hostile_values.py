@@ -197,3 +197,11 @@ def test_an_email_inside_credentials_keeps_its_email_pseudonym(sanitizer: Saniti
     clean = sanitizer.json({"credentials": {"username": "jane.doe@example.com", "email": "bob@example.org"}}, ())
     assert clean["credentials"]["username"] == sanitizer.text("jane.doe@example.com")
     assert clean["credentials"]["email"] == sanitizer.text("bob@example.org")
+
+
+def test_free_string_fields_of_span_and_log_events_from_a_beacon_are_sanitised(sanitizer: Sanitizer) -> None:
+    email = "jane.doe@example.com"
+    log = sanitizer.event({"kind": "log", "seq": 0, "severity": email, "body": "x"})
+    span = sanitizer.event({"kind": "span", "seq": 1, "span_kind": email, "trace_id": "ab" * 16})
+    assert email not in str(log) and email not in str(span)
+    assert span["trace_id"] == "ab" * 16

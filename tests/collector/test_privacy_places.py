@@ -147,6 +147,8 @@ def values(fake: Faker, i: int) -> dict[str, Any]:
         "otlp_cookie_second": token(fake),
         "otlp_exception_email": fake.email(),
         "otlp_method_email": fake.email(),
+        "beacon_severity_email": fake.email(),
+        "beacon_span_kind_email": fake.email(),
     }
 
 
@@ -340,6 +342,18 @@ def beacon(v: dict[str, Any], i: int) -> dict[str, Any]:
                     f" / {v['card_zero_width']} "
                     f"mail {v['email_fullwidth_at']} " + "x" * 3000 + f" {v['long_text_email']}",
                 },
+            },
+            # span and log events a beacon may send itself: their free strings
+            {"kind": "log", "seq": 13, "ts": T + 13, "severity": v["beacon_severity_email"], "body": "x"},
+            {
+                "kind": "span",
+                "seq": 14,
+                "ts": T + 14,
+                "trace_id": "ab" * 16,
+                "span_id": "cd" * 8,
+                "name": "n",
+                "duration_ms": 1,
+                "span_kind": v["beacon_span_kind_email"],
             },
         ],
     }

@@ -669,6 +669,10 @@ class Sanitizer:
                 if lname == "link"
                 else (self._url_or_text(value))
             )
+        if value.startswith(("http://", "https://")) and not any(c.isspace() for c in value):
+            # a header that hands over one URL (a pagination cursor: `Next-Page`): sanitised as the
+            # URL the client then requests is, so the two keep the same pseudonyms
+            return self.url(value)
         keyed = self._by_key(lname, value)
         return keyed if keyed is not None else self.text(value)
 

@@ -17,7 +17,7 @@ from trodden.log import get_logger
 
 log = get_logger(__name__)
 
-_PARTITION_LOCK = 0x7472_6F65
+_PARTITION_LOCK = 0x7472_6F65  # taken per schema (with hashtext(current_schema())): tenants never wait for each other
 PAST_DAYS = 2
 FUTURE_DAYS = 1
 
@@ -45,7 +45,7 @@ async def ensure_partition(conn: asyncpg.Connection, day: date) -> bool:
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     end = start + timedelta(days=1)
     async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", _PARTITION_LOCK)
+        await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))", _PARTITION_LOCK)
         exists = await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", name)
         if exists:
             return False
@@ -88,7 +88,7 @@ async def drop_empty_partitions_before(conn: asyncpg.Connection, day: date) -> l
         try:
             async with conn.transaction():
                 await conn.execute("SET LOCAL lock_timeout = '2s'; SET LOCAL statement_timeout = '5s'")
-                await conn.execute("SELECT pg_advisory_xact_lock($1)", _PARTITION_LOCK)
+                await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))", _PARTITION_LOCK)
                 await conn.execute("LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
                 if await conn.fetchval(f'SELECT NOT EXISTS (SELECT 1 FROM "{name}")'):
                     await conn.execute(f'DROP TABLE "{name}"')
@@ -116,7 +116,7 @@ async def drop_partitions_before(conn: asyncpg.Connection, day: date) -> list[st
     names = await _day_partitions(conn)
     dropped = []
     async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", _PARTITION_LOCK)
+        await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))", _PARTITION_LOCK)
         for name in names:
             if _partition_day(name) < day:
                 await conn.execute(f'DROP TABLE "{name}"')

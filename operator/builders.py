@@ -31,8 +31,9 @@ from trodden.synthesis.strategies import SETTINGS
 COLLECTOR_PORT = 8480
 INSTRUMENTATION_PATH = "/etc/trodden/instrumentation/config.json"
 SANITIZATION_PATH = "/etc/trodden/sanitization/rules.json"
-DSN_SECRET = "trodden-dsn"  # per namespace, copied there by the operator from its own DSN
+DSN_SECRET = "trodden-db"  # per namespace: the DSN of the namespace's own database role
 DSN_KEY = "dsn"
+LEGACY_DSN_SECRET = "trodden-dsn"  # before tenancy: a copy of the operator's own DSN, removed
 FIELD_MANAGER = "trodden-operator"
 MANAGED_BY = "trodden-operator"
 
@@ -45,6 +46,7 @@ class Runtime:
     image_pull_policy: str = "IfNotPresent"
     service_account: str | None = None  # for the pods it creates; None = the namespace default
     job_backoff_limit: int = 2
+    finished_job_ttl: int = 3600  # seconds a finished Job is kept once its result is in the owner's status
     extra_env: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
 
@@ -91,13 +93,26 @@ def bounded_name(*parts: str, limit: int = 63) -> str:
     return f"{name[: limit - 9].rstrip('-')}-{digest}"
 
 
+def owner_label(kind: str) -> str:
+    """The label naming an object's Trodden owner, e.g. `trodden.dev/replayrun: NAME`."""
+    return f"trodden.dev/{kind.lower()}"
+
+
+def label_value(text: str) -> str:
+    """`text` as a valid label value: at most 63 characters, alphanumeric at both ends (a longer text
+    is cut and given a hash suffix, so distinct texts stay distinct)."""
+    if len(text) <= 63 and (not text or (text[0].isalnum() and text[-1].isalnum())):
+        return text
+    return f"{text[:54].strip('-_.')}-{short_hash(text, 8)}".lstrip("-_.")
+
+
 def labels(owner: Owner, component: str) -> dict[str, str]:
     return {
         "app.kubernetes.io/name": "trodden",
         "app.kubernetes.io/component": component,
-        "app.kubernetes.io/instance": owner.name[:63],
+        "app.kubernetes.io/instance": label_value(owner.name),
         "app.kubernetes.io/managed-by": MANAGED_BY,
-        f"trodden.dev/{owner.kind.lower()}": owner.name[:63],
+        owner_label(owner.kind): label_value(owner.name),
     }
 
 
@@ -152,8 +167,9 @@ def endpoint_url(endpoint: Endpoint, namespace: str) -> str:
 # Namespace-wide
 
 
-def dsn_secret(namespace: str, dsn: str) -> dict[str, Any]:
-    """The DSN for pods in a namespace. Not owned by one resource: several share it."""
+def db_secret(namespace: str, dsn: str) -> dict[str, Any]:
+    """The DSN of the namespace's own database role, for the pods the operator makes there. Not
+    owned by one resource: they all share it."""
     return {
         "apiVersion": "v1",
         "kind": "Secret",
@@ -212,8 +228,8 @@ def instrumentation_configmap(owner: Owner, config: InstrumentationConfig) -> di
 
 
 def collector_selector(owner: Owner) -> dict[str, str]:
-    return {"app.kubernetes.io/component": "collector", "app.kubernetes.io/instance": owner.name[:63],
-            "trodden.dev/rumsource": owner.name[:63]}
+    return {"app.kubernetes.io/component": "collector", "app.kubernetes.io/instance": label_value(owner.name),
+            owner_label("RumSource"): label_value(owner.name)}
 
 
 def collector_deployment(owner: Owner, spec: RumSourceSpec, runtime: Runtime) -> dict[str, Any]:
@@ -252,6 +268,7 @@ def collector_deployment(owner: Owner, spec: RumSourceSpec, runtime: Runtime) ->
         "metadata": metadata(owner, f"{owner.name}-collector", "collector", selector),
         "spec": {
             "replicas": spec.replicas,
+            "progressDeadlineSeconds": spec.progress_deadline_seconds,
             "selector": {"matchLabels": selector},
             "template": {
                 "metadata": {
@@ -359,13 +376,30 @@ def select_args(owner: Owner, spec: SessionSelectorSpec) -> list[str]:
     return [*args, "--json"]
 
 
-def selection_job_name(owner: Owner, spec: SessionSelectorSpec) -> str:
-    return bounded_name(owner.name, "select", short_hash(spec.wire(), 6))
+INPUTS_HASH = "trodden.dev/inputs-hash"
+OWNER_GENERATION = "trodden.dev/owner-generation"
 
 
-def selection_job(owner: Owner, spec: SessionSelectorSpec, runtime: Runtime) -> dict[str, Any]:
+def selection_inputs(spec: SessionSelectorSpec) -> str:
+    """Hash of what a selection depends on (not its schedule, resources or suspension)."""
+    return short_hash(spec.model_dump(include={"source", "window", "strategies", "dedup_threshold", "budget"},
+                                      mode="json"), 16)
+
+
+def selection_job_name(owner: Owner, count: int) -> str:
+    return bounded_name(owner.name, "select", str(count))
+
+
+def _batch_annotations(owner: Owner, inputs_hash: str) -> dict[str, str]:
+    return {INPUTS_HASH: inputs_hash, OWNER_GENERATION: str(owner.generation)}
+
+
+def selection_job(owner: Owner, spec: SessionSelectorSpec, runtime: Runtime, count: int) -> dict[str, Any]:
+    """The `count`-th selection Job of the selector (a new one each time its inputs change)."""
     pod = _job_pod(owner, "select", runtime, select_args(owner, spec), resources=spec.resources)
-    return _job(owner, selection_job_name(owner, spec), "select", pod, runtime)
+    job = _job(owner, selection_job_name(owner, count), "select", pod, runtime)
+    job["metadata"]["annotations"] = _batch_annotations(owner, selection_inputs(spec))
+    return job
 
 
 def selection_cronjob(owner: Owner, spec: SessionSelectorSpec, runtime: Runtime) -> dict[str, Any]:
@@ -416,15 +450,27 @@ def replay_auth_env(suite: TestSuiteSpec | None) -> tuple[dict[str, Any], ...]:
     return tuple({"name": name, "valueFrom": {"secretKeyRef": ref}} for name, ref in sorted(env.items()))
 
 
-def generation_job_name(owner: Owner, spec: TestSuiteSpec, selection_ids: list[int]) -> str:
-    return bounded_name(owner.name, "gen", short_hash([spec.wire(), sorted(selection_ids)], 6))
+def generation_inputs(spec: TestSuiteSpec, selection_ids: list[int]) -> str:
+    """Hash of what generation depends on: the source, the newest selection, the generation and
+    mining options, the auth profiles. Not `replayOn`, `resources` or anything else of the spec."""
+    inputs = spec.model_dump(include={"source", "generate", "mining", "auth_profiles"}, mode="json")
+    return short_hash({**inputs, "selection": max(selection_ids) if selection_ids else None}, 16)
 
 
-def generation_job(owner: Owner, spec: TestSuiteSpec, selection_ids: list[int], runtime: Runtime) -> dict[str, Any]:
-    """Generation reads sessions, never credentials: the auth profiles' Secrets are named in its
+def generation_job_name(owner: Owner, count: int) -> str:
+    return bounded_name(owner.name, "gen", str(count))
+
+
+def generation_job(owner: Owner, spec: TestSuiteSpec, selection_ids: list[int], runtime: Runtime,
+                   count: int) -> dict[str, Any]:
+    """The `count`-th generation Job of the suite (a new one each time its inputs change).
+
+    Generation reads sessions, never credentials: the auth profiles' Secrets are named in its
     arguments (replay reads them, see `replay_auth_env`), not mounted into its pod."""
     pod = _job_pod(owner, "generate", runtime, generate_args(owner, spec, selection_ids), resources=spec.resources)
-    return _job(owner, generation_job_name(owner, spec, selection_ids), "generate", pod, runtime)
+    job = _job(owner, generation_job_name(owner, count), "generate", pod, runtime)
+    job["metadata"]["annotations"] = _batch_annotations(owner, generation_inputs(spec, selection_ids))
+    return job
 
 
 def run_name(owner: Owner) -> str:
@@ -437,10 +483,12 @@ def replay_job_name(owner: Owner) -> str:
     return bounded_name(owner.name, "replay", limit=52)
 
 
-def replay_args(owner: Owner, spec: ReplayRunSpec, target: str, baseline: str | None) -> list[str]:
+def replay_args(owner: Owner, spec: ReplayRunSpec, target: str, baseline: str | None,
+                revision: int | None = None) -> list[str]:
     args = ["replay", "--suite", spec.suite]
-    if spec.revision is not None:
-        args += ["--revision", str(spec.revision)]
+    revision = spec.revision if revision is None else revision
+    if revision is not None:
+        args += ["--revision", str(revision)]
     args += ["--target", target]
     if baseline:
         args += ["--baseline", baseline]
@@ -458,10 +506,12 @@ def replay_args(owner: Owner, spec: ReplayRunSpec, target: str, baseline: str | 
 
 
 def replay_job(owner: Owner, spec: ReplayRunSpec, runtime: Runtime,
-               auth_env: tuple[dict[str, Any], ...] = ()) -> dict[str, Any]:
+               auth_env: tuple[dict[str, Any], ...] = (), revision: int | None = None) -> dict[str, Any]:
+    """The indexed Job replaying `revision` of the suite (default: `spec.revision`, else the latest
+    when each pod starts; the operator pins it, so every shard replays the same revision)."""
     target = endpoint_url(spec.target, owner.namespace)
     baseline = endpoint_url(spec.baseline, owner.namespace) if spec.baseline else None
-    args = replay_args(owner, spec, target, baseline)
+    args = replay_args(owner, spec, target, baseline, revision)
     # `trodden replay` exits 1 when it found regressions: that is a finished shard with a verdict
     # (read from the store), not a crash to retry. Exit 2 (bad input) fails the Job at once.
     script = 'trodden "$@"; rc=$?; if [ "$rc" -eq 1 ]; then exit 0; fi; exit "$rc"'
@@ -502,7 +552,7 @@ class Rollout:
         return cls(pod_template_hash(deployment), str(revision))
 
     def labels(self) -> dict[str, str]:
-        return {TEMPLATE_HASH_LABEL: self.template_hash[:63], REVISION_LABEL: self.revision[:63]}
+        return {TEMPLATE_HASH_LABEL: label_value(self.template_hash), REVISION_LABEL: label_value(self.revision)}
 
 
 def rollout_replayrun(suite: Owner, replay_on: ReplayOnRollout, rollout: Rollout) -> dict[str, Any]:
@@ -522,14 +572,14 @@ def rollout_replayrun(suite: Owner, replay_on: ReplayOnRollout, rollout: Rollout
         "kind": "ReplayRun",
         "metadata": metadata(suite, bounded_name(suite.name, "rollout", rollout.template_hash[:10], attempt),
                              ROLLOUT_COMPONENT,
-                             {"trodden.dev/deployment": replay_on.deployment[:63], **rollout.labels()}),
+                             {"trodden.dev/deployment": label_value(replay_on.deployment), **rollout.labels()}),
         "spec": spec.wire(),
     }
 
 
 def rollout_runs_selector(suite_name: str, rollout: Rollout | None = None) -> dict[str, str]:
     """Labels of a suite's rollout ReplayRuns (of one rollout, when given)."""
-    selector = {"trodden.dev/testsuite": suite_name[:63], "app.kubernetes.io/component": ROLLOUT_COMPONENT}
+    selector = {owner_label("TestSuite"): label_value(suite_name), "app.kubernetes.io/component": ROLLOUT_COMPONENT}
     return {**selector, **(rollout.labels() if rollout is not None else {})}
 
 

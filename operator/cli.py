@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
+import socket
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import click
+from aiohttp import web
 
 from trodden.cliutil import InputError, dsn_option, run
 from trodden.log import get_logger
+from trodden.operator.builders import Runtime
 
 REPO_CRDS = Path("crds")
 CHART_CRDS = Path("charts/trodden/crds")
@@ -59,6 +65,29 @@ def dsn_with_password(dsn: str, password: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{userinfo}:{quote(password, safe='')}@{hostport}"))
 
 
+def _duration(ctx: click.Context, param: click.Parameter, value: str) -> timedelta:
+    """`30s`, `15m`, `12h`, `7d` as a timedelta."""
+    match = re.fullmatch(r"([1-9][0-9]*)([smhd])", value.strip())
+    if match is None:
+        raise click.BadParameter(f"{value!r} is not a duration like 30s, 15m, 12h or 7d", ctx=ctx, param=param)
+    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
+    return timedelta(**{unit: int(match.group(1))})
+
+
+@dataclass(frozen=True)
+class OperatorOptions:
+    dsn: str | None
+    namespaces: tuple[str, ...]
+    runtime: Runtime
+    leader_election: bool
+    lease: str  # namespace/name of the leader Lease
+    identity: str
+    http_port: int
+    health_port: int
+    deleted_retention: timedelta
+    sweep_interval: float
+
+
 @click.command()
 @dsn_option
 @click.option("-n", "--namespace", "namespaces", multiple=True, help="Watch only these namespaces (default: all).")
@@ -68,56 +97,100 @@ def dsn_with_password(dsn: str, password: str) -> str:
               type=click.Choice(["Always", "IfNotPresent", "Never"]))
 @click.option("--pod-service-account", envvar="TRODDEN_POD_SERVICE_ACCOUNT", default=None,
               help="ServiceAccount of the pods the operator creates (default: the namespace's default).")
-@click.option("--peering", envvar="TRODDEN_PEERING", default=None,
-              help="kopf peering name, for several replicas (default: standalone, one replica).")
-@click.option("--priority", type=int, default=0, help="kopf peering priority of this replica.")
-@click.option("--http-port", type=int, default=8080, show_default=True, help="Flagger webhook and /metrics.")
-@click.option("--health-port", type=int, default=8081, show_default=True, help="Liveness endpoint /healthz.")
-def operator(  # noqa: PLR0917  (one parameter per CLI option)
-    dsn: str | None, namespaces: tuple[str, ...], image: str, image_pull_policy: str,
-             pod_service_account: str | None, peering: str | None, priority: int, http_port: int,
-             health_port: int) -> None:
+@click.option("--leader-election/--no-leader-election", envvar="TRODDEN_LEADER_ELECTION", default=False,
+              show_default=True, help="Lead through a Lease, so several replicas run with one active (the chart "
+              "turns it on).")
+@click.option("--leader-election-lease", envvar="TRODDEN_LEADER_ELECTION_LEASE", default=None,
+              help="The Lease as NAMESPACE/NAME (default: $POD_NAMESPACE/trodden-operator, else "
+              "default/trodden-operator).")
+@click.option("--http-port", type=click.IntRange(1, 65535), default=8080, show_default=True,
+              help="Flagger webhook and /metrics.")
+@click.option("--health-port", type=click.IntRange(1, 65535), default=8081, show_default=True,
+              help="Liveness endpoint /healthz.")
+@click.option("--finished-job-ttl", type=click.IntRange(0, 7 * 86400), default=3600, show_default=True,
+              help="Seconds a finished Job is kept once its result is in its owner's status.")
+@click.option("--deleted-retention", default="7d", show_default=True, callback=_duration,
+              help="How long the stored data of a deleted resource is kept (tombstoned) before it is removed.")
+@click.option("--sweep-interval", type=click.FloatRange(1, 86400), default=300, show_default=True,
+              help="Seconds between sweeps for the data of deleted resources.")
+def operator(dsn: str | None, namespaces: tuple[str, ...], image: str, image_pull_policy: str,  # noqa: PLR0917
+             pod_service_account: str | None, leader_election: bool, leader_election_lease: str | None,
+             http_port: int, health_port: int, finished_job_ttl: int, deleted_retention: timedelta,
+             sweep_interval: float) -> None:
     """Run the operator: reconcile RumSource, SessionSelector, TestSuite and ReplayRun."""
-    for port in (http_port, health_port):
-        if not 0 < port < 65536:
-            raise InputError(f"port {port} is out of range")
+    lease = leader_election_lease or f"{os.environ.get('POD_NAMESPACE') or 'default'}/trodden-operator"
+    if lease.count("/") != 1 or not all(lease.split("/")):
+        raise InputError(f"--leader-election-lease {lease!r} is not NAMESPACE/NAME")
     dsn = dsn or os.environ.get("TRODDEN_DSN")
     if not dsn:
         get_logger(__name__).warning("no DSN (--dsn / TRODDEN_DSN): pods get none, status shows no results")
     elif os.environ.get("TRODDEN_DB_PASSWORD"):
         dsn = dsn_with_password(dsn, os.environ["TRODDEN_DB_PASSWORD"])
-    run(_operate(dsn, namespaces, image, image_pull_policy, pod_service_account, peering, priority, http_port,
-                 health_port))
+    runtime = Runtime(image=image, image_pull_policy=image_pull_policy, service_account=pod_service_account,
+                      finished_job_ttl=finished_job_ttl)
+    identity = os.environ.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}"
+    run(_operate(OperatorOptions(dsn, namespaces, runtime, leader_election, lease, identity, http_port, health_port,
+                                 deleted_retention, sweep_interval)))
 
 
-async def _operate(  # noqa: PLR0917
-    dsn: str | None, namespaces: tuple[str, ...], image: str, pull: str, pod_sa: str | None,
-                   peering: str | None, priority: int, http_port: int, health_port: int) -> None:
+async def _health(port: int) -> web.AppRunner:
+    """`GET /healthz`: the event loop answers (on standby as when leading)."""
+
+    async def healthz(_request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    app = web.Application()
+    app.router.add_get("/healthz", healthz)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "0.0.0.0", port).start()
+    return runner
+
+
+async def _operate(opts: OperatorOptions) -> None:
     import kopf
 
-    import trodden.operator.handlers  # noqa: F401  (registers the handlers)
-    from trodden.operator import webhook
-    from trodden.operator.builders import Runtime
+    from trodden.operator import handlers, leader, reconcile, resync, webhook
     from trodden.operator.kube import Kube
-    from trodden.operator.reconcile import Context
 
     kube = Kube()
-    ctx = Context(kube=kube, runtime=Runtime(image=image, image_pull_policy=pull, service_account=pod_sa), dsn=dsn)
-    runner = await webhook.start(kube, http_port)
-    memo: Any = kopf.Memo(ctx=ctx)
+    ctx = reconcile.Context(kube=kube, runtime=opts.runtime, dsn=opts.dsn)
+    runners = [await webhook.start(kube, opts.http_port), await _health(opts.health_port)]
+    namespace, _, name = opts.lease.partition("/")
+    elector = leader.LeaderElector(kube.client, namespace, name, opts.identity) if opts.leader_election else None
+    stop = asyncio.Event()
+    tasks: list[asyncio.Task[Any]] = []
     try:
-        await kopf.operator(
-            clusterwide=not namespaces,
-            namespaces=list(namespaces),
-            standalone=peering is None,
-            peering_name=peering,
-            priority=priority,
-            liveness_endpoint=f"http://0.0.0.0:{health_port}/healthz",
-            memo=memo,
-        )
+        if elector is not None:
+            await elector.acquire()
+        tasks = [
+            asyncio.create_task(kopf.operator(clusterwide=not opts.namespaces, namespaces=list(opts.namespaces),
+                                              standalone=True, memo=kopf.Memo(ctx=ctx), stop_flag=stop)),
+            asyncio.create_task(resync.run(kube, opts.namespaces, handlers.periodic_reconcile(ctx),
+                                           handlers.periodic_wanted(ctx))),
+            asyncio.create_task(resync.sweep_forever(
+                opts.namespaces, lambda: _tenant_namespaces(ctx),
+                lambda ns: reconcile.sweep_namespace(ctx, ns, opts.deleted_retention), opts.sweep_interval)),
+        ]
+        if elector is not None:
+            tasks.append(asyncio.create_task(elector.hold()))
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            task.result()  # a lost Lease (LeadershipLost) or a crash ends the process
     finally:
-        await runner.cleanup()
-        if ctx.store is not None:
-            await ctx.store.close()
+        stop.set()
+        for task in tasks[1:]:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if elector is not None:
+            await elector.release()
+        for runner in runners:
+            await runner.cleanup()
+        await ctx.close()
         await kube.close()
         await asyncio.sleep(0)
+
+
+async def _tenant_namespaces(ctx: Any) -> list[str]:
+    tenants = await ctx.tenancy()
+    return await tenants.namespaces() if tenants is not None else []

@@ -86,29 +86,66 @@ def job_failure_message(job: dict[str, Any] | None) -> str:
 
 
 def rumsource_ready(deployment: dict[str, Any] | None, desired_replicas: int) -> Desired:
+    """Ready when the collector's current template runs on every wanted replica: the Deployment's
+    controller has seen its generation, every replica is updated and available, and no pod of an
+    older template is left. A rollout past its progress deadline is not Ready, with that reason."""
     if deployment is None:
         return Desired("Ready", "False", "CollectorMissing", "the collector Deployment does not exist yet")
-    status = deployment.get("status") or {}
-    available = int(status.get("availableReplicas") or 0)
     if desired_replicas == 0:
         return Desired("Ready", "False", "ScaledToZero", "replicas is 0: no collector runs")
+    status = deployment.get("status") or {}
+    progressing = next((c for c in status.get("conditions") or [] if c.get("type") == "Progressing"), None)
+    if progressing and progressing.get("status") == "False" and progressing.get("reason") == "ProgressDeadlineExceeded":
+        return Desired("Ready", "False", "ProgressDeadlineExceeded",
+                       progressing.get("message") or "the collector rollout did not progress in time")
+    available = int(status.get("availableReplicas") or 0)
+    updated = int(status.get("updatedReplicas") or 0)
+    total = int(status.get("replicas") or 0)
     generation = int((deployment.get("metadata") or {}).get("generation", 0))
     gen_seen = int(status.get("observedGeneration") or 0) >= generation
-    message = f"{available}/{desired_replicas} collector replicas available"
-    if available >= desired_replicas and gen_seen:
+    message = f"{available}/{desired_replicas} collector replicas available, {updated} updated"
+    if gen_seen and updated >= desired_replicas and available >= desired_replicas and total <= updated:
         return Desired("Ready", "True", "CollectorAvailable", message)
     return Desired("Ready", "False", "CollectorProgressing", message)
 
 
-def batch_ready(kind: str, state: JobState, job: dict[str, Any] | None, produced: str, cron: bool = False) -> Desired:
-    """Ready for SessionSelector and TestSuite from their latest Job (or CronJob)."""
+def batch_ready(kind: str, state: JobState, job: dict[str, Any] | None, produced: str) -> Desired:
+    """Ready for SessionSelector and TestSuite from their latest Job."""
     if state == "Succeeded":
         return Desired("Ready", "True", f"{kind}Succeeded", produced)
     if state == "Failed":
         return Desired("Ready", "False", f"{kind}Failed", job_failure_message(job))
-    if cron and state == "Absent":
-        return Desired("Ready", "True", "Scheduled", produced or "waiting for the first scheduled run")
     return Desired("Ready", "Unknown", f"{kind}Running", f"the {kind.lower()} Job is {state.lower()}")
+
+
+def recorded_outcome(kind: str, status: dict[str, Any], job_name: str) -> Desired | None:
+    """The Ready condition already recorded for the Job `job_name`, once it finished (its Job may
+    have been removed since, by `ttlSecondsAfterFinished`): None when not recorded."""
+    if status.get("jobName") != job_name:
+        return None
+    ready = find(status.get("conditions") or [], "Ready")
+    if ready is None or ready.get("reason") not in (f"{kind}Succeeded", f"{kind}Failed"):
+        return None
+    return Desired("Ready", ready["status"], ready["reason"], ready.get("message", ""))
+
+
+def scheduled_ready(jobs: list[dict[str, Any]], produced: str) -> Desired:
+    """Ready of a scheduled SessionSelector: what its last finished run says (a failed run is not
+    Ready); before any run finished, Ready only if an earlier selection exists (`produced`)."""
+    finished = [j for j in jobs if job_state(j) in ("Succeeded", "Failed")]
+    finished.sort(key=lambda j: (j.get("status") or {}).get("completionTime")
+                  or (j.get("metadata") or {}).get("creationTimestamp") or "")
+    if finished:
+        last = finished[-1]
+        name = (last.get("metadata") or {}).get("name", "")
+        if job_state(last) == "Failed":
+            return Desired("Ready", "False", "SelectionFailed", f"scheduled run {name}: {job_failure_message(last)}")
+        return Desired("Ready", "True", "SelectionSucceeded", produced or f"scheduled run {name} finished")
+    if produced:
+        return Desired("Ready", "True", "Scheduled", produced)
+    if any(job_state(j) in ("Pending", "Running") for j in jobs):
+        return Desired("Ready", "Unknown", "SelectionRunning", "the first scheduled run is running")
+    return Desired("Ready", "Unknown", "WaitingForSchedule", "no scheduled run yet")
 
 
 def replay_conditions(

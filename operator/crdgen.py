@@ -134,6 +134,9 @@ def crd(kind: Kind) -> dict[str, Any]:
                         "openAPIV3Schema": {
                             "type": "object",
                             "description": kind.description,
+                            **({"x-kubernetes-validations": [{"rule": rule, "message": message}
+                                                             for rule, message in kind.name_rules]}
+                               if kind.name_rules else {}),
                             "required": ["spec"],
                             "properties": {
                                 "apiVersion": {"type": "string"},

@@ -3,29 +3,41 @@
 Importing this module registers the handlers in kopf's default registry (`trodden operator` does).
 Handlers return None, so kopf stores no handler results in `.status`; its progress and diff-base
 bookkeeping goes to `trodden.dev/*` annotations (see `configure`), so `.status` is only ours.
+
+- Handler ids are given explicitly (`reconcile`, and `reconcile/spec` for spec updates): kopf turns
+  them into annotation keys (`trodden.dev/reconcile`, `trodden.dev/reconcile.spec`) where it keeps
+  a failing handler's retry count and next attempt. An id derived from a nested function's
+  qualified name (`_register.<locals>.on_change`) is not a valid annotation key, so that state was
+  never saved and failed handlers were not retried.
+- No handler needs a finalizer: no timers or daemons (periodic work is `resync`'s loop), no
+  deletion handlers (owned objects go by owner references, stored data by `tenancy`'s sweep).
+- Jobs and collector Deployments are watched with a server-side label selector: only ours.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+import time
 from typing import Any
 
 import kopf
 from pydantic import ValidationError
 
 from trodden.operator import reconcile
-from trodden.operator.reconcile import Context
-from trodden.operator.specs import API_VERSION, GROUP, VERSION
+from trodden.operator.builders import MANAGED_BY
+from trodden.operator.reconcile import Context, Step
+from trodden.operator.resync import PERIOD
+from trodden.operator.specs import API_VERSION, GROUP, KINDS, VERSION
 
-Step = Callable[[Context, Any], Awaitable[None]]
 STEPS: dict[str, Step] = {
     "RumSource": reconcile.rumsource,
     "SessionSelector": reconcile.sessionselector,
     "TestSuite": reconcile.testsuite,
     "ReplayRun": reconcile.replayrun,
 }
-RESYNC_SECONDS = {"RumSource": 30.0, "SessionSelector": 15.0, "TestSuite": 10.0, "ReplayRun": 5.0}
+HANDLER_ID = "reconcile"
+OURS = {"app.kubernetes.io/managed-by": MANAGED_BY}
 
 
 @kopf.on.startup()
@@ -38,53 +50,96 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.watching.server_timeout = 300
     settings.batching.error_delays = [1, 2, 5, 10, 30]
     settings.execution.max_workers = 8
+    selector = ",".join(f"{k}={v}" for k, v in OURS.items())
+    settings.watching.label_selectors["batch", "jobs"] = selector
+    settings.watching.label_selectors["apps", "deployments"] = selector
 
 
-async def _run(kind: str, body: Any, memo: Any) -> None:
-    async def step() -> None:
+async def run(ctx: Context, kind: str, body: Any, *, retry: int = 0, seen_at: float | None = None,
+              periodic: bool = False) -> None:
+    """One reconcile, serialised with any other of the same object. A failure is written into the
+    status (`ReconcileError` and the message) and raised again as kopf's TemporaryError with an
+    exponential backoff, so kopf retries it and keeps the retry count in the `trodden.dev/reconcile*`
+    annotation; an invalid spec is permanent (`InvalidSpec`)."""
+
+    async def step(ctx: Context, fresh: Any) -> None:
+        async def once() -> None:
+            await STEPS[kind](ctx, fresh)
+
         try:
-            await STEPS[kind](memo.ctx, body)
+            await reconcile.timed(kind, fresh, once)
         except ValidationError as err:
             # The CRD schema should have refused this; retrying cannot fix it.
+            await reconcile.report_error(ctx, kind, fresh, err, permanent=True)
             raise kopf.PermanentError(f"invalid {kind} spec: {err.errors()[:3]}") from err
+        except Exception as err:
+            await reconcile.report_error(ctx, kind, fresh, err)
+            raise kopf.TemporaryError(reconcile.error_message(err), delay=reconcile.retry_delay(retry)) from err
 
-    await reconcile.timed(kind, body, step)
+    seen = time.monotonic() if seen_at is None else seen_at
+    await reconcile.serialized(ctx, kind, body, step, seen_at=seen, periodic=periodic)
 
 
 def _register(kind: str, plural: str) -> None:
-    async def on_change(body: Any, memo: Any, **_: Any) -> None:
-        await _run(kind, body, memo)
+    async def on_change(body: Any, memo: Any, retry: int, **_: Any) -> None:
+        await run(memo.ctx, kind, dict(body), retry=retry)
 
-    async def on_timer(body: Any, memo: Any, **_: Any) -> None:
-        await _run(kind, body, memo)
-
-    on_change.__name__ = f"reconcile_{plural}"
-    on_timer.__name__ = f"resync_{plural}"
-    handler = kopf.on.resume(GROUP, VERSION, plural, backoff=5)(on_change)
-    handler = kopf.on.create(GROUP, VERSION, plural, backoff=5)(handler)
-    kopf.on.update(GROUP, VERSION, plural, backoff=5, field="spec")(handler)
-    when = _not_finished if kind == "ReplayRun" else None
-    kopf.timer(GROUP, VERSION, plural, interval=RESYNC_SECONDS[kind], initial_delay=RESYNC_SECONDS[kind],
-               when=when)(on_timer)
+    kopf.on.resume(GROUP, VERSION, plural, id=HANDLER_ID)(on_change)
+    kopf.on.create(GROUP, VERSION, plural, id=HANDLER_ID)(on_change)
+    kopf.on.update(GROUP, VERSION, plural, id=HANDLER_ID, field="spec")(on_change)
 
 
-def _not_finished(body: Any, **_: Any) -> bool:
-    meta = body.get("metadata") or {}
-    return not reconcile.is_finished(dict(body.get("status") or {}), int(meta.get("generation") or 1))
+for _kind in KINDS:
+    _register(_kind.kind, _kind.plural)
 
 
-for _kind, _plural in (("RumSource", "rumsources"), ("SessionSelector", "sessionselectors"),
-                       ("TestSuite", "testsuites"), ("ReplayRun", "replayruns")):
-    _register(_kind, _plural)
-
-
-@kopf.on.event("batch", "v1", "jobs", labels={"app.kubernetes.io/managed-by": "trodden-operator"})
-async def job_changed(body: Any, memo: Any, **_: Any) -> None:
-    """A Job of ours moved: reconcile its owner now rather than at the next resync."""
-    owner = reconcile.owner_of_job(dict(body))
-    if owner is None:
+async def _owner_changed(memo: Any, kind: str, name: str, namespace: str) -> None:
+    seen_at = time.monotonic()
+    found = await memo.ctx.kube.get(API_VERSION, kind, name, namespace)
+    if found is None or kind not in STEPS:
         return
-    kind, name = owner
-    found = await memo.ctx.kube.get(API_VERSION, kind, name, body["metadata"]["namespace"])
-    if found is not None and kind in STEPS:
-        await _run(kind, found, memo)
+    # A failure is in the owner's status already; its own handler or the resync tries again.
+    with contextlib.suppress(kopf.TemporaryError, kopf.PermanentError):
+        await run(memo.ctx, kind, found, seen_at=seen_at)
+
+
+@kopf.on.event("batch", "v1", "jobs", labels=OURS)
+async def job_changed(body: Any, memo: Any, **_: Any) -> None:
+    """A Job of ours moved (a replay shard finished, a selection ended): reconcile its owner now."""
+    owner = reconcile.owner_of(dict(body))
+    if owner is not None:
+        await _owner_changed(memo, *owner, body["metadata"]["namespace"])
+
+
+@kopf.on.event("apps", "v1", "deployments", labels=OURS)
+async def deployment_changed(body: Any, memo: Any, **_: Any) -> None:
+    """A collector Deployment moved (replicas became available, a rollout got stuck)."""
+    owner = reconcile.owner_of(dict(body))
+    if owner is not None:
+        await _owner_changed(memo, *owner, body["metadata"]["namespace"])
+
+
+def periodic_wanted(ctx: Context) -> Any:
+    """The resync loop's filter: unfinished ReplayRuns only, and nothing reconciled in the last half
+    period (an event did it already)."""
+
+    def wanted(kind: str, body: dict[str, Any]) -> bool:
+        meta = body.get("metadata") or {}
+        if meta.get("deletionTimestamp"):
+            return False
+        if kind == "ReplayRun" and reconcile.is_finished(dict(body.get("status") or {}),
+                                                         int(meta.get("generation") or 1)):
+            return False
+        last = ctx.finished.get((kind, meta.get("namespace", ""), meta.get("name", "")))
+        return last is None or time.monotonic() - last >= PERIOD[kind] / 2
+
+    return wanted
+
+
+def periodic_reconcile(ctx: Context) -> Any:
+    async def reconcile_one(kind: str, body: dict[str, Any], seen_at: float) -> None:
+        # A failure is written into the status; tried again next period.
+        with contextlib.suppress(kopf.TemporaryError, kopf.PermanentError):
+            await run(ctx, kind, body, seen_at=seen_at, periodic=True)
+
+    return reconcile_one

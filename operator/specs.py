@@ -29,6 +29,12 @@ API_VERSION = f"{GROUP}/{VERSION}"
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 DURATION = r"^[1-9][0-9]*[smhd]$"
+# A Kubernetes quantity (k8s.io/apimachinery resource.Quantity), e.g. 100m, 1.5, 512Mi, 1e3.
+QUANTITY = (r"^[+-]?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]"
+            r"|([eE][+-]?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$")
+# What a CronJob's schedule accepts: five fields, or a predefined @-schedule.
+CRON = (r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|@every [0-9]+(\.[0-9]+)?(h|m|s|ms)"
+        r"([0-9]+(\.[0-9]+)?(h|m|s|ms))*|[-0-9A-Za-z*/,?]+( +[-0-9A-Za-z*/,?]+){4})$")
 HTTP_URL = r"^https?://[^\s/$.?#][^\s]*$"
 
 
@@ -44,6 +50,12 @@ class Wire(BaseModel):
 
     def wire(self) -> dict[str, Any]:
         return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+class Status(Wire):
+    """A status model: the operator fills it field by field, each assignment validated."""
+
+    model_config = ConfigDict(validate_assignment=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -68,8 +80,10 @@ class Condition(Wire):
 class ResourceRequirements(Wire):
     """CPU and memory for the pods the operator creates (Kubernetes quantities)."""
 
-    requests: dict[str, str] | None = Field(None, json_schema_extra={"maxProperties": 8})
-    limits: dict[str, str] | None = Field(None, json_schema_extra={"maxProperties": 8})
+    requests: dict[str, Annotated[str, Field(max_length=64, pattern=QUANTITY)]] | None = Field(
+        None, json_schema_extra={"maxProperties": 8})
+    limits: dict[str, Annotated[str, Field(max_length=64, pattern=QUANTITY)]] | None = Field(
+        None, json_schema_extra={"maxProperties": 8})
 
 
 class SecretKeyRef(Wire):
@@ -149,9 +163,13 @@ class RumSourceSpec(Wire):
     sanitization: SanitizationSpec = Field(default_factory=SanitizationSpec)
     instrumentation: InstrumentationSpec = Field(default_factory=InstrumentationSpec)
     resources: ResourceRequirements | None = None
+    progress_deadline_seconds: int = Field(
+        600, ge=10, le=86400,
+        description="How long a collector rollout may take before Ready=False ProgressDeadlineExceeded",
+    )
 
 
-class RumSourceStatus(Wire):
+class RumSourceStatus(Status):
     endpoint: str | None = Field(None, max_length=2048)
     ready_replicas: int | None = None
     sessions: int | None = None
@@ -229,18 +247,22 @@ class SessionSelectorSpec(Wire):
     dedup_threshold: float = Field(0.85, ge=0.5, le=1.0)
     budget: int = Field(50, ge=1, le=100_000, description="At most this many sessions selected.")
     schedule: str | None = Field(
-        None, max_length=128, description="Cron schedule (a CronJob); without it one Job per spec change."
+        None, max_length=128, pattern=CRON,
+        description="Cron schedule of a CronJob (five fields, e.g. '0 3 * * *', or @daily); without it one Job per "
+        "change of the selection's inputs.",
     )
     suspend: bool = False
     resources: ResourceRequirements | None = None
 
 
-class SessionSelectorStatus(Wire):
+class SessionSelectorStatus(Status):
     selected: int | None = None
     journeys: int | None = None
     selection_id: int | None = None
     last_run: str | None = Field(None, json_schema_extra={"format": "date-time"})
     job_name: str | None = Field(None, max_length=253)
+    inputs_hash: str | None = Field(None, max_length=64, description="Hash of what the selection depends on")
+    job_count: int | None = Field(None, ge=0, description="Selection Jobs started; the latest is named after it")
     observed_generation: int | None = None
     conditions: list[Condition] = Field(default_factory=list, max_length=16, json_schema_extra=CONDITION_LIST)
 
@@ -341,15 +363,16 @@ class TestSuiteSpec(Wire):
     resources: ResourceRequirements | None = None
 
 
-class TestSuiteStatus(Wire):
+class TestSuiteStatus(Status):
     __test__ = False
     revision: int | None = None
     tests: int | None = None
     assertions: int | None = None
     coverage: str | None = Field(None, max_length=64)
     selection_ids: list[int] = Field(default_factory=list, max_length=16)
-    spec_hash: str | None = Field(None, max_length=64)
     job_name: str | None = Field(None, max_length=253)
+    inputs_hash: str | None = Field(None, max_length=64, description="Hash of what generation depends on")
+    job_count: int | None = Field(None, ge=0, description="Generation Jobs started; the latest is named after it")
     rollout_template_hash: str | None = Field(None, max_length=64)
     last_replay_run: str | None = Field(None, max_length=253)
     observed_generation: int | None = None
@@ -404,9 +427,10 @@ class FlakyTest(Wire):
     cause: str = Field("", max_length=256)
 
 
-class ReplayRunStatus(Wire):
+class ReplayRunStatus(Status):
     phase: Literal["Pending", "Running", "Succeeded", "Failed"] | None = None
     target: str | None = Field(None, max_length=2048)
+    revision: int | None = Field(None, ge=1, description="The suite revision replayed")
     job_name: str | None = Field(None, max_length=253)
     total: int | None = None
     passed: int | None = None
@@ -436,8 +460,9 @@ class Kind(BaseModel):
     singular: str
     short_names: tuple[str, ...]
     spec: type[Wire]
-    status: type[Wire]
+    status: type[Status]
     spec_rules: tuple[tuple[str, str], ...] = ()
+    name_rules: tuple[tuple[str, str], ...] = ()  # CEL on `self.metadata.name`, at the schema's root
     columns: tuple[tuple[str, str, str, str], ...] = ()  # (name, type, jsonPath, description)
 
 
@@ -447,12 +472,28 @@ def _ready(kind: str) -> tuple[str, str, str, str]:
 
 AGE = ("Age", "date", ".metadata.creationTimestamp", "")
 
+
+def _label_name(kind: str, why: str) -> tuple[str, str]:
+    """CEL: the object's name is a DNS label (it becomes label values and the names in spec fields)."""
+    return (f"self.metadata.name.size() <= 63 && self.metadata.name.matches('{DNS_LABEL}')",
+            f"a {kind} name must be a DNS label (lowercase letters, digits and '-', at most 63 characters, "
+            f"no dots): {why}")
+
+
+# The collector's Service is `<name>-collector`: a Service name is at most 63 characters and starts
+# with a letter (RFC 1035), so a RumSource name is at most 53 and starts with a letter.
+RUMSOURCE_NAME = (
+    "self.metadata.name.size() <= 53 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",
+    "a RumSource name must start with a letter and have at most 53 characters (lowercase letters, digits, '-'):"
+    " its collector Service is <name>-collector, a Service name of at most 63 characters",
+)
+
 KINDS: tuple[Kind, ...] = (
     Kind(
         kind="RumSource", description="A capture point: the operator runs its collector (Deployment, Service, "
         "ingest-key Secret, sanitisation and instrumentation ConfigMaps).",
         plural="rumsources", singular="rumsource", short_names=("rum", "rums"),
-        spec=RumSourceSpec, status=RumSourceStatus,
+        spec=RumSourceSpec, status=RumSourceStatus, name_rules=(RUMSOURCE_NAME,),
         columns=(
             ("Endpoint", "string", ".status.endpoint", "Where beacons and OTLP go"),
             ("Sessions", "integer", ".status.sessions", "Sessions stored"),
@@ -465,6 +506,7 @@ KINDS: tuple[Kind, ...] = (
         "dedup and budget; runs a selection Job (or CronJob on a schedule).",
         plural="sessionselectors", singular="sessionselector", short_names=("ssel",),
         spec=SessionSelectorSpec, status=SessionSelectorStatus,
+        name_rules=(_label_name("SessionSelector", "TestSuites list selectors by name"),),
         columns=(
             ("Source", "string", ".spec.source", ""),
             ("Selected", "integer", ".status.selected", "Sessions in the latest selection"),
@@ -478,6 +520,7 @@ KINDS: tuple[Kind, ...] = (
         "runs a generation Job, and optionally a ReplayRun on each rollout of a Deployment.",
         plural="testsuites", singular="testsuite", short_names=("tsuite", "ts"),
         spec=TestSuiteSpec, status=TestSuiteStatus,
+        name_rules=(_label_name("TestSuite", "a ReplayRun names its suite in spec.suite"),),
         columns=(
             ("Source", "string", ".spec.source", ""),
             ("Revision", "integer", ".status.revision", ""),
@@ -492,6 +535,7 @@ KINDS: tuple[Kind, ...] = (
         "indexed Job; spec immutable. Gate on condition Succeeded or Failed.",
         plural="replayruns", singular="replayrun", short_names=("rr", "replay"),
         spec=ReplayRunSpec, status=ReplayRunStatus, spec_rules=(ReplayRunSpec.IMMUTABLE,),
+        name_rules=(_label_name("ReplayRun", "its name labels its Job and pods"),),
         columns=(
             ("Suite", "string", ".spec.suite", ""),
             ("Target", "string", ".status.target", ""),

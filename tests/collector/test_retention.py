@@ -114,9 +114,9 @@ async def test_one_collector_of_a_source_applies_it_at_a_time(store: Store) -> N
     await _insert(store, "shop", "old", [30])
     async with store.pool.acquire() as holder, store.pool.acquire() as conn:
         # What a run of another collector of this source holds while it works.
-        await holder.execute("SELECT pg_advisory_lock($1, hashtext('shop'))", 0x7472_7274)
+        await holder.execute("SELECT pg_advisory_lock($1, hashtext(current_schema() || '/shop'))", 0x7472_7274)
         assert (await apply_retention(conn, "shop", 14, now=NOW)).skipped
         assert not (await apply_retention(conn, "other", 14, now=NOW)).skipped  # other sources are free
-        await holder.execute("SELECT pg_advisory_unlock($1, hashtext('shop'))", 0x7472_7274)
+        await holder.execute("SELECT pg_advisory_unlock($1, hashtext(current_schema() || '/shop'))", 0x7472_7274)
         report = await apply_retention(conn, "shop", 14, now=NOW)
     assert not report.skipped and report.sessions == 1

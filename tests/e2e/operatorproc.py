@@ -62,6 +62,40 @@ async def create_migrated_database(pg_server_dsn: str, prefix: str = "op_e2e_") 
     return dsn
 
 
+def namespace_dsn(kube: Kube, namespace: str, timeout: float = 60, via: str | None = None) -> str:
+    """The DSN of the namespace's own database role, from the Secret `trodden-db` the operator
+    creates there (what the namespace's pods get): the data of that namespace is read and written
+    with it, as those pods would. `via`: a DSN of the same database this machine reaches (the
+    Secret names the database by a cluster address); its host, port and options are used."""
+    import base64
+    from urllib.parse import urlsplit, urlunsplit
+
+    secret = kube.wait_for(f"secret trodden-db in {namespace}", lambda: get_or_none(kube, "secret", "trodden-db",
+                                                                                   namespace), timeout=timeout)
+    dsn = base64.b64decode(secret["data"]["dsn"]).decode()
+    if via is None:
+        return dsn
+    ours, reach = urlsplit(dsn), urlsplit(via)
+    credentials = ours.netloc.rpartition("@")[0]
+    return urlunsplit(reach._replace(netloc=f"{credentials}@{reach.netloc.rpartition('@')[2]}"))
+
+
+def store_suite_revision(dsn: str, suite: str, revision: int, source: str = "shop") -> None:
+    """A suite revision in the store, as a generation Job would leave it (its IR left empty)."""
+
+    async def go() -> None:
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.execute("INSERT INTO suites (name, source) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                               suite, source)
+            await conn.execute("INSERT INTO suite_revisions (suite, revision, ir) VALUES ($1, $2, '{}')",
+                               suite, revision)
+        finally:
+            await conn.close()
+
+    asyncio.run(go())
+
+
 class OperatorProcess:
     """`trodden operator` as a real process, restartable (to test restarts mid-run)."""
 

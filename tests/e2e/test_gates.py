@@ -34,7 +34,9 @@ from operatorproc import (
     create_migrated_database,
     finish_rollout,
     install_crds,
+    namespace_dsn,
     store_results,
+    store_suite_revision,
     wait_job,
     watched_deployment,
 )
@@ -100,11 +102,11 @@ def new_run(kube: Kube, namespace: str, known: set[str]) -> dict[str, Any]:
     return found
 
 
-def verdict(kube: Kube, dsn: str, namespace: str, run: dict[str, Any], *, regressions: bool) -> None:
+def verdict(kube: Kube, namespace: str, run: dict[str, Any], *, regressions: bool) -> None:
     """The run's replay pods store their results and the Job completes, as they would with a node."""
     meta = run["metadata"]
     outcome = ("failed", {"kind": "status", "expected": 200, "actual": 500}) if regressions else ("passed", None)
-    store_results(dsn, f"{namespace}/{meta['name']}/{meta['uid'][:8]}", [("t1", *outcome)])
+    store_results(namespace_dsn(kube, namespace), f"{namespace}/{meta['name']}/{meta['uid'][:8]}", [("t1", *outcome)])
     complete_job(kube, namespace, wait_job(kube, namespace, "replay", meta["name"])["metadata"]["name"])
     ended = "Failed" if regressions else "Succeeded"
     kube.wait_for(f"{meta['name']} {ended}", lambda: (c := condition(kube.get("replayrun", meta["name"], namespace),
@@ -112,7 +114,7 @@ def verdict(kube: Kube, dsn: str, namespace: str, run: dict[str, Any], *, regres
 
 
 def test_flagger_sequence_never_serves_another_rollouts_verdict(
-    kube: Kube, gates_operator: OperatorProcess, gates_dsn: str, namespace: str
+    kube: Kube, gates_operator: OperatorProcess, namespace: str
 ) -> None:
     op, ns = gates_operator, namespace
     kube.apply(
@@ -124,12 +126,14 @@ def test_flagger_sequence_never_serves_another_rollouts_verdict(
     finish_rollout(kube, ns, "web")
     kube.wait_for("v1 recorded", lambda: (kube.get("testsuite", SUITE, ns).get("status") or {})
                   .get("rolloutTemplateHash"))
+    # The suite's generation Job stored revision 1 (rollout runs replay the latest revision).
+    store_suite_revision(namespace_dsn(kube, ns), SUITE, 1, source="web")
     assert analysis(op, ns) == [425] * 6  # nothing replayed yet: never a pass
 
     # Flagger scales the canary to zero between analyses; a new revision arrives while it is there.
     kube.run("scale", "deployment/web", "--replicas=0", f"--namespace={ns}")
     kube.run("set", "image", "deployment/web", "web=shop:2", f"--namespace={ns}")
-    time.sleep(12)  # more than a resync period of the operator: a canary at zero waits, it does not pass
+    time.sleep(16)  # more than a resync period of the operator: a canary at zero waits, it does not pass
     assert runs(kube, ns) == []
     assert analysis(op, ns) == [425] * 6
     # Flagger scales it up for the analysis: the rollout finishes, the run is made and replays.
@@ -137,7 +141,7 @@ def test_flagger_sequence_never_serves_another_rollouts_verdict(
     finish_rollout(kube, ns, "web")
     v2 = new_run(kube, ns, set())
     assert analysis(op, ns) == [425] * 6  # running
-    verdict(kube, gates_dsn, ns, v2, regressions=False)
+    verdict(kube, ns, v2, regressions=False)
     code, body = flagger_call(op, ns, "rollout", "Progressing")
     assert code == 200 and body["replayrun"] == v2["metadata"]["name"], body
     assert flagger_call(op, ns, "rollback", "Progressing")[0] == 412  # passed: nothing to roll back
@@ -148,7 +152,7 @@ def test_flagger_sequence_never_serves_another_rollouts_verdict(
     finish_rollout(kube, ns, "web")
     v3 = new_run(kube, ns, {v2["metadata"]["name"]})
     assert analysis(op, ns, iterations=1) == [425] * 4
-    verdict(kube, gates_dsn, ns, v3, regressions=True)
+    verdict(kube, ns, v3, regressions=True)
     code, body = flagger_call(op, ns, "rollout", "Progressing")
     assert code == 409 and body["replayrun"] == v3["metadata"]["name"], body
     code, body = flagger_call(op, ns, "rollback", "Progressing")  # regressions: roll back now
@@ -166,7 +170,7 @@ def test_flagger_sequence_never_serves_another_rollouts_verdict(
         v2["metadata"]["labels"]["trodden.dev/template-hash"]
     assert again["spec"]["shards"] == 2
     assert analysis(op, ns) == [425] * 6
-    verdict(kube, gates_dsn, ns, again, regressions=False)
+    verdict(kube, ns, again, regressions=False)
     code, body = flagger_call(op, ns, "rollout", "Progressing")
     assert code == 200 and body["replayrun"] == again["metadata"]["name"], body
 
@@ -201,7 +205,7 @@ def _trodden_gate(kubeconfig: Path, namespace: str) -> subprocess.Popen[str]:
 
 
 def test_trodden_gate_exits_with_the_verdict_of_a_fresh_run_per_attempt(
-    kube: Kube, kubeconfig: Path, gates_operator: OperatorProcess, gates_dsn: str, namespace: str
+    kube: Kube, kubeconfig: Path, gates_operator: OperatorProcess, namespace: str
 ) -> None:
     """What the Argo Rollouts job metric runs: every attempt creates its own run and exits with its verdict."""
     exits = []
@@ -212,7 +216,9 @@ def test_trodden_gate_exits_with_the_verdict_of_a_fresh_run_per_attempt(
             (r for r in kube.get("replayruns", namespace=namespace)["items"] if r["metadata"]["name"] not in known),
             None), timeout=60)
         assert run["metadata"]["labels"]["trodden.dev/template-hash"] == "abc123"
-        verdict(kube, gates_dsn, namespace, run, regressions=regressions)
+        if attempt == 0:  # the suite's revision, as its generation Job stores it (the run waits for one)
+            store_suite_revision(namespace_dsn(kube, namespace), SUITE, 1, source="web")
+        verdict(kube, namespace, run, regressions=regressions)
         out, _ = gate.communicate(timeout=120)
         exits.append(gate.returncode)
         assert f"replayrun {namespace}/{run['metadata']['name']} created" in out, out

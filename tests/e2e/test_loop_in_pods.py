@@ -40,6 +40,7 @@ import yaml
 from chartrelease import Release
 from e2ekube import Kube
 from httpwait import answers, json_at
+from operatorproc import namespace_dsn
 
 API = "trodden.dev/v1alpha1"
 ROOT = Path(__file__).resolve().parents[2]
@@ -203,6 +204,8 @@ def _capture(kube: Kube, namespace: str, release: Release, project_image: str, p
     kube.run("rollout", "status", f"deployment/{SOURCE}-collector", f"--namespace={namespace}",
              "--timeout=240s", timeout=260)
     _wait_condition(kube, "rumsource", SOURCE, namespace, "Ready", timeout=120)
+    # The namespace's data, read with its own database role's DSN, as its pods do.
+    data_dsn = namespace_dsn(kube, namespace, via=pod_dsn)
     collector_ip = kube.get("service", f"{SOURCE}-collector", namespace)["spec"]["clusterIP"]
     collector_url = f"http://{collector_ip}:8480"
     kube.wait_for("kube-proxy's rules for the collector", lambda: answers(f"{collector_url}/healthz"))
@@ -239,11 +242,12 @@ def _capture(kube: Kube, namespace: str, release: Release, project_image: str, p
     def captured() -> tuple[int, int, int] | None:
         # Browser sessions are those with a page view (the collector pseudonymises session ids, so
         # the API clients' "app-" prefix does not survive).
-        [row] = _db(pod_dsn, "SELECT count(*) FILTER (WHERE NOT browser) AS api, count(*) FILTER (WHERE browser) AS web"
+        [row] = _db(data_dsn, "SELECT count(*) FILTER (WHERE NOT browser) AS api,"
+                    " count(*) FILTER (WHERE browser) AS web"
                     " FROM (SELECT EXISTS (SELECT 1 FROM events e WHERE e.source = s.source"
                     " AND e.session_id = s.session_id AND e.kind = 'page_view') AS browser"
                     " FROM sessions s WHERE s.source = $1) AS t", SOURCE)
-        [spans] = _db(pod_dsn, "SELECT count(*) AS n FROM spans WHERE source = $1", SOURCE)
+        [spans] = _db(data_dsn, "SELECT count(*) AS n FROM spans WHERE source = $1", SOURCE)
         counts = (int(row["api"]), int(row["web"]), int(spans["n"]))
         enough = counts[0] >= report["by_client"].get("api", 0) * 0.9 and counts[1] >= 1 and counts[2] > 0
         return counts if enough else None
@@ -277,14 +281,14 @@ def _capture(kube: Kube, namespace: str, release: Release, project_image: str, p
         assert jobs[component]["status"].get("succeeded") == 1, (component, jobs[component]["status"])
     assert kube.get("replayruns", namespace=namespace)["items"] == []
 
-    return Captured(namespace, release, pod_dsn, canary, canary_url, suite["status"],
+    return Captured(namespace, release, data_dsn, canary, canary_url, suite["status"],
                     (api_sessions, web_sessions, spans))
 
 
 def test_the_whole_loop_runs_in_pods(kube: Kube, shop_suite: Captured) -> None:
     """Steps 5-7: a replay of v1, then a rollout of v2 replayed by `replayOn`, and feedback."""
     started = time.monotonic()
-    namespace, pod_dsn, canary = shop_suite.namespace, shop_suite.dsn, shop_suite.canary
+    namespace, data_dsn, canary = shop_suite.namespace, shop_suite.dsn, shop_suite.canary
     canary_url = shop_suite.canary_url
     suite = {"status": shop_suite.suite_status}
     api_sessions, web_sessions, spans = shop_suite.counts
@@ -294,7 +298,7 @@ def test_the_whole_loop_runs_in_pods(kube: Kube, shop_suite: Captured) -> None:
         kube.apply({"apiVersion": API, "kind": "ReplayRun", "metadata": {"name": "v1-check"},
                     "spec": {"suite": SUITE, "target": canary, "retries": 1}}, namespace=namespace)
         v1 = _verdict(kube, "v1-check", namespace)
-        v1_findings = _findings(pod_dsn, namespace, "v1-check")
+        v1_findings = _findings(data_dsn, namespace, "v1-check")
         kube.run("delete", "replayrun", "v1-check", f"--namespace={namespace}")
 
         # 6. A new rollout: v2 with the planted regressions. The operator replays the suite against it.
@@ -319,7 +323,7 @@ def test_the_whole_loop_runs_in_pods(kube: Kube, shop_suite: Captured) -> None:
         assert replay_job["spec"]["completionMode"] == "Indexed"
         assert replay_job["status"].get("succeeded") == replay_job["spec"]["completions"], replay_job["status"]
         # The replay pods stored the findings; planted v2 regressions are among them, and not among v1's.
-        findings = _findings(pod_dsn, namespace, name)
+        findings = _findings(data_dsn, namespace, name)
         caught = sorted(rid for rid, marker in PLANTED.items() if marker in findings and marker not in v1_findings)
         assert caught, f"no planted regression only in v2's findings: {findings[:2000]}"
 

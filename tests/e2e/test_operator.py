@@ -34,6 +34,8 @@ from operatorproc import (
     free_port,
     get_or_none,
     install_crds,
+    namespace_dsn,
+    store_suite_revision,
     wait_job,
     watched_deployment,
 )
@@ -42,6 +44,8 @@ from trodden.models.instrumentation import InstrumentationConfig
 
 # ---------------------------------------------------------------------------------------------
 # Fixtures
+
+RETENTION = 6
 
 
 @pytest.fixture(scope="session")
@@ -60,7 +64,9 @@ async def operator_dsn(pg_server_dsn: str) -> AsyncIterator[str]:
 def operator(
     kubeconfig: Path, crds_installed: None, operator_dsn: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[OperatorProcess]:
-    proc = OperatorProcess(kubeconfig, operator_dsn, tmp_path_factory.mktemp("operator") / "operator.log")
+    # Deleted resources' data is kept 6 s here (7 days by default), swept every 2 s.
+    proc = OperatorProcess(kubeconfig, operator_dsn, tmp_path_factory.mktemp("operator") / "operator.log",
+                           args=("--deleted-retention", f"{RETENTION}s", "--sweep-interval", "2"))
     proc.start()
     try:
         yield proc
@@ -128,12 +134,24 @@ def _run_name(rr: dict[str, Any]) -> str:
 
 
 def _replayrun(name: str, suite: str = "checkout", **spec: Any) -> dict[str, Any]:
+    """A ReplayRun of revision 1 (tests without a suite in the store name the revision; without one
+    the operator waits for the suite's first revision)."""
     return {
         "apiVersion": API,
         "kind": "ReplayRun",
         "metadata": {"name": name},
-        "spec": {"suite": suite, "target": {"service": {"name": "shop-v2", "port": 8080}}, **spec},
+        "spec": {"suite": suite, "revision": 1, "target": {"service": {"name": "shop-v2", "port": 8080}}, **spec},
     }
+
+
+def _reason(kube: Kube, target: str, namespace: str, type_: str, reason: str, *, timeout: int = 60) -> None:
+    """`kubectl wait` until the condition `type_` of `target` (kind/name) has `reason`, as a user
+    gating on it would."""
+    waited = kube.run("wait", f"--for=jsonpath={{.status.conditions[?(@.type==\"{type_}\")].reason}}={reason}",
+                      target, f"--namespace={namespace}", f"--timeout={timeout}s", check=False)
+    kind, _, name = target.partition("/")
+    obj = get_or_none(kube, kind, name, namespace)
+    assert waited.returncode == 0, f"{kind}/{name}: {type_} reason never {reason}: {waited.stderr} {obj}"
 
 
 def _rumsource(name: str = "shop", **spec: Any) -> dict[str, Any]:
@@ -243,6 +261,32 @@ BAD_SPECS: list[tuple[str, dict[str, Any], str]] = [
         "auth profile names must be unique",
     ),
     ("source with an invalid name", {"kind": "TestSuite", "spec": {"source": "Shop_1"}}, "spec.source"),
+    (
+        "selector schedule that is not cron",
+        {"kind": "SessionSelector",
+         "spec": {"source": "shop", "schedule": "every day", "strategies": [{"type": "errors"}]}},
+        "spec.schedule",
+    ),
+    (
+        "rumsource memory that is not a quantity",
+        {"kind": "RumSource", "spec": {"resources": {"limits": {"memory": "lots"}}}},
+        "spec.resources.limits.memory",
+    ),
+    (
+        "rumsource name too long for its collector Service",
+        {"kind": "RumSource", "metadata": {"name": "s" * 54, "namespace": "default"}, "spec": {}},
+        "its collector Service is <name>-collector",
+    ),
+    (
+        "rumsource name starting with a digit",
+        {"kind": "RumSource", "metadata": {"name": "1shop", "namespace": "default"}, "spec": {}},
+        "a RumSource name must start with a letter",
+    ),
+    (
+        "testsuite name with a dot",
+        {"kind": "TestSuite", "metadata": {"name": "check.out", "namespace": "default"}, "spec": {"source": "shop"}},
+        "a TestSuite name must be a DNS label",
+    ),
     (
         "rumsource nodePort without NodePort",
         {"kind": "RumSource", "spec": {"nodePort": 30080}},
@@ -364,7 +408,7 @@ def test_rumsource_owns_its_collector_and_deleting_cleans_up(
 
 
 def test_replayrun_gates_kubectl_wait_on_success_and_on_regressions(
-    kube: Kube, operator: OperatorProcess, operator_dsn: str, namespace: str
+    kube: Kube, operator: OperatorProcess, namespace: str
 ) -> None:
     kube.apply(_replayrun("green", shards=3), _replayrun("red"), namespace=namespace)
     green_job = wait_job(kube, namespace, "replay", "green")
@@ -379,7 +423,7 @@ def test_replayrun_gates_kubectl_wait_on_success_and_on_regressions(
     red_job = wait_job(kube, namespace, "replay", "red")
 
     _store_results(
-        operator_dsn,
+        namespace_dsn(kube, namespace),
         _run_name(green),
         [(f"t{i}", "passed", None) for i in range(5)] + [("t-flaky", "flaky", {"endpoint": "GET /cart"})],
         shards=3,
@@ -392,9 +436,12 @@ def test_replayrun_gates_kubectl_wait_on_success_and_on_regressions(
     green = kube.get("replayrun", "green", namespace)
     assert (green["status"]["passed"], green["status"]["failed"], green["status"]["flaky"]) == (5, 0, 1)
     assert green["status"]["phase"] == "Succeeded" and green["status"]["shardsDone"] == 3
+    # The result is recorded: the Job may go (the TTL controller removes it an hour after it finished).
+    kube.wait_for("ttl on the finished Job", lambda: kube.get("job", green_job["metadata"]["name"], namespace)
+                  ["spec"].get("ttlSecondsAfterFinished") == 3600)
 
     _store_results(
-        operator_dsn,
+        namespace_dsn(kube, namespace),
         _run_name(red),
         [
             ("t-ok", "passed", None),
@@ -455,7 +502,7 @@ def test_failed_job_fails_the_run(kube: Kube, operator: OperatorProcess, namespa
 
 
 def test_restart_mid_run_neither_duplicates_jobs_nor_loses_results(
-    kube: Kube, operator: OperatorProcess, operator_dsn: str, namespace: str
+    kube: Kube, operator: OperatorProcess, namespace: str
 ) -> None:
     kube.apply(_rumsource("steady"), _replayrun("midway", shards=2), namespace=namespace)
     job = wait_job(kube, namespace, "replay", "midway")
@@ -470,7 +517,7 @@ def test_restart_mid_run_neither_duplicates_jobs_nor_loses_results(
     operator.stop()
     # The shards finish while no operator runs.
     _store_results(
-        operator_dsn,
+        namespace_dsn(kube, namespace),
         _run_name(rr),
         [("a", "passed", None), ("b", "passed", None), ("c", "flaky", {"endpoint": "GET /x"})],
         shards=2,
@@ -490,7 +537,7 @@ def test_restart_mid_run_neither_duplicates_jobs_nor_loses_results(
 
 
 def test_flaky_flow_raises_its_sampling_in_the_next_config(
-    kube: Kube, operator: OperatorProcess, operator_dsn: str, namespace: str, tmp_path: Path
+    kube: Kube, operator: OperatorProcess, namespace: str, tmp_path: Path
 ) -> None:
     kube.apply(
         _rumsource("loop", instrumentation={"samplingRate": 0.1}),
@@ -506,7 +553,7 @@ def test_flaky_flow_raises_its_sampling_in_the_next_config(
     job = wait_job(kube, namespace, "replay", "loop-run")
     rr = kube.get("replayrun", "loop-run", namespace)
     _store_results(
-        operator_dsn,
+        namespace_dsn(kube, namespace),
         _run_name(rr),
         [("ok", "passed", None), ("cart", "flaky", {"endpoint": "POST /cart/{id}/items", "kind": "status"})],
     )
@@ -542,7 +589,7 @@ def test_flaky_flow_raises_its_sampling_in_the_next_config(
             "--instrumentation-file",
             str(config_file),
             "--dsn",
-            operator_dsn,
+            namespace_dsn(kube, namespace),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -568,7 +615,7 @@ def test_flaky_flow_raises_its_sampling_in_the_next_config(
 
 
 def test_selection_then_generation_jobs_chain(
-    kube: Kube, operator: OperatorProcess, operator_dsn: str, namespace: str
+    kube: Kube, operator: OperatorProcess, namespace: str
 ) -> None:
     source = f"chain{uuid.uuid4().hex[:6]}"
     kube.apply(
@@ -599,14 +646,13 @@ def test_selection_then_generation_jobs_chain(
     assert condition(suite, "Ready")["reason"] == "WaitingForSelection"  # type: ignore[index]
 
     [sel] = _db(
-        operator_dsn,
+        namespace_dsn(kube, namespace),
         "INSERT INTO selections (source, name, params, stats) VALUES ($1, 'picks', '{}',"
         " '{\"journeys\": 3}') RETURNING id",
         source,
     )
-    _db(
-        operator_dsn, "INSERT INTO selection_items VALUES ($1, 1, 's1', 'a', '[]'), ($1, 2, 's2', 'b', '[]')", sel["id"]
-    )
+    _db(namespace_dsn(kube, namespace),
+        "INSERT INTO selection_items VALUES ($1, 1, 's1', 'a', '[]'), ($1, 2, 's2', 'b', '[]')", sel["id"])
     complete_job(kube, namespace, select_job["metadata"]["name"])
     picked = kube.wait_for(
         "selection in status",
@@ -618,9 +664,9 @@ def test_selection_then_generation_jobs_chain(
     gen_job = wait_job(kube, namespace, "generate", "chain-suite", timeout=60)
     gen_args = gen_job["spec"]["template"]["spec"]["containers"][0]["args"]
     assert gen_args[gen_args.index("--selection") + 1] == str(sel["id"])
-    _db(operator_dsn, "INSERT INTO suites (name, source) VALUES ('chain-suite', $1)", source)
+    _db(namespace_dsn(kube, namespace), "INSERT INTO suites (name, source) VALUES ('chain-suite', $1)", source)
     _db(
-        operator_dsn,
+        namespace_dsn(kube, namespace),
         "INSERT INTO suite_revisions (suite, revision, ir, stats) VALUES ('chain-suite', 1, '{}',"
         ' \'{"tests": 2, "assertions": 11}\')',
     )
@@ -628,6 +674,19 @@ def test_selection_then_generation_jobs_chain(
     kube.run("wait", "--for=condition=Ready", "testsuite/chain-suite", f"--namespace={namespace}", "--timeout=60s")
     suite = kube.get("testsuite", "chain-suite", namespace)
     assert (suite["status"]["revision"], suite["status"]["tests"], suite["status"]["assertions"]) == (1, 2, 11)
+    assert gen_job["metadata"]["name"] == "chain-suite-gen-1" and suite["status"]["jobCount"] == 1
+
+    # A new mining option is a new input: a second generation Job. Reverting it is a third (the
+    # counter, not a hash of the spec, names the Job, so going back does not find the first one).
+    def generation_jobs() -> list[str]:
+        return sorted(j["metadata"]["name"] for j in kube.get("jobs", namespace=namespace, **{
+            "app.kubernetes.io/component": "generate"})["items"])
+
+    for min_support, expected in ((7, "chain-suite-gen-2"), (3, "chain-suite-gen-3")):
+        kube.run("patch", "testsuite", "chain-suite", f"--namespace={namespace}", "--type=merge",
+                 "-p", json.dumps({"spec": {"mining": {"minSupport": min_support}}}))
+        kube.wait_for(expected, lambda e=expected: e in generation_jobs())
+    assert generation_jobs() == ["chain-suite-gen-1", "chain-suite-gen-2", "chain-suite-gen-3"]
 
 
 def test_new_rollout_creates_a_replayrun(kube: Kube, operator: OperatorProcess, namespace: str) -> None:
@@ -660,6 +719,237 @@ def test_new_rollout_creates_a_replayrun(kube: Kube, operator: OperatorProcess, 
                           ["status"].get("lastReplayRun") and _)
     assert suite["status"]["lastReplayRun"] == run["metadata"]["name"]
     assert _gate(operator, namespace, testsuite="web-suite") == 425  # its run has not finished
-    complete_job(kube, namespace, wait_job(kube, namespace, "replay", run["metadata"]["name"])["metadata"]["name"],
-                  failed=True)
+    # The suite has no revision yet: the run waits for one, then replays that revision in every shard.
+    _reason(kube, f"replayrun/{run['metadata']['name']}", namespace, "Succeeded", "WaitingForSuite")
+    store_suite_revision(namespace_dsn(kube, namespace), "web-suite", 3, source="web")
+    job = wait_job(kube, namespace, "replay", run["metadata"]["name"])
+    args = job["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[args.index("--revision") + 1] == "3"
+    complete_job(kube, namespace, job["metadata"]["name"], failed=True)
     kube.wait_for("gate closed", lambda: _gate(operator, namespace, testsuite="web-suite") == 409)
+
+
+# ---------------------------------------------------------------------------------------------
+# Failures in the status, Jobs, readiness, deletion
+
+
+def _progress(kube: Kube, kind: str, name: str, namespace: str) -> dict[str, Any] | None:
+    """kopf's retry state of our `reconcile` handler (in its `trodden.dev/reconcile` annotation)."""
+    obj = get_or_none(kube, kind, name, namespace) or {}
+    raw = (obj.get("metadata", {}).get("annotations") or {}).get("trodden.dev/reconcile")
+    return json.loads(raw) if raw else None
+
+
+def _seconds(stamp: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def test_a_failing_reconcile_is_in_the_status_and_retried_with_backoff(
+    kube: Kube, operator: OperatorProcess, namespace: str
+) -> None:
+    quota = {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "no-jobs"},
+             "spec": {"hard": {"count/jobs.batch": "0"}}}
+    kube.apply(quota, namespace=namespace)
+    kube.wait_for("quota in force", lambda: (kube.get("resourcequota", "no-jobs", namespace).get("status") or {})
+                  .get("hard"))
+    kube.apply(_replayrun("blocked"), namespace=namespace)
+    _reason(kube, "replayrun/blocked", namespace, "Succeeded", "ReconcileError")
+    rr = kube.get("replayrun", "blocked", namespace)
+    cond = condition(rr, "Succeeded")
+    assert cond is not None and cond["status"] == "False" and "exceeded quota" in cond["message"], cond
+    assert (condition(rr, "Failed") or {}).get("status") != "True"  # not a verdict: it is retried
+
+    # kopf keeps the retry state in a valid annotation and retries on the backoff's schedule
+    # (5 s after the first failure, 10 s after the second).
+    first = kube.wait_for("first retry scheduled", lambda: (p := _progress(kube, "replayrun", "blocked", namespace))
+                          and p.get("retries") == 1 and p, timeout=30, interval=0.2)
+    second = kube.wait_for("second retry scheduled", lambda: (p := _progress(kube, "replayrun", "blocked", namespace))
+                           and p.get("retries", 0) >= 2 and p, timeout=40, interval=0.2)
+    assert second["retries"] == 2, second
+    assert 4 <= _seconds(first["delayed"]) - _seconds(first["started"]) <= 12, first
+    assert 9 <= _seconds(second["delayed"]) - _seconds(first["delayed"]) <= 18, (first, second)
+
+    # The cause goes away: the next attempt succeeds and the run goes on.
+    kube.run("delete", "resourcequota", "no-jobs", f"--namespace={namespace}")
+    wait_job(kube, namespace, "replay", "blocked", timeout=60)
+    kube.run("wait", "--for=condition=Succeeded=Unknown", "replayrun/blocked", f"--namespace={namespace}",
+             "--timeout=60s")
+    kube.wait_for("retry state cleared", lambda: _progress(kube, "replayrun", "blocked", namespace) is None)
+
+
+def test_a_recreated_replayrun_never_adopts_the_old_ones_job(
+    kube: Kube, operator: OperatorProcess, namespace: str
+) -> None:
+    kube.apply(_replayrun("again"), namespace=namespace)
+    old = wait_job(kube, namespace, "replay", "again")
+    # Orphaned, the old Job stays (as it does for a while when the garbage collector is slow).
+    kube.run("delete", "replayrun", "again", "--cascade=orphan", f"--namespace={namespace}")
+    kube.apply(_replayrun("again"), namespace=namespace)
+    _reason(kube, "replayrun/again", namespace, "Succeeded", "Pending")
+    rr = kube.get("replayrun", "again", namespace)
+    assert "is not this object's" in condition(rr, "Succeeded")["message"]  # type: ignore[index]
+    assert kube.get("job", old["metadata"]["name"], namespace)["metadata"]["uid"] == old["metadata"]["uid"]
+    kube.run("delete", "job", old["metadata"]["name"], f"--namespace={namespace}")
+
+    def own_job() -> dict[str, Any] | None:
+        job = get_or_none(kube, "job", old["metadata"]["name"], namespace)
+        refs = (job or {}).get("metadata", {}).get("ownerReferences") or []
+        return job if refs and refs[0]["uid"] == rr["metadata"]["uid"] else None
+
+    kube.wait_for("a Job of the new ReplayRun", own_job, timeout=60)
+
+
+def test_a_stuck_collector_rollout_is_not_ready(kube: Kube, operator: OperatorProcess, namespace: str) -> None:
+    # No node runs pods here, so the rollout never progresses: past the deadline the Deployment
+    # says ProgressDeadlineExceeded, and so does the RumSource.
+    kube.apply(_rumsource("stuck", progressDeadlineSeconds=10, image="localhost/trodden:no-such-tag"),
+               namespace=namespace)
+    _reason(kube, "rumsource/stuck", namespace, "Ready", "ProgressDeadlineExceeded", timeout=120)
+    assert condition(kube.get("rumsource", "stuck", namespace), "Ready")["status"] == "False"  # type: ignore[index]
+
+
+def test_a_scheduled_selector_is_as_ready_as_its_last_run(
+    kube: Kube, operator: OperatorProcess, namespace: str
+) -> None:
+    kube.apply({"apiVersion": API, "kind": "SessionSelector", "metadata": {"name": "nightly"},
+                "spec": {"source": "shop", "schedule": "0 3 * * *", "strategies": [{"type": "errors"}]}},
+               namespace=namespace)
+    _reason(kube, "sessionselector/nightly", namespace, "Ready", "WaitingForSchedule")
+    [cron] = kube.wait_for("cronjob", lambda: kube.get("cronjobs", namespace=namespace)["items"])
+    # A run of the schedule (started by hand, as the CronJob controller would at 03:00) fails.
+    kube.run("create", "job", "nightly-run-1", f"--from=cronjob/{cron['metadata']['name']}",
+             f"--namespace={namespace}")
+    complete_job(kube, namespace, "nightly-run-1", failed=True)
+    _reason(kube, "sessionselector/nightly", namespace, "Ready", "SelectionFailed")
+    ready = condition(kube.get("sessionselector", "nightly", namespace), "Ready")
+    assert ready is not None and ready["status"] == "False" and "nightly-run-1" in ready["message"]
+    kube.run("create", "job", "nightly-run-2", f"--from=cronjob/{cron['metadata']['name']}",
+             f"--namespace={namespace}")
+    complete_job(kube, namespace, "nightly-run-2")
+    _reason(kube, "sessionselector/nightly", namespace, "Ready", "SelectionSucceeded")
+
+
+def test_deleting_a_namespace_full_of_resources_needs_no_operator(
+    kube: Kube, operator: OperatorProcess, crds_installed: None
+) -> None:
+    ns = f"e2e-no-finalizers-{uuid.uuid4().hex[:6]}"
+    kube.run("create", "namespace", ns)
+    kube.apply(
+        _rumsource("shop"), _replayrun("run"),
+        {"apiVersion": API, "kind": "SessionSelector", "metadata": {"name": "picks"},
+         "spec": {"source": "shop", "strategies": [{"type": "errors"}]}},
+        {"apiVersion": API, "kind": "SessionSelector", "metadata": {"name": "nightly"},
+         "spec": {"source": "shop", "schedule": "@daily", "strategies": [{"type": "errors"}]}},
+        {"apiVersion": API, "kind": "TestSuite", "metadata": {"name": "suite"}, "spec": {"source": "shop"}},
+        namespace=ns,
+    )
+    kinds = ("rumsource", "replayrun", "sessionselector", "testsuite")
+    for kind in kinds:
+        kube.wait_for(f"{kind}s reconciled", lambda k=kind: all(
+            (i.get("status") or {}).get("conditions") for i in kube.get(k + "s", namespace=ns)["items"]))
+    finalizers = [(i["kind"], i["metadata"]["name"], i["metadata"]["finalizers"])
+                  for kind in kinds for i in kube.get(kind + "s", namespace=ns)["items"]
+                  if i["metadata"].get("finalizers")]
+    assert not finalizers
+    operator.stop()
+    try:
+        deleted = kube.run("delete", "namespace", ns, "--timeout=120s", check=False)
+        assert deleted.returncode == 0, deleted.stderr
+        assert get_or_none(kube, "namespace", ns, "default") is None
+    finally:
+        operator.start()
+
+
+# ---------------------------------------------------------------------------------------------
+# Tenancy: every namespace's data apart
+
+
+def _suite_and_selector(name: str = "checkout") -> list[dict[str, Any]]:
+    return [
+        _rumsource("shop"),
+        {"apiVersion": API, "kind": "SessionSelector", "metadata": {"name": "picks"},
+         "spec": {"source": "shop", "strategies": [{"type": "errors"}]}},
+        {"apiVersion": API, "kind": "TestSuite", "metadata": {"name": name},
+         "spec": {"source": "shop", "selectors": ["picks"]}},
+    ]
+
+
+def _refused(dsn: str, sql: str) -> str:
+    """The error PostgreSQL gives `sql` run with `dsn` ("" when it is allowed)."""
+    try:
+        _db(dsn, sql)
+    except asyncpg.PostgresError as err:
+        return f"{type(err).__name__}: {err}"
+    return ""
+
+
+def test_the_same_manifests_in_two_namespaces_stay_apart(
+    kube: Kube, operator: OperatorProcess, operator_dsn: str, crds_installed: None
+) -> None:
+    from trodden.store import tenant_schema
+
+    a, b = (f"e2e-tenant-{x}-{uuid.uuid4().hex[:5]}" for x in "ab")
+    for ns in (a, b):
+        kube.run("create", "namespace", ns)
+    try:
+        for ns in (a, b):
+            kube.apply(*_suite_and_selector(), namespace=ns)
+        jobs = {ns: wait_job(kube, ns, "select", "picks") for ns in (a, b)}
+        dsn = {ns: namespace_dsn(kube, ns) for ns in (a, b)}
+        assert dsn[a] != dsn[b] and operator_dsn not in dsn.values()
+
+        # Namespace a's selection job stores a selection, and its generation job a revision.
+        [sel] = _db(dsn[a], "INSERT INTO selections (source, name, params) VALUES ('shop', 'picks', '{}')"
+                            " RETURNING id")
+        _db(dsn[a], "INSERT INTO selection_items VALUES ($1, 1, 's1', 'x', '[]')", sel["id"])
+        complete_job(kube, a, jobs[a]["metadata"]["name"])
+        kube.run("wait", "--for=condition=Ready", "sessionselector/picks", f"--namespace={a}", "--timeout=60s")
+        gen = wait_job(kube, a, "generate", "checkout")
+        store_suite_revision(dsn[a], "checkout", 1)
+        complete_job(kube, a, gen["metadata"]["name"])
+        kube.run("wait", "--for=condition=Ready", "testsuite/checkout", f"--namespace={a}", "--timeout=60s")
+        assert kube.get("testsuite", "checkout", a)["status"]["revision"] == 1
+
+        # Namespace b sees none of it: its selector has no selection, its suite no revision, and a
+        # ReplayRun of "checkout" in b waits for b's own suite.
+        picks_b = kube.get("sessionselector", "picks", b)
+        assert "selectionId" not in picks_b["status"] and condition(picks_b, "Ready")["status"] == "Unknown"  # type: ignore[index]
+        assert "revision" not in (kube.get("testsuite", "checkout", b).get("status") or {})
+        run = _replayrun("replay-checkout", suite="checkout")
+        del run["spec"]["revision"]
+        kube.apply(run, namespace=b)
+        _reason(kube, "replayrun/replay-checkout", b, "Succeeded", "WaitingForSuite")
+
+        # b's credentials reach b's schema only.
+        assert _db(dsn[b], "SELECT count(*) AS n FROM suites")[0]["n"] == 0
+        assert "InsufficientPrivilege" in _refused(dsn[b], f"SELECT * FROM {tenant_schema(a)}.suites")
+        assert "InsufficientPrivilege" in _refused(dsn[b], f"SELECT * FROM {tenant_schema(a)}.sessions")
+        assert "InsufficientPrivilege" in _refused(dsn[b], "SELECT * FROM public.tenants")
+        assert "InsufficientPrivilege" in _refused(dsn[b], "CREATE TABLE public.planted (x int)")
+
+        # A TestSuite deleted and recreated under the same name does not inherit its revisions.
+        kube.run("delete", "testsuite", "checkout", f"--namespace={a}")
+        kube.apply(_suite_and_selector()[2], namespace=a)
+        kube.wait_for("old revisions gone", lambda: _db(dsn[a], "SELECT count(*) AS n FROM suite_revisions")
+                      [0]["n"] == 0)
+        # A deleted SessionSelector's selections are kept for the retention, then removed.
+        kube.run("delete", "sessionselector", "picks", f"--namespace={a}")
+        tombstone = kube.wait_for("tombstone", lambda: _db(dsn[a], "SELECT deleted_at FROM owners WHERE kind ="
+                                                                   " 'SessionSelector' AND name = 'picks'"
+                                                                   " AND deleted_at IS NOT NULL"))
+        assert tombstone and _db(dsn[a], "SELECT count(*) AS n FROM selections")[0]["n"] == 1
+        kube.wait_for("selections removed after the retention",
+                      lambda: _db(dsn[a], "SELECT count(*) AS n FROM selections")[0]["n"] == 0,
+                      timeout=RETENTION + 30)
+
+        # A namespace that is gone loses its schema and role once its data is removed.
+        kube.run("delete", "namespace", b, "--timeout=120s")
+        kube.wait_for(f"schema of {b} dropped", lambda: _db(operator_dsn, "SELECT to_regnamespace($1) IS NULL AS gone",
+                                                           tenant_schema(b))[0]["gone"], timeout=RETENTION + 40)
+        assert "InvalidAuthorization" in _refused(dsn[b], "SELECT 1") or "does not exist" in _refused(
+            dsn[b], "SELECT 1")
+    finally:
+        for ns in (a, b):
+            kube.run("delete", "namespace", ns, "--wait=false", "--ignore-not-found", check=False)

@@ -72,7 +72,7 @@ def test_selection_job_and_cronjob() -> None:
     spec = SessionSelectorSpec.model_validate({"source": "shop", "budget": 40, "strategies": [
         {"type": "frequent", "count": 10}, {"type": "event", "event": "add_to_cart_failed"},
         {"type": "slow", "percentile": 95}, {"type": "errors"}]})
-    job = builders.selection_job(o, spec, RUNTIME)
+    job = builders.selection_job(o, spec, RUNTIME, 1)
     _owned_by(job, o)
     args = job["spec"]["template"]["spec"]["containers"][0]["args"]
     assert args[:5] == ["select", "--source", "shop", "--name", "checkout"]
@@ -80,9 +80,14 @@ def test_selection_job_and_cronjob() -> None:
     assert args[args.index("--similarity") + 1] == "0.85"
     strategies = [args[i + 1] for i, a in enumerate(args) if a == "--strategy"]
     assert strategies == ["frequent:10", "event:add_to_cart_failed", "slow:p95", "errors"]
-    assert job["metadata"]["name"] == builders.selection_job(o, spec, RUNTIME)["metadata"]["name"]
-    changed = spec.model_copy(update={"budget": 41})
-    assert builders.selection_job_name(o, changed) != job["metadata"]["name"]
+    assert job["metadata"]["name"] == "checkout-select-1"
+    assert job["metadata"]["annotations"] == {"trodden.dev/inputs-hash": builders.selection_inputs(spec),
+                                              "trodden.dev/owner-generation": "2"}
+    # What the selection depends on changes its hash; resources, schedule and suspension do not.
+    assert builders.selection_inputs(spec.model_copy(update={"budget": 41})) != builders.selection_inputs(spec)
+    for same in ({"schedule": "0 * * * *"}, {"suspend": True}, {"resources": {"limits": {"memory": "4Gi"}}}):
+        edited = SessionSelectorSpec.model_validate({**spec.wire(), **same})
+        assert builders.selection_inputs(edited) == builders.selection_inputs(spec), same
     cron = builders.selection_cronjob(o, spec.model_copy(update={"schedule": "0 * * * *"}), RUNTIME)
     assert cron["kind"] == "CronJob" and cron["spec"]["schedule"] == "0 * * * *"
     assert cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"] == args
@@ -113,14 +118,23 @@ def test_generation_job_maps_auth_profiles_to_secret_env() -> None:
     spec = TestSuiteSpec.model_validate({"source": "shop", "generate": {"browser": True}, "authProfiles": [
         {"name": "api", "type": "static", "headers": [
             {"name": "Authorization", "secretKeyRef": {"name": "shop-auth", "key": "token"}}]}]})
-    job = builders.generation_job(o, spec, [7], RUNTIME)
+    job = builders.generation_job(o, spec, [7], RUNTIME, 3)
+    assert job["metadata"]["name"] == "checkout-suite-gen-3"
     container = job["spec"]["template"]["spec"]["containers"][0]
     assert container["args"][:6] == ["generate", "--source", "shop", "--suite", "checkout-suite", "--selection"]
     assert "--browser" in container["args"] and "--http" in container["args"]
     assert container["args"][container["args"].index("--min-confidence") + 1] == "0.99"
     # no credentials in a pod that only reads sessions (replay pods get them)
     assert not [e for e in container["env"] if "secretKeyRef" in e.get("valueFrom", {}) and e["name"] != "TRODDEN_DSN"]
-    assert builders.generation_job_name(o, spec, [7]) != builders.generation_job_name(o, spec, [8])
+    assert builders.generation_inputs(spec, [7]) != builders.generation_inputs(spec, [8])
+    assert builders.generation_inputs(spec, [3, 7]) == builders.generation_inputs(spec, [7])  # the newest counts
+    mining = TestSuiteSpec.model_validate({**spec.wire(), "mining": {"minSupport": 9}})
+    assert builders.generation_inputs(mining, [7]) != builders.generation_inputs(spec, [7])
+    # Editing how the suite is replayed or kept, or its pods' resources, does not regenerate it.
+    for same in ({"replayOn": {"deployment": "shop", "keepRuns": 3, "target": {"url": "http://shop"}}},
+                 {"resources": {"requests": {"cpu": "2"}}}):
+        edited = TestSuiteSpec.model_validate({**spec.wire(), **same})
+        assert builders.generation_inputs(edited, [7]) == builders.generation_inputs(spec, [7]), same
 
 
 def test_replay_job_is_indexed_one_shard_per_pod() -> None:
@@ -150,6 +164,30 @@ def test_bounded_names_stay_valid_and_unique() -> None:
     b = builders.bounded_name(long + "y", "replay", limit=52)
     assert len(a) <= 52 and len(b) <= 52 and a != b
     assert builders.bounded_name("short", "replay") == "short-replay"
+
+
+def test_label_values_stay_valid() -> None:
+    assert builders.label_value("shop") == "shop"
+    for text in ("a" * 62 + "-" + "b" * 10, "x" * 63 + ".y", "-lead", "trail-", "a.b" * 40):
+        value = builders.label_value(text)
+        assert len(value) <= 63 and value[0].isalnum() and value[-1].isalnum(), (text, value)
+    assert builders.label_value("a" * 70) != builders.label_value("a" * 71)
+
+
+def test_replay_job_pins_the_revision() -> None:
+    spec = ReplayRunSpec.model_validate({"suite": "s", "target": {"url": "http://t"}})
+    args = builders.replay_job(owner("ReplayRun", "r"), spec, RUNTIME, revision=4)["spec"]["template"]["spec"][
+        "containers"][0]["args"]
+    assert args[args.index("--revision") + 1] == "4"
+    pinned = ReplayRunSpec.model_validate({**spec.wire(), "revision": 2})
+    args = builders.replay_job(owner("ReplayRun", "r"), pinned, RUNTIME)["spec"]["template"]["spec"][
+        "containers"][0]["args"]
+    assert args[args.index("--revision") + 1] == "2"
+
+
+def test_collector_has_a_progress_deadline() -> None:
+    spec = RumSourceSpec.model_validate({"progressDeadlineSeconds": 30})
+    assert builders.collector_deployment(owner("RumSource"), spec, RUNTIME)["spec"]["progressDeadlineSeconds"] == 30
 
 
 def test_rollout_replayrun() -> None:

@@ -95,15 +95,53 @@ def test_replay_conditions_cover_every_outcome() -> None:
 
 def test_rumsource_ready() -> None:
     assert conditions.rumsource_ready(None, 1).status == "False"
-    dep = {"metadata": {"generation": 2}, "status": {"observedGeneration": 2, "availableReplicas": 2}}
+    dep = {"metadata": {"generation": 2}, "status": {"observedGeneration": 2, "availableReplicas": 2,
+                                                     "updatedReplicas": 2, "replicas": 2}}
     assert conditions.rumsource_ready(dep, 2).status == "True"
-    stale = {"metadata": {"generation": 3}, "status": {"observedGeneration": 2, "availableReplicas": 2}}
+    stale = {"metadata": {"generation": 3}, "status": {**dep["status"], "observedGeneration": 2}}
     assert conditions.rumsource_ready(stale, 2).reason == "CollectorProgressing"
     assert conditions.rumsource_ready(dep, 0).reason == "ScaledToZero"
+    # A rollout in progress: the old pods are available, the new template is not everywhere yet.
+    rolling = {"metadata": {"generation": 2}, "status": {"observedGeneration": 2, "availableReplicas": 2,
+                                                         "updatedReplicas": 1, "replicas": 3}}
+    assert conditions.rumsource_ready(rolling, 2).status == "False"
+    stuck = {"metadata": {"generation": 2}, "status": {**rolling["status"], "conditions": [
+        {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
+         "message": 'ReplicaSet "shop-collector-7f" has timed out progressing.'}]}}
+    ready = conditions.rumsource_ready(stuck, 2)
+    assert (ready.status, ready.reason) == ("False", "ProgressDeadlineExceeded") and "timed out" in ready.message
 
 
 def test_batch_ready() -> None:
     assert conditions.batch_ready("Selection", "Succeeded", None, "12 sessions").status == "True"
     assert conditions.batch_ready("Selection", "Running", None, "").status == "Unknown"
     assert conditions.batch_ready("Selection", "Failed", _job(("Failed", "True")), "").status == "False"
-    assert conditions.batch_ready("Selection", "Absent", None, "", cron=True).reason == "Scheduled"
+
+    recorded = {"jobName": "s-select-2", "conditions": [
+        {"type": "Ready", "status": "True", "reason": "SelectionSucceeded", "message": "selection 4"}]}
+    assert conditions.recorded_outcome("Selection", recorded, "s-select-2") == Desired(
+        "Ready", "True", "SelectionSucceeded", "selection 4")
+    assert conditions.recorded_outcome("Selection", recorded, "s-select-3") is None
+    running = {**recorded, "conditions": [{"type": "Ready", "status": "Unknown", "reason": "SelectionRunning"}]}
+    assert conditions.recorded_outcome("Selection", running, "s-select-2") is None
+
+
+def _run(name: str, state: str, at: str) -> dict[str, Any]:
+    conds = {"ok": [("Complete", "True")], "failed": [("Failed", "True")], "running": []}[state]
+    job = _job(*conds, **({"active": 1} if state == "running" else {}))
+    job["metadata"] = {"name": name, "creationTimestamp": at}
+    if state != "running":
+        job["status"]["completionTime"] = at
+    return job
+
+
+def test_scheduled_selector_is_as_ready_as_its_last_run() -> None:
+    assert conditions.scheduled_ready([], "").reason == "WaitingForSchedule"
+    assert conditions.scheduled_ready([_run("a", "running", "T1")], "").status == "Unknown"
+    assert conditions.scheduled_ready([], "selection 3: 10 sessions").reason == "Scheduled"
+    ok_then_failed = [_run("a", "ok", "T1"), _run("b", "failed", "T2"), _run("c", "running", "T3")]
+    ready = conditions.scheduled_ready(ok_then_failed, "selection 3: 10 sessions")
+    assert (ready.status, ready.reason) == ("False", "SelectionFailed") and "scheduled run b" in ready.message
+    recovered = [*ok_then_failed, _run("d", "ok", "T4")]
+    assert conditions.scheduled_ready(recovered, "selection 5: 9 sessions") == Desired(
+        "Ready", "True", "SelectionSucceeded", "selection 5: 9 sessions")

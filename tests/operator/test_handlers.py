@@ -1,0 +1,80 @@
+"""kopf's bookkeeping for our handlers is storable, and errors become conditions."""
+
+from __future__ import annotations
+
+import re
+
+import kopf
+import pytest
+from kopf._core.intents import registries
+from lightkube import ApiError
+from lightkube.models.meta_v1 import Status
+from pydantic import ValidationError
+
+import trodden.operator.handlers  # noqa: F401  (registers the handlers)
+from trodden.operator import reconcile
+from trodden.operator.specs import GROUP, KINDS, ReplayRunStatus, RumSourceStatus
+
+# An annotation key as the API server validates it: an optional DNS-subdomain prefix and a name of
+# at most 63 characters that starts and ends with an alphanumeric character.
+NAME_PART = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+
+
+def _handler_ids() -> set[str]:
+    registry = registries.get_default_registry()
+    return {str(h.id) for h in [*registry._changing.get_all_handlers(), *registry._spawning.get_all_handlers(),
+                                *registry._watching.get_all_handlers()]}
+
+
+def test_every_handler_id_is_a_valid_annotation_key() -> None:
+    storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    ids = _handler_ids()
+    assert {"reconcile", "reconcile/spec"} <= ids
+    for handler_id in ids:
+        for key in storage.make_keys(handler_id):
+            prefix, _, name = key.rpartition("/")
+            assert prefix == GROUP, key
+            assert NAME_PART.match(name), f"handler {handler_id!r} → annotation {key!r} is refused by the API"
+
+
+def test_handlers_cover_every_kind_without_a_finalizer() -> None:
+    registry = registries.get_default_registry()
+    changing = registry._changing.get_all_handlers()
+    plurals = {h.selector.any_name for h in changing}
+    assert plurals == {k.plural for k in KINDS}
+    assert not any(h.requires_finalizer for h in changing)
+
+
+def test_backoff_grows_and_is_bounded() -> None:
+    delays = [reconcile.retry_delay(n) for n in range(12)]
+    assert delays[:4] == [5, 10, 20, 40]
+    assert delays == sorted(delays) and max(delays) == 300
+
+
+def test_error_message_is_the_api_servers() -> None:
+    err = ApiError(status=Status(code=403, reason="Forbidden",
+                                 message='jobs.batch "x" is forbidden: exceeded quota: no-jobs'))
+    assert reconcile.error_message(err) == '403 Forbidden: jobs.batch "x" is forbidden: exceeded quota: no-jobs'
+    assert reconcile.error_message(RuntimeError("boom")) == "RuntimeError: boom"
+
+
+def test_status_models_refuse_what_the_crd_would_not_hold() -> None:
+    status = RumSourceStatus()
+    with pytest.raises(ValidationError):
+        status.ready_replicas = "three"  # type: ignore[assignment]
+    with pytest.raises(ValidationError):
+        ReplayRunStatus.model_validate({"flakyTest": []})  # misspelt: refused, not silently dropped
+    with pytest.raises(ValidationError):
+        ReplayRunStatus(phase="Done")  # type: ignore[arg-type]
+    assert ReplayRunStatus(passed=3, shards_done=1).wire()["shardsDone"] == 1
+
+
+def test_finished_means_a_verdict_not_a_reconcile_error() -> None:
+    def status(**conds: str) -> dict[str, object]:
+        return {"observedGeneration": 1, "conditions": [{"type": t, "status": s} for t, s in conds.items()]}
+
+    assert reconcile.is_finished(status(Succeeded="True", Failed="False"), 1)
+    assert reconcile.is_finished(status(Succeeded="False", Failed="True"), 1)
+    assert not reconcile.is_finished(status(Succeeded="False", Failed="False"), 1)  # ReconcileError, retried
+    assert not reconcile.is_finished(status(Succeeded="Unknown"), 1)
+    assert not reconcile.is_finished(status(Succeeded="True"), 2)

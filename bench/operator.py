@@ -5,7 +5,12 @@ each replay Job appears. The reference, measured in the same run on the same API
 200 Jobs (the manifests the operator would build) applied directly. The ratio of the two is the
 operator's overhead. Also prints the operator's peak memory (VmHWM).
 
-    .venv/bin/python bench/operator.py [--count 200]     # KUBECONFIG, or a local cluster it starts
+The operator runs as deployed: with a database (an embedded PostgreSQL in a temporary home, or
+`--dsn`), so it provisions the namespace's role and schema and looks up each run's suite revision
+(the runs name none, as rollout runs do; revision 1 of the suite is stored first), and with leader
+election on.
+
+    .venv/bin/python bench/operator.py [--count 200] [--dsn DSN]   # KUBECONFIG, or a local cluster it starts
 """
 
 from __future__ import annotations
@@ -92,6 +97,33 @@ async def measure(kubeconfig: Path, namespace: str, docs: list[dict[str, Any]]) 
     return await asyncio.wait_for(watcher, timeout=600)
 
 
+async def store_suite(dsn: str, namespace: str) -> None:
+    """The namespace's tenant, with revision 1 of the suite `bench` (what its generation Job stores)."""
+    from trodden.operator.tenancy import Tenants
+
+    tenants = await Tenants.open(dsn)
+    try:
+        store = await tenants.store(namespace)
+        await store.pool.execute("INSERT INTO suites (name, source) VALUES ('bench', 'bench')")
+        await store.pool.execute("INSERT INTO suite_revisions (suite, revision, ir) VALUES ('bench', 1, '{}')")
+    finally:
+        await tenants.close()
+
+
+def wait_for_lease(kubeconfig: Path, namespace: str, timeout: float = 60) -> None:
+    """The operator leads (holds its Lease), so it is past start-up."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = subprocess.run(["kubectl", f"--kubeconfig={kubeconfig}", "get", "lease", "trodden-operator",
+                              f"--namespace={namespace}", "-o", "jsonpath={.spec.holderIdentity}"],
+                             capture_output=True, text=True, check=False).stdout
+        if out.strip():
+            time.sleep(2)  # kopf lists and starts its watches
+            return
+        time.sleep(0.5)
+    raise SystemExit("the operator did not take its Lease")
+
+
 def pct(values: list[float], p: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(p) - 1] if len(values) > 1 else values[0]
 
@@ -106,7 +138,25 @@ def peak_memory_mib(pid: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=200)
+    parser.add_argument("--dsn", default=None, help="the operator's database (default: an embedded one)")
     args = parser.parse_args()
+    home = Path(tempfile.mkdtemp(prefix="trodden-bench-home-"))
+    embedded = args.dsn is None
+    if embedded:
+        from trodden.store.embedded import embedded_dsn
+
+        args.dsn = embedded_dsn(home)
+    try:
+        run(args.count, args.dsn, home)
+    finally:
+        if embedded:
+            from trodden.store.embedded import stop_embedded
+
+            stop_embedded(home)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def run(count: int, dsn: str, home: Path) -> None:
     from trodden.operator import builders
     from trodden.operator.builders import Owner, Runtime
     from trodden.operator.specs import ReplayRunSpec
@@ -123,9 +173,9 @@ def main() -> None:
         spec = {"suite": "bench", "target": {"url": "http://127.0.0.1:9"}}
         # Reference: the Jobs the operator would create, applied directly (owner refs dropped: no owners).
         jobs = []
-        for i in range(args.count):
+        for i in range(count):
             owner = Owner("ReplayRun", f"run-{i}", direct_ns, uuid.uuid4().hex)
-            job = builders.replay_job(owner, ReplayRunSpec.model_validate(spec), Runtime())
+            job = builders.replay_job(owner, ReplayRunSpec.model_validate(spec), Runtime(), revision=1)
             del job["metadata"]["ownerReferences"]
             jobs.append(job)
         direct = asyncio.run(measure(kubeconfig, direct_ns, jobs))
@@ -134,14 +184,16 @@ def main() -> None:
         trodden = shutil.which("trodden", path=str(Path(sys.executable).parent)) or "trodden"
         log_path = Path(tempfile.mkdtemp(prefix="trodden-bench-")) / "operator.log"
         log = log_path.open("wb")
-        env = {**os.environ, "TRODDEN_LOG_LEVEL": "warning"}
-        env.pop("TRODDEN_DSN", None)
+        asyncio.run(store_suite(dsn, operator_ns))
+        env = {**os.environ, "TRODDEN_LOG_LEVEL": "warning", "TRODDEN_DSN": dsn, "TRODDEN_HOME": str(home)}
         operator = subprocess.Popen([trodden, "operator", "-n", operator_ns, "--http-port", str(port),
-                                     "--health-port", str(health)], env=env, stdout=log, stderr=subprocess.STDOUT)
+                                     "--health-port", str(health), "--leader-election",
+                                     "--leader-election-lease", f"{operator_ns}/trodden-operator"],
+                                    env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
-            time.sleep(3)
+            wait_for_lease(kubeconfig, operator_ns)
             runs = [{"apiVersion": "trodden.dev/v1alpha1", "kind": "ReplayRun", "metadata": {"name": f"run-{i}"},
-                     "spec": spec} for i in range(args.count)]
+                     "spec": spec} for i in range(count)]
             via_operator = asyncio.run(measure(kubeconfig, operator_ns, runs))
             memory = peak_memory_mib(operator.pid)
         finally:
@@ -151,7 +203,7 @@ def main() -> None:
         for ns in (direct_ns, operator_ns):
             kubectl(kubeconfig, "delete", "namespace", ns, "--wait=false")
 
-    print(f"{args.count} objects applied at once; seconds from apply to Job seen by a watch")
+    print(f"{count} objects applied at once; seconds from apply to Job seen by a watch")
     print(f"{'':24}{'p50':>8}{'p99':>8}{'last':>8}")
     print(f"{'API server, Jobs direct':24}{pct(direct, 50):8.2f}{pct(direct, 99):8.2f}{direct[-1]:8.2f}")
     print(f"{'via operator':24}{pct(via_operator, 50):8.2f}{pct(via_operator, 99):8.2f}{via_operator[-1]:8.2f}")

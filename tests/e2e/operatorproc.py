@@ -291,15 +291,17 @@ def finish_rollout(kube: Kube, ns: str, name: str, timeout: float = 90) -> dict[
     return result
 
 
-def store_results(dsn: str, run_name: str, outcomes: list[tuple[str, str, dict[str, Any] | None]]) -> None:
-    """What a `trodden replay --run-name RUN --shard 0/1` pod stores: its run row and test results."""
+def store_results(dsn: str, run_name: str, outcomes: list[tuple[str, str, dict[str, Any] | None]],
+                  shard: str = "0/1") -> None:
+    """What a `trodden replay --run-name RUN --shard I/N` pod stores: its run row and test results."""
 
     async def go() -> None:
         conn = await asyncpg.connect(dsn)
         try:
             run_id = await conn.fetchval(
                 "INSERT INTO replay_runs (suite, revision, target, shard, shard_count, run_name, status, finished_at)"
-                " VALUES ('suite', 1, 'http://target', '0/1', 1, $1, 'passed', now()) RETURNING id", run_name)
+                " VALUES ('suite', 1, 'http://target', $2, $3, $1, 'passed', now()) RETURNING id", run_name,
+                shard, int(shard.split("/")[1]))
             for test_id, outcome, failure in outcomes:
                 await conn.execute(
                     "INSERT INTO replay_results (run_id, test_id, outcome, attempts, duration_ms, failures)"

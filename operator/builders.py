@@ -34,6 +34,7 @@ SANITIZATION_PATH = "/etc/trodden/sanitization/rules.json"
 DSN_SECRET = "trodden-db"  # per namespace: the DSN of the namespace's own database role
 DSN_KEY = "dsn"
 LEGACY_DSN_SECRET = "trodden-dsn"  # before tenancy: a copy of the operator's own DSN, removed
+WEBHOOK_SECRET = "trodden-webhook"  # per namespace: the token its Flagger webhook calls carry
 FIELD_MANAGER = "trodden-operator"
 MANAGED_BY = "trodden-operator"
 
@@ -180,6 +181,22 @@ def db_secret(namespace: str, dsn: str) -> dict[str, Any]:
         },
         "type": "Opaque",
         "stringData": {DSN_KEY: dsn},
+    }
+
+
+def webhook_secret(namespace: str, token: str) -> dict[str, Any]:
+    """The token that lets a caller ask the operator's Flagger webhook about this namespace (and no
+    other): read it from here into the Canary's webhook metadata."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": WEBHOOK_SECRET,
+            "namespace": namespace,
+            "labels": {"app.kubernetes.io/name": "trodden", "app.kubernetes.io/managed-by": MANAGED_BY},
+        },
+        "type": "Opaque",
+        "stringData": {"token": token},
     }
 
 

@@ -155,7 +155,8 @@ async def _operate(opts: OperatorOptions) -> None:
 
     kube = Kube()
     ctx = reconcile.Context(kube=kube, runtime=opts.runtime, dsn=opts.dsn)
-    runners = [await webhook.start(kube, opts.http_port), await _health(opts.health_port)]
+    authorize = ctx.webhook_token_matches if opts.dsn else None
+    runners = [await webhook.start(kube, opts.http_port, authorize=authorize), await _health(opts.health_port)]
     namespace, _, name = opts.lease.partition("/")
     elector = leader.LeaderElector(kube.client, namespace, name, opts.identity) if opts.leader_election else None
     stop = asyncio.Event()

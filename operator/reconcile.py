@@ -89,6 +89,11 @@ class Context:
         tenants = await self.tenancy()
         return await tenants.store(namespace) if tenants is not None else None
 
+    async def webhook_token_matches(self, namespace: str, token: str) -> bool:
+        """The Flagger webhook's check: `token` is the one in the namespace's `trodden-webhook`."""
+        tenants = await self.tenancy()
+        return tenants is not None and await tenants.token_matches(namespace, token)
+
     async def close(self) -> None:
         if self.tenants is not None:
             await self.tenants.close()
@@ -201,13 +206,15 @@ async def report_error(ctx: Context, kind: str, body: Any, err: BaseException, *
 
 async def ensure_db_secret(ctx: Context, namespace: str) -> None:
     """Before a workload is made in `namespace`: its Secret `trodden-db` with the DSN of the
-    namespace's own database role (created when missing; the operator never reads or changes a
-    Secret). The Secret `trodden-dsn` of earlier versions held the operator's own DSN: it goes."""
+    namespace's own database role, and `trodden-webhook` with its Flagger webhook token (created
+    when missing; the operator never reads or changes a Secret). The Secret `trodden-dsn` of earlier
+    versions held the operator's own DSN: it goes."""
     tenants = await ctx.tenancy()
     if tenants is None or not ctx.secrets_created.due(namespace):
         return
     tenant = await tenants.ensure(namespace)
     await ctx.kube.create(builders.db_secret(namespace, tenant.dsn))
+    await ctx.kube.create(builders.webhook_secret(namespace, tenant.webhook_token))
     await ctx.kube.delete("v1", "Secret", builders.LEGACY_DSN_SECRET, namespace)
     ctx.secrets_created.done(namespace)
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import secrets
 import time
 from collections.abc import Mapping
@@ -67,12 +68,19 @@ def tenant_dsn(admin_dsn: str, role: str, password: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{quote(role, safe='')}:{quote(password, safe='')}@{hostport}"))
 
 
+def webhook_token(password: str, namespace: str) -> str:
+    """The namespace's token for the Flagger webhook: derived from its role's password, so every
+    replica computes the same one and it changes only with the tenant."""
+    return hmac.new(password.encode(), f"trodden-webhook:{namespace}".encode(), hashlib.sha256).hexdigest()[:40]
+
+
 @dataclass(frozen=True)
 class Tenant:
     namespace: str
     schema: str
     role: str
     dsn: str
+    webhook_token: str
 
 
 @dataclass
@@ -139,7 +147,8 @@ class Tenants:
                 await conn.execute(f'CREATE SCHEMA "{schema}" AUTHORIZATION "{role}"')
                 log.info("tenant schema created", namespace=namespace, schema=schema)
             await conn.execute(f'ALTER ROLE "{role}" SET search_path = "{schema}"')
-        return Tenant(namespace, schema, role, tenant_dsn(self.admin.dsn, role, password))
+        return Tenant(namespace, schema, role, tenant_dsn(self.admin.dsn, role, password),
+                      webhook_token(password, namespace))
 
     async def _migrate(self, tenant: Tenant) -> None:
         conn = await asyncpg.connect(tenant.dsn)
@@ -162,6 +171,11 @@ class Tenants:
                                              idle_seconds=60.0)
                     self._stores[namespace] = found
         return found
+
+    async def token_matches(self, namespace: str, token: str) -> bool:
+        """Whether `token` is the namespace's webhook token (False for a namespace not served)."""
+        password = await self.admin.pool.fetchval("SELECT password FROM tenants WHERE namespace = $1", namespace)
+        return password is not None and hmac.compare_digest(webhook_token(str(password), namespace), token)
 
     async def namespaces(self) -> list[str]:
         return [str(r["namespace"]) for r in await self.admin.pool.fetch("SELECT namespace FROM tenants ORDER BY 1")]

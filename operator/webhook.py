@@ -13,11 +13,16 @@ run exists and has finished. Namespace `metadata.namespace`, else the canary's.
 `POST /flagger/rollback` takes the same call for a Flagger `rollback` hook, which rolls the canary
 back at once on a 2xx: 200 when the rollout's replay found regressions, 412 when it passed, and the
 gate's 425/404/400 otherwise, so a regression does not wait for the analysis' failure threshold.
+
+Callers authenticate per namespace: the token in that namespace's Secret `trodden-webhook` (key
+`token`), as `metadata.token`, `?token=` or `Authorization: Bearer`. 401 without one, 403 when it is
+not that namespace's: holding one namespace's token tells nothing about another's runs.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -98,6 +103,18 @@ def parse_call(payload: Any, query: dict[str, str]) -> tuple[str, str, str]:
     return namespace, kind, name
 
 
+Authorize = Callable[[str, str], Awaitable[bool]]  # (namespace, token) → the token is that namespace's
+
+
+def caller_token(payload: Any, query: dict[str, str], authorization: str | None) -> str:
+    """The token a call carries: `Authorization: Bearer`, else `metadata.token`, else `?token=`."""
+    scheme, _, value = (authorization or "").partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    meta = payload.get("metadata") if isinstance(payload, dict) else None
+    return str((meta if isinstance(meta, dict) else {}).get("token") or query.get("token") or "")
+
+
 def rollback_response(code: int, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     """Pure: the gate's answer turned into a Flagger `rollback` hook's: 2xx (roll back now) only when
     the replay of the rollout found regressions; 412 when it passed, else the gate's own code."""
@@ -108,7 +125,9 @@ def rollback_response(code: int, body: dict[str, Any]) -> tuple[int, dict[str, A
     return code, {**body, "rollback": False}
 
 
-def make_app(kube: Kube) -> web.Application:
+def make_app(kube: Kube, authorize: Authorize | None = None) -> web.Application:
+    """The webhook and /metrics. Without `authorize` (no database: no tokens) every gate call is 503."""
+
     async def answer(request: web.Request) -> tuple[int, dict[str, Any], dict[str, Any]]:
         try:
             payload = await request.json() if request.can_read_body else {}
@@ -118,6 +137,11 @@ def make_app(kube: Kube) -> web.Application:
             namespace, kind, name = parse_call(payload, dict(request.query))
         except ValueError as err:
             return 400, {"ok": False, "reason": str(err)}, {}
+        refused = await _refusal(namespace, caller_token(payload, dict(request.query),
+                                                         request.headers.get("Authorization")))
+        if refused is not None:
+            code, body = refused
+            return code, body, {"namespace": namespace, "kind": kind, "name": name}
         if kind == "TestSuite":
             code, body = await suite_gate(kube, namespace, name)
         else:
@@ -137,6 +161,17 @@ def make_app(kube: Kube) -> web.Application:
         log.info("flagger rollback hook", status=code, **context)
         return web.json_response(body, status=code)
 
+    async def _refusal(namespace: str, token: str) -> tuple[int, dict[str, Any]] | None:
+        if authorize is None:
+            return 503, {"ok": False, "reason": "the webhook needs the operator's database (tokens)"}
+        if not token:
+            return 401, {"ok": False, "reason": f"no token: give the one in Secret trodden-webhook of"
+                         f" namespace {namespace} as metadata.token"}
+        if not await authorize(namespace, token):
+            log.warning("flagger gate: token refused", namespace=namespace)
+            return 403, {"ok": False, "reason": f"the token is not namespace {namespace}'s"}
+        return None
+
     app = web.Application()
     app.router.add_post("/flagger/replayrun", gate)
     app.router.add_post("/flagger/rollback", rollback)
@@ -144,8 +179,8 @@ def make_app(kube: Kube) -> web.Application:
     return app
 
 
-async def start(kube: Kube, port: int, host: str = "0.0.0.0") -> web.AppRunner:
-    runner = web.AppRunner(make_app(kube), access_log=None)
+async def start(kube: Kube, port: int, host: str = "0.0.0.0", authorize: Authorize | None = None) -> web.AppRunner:
+    runner = web.AppRunner(make_app(kube, authorize), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     return runner

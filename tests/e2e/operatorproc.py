@@ -80,6 +80,15 @@ def namespace_dsn(kube: Kube, namespace: str, timeout: float = 60, via: str | No
     return urlunsplit(reach._replace(netloc=f"{credentials}@{reach.netloc.rpartition('@')[2]}"))
 
 
+def webhook_token(kube: Kube, namespace: str, timeout: float = 60) -> str:
+    """The namespace's Flagger webhook token, from the Secret `trodden-webhook` the operator creates."""
+    import base64
+
+    secret = kube.wait_for(f"secret trodden-webhook in {namespace}", lambda: get_or_none(
+        kube, "secret", "trodden-webhook", namespace), timeout=timeout)
+    return base64.b64decode(secret["data"]["token"]).decode()
+
+
 def store_suite_revision(dsn: str, suite: str, revision: int, source: str = "shop") -> None:
     """A suite revision in the store, as a generation Job would leave it (its IR left empty)."""
 

@@ -39,6 +39,7 @@ from operatorproc import (
     store_suite_revision,
     wait_job,
     watched_deployment,
+    webhook_token,
 )
 
 SUITE = "web-suite"
@@ -65,11 +66,15 @@ def gates_operator(
         proc.stop()
 
 
+TOKENS: dict[str, str] = {}
+
+
 def flagger_call(operator: OperatorProcess, namespace: str, hook: str, phase: str) -> tuple[int, dict[str, Any]]:
-    """One webhook call as Flagger makes it (docs: "Webhooks", payload name/namespace/phase/checksum/metadata);
-    a `rollback` hook goes to the operator's rollback endpoint, every other type to the gate."""
+    """One webhook call as Flagger makes it (docs: "Webhooks", payload name/namespace/phase/checksum/metadata),
+    with the namespace's token in the metadata, as the Canary carries it; a `rollback` hook goes to the
+    operator's rollback endpoint, every other type to the gate."""
     payload = {"name": "web", "namespace": namespace, "phase": phase, "checksum": hook,
-               "metadata": {"testsuite": SUITE, "namespace": namespace}}
+               "metadata": {"testsuite": SUITE, "namespace": namespace, "token": TOKENS[namespace]}}
     path = "rollback" if hook == "rollback" else "replayrun"
     req = urllib.request.Request(
         f"http://127.0.0.1:{operator.http_port}/flagger/{path}", method="POST",
@@ -128,6 +133,7 @@ def test_flagger_sequence_never_serves_another_rollouts_verdict(
                   .get("rolloutTemplateHash"))
     # The suite's generation Job stored revision 1 (rollout runs replay the latest revision).
     store_suite_revision(namespace_dsn(kube, ns), SUITE, 1, source="web")
+    TOKENS[ns] = webhook_token(kube, ns)
     assert analysis(op, ns) == [425] * 6  # nothing replayed yet: never a pass
 
     # Flagger scales the canary to zero between analyses; a new revision arrives while it is there.

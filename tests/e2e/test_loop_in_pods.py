@@ -40,7 +40,7 @@ import yaml
 from chartrelease import Release
 from e2ekube import Kube
 from httpwait import answers, json_at
-from operatorproc import namespace_dsn
+from operatorproc import namespace_dsn, webhook_token
 
 API = "trodden.dev/v1alpha1"
 ROOT = Path(__file__).resolve().parents[2]
@@ -563,8 +563,9 @@ def _flagged(image: str, version: int, build: str) -> dict[str, Any]:
                      "template": {"metadata": {"labels": {"app": FLAGGED}}, "spec": {"containers": [container]}}}}
 
 
-def _canary(namespace: str, webhook: str) -> dict[str, Any]:
-    """examples/k8s/flagger/canary.yaml's analysis (its webhook as shipped) for this module's shop."""
+def _canary(namespace: str, webhook: str, token: str) -> dict[str, Any]:
+    """examples/k8s/flagger/canary.yaml's analysis (its webhook as shipped) for this module's shop,
+    with the namespace's webhook token where the example says to put it."""
     canary: dict[str, Any] = yaml.safe_load((ROOT / "examples" / "k8s" / "flagger" / "canary.yaml").read_text())
     canary["metadata"] = {"name": FLAGGED}
     spec = canary["spec"]
@@ -574,9 +575,9 @@ def _canary(namespace: str, webhook: str) -> dict[str, Any]:
     hooks = {hook["type"]: hook for hook in spec["analysis"]["webhooks"]}
     assert set(hooks) == {"rollout", "rollback"}, hooks
     for kind, hook in hooks.items():
-        assert set(hook["metadata"]) == {"testsuite", "namespace"}, hook
+        assert set(hook["metadata"]) == {"testsuite", "namespace", "token"}, hook
         hook.update(url=f"{webhook}/flagger/{'replayrun' if kind == 'rollout' else 'rollback'}",
-                    metadata={"testsuite": FLAGGER_SUITE, "namespace": namespace})
+                    metadata={"testsuite": FLAGGER_SUITE, "namespace": namespace, "token": token})
     # Shorter intervals than the example's; enough failed checks (425 while the replay runs) tolerated.
     spec["analysis"].update(interval="10s", iterations=2, threshold=40)  # the rollback hook ends a regression
     return canary
@@ -600,7 +601,7 @@ def test_flagger_promotes_a_clean_canary_and_rolls_back_a_regressed_one(
                       "replayOn": {"deployment": FLAGGED, "retries": 1,
                                    "target": {"service": {"name": f"{FLAGGED}-canary", "port": 8080}},
                                    "baseline": {"service": {"name": f"{FLAGGED}-primary", "port": 8080}}}}},
-            _flagged(project_image, 1, "a"), _canary(ns, webhook), namespace=ns)
+            _flagged(project_image, 1, "a"), _canary(ns, webhook, webhook_token(kube, ns)), namespace=ns)
         _wait_condition(kube, "testsuite", FLAGGER_SUITE, ns, "Ready", timeout=300)
         kube.wait_for("the canary initialised", lambda: _canary_phase(kube, ns) == "Initialized", timeout=300,
                       interval=3)

@@ -38,6 +38,7 @@ from operatorproc import (
     store_suite_revision,
     wait_job,
     watched_deployment,
+    webhook_token,
 )
 
 from trodden.models.instrumentation import InstrumentationConfig
@@ -115,11 +116,14 @@ def _store_results(
             )
 
 
-def _gate(operator: OperatorProcess, namespace: str, **metadata: str) -> int:
-    """POST a Flagger webhook call to the operator; the HTTP status it answers."""
+def _gate(kube: Kube, operator: OperatorProcess, namespace: str, token: str | None = None, **metadata: str) -> int:
+    """POST a Flagger webhook call to the operator (with the namespace's token unless one is given,
+    "" for none); the HTTP status it answers."""
+    token = webhook_token(kube, namespace) if token is None else token
     req = urllib.request.Request(
         f"http://127.0.0.1:{operator.http_port}/flagger/replayrun", method="POST",
-        data=json.dumps({"name": "shop", "namespace": namespace, "metadata": metadata}).encode(),
+        data=json.dumps({"name": "shop", "namespace": namespace,
+                         "metadata": {**metadata, **({"token": token} if token else {})}}).encode(),
         headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(req, timeout=10) as r:
@@ -470,23 +474,15 @@ def test_replayrun_gates_kubectl_wait_on_success_and_on_regressions(
     assert (reg["test"], reg["expected"], reg["actual"]) == ("t-orders", "200", "500")
     assert "status is 2xx" in reg["assertion"]
 
-    # The Flagger gate, over HTTP from the operator process.
-    def gate(name: str) -> int:
-        req = urllib.request.Request(
-            f"http://127.0.0.1:{operator.http_port}/flagger/replayrun",
-            method="POST",
-            data=json.dumps({"name": "shop", "namespace": namespace, "metadata": {"replayrun": name}}).encode(),
-            headers={"Content-Type": "application/json"},
-        )
-        try:
-            with urllib.request.urlopen(req, timeout=10) as r:
-                return int(r.status)
-        except urllib.error.HTTPError as err:
-            return int(err.code)
+    # The Flagger gate, over HTTP from the operator process, for callers with the namespace's token.
+    def gate(name: str, token: str | None = None) -> int:
+        return _gate(kube, operator, namespace, token, replayrun=name)
 
     assert gate("green") == 200
     assert gate("red") == 409
     assert gate("missing") == 404
+    assert gate("green", token="") == 401
+    assert gate("green", token="0" * 40) == 403
     metrics = urllib.request.urlopen(f"http://127.0.0.1:{operator.http_port}/metrics", timeout=10).read().decode()
     assert 'trodden_operator_replay_runs_total{outcome="succeeded"}' in metrics
 
@@ -708,7 +704,7 @@ def test_new_rollout_creates_a_replayrun(kube: Kube, operator: OperatorProcess, 
         timeout=60,
     )
     assert kube.get("replayruns", namespace=namespace)["items"] == []
-    assert _gate(operator, namespace, testsuite="web-suite") == 425  # no rollout run yet
+    assert _gate(kube, operator, namespace, testsuite="web-suite") == 425  # no rollout run yet
     kube.run("set", "image", "deployment/web", "web=shop:2", f"--namespace={namespace}")
     finish_rollout(kube, namespace, "web")
     runs = kube.wait_for("rollout ReplayRun", lambda: kube.get("replayruns", namespace=namespace)["items"], timeout=60)
@@ -718,7 +714,7 @@ def test_new_rollout_creates_a_replayrun(kube: Kube, operator: OperatorProcess, 
     suite = kube.wait_for("lastReplayRun", lambda: (_ := kube.get("testsuite", "web-suite", namespace))
                           ["status"].get("lastReplayRun") and _)
     assert suite["status"]["lastReplayRun"] == run["metadata"]["name"]
-    assert _gate(operator, namespace, testsuite="web-suite") == 425  # its run has not finished
+    assert _gate(kube, operator, namespace, testsuite="web-suite") == 425  # its run has not finished
     # The suite has no revision yet: the run waits for one, then replays that revision in every shard.
     _reason(kube, f"replayrun/{run['metadata']['name']}", namespace, "Succeeded", "WaitingForSuite")
     store_suite_revision(namespace_dsn(kube, namespace), "web-suite", 3, source="web")
@@ -726,7 +722,7 @@ def test_new_rollout_creates_a_replayrun(kube: Kube, operator: OperatorProcess, 
     args = job["spec"]["template"]["spec"]["containers"][0]["args"]
     assert args[args.index("--revision") + 1] == "3"
     complete_job(kube, namespace, job["metadata"]["name"], failed=True)
-    kube.wait_for("gate closed", lambda: _gate(operator, namespace, testsuite="web-suite") == 409)
+    kube.wait_for("gate closed", lambda: _gate(kube, operator, namespace, testsuite="web-suite") == 409)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -71,6 +71,14 @@ async def test_each_namespace_gets_a_schema_it_owns_and_nothing_else(tenants: te
                                " FOR VALUES FROM ('2030-01-01') TO ('2030-01-02')")
 
 
+async def test_webhook_tokens_are_per_namespace(tenants: tenancy.Tenants) -> None:
+    a, b = await tenants.ensure("team-a"), await tenants.ensure("team-b")
+    assert a.webhook_token != b.webhook_token and len(a.webhook_token) == 40
+    assert await tenants.token_matches("team-a", a.webhook_token)
+    assert not await tenants.token_matches("team-b", a.webhook_token)
+    assert not await tenants.token_matches("nobody", a.webhook_token)
+
+
 async def test_provisioning_is_idempotent_across_operators(tenants: tenancy.Tenants, dsn: str) -> None:
     first = await tenants.ensure("team-a")
     other = await tenancy.Tenants.open(dsn)  # a second replica, or a restarted operator

@@ -75,3 +75,46 @@ def test_the_rollback_hook_answers_2xx_only_on_regressions() -> None:
                                                           "reason": "the replay passed: nothing to roll back"})
     for code in (425, 404, 400):  # running, missing, malformed: no rollback (Flagger keeps analysing)
         assert rollback_response(code, {})[0] == code
+
+
+def test_caller_token_from_header_metadata_or_query() -> None:
+    from trodden.operator.webhook import caller_token
+
+    assert caller_token({}, {}, "Bearer abc") == "abc"
+    assert caller_token({"metadata": {"token": "m"}}, {"token": "q"}, None) == "m"
+    assert caller_token({}, {"token": "q"}, "Basic xyz") == "q"
+    assert caller_token([], {}, None) == ""
+
+
+async def test_the_gate_refuses_callers_without_the_namespaces_token() -> None:
+    """Over real HTTP: no token 401, another namespace's 403, no database 503; nothing is read
+    from the API before the caller is known (the Kube here would fail any call)."""
+    import aiohttp
+    from aiohttp import web
+
+    from trodden.operator.webhook import make_app
+
+    class NoApi:
+        async def get(self, *args: Any) -> None:
+            raise AssertionError("read the API for an unauthenticated call")
+
+    async def authorize(namespace: str, token: str) -> bool:
+        return (namespace, token) == ("prod", "prod-token")
+
+    body = {"name": "shop", "namespace": "prod", "metadata": {"replayrun": "rr-1"}}
+    for app, token, expected in ((make_app(NoApi(), authorize), None, 401),  # type: ignore[arg-type]
+                                 (make_app(NoApi(), authorize), "staging-token", 403),  # type: ignore[arg-type]
+                                 (make_app(NoApi()), "prod-token", 503)):  # type: ignore[arg-type]
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        try:
+            call = {**body, "metadata": {**body["metadata"], **({"token": token} if token else {})}}
+            for path in ("replayrun", "rollback"):  # the rollback hook is refused alike (never a 2xx)
+                async with aiohttp.ClientSession() as http, http.post(
+                        f"http://127.0.0.1:{port}/flagger/{path}", json=call) as resp:
+                    assert resp.status == expected, (path, await resp.text())
+        finally:
+            await runner.cleanup()

@@ -31,10 +31,9 @@ from trodden.synthesis.strategies import SETTINGS
 COLLECTOR_PORT = 8480
 INSTRUMENTATION_PATH = "/etc/trodden/instrumentation/config.json"
 SANITIZATION_PATH = "/etc/trodden/sanitization/rules.json"
-DSN_SECRET = "trodden-db"  # per namespace: the DSN of the namespace's own database role
+DSN_SECRET = "trodden-tenant-dsn"  # per namespace: the DSN of the namespace's own database role
 DSN_KEY = "dsn"
-LEGACY_DSN_SECRET = "trodden-dsn"  # before tenancy: a copy of the operator's own DSN, removed
-WEBHOOK_SECRET = "trodden-webhook"  # per namespace: the token its Flagger webhook calls carry
+WEBHOOK_SECRET = "trodden-webhook-token"  # per namespace: the token its Flagger webhook calls carry
 FIELD_MANAGER = "trodden-operator"
 MANAGED_BY = "trodden-operator"
 

@@ -22,7 +22,6 @@ import time
 from typing import Any
 
 import kopf
-from pydantic import ValidationError
 
 from trodden.operator import reconcile
 from trodden.operator.builders import MANAGED_BY
@@ -68,10 +67,10 @@ async def run(ctx: Context, kind: str, body: Any, *, retry: int = 0, seen_at: fl
 
         try:
             await reconcile.timed(kind, fresh, once)
-        except ValidationError as err:
+        except reconcile.InvalidSpec as err:
             # The CRD schema should have refused this; retrying cannot fix it.
             await reconcile.report_error(ctx, kind, fresh, err, permanent=True)
-            raise kopf.PermanentError(f"invalid {kind} spec: {err.errors()[:3]}") from err
+            raise kopf.PermanentError(str(err)) from err
         except Exception as err:
             await reconcile.report_error(ctx, kind, fresh, err)
             raise kopf.TemporaryError(reconcile.error_message(err), delay=reconcile.retry_delay(retry)) from err

@@ -13,9 +13,10 @@ import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from lightkube import ApiError
+from pydantic import ValidationError
 
 from trodden.log import get_logger
 from trodden.metrics import Counter, Histogram
@@ -90,7 +91,7 @@ class Context:
         return await tenants.store(namespace) if tenants is not None else None
 
     async def webhook_token_matches(self, namespace: str, token: str) -> bool:
-        """The Flagger webhook's check: `token` is the one in the namespace's `trodden-webhook`."""
+        """The Flagger webhook's check: `token` is the one in the namespace's `trodden-webhook-token`."""
         tenants = await self.tenancy()
         return tenants is not None and await tenants.token_matches(namespace, token)
 
@@ -164,6 +165,22 @@ async def _write_status(ctx: Context, owner: Owner, body: Any, status: Wire) -> 
     await ctx.kube.patch_status(owner.kind, owner.name, owner.namespace, wire)
 
 
+class InvalidSpec(ValueError):
+    """The object's own spec does not parse: retrying cannot help (the CRD schema should have refused it)."""
+
+
+SpecT = TypeVar("SpecT", bound=Wire)
+
+
+def own_spec(model: type[SpecT], body: Any) -> SpecT:
+    """The object's spec, parsed; InvalidSpec (permanent) when it does not parse. Other objects'
+    specs and stored data are parsed with plain `model_validate`: their errors are retried."""
+    try:
+        return model.model_validate(body["spec"])
+    except ValidationError as err:
+        raise InvalidSpec(f"invalid {body.get('kind', 'object')} spec: {err.errors()[:3]}") from err
+
+
 # Reconcile errors: the condition a failing reconcile writes, kind by kind (KEP-1623: the reason a
 # person and `kubectl wait --for=jsonpath=...reason` read), and how long until the next attempt.
 ERROR_CONDITION = {"RumSource": "Ready", "SessionSelector": "Ready", "TestSuite": "Ready", "ReplayRun": "Succeeded"}
@@ -205,17 +222,15 @@ async def report_error(ctx: Context, kind: str, body: Any, err: BaseException, *
 
 
 async def ensure_db_secret(ctx: Context, namespace: str) -> None:
-    """Before a workload is made in `namespace`: its Secret `trodden-db` with the DSN of the
-    namespace's own database role, and `trodden-webhook` with its Flagger webhook token (created
-    when missing; the operator never reads or changes a Secret). The Secret `trodden-dsn` of earlier
-    versions held the operator's own DSN: it goes."""
+    """Before a workload is made in `namespace`: its Secret `trodden-tenant-dsn` with the DSN of the
+    namespace's own database role, and `trodden-webhook-token` with its Flagger webhook token (created
+    when missing; the operator never reads or changes a Secret)."""
     tenants = await ctx.tenancy()
     if tenants is None or not ctx.secrets_created.due(namespace):
         return
     tenant = await tenants.ensure(namespace)
     await ctx.kube.create(builders.db_secret(namespace, tenant.dsn))
     await ctx.kube.create(builders.webhook_secret(namespace, tenant.webhook_token))
-    await ctx.kube.delete("v1", "Secret", builders.LEGACY_DSN_SECRET, namespace)
     ctx.secrets_created.done(namespace)
 
 
@@ -329,7 +344,7 @@ async def read_instrumentation(ctx: Context, owner: Owner) -> InstrumentationCon
 
 async def rumsource(ctx: Context, body: Any) -> None:
     owner = Owner.of(body)
-    spec = RumSourceSpec.model_validate(body["spec"])
+    spec = own_spec(RumSourceSpec, body)
     store = await ctx.db(owner.namespace)
     await claim(ctx, store, owner)
     await ensure_db_secret(ctx, owner.namespace)
@@ -375,7 +390,7 @@ async def _latest_selection(ctx: Context, spec: SessionSelectorSpec, owner: Owne
 
 async def sessionselector(ctx: Context, body: Any) -> None:
     owner = Owner.of(body)
-    spec = SessionSelectorSpec.model_validate(body["spec"])
+    spec = own_spec(SessionSelectorSpec, body)
     await claim(ctx, await ctx.db(owner.namespace), owner)
     status = SessionSelectorStatus()
     finished: dict[str, Any] | None = None
@@ -429,7 +444,7 @@ async def _selection_ids(ctx: Context, owner: Owner, spec: TestSuiteSpec) -> tup
 
 async def testsuite(ctx: Context, body: Any) -> None:
     owner = Owner.of(body)
-    spec = TestSuiteSpec.model_validate(body["spec"])
+    spec = own_spec(TestSuiteSpec, body)
     store = await ctx.db(owner.namespace)
     await claim(ctx, store, owner)
     old = _status(body)
@@ -537,7 +552,7 @@ async def replayrun(ctx: Context, body: Any) -> None:
     old = _status(body)
     if is_finished(old, owner.generation):
         return  # a finished run is a record; nothing left to reconcile
-    spec = ReplayRunSpec.model_validate(body["spec"])
+    spec = own_spec(ReplayRunSpec, body)
     store = await ctx.db(owner.namespace)
     revision = spec.revision or old.get("revision")
     if revision is None and store is not None:

@@ -8,7 +8,7 @@ advisory lock, so replicas and restarts agree):
 - a schema `ns_<namespace>` owned by that role (migrated by the role itself, so it owns its tables
   and the collector may add partitions),
 - a row in the operator's catalog (`tenants`, in the admin's own schema) keeping the password,
-- a Secret `trodden-db` (key `dsn`) in the namespace with that role's DSN, which the pods the
+- a Secret `trodden-tenant-dsn` (key `dsn`) in the namespace with that role's DSN, which the pods the
   operator creates there reference. The operator may create Secrets, never read or change one.
 
 The role can reach nothing outside its schema (no grants elsewhere; `public` gives no CREATE), so a
@@ -71,7 +71,7 @@ def tenant_dsn(admin_dsn: str, role: str, password: str) -> str:
 def webhook_token(password: str, namespace: str) -> str:
     """The namespace's token for the Flagger webhook: derived from its role's password, so every
     replica computes the same one and it changes only with the tenant."""
-    return hmac.new(password.encode(), f"trodden-webhook:{namespace}".encode(), hashlib.sha256).hexdigest()[:40]
+    return hmac.new(password.encode(), f"trodden-webhook-token:{namespace}".encode(), hashlib.sha256).hexdigest()[:40]
 
 
 @dataclass(frozen=True)
@@ -198,7 +198,7 @@ class Tenants:
 
 
 class SecretsCreated:
-    """When this process last created (or found) each namespace's `trodden-db` Secret: created
+    """When this process last created (or found) each namespace's `trodden-tenant-dsn` Secret: created
     again (a 409 when it exists) before a workload is made, at most once a minute per namespace, so a
     namespace deleted and recreated gets its Secret back without a read of any Secret."""
 

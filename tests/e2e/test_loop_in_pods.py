@@ -339,6 +339,11 @@ def test_the_whole_loop_runs_in_pods(kube: Kube, shop_suite: Captured) -> None:
               f" caught only in v2 {caught}; {time.monotonic() - started:.0f}s")
     except BaseException:
         print(f"operator log tail:\n{shop_suite.release.operator_logs()}")
+        pods = kube.run("get", "pods", f"--namespace={namespace}", "-o", "wide", check=False).stdout
+        events = kube.run("get", "events", f"--namespace={namespace}", "--sort-by=.lastTimestamp", check=False).stdout
+        collector = kube.run("logs", f"deployment/{SOURCE}-collector", f"--namespace={namespace}", "--tail=40",
+                             check=False)
+        print(f"pods:\n{pods}\nevents:\n{events[-4000:]}\ncollector log tail:\n{collector.stdout}{collector.stderr}")
         raise
 
 

@@ -35,6 +35,7 @@ from operatorproc import (
     get_or_none,
     install_crds,
     namespace_dsn,
+    store_selection,
     store_suite_revision,
     wait_job,
     watched_deployment,
@@ -641,14 +642,7 @@ def test_selection_then_generation_jobs_chain(
     )
     assert condition(suite, "Ready")["reason"] == "WaitingForSelection"  # type: ignore[index]
 
-    [sel] = _db(
-        namespace_dsn(kube, namespace),
-        "INSERT INTO selections (source, name, params, stats) VALUES ($1, 'picks', '{}',"
-        " '{\"journeys\": 3}') RETURNING id",
-        source,
-    )
-    _db(namespace_dsn(kube, namespace),
-        "INSERT INTO selection_items VALUES ($1, 1, 's1', 'a', '[]'), ($1, 2, 's2', 'b', '[]')", sel["id"])
+    sel = {"id": store_selection(namespace_dsn(kube, namespace), source, "picks", ["s1", "s2"])}
     complete_job(kube, namespace, select_job["metadata"]["name"])
     picked = kube.wait_for(
         "selection in status",
@@ -897,9 +891,7 @@ def test_the_same_manifests_in_two_namespaces_stay_apart(
         assert dsn[a] != dsn[b] and operator_dsn not in dsn.values()
 
         # Namespace a's selection job stores a selection, and its generation job a revision.
-        [sel] = _db(dsn[a], "INSERT INTO selections (source, name, params) VALUES ('shop', 'picks', '{}')"
-                            " RETURNING id")
-        _db(dsn[a], "INSERT INTO selection_items VALUES ($1, 1, 's1', 'x', '[]')", sel["id"])
+        store_selection(dsn[a], "shop", "picks", ["s1"])
         complete_job(kube, a, jobs[a]["metadata"]["name"])
         kube.run("wait", "--for=condition=Ready", "sessionselector/picks", f"--namespace={a}", "--timeout=60s")
         gen = wait_job(kube, a, "generate", "checkout")

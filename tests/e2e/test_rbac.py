@@ -296,9 +296,9 @@ def test_operator_reconciles_every_kind_under_the_chart_rbac(
     assert condition(rum, "Ready")["observedGeneration"] == 1  # type: ignore[index]
     for kind, name in [("deployment", "shop-collector"), ("service", "shop-collector"),
                        ("secret", "shop-ingest-key"), ("configmap", "shop-sanitization"),
-                       ("configmap", "shop-instrumentation"), ("secret", "trodden-db")]:
+                       ("configmap", "shop-instrumentation"), ("secret", "trodden-tenant-dsn")]:
         obj = kube.wait_for(f"{kind}/{name}", lambda k=kind, n=name: get_or_none(kube, k, n, namespace))
-        if name != "trodden-db":
+        if name != "trodden-tenant-dsn":
             assert obj["metadata"]["ownerReferences"][0]["uid"] == rum["metadata"]["uid"], (kind, name)
     store_suite_revision(namespace_dsn(kube, namespace), "web-suite", 1)
 
@@ -401,9 +401,9 @@ def test_roles_grant_nothing_more_than_their_rules(kube: Kube, chart_rbac: Insta
         for rule in doc.get("rules", []):
             assert not any("*" in rule.get(key, []) for key in ("apiGroups", "resources", "verbs")), doc
     cluster = chart_rbac.rules("ClusterRole")
-    # Reviewed in a namespace of the test's, so the bindings really are cluster-wide; with an object
-    # name too, for the rule that names one (the legacy Secret).
-    _matrix_is_exact(kube, chart_rbac, cluster, namespace, ("", "trodden-dsn", "other"))
+    # Reviewed in a namespace of the test's, so the bindings really are cluster-wide; with object
+    # names too (a rule restricted to names would show there).
+    _matrix_is_exact(kube, chart_rbac, cluster, namespace, ("", "trodden-tenant-dsn", "other"))
     # The Lease: in the release namespace only.
     leader = chart_rbac.rules("Role", chart_rbac.namespace)
     _matrix_is_exact(kube, chart_rbac, leader + cluster, chart_rbac.namespace)
@@ -424,7 +424,7 @@ def test_patching_is_never_a_way_to_read_a_secret(kube: Kube, chart_rbac: Instal
     } | {("apps", "deployments"), ("batch", "jobs"), ("batch", "cronjobs"), ("", "configmaps"), ("", "services")}
     reads = access_reviews(kube, chart_rbac.user, [
         (verb, "", f"secrets:{name}", namespace) for verb in ("get", "list", "watch", "patch", "update")
-        for name in ("", "trodden-db", "trodden-dsn", "shop-ingest-key")])
+        for name in ("", "trodden-tenant-dsn", "trodden-dsn", "shop-ingest-key")])
     assert not any(reads)
 
 

@@ -78,3 +78,16 @@ def test_finished_means_a_verdict_not_a_reconcile_error() -> None:
     assert not reconcile.is_finished(status(Succeeded="False", Failed="False"), 1)  # ReconcileError, retried
     assert not reconcile.is_finished(status(Succeeded="Unknown"), 1)
     assert not reconcile.is_finished(status(Succeeded="True"), 2)
+
+
+def test_only_the_objects_own_spec_is_an_invalid_spec() -> None:
+    from trodden.operator.specs import ReplayRunSpec
+
+    body = {"kind": "ReplayRun", "spec": {"suite": "s"}}  # no target
+    with pytest.raises(reconcile.InvalidSpec, match="invalid ReplayRun spec"):
+        reconcile.own_spec(ReplayRunSpec, body)
+    # Stored data that does not parse (another component's bug, a half-written row) is an ordinary
+    # error: reported as ReconcileError and retried, never taken for the user's mistake.
+    with pytest.raises(ValidationError) as caught:
+        ReplayRunStatus.model_validate({"phase": "Done"})
+    assert not isinstance(caught.value, reconcile.InvalidSpec)

@@ -239,6 +239,8 @@ def _capture(kube: Kube, namespace: str, release: Release, project_image: str, p
     ))).summary()
     assert report["completed"] >= 50 and report["beacon_failures"] == 0, report
 
+    seen: list[tuple[int, int, int]] = []
+
     def captured() -> tuple[int, int, int] | None:
         # Browser sessions are those with a page view (the collector pseudonymises session ids, so
         # the API clients' "app-" prefix does not survive).
@@ -249,13 +251,18 @@ def _capture(kube: Kube, namespace: str, release: Release, project_image: str, p
                     " FROM sessions s WHERE s.source = $1) AS t", SOURCE)
         [spans] = _db(data_dsn, "SELECT count(*) AS n FROM spans WHERE source = $1", SOURCE)
         counts = (int(row["api"]), int(row["web"]), int(spans["n"]))
+        seen[:] = [counts]
         enough = counts[0] >= report["by_client"].get("api", 0) * 0.9 and counts[1] >= 1 and counts[2] > 0
         return counts if enough else None
 
-    api_sessions, web_sessions, spans = kube.wait_for(
-        "the collector pod to store the users' sessions (API, rum.js) and the shop's spans", captured, timeout=120,
-        interval=2,
-    )
+    try:
+        api_sessions, web_sessions, spans = kube.wait_for(
+            "the collector pod to store the users' sessions (API, rum.js) and the shop's spans", captured,
+            timeout=120, interval=2,
+        )
+    except AssertionError as err:
+        raise AssertionError(f"{err}; stored (API sessions, browser sessions, spans): {seen}, traffic:"
+                             f" {report}") from err
 
     # 4. Selection and generation Jobs in pods; the suite watches the shop Deployment's rollouts.
     kube.apply(

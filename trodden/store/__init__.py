@@ -110,8 +110,14 @@ class Store:
 
     @classmethod
     async def open(
-        cls, dsn: str | None = None, *, min_size: int = 1, max_size: int = 10, run_migrations: bool = True,
-        namespace: str | None = None, idle_seconds: float = 300.0,
+        cls,
+        dsn: str | None = None,
+        *,
+        min_size: int = 1,
+        max_size: int = 10,
+        run_migrations: bool = True,
+        namespace: str | None = None,
+        idle_seconds: float = 300.0,
     ) -> Store:
         """A pool on the database (connections idle for `idle_seconds` are closed). `namespace`
         (default `$TRODDEN_NAMESPACE`) reads and writes that namespace's schema, which must exist;
@@ -119,8 +125,14 @@ class Store:
         resolved = resolve_dsn(dsn)
         namespace = namespace or os.environ.get("TRODDEN_NAMESPACE") or None
         settings = {"search_path": tenant_schema(namespace)} if namespace else None
-        pool = await asyncpg.create_pool(resolved, min_size=min_size, max_size=max_size, init=_init_connection,
-                                         server_settings=settings, max_inactive_connection_lifetime=idle_seconds)
+        pool = await asyncpg.create_pool(
+            resolved,
+            min_size=min_size,
+            max_size=max_size,
+            init=_init_connection,
+            server_settings=settings,
+            max_inactive_connection_lifetime=idle_seconds,
+        )
         assert pool is not None
         store = cls(pool, resolved)
         if namespace:
@@ -128,8 +140,10 @@ class Store:
                 await pool.close()
                 from trodden.cliutil import InputError
 
-                raise InputError(f"namespace {namespace!r} has no data in this database (no schema "
-                                 f"{tenant_schema(namespace)}; the operator creates it for a namespace it serves)")
+                raise InputError(
+                    f"namespace {namespace!r} has no data in this database (no schema "
+                    f"{tenant_schema(namespace)}; the operator creates it for a namespace it serves)"
+                )
         elif run_migrations:
             async with pool.acquire() as conn:
                 await migrate(conn)

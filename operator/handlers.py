@@ -22,12 +22,13 @@ import time
 from typing import Any
 
 import kopf
+from pydantic import ValidationError
 
 from trodden.operator import reconcile
 from trodden.operator.builders import MANAGED_BY
 from trodden.operator.reconcile import Context, Step
 from trodden.operator.resync import PERIOD
-from trodden.operator.specs import API_VERSION, GROUP, KINDS, VERSION
+from trodden.operator.specs import API_VERSION, GROUP, KINDS, VERSION, TestSuiteSpec
 
 STEPS: dict[str, Step] = {
     "RumSource": reconcile.rumsource,
@@ -100,6 +101,19 @@ async def _owner_changed(memo: Any, kind: str, name: str, namespace: str) -> Non
     # A failure is in the owner's status already; its own handler or the resync tries again.
     with contextlib.suppress(kopf.TemporaryError, kopf.PermanentError):
         await run(memo.ctx, kind, found, seen_at=seen_at)
+
+
+@kopf.on.event(GROUP, VERSION, "testsuites")
+async def testsuite_seen(body: Any, type: str | None, memo: Any, **_: Any) -> None:
+    """Keep the TestSuites' specs in memory (kopf watches them anyway) for the ReplayRuns' Jobs."""
+    key = (body["metadata"]["namespace"], body["metadata"]["name"])
+    if type == "DELETED":
+        memo.ctx.suites.pop(key, None)
+        return
+    try:
+        memo.ctx.suites[key] = TestSuiteSpec.model_validate(body.get("spec") or {})
+    except ValidationError:
+        memo.ctx.suites.pop(key, None)  # its own reconcile reports it
 
 
 @kopf.on.event("batch", "v1", "jobs", labels=OURS)

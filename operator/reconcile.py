@@ -64,6 +64,9 @@ class Context:
     finished: dict[tuple[str, str, str], float] = field(default_factory=dict)
     # Jobs (namespace, name, owner uid) this process created or adopted: read, not created again.
     jobs_seen: set[tuple[str, str, str]] = field(default_factory=set)
+    # TestSuites' specs as kopf's watch last saw them (namespace, name): a ReplayRun's Job needs its
+    # suite's auth profiles, and reading them from memory saves a GET per run.
+    suites: dict[tuple[str, str], TestSuiteSpec] = field(default_factory=dict)
 
     def lock(self, kind: str, namespace: str, name: str) -> asyncio.Lock:
         key = (kind, namespace, name)
@@ -598,8 +601,10 @@ async def _replay_job(ctx: Context, owner: Owner, spec: ReplayRunSpec, revision:
                       created: bool) -> dict[str, Any] | None:
     """The run's indexed Job; the TestSuite is read (for its auth Secrets) only to create it."""
     if not created:
-        suite_body = await ctx.kube.get(API_VERSION, "TestSuite", spec.suite, owner.namespace)
-        suite_spec = TestSuiteSpec.model_validate(suite_body["spec"]) if suite_body else None
+        suite_spec = ctx.suites.get((owner.namespace, spec.suite))
+        if suite_spec is None:  # not seen by the watch (yet): ask
+            suite_body = await ctx.kube.get(API_VERSION, "TestSuite", spec.suite, owner.namespace)
+            suite_spec = TestSuiteSpec.model_validate(suite_body["spec"]) if suite_body else None
         manifest = builders.replay_job(owner, spec, ctx.runtime, builders.replay_auth_env(suite_spec), revision)
     else:
         manifest = builders.replay_job(owner, spec, ctx.runtime, revision=revision)

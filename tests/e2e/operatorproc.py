@@ -323,6 +323,18 @@ def finish_rollout(kube: Kube, ns: str, name: str, timeout: float = 90) -> dict[
     return result
 
 
+def stored_failure(failure: dict[str, Any]) -> dict[str, Any]:
+    """A failure as replay pods store it: a `Failure` of the replay results model, dumped as JSON.
+    The test gives what matters to it (kind, expected, actual, endpoint ...); the model's other
+    required fields get plain values (an assertion's "no" on the response status)."""
+    from trodden.replay.results import Failure
+
+    kind = str(failure.get("kind", "status"))
+    given = {"source": "assertion", "assertion_id": kind, "kind": kind, "description": f"{kind} as recorded",
+             **failure}
+    return Failure.model_validate(given).model_dump(mode="json")
+
+
 def store_results(dsn: str, run_name: str, outcomes: list[tuple[str, str, dict[str, Any] | None]],
                   shard: str = "0/1") -> None:
     """What a `trodden replay --run-name RUN --shard I/N` pod stores: its run row and test results."""
@@ -338,7 +350,7 @@ def store_results(dsn: str, run_name: str, outcomes: list[tuple[str, str, dict[s
                 await conn.execute(
                     "INSERT INTO replay_results (run_id, test_id, outcome, attempts, duration_ms, failures)"
                     " VALUES ($1, $2, $3, 1, 10.0, $4::jsonb)", run_id, test_id, outcome,
-                    json.dumps([failure] if failure else []))
+                    json.dumps([stored_failure(failure)] if failure else []))
         finally:
             await conn.close()
 

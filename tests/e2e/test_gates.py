@@ -214,6 +214,11 @@ def test_trodden_gate_exits_with_the_verdict_of_a_fresh_run_per_attempt(
     kube: Kube, kubeconfig: Path, gates_operator: OperatorProcess, namespace: str
 ) -> None:
     """What the Argo Rollouts job metric runs: every attempt creates its own run and exits with its verdict."""
+    # The suite the runs replay, as its namespace has it: the TestSuite, and revision 1 as its generation
+    # Job stores it (with the namespace's own credentials, which the operator hands to its Jobs).
+    kube.apply({"apiVersion": API, "kind": "TestSuite", "metadata": {"name": SUITE}, "spec": {"source": "web"}},
+               namespace=namespace)
+    store_suite_revision(namespace_dsn(kube, namespace), SUITE, 1, source="web")
     exits = []
     for attempt, regressions in enumerate((True, True, False)):
         known = {r["metadata"]["name"] for r in kube.get("replayruns", namespace=namespace)["items"]}
@@ -222,8 +227,6 @@ def test_trodden_gate_exits_with_the_verdict_of_a_fresh_run_per_attempt(
             (r for r in kube.get("replayruns", namespace=namespace)["items"] if r["metadata"]["name"] not in known),
             None), timeout=60)
         assert run["metadata"]["labels"]["trodden.dev/template-hash"] == "abc123"
-        if attempt == 0:  # the suite's revision, as its generation Job stores it (the run waits for one)
-            store_suite_revision(namespace_dsn(kube, namespace), SUITE, 1, source="web")
         verdict(kube, namespace, run, regressions=regressions)
         out, _ = gate.communicate(timeout=120)
         exits.append(gate.returncode)

@@ -37,6 +37,7 @@ from operatorproc import (
     namespace_dsn,
     store_selection,
     store_suite_revision,
+    stored_failure,
     wait_job,
     watched_deployment,
     webhook_token,
@@ -113,7 +114,7 @@ def _store_results(
                 test_id,
                 outcome,
                 "timing" if outcome == "flaky" else None,
-                [failure] if failure else [],
+                [stored_failure(failure)] if failure else [],
             )
 
 

@@ -454,6 +454,8 @@ def generate_args(owner: Owner, spec: TestSuiteSpec, selection_ids: list[int]) -
                  "--login-password-secret", f"{login.password_ref.name}/{login.password_ref.key}"]
     for rule in spec.ignore:  # intended changes: stored in the suite, left out by every replay
         args += ["--ignore", rule.rule()]
+    for value in spec.generate.known_values:  # test fixtures put back behind their pseudonyms
+        args += ["--known-value", value]
     return [*args, "--json"]
 
 

@@ -276,6 +276,11 @@ class GenerateSpec(Wire):
 
     http: bool = True
     browser: bool = False
+    known_values: list[Annotated[str, Field(min_length=1, max_length=256)]] = Field(
+        default_factory=list, max_length=64,
+        description="Test fixtures the collector pseudonymised (test card tokens, test accounts' emails): "
+        "generation puts each real value back where a session carries its pseudonym (`trodden generate "
+        "--known-value`). Values, not secrets: whoever reads the TestSuite reads them.")
 
 
 def _mining(name: str) -> Any:

@@ -42,7 +42,13 @@ from e2ekube import Kube
 from httpwait import answers, json_at
 from operatorproc import namespace_dsn, webhook_token
 
+from trodden.shop.catalogue import PAYMENT_TOKENS
+
 API = "trodden.dev/v1alpha1"
+# How the suites are generated: HTTP tests, with the shop's test card tokens named as known test
+# values (the collector stores them pseudonymised; a checkout replayed with the pseudonym is refused
+# on every version alike, a test that verifies nothing), as the demo loop names them.
+GENERATE = {"http": True, "browser": False, "knownValues": sorted(PAYMENT_TOKENS)}
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = "shop"
 SUITE = "shop-suite"
@@ -271,7 +277,7 @@ def _capture(kube: Kube, namespace: str, release: Release, project_image: str, p
                   "strategies": [{"type": "frequent", "count": 20}, {"type": "rare", "count": 10},
                                  {"type": "errors"}]}},
         {"apiVersion": API, "kind": "TestSuite", "metadata": {"name": SUITE},
-         "spec": {"source": SOURCE, "selectors": ["shop-picks"], "generate": {"http": True, "browser": False},
+         "spec": {"source": SOURCE, "selectors": ["shop-picks"], "generate": GENERATE,
                   "replayOn": {"deployment": "shop", "target": canary, "retries": 1}}},
         namespace=namespace,
     )
@@ -533,6 +539,10 @@ def test_argo_rollouts_promotes_a_clean_canary_and_aborts_a_regressed_one(
               f" regressed canary {regressed['status']['failed']} failed; retry replayed afresh")
     except BaseException:
         print(f"argo rollouts log tail:\n{argo_rollouts.read_text(errors='replace')[-3000:]}")
+        for run in _gate_runs(kube, ns):  # what each gate run found, in full
+            name = run["metadata"]["name"]
+            print(f"gate run {name} status:\n{json.dumps(run.get('status'), indent=1)[:6000]}")
+            print(f"gate run {name} findings:\n{_findings(shop_suite.dsn, ns, name)[:6000]}")
         print(f"operator log tail:\n{shop_suite.release.operator_logs()}")
         raise
 
@@ -609,7 +619,7 @@ def test_flagger_promotes_a_clean_canary_and_rolls_back_a_regressed_one(
     try:
         kube.apply(
             {"apiVersion": API, "kind": "TestSuite", "metadata": {"name": FLAGGER_SUITE},
-             "spec": {"source": SOURCE, "selectors": ["shop-picks"], "generate": {"http": True, "browser": False},
+             "spec": {"source": SOURCE, "selectors": ["shop-picks"], "generate": GENERATE,
                       "replayOn": {"deployment": FLAGGED, "retries": 1,
                                    "target": {"service": {"name": f"{FLAGGED}-canary", "port": 8080}},
                                    "baseline": {"service": {"name": f"{FLAGGED}-primary", "port": 8080}}}}},

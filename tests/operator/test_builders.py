@@ -137,6 +137,16 @@ def test_generation_job_maps_auth_profiles_to_secret_env() -> None:
         assert builders.generation_inputs(edited, [7]) == builders.generation_inputs(spec, [7]), same
 
 
+def test_known_test_values_reach_generation_and_regenerate_the_suite() -> None:
+    """The collector pseudonymised the test card tokens; the suite names them so generation puts them back."""
+    spec = TestSuiteSpec.model_validate({"source": "shop", "generate": {"knownValues": ["tok_visa", "tok_declined"]}})
+    args = builders.generate_args(owner("TestSuite", "checkout-suite"), spec, [7])
+    assert [args[i + 1] for i, a in enumerate(args) if a == "--known-value"] == ["tok_visa", "tok_declined"]
+    plain = TestSuiteSpec.model_validate({"source": "shop"})
+    assert "--known-value" not in builders.generate_args(owner("TestSuite", "checkout-suite"), plain, [7])
+    assert builders.generation_inputs(spec, [7]) != builders.generation_inputs(plain, [7])
+
+
 def test_replay_job_is_indexed_one_shard_per_pod() -> None:
     o = owner("ReplayRun", "rollout-42")
     spec = ReplayRunSpec.model_validate({"suite": "checkout-suite", "shards": 4,

@@ -15,15 +15,14 @@ same run, one after the other, twice, alternating.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import subprocess
 import sys
-import tempfile
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
+
+from localkube import cluster
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -84,19 +83,6 @@ asyncio.run(main())
 '''
 
 
-@contextlib.contextmanager
-def cluster() -> Iterator[Path]:
-    given = os.environ.get("KUBECONFIG")
-    if given:
-        yield Path(given)
-        return
-    sys.path.insert(0, str(ROOT / "tests" / "e2e" / "cluster"))
-    import localcluster
-
-    with localcluster.running_cluster(Path(tempfile.mkdtemp(prefix="trodden-k8sclients-"))) as c:
-        yield c.kubeconfig
-
-
 def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None) -> None:
     subprocess.run(["kubectl", f"--kubeconfig={kubeconfig}", *args], input=stdin, text=True, check=True,
                    capture_output=True, timeout=300)
@@ -107,7 +93,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
-    with cluster() as kubeconfig:
+    with cluster("trodden-k8sclients-") as kubeconfig:
         env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
         kubectl(kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds"))
         kubectl(kubeconfig, "wait", "--for=condition=Established", "crd/replayruns.trodden.dev")

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import shutil
@@ -29,24 +28,12 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from localkube import cluster
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "e2e" / "cluster"))
-
-
-@contextlib.contextmanager
-def cluster() -> Iterator[Path]:
-    given = os.environ.get("KUBECONFIG")
-    if given:
-        yield Path(given)
-        return
-    import localcluster
-
-    with localcluster.running_cluster(Path(tempfile.mkdtemp(prefix="trodden-bench-"))) as c:
-        yield c.kubeconfig
 
 
 def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None) -> str:

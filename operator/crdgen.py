@@ -68,6 +68,11 @@ def structural(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
                 out[key] = structural(value, defs)
             # `False` (pydantic's extra="forbid") is not allowed next to properties; unknown fields
             # are refused by kubectl's strict field validation and pruned by the API server.
+        elif key in ("exclusiveMinimum", "exclusiveMaximum") and not isinstance(value, bool):
+            # JSON Schema 2020 (pydantic's gt/lt) gives the bound; OpenAPI v3.0 (the API server's)
+            # a minimum/maximum and a boolean, or the CRD is refused ("cannot unmarshal number").
+            out["minimum" if key == "exclusiveMinimum" else "maximum"] = value
+            out[key] = True
         else:
             out[key] = value
     for name in out.get("required", []):

@@ -55,6 +55,8 @@ def test_schemas_are_structural_without_preserve_unknown_fields() -> None:
             assert "x-kubernetes-preserve-unknown-fields" not in node, f"{kind.kind}{path}"
             assert not ({"anyOf", "oneOf", "allOf", "$ref", "title"} & set(node)), f"{kind.kind}{path}: {node}"
             assert node.get("additionalProperties") is not False
+            for bound in ("exclusiveMinimum", "exclusiveMaximum"):  # OpenAPI v3.0: a boolean, never a number
+                assert isinstance(node.get(bound, True), bool), f"{kind.kind}{path}: {bound} {node[bound]}"
             for req in node.get("required", []):
                 assert "default" not in node["properties"][req], f"{kind.kind}{path}.{req} required with default"
 

@@ -223,6 +223,21 @@ def test_lists_of_plain_values_and_token_lists_are_compared_as_sets() -> None:
     assert found == {"/principals/*", "/headers/Expose", "/data/0/t", "/data/1/t"}
 
 
+def test_a_timestamp_both_baselines_share_by_chance_is_not_a_difference() -> None:
+    """Baseline replays run side by side can answer in the same millisecond: a timestamp is judged
+    by its type, so the target's later one is no finding, and one that became null still is."""
+    def at(body: dict[str, Any]) -> Observation:
+        o = obs(body)
+        o.url = "http://api.test:8080/x"
+        return o
+
+    b = at({"last_modified": 1796519216931, "at": "2026-12-06T01:00:00Z", "n": 3})
+    later = at({"last_modified": 1796519216923, "at": "2026-12-06T01:00:01Z", "n": 3})
+    assert diff_exchange(later, b, b) == []
+    broken = at({"last_modified": None, "at": "2026-12-06T01:00:01Z", "n": 4})
+    assert {f.field for f in diff_exchange(broken, b, b)} == {"/last_modified", "/n"}
+
+
 # --- outcomes and causes -------------------------------------------------------------------------
 
 def fail(kind: str, actual: Any = None) -> Failure:

@@ -166,12 +166,23 @@ def diff_exchange(
 
 
 def _clock(value: Any) -> bool:
-    """A timestamp: epoch milliseconds (an integer from 2001 to 2286) or an ISO date-time. Its value
+    """A timestamp: epoch milliseconds (an integer from 2001 to 2286, or an ETag made of one), an
+    HTTP date or an ISO date-time. Its value
     is when the request ran; baseline replays that run at the same moment (side by side) may agree
     on it by chance, so it is judged by its type only, like any value that varies."""
     if isinstance(value, int) and not isinstance(value, bool):
         return 10**12 <= value < 10**13
-    return isinstance(value, str) and detect_format(value) == "datetime"
+    if not isinstance(value, str):
+        return False
+    bare = value.removeprefix("W/").strip('"')  # an ETag made of the time: "1796519523247"
+    return (
+        (len(bare) == 13 and bare.isdigit() and bare[0] == "1")
+        or _HTTP_DATE.fullmatch(value) is not None
+        or detect_format(value) == "datetime"
+    )
+
+
+_HTTP_DATE = re.compile(r"[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT")  # Last-Modified, Date
 
 
 def _same(a: Any, b: Any) -> bool:

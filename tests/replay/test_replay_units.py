@@ -236,7 +236,8 @@ def test_a_timestamp_both_baselines_share_by_chance_is_not_a_difference() -> Non
     later = at({"last_modified": 1796519216923, "at": "2026-12-06T01:00:01Z", "n": 3,
                 "headers": {"ETag": '"1796519523150"', "Last-Modified": "Sun, 06 Dec 2026 01:13:08 GMT"}})
     assert diff_exchange(later, b, b) == []
-    broken = at({"last_modified": None, "at": "2026-12-06T01:00:01Z", "n": 4})
+    broken = at({"last_modified": None, "at": "2026-12-06T01:00:01Z", "n": 4,
+                 "headers": {"ETag": '"1796519523150"', "Last-Modified": "Sun, 06 Dec 2026 01:13:08 GMT"}})
     assert {f.field for f in diff_exchange(broken, b, b)} == {"/last_modified", "/n"}
 
 

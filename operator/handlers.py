@@ -117,9 +117,14 @@ async def testsuite_seen(body: Any, type: str | None, memo: Any, **_: Any) -> No
 
 
 @kopf.on.event("batch", "v1", "jobs", labels=OURS)
-async def job_changed(body: Any, memo: Any, **_: Any) -> None:
-    """A Job of ours moved (a replay shard finished, a selection ended): reconcile its owner now."""
-    owner = reconcile.owner_of(dict(body))
+async def job_changed(body: Any, type: str | None, memo: Any, **_: Any) -> None:
+    """A Job of ours moved (a replay shard finished, a selection ended): reconcile its owner now.
+    Not for the creation of a Job this process just made: the reconcile that made it goes on and
+    writes the status (a burst of 200 runs would otherwise read each run and its Job again)."""
+    job = dict(body)
+    if type == "ADDED" and reconcile.made_here(memo.ctx, job):
+        return
+    owner = reconcile.owner_of(job)
     if owner is not None:
         await _owner_changed(memo, *owner, body["metadata"]["namespace"])
 

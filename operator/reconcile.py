@@ -231,10 +231,13 @@ async def ensure_db_secret(ctx: Context, namespace: str) -> None:
     tenants = await ctx.tenancy()
     if tenants is None or not ctx.secrets_created.due(namespace):
         return
-    tenant = await tenants.ensure(namespace)
-    await ctx.kube.create(builders.db_secret(namespace, tenant.dsn))
-    await ctx.kube.create(builders.webhook_secret(namespace, tenant.webhook_token))
-    ctx.secrets_created.done(namespace)
+    async with ctx.secrets_created.lock(namespace):
+        if not ctx.secrets_created.due(namespace):
+            return  # another reconcile created them while this one waited
+        tenant = await tenants.ensure(namespace)
+        await ctx.kube.create(builders.db_secret(namespace, tenant.dsn))
+        await ctx.kube.create(builders.webhook_secret(namespace, tenant.webhook_token))
+        ctx.secrets_created.done(namespace)
 
 
 async def claim(ctx: Context, store: Store | None, owner: Owner) -> None:
@@ -682,6 +685,13 @@ async def sweep_namespace(ctx: Context, namespace: str, retention: timedelta) ->
     if swept.empty and not any(live.values()) and await ctx.kube.get("v1", "Namespace", namespace, None) is None:
         await tenants.drop(namespace)
     return swept
+
+
+def made_here(ctx: Context, job: dict[str, Any]) -> bool:
+    """The Job is one this process created or adopted for its current owner (see `_job`)."""
+    meta = job.get("metadata") or {}
+    uid = controller_uid(job)
+    return uid is not None and (meta.get("namespace", ""), meta.get("name", ""), uid) in ctx.jobs_seen
 
 
 def owner_of(obj: dict[str, Any]) -> tuple[str, str] | None:

@@ -204,6 +204,12 @@ class SecretsCreated:
 
     def __init__(self) -> None:
         self._at: dict[str, float] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def lock(self, namespace: str) -> asyncio.Lock:
+        """Held while the namespace's Secrets are created: a burst of new objects in a namespace
+        creates them once, instead of every reconcile posting both (409s) before its Job."""
+        return self._locks.setdefault(namespace, asyncio.Lock())
 
     def due(self, namespace: str) -> bool:
         return time.monotonic() - self._at.get(namespace, float("-inf")) >= SECRET_RECHECK_SECONDS

@@ -91,3 +91,53 @@ def test_only_the_objects_own_spec_is_an_invalid_spec() -> None:
     with pytest.raises(ValidationError) as caught:
         ReplayRunStatus.model_validate({"phase": "Done"})
     assert not isinstance(caught.value, reconcile.InvalidSpec)
+
+
+async def test_the_creation_of_a_job_made_here_reconciles_nothing_more() -> None:
+    """A Job this process just created comes back as ADDED: its owner is not read and reconciled again
+    (the reconcile that made it writes the status); any other Job event of ours is."""
+    from trodden.operator.handlers import job_changed
+
+    class Kube:
+        def __init__(self) -> None:
+            self.reads: list[tuple[str, str]] = []
+
+        async def get(self, api: str, kind: str, name: str, namespace: str) -> None:
+            self.reads.append((kind, name))
+
+    kube = Kube()
+    ctx = reconcile.Context(kube=kube, runtime=None, dsn=None)  # type: ignore[arg-type]
+    job = {"metadata": {"namespace": "team-a", "name": "rr-1-replay", "ownerReferences": [
+        {"apiVersion": "trodden.dev/v1alpha1", "kind": "ReplayRun", "name": "rr-1", "uid": "u-1", "controller": True}]}}
+    memo = kopf.Memo(ctx=ctx)
+    ctx.jobs_seen.add(("team-a", "rr-1-replay", "u-1"))
+    await job_changed(body=job, type="ADDED", memo=memo)
+    assert kube.reads == []
+    await job_changed(body=job, type="MODIFIED", memo=memo)  # a shard finished: read the owner
+    await job_changed(body={**job, "metadata": {**job["metadata"], "ownerReferences": [
+        {**job["metadata"]["ownerReferences"][0], "uid": "u-2"}]}}, type="ADDED", memo=memo)  # another owner's
+    assert kube.reads == [("ReplayRun", "rr-1"), ("ReplayRun", "rr-1")]
+
+
+async def test_a_burst_in_one_namespace_creates_its_secrets_once() -> None:
+    """200 new runs at once: the namespace's two Secrets are created by one reconcile, not posted by each."""
+    import asyncio
+    from types import SimpleNamespace
+
+    class Kube:
+        def __init__(self) -> None:
+            self.created: list[str] = []
+
+        async def create(self, manifest: dict[str, object]) -> None:
+            self.created.append(str(manifest["metadata"]["name"]))  # type: ignore[index]
+            await asyncio.sleep(0.01)  # the API's round trip, while other reconciles arrive
+
+    class Tenants:
+        async def ensure(self, namespace: str) -> object:
+            return SimpleNamespace(dsn="postgresql://team-a@db/trodden", webhook_token="t0ken")
+
+    kube = Kube()
+    ctx = reconcile.Context(kube=kube, runtime=None, dsn="postgresql://db/trodden",  # type: ignore[arg-type]
+                            tenants=Tenants())  # type: ignore[arg-type]
+    await asyncio.gather(*(reconcile.ensure_db_secret(ctx, "team-a") for _ in range(200)))
+    assert sorted(kube.created) == ["trodden-tenant-dsn", "trodden-webhook-token"]

@@ -376,17 +376,7 @@ class BrowserRunner:
                 await element.evaluate(SUBMIT_SCRIPT)
             return True
         except MissingVariable as exc:
-            out.failures.append(
-                Failure(
-                    source="execution",
-                    assertion_id="exec:variable",
-                    kind="correlation",
-                    description=f"cannot run the step: {exc}",
-                    expected=exc.name,
-                    actual="<never extracted>",
-                    step_id=step.id,
-                )
-            )
+            out.failures.append(Failure.missing_variable(exc.name, f"cannot run the step: {exc}", step.id))
             record.error = str(exc)
             return False
         except PlaywrightError as exc:

@@ -154,16 +154,7 @@ class HttpClient:
             exchanges = await self.send(step, variables)
         except MissingVariable as exc:
             out.failures.append(
-                Failure(
-                    source="execution",
-                    assertion_id="exec:variable",
-                    kind="correlation",
-                    description=f"cannot build the request: {exc}",
-                    expected=exc.name,
-                    actual="<never extracted>",
-                    step_id=step_id,
-                    endpoint=step.endpoint,
-                )
+                Failure.missing_variable(exc.name, f"cannot build the request: {exc}", step_id, step.endpoint)
             )
             out.steps.append(StepRecord(step_id=step_id, kind="http", endpoint=step.endpoint, error=str(exc)))
             return False
@@ -289,15 +280,7 @@ class HttpClient:
             }
         except MissingVariable as exc:
             out.failures.append(
-                Failure(
-                    source="execution",
-                    assertion_id="exec:variable",
-                    kind="correlation",
-                    description=f"auth profile {profile_name}: {exc}",
-                    expected=exc.name,
-                    actual="<never extracted>",
-                    step_id=f"login:{profile_name}",
-                )
+                Failure.missing_variable(exc.name, f"auth profile {profile_name}: {exc}", f"login:{profile_name}")
             )
             return False
         return True

@@ -49,6 +49,20 @@ class Failure(BaseModel):
         """Identity across attempts and across target/baseline."""
         return (self.assertion_id, self.step_id, self.field)
 
+    @classmethod
+    def missing_variable(cls, name: str, description: str, step_id: str, endpoint: str | None = None) -> Failure:
+        """A step that could not run: a value it needs was never extracted by an earlier step."""
+        return cls(
+            source="execution",
+            assertion_id="exec:variable",
+            kind="correlation",
+            description=description,
+            expected=name,
+            actual="<never extracted>",
+            step_id=step_id,
+            endpoint=endpoint,
+        )
+
 
 class StepRecord(BaseModel):
     """Timing and outcome of one step in one attempt (stored, shown in the HTML report)."""

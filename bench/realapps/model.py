@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import aiohttp
 
@@ -59,8 +59,18 @@ class Plant:
     mechanism: str
     probe: Probe
     exercises: Callable[[RecordedEvent], bool]
-    # A further condition on a finding (e.g. the page's query), where plants share a page or endpoint.
+    # What a finding about this plant shows (the field it is on, the values it compares, the page's
+    # query), beyond the words of `regression.evidence`: where plants share a page or an endpoint, a
+    # finding there counts only for the plant whose change it shows.
     where: Callable[[Mapping[str, Any]], bool] | None = None
+
+    def __post_init__(self) -> None:
+        # Honest attribution: a plant is caught only by a finding at its endpoint or page AND of its
+        # evidence. A plant that names no evidence would be "caught" by anything on its page.
+        r = self.regression
+        if not (r.evidence or self.where is not None or r.kinds == ("latency",)):
+            raise ValueError(f"plant {r.id}: name its evidence (evidence words or a `where` on the finding); "
+                             "otherwise any finding on its page would count as catching it")
 
     @property
     def id(self) -> str:
@@ -168,3 +178,53 @@ class RealApp(abc.ABC):
             if p.id == plant_id:
                 return p
         raise KeyError(plant_id)
+
+
+# --- what a finding shows (for plants' `where`) -------------------------------------------------------
+
+
+def finding_query(finding: Mapping[str, Any]) -> dict[str, str]:
+    """The query of the page or request a finding is about (its URL's)."""
+    url = finding.get("url")
+    return dict(parse_qsl(urlsplit(url).query)) if isinstance(url, str) else {}
+
+
+def on_field(finding: Mapping[str, Any], *names: str) -> bool:
+    """The finding compares one of these fields (a page outline's `table result_list rows`, a JSON
+    pointer's last segment such as `last_modified`, or `status`)."""
+    field_ = str(finding.get("field") or "")
+    return any(field_ == n or field_.endswith("/" + n) for n in names)
+
+
+def shown(value: Any) -> list[str]:
+    """A finding's expected or actual value as the strings it shows (a list's items, or the value)."""
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    return [] if value is None else [str(value)]
+
+
+def lost(finding: Mapping[str, Any], pattern: str) -> bool:
+    """Something matching `pattern` (a regex, case-insensitive) was on the baseline's side of the
+    finding and is not on the target's."""
+    regex = re.compile(pattern, re.I)
+    before = {v for v in shown(finding.get("expected")) if regex.search(v)}
+    return bool(before - set(shown(finding.get("actual"))))
+
+
+def status_became(finding: Mapping[str, Any], *statuses: int) -> bool:
+    """A status finding whose target side is one of these."""
+    return on_field(finding, "status") and finding.get("actual") in statuses
+
+
+def about_status(finding: Mapping[str, Any]) -> bool:
+    """A finding about a response's or page's status (a status expectation or assertion, or a
+    difference of the status from the baseline)."""
+    return (finding.get("assertion") or {}).get("kind") == "status" or on_field(finding, "status")
+
+
+def element_missing(finding: Mapping[str, Any], pattern: str = "") -> bool:
+    """The element a recorded step acted on is not on the page (what even a replay that checks only
+    that each step's element exists sees), optionally one whose locators match `pattern` (a regex)."""
+    if (finding.get("assertion") or {}).get("kind") != "locator":
+        return False
+    return not pattern or any(re.search(pattern, v) for v in shown(finding.get("expected")))

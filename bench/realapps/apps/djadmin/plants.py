@@ -15,7 +15,7 @@ import aiohttp
 
 from trodden.shop.regressions import PlantedRegression
 
-from ...model import Plant, RecordedEvent
+from ...model import Plant, RecordedEvent, element_missing, finding_query, lost, on_field, shown, status_became
 from .site.realapps_staff import TESTER, password
 
 MECHANISM = "monkeypatch of the admin at start-up"
@@ -160,6 +160,55 @@ async def probe_message(http: aiohttp.ClientSession, base: str) -> Any:
     return [status, "was changed successfully" in after]
 
 
+# --- what a finding about each plant shows -------------------------------------------------------------
+
+ROWS = "table result_list rows"  # the page outline's rows of the change list: "20 rows, content 0857cf9f"
+GENRES = r"^(Children|Fiction|History|Poetry|Science|Travel) \(\d+\)$"  # the genre filter's facets
+
+
+def _rows(value: Any) -> tuple[int, str] | None:
+    m = re.fullmatch(r"(\d+) rows?, content (\w+)", str(value))
+    return (int(m.group(1)), m.group(2)) if m else None
+
+
+def _rows_changed(finding: Any) -> bool:
+    before, after = _rows(finding.get("expected")), _rows(finding.get("actual"))
+    return on_field(finding, ROWS) and before is not None and before != after
+
+
+def shows_sort_ignored(finding: Any) -> bool:
+    """Other rows (or rows in another order) on a books list sorted by Published."""
+    return _sorted_by_published(finding_query(finding)) and _rows_changed(finding)
+
+
+def shows_short_page(finding: Any) -> bool:
+    """A full page (20 rows) of books now lists fewer; or the 20th row a user clicked is not there."""
+    before, after = _rows(finding.get("expected")), _rows(finding.get("actual"))
+    if element_missing(finding, r"result_list.*tr:nth-of-type\(20\)"):
+        return True
+    return on_field(finding, ROWS) and before is not None and before[0] == 20 and after is not None \
+        and after[0] < 20
+
+
+def shows_search_changed(finding: Any) -> bool:
+    """A books search lists other rows."""
+    return bool(finding_query(finding).get("q")) and _rows_changed(finding)
+
+
+def shows_facet_changed(finding: Any) -> bool:
+    return lost(finding, GENRES)
+
+
+def shows_available_filter_gone(finding: Any) -> bool:
+    """The "By available" filter's choices (Yes/No with their counts) are gone from the books list."""
+    yes_no = r"^(Yes|No)( \(\d+\))?$"
+    return lost(finding, yes_no) and not any(re.match(yes_no, v) for v in shown(finding.get("actual")))
+
+
+def shows_header_renamed(finding: Any) -> bool:
+    return lost(finding, r"^published$")
+
+
 def _p(id: str, kind: str, description: str, endpoint: str, **kw: Any) -> PlantedRegression:
     return PlantedRegression(id=id, kind=kind, description=description, endpoint=endpoint,
                              detect_by=kw.pop("detect_by", ("browser",)), **kw)
@@ -168,38 +217,41 @@ def _p(id: str, kind: str, description: str, endpoint: str, **kw: Any) -> Plante
 PLANTS: tuple[Plant, ...] = (
     Plant(_p("sort-published-ignored", "ordering",
              'Sorting books by the "Published" column no longer sorts (the list stays by title).',
-             f"PAGE {BOOKS}", evidence=("published",), exercised_by="catalogue staff sorting books by date"),
-          MECHANISM, probe_sort, _books_list(_sorted_by_published)),
+             f"PAGE {BOOKS}", exercised_by="catalogue staff sorting books by date"),
+          MECHANISM, probe_sort, _books_list(_sorted_by_published), where=shows_sort_ignored),
     Plant(_p("header-renamed", "ui_text", 'The books table\'s "Published" column header became "Publication date".',
              f"PAGE {BOOKS}", evidence=("published",), exercised_by="every books list"),
-          MECHANISM, probe_header, _books_list()),
+          MECHANISM, probe_header, _books_list(), where=shows_header_renamed),
     Plant(_p("rows-per-page-short", "pagination",
              "A full page of books shows 19 rows, not 20: one book per page is never listed.",
              f"PAGE {BOOKS}", exercised_by="unfiltered books lists"),
-          MECHANISM, probe_rows, _books_list(_unfiltered)),
+          MECHANISM, probe_rows, _books_list(_unfiltered), where=shows_short_page),
     Plant(_p("facet-count-off-by-one", "ui_data", 'The genre filter\'s facet counts are one too many ("Fiction (37)").',
              f"PAGE {BOOKS}", evidence=("(",), exercised_by="every books list (facets always shown)"),
-          MECHANISM, probe_facet, _books_list()),
+          MECHANISM, probe_facet, _books_list(), where=shows_facet_changed),
     Plant(_p("search-exact-title", "logic", 'Searching books by title needs the exact title ("war" finds nothing).',
              f"PAGE {BOOKS}", exercised_by="searches of the books list"),
-          MECHANISM, probe_search, _books_list(lambda q: "q" in q)),
+          MECHANISM, probe_search, _books_list(lambda q: "q" in q), where=shows_search_changed),
     Plant(_p("loan-return-overdue-500", "combination",
              "Marking a loan returned answers 500 when the loan is overdue; returning one in time still works.",
              f"PAGE {LOANS}{{id}}/change/", detect_by=("status", "browser"),
              exercised_by="front desk taking back books (about half of them overdue)"),
-          MECHANISM, probe_loan_500, _submit_on(r"^/admin/library/loan/\d+/change/$")),
+          MECHANISM, probe_loan_500, _submit_on(r"^/admin/library/loan/\d+/change/$"),
+          where=lambda f: status_became(f, 500)),
     Plant(_p("books-list-slow", "latency", "The books list takes 400 ms longer.", f"PAGE {BOOKS}",
              detect_by=("latency",), kinds=("latency",), exercised_by="every books list"),
           MIDDLEWARE, probe_slow, _books_list()),
     Plant(_p("frontdesk-loan-add-403", "permission", 'Front-desk staff get 403 on "Add loan".',
              f"PAGE {LOANS}add/", detect_by=("status", "browser"), exercised_by="front desk lending a book"),
-          MIDDLEWARE, probe_403, _page_is(LOANS + "add/")),
+          MIDDLEWARE, probe_403, _page_is(LOANS + "add/"),
+          # the page answers 403 (or what the user filled in on it is not there)
+          where=lambda f: status_became(f, 403) or element_missing(f)),
     Plant(_p("available-filter-gone", "ui_structure", 'The "By available" filter is gone from the books list.',
-             f"PAGE {BOOKS}", evidence=("available",), exercised_by="every books list; filtering by availability"),
-          MECHANISM, probe_filter, _books_list()),
+             f"PAGE {BOOKS}", exercised_by="every books list; filtering by availability"),
+          MECHANISM, probe_filter, _books_list(), where=shows_available_filter_gone),
     Plant(_p("change-message-missing", "ui_text",
              'After a save the success message ("… was changed successfully.") is not shown.',
-             "PAGE /admin/library/{model}/", evidence=("success",),
-             exercised_by="every save: editing a book, lending and taking back books"),
-          MECHANISM, probe_message, _submit_on(r"^/admin/library/\w+/(add|\d+/change)/$")),
+             "PAGE /admin/library/{model}/", exercised_by="every save: editing a book, lending and taking back books"),
+          MECHANISM, probe_message, _submit_on(r"^/admin/library/\w+/(add|\d+/change)/$"),
+          where=lambda f: on_field(f, "alerts") and lost(f, r"was (changed|added|deleted) successfully")),
 )

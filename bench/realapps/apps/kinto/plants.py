@@ -14,7 +14,7 @@ import aiohttp
 
 from trodden.shop.regressions import PlantedRegression
 
-from ...model import Plant, RecordedEvent
+from ...model import Plant, RecordedEvent, about_status
 from .users import basic
 
 MECHANISM = "Kinto plugin (pyramid tween via kinto.includes)"
@@ -205,7 +205,7 @@ PLANTS: tuple[Plant, ...] = (
             endpoint=f"POST {LIST_ROUTE}", detect_by=("status", "expectation"), kinds=("status", "diff"),
             exercised_by="every session that creates a task or a shared record",
         ),
-        MECHANISM, probe_create, _match(method="POST", list=True),
+        MECHANISM, probe_create, _match(method="POST", list=True), where=about_status,
     ),
     Plant(
         PlantedRegression(

@@ -15,7 +15,7 @@ import orjson
 
 from trodden.shop.regressions import PlantedRegression
 
-from ...model import Plant, RecordedEvent
+from ...model import Plant, RecordedEvent, about_status, finding_query, on_field
 from ...proxy import UiChange
 from ..kinto.plants import LIST_ROUTE, ONE_ROUTE, _is_list, _is_one, _requests, probe_create, probe_last_modified
 from .seed import OWNER, POSTS, TESTER, basic
@@ -126,17 +126,21 @@ PLANTS: tuple[Plant, ...] = (
     Plant(_p("sort-title-ignored", "ordering", "Sorting the posts by title (_sort=title) is ignored.",
              f"GET {LIST_ROUTE}", kinds=("diff", "value", "value_set", "browser", "visible_text", "page"),
              exercised_by="editors sorting the posts table by title"),
-          SERVER, probe_sort, _req("GET", lambda p, q, _: _is_list(p) and "title" in q.get("_sort", ""))),
+          SERVER, probe_sort, _req("GET", lambda p, q, _: _is_list(p) and "title" in q.get("_sort", "")),
+          where=lambda f: "title" in finding_query(f).get("_sort", "")),
     Plant(_p("record-create-200", "status", "Creating a post answers 200 instead of 201.", f"POST {LIST_ROUTE}",
              kinds=("status", "diff"), exercised_by="editors creating posts"),
-          SERVER, probe_create, _req("POST", lambda p, q, _: _is_list(p))),
+          SERVER, probe_create, _req("POST", lambda p, q, _: _is_list(p)), where=about_status),
     Plant(_p("record-last-modified-null", "null_field", "A single post's data.last_modified is null.",
-             f"GET {ONE_ROUTE}", evidence=("last_modified",), exercised_by="opening a post"),
-          SERVER, probe_last_modified, _req("GET", lambda p, q, _: _is_one(p))),
+             f"GET {ONE_ROUTE}", evidence=("last_modified",), exercised_by="opening a post",
+             # kinto-admin reads a post inside a batch (POST /v1/batch, one response per request)
+             also_at=("POST /v1/batch",)),
+          SERVER, probe_last_modified, _req("GET", lambda p, q, _: _is_one(p)),
+          where=lambda f: on_field(f, "last_modified")),
     Plant(_p("edit-forbidden-403", "permission", "Editors get 403 when they save a post; only the owner may.",
              f"PATCH {ONE_ROUTE}", also_at=(f"PUT {ONE_ROUTE}",), kinds=("status", "diff"),
              exercised_by="editors editing or publishing posts"),
-          SERVER, probe_edit, _req(("PATCH", "PUT"), lambda p, q, _: _is_one(p))),
+          SERVER, probe_edit, _req(("PATCH", "PUT"), lambda p, q, _: _is_one(p)), where=about_status),
     Plant(_p("total-records-off-by-one", "ui_data", 'The Total-Records header is one short: "Records (39)".',
              f"HEAD {LIST_ROUTE}", also_at=(PAGE,), evidence=("records",),
              exercised_by="every records list (the tab's count)"),

@@ -41,6 +41,22 @@ _WORD = re.compile(r"[^\W\d_]{2,}")
 MAX_PENDING = 100_000  # users queued for the database; beyond, the oldest are dropped (counts mask more)
 
 
+# A field that holds a person's name: one word typed there is a name ("Jane"), not a code.
+NAME_KEY = re.compile(
+    r"(?:first|last|given|family|middle|full|sur|fore|nick|maiden|display)[-_ ]?name|^(?:sur|fore)name$", re.I
+)
+
+
+@lru_cache(maxsize=65536)
+def is_name_word(value: str, *, any_case: bool = False) -> bool:
+    """One word of letters (inner hyphens and apostrophes allowed: "Mary-Jane", "O'Brien") written as a
+    name is ("Jane", "McDonald"): a lone first or last name a person typed. Not all capitals ("SPRING",
+    a code) and not lowercase ("sock", a search) unless `any_case` (the field is a name field)."""
+    if not 2 <= len(value) <= 40 or not value.replace("-", "").replace("'", "").replace("\u2019", "").isalpha():
+        return False
+    return any_case or (value[0].isupper() and not value.isupper())
+
+
 @lru_cache(maxsize=65536)
 def is_free_text(value: str) -> bool:
     """Two or more words with letters: what a person types or a page says, not a code, an id or a token."""

@@ -27,6 +27,7 @@ what a pattern proposed. Results are cached per value.
 
 from __future__ import annotations
 
+import html
 import ipaddress
 import re
 import unicodedata
@@ -37,9 +38,10 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 import orjson
+from confusable_homoglyphs.confusables import confusables_data as _CONFUSABLES
 
 from trodden.collector import detectors, taint
-from trodden.collector.freetext import FreeTextCounter, is_free_text
+from trodden.collector.freetext import NAME_KEY, FreeTextCounter, is_free_text, is_name_word
 from trodden.collector.pseudonym import Pseudonymizer
 from trodden.models.sanitization import MASK_MARK, BuiltinRule, SanitizationConfig, SanitizationRule, masked
 
@@ -65,6 +67,20 @@ _SECRET_NAME = (
     r"(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[-_]?key|access[-_]?key|sig(?:nature)?|"
     r"auth|credential|session[-_]?id|sessid|sid|otp|pin|ssn|cvv|cvc)[\w.-]{0,64}"
 )
+# Names of secrets people write in sentences, and the words that follow them in messages about the
+# secret rather than in the secret itself.
+_SAID_NAME = (
+    r"pass(?:word|wd|phrase|code)s?|pwd|pin(?:\s+code)?|otp|secret(?:\s+key)?|token|api[-\s]?key|"
+    r"access[-\s]key|(?:security|verification|one[-\s]time)\s+code"
+)
+_NOT_SAID = (
+    r"a|an|the|not|no|too|now|also|only|very|still|being|required|mandatory|optional|needed|missing|"
+    r"empty|blank|incorrect|invalid|wrong|correct|valid|expired|weak|strong|secure|insecure|long|short|"
+    r"changed|reset|updated|set|saved|sent|shown|hidden|visible|protected|encrypted|hashed|different|"
+    r"same|case|unknown|forgotten|locked|disabled|enabled|active|inactive|used|taken|available|accepted|"
+    r"rejected|revoked|compromised|null|none|undefined|true|false|ok|good|fine|in|of|on|for|to|at|by|"
+    r"your|my|his|her|their|our|its|this|that"
+)
 # Words that say "this is a key" as the first part of a value (vendors' prefixes and made-up ones).
 _TOKEN_WORDS = (
     r"tok|token|keys?|apikey|secret|sk|pk|rk|pat|bearer|whsec|gh[pousr]|glpat|npm|pypi|hf|shp[a-z]{2}|xox[a-z]|xapp"
@@ -87,7 +103,10 @@ _PII_PARTS: dict[str, tuple[BuiltinRule, str]] = {
         r"(?P<bearer>\b(?i:bearer|token|apikey)\s+)(?P<bearer_token>[A-Za-z0-9._~+/=-]{6,})",
     ),
     "basic": (BuiltinRule.BEARER, r"(?P<basic>\b(?i:basic)\s+)(?P<basic_token>[A-Za-z0-9+/]{4,}={0,2})"),
-    "email": (BuiltinRule.EMAIL, r"(?P<email>[\w.%+'-]{1,64}@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,})"),
+    # The whole local part, however long (RFC 5321's 64 is no limit to a hostile client: a bounded
+    # one kept the head of a longer part); it begins a run and is taken possessively, so a long run
+    # without an `@` is read once, not from every offset.
+    "email": (BuiltinRule.EMAIL, r"(?P<email>(?<![\w.%+'-])[\w.%+'-]++@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,})"),
     "url": (
         BuiltinRule.PASSWORD,
         r"(?P<url>\b(?:https?|wss?)://[^\s'\"<>()\[\]{}]+|(?<![\w/.~%-])/[\w./~%-]*[?#;][^\s'\"<>()]+)",
@@ -95,6 +114,13 @@ _PII_PARTS: dict[str, tuple[BuiltinRule, str]] = {
     "kv": (
         BuiltinRule.PASSWORD,
         rf"(?P<kv>(?i:{_SECRET_NAME})['\"]?\s*[=:]\s*['\"]?)(?P<kv_value>[^\s&;,'\"<>{{}}]+)",
+    ),
+    # A secret said in prose: "my password is hunter2", "the PIN was 4821", "pwd - x"; what follows
+    # the verb is the secret unless it is one of the words UI messages put there ("is required").
+    "said": (
+        BuiltinRule.PASSWORD,
+        rf"(?P<said>\b(?i:{_SAID_NAME})\s+(?i:is|was|will\s+be)(?:\s*[:=])?\s+(?i:now\s+|still\s+)?|"
+        rf"\b(?i:{_SAID_NAME})\s+(?:-|=>|->)\s+)(?!(?i:{_NOT_SAID})(?![\w-]))(?P<said_value>[^\s,;'\"<>]{{3,}})",
     ),
     "iban": (
         BuiltinRule.IBAN,
@@ -132,7 +158,11 @@ _PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
 _PERCENT_LEVELS = 3  # a URL in a parameter of a URL in a parameter; deeper nesting is not decoded
 _NOT_DIGITS = {c: None for c in range(128) if not 48 <= c <= 57}
 _LONG_RUN = re.compile(r"[A-Za-z0-9+/_-]{16}")
-_SECRET_HINT = re.compile(r"pass|pwd|secret|token|key|sig|auth|cred|sess|sid|otp|pin|ssn|cvv|cvc", re.I)
+_SECRET_HINT = re.compile(r"pass|pwd|secret|token|key|sig|auth|cred|sess|sid|otp|pin|ssn|cvv|cvc|code", re.I)
+# HTML character references ("jane&#64;example.com", "&commat;", "&#x40;"): decoded before the patterns.
+_HTML_REF = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});?")
+_SPACE = re.compile(r"\s")
+_HTML_LEVELS = 3  # "&amp;#64;": a reference escaped again; deeper nesting is not decoded
 _BIT = {name: 1 << i for i, name in enumerate(_NAMES)}
 _SEGMENT_EXCLUDED = _BIT["ssn_bare"]  # a bare 9-digit path segment is an id, not an SSN
 
@@ -165,8 +195,11 @@ def _mask_for(value: str) -> int:
         mask |= _BIT["email"]
     if "/" in value and ("?" in value or "#" in value or ";" in value or "://" in value):
         mask |= _BIT["url"]
-    if ("=" in value or ":" in value) and _SECRET_HINT.search(value):
-        mask |= _BIT["kv"]
+    if _SECRET_HINT.search(value):
+        if "=" in value or ":" in value:
+            mask |= _BIT["kv"]
+        if _SPACE.search(value):
+            mask |= _BIT["said"]
     if digits >= 2 and len(value) >= 15:
         mask |= _BIT["iban"]
     if digits >= 12:
@@ -213,9 +246,24 @@ class _Fold(dict[int, int]):
             folded = 0x40
         else:
             digit = unicodedata.decimal(ch, None) if code > 0x7F else None
-            folded = 0x30 + digit if digit is not None else code
+            folded = 0x30 + digit if digit is not None else _latin_look_alike(ch, code)
         self[code] = folded
         return folded
+
+
+def _latin_look_alike(ch: str, code: int) -> int:
+    """The ASCII letter a character is drawn like (Cyrillic U+043E and U+0456, Greek U+03BF and U+039A
+    read as "o", "i", "o", "K"), by Unicode's confusables table (UTS #39, as `confusable_homoglyphs`
+    ships it), else the character: "tok_8f3a…" written with a Cyrillic "o" is a prefixed token to the
+    patterns. Letters only: a letter drawn like a digit (U+0431, U+0417) stays a letter, so no text in
+    those scripts reads as numbers."""
+    if code <= 0x7F:
+        return code
+    for glyph in _CONFUSABLES.get(ch, ()):
+        latin = glyph["c"]
+        if len(latin) == 1 and latin.isascii() and latin.isalpha():
+            return ord(latin)
+    return code
 
 
 _FOLD_SPACES = frozenset("\u00a0\u1680\u202f\u205f\u3000" + "".join(map(chr, range(0x2000, 0x200B))))
@@ -298,6 +346,12 @@ def _without_cut_word(body: str) -> str:
         if _CUT_AT.match(tail[i]):
             return body[: len(body) - len(tail) + i + 1]
     return body
+
+
+@lru_cache(maxsize=16384)
+def _is_name_key(key: str) -> bool:
+    """A field for a person's name (`first_name`, `lastName`, `surname` …)."""
+    return NAME_KEY.search(key) is not None
 
 
 @lru_cache(maxsize=16384)
@@ -429,19 +483,27 @@ class Sanitizer:
         if event.get("masked"):
             return self._secret_recorded(value)
         target = event.get("target")
+        name_field = False
         if isinstance(target, dict):
             for hint in (target.get("id"), target.get("name"), target.get("test_id")):
                 if isinstance(hint, str) and hint:
                     keyed = self._by_key(hint, value)
                     if keyed is not None:
                         return str(keyed)
-        return self.typed(value) if is_free_text(value) else self.text(value)
+                    name_field = name_field or _is_name_key(hint)
+        # A lone name ("Jane") is typed free text too: a person typed it, and no pattern knows it.
+        if is_free_text(value) or is_name_word(value, any_case=name_field):
+            return self.typed(value, name=True)
+        return self.text(value)
 
-    def typed(self, value: str) -> str:
-        """A string a person typed: PII rules, then free text kept only once k users sent it."""
+    def typed(self, value: str, *, name: bool = False) -> str:
+        """A string a person typed: PII rules, then free text kept only once k users sent it; with
+        `name` (an input, or a name field of a typed body) a lone word of letters counts as free text."""
         cleaned = self.text(value)
         counter = self.free_text
-        if counter is None or not is_free_text(value) or counter.admit(value, counter.user_digest(_USER.get())):
+        if counter is None or not (is_free_text(value) or (name and is_name_word(value, any_case=True))):
+            return cleaned
+        if counter.admit(value, counter.user_digest(_USER.get())):
             return cleaned
         return self.pseudo.shape_text(cleaned)
 
@@ -590,7 +652,10 @@ class Sanitizer:
                         continue
                 vcls = v.__class__
                 if vcls is str:
-                    out[clean_key] = self.typed(v) if typed and " " in v else text(v)
+                    if typed and (" " in v or _is_name_key(key)):
+                        out[clean_key] = self.typed(v, name=True)
+                    else:
+                        out[clean_key] = text(v)
                 elif vcls is dict or vcls is list:
                     out[clean_key] = self.json(v, (*path, key) if self._json_paths else path, depth + 1, typed)
                 elif vcls is int:
@@ -918,7 +983,9 @@ class Sanitizer:
             return keyed
         if value.startswith(("http://", "https://", "/")) and len(value) > 1:
             return self.url(value)
-        return self.typed(value) if typed and " " in value else self.text(value)
+        if typed and (" " in value or _is_name_key(name)):
+            return self.typed(value, name=True)
+        return self.text(value)
 
     # -- scalar rules -----------------------------------------------------------------------------
     def _by_key(self, key: str, value: Any) -> Any:
@@ -1008,11 +1075,42 @@ class Sanitizer:
         return value
 
     def _text(self, value: str) -> str:
+        if "&" in value and ("#" in value or ";" in value):
+            decoded = self._html_decoded(value)
+            if decoded is not None:
+                return decoded
         if "%" in value:
             decoded = self._percent_decoded(value)
             if decoded is not None:
                 return decoded
         return self._patterns(value)
+
+    def _html_decoded(self, value: str) -> str | None:
+        """Text with HTML character references ("jane&#64;example.com", "&commat;", "&amp;#64;"):
+        sanitised decoded (`html.unescape`, up to `_HTML_LEVELS` times), each character that only a
+        reference wrote written as that reference again; None when decoding reveals nothing to replace."""
+        levels: list[tuple[dict[str, str], set[str]]] = []
+        decoded = value
+        while len(levels) < _HTML_LEVELS and "&" in decoded:
+            refs: dict[str, str] = {}
+            for m in _HTML_REF.finditer(decoded):
+                ch = html.unescape(m.group(0))
+                if len(ch) == 1 and ch != m.group(0):
+                    refs.setdefault(ch, m.group(0))
+            if not refs:
+                break
+            levels.append((refs, set(_HTML_REF.sub("", decoded))))
+            decoded = html.unescape(decoded)
+        if not levels:
+            return None
+        clean = self._percent_decoded(decoded) if "%" in decoded else None
+        if clean is None:
+            clean = self._patterns(decoded)
+        if clean == decoded:
+            return None
+        for refs, literal in reversed(levels):
+            clean = "".join(refs[c] if c in refs and c not in literal else c for c in clean)
+        return clean
 
     def _patterns(self, value: str) -> str:
         """The built-in patterns (those that could match) and the user's regexes."""
@@ -1088,6 +1186,10 @@ class Sanitizer:
             return self.url(core) + text[len(core) :]
         if kind == "kv_value":
             return m.group("kv") + self.secret(m.group("kv_value"))
+        if kind == "said_value":
+            said = m.group("said_value")
+            core = said.rstrip(".!?)")
+            return m.group("said") + self.secret(core) + said[len(core) :]
         if kind == "iban":
             return self.pseudo.iban(text) if detectors.is_iban(text) else self._fallback(text)
         if kind == "card":

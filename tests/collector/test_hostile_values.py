@@ -205,3 +205,150 @@ def test_free_string_fields_of_span_and_log_events_from_a_beacon_are_sanitised(s
     span = sanitizer.event({"kind": "span", "seq": 1, "span_kind": email, "trace_id": "ab" * 16})
     assert email not in str(log) and email not in str(span)
     assert span["trace_id"] == "ab" * 16
+
+
+# -- misses noticed in the fourth round (issue 17) ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "my password is {}",
+        "My password is {}.",
+        "the PIN was {} (do not share)",
+        "Password is: {}",
+        "pwd - {}",
+        "pwd: {}",
+        "PWD:{}",
+        "your one-time code is {}",
+        "api key is {}",
+        "the passphrase will be {} from now on",
+    ],
+)
+def test_a_secret_said_in_prose_is_pseudonymised(sanitizer: Sanitizer, template: str) -> None:
+    secret = "hunter2x" if "PIN" not in template and "code" not in template else "482915"
+    text = template.format(secret)
+    clean = sanitizer.text(text)
+    assert secret not in clean, text
+    assert clean == template.format(sanitizer.secret(secret)), text  # the same pseudonym as in a secret field
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Password is required",
+        "Your password is incorrect.",
+        "The password is too short",
+        "password is at least 8 characters",
+        "Token was revoked",
+        "Your PIN is not valid",
+        "API key is missing",
+    ],
+)
+def test_messages_about_a_secret_are_kept(sanitizer: Sanitizer, text: str) -> None:
+    assert sanitizer.text(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "reference"),
+    [
+        ("jane.doe&#64;example.com", "&#64;"),
+        ("write to jane.doe&commat;example.com today", "&commat;"),
+        ("jane.doe&#x40;example.com", "&#x40;"),
+        ("jane.doe&amp;#64;example.com", "&amp;#64;"),  # escaped twice (HTML inside HTML)
+        ("Tom &amp; Jerry: jane.doe&#064;example.com", "&#064;"),
+    ],
+)
+def test_an_email_behind_html_character_references_is_pseudonymised(
+    sanitizer: Sanitizer, text: str, reference: str
+) -> None:
+    clean = sanitizer.text(text)
+    assert "jane.doe" not in clean and "jane.doe" not in clean.casefold(), text
+    pseudonym = sanitizer.text("jane.doe@example.com")
+    # the same pseudonym as the plain email, written with the text's own reference, the rest as it was
+    assert pseudonym.replace("@", reference) in clean, clean
+    assert clean.replace(pseudonym.replace("@", reference), "jane.doe" + reference + "example.com") == text
+
+
+def test_html_character_references_without_a_value_are_kept(sanitizer: Sanitizer) -> None:
+    for text in ("Tom &amp; Jerry", "a &lt; b &#8212; c", "?a=1&copy=2", "&#64;home"):
+        assert sanitizer.text(text) == text
+
+
+@pytest.mark.parametrize(
+    ("token", "plain"),
+    [
+        ("t\u043ek_8f3a9b2c", "tok_8f3a9b2c"),  # Cyrillic small o (U+043E)
+        ("sk_l\u0456ve_4eC39HqLyjWD", "sk_live_4eC39HqLyjWD"),  # Cyrillic small i (U+0456)
+        ("t\u03bfken_abcdef12345", "token_abcdef12345"),  # Greek small omicron
+        ("\u0392earer abcdef123456", "Bearer abcdef123456"),  # Greek capital beta
+    ],
+)
+def test_cyrillic_and_greek_look_alikes_do_not_hide_a_token(sanitizer: Sanitizer, token: str, plain: str) -> None:
+    for text in (token, f"copy {token} now"):
+        clean = sanitizer.text(text)
+        assert clean != text, text
+        assert clean == text.replace(token, sanitizer.text(plain)), text  # as if written in Latin letters
+
+
+def test_cyrillic_and_greek_text_without_a_value_is_kept(sanitizer: Sanitizer) -> None:
+    for text in ("Привет, мир", "Καλημέρα κόσμε", "Заказ 12 оплачен", "τοκεν"):
+        assert sanitizer.text(text) == text
+
+
+@pytest.mark.parametrize("local", ["a" * 70, "x" * 64 + "tail.part", "first.last+" + "n" * 80])
+def test_an_email_with_a_local_part_over_64_characters_is_pseudonymised_whole(sanitizer: Sanitizer, local: str) -> None:
+    for text in (f"{local}@example.com", f"mail {local}@example.com now"):
+        clean = sanitizer.text(text)
+        assert local[:16] not in clean and local[-8:] not in clean, clean
+        assert "@" in clean
+
+
+def test_a_long_run_without_an_email_stays_linear(sanitizer: Sanitizer) -> None:
+    import time
+
+    text = "a." * 20_000 + " b@"
+    started = time.process_time()
+    assert sanitizer.text(text) == text
+    assert time.process_time() - started < 2.0
+
+
+@pytest.mark.parametrize("name", ["Jane", "Mary-Jane", "O'Brien", "McDonald"])
+def test_a_lone_name_typed_into_an_input_is_free_text(name: str) -> None:
+    sanitizer = Sanitizer(KEY)  # k = 5: one user's name is masked, keeping its shape
+    token = sanitizer.begin("s1", "u1")
+    try:
+        masked_input = sanitizer.input_value(name, {"target": {"id": "city"}})
+        body = sanitizer.json({"first_name": name, "lastName": name.lower(), "plan": name}, (), 0, True)
+        form = sanitizer.form(f"first_name={name}&plan=x", typed=True)
+    finally:
+        sanitizer.end(token)
+    assert masked_input != name and len(masked_input) == len(name)
+    assert body["first_name"] == masked_input  # the same mask in the request, so replay correlates
+    assert body["lastName"] != name.lower()  # a name field: any case
+    assert body["plan"] == name  # one word outside a name field of a body is not a name
+    assert name not in form
+
+
+def test_single_words_that_are_not_names_are_kept_in_inputs() -> None:
+    sanitizer = Sanitizer(KEY)
+    token = sanitizer.begin("s1", "u1")
+    try:
+        for value in ("sock", "SPRING", "SAVE10", "42", "x"):
+            assert sanitizer.input_value(value, {"target": {"id": "q"}}) == value
+    finally:
+        sanitizer.end(token)
+
+
+def test_a_lone_name_is_kept_once_k_users_typed_it() -> None:
+    from trodden.models.sanitization import SanitizationConfig
+
+    sanitizer = Sanitizer(KEY, SanitizationConfig(free_text_min_users=2))
+    outputs = []
+    for user in ("u1", "u2", "u3"):
+        token = sanitizer.begin(f"s-{user}", user)
+        try:
+            outputs.append(sanitizer.input_value("Paris", {"target": {"id": "city"}}))
+        finally:
+            sanitizer.end(token)
+    assert outputs[0] != "Paris" and outputs[1:] == ["Paris", "Paris"]

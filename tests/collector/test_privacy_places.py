@@ -149,7 +149,25 @@ def values(fake: Faker, i: int) -> dict[str, Any]:
         "otlp_method_email": fake.email(),
         "beacon_severity_email": fake.email(),
         "beacon_span_kind_email": fake.email(),
+        # round 5: secrets said in prose, HTML character references, Cyrillic and Greek look-alikes in
+        # token words, local parts over 64 characters, lone names typed by people
+        "prose_pw": fake.password(length=12, special_chars=False),
+        "prose_pwd": fake.password(length=12, special_chars=False),
+        "html_ref_email": fake.email().replace("@", "&#64;"),
+        "html_named_email": fake.email().replace("@", "&commat;"),
+        "cyrillic_token": "t\u043ek_" + fake.hexify("^^^^^^^^^^^^"),
+        "greek_token": "sk_l\u0456ve_" + fake.pystr(min_chars=20, max_chars=20) + "7",
+        "long_local": fake.user_name() + "." + fake.pystr(min_chars=70, max_chars=70).lower(),
+        "lone_name": _long_first_name(fake),
     }
+
+
+def _long_first_name(fake: Faker) -> str:
+    """A first name long enough that the scan cannot meet it by chance in other stored text."""
+    name = fake.first_name()
+    while len(name) < 7:
+        name = fake.first_name()
+    return name
 
 
 def _groups(card: str) -> list[str]:
@@ -196,7 +214,7 @@ def beacon(v: dict[str, Any], i: int) -> dict[str, Any]:
                 "seq": 9,
                 "ts": T + 9,
                 "url": "https://shop.example/account",
-                "target": {"role": "link", "name": v["target_name"], "text": v["target_name"], "tag": "a"},
+                "target": {"role": "link", "name": v["target_name"], "text": v["html_named_email"], "tag": "a"},
             },
             {
                 "kind": "navigation",
@@ -275,6 +293,7 @@ def beacon(v: dict[str, Any], i: int) -> dict[str, Any]:
                     "from": v["ip_mapped"],
                     "mail": v["idn_email"],
                     "name": v["typed_name"],
+                    "firstName": v["lone_name"],
                 },
             },
             {
@@ -285,7 +304,27 @@ def beacon(v: dict[str, Any], i: int) -> dict[str, Any]:
                 "message": f"GET /x?token={v['err_token']} failed",
                 "stack": f"at f (https://cdn.example/a.js?sig={v['err_sig']}&pass={v['err_pass']}:1:2)",
             },
-            {"kind": "custom", "seq": 8, "ts": T + 8, "name": "c", "properties": {"who": v["custom_prop"]}},
+            {
+                "kind": "custom",
+                "seq": 8,
+                "ts": T + 8,
+                "name": "c",
+                "properties": {"who": v["custom_prop"], "contact": f"{v['long_local']}@example.com"},
+            },
+            {
+                "kind": "input",
+                "seq": 15,
+                "ts": T + 15,
+                "target": {"tag": "input", "id": "first-name"},
+                "value": v["lone_name"],
+            },
+            {
+                "kind": "error",
+                "seq": 16,
+                "ts": T + 16,
+                "error_type": "uncaught",
+                "message": f"login failed: my password is {v['prose_pw']}, token {v['cyrillic_token']}",
+            },
             {
                 "kind": "error",
                 "seq": 10,
@@ -314,7 +353,7 @@ def beacon(v: dict[str, Any], i: int) -> dict[str, Any]:
                     "authorization": f"Basic {basic}",
                     f"x-user-{v['header_name_email']}": "1",
                     "cookie": f"{v['cookie_name_email']}=1; theme=dark",
-                    "x-note": f"key {v['text_sk_live']}",
+                    "x-note": f"key {v['text_sk_live']} or {v['greek_token']}",
                 },
                 "response_headers": {
                     "set-cookie": f"sid=abc123456789; Path=/keys/{v['cookie_path_token']}"
@@ -340,7 +379,8 @@ def beacon(v: dict[str, Any], i: int) -> dict[str, Any]:
                     # a response body is not typed text: the detectors, not the free-text rule, must find these
                     "note": f"card +{v['card_plus']} / {v['card_fullwidth']} / {v['card_nbsp']}"
                     f" / {v['card_zero_width']} "
-                    f"mail {v['email_fullwidth_at']} " + "x" * 3000 + f" {v['long_text_email']}",
+                    f"mail {v['email_fullwidth_at']} " + "x" * 3000 + f" {v['long_text_email']}"
+                    f" <p>{v['html_ref_email']}</p>",
                 },
             },
             # span and log events a beacon may send itself: their free strings
@@ -383,7 +423,12 @@ def otlp_traces(v: dict[str, Any]) -> dict[str, Any]:
 
 
 def otlp_logs(v: dict[str, Any]) -> dict[str, Any]:
-    return otlp.logs([otlp.log_record({"stringValue": f"refresh failed token={v['log_token']}"})])
+    return otlp.logs(
+        [
+            otlp.log_record({"stringValue": f"refresh failed token={v['log_token']}"}),
+            otlp.log_record({"stringValue": f"user reset, new pwd - {v['prose_pwd']}"}),
+        ]
+    )
 
 
 def har(v: dict[str, Any], i: int) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """kopf registrations, and nothing else: each handler hands the body to `reconcile`.
 
 Importing this module registers the handlers in kopf's default registry (`trodden operator` does).
-Handlers return None, so kopf stores no handler results in `.status`; its progress and diff-base
-bookkeeping goes to `trodden.dev/*` annotations (see `configure`), so `.status` is only ours.
+Handlers return None, so kopf stores no handler results in `.status`; its progress bookkeeping
+(a failing handler's retries) goes to `trodden.dev/*` annotations (see `configure`), so `.status`
+is only ours. Its diff base (the last handled spec) stays in this process (`MemoryDiffBase`).
 
 - Handler ids are given explicitly (`reconcile`, and `reconcile/spec` for spec updates): kopf turns
   them into annotation keys (`trodden.dev/reconcile`, `trodden.dev/reconcile.spec`) where it keeps
@@ -22,6 +23,7 @@ import time
 from typing import Any
 
 import kopf
+from kopf._cogs.structs import dicts
 from pydantic import ValidationError
 
 from trodden.operator import reconcile
@@ -40,12 +42,56 @@ HANDLER_ID = "reconcile"
 OURS = {"app.kubernetes.io/managed-by": MANAGED_BY}
 
 
+class MemoryDiffBase(kopf.DiffBaseStorage):
+    """kopf's diff base (the essence of the object as last handled), kept in this process by uid.
+
+    kopf compares it with each event's object to tell a creation, a spec update and a no-op apart.
+    In an annotation (kopf's default) it cost one PATCH of every object after every handled change,
+    and one more watch event to process: a third of the API writes of a burst of ReplayRuns. Kept
+    here, a restarted operator or a new leader has none, so kopf sees every object as created and
+    runs the same handler it runs on resume: a reconcile, which is idempotent. Entries of deleted
+    objects are dropped by `forget_deleted`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.essences: dict[str, kopf.BodyEssence] = {}
+
+    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
+        return self.essences.get(str(body.metadata.uid))
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
+        self.essences[str(body.metadata.uid)] = essence
+
+    def forget(self, uid: str) -> None:
+        self.essences.pop(uid, None)
+
+
+DIFF_BASE = MemoryDiffBase()
+
+
+class ProgressAnnotations(kopf.AnnotationsProgressStorage):
+    """kopf's progress in `trodden.dev/*` annotations, written only while a handler is retried.
+
+    kopf stores each handler's progress, then purges it in the same patch once all succeeded; the
+    `trodden.dev/kopf-managed` marker it adds on storing stayed in that patch, so every first
+    success still PATCHed the object for the marker alone. Here the marker goes with the progress:
+    it is dropped again when nothing of ours is left to write."""
+
+    def purge(self, *, key: Any, body: kopf.Body, patch: kopf.Patch) -> None:
+        super().purge(key=key, body=body, patch=patch)
+        marker = ["metadata", "annotations", f"{self.prefix}/kopf-managed"]
+        written = (patch.get("metadata") or {}).get("annotations") or {}
+        if marker[-1] in written and marker[-1] not in body.metadata.annotations and not any(
+            k.startswith(f"{self.prefix}/") and k != marker[-1] for k in written
+        ):
+            dicts.remove(patch, marker)
+
+
 @kopf.on.startup()
 def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=GROUP, key="last-handled-configuration"
-    )
+    settings.persistence.progress_storage = ProgressAnnotations(prefix=GROUP)
+    DIFF_BASE.essences.clear()  # a fresh start (or a new leader) handles every object as new
+    settings.persistence.diffbase_storage = DIFF_BASE
     settings.posting.level = logging.WARNING  # Kubernetes Events only for problems
     settings.watching.server_timeout = 300
     settings.batching.error_delays = [1, 2, 5, 10, 30]
@@ -87,6 +133,13 @@ def _register(kind: str, plural: str) -> None:
     kopf.on.resume(GROUP, VERSION, plural, id=HANDLER_ID)(on_change)
     kopf.on.create(GROUP, VERSION, plural, id=HANDLER_ID)(on_change)
     kopf.on.update(GROUP, VERSION, plural, id=HANDLER_ID, field="spec")(on_change)
+    kopf.on.event(GROUP, VERSION, plural, id="forget")(forget_deleted)
+
+
+async def forget_deleted(body: Any, type: str | None, **_: Any) -> None:
+    """A deleted object's diff base goes with it."""
+    if type == "DELETED":
+        DIFF_BASE.forget(str(body["metadata"].get("uid")))
 
 
 for _kind in KINDS:
@@ -125,8 +178,16 @@ async def job_changed(body: Any, type: str | None, memo: Any, **_: Any) -> None:
     if type == "ADDED" and reconcile.made_here(memo.ctx, job):
         return
     owner = reconcile.owner_of(job)
-    if owner is not None:
+    if owner is None:
+        return
+    key = (job["metadata"]["namespace"], job["metadata"]["name"])
+    if type != "DELETED":
+        memo.ctx.watched_jobs[key] = job  # the owner's reconcile reads it from here, not the API
+    try:
         await _owner_changed(memo, *owner, body["metadata"]["namespace"])
+    finally:
+        if memo.ctx.watched_jobs.get(key) is job:
+            del memo.ctx.watched_jobs[key]
 
 
 @kopf.on.event("apps", "v1", "deployments", labels=OURS)

@@ -64,6 +64,9 @@ class Context:
     finished: dict[tuple[str, str, str], float] = field(default_factory=dict)
     # Jobs (namespace, name, owner uid) this process created or adopted: read, not created again.
     jobs_seen: set[tuple[str, str, str]] = field(default_factory=set)
+    # A Job of ours as its watch event brought it (namespace, name), for the owner's reconcile that
+    # event starts: taken once by `_job` instead of reading the Job again.
+    watched_jobs: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     # TestSuites' specs as kopf's watch last saw them (namespace, name): a ReplayRun's Job needs its
     # suite's auth profiles, and reading them from memory saves a GET per run.
     suites: dict[tuple[str, str], TestSuiteSpec] = field(default_factory=dict)
@@ -265,20 +268,27 @@ async def _job(ctx: Context, owner: Owner, manifest: dict[str, Any], component: 
     job: dict[str, Any] | None = None
     if key not in ctx.jobs_seen:
         await ensure_db_secret(ctx, owner.namespace)
-        job = await ctx.kube.create(manifest)
+        # Marked before the POST: the watch may deliver the new Job's ADDED event before the
+        # response (see `made_here`).
+        ctx.jobs_seen.add(key)
+        try:
+            job = await ctx.kube.create(manifest)
+        except BaseException:
+            ctx.jobs_seen.discard(key)
+            raise
         if job is not None:
             JOBS_CREATED.labels(component).inc()
             log.info("job created", component=component, namespace=meta["namespace"], job=meta["name"])
+    else:
+        job = ctx.watched_jobs.pop((meta["namespace"], meta["name"]), None)
     if job is None:
         job = await ctx.kube.get("batch/v1", "Job", meta["name"], meta["namespace"])
-    if job is None:
+    if job is None or controller_uid(job) != owner.uid:
         ctx.jobs_seen.discard(key)
+        if job is not None:
+            log.info("job of a deleted owner of the same name; waiting for its removal",
+                     namespace=meta["namespace"], job=meta["name"], owner=owner.name)
         return None
-    if controller_uid(job) != owner.uid:
-        log.info("job of a deleted owner of the same name; waiting for its removal", namespace=meta["namespace"],
-                 job=meta["name"], owner=owner.name)
-        return None
-    ctx.jobs_seen.add(key)
     return job
 
 

@@ -141,3 +141,87 @@ async def test_a_burst_in_one_namespace_creates_its_secrets_once() -> None:
                             tenants=Tenants())  # type: ignore[arg-type]
     await asyncio.gather(*(reconcile.ensure_db_secret(ctx, "team-a") for _ in range(200)))
     assert sorted(kube.created) == ["trodden-tenant-dsn", "trodden-webhook-token"]
+
+
+def test_the_diff_base_stays_in_memory_and_goes_with_the_object() -> None:
+    """kopf's diff base costs no PATCH (no annotation): none at first (kopf: a creation), then the
+    essence as handled; a status change is no difference, a spec change is; a deleted object's
+    entry is dropped."""
+    import asyncio
+
+    from kopf._cogs.structs.diffs import diff
+
+    from trodden.operator.handlers import DIFF_BASE, forget_deleted
+
+    def handled(body: dict[str, object]) -> tuple[object, object]:
+        wrapped = kopf.Body(body)
+        old, new = DIFF_BASE.fetch(body=wrapped), DIFF_BASE.build(body=wrapped)
+        patch = kopf.Patch()
+        DIFF_BASE.store(body=wrapped, patch=patch, essence=new)
+        assert not patch  # nothing written to the object
+        return old, (diff(old, new) if old is not None else None)
+
+    run = {"apiVersion": "trodden.dev/v1alpha1", "kind": "ReplayRun",
+           "metadata": {"name": "r", "namespace": "n", "uid": "u-1"}, "spec": {"suite": "s"}}
+    assert handled(run) == (None, None)
+    assert handled({**run, "status": {"phase": "Running"}})[1] == ()
+    assert handled({**run, "spec": {"suite": "t"}})[1]
+    asyncio.run(forget_deleted(body=run, type="DELETED"))
+    assert DIFF_BASE.fetch(body=kopf.Body(run)) is None
+
+
+def test_a_first_success_writes_no_progress_and_no_marker() -> None:
+    """kopf stores a handler's progress and purges it once it succeeded: nothing is left to PATCH.
+    A failed handler's progress (its retries) is written, with kopf's marker."""
+    from trodden.operator.handlers import ProgressAnnotations
+
+    storage = ProgressAnnotations(prefix=GROUP)
+    body = kopf.Body({"metadata": {"name": "r", "namespace": "n", "uid": "u"}})
+    record = {"started": "2026-12-06T00:00:00", "success": True, "retries": 1}
+    patch = kopf.Patch()
+    storage.store(key=kopf.HandlerId("reconcile"), record=record, body=body, patch=patch)  # type: ignore[arg-type]
+    storage.purge(key=kopf.HandlerId("reconcile"), body=body, patch=patch)
+    assert not patch, dict(patch)
+
+    failed = kopf.Patch()
+    storage.store(key=kopf.HandlerId("reconcile"), record={**record, "success": False}, body=body,  # type: ignore[arg-type]
+                  patch=failed)
+    assert set(failed["metadata"]["annotations"]) == {f"{GROUP}/reconcile", f"{GROUP}/kopf-managed"}
+
+
+async def test_a_jobs_added_event_before_its_create_returns_reads_nothing() -> None:
+    """The watch can deliver a new Job's ADDED event before the POST's response: it is still known as
+    made here. A later event's Job is handed to the owner's reconcile, which does not read it again."""
+    from types import SimpleNamespace
+
+    from trodden.operator.handlers import job_changed
+
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {
+        "namespace": "team-a", "name": "rr-1-replay", "ownerReferences": [
+            {"apiVersion": "trodden.dev/v1alpha1", "kind": "ReplayRun", "name": "rr-1", "uid": "u-1",
+             "controller": True}]}}
+    owner = reconcile.Owner("ReplayRun", "rr-1", "team-a", "u-1")
+
+    class Kube:
+        def __init__(self) -> None:
+            self.reads: list[str] = []
+
+        async def create(self, manifest: dict[str, object]) -> dict[str, object]:
+            await job_changed(body=job, type="ADDED", memo=memo)  # the watch was quicker
+            return job
+
+        async def get(self, api: str, kind: str, name: str, namespace: str) -> None:
+            self.reads.append(kind)  # the owner is gone: nothing more to reconcile
+
+    kube = Kube()
+    ctx = reconcile.Context(kube=kube, runtime=None, dsn=None)  # type: ignore[arg-type]
+    ctx.secrets_created = SimpleNamespace(due=lambda ns: False)  # type: ignore[assignment]
+    memo = kopf.Memo(ctx=ctx)
+    assert await reconcile._job(ctx, owner, job, "replay") == job
+    assert kube.reads == []
+    ctx.watched_jobs[("team-a", "rr-1-replay")] = {**job, "status": {"active": 1}}
+    found = await reconcile._job(ctx, owner, job, "replay")
+    assert found is not None and found["status"] == {"active": 1} and kube.reads == []
+    assert not ctx.watched_jobs
+    await job_changed(body={**job, "status": {"active": 1}}, type="MODIFIED", memo=memo)
+    assert kube.reads == ["ReplayRun"] and not ctx.watched_jobs  # the owner read; the Job came with the event

@@ -631,11 +631,18 @@ def test_flagger_promotes_a_clean_canary_and_rolls_back_a_regressed_one(
         def release(version: int, build: str) -> tuple[str, dict[str, Any]]:
             known = {r["metadata"]["name"] for r in kube.get("replayruns", namespace=ns)["items"]}
             kube.apply(_flagged(project_image, version, build), namespace=ns)
+
+            def new_runs() -> list[dict[str, Any]]:
+                return [r for r in kube.get("replayruns", namespace=ns,
+                                            **{"trodden.dev/testsuite": FLAGGER_SUITE})["items"]
+                        if r["metadata"]["name"] not in known]
+
+            # The previous release's phase (Succeeded) stands until Flagger notices the new
+            # revision: first its canary rolls out and gets its run, then the analysis ends.
+            kube.wait_for(f"the run of build {build}", new_runs, timeout=600, interval=3)
             phase = kube.wait_for(f"the release of build {build} to end", lambda: (
                 p := _canary_phase(kube, ns)) in ("Succeeded", "Failed") and p, timeout=900, interval=3)
-            [run] = [r for r in kube.get("replayruns", namespace=ns,
-                                         **{"trodden.dev/testsuite": FLAGGER_SUITE})["items"]
-                     if r["metadata"]["name"] not in known]
+            [run] = new_runs()
             return phase, run
 
         phase, clean = release(1, "b")

@@ -26,11 +26,14 @@ import kopf
 from kopf._cogs.structs import dicts
 from pydantic import ValidationError
 
+from trodden.log import get_logger
 from trodden.operator import reconcile
 from trodden.operator.builders import MANAGED_BY
 from trodden.operator.reconcile import Context, Step
 from trodden.operator.resync import PERIOD
 from trodden.operator.specs import API_VERSION, GROUP, KINDS, VERSION, TestSuiteSpec
+
+log = get_logger(__name__)
 
 STEPS: dict[str, Step] = {
     "RumSource": reconcile.rumsource,
@@ -175,6 +178,7 @@ async def job_changed(body: Any, type: str | None, memo: Any, **_: Any) -> None:
     Not for the creation of a Job this process just made: the reconcile that made it goes on and
     writes the status (a burst of 200 runs would otherwise read each run and its Job again)."""
     job = dict(body)
+    log.info("job event", type=type, namespace=job["metadata"]["namespace"], job=job["metadata"]["name"])
     if type == "ADDED" and reconcile.made_here(memo.ctx, job):
         return
     owner = reconcile.owner_of(job)

@@ -770,6 +770,104 @@ def test_a_failing_reconcile_is_in_the_status_and_retried_with_backoff(
     kube.wait_for("retry state cleared", lambda: _progress(kube, "replayrun", "blocked", namespace) is None)
 
 
+def test_every_kinds_runtime_failure_is_in_its_status_for_kubectl_wait(
+    kube: Kube, operator: OperatorProcess, namespace: str
+) -> None:
+    """What the schema cannot refuse fails at reconcile: here a quota refuses the collector's Service,
+    a selection's Job and CronJob and a suite's generation Job. Each resource says so in its status
+    (`Ready=False`, reason ReconcileError, the API server's message), `kubectl wait` sees it, and
+    each recovers on its own once the cause is gone (the ReplayRun's case is the test above)."""
+    source = f"quota{uuid.uuid4().hex[:6]}"
+    # The suite's selection first (its Job completes before the quota is in force).
+    kube.apply({"apiVersion": API, "kind": "SessionSelector", "metadata": {"name": "picks"},
+                "spec": {"source": source, "strategies": [{"type": "errors"}]}}, namespace=namespace)
+    select_job = wait_job(kube, namespace, "select", "picks")
+    store_selection(namespace_dsn(kube, namespace), source, "picks", ["s1"])
+    complete_job(kube, namespace, select_job["metadata"]["name"])
+    kube.wait_for("selection in status",
+                  lambda: (kube.get("sessionselector", "picks", namespace).get("status") or {}).get("selectionId"))
+
+    quota = {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "no-workloads"},
+             "spec": {"hard": {"services": "0", "count/jobs.batch": "0", "count/cronjobs.batch": "0"}}}
+    kube.apply(quota, namespace=namespace)
+    kube.wait_for("quota in force", lambda: (kube.get("resourcequota", "no-workloads", namespace)
+                                             .get("status") or {}).get("hard"))
+    kube.apply(
+        _rumsource(source),
+        {"apiVersion": API, "kind": "SessionSelector", "metadata": {"name": "once"},
+         "spec": {"source": source, "strategies": [{"type": "errors"}]}},
+        {"apiVersion": API, "kind": "SessionSelector", "metadata": {"name": "nightly"},
+         "spec": {"source": source, "schedule": "0 3 * * *", "strategies": [{"type": "errors"}]}},
+        {"apiVersion": API, "kind": "TestSuite", "metadata": {"name": "quota-suite"},
+         "spec": {"source": source, "selectors": ["picks"]}},
+        namespace=namespace,
+    )
+    failing = [f"rumsource/{source}", "sessionselector/once", "sessionselector/nightly", "testsuite/quota-suite"]
+    for target in failing:
+        waited = kube.run("wait", "--for=condition=Ready=false", target, f"--namespace={namespace}",
+                          "--timeout=60s", check=False)
+        assert waited.returncode == 0, f"{target}: {waited.stderr}"
+        _reason(kube, target, namespace, "Ready", "ReconcileError")
+        kind, _, name = target.partition("/")
+        ready = condition(kube.get(kind, name, namespace), "Ready")
+        assert ready is not None and "exceeded quota: no-workloads" in ready["message"], (target, ready)
+        assert ready["message"].startswith("403 Forbidden:"), (target, ready)
+
+    # The cause goes away: every one is retried (backoff, or the periodic resync) and gets its workload.
+    kube.run("delete", "resourcequota", "no-workloads", f"--namespace={namespace}")
+    kube.wait_for("the collector Service", lambda: get_or_none(kube, "service", f"{source}-collector", namespace),
+                  timeout=120, interval=1)
+    wait_job(kube, namespace, "select", "once", timeout=120)
+    wait_job(kube, namespace, "generate", "quota-suite", timeout=120)
+    kube.wait_for("the selection CronJob", lambda: kube.get("cronjobs", namespace=namespace)["items"], timeout=120)
+    for target in failing:
+        kind, _, name = target.partition("/")
+        kube.wait_for(f"{target} past its error", lambda k=kind, n=name: (
+            (c := condition(kube.get(k, n, namespace), "Ready")) is not None and c["reason"] != "ReconcileError"),
+            timeout=120, interval=1)
+
+
+def test_the_operator_sees_only_its_own_labelled_jobs(
+    kube: Kube, operator: OperatorProcess, namespace: str
+) -> None:
+    """The operator's Job watch asks the API server for its own labelled Jobs only: an unlabelled Job
+    in a watched namespace never reaches it, even one owned by a ReplayRun and carrying its owner
+    label; a Job with the operator's labels does (the control: watch events arrive in order, so
+    once the later labelled Job is seen, the earlier unlabelled one would have been)."""
+    kube.apply(_replayrun("watched"), namespace=namespace)
+    ours = wait_job(kube, namespace, "replay", "watched")
+    rr = kube.get("replayrun", "watched", namespace)
+
+    def job(name: str, labels: dict[str, str]) -> dict[str, Any]:
+        return {"apiVersion": "batch/v1", "kind": "Job", "metadata": {
+            "name": name, "labels": labels, "ownerReferences": [
+                {"apiVersion": API, "kind": "ReplayRun", "name": "watched", "uid": rr["metadata"]["uid"],
+                 "controller": True}]},
+            "spec": {"suspend": True, "template": {"spec": {"restartPolicy": "Never", "containers": [
+                {"name": "c", "image": "localhost/none:0"}]}}}}
+
+    owner_label = {"trodden.dev/replayrun": "watched"}
+    kube.apply(job("stranger", owner_label), namespace=namespace)
+    kube.run("label", "job", "stranger", "touched=1", f"--namespace={namespace}")
+    kube.apply(job("control", {**ours["metadata"]["labels"], "app.kubernetes.io/instance": "control"}),
+               namespace=namespace)
+
+    def events(name: str) -> list[dict[str, Any]]:
+        found = []
+        for line in operator.log_path.read_text(errors="replace").splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if entry.get("event") == "job event" and entry.get("namespace") == namespace and entry.get("job") == name:
+                found.append(entry)
+        return found
+
+    kube.wait_for("the labelled Job seen by the operator", lambda: events("control"), timeout=60)
+    assert events("stranger") == [], events("stranger")
+    kube.run("delete", "job", "stranger", "control", f"--namespace={namespace}")
+
+
 def test_a_recreated_replayrun_never_adopts_the_old_ones_job(
     kube: Kube, operator: OperatorProcess, namespace: str
 ) -> None:

@@ -184,7 +184,8 @@ def run(count: int, dsn: str, home: Path) -> None:
         kubectl(kubeconfig, "apply", f"--namespace={operator_ns}", "-f", "-", stdin=json.dumps({
             "apiVersion": "trodden.dev/v1alpha1", "kind": "TestSuite", "metadata": {"name": "bench"},
             "spec": {"source": "bench", "selectors": ["nightly"]}}))
-        env = {**os.environ, "TRODDEN_LOG_LEVEL": os.environ.get("TRODDEN_LOG_LEVEL", "warning"), "TRODDEN_DSN": dsn, "TRODDEN_HOME": str(home)}
+        env = {**os.environ, "TRODDEN_LOG_LEVEL": os.environ.get("TRODDEN_LOG_LEVEL", "warning"), "TRODDEN_DSN": dsn,
+               "TRODDEN_HOME": str(home)}
         operator = subprocess.Popen([trodden, "operator", "-n", operator_ns, "--http-port", str(port),
                                      "--health-port", str(health), "--leader-election",
                                      "--leader-election-lease", f"{operator_ns}/trodden-operator"],

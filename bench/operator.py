@@ -10,7 +10,10 @@ The operator runs as deployed: with a database (an embedded PostgreSQL in a temp
 (the runs name none, as rollout runs do; revision 1 of the suite is stored first, and its TestSuite
 exists), and with leader election on.
 
-    .venv/bin/python bench/operator.py [--count 200] [--dsn DSN]   # KUBECONFIG, or a local cluster it starts
+    .venv/bin/python bench/operator.py [--count 200] [--rounds 3] [--dsn DSN]   # KUBECONFIG, or a local cluster
+
+Each round measures the reference, then the operator (alternating, so both see the same machine
+load as far as it can be had on a shared machine); the ratio printed is the median of the rounds'.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +137,8 @@ def cpu_seconds(pid: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="reference and operator measured this many times, alternating; the median ratio is kept")
     parser.add_argument("--dsn", default=None, help="the operator's database (default: an embedded one)")
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="trodden-bench-home-"))
@@ -142,7 +148,7 @@ def main() -> None:
 
         args.dsn = embedded_dsn(home)
     try:
-        run(args.count, args.dsn, home)
+        run(args.count, args.dsn, home, args.rounds)
     finally:
         if embedded:
             from trodden.store.embedded import stop_embedded
@@ -151,71 +157,93 @@ def main() -> None:
         shutil.rmtree(home, ignore_errors=True)
 
 
-def run(count: int, dsn: str, home: Path) -> None:
-    from trodden.operator import builders
-    from trodden.operator.builders import Owner, Runtime
-    from trodden.operator.specs import ReplayRunSpec
+@dataclass
+class Round:
+    direct: list[float]
+    direct_applied: float
+    operator: list[float]
+    operator_applied: float
+    cpu: float
+    memory: float
+    log: Path
 
+    def ratio(self, p: float) -> float:
+        return pct(self.operator, p) / pct(self.direct, p)
+
+
+def run(count: int, dsn: str, home: Path, rounds: int) -> None:
     with cluster() as kubeconfig:
         os.environ["KUBECONFIG"] = str(kubeconfig)
         kubectl(kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds"))
         kubectl(kubeconfig, "wait", "--for=condition=Established", "crd/replayruns.trodden.dev")
-        suffix = uuid.uuid4().hex[:6]
-        direct_ns, operator_ns = f"bench-direct-{suffix}", f"bench-operator-{suffix}"
-        for ns in (direct_ns, operator_ns):
-            kubectl(kubeconfig, "create", "namespace", ns)
-
-        spec = {"suite": "bench", "target": {"url": "http://127.0.0.1:9"}}
-        # Reference: the Jobs the operator would create, applied directly (owner refs dropped: no owners).
-        jobs = []
-        for i in range(count):
-            owner = Owner("ReplayRun", f"run-{i}", direct_ns, uuid.uuid4().hex)
-            job = builders.replay_job(owner, ReplayRunSpec.model_validate(spec), Runtime(), revision=1)
-            del job["metadata"]["ownerReferences"]
-            jobs.append(job)
-        direct, direct_applied = asyncio.run(measure(kubeconfig, direct_ns, jobs))
-
-        port, health = free_port(), free_port()
-        trodden = shutil.which("trodden", path=str(Path(sys.executable).parent)) or "trodden"
-        log_path = Path(tempfile.mkdtemp(prefix="trodden-bench-")) / "operator.log"
-        log = log_path.open("wb")
-        asyncio.run(store_suite(dsn, operator_ns))
-        # The suite's TestSuite, as users have it (waiting for a selector here, so it makes no Job).
-        kubectl(kubeconfig, "apply", f"--namespace={operator_ns}", "-f", "-", stdin=json.dumps({
-            "apiVersion": "trodden.dev/v1alpha1", "kind": "TestSuite", "metadata": {"name": "bench"},
-            "spec": {"source": "bench", "selectors": ["nightly"]}}))
-        env = {**os.environ, "TRODDEN_LOG_LEVEL": os.environ.get("TRODDEN_LOG_LEVEL", "warning"), "TRODDEN_DSN": dsn,
-               "TRODDEN_HOME": str(home)}
-        operator = subprocess.Popen([trodden, "operator", "-n", operator_ns, "--http-port", str(port),
-                                     "--health-port", str(health), "--leader-election",
-                                     "--leader-election-lease", f"{operator_ns}/trodden-operator"],
-                                    env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            wait_for_lease(kubeconfig, operator_ns)
-            runs = [{"apiVersion": "trodden.dev/v1alpha1", "kind": "ReplayRun", "metadata": {"name": f"run-{i}"},
-                     "spec": spec} for i in range(count)]
-            cpu_before = cpu_seconds(operator.pid)
-            via_operator, runs_applied = asyncio.run(measure(kubeconfig, operator_ns, runs))
-            cpu = cpu_seconds(operator.pid) - cpu_before
-            memory = peak_memory_mib(operator.pid)
-        finally:
-            operator.send_signal(signal.SIGTERM)
-            operator.wait(timeout=30)
-            log.close()
-        for ns in (direct_ns, operator_ns):
-            kubectl(kubeconfig, "delete", "namespace", ns, "--wait=false")
+        done = [one_round(kubeconfig, count, dsn, home) for _ in range(rounds)]
 
     print(f"{count} objects applied at once; seconds from apply to Job seen by a watch")
-    print(f"{'':24}{'p50':>8}{'p99':>8}{'last':>8}{'applied':>9}")
-    print(f"{'API server, Jobs direct':24}{pct(direct, 50):8.2f}{pct(direct, 99):8.2f}{direct[-1]:8.2f}"
-          f"{direct_applied:9.2f}")
-    print(f"{'via operator':24}{pct(via_operator, 50):8.2f}{pct(via_operator, 99):8.2f}{via_operator[-1]:8.2f}"
-          f"{runs_applied:9.2f}")
+    print(f"{'':28}{'p50':>8}{'p99':>8}{'last':>8}{'applied':>9}{'p50 x':>8}{'p99 x':>8}")
+    for n, r in enumerate(done, 1):
+        print(f"{f'round {n}: Jobs direct':28}{pct(r.direct, 50):8.2f}{pct(r.direct, 99):8.2f}{r.direct[-1]:8.2f}"
+              f"{r.direct_applied:9.2f}")
+        print(f"{f'round {n}: via operator':28}{pct(r.operator, 50):8.2f}{pct(r.operator, 99):8.2f}"
+              f"{r.operator[-1]:8.2f}{r.operator_applied:9.2f}{r.ratio(50):8.1f}{r.ratio(99):8.1f}")
     print("(applied: when `kubectl apply` returned, its last object written)")
-    print(f"overhead ratio (operator / direct): p50 {pct(via_operator, 50) / pct(direct, 50):.1f}x, "
-          f"p99 {pct(via_operator, 99) / pct(direct, 99):.1f}x")
-    print(f"operator CPU from apply to the last Job: {cpu:.2f} s; peak memory: {memory:.0f} MiB (log: {log_path})")
+    p50, p99 = statistics.median(r.ratio(50) for r in done), statistics.median(r.ratio(99) for r in done)
+    print(f"overhead ratio (operator / direct), median of {rounds} round(s): p50 {p50:.1f}x, p99 {p99:.1f}x")
+    print(f"operator CPU from apply to the last Job: {', '.join(f'{r.cpu:.2f}' for r in done)} s; "
+          f"peak memory: {max(r.memory for r in done):.0f} MiB (logs: {', '.join(str(r.log) for r in done)})")
     print(f"load average (1 min) at the end: {os.getloadavg()[0]:.1f}")
+
+
+def one_round(kubeconfig: Path, count: int, dsn: str, home: Path) -> Round:
+    """The reference, then the operator, each in a new namespace; both removed at the end (waited
+    for, so the garbage collector's work is not in the next round)."""
+    from trodden.operator import builders
+    from trodden.operator.builders import Owner, Runtime
+    from trodden.operator.specs import ReplayRunSpec
+
+    suffix = uuid.uuid4().hex[:6]
+    direct_ns, operator_ns = f"bench-direct-{suffix}", f"bench-operator-{suffix}"
+    for ns in (direct_ns, operator_ns):
+        kubectl(kubeconfig, "create", "namespace", ns)
+
+    spec = {"suite": "bench", "target": {"url": "http://127.0.0.1:9"}}
+    # Reference: the Jobs the operator would create, applied directly (owner refs dropped: no owners).
+    jobs = []
+    for i in range(count):
+        owner = Owner("ReplayRun", f"run-{i}", direct_ns, uuid.uuid4().hex)
+        job = builders.replay_job(owner, ReplayRunSpec.model_validate(spec), Runtime(), revision=1)
+        del job["metadata"]["ownerReferences"]
+        jobs.append(job)
+    direct, direct_applied = asyncio.run(measure(kubeconfig, direct_ns, jobs))
+
+    port, health = free_port(), free_port()
+    trodden = shutil.which("trodden", path=str(Path(sys.executable).parent)) or "trodden"
+    log_path = Path(tempfile.mkdtemp(prefix="trodden-bench-")) / "operator.log"
+    log = log_path.open("wb")
+    asyncio.run(store_suite(dsn, operator_ns))
+    # The suite's TestSuite, as users have it (waiting for a selector here, so it makes no Job).
+    kubectl(kubeconfig, "apply", f"--namespace={operator_ns}", "-f", "-", stdin=json.dumps({
+        "apiVersion": "trodden.dev/v1alpha1", "kind": "TestSuite", "metadata": {"name": "bench"},
+        "spec": {"source": "bench", "selectors": ["nightly"]}}))
+    env = {**os.environ, "TRODDEN_LOG_LEVEL": os.environ.get("TRODDEN_LOG_LEVEL", "warning"), "TRODDEN_DSN": dsn,
+           "TRODDEN_HOME": str(home)}
+    operator = subprocess.Popen([trodden, "operator", "-n", operator_ns, "--http-port", str(port),
+                                 "--health-port", str(health), "--leader-election",
+                                 "--leader-election-lease", f"{operator_ns}/trodden-operator"],
+                                env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for_lease(kubeconfig, operator_ns)
+        runs = [{"apiVersion": "trodden.dev/v1alpha1", "kind": "ReplayRun", "metadata": {"name": f"run-{i}"},
+                 "spec": spec} for i in range(count)]
+        cpu_before = cpu_seconds(operator.pid)
+        via_operator, operator_applied = asyncio.run(measure(kubeconfig, operator_ns, runs))
+        cpu = cpu_seconds(operator.pid) - cpu_before
+        memory = peak_memory_mib(operator.pid)
+    finally:
+        operator.send_signal(signal.SIGTERM)
+        operator.wait(timeout=30)
+        log.close()
+    kubectl(kubeconfig, "delete", "namespace", direct_ns, operator_ns, "--timeout=300s")
+    return Round(direct, direct_applied, via_operator, operator_applied, cpu, memory, log_path)
 
 
 if __name__ == "__main__":

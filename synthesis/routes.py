@@ -7,6 +7,10 @@ Two rules, applied in this order:
    `max_literals` distinct literal segments follow it, they are values of a parameter
    (`/users/alice`, `/users/bob`, ... → `/users/{param}`), except the few that carry a large share
    of the traffic at that node (`/users/me` stays literal). Low-cardinality segments stay literal.
+   A long tail is a parameter too, however small the corpus: at least `min_values` distinct
+   literals after a node, nearly all of them seen at most `TAIL_WEIGHT` times (`/v1/accounts/eric55.9`,
+   `/v1/accounts/ybrown.26`, ... one signup each → `/v1/accounts/{param}`); a segment seen more often
+   than that and carrying its share of the node's traffic stays literal.
 
 Pure and deterministic: the same paths (in any order) give the same templates.
 """
@@ -54,6 +58,8 @@ _PARAM_OF_LINE: dict[str | None, str | None] = {
 }
 _CACHE_SIZE = 2_000_000  # paths whose template is remembered
 _PARAM = re.compile(r"^\{[A-Za-z_][A-Za-z0-9_]*\}$")
+TAIL_WEIGHT = 2  # a literal seen at most this often after its node is in the node's long tail
+TAIL_SHARE = 0.75  # a node whose literals are at least this share of tail ones is a parameter
 
 
 def segment_param(segment: str) -> str | None:
@@ -169,6 +175,7 @@ class RouteTemplater:
 
     max_literals: int = 50
     keep_share: float = 0.02
+    min_values: int = 12  # the long-tail rule needs at least this many distinct literals at a node
     # (templated prefix) -> literal segments that stay literal after it; absent prefix = no rule.
     _param_nodes: dict[tuple[str, ...], frozenset[str]] = field(default_factory=dict)
     _cache: dict[str, str] = field(default_factory=dict)
@@ -208,10 +215,10 @@ class RouteTemplater:
                 if len(segs) > level and not _PARAM.match(segs[level]):
                     nodes[tuple(segs[:level])][segs[level]] += weight
             for prefix, counts in nodes.items():
-                if len(counts) <= self.max_literals:
+                if not self._is_parameter(counts):
                     continue
                 total = sum(counts.values())
-                keep = frozenset(seg for seg, c in counts.items() if c >= self.keep_share * total)
+                keep = frozenset(seg for seg, c in counts.items() if c >= self.keep_share * total and c > TAIL_WEIGHT)
                 self._param_nodes[prefix] = keep
             for segs, _ in rows:
                 if len(segs) > level and not _PARAM.match(segs[level]):
@@ -220,6 +227,13 @@ class RouteTemplater:
                         segs[level] = "{param}"
         templates = np.array([join_path(segs) for segs, _ in rows] or [""], dtype=object)
         return self, templates[shape_of_path].tolist() if len(paths) else []
+
+    def _is_parameter(self, counts: Counter[str]) -> bool:
+        """Whether the literal segments after a node (with their weights) are values of a parameter."""
+        if len(counts) > self.max_literals:
+            return True
+        tail = sum(1 for c in counts.values() if c <= TAIL_WEIGHT)
+        return len(counts) >= self.min_values and tail >= TAIL_SHARE * len(counts)
 
     def template(self, path: str) -> str:
         cached = self._cache.get(path)

@@ -1,5 +1,11 @@
 """`frequent:K`: the K most common journeys (after near-duplicate collapse). Pinned: core flows are
-always in the suite."""
+always in the suite.
+
+A journey below `rare`'s share of the sessions (`--rare-share`) is never called frequent: that
+would contradict the numbers next to it, and it is `rare`'s to propose.
+Equally common journeys are ranked by their stable signature, never by session id: ids are
+pseudonyms keyed per source, so ranking by them would change the suite from one install to the next.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +25,10 @@ class Frequent(Counted):
     def propose(self, ctx: SelectionContext) -> list[tuple[int, str]]:
         j, sig, n = ctx.journeys, ctx.signals, ctx.n_sessions
         reps = np.unique(ctx.journey_cluster)
-        order = reps[np.lexsort((reps, -sig.cluster_size[reps]))][: self.count]
+        sizes = sig.cluster_size[reps]
+        reps = reps[sizes >= ctx.rare_share * n]
+        sigs = np.array([j.journey_signatures[c] for c in reps.tolist()], dtype=object)
+        order = reps[np.lexsort((sigs, -sig.cluster_size[reps]))][: self.count] if len(reps) else reps
         first_session = np.full(j.n_journeys, -1, dtype=np.int64)
         first_session[j.session_journey[::-1]] = np.arange(n)[::-1]
         out = []

@@ -1,5 +1,7 @@
 """`rare:K`: up to K journeys that fewer than a stated share of the sessions follow (`--rare-share`,
-5% by default), least common first. A journey seen fewer than `--min-support` times (a one-off)
+5% by default), least common first; among equally common ones, the most unusual content first (requests and moves
+that few other sessions make: `_unusualness`), then by stable signature (never by session
+id: ids are pseudonyms keyed per source). A journey seen fewer than `--min-support` times (a one-off)
 is a candidate only when its session looks like a real user's (`trodden.synthesis.humanlike`: not
 a lone step, not all failed, not polling, not probing): the edge case nobody planned for, not a bot
 or a glitch."""
@@ -10,9 +12,18 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+import numpy.typing as npt
 
 from trodden.synthesis.humanlike import looks_human
-from trodden.synthesis.strategies.base import Counted, SelectionContext, Setting, best_per_cluster
+from trodden.synthesis.strategies.base import (
+    STATUS_CODES,
+    Counted,
+    SelectionContext,
+    Setting,
+    best_per_cluster,
+    route_status_codes,
+    transition_codes,
+)
 
 
 @dataclass(frozen=True)
@@ -30,7 +41,8 @@ class Rare(Counted):
         sizes = sig.cluster_size[reps]
         rare = reps[sizes < ctx.rare_share * n]
         sigs = np.array([j.journey_signatures[c] for c in rare.tolist()], dtype=object)
-        order = rare[np.lexsort((sigs, sig.cluster_size[rare]))] if len(rare) else rare
+        unusual = _unusualness(ctx)[rare]
+        order = rare[np.lexsort((sigs, -unusual, sig.cluster_size[rare]))] if len(rare) else rare
         all_sessions = np.arange(n, dtype=np.int32)
         human = looks_human(j) if (sig.cluster_size[rare] < ctx.min_support).any() else np.ones(n, dtype=bool)
         share = f"{100.0 * ctx.rare_share:g}%"
@@ -52,6 +64,31 @@ class Rare(Counted):
             if len(out) >= self.count:
                 break
         return out
+
+
+def _unusualness(ctx: SelectionContext) -> npt.NDArray[np.float64]:
+    """Per journey cluster: how unusual its content is, as the sum over its distinct coverage units
+    (a request's route and status, a transition between steps) of 1 / the sessions that have it,
+    for its most unusual member. An edge case made of requests and moves few others make scores
+    high; a one-off that only repeats common requests in another order scores low."""
+    j, sig = ctx.journeys, ctx.signals
+    n_steps = max(len(j.vocab), 1)
+    http = j.route_ids >= 0
+    status_codes = np.where(http, route_status_codes(j.route_ids, j.statuses), -1)
+    _, transitions = transition_codes(j)
+    offset = len(j.routes) * STATUS_CODES
+    units = np.concatenate([status_codes, np.where(transitions >= 0, transitions + offset, -1)])
+    sessions = np.concatenate([sig.occ_session, sig.occ_session]).astype(np.int64)
+    keep = units >= 0
+    span = offset + n_steps * n_steps
+    pairs = np.unique(sessions[keep] * span + units[keep])  # each (session, unit) once
+    pair_unit = pairs % span
+    unit, having = np.unique(pair_unit, return_counts=True)
+    weight = 1.0 / having[np.searchsorted(unit, pair_unit)]
+    per_session = np.bincount(pairs // span, weights=weight, minlength=ctx.n_sessions)
+    out = np.zeros(j.n_journeys, dtype=np.float64)
+    np.maximum.at(out, sig.session_cluster, per_session)
+    return out
 
 
 def _share(size: int, n: int, limit: float) -> str:

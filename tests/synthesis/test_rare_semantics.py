@@ -4,6 +4,7 @@ glitch), and no reason contradicts the numbers next to it."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 import pytest
@@ -83,3 +84,32 @@ def test_the_bot_and_glitch_signals() -> None:
 def test_the_share_is_validated() -> None:
     with pytest.raises(SelectionError, match="--rare-share"):
         select_journeys(build_journeys(corpus()), SelectOptions(rare_share=1.5))
+
+
+def test_no_frequent_journey_is_below_the_rare_share() -> None:
+    """`frequent:10` on a corpus with 3 journeys above the share: it proposes those 3, not 7 one-offs
+    ranked "frequent" next to "1 of 83 sessions (1.2%)"."""
+    j = build_journeys(corpus())
+    sel = select_journeys(j, SelectOptions(strategies=parse_strategies(["frequent:10"]), max_sessions=20))
+    picks = {s.session_id.rsplit("-", 1)[0]: s.reasons for s in sel.sessions}
+    assert set(picks) == {"main", "delete", "search"}  # 57, 10 and 8 of 83; conflict is 4 of 83 (4.8%)
+
+
+def test_the_selection_does_not_depend_on_session_ids() -> None:
+    """Stored session ids are pseudonyms keyed per source: the same traffic under another key must
+    give the same suite (a CI run once lost a planted regression's only test to the id order)."""
+
+    def selection(key: str) -> list[tuple[str, tuple[str, ...]]]:
+        renamed = [(hashlib.sha256(f"{key}:{sid}".encode()).hexdigest()[:12], steps) for sid, steps in corpus()]
+        # one-offs of equal size: the most unusual first, then the signature, never the id
+        one_offs = [(f"one-off-{i}", [get("/api/items"), get(f"/api/report/{kind}"), get("/api/items/12")])
+                    for i, kind in enumerate(("a-b", "c-d", "e-f", "g-h", "i-j"))]  # fmt: skip
+        renamed += [(hashlib.sha256(f"{key}:{sid}".encode()).hexdigest()[:12], s) for sid, s in one_offs]
+        j = build_journeys(renamed)
+        sel = select_journeys(j, SelectOptions(strategies=parse_strategies(["frequent:10", "rare:3"]), max_sessions=8))
+        return sorted((s.signature, tuple(s.reasons)) for s in sel.sessions)
+
+    first = selection("key-1")
+    assert len(first) == 6  # 3 frequent, 3 rare
+    for key in ("key-2", "key-3", "another"):
+        assert selection(key) == first

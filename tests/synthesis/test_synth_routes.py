@@ -36,6 +36,21 @@ def test_high_cardinality_segments_become_parameters_but_frequent_ones_stay() ->
     assert t.template("/users/me/profile") == "/users/me/profile"
 
 
+def test_a_long_tail_is_a_parameter_even_in_a_small_corpus() -> None:
+    """Kinto's signups: one `PUT /v1/accounts/<username>` each, 30 users. Left literal, every session
+    was its own journey and selection could not tell the common flows from the one-offs."""
+    names = [f"{first}{n}.{n % 7}" for n, first in enumerate(["eric", "ybrown", "jonesmark", "amanda", "kyle"] * 6)]
+    paths = [f"/v1/accounts/{name}" for name in names] + ["/v1/accounts/me"] * 5 + ["/v1/buckets/default"] * 40
+    t = RouteTemplater.learn(paths)
+    assert {t.template(p) for p in paths[:30]} == {"/v1/accounts/{param}"}
+    assert t.template("/v1/accounts/someone.else") == "/v1/accounts/{param}"
+    assert t.template("/v1/accounts/me") == "/v1/accounts/me"  # seen more often than the tail: literal
+    assert t.template("/v1/buckets/default") == "/v1/buckets/default"
+    # a few pages each visited once: fewer than `min_values` of them, they stay literal
+    few = [f"/docs/{page}" for page in ("install", "usage", "api", "faq", "changelog")]
+    assert {RouteTemplater.learn(few).template(p) for p in few} == set(few)
+
+
 def test_query_and_fragment_are_not_part_of_the_route() -> None:
     t = RouteTemplater.learn(["/search?q=1"])
     assert t.template("/search?q=shoes#top") == "/search"

@@ -30,7 +30,7 @@ from trodden.shop.loop import count_captured
 from trodden.shop.services import Services, trodden
 
 from .capture import Corpus, CorpusMeta, Tee, corpus_key, now_iso, post_beacons, recorded_events
-from .model import Instance, Plant, RealApp, RumTag, SimConfig
+from .model import Instance, Plant, RealApp, RumTag, SimConfig, plant_groups
 from .results import AppResult, Finding, PlantResult, ReplayOutcome
 
 Say = Callable[[str, str], None]  # (stage, message)
@@ -221,22 +221,43 @@ class AppRun:
             self.say("control", f"{i + 1}/{self.opts.controls}: {self._counts(outcome)}")
             self._stage(f"control-{i + 1}", t)
 
-        t = time.monotonic()
-        outcome, report = await self._replay(http, "target", target, baseline)
-        self.result.target = outcome
-        findings = (report or {}).get("regressions", [])
-        self._attribute(findings, peer=False)
-        self.say("target", f"{self._counts(outcome)}; caught {self.result.caught}/{self.result.planted}")
-        self._stage("target", t)
-
-        if self.opts.peer:
-            t = time.monotonic()
-            outcome, report = await self._replay(http, "peer", target, None, extra=("--status-only",))
-            self.result.peer = outcome
-            self._attribute((report or {}).get("regressions", []), peer=True)
-            self.say("peer", f"status only: {self._counts(outcome)}; caught {self.result.peer_caught}/"
-                             f"{self.result.planted}")
-            self._stage("peer", t)
+        groups = plant_groups(self.active)
+        self.result.target_groups = [[p.id for p in g] for g in groups]
+        if len(groups) > 1:
+            self.say("target", f"{len(groups)} targets, as plants that hide each other are deployed apart: "
+                               + " | ".join(", ".join(p.id for p in g) for g in groups))
+        targets: list[ReplayOutcome] = []
+        peers: list[ReplayOutcome] = []
+        for i, group in enumerate(groups):
+            suffix = f"-{i + 1}" if len(groups) > 1 else ""
+            deployed = target
+            if len(groups) > 1:
+                deployed = await self.app.start(self.services, f"target{suffix}",
+                                                plants=frozenset(p.id for p in group), tag=None)
+            try:
+                t = time.monotonic()
+                outcome, report = await self._replay(http, f"target{suffix}", deployed, baseline)
+                targets.append(outcome)
+                self._attribute((report or {}).get("regressions", []), peer=False, plants=group)
+                self.say("target", f"{', '.join(p.id for p in group) if suffix else 'all plants'}: "
+                                   f"{self._counts(outcome)}; caught {self.result.caught}/{self.result.planted}")
+                self._stage(f"target{suffix}", t)
+                if self.opts.peer:
+                    t = time.monotonic()
+                    outcome, report = await self._replay(http, f"peer{suffix}", deployed, None,
+                                                         extra=("--status-only",))
+                    peers.append(outcome)
+                    self._attribute((report or {}).get("regressions", []), peer=True, plants=group)
+                    self.say("peer", f"status only: {self._counts(outcome)}; caught {self.result.peer_caught}/"
+                                     f"{self.result.planted}")
+                    self._stage(f"peer{suffix}", t)
+            finally:
+                if deployed is not target:
+                    for service in deployed.services:
+                        await self.services.stop(service)
+        self.result.target = ReplayOutcome.combined("target", targets)
+        if peers:
+            self.result.peer = ReplayOutcome.combined("peer", peers)
 
     async def _record(self, http: aiohttp.ClientSession, tee: Tee, ingest_key: str) -> None:
         corpus = Corpus(self.result.corpus)
@@ -323,9 +344,13 @@ class AppRun:
         report: dict[str, Any] = orjson.loads(report_path.read_bytes())
         return _outcome(name, result.returncode, report, None, seconds), report
 
-    def _attribute(self, findings: list[dict[str, Any]], *, peer: bool) -> None:
+    def _attribute(self, findings: list[dict[str, Any]], *, peer: bool, plants: list[Plant]) -> None:
+        """Match one replay's findings to the plants that replay's target had."""
         explained: set[int] = set()
+        ids = {p.id for p in plants}
         for plant, result in zip(self.active, self.result.plants, strict=True):
+            if plant.id not in ids:
+                continue
             mine = [i for i, f in enumerate(findings) if plant.matches(f)]
             explained.update(mine)
             if peer:
@@ -335,10 +360,10 @@ class AppRun:
                 result.caught_by = [Finding.of(findings[i]) for i in mine[:3]]
         rest = [f for i, f in enumerate(findings) if i not in explained]
         if peer:
-            self.result.peer_unexplained_total = len(rest)
+            self.result.peer_unexplained_total += len(rest)
         else:
-            self.result.unexplained_total = len(rest)
-            self.result.unexplained = [Finding.of(f) for f in rest[:10]]
+            self.result.unexplained_total += len(rest)
+            self.result.unexplained = (self.result.unexplained + [Finding.of(f) for f in rest])[:10]
 
     @staticmethod
     def _counts(o: ReplayOutcome) -> str:

@@ -63,6 +63,10 @@ class Plant:
     # query), beyond the words of `regression.evidence`: where plants share a page or an endpoint, a
     # finding there counts only for the plant whose change it shows.
     where: Callable[[Mapping[str, Any]], bool] | None = None
+    # Plants this one hides when both are on one target (a renamed column header leaves nothing to
+    # click for the sort plant; a refused "Add loan" shifts which loan the returning user opens):
+    # the harness replays such plants on separate targets (`plant_groups`), as separate deploys.
+    hides: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # Honest attribution: a plant is caught only by a finding at its endpoint or page AND of its
@@ -178,6 +182,20 @@ class RealApp(abc.ABC):
             if p.id == plant_id:
                 return p
         raise KeyError(plant_id)
+
+
+def plant_groups(plants: list[Plant]) -> list[list[Plant]]:
+    """The plants split into as few targets as keep every plant apart from the ones that hide it
+    (first fit, in the plants' order)."""
+    groups: list[list[Plant]] = []
+    for plant in plants:
+        for group in groups:
+            if not any(plant.id in other.hides or other.id in plant.hides for other in group):
+                group.append(plant)
+                break
+        else:
+            groups.append([plant])
+    return groups
 
 
 # --- what a finding shows (for plants' `where`) -------------------------------------------------------

@@ -53,6 +53,21 @@ class ReplayOutcome(BaseModel):
     seconds: float = 0.0
     skip_reasons: dict[str, int] = Field(default_factory=dict)
 
+    @classmethod
+    def combined(cls, name: str, parts: list[ReplayOutcome]) -> ReplayOutcome:
+        """One replay per target group, counted as one (an error of any part is the whole's)."""
+        if len(parts) == 1:
+            return parts[0].model_copy(update={"name": name})
+        out = cls(name=name, exit_code=max((p.exit_code or 0) for p in parts),
+                  error="; ".join(p.error for p in parts if p.error) or None)
+        for p in parts:
+            out.total, out.passed, out.failed = out.total + p.total, out.passed + p.passed, out.failed + p.failed
+            out.flaky, out.skipped, out.errored = out.flaky + p.flaky, out.skipped + p.skipped, out.errored + p.errored
+            out.findings, out.seconds = out.findings + p.findings, round(out.seconds + p.seconds, 1)
+            for reason, n in p.skip_reasons.items():
+                out.skip_reasons[reason] = out.skip_reasons.get(reason, 0) + n
+        return out
+
     @property
     def ran(self) -> int:
         """Tests that ran (not skipped): a replay where none ran verified nothing."""
@@ -93,6 +108,7 @@ class AppResult(BaseModel):
     controls: list[ReplayOutcome] = Field(default_factory=list)
     control_findings: list[Finding] = Field(default_factory=list)
     target: ReplayOutcome | None = None
+    target_groups: list[list[str]] = Field(default_factory=list)  # plants replayed on one target each
     unexplained: list[Finding] = Field(default_factory=list)  # target findings that match no plant
     unexplained_total: int = 0
     peer: ReplayOutcome | None = None

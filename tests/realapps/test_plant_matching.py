@@ -11,7 +11,8 @@ import pytest
 
 from bench.realapps.apps.djadmin.plants import PLANTS as DJANGO_PLANTS
 from bench.realapps.apps.kintoadmin.plants import PLANTS as SPA_PLANTS
-from bench.realapps.model import Plant
+from bench.realapps.model import Plant, plant_groups
+from bench.realapps.results import ReplayOutcome
 from trodden.shop.regressions import PlantedRegression
 
 BASE = "http://127.0.0.1:1"
@@ -101,3 +102,25 @@ def test_a_plant_without_evidence_is_refused() -> None:
                               endpoint=f"PAGE {BOOKS}", detect_by=("browser",))
     with pytest.raises(ValueError, match="evidence"):
         Plant(vague, "nothing", DJANGO_PLANTS[0].probe, DJANGO_PLANTS[0].exercises)
+
+
+def test_plants_that_hide_each_other_are_replayed_on_separate_targets() -> None:
+    """A renamed "Published" header leaves nothing for the recorded sort click; a refused "Add loan"
+    shifts which loan the front desk opens: such plants go to separate targets, the rest share one."""
+    groups = [[p.id for p in g] for g in plant_groups(list(DJANGO_PLANTS))]
+    assert len(groups) == 2
+    for hider, hidden in (("header-renamed", "sort-published-ignored"),
+                          ("frontdesk-loan-add-403", "loan-return-overdue-500")):
+        assert not any(hider in g and hidden in g for g in groups)
+    assert sorted(i for g in groups for i in g) == sorted(p.id for p in DJANGO_PLANTS)
+
+
+def test_the_targets_of_a_split_replay_are_counted_as_one() -> None:
+    a = ReplayOutcome(name="target-1", exit_code=1, total=11, passed=3, failed=8, findings=40, seconds=100.0,
+                      skip_reasons={"x": 1})
+    b = ReplayOutcome(name="target-2", exit_code=0, total=11, passed=11, seconds=90.0, skip_reasons={"x": 2})
+    both = ReplayOutcome.combined("target", [a, b])
+    assert (both.name, both.exit_code, both.total, both.passed, both.failed, both.findings) == \
+        ("target", 1, 22, 14, 8, 40)
+    assert both.seconds == 190.0 and both.skip_reasons == {"x": 3} and both.error is None
+    assert ReplayOutcome.combined("target", [a]).total == 11

@@ -30,7 +30,9 @@ class DjangoAdminApp(RealApp):
     version: ClassVar[str] = VERSION
     plants: ClassVar[tuple[Plant, ...]] = PLANTS
     default_sessions: ClassVar[int] = 0
-    default_browser_sessions: ClassVar[int] = 30
+    # 14 sessions: each of the 13 journeys at least once (users.JOURNEYS), the population every
+    # measured run used; 30 took about an hour on the shared machine (bench/README.md)
+    default_browser_sessions: ClassVar[int] = 14
 
     def __init__(self, run_dir: Path) -> None:
         super().__init__(run_dir)

@@ -103,7 +103,7 @@ def against_baseline(
     # did: with both down, excusing it would turn an outage into a clean run.
     kept = [f for f in target_failures if f.key() not in on_baseline or f.kind in _NEVER_EXCUSED]
     for f in kept:
-        f.baseline = "passes on the baseline"
+        f.baseline = "fails on the baseline too" if f.key() in on_baseline else "passes on the baseline"
     kept = latency_against_baseline(kept, target, base1, base2, latency)
     judged_steps_fields = {(f.step_id, f.field) for f in kept}
     status_steps = {f.step_id for f in kept if f.kind == "status"}

@@ -1,0 +1,95 @@
+"""Browser tests against a baseline, on what an unchanged single-page app does under load.
+
+kinto-admin fetches Kinto's health check on every page; Kinto answers it 503 when its concurrent
+checks overrun on a busy machine, on any side, and the two baselines once shared it by chance: the
+control replay then "differed" (a status and a console error count), an unchanged app judged
+changed. A safe request the page got a 503 for is asked once more, as HTTP steps are, and the
+second answer is judged. And a click that cannot happen on the baseline either (its element never
+becomes actionable there) is not a finding about the target: the test verified nothing.
+"""
+
+from __future__ import annotations
+
+import pytest
+from aiohttp import web
+from test_baseline_judgement import serving
+
+from trodden.models.suite import BrowserExpectation, BrowserStep, Locator, Suite, TestCase
+from trodden.replay.options import ReplayOptions
+from trodden.replay.runner import replay_suite
+
+pytestmark = pytest.mark.browser
+
+HOME = """<!doctype html><html><head><title>Admin</title></head><body><main><h1>Posts</h1>
+<p id="health">checking</p>
+<a href="#/posts">posts</a>
+<button id="covered" style="position:relative">Publish</button>
+<div id="veil" style="position:fixed;inset:0;background:rgba(0,0,0,.1);display:%s"></div>
+</main><script>
+fetch("/api/health").then(function (r) { document.title = "Admin"; return r.json(); })
+  .then(function () { document.getElementById("health").textContent = "checked"; });
+</script></body></html>"""
+
+
+def admin_app(*, busy_first: int = 0, veiled: bool = False) -> web.Application:
+    """The page fetches /api/health: its first `busy_first` answers are 503 (a moment of overload).
+    `veiled`: a fixed veil covers the page, so nothing on it can be clicked."""
+    calls = {"health": 0}
+
+    async def home(_r: web.Request) -> web.Response:
+        return web.Response(text=HOME % ("block" if veiled else "none"), content_type="text/html")
+
+    async def health(_r: web.Request) -> web.Response:
+        calls["health"] += 1
+        if calls["health"] <= busy_first:
+            return web.json_response({"storage": False}, status=503)
+        return web.json_response({"storage": True})
+
+    app = web.Application()
+    app.router.add_get("/home", home)
+    app.router.add_get("/api/health", health)
+    return app
+
+
+def admin_suite() -> Suite:
+    steps = [
+        BrowserStep(id="b1", action="goto", url="{{origin}}/home", network=["GET /api/health"],
+                    expect=BrowserExpectation(url="/home", status=200)),
+        BrowserStep(id="b2", action="click", locators=[Locator(strategy="role", value="link", name="posts")],
+                    timeout_s=2.0),
+        BrowserStep(id="b3", action="click", locators=[Locator(strategy="role", value="button", name="Publish")],
+                    timeout_s=2.0),
+    ]  # fmt: skip
+    test = TestCase(id="t-admin", name="admin", type="browser", session_id="s", steps=steps)
+    return Suite(name="admin", revision=1, source="s", origin="https://admin.test", created_at="now", tests=[test])
+
+
+async def _replay(target_app: web.Application, *baselines: web.Application) -> tuple[list[str], str, str | None]:
+    async with serving(target_app, *baselines) as (target, baseline, secondary):
+        # timings are out of this test (a cold browser's first page is slow): only what pages show
+        report = await replay_suite(None, admin_suite(), target, ReplayOptions(
+            retries=0, baseline=baseline, secondary_baseline=secondary, latency_baseline_floor_ms=60_000,
+            browser_latency_baseline_floor_ms=60_000))
+    result = report.results[0]
+    return [f"{f.assertion_id} {f.field or ''}".strip() for f in report.regressions], result.outcome, result.reason
+
+
+async def test_a_health_check_unavailable_for_a_moment_is_asked_once_more() -> None:
+    findings, outcome, _ = await _replay(admin_app(busy_first=1), admin_app(), admin_app())
+    assert (findings, outcome) == ([], "passed")
+
+
+async def test_a_health_check_that_stays_unavailable_is_a_finding() -> None:
+    findings, outcome, _ = await _replay(admin_app(busy_first=99), admin_app(), admin_app())
+    assert outcome == "failed" and "diff:status status" in findings
+
+
+async def test_a_click_the_baseline_cannot_make_either_is_not_a_finding() -> None:
+    findings, outcome, reason = await _replay(admin_app(veiled=True), admin_app(veiled=True), admin_app(veiled=True))
+    assert findings == [] and outcome == "error"
+    assert reason is not None and "chain breaks on the baseline as well: step b2" in reason
+
+
+async def test_a_click_only_the_target_cannot_make_is_a_finding() -> None:
+    findings, outcome, _ = await _replay(admin_app(veiled=True), admin_app(), admin_app())
+    assert outcome == "failed" and "exec:timeout" in findings

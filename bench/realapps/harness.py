@@ -248,8 +248,8 @@ class AppRun:
                                                          extra=("--status-only",))
                     peers.append(outcome)
                     self._attribute((report or {}).get("regressions", []), peer=True, plants=group)
-                    self.say("peer", f"status only: {self._counts(outcome)}; caught {self.result.peer_caught}/"
-                                     f"{self.result.planted}")
+                    so_far = sum(bool(p.peer_caught) for p in self.result.plants)
+                    self.say("peer", f"status only: {self._counts(outcome)}; caught {so_far}/{self.result.planted}")
                     self._stage(f"peer{suffix}", t)
             finally:
                 if deployed is not target:

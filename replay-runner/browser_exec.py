@@ -172,8 +172,11 @@ class _Network:
     def on_console(self, message: ConsoleMessage) -> None:
         # A missing favicon is the browser's business, not the application's.
         # A 503 of a safe request is judged by the request's own observation, asked once more.
-        if message.type == "error" and not str(message.location.get("url", "")).endswith("/favicon.ico") \
-                and _UNAVAILABLE_CONSOLE not in message.text:
+        if (
+            message.type == "error"
+            and not str(message.location.get("url", "")).endswith("/favicon.ico")
+            and _UNAVAILABLE_CONSOLE not in message.text
+        ):
             self.console_errors.append(message.text)
 
     def on_done(self, request: Request) -> None:
@@ -261,10 +264,14 @@ async def _ask_again(context: BrowserContext, request: Request) -> _Again | None
     """The same safe request once more, through the page's context (its cookies), after a pause."""
     await asyncio.sleep(0.5)
     try:
-        headers = {k: v for k, v in (await request.all_headers()).items()
-                   if k.lower() not in _DROP_HEADERS and not k.startswith(":")}
-        response = await context.request.fetch(request.url, method=request.method, headers=headers,
-                                               max_redirects=0, timeout=10_000)
+        headers = {
+            k: v
+            for k, v in (await request.all_headers()).items()
+            if k.lower() not in _DROP_HEADERS and not k.startswith(":")
+        }
+        response = await context.request.fetch(
+            request.url, method=request.method, headers=headers, max_redirects=0, timeout=10_000
+        )
         return _Again(response.status, {k.lower(): v for k, v in response.headers.items()}, await response.body())
     except PlaywrightError:
         return None  # the context closed, or no answer: the page's own 503 stands

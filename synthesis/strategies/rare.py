@@ -39,10 +39,7 @@ class Rare(Counted):
         j, sig, n = ctx.journeys, ctx.signals, ctx.n_sessions
         reps = np.unique(ctx.journey_cluster)
         sizes = sig.cluster_size[reps]
-        # A journey seen fewer than --min-support times is rare at any corpus size: below 1/share
-        # sessions (20 at 5%) a one-off is above the share, and a small corpus would lose every
-        # journey that the top of `frequent` leaves out (14 sessions of 14 journeys: 4 of them).
-        rare = reps[(sizes < ctx.rare_share * n) | (sizes < ctx.min_support)]
+        rare = reps[sizes < ctx.rare_share * n]
         sigs = np.array([j.journey_signatures[c] for c in rare.tolist()], dtype=object)
         unusual = _unusualness(ctx)[rare]
         order = rare[np.lexsort((sigs, -unusual, sig.cluster_size[rare]))] if len(rare) else rare
@@ -61,14 +58,9 @@ class Rare(Counted):
             one_off = size < ctx.min_support
             what = "a one-off journey, " if one_off else ""
             who = "; looks like a real user's session" if one_off else ""
-            if size < ctx.rare_share * n:
-                numbers = f"{size:,} of {n:,} sessions ({_share(size, n, ctx.rare_share)}, under {share})"
-            else:  # a one-off of a small corpus: what makes it rare is its count, not its share
-                numbers = (
-                    f"{size:,} of {n:,} sessions (seen {size:,} time{'s' if size != 1 else ''}, "
-                    f"under --min-support {ctx.min_support:,})"
-                )
-            out.append((s, f"rare: {what}{numbers}{who}"))
+            out.append(
+                (s, f"rare: {what}{size:,} of {n:,} sessions ({_share(size, n, ctx.rare_share)}, under {share}){who}")
+            )
             if len(out) >= self.count:
                 break
         return out

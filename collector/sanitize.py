@@ -321,23 +321,6 @@ _KEEP_FIELDS = {
     "status_code",
     "http_status",
 }  # `severity` and `span_kind` are free strings a beacon can send: text, like any other
-
-# What each event field is, for `Sanitizer.event` (one lookup per field); unlisted fields are text
-# (strings) or JSON (structures). Body roles come last: `role >= _ROLE_BODY` is a body.
-_ROLE_TEXT, _ROLE_KEEP, _ROLE_URL, _ROLE_HEADERS, _ROLE_VALUE, _ROLE_TARGET = 0, 1, 2, 3, 4, 5
-_ROLE_TITLE, _ROLE_VISIBLE, _ROLE_PAGE, _ROLE_BODY, _ROLE_TYPED = 6, 7, 8, 9, 10
-_FIELD_ROLES: dict[str, int] = {
-    **dict.fromkeys(_KEEP_FIELDS, _ROLE_KEEP),
-    **dict.fromkeys(_URL_FIELDS, _ROLE_URL),
-    **dict.fromkeys(_HEADER_FIELDS, _ROLE_HEADERS),
-    **dict.fromkeys(_BODY_FIELDS, _ROLE_BODY),
-    **dict.fromkeys(_TYPED_FIELDS, _ROLE_TYPED),
-    "value": _ROLE_VALUE,
-    "target": _ROLE_TARGET,
-    "title": _ROLE_TITLE,
-    "visible": _ROLE_VISIBLE,
-    "page": _ROLE_PAGE,
-}
 _SAFE_IPS_V4 = ("127.", "0.0.0.0")
 _CARD_MIN = 1_000_000_000_000  # smaller JSON integers are never card numbers (callers skip `integer`)
 # Texts of a UI target that a page shows (its other fields are ids, roles, tags and paths).
@@ -454,54 +437,44 @@ class Sanitizer:
     # -- events ---------------------------------------------------------------------------------
     def event(self, event: dict[str, Any], skip: frozenset[str] = frozenset()) -> dict[str, Any]:
         """One event (a dict as the client sent it, already validated), sanitised field by field;
-        the fields in `skip` are left out (the collector stores some fields as columns). A field's
-        role (`_FIELD_ROLES`) is one lookup, then its value's class picks the rule."""
+        the fields in `skip` are left out (the collector stores some fields as columns)."""
         out: dict[str, Any] = {}
-        text, url_cached, kept, roles = self.text, self.url_parts, self._display_kept, _FIELD_ROLES
+        text, url_cached, kept = self.text, self.url_parts, self._display_kept
         for field, value in event.items():
             if field in skip:
                 continue
-            role = roles.get(field, _ROLE_TEXT)
             cls = value.__class__
-            if role == _ROLE_KEEP or value is None or cls is bool or cls is float:
+            if value is None or cls is bool or cls is float or field in _KEEP_FIELDS:
                 out[field] = value
-            elif cls is str:
-                if role == _ROLE_TEXT:
-                    out[field] = text(value)
-                elif role == _ROLE_URL:
-                    clean, secrets = url_cached(value)
-                    out[field] = self.url(value) if secrets else clean
-                elif role == _ROLE_TITLE:
-                    out[field] = kept.get(value) or self.display(value)
-                elif role == _ROLE_VALUE:
-                    out[field] = self.input_value(value, event)
-                elif role >= _ROLE_BODY:
-                    cut = event.get("body_truncated")
-                    out[field] = self.body_text(_without_cut_word(value) if cut else value, typed=role == _ROLE_TYPED)
-                else:
-                    out[field] = text(value)
             elif cls is int:
                 out[field] = value if value < _CARD_MIN else self.integer(value)
-            elif cls is dict:
-                if role == _ROLE_TARGET:
-                    out[field] = {
-                        k: v if v.__class__ is not str
-                        else (kept.get(v) or self.display(v)) if k in _DISPLAY_TARGET_FIELDS
-                        else text(v)
-                        for k, v in value.items()
-                    }  # fmt: skip
-                elif role == _ROLE_HEADERS:
-                    out[field] = self.headers(value)
-                elif role >= _ROLE_BODY:
-                    out[field] = self.json(value, (), 0, role == _ROLE_TYPED)
-                elif role == _ROLE_PAGE:
-                    out[field] = self.outline(value)
-                else:
-                    out[field] = self.json(value, ())
-            elif cls is list and role == _ROLE_VISIBLE:
+            elif field in _URL_FIELDS and cls is str:
+                clean, secrets = url_cached(value)
+                out[field] = self.url(value) if secrets else clean
+            elif field in _HEADER_FIELDS and cls is dict:
+                out[field] = self.headers(value)
+            elif field in _BODY_FIELDS:
+                cut = cls is str and event.get("body_truncated")
+                out[field] = self.body(_without_cut_word(value) if cut else value, typed=field in _TYPED_FIELDS)
+            elif field == "value" and cls is str:
+                out[field] = self.input_value(value, event)
+            elif field == "target" and cls is dict:
+                out[field] = {
+                    k: v if v.__class__ is not str
+                    else (kept.get(v) or self.display(v)) if k in _DISPLAY_TARGET_FIELDS
+                    else text(v)
+                    for k, v in value.items()
+                }  # fmt: skip
+            elif field == "title" and cls is str:
+                out[field] = kept.get(value) or self.display(value)
+            elif field == "visible" and cls is list:
                 out[field] = [self.target(t) if t.__class__ is dict else self.json(t, ()) for t in value]
+            elif field == "page" and cls is dict:
+                out[field] = self.outline(value)
+            elif cls is str:
+                out[field] = text(value)
             else:
-                out[field] = self.json(value, (), 0, role == _ROLE_TYPED)
+                out[field] = self.json(value, ())
         return out
 
     def input_value(self, value: str, event: dict[str, Any]) -> str:

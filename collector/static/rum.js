@@ -217,7 +217,7 @@
         function (el) { add("landmarks", el.getAttribute("role") || LANDMARKS[el.tagName.toLowerCase()], 20); });
     all("table", function (el) {
       if (o.tables.length >= 10) return;
-      var head = el.tHead ? el.tHead.rows[0] : el.rows[0], hs = [], rows = 0;
+      var r0 = el.rows[0], head = el.tHead ? el.tHead.rows[0] : r0 && [].every.call(r0.cells, function (c) { return c.tagName === "TH"; }) ? r0 : null, hs = [], rows = 0; // a key/value row (th, td) is data
       if (head) for (var i = 0; i < head.cells.length && hs.length < 20; i++) if (head.cells[i].tagName === "TH") hs.push(clip(head.cells[i].innerText, 80) || "");
       for (i = 0; i < el.tBodies.length; i++) for (var j = 0; j < el.tBodies[i].rows.length; j++) if (el.tBodies[i].rows[j] !== head) rows++;
       var t = { name: clip((el.caption && el.caption.innerText) || el.getAttribute("aria-label") || el.id, 80) || null, headers: hs, rows: rows };

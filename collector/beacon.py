@@ -148,8 +148,8 @@ def decode_batch(
                 data = sanitize(event, COLUMN_FIELDS)
                 page_url = None
                 if page is not None:
-                    page_url, secrets = url_parts(page)
-                    if secrets:
+                    page_url, secrets, typed = url_parts(page)
+                    if secrets or typed:
                         page_url = url(page)  # secrets by position: followed through the session
             except (SanitizeError, RecursionError) as exc:  # refused alone; the batch goes on
                 seq = event.get("seq")

@@ -354,6 +354,14 @@ def _is_name_key(key: str) -> bool:
     return NAME_KEY.search(key) is not None
 
 
+def _typed_by_people(name: str, value: str) -> bool:
+    """A parameter's value is text a person typed: free text (`q=Jane Doe`), or a word in a name field
+    (`first_name=Jane`). `Sanitizer.typed` decides whether it is kept."""
+    if " " in value:
+        return is_free_text(value)
+    return _is_name_key(name) and is_name_word(value, any_case=True)
+
+
 @lru_cache(maxsize=16384)
 def _key_class(key: str) -> BuiltinRule | None:
     """Which built-in rule a field name calls for, or None."""
@@ -416,7 +424,10 @@ class Sanitizer:
         self.text: Callable[[str], str] = lru_cache(maxsize=131072)(self._text)
         self.segment: Callable[[str], str] = lru_cache(maxsize=65536)(self._segment)
         # A URL sanitised, with the secrets found in it by position (for the session's taint).
-        self.url_parts: Callable[[str], tuple[str, tuple[tuple[str, str], ...]]] = lru_cache(maxsize=65536)(self._url)
+        # (URL, secrets by position, whether a query value is text a person typed): see `url`
+        self.url_parts: Callable[[str], tuple[str, tuple[tuple[str, str], ...], bool]] = lru_cache(maxsize=65536)(
+            self._url
+        )
         # Requests repeat their headers, bodies their field names: one lookup each instead of a walk.
         self.header_value: Callable[[str, str], Any] = lru_cache(maxsize=65536)(self._header_value)
         self.json_key: Callable[[str], str | None] = lru_cache(maxsize=65536)(self._json_key)
@@ -449,8 +460,8 @@ class Sanitizer:
             elif cls is int:
                 out[field] = value if value < _CARD_MIN else self.integer(value)
             elif field in _URL_FIELDS and cls is str:
-                clean, secrets = url_cached(value)
-                out[field] = self.url(value) if secrets else clean
+                clean, secrets, typed = url_cached(value)
+                out[field] = self.url(value) if secrets or typed else clean
             elif field in _HEADER_FIELDS and cls is dict:
                 out[field] = self.headers(value)
             elif field in _BODY_FIELDS:
@@ -887,19 +898,24 @@ class Sanitizer:
         return self.text(_HTML_INPUT.sub(input_tag, value))
 
     def url(self, value: str) -> str:
-        clean, secrets = self.url_parts(value)
+        clean, secrets, typed = self.url_parts(value)
         for raw, pseudonym in secrets:
             taint.record(raw, pseudonym)
+        if typed:  # counted per user, so never from the cache: `?q=Jane+Doe` is what the search box held
+            clean = self._url(value, typed=True)[0]
         return clean
 
-    def _url(self, value: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+    def _url(self, value: str, *, typed: bool = False) -> tuple[str, tuple[tuple[str, str], ...], bool]:
         """Scheme and host kept (they are addresses, not people); credentials, path segments and their
-        parameters, query and fragment sanitised. Returns the URL and the secrets found by position."""
+        parameters, query and fragment sanitised. Returns the URL, the secrets found by position, and
+        whether a query value is text a person typed (free text, a name field's word), which only
+        `typed=True` sanitises as such (kept once k users sent it, else masked as in the input)."""
         found: list[tuple[str, str]] = []
+        people: list[bool] = []
         try:
             parts = urlsplit(value)
         except ValueError:
-            return self.text(value), ()
+            return self.text(value), (), False
         netloc = parts.netloc
         if "@" in netloc:
             userinfo, _, host = netloc.rpartition("@")
@@ -909,9 +925,9 @@ class Sanitizer:
                 found.append((password, secret))
             netloc = f"{quote(self.text_or_token(unquote(user)), safe='')}{sep}{secret}@{host}"
         path = self._path(parts.path, found)
-        query = self._query_string(parts.query, found) if parts.query else ""
-        fragment = self._fragment(parts.fragment, found) if parts.fragment else ""
-        return urlunsplit((parts.scheme, netloc, path, query, fragment)), tuple(found)
+        query = self._query_string(parts.query, found, typed=typed, people=people) if parts.query else ""
+        fragment = self._fragment(parts.fragment, found, typed=typed, people=people) if parts.fragment else ""
+        return urlunsplit((parts.scheme, netloc, path, query, fragment)), tuple(found), bool(people)
 
     def _path(self, path: str, found: list[tuple[str, str]]) -> str:
         segments: list[str] = []
@@ -939,16 +955,26 @@ class Sanitizer:
         clean = self.segment(text)
         return raw if clean == text else quote(clean, safe="@:+,;=!$&'()*~")
 
-    def _query_string(self, query: str, found: list[tuple[str, str]] | None = None) -> str:
+    def _query_string(
+        self,
+        query: str,
+        found: list[tuple[str, str]] | None = None,
+        *,
+        typed: bool = False,
+        people: list[bool] | None = None,
+    ) -> str:
+        """With `people`, notes whether a value is text a person typed (see `_url`)."""
         pairs = parse_qsl(query, keep_blank_values=True)
-        cleaned = [(k, self._param(k, v, found=found)) for k, v in pairs]
+        if people is not None and not typed and any(_typed_by_people(k, v) for k, v in pairs):
+            people.append(True)
+        cleaned = [(k, self._param(k, v, found=found, typed=typed)) for k, v in pairs]
         if cleaned == pairs and "%" not in query and "+" not in query:
             return query
         return urlencode(cleaned)
 
     def query(self, value: str) -> str:
         """A query string on its own (OTLP `url.query`)."""
-        return self._query_string(value.lstrip("?"))
+        return self._query_string(value.lstrip("?"), typed=True)
 
     def fragment(self, value: str) -> str:
         """A fragment on its own (OTLP `url.fragment`)."""
@@ -958,14 +984,16 @@ class Sanitizer:
             taint.record(raw, pseudonym)
         return clean
 
-    def _fragment(self, fragment: str, found: list[tuple[str, str]]) -> str:
+    def _fragment(
+        self, fragment: str, found: list[tuple[str, str]], *, typed: bool = False, people: list[bool] | None = None
+    ) -> str:
         """`#access_token=…&state=…` is parameters; `#/route/x?y=z` a client-side route; else text."""
         if fragment.startswith(("/", "!/")):
             route, q, rest = fragment.partition("?")
             clean = self._path(route, found)
-            return f"{clean}?{self._query_string(rest, found)}" if q else clean
+            return f"{clean}?{self._query_string(rest, found, typed=typed, people=people)}" if q else clean
         if "=" in fragment:
-            return self._query_string(fragment, found)
+            return self._query_string(fragment, found, typed=typed, people=people)
         return self._segment_of(fragment)
 
     def _param(self, name: str, value: str, *, found: list[tuple[str, str]] | None = None, typed: bool = False) -> str:

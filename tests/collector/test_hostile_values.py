@@ -7,7 +7,7 @@ value gives the same pseudonym wherever it is, so replay still correlates)."""
 from __future__ import annotations
 
 import base64
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 
@@ -352,3 +352,35 @@ def test_a_lone_name_is_kept_once_k_users_typed_it() -> None:
         finally:
             sanitizer.end(token)
     assert outputs[0] != "Paris" and outputs[1:] == ["Paris", "Paris"]
+
+
+def test_text_typed_into_a_get_form_is_free_text_in_the_url_too() -> None:
+    """A search box submitted by GET puts what was typed into the next page's URL: `?q=Jane+Doe` is
+    masked like the input, with the same mask (replay correlates them), in page URLs, navigation
+    events, Referer headers and OTLP `url.query`; a name field's lone word too; kept once k users sent it."""
+    from trodden.models.sanitization import SanitizationConfig
+
+    sanitizer = Sanitizer(KEY, SanitizationConfig(free_text_min_users=2))
+    url = "https://shop.example/search?q=Jane+Doe&first_name=Ophelia&page=2&sort=Title"
+    token = sanitizer.begin("s1", "u1")
+    try:
+        typed = sanitizer.input_value("Jane Doe", {"target": {"id": "q"}})
+        event = sanitizer.event({"kind": "navigation", "to_url": url, "request_headers": {"Referer": url}})
+        cached_again = sanitizer.url(url)
+        otlp = sanitizer.query("q=Jane+Doe&page=2")
+    finally:
+        sanitizer.end(token)
+    assert typed != "Jane Doe"
+    for clean in (event["to_url"], event["request_headers"]["Referer"], cached_again, otlp):
+        assert "Jane" not in clean and "Doe" not in clean, clean
+        assert "page=2" in clean
+    assert parse_qs(urlsplit(event["to_url"]).query)["q"] == [typed]  # the input's mask
+    assert "Ophelia" not in event["to_url"] and "sort=Title" in event["to_url"]  # one word: only a name field's
+
+    for user in ("u2", "u3"):  # k = 2: from the second user on, the same search is kept
+        token = sanitizer.begin(f"s-{user}", user)
+        try:
+            kept = sanitizer.url("https://shop.example/search?q=Jane+Doe")
+        finally:
+            sanitizer.end(token)
+    assert parse_qs(urlsplit(kept).query)["q"] == ["Jane Doe"]

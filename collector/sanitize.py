@@ -355,8 +355,8 @@ def _is_name_key(key: str) -> bool:
 
 
 def _typed_by_people(name: str, value: str) -> bool:
-    """A parameter's value is text a person typed: free text (`q=Jane Doe`), or a word in a name field
-    (`first_name=Jane`). `Sanitizer.typed` decides whether it is kept."""
+    """A parameter's or a typed body field's value is text a person typed: free text (`q=Jane Doe`), or a
+    word in a name field (`first_name=Jane`). `Sanitizer.typed` decides whether it is kept."""
     if " " in value:
         return is_free_text(value)
     return _is_name_key(name) and is_name_word(value, any_case=True)
@@ -663,7 +663,7 @@ class Sanitizer:
                         continue
                 vcls = v.__class__
                 if vcls is str:
-                    if typed and (" " in v or _is_name_key(key)):
+                    if typed and _typed_by_people(key, v):
                         out[clean_key] = self.typed(v, name=True)
                     else:
                         out[clean_key] = text(v)
@@ -1011,7 +1011,7 @@ class Sanitizer:
             return keyed
         if value.startswith(("http://", "https://", "/")) and len(value) > 1:
             return self.url(value)
-        if typed and (" " in value or _is_name_key(name)):
+        if typed and _typed_by_people(name, value):
             return self.typed(value, name=True)
         return self.text(value)
 

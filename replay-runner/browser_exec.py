@@ -28,6 +28,7 @@ from playwright.async_api import Locator as PwLocator
 from trodden.assertions import Observation, page_url_matches
 from trodden.assertions.pointer import MISSING
 from trodden.assertions.templates import (
+    SAFE_METHODS,
     MissingVariable,
     extract,
     parse_body,
@@ -110,7 +111,6 @@ class _Again:
 # once more, as HTTP steps do (`http_exec._unavailable`), and the second answer is what is judged:
 # Kinto's health check, fetched by kinto-admin on every page, answers 503 when its concurrent
 # checks overrun under load, on any side, and the two baselines can share it by chance.
-_SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 _UNAVAILABLE_CONSOLE = "the server responded with a status of 503"
 
 
@@ -149,7 +149,7 @@ class _Network:
             return
         entry.response = response
         entry.elapsed_ms = (time.perf_counter() - entry.started) * 1000.0
-        if response.status == 503 and response.request.method in _SAFE and self.context is not None:
+        if response.status == 503 and response.request.method in SAFE_METHODS and self.context is not None:
             entry.again = asyncio.ensure_future(_ask_again(self.context, response.request))
         if entry.endpoint in self.want_body and id(response.request) not in self.bodies:
             entry.body_task = asyncio.ensure_future(_body(response))

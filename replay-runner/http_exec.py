@@ -19,6 +19,7 @@ from trodden.assertions import Observation
 from trodden.assertions.pointer import MISSING
 from trodden.assertions.templates import (
     MAX_REDIRECTS,
+    SAFE_METHODS,
     ForeignOrigin,
     MissingVariable,
     extract,
@@ -72,7 +73,7 @@ def _unavailable(method: str, status: int, step: HttpStep) -> bool:
     """A safe request answered 503 where the recording did not: the service says it is overloaded
     for now (RFC 9110 15.6.4), as a health check under load does; asked once more, it answers
     for the version. A 503 again is the step's answer; unsafe requests are never sent twice."""
-    return status == 503 and method in ("GET", "HEAD", "OPTIONS") and step.expect.status != 503
+    return status == 503 and method in SAFE_METHODS and step.expect.status != 503
 
 
 def _retry_after(headers: dict[str, str]) -> float:

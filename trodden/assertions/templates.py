@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from trodden.models.suite import Extraction, HttpStep
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Safe methods (RFC 9110 9.2.1) a replay may send twice: a 503 is asked once more.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Headers a recording carries that must not be replayed as they were.
 DROP_HEADERS = frozenset(
     {

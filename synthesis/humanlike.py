@@ -22,6 +22,7 @@ import re
 import numpy as np
 import numpy.typing as npt
 
+from trodden.synthesis.arrays import sorted_unique
 from trodden.synthesis.journeys import Journeys
 
 POLLING_MIN_STEPS = 6
@@ -55,7 +56,7 @@ def signals(j: Journeys) -> npt.NDArray[np.int8]:
     failed = np.bincount(session[is_request & (j.statuses == 0)], minlength=n)
     probed = np.bincount(session[is_request & np.isin(j.statuses, _PROBE_STATUSES)], minlength=n)
     width = max(len(j.vocab), 1)
-    pairs = np.unique(session.astype(np.int64) * width + j.step_ids) if len(session) else np.zeros(0, np.int64)
+    pairs = sorted_unique(np.sort(session.astype(np.int64) * width + j.step_ids))
     distinct = np.bincount(pairs // width, minlength=n)
     out = np.full(n, HUMAN, dtype=np.int8)
     # later rules first, so the earlier (stronger) one wins where several apply

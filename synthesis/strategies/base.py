@@ -115,15 +115,6 @@ class Strategy:
         raise NotImplementedError
 
 
-def sorted_unique(x: npt.NDArray[Any]) -> npt.NDArray[Any]:
-    """Unique values of an already sorted array in O(n) (occurrence → session is non-decreasing)."""
-    if len(x) == 0:
-        return x
-    keep = np.ones(len(x), dtype=bool)
-    keep[1:] = x[1:] != x[:-1]
-    return x[keep]
-
-
 def present(codes: npt.NDArray[np.int64], size: int) -> npt.NDArray[np.int64]:
     """The distinct non-negative codes (< size), by a presence table when it is small enough (O(n)),
     else by sorting."""

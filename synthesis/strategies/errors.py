@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from trodden.synthesis.arrays import sorted_unique
 from trodden.synthesis.journeys import Journeys
 from trodden.synthesis.strategies.base import (
     SelectionContext,
@@ -12,7 +13,6 @@ from trodden.synthesis.strategies.base import (
     Strategy,
     best_per_cluster,
     route_status,
-    sorted_unique,
 )
 
 

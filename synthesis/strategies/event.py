@@ -6,13 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from trodden.synthesis.arrays import sorted_unique
 from trodden.synthesis.strategies.base import (
     Argument,
     SelectionContext,
     SelectionError,
     Strategy,
     best_per_cluster,
-    sorted_unique,
 )
 
 

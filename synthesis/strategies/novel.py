@@ -8,6 +8,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from trodden.synthesis.arrays import sorted_unique
 from trodden.synthesis.strategies.base import (
     STATUS_CODES,
     SelectionContext,
@@ -16,7 +17,6 @@ from trodden.synthesis.strategies.base import (
     present,
     route_status,
     route_status_codes,
-    sorted_unique,
     transition_codes,
 )
 

@@ -14,6 +14,7 @@ from typing import ClassVar
 import numpy as np
 import numpy.typing as npt
 
+from trodden.synthesis.arrays import sorted_unique
 from trodden.synthesis.humanlike import looks_human
 from trodden.synthesis.strategies.base import (
     STATUS_CODES,
@@ -22,7 +23,6 @@ from trodden.synthesis.strategies.base import (
     Setting,
     best_per_cluster,
     route_status_codes,
-    sorted_unique,
     transition_codes,
 )
 

@@ -25,9 +25,11 @@ from trodden.shop.regressions import PLANTED
 
 def suite_size(generation: Any) -> str:
     if isinstance(generation, dict):
-        return (f"{generation.get('tests')} tests ({generation.get('http_tests')} HTTP, "
-                f"{generation.get('browser_tests')} browser), {generation.get('assertions')} mined assertions "
-                f"from {generation.get('sessions_mined')} sessions")
+        return (
+            f"{generation.get('tests')} tests ({generation.get('http_tests')} HTTP, "
+            f"{generation.get('browser_tests')} browser), {generation.get('assertions')} mined assertions "
+            f"from {generation.get('sessions_mined')} sessions"
+        )
     return "?"
 
 

@@ -26,7 +26,7 @@ from localkube import cluster
 
 ROOT = Path(__file__).resolve().parents[1]
 
-WORKER = r'''
+WORKER = r"""
 import asyncio, json, resource, sys, time
 t0 = time.process_time(); w0 = time.perf_counter()
 CLIENT, NS, N = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -80,12 +80,18 @@ async def main():
                       "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 asyncio.run(main())
-'''
+"""
 
 
 def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None) -> None:
-    subprocess.run(["kubectl", f"--kubeconfig={kubeconfig}", *args], input=stdin, text=True, check=True,
-                   capture_output=True, timeout=300)
+    subprocess.run(
+        ["kubectl", f"--kubeconfig={kubeconfig}", *args],
+        input=stdin,
+        text=True,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
 
 
 def main() -> None:
@@ -102,11 +108,21 @@ def main() -> None:
             for name, rounds in results.items():
                 ns = f"bench-{name.replace('_', '-')}-{uuid.uuid4().hex[:5]}"
                 kubectl(kubeconfig, "create", "namespace", ns)
-                rr = {"apiVersion": "trodden.dev/v1alpha1", "kind": "ReplayRun", "metadata": {"name": "rr"},
-                      "spec": {"suite": "s", "target": {"url": "http://t"}}}
+                rr = {
+                    "apiVersion": "trodden.dev/v1alpha1",
+                    "kind": "ReplayRun",
+                    "metadata": {"name": "rr"},
+                    "spec": {"suite": "s", "target": {"url": "http://t"}},
+                }
                 kubectl(kubeconfig, "apply", f"--namespace={ns}", "-f", "-", stdin=json.dumps(rr))
-                done = subprocess.run([sys.executable, "-P", "-c", WORKER, name, ns, str(args.count)], env=env,
-                                      capture_output=True, text=True, check=False, timeout=900)
+                done = subprocess.run(
+                    [sys.executable, "-P", "-c", WORKER, name, ns, str(args.count)],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                    timeout=900,
+                )
                 if done.returncode != 0:
                     raise SystemExit(f"{name}: {done.stderr[-2000:]}")
                 out = done.stdout

@@ -43,17 +43,21 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=3000)
     parser.add_argument("--seeds", default="1,2,3")
     args = parser.parse_args()
-    print(f"planted: {len(PLANTED_INVARIANTS)} invariants, {len(PLANTED_NON_INVARIANTS)} non-invariants; "
-          f"{args.sessions:,} sessions per seed")  # fmt: skip
+    print(
+        f"planted: {len(PLANTED_INVARIANTS)} invariants, {len(PLANTED_NON_INVARIANTS)} non-invariants; "
+        f"{args.sessions:,} sessions per seed"
+    )
     print(f"{'seed':>4} {'config':<22} {'precision':>9} {'recall':>7} {'assertions':>10} {'time s':>7}  notes")
     worst = (1.0, 1.0)
     for seed in (int(s) for s in args.seeds.split(",")):
         sessions = list(shop_sessions(args.sessions, seed=seed))
         for label, options in (
             ("defaults (0.99, 3+)", MiningOptions()),
-            ("peer: 0.9, support 1", MiningOptions(min_confidence=0.9, min_support=1, latency_min_support=1,
-                                                     temporal_confidence=0.9)),
-        ):  # fmt: skip
+            (
+                "peer: 0.9, support 1",
+                MiningOptions(min_confidence=0.9, min_support=1, latency_min_support=1, temporal_confidence=0.9),
+            ),
+        ):
             started = time.perf_counter()
             mined = mine_assertions(sessions, options)
             elapsed = time.perf_counter() - started
@@ -63,8 +67,10 @@ def main() -> None:
             if label.startswith("defaults"):
                 worst = (min(worst[0], precision), min(worst[1], recall))
     ok = worst[0] >= 0.95 and worst[1] >= 0.95
-    print(f"worst over seeds with defaults: precision {worst[0]:.2f}, recall {worst[1]:.2f} "
-          f"({'meets' if ok else 'MISSES'} the 0.95 target)")  # fmt: skip
+    print(
+        f"worst over seeds with defaults: precision {worst[0]:.2f}, recall {worst[1]:.2f} "
+        f"({'meets' if ok else 'MISSES'} the 0.95 target)"
+    )
 
 
 if __name__ == "__main__":

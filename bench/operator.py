@@ -41,8 +41,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None) -> str:
-    out = subprocess.run(["kubectl", f"--kubeconfig={kubeconfig}", *args], input=stdin, capture_output=True,
-                         text=True, check=False, timeout=300)
+    out = subprocess.run(
+        ["kubectl", f"--kubeconfig={kubeconfig}", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
     if out.returncode != 0:
         raise SystemExit(f"kubectl {' '.join(args)}: {out.stderr}")
     return out.stdout
@@ -83,8 +89,15 @@ async def measure(kubeconfig: Path, namespace: str, docs: list[dict[str, Any]]) 
     await asyncio.sleep(1.0)  # the watch is established
     t0[0] = time.perf_counter()
     proc = await asyncio.create_subprocess_exec(
-        "kubectl", f"--kubeconfig={kubeconfig}", "apply", f"--namespace={namespace}", "-f", "-",
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL)
+        "kubectl",
+        f"--kubeconfig={kubeconfig}",
+        "apply",
+        f"--namespace={namespace}",
+        "-f",
+        "-",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.DEVNULL,
+    )
     await proc.communicate(json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}).encode())
     applied = time.perf_counter() - t0[0]
     return await asyncio.wait_for(watcher, timeout=600), applied
@@ -107,9 +120,21 @@ def wait_for_lease(kubeconfig: Path, namespace: str, timeout: float = 60) -> Non
     """The operator leads (holds its Lease), so it is past start-up."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        out = subprocess.run(["kubectl", f"--kubeconfig={kubeconfig}", "get", "lease", "trodden-operator",
-                              f"--namespace={namespace}", "-o", "jsonpath={.spec.holderIdentity}"],
-                             capture_output=True, text=True, check=False).stdout
+        out = subprocess.run(
+            [
+                "kubectl",
+                f"--kubeconfig={kubeconfig}",
+                "get",
+                "lease",
+                "trodden-operator",
+                f"--namespace={namespace}",
+                "-o",
+                "jsonpath={.spec.holderIdentity}",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
         if out.strip():
             time.sleep(2)  # kopf lists and starts its watches
             return
@@ -137,8 +162,12 @@ def cpu_seconds(pid: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=200)
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="reference and operator measured this many times, alternating; the median ratio is kept")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="reference and operator measured this many times, alternating; the median ratio is kept",
+    )
     parser.add_argument("--dsn", default=None, help="the operator's database (default: an embedded one)")
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="trodden-bench-home-"))
@@ -181,15 +210,21 @@ def run(count: int, dsn: str, home: Path, rounds: int) -> None:
     print(f"{count} objects applied at once; seconds from apply to Job seen by a watch")
     print(f"{'':28}{'p50':>8}{'p99':>8}{'last':>8}{'applied':>9}{'p50 x':>8}{'p99 x':>8}")
     for n, r in enumerate(done, 1):
-        print(f"{f'round {n}: Jobs direct':28}{pct(r.direct, 50):8.2f}{pct(r.direct, 99):8.2f}{r.direct[-1]:8.2f}"
-              f"{r.direct_applied:9.2f}")
-        print(f"{f'round {n}: via operator':28}{pct(r.operator, 50):8.2f}{pct(r.operator, 99):8.2f}"
-              f"{r.operator[-1]:8.2f}{r.operator_applied:9.2f}{r.ratio(50):8.1f}{r.ratio(99):8.1f}")
+        print(
+            f"{f'round {n}: Jobs direct':28}{pct(r.direct, 50):8.2f}{pct(r.direct, 99):8.2f}{r.direct[-1]:8.2f}"
+            f"{r.direct_applied:9.2f}"
+        )
+        print(
+            f"{f'round {n}: via operator':28}{pct(r.operator, 50):8.2f}{pct(r.operator, 99):8.2f}"
+            f"{r.operator[-1]:8.2f}{r.operator_applied:9.2f}{r.ratio(50):8.1f}{r.ratio(99):8.1f}"
+        )
     print("(applied: when `kubectl apply` returned, its last object written)")
     p50, p99 = statistics.median(r.ratio(50) for r in done), statistics.median(r.ratio(99) for r in done)
     print(f"overhead ratio (operator / direct), median of {rounds} round(s): p50 {p50:.1f}x, p99 {p99:.1f}x")
-    print(f"operator CPU from apply to the last Job: {', '.join(f'{r.cpu:.2f}' for r in done)} s; "
-          f"peak memory: {max(r.memory for r in done):.0f} MiB (logs: {', '.join(str(r.log) for r in done)})")
+    print(
+        f"operator CPU from apply to the last Job: {', '.join(f'{r.cpu:.2f}' for r in done)} s; "
+        f"peak memory: {max(r.memory for r in done):.0f} MiB (logs: {', '.join(str(r.log) for r in done)})"
+    )
     print(f"load average (1 min) at the end: {os.getloadavg()[0]:.1f}")
 
 
@@ -221,19 +256,51 @@ def one_round(kubeconfig: Path, count: int, dsn: str, home: Path) -> Round:
     log = log_path.open("wb")
     asyncio.run(store_suite(dsn, operator_ns))
     # The suite's TestSuite, as users have it (waiting for a selector here, so it makes no Job).
-    kubectl(kubeconfig, "apply", f"--namespace={operator_ns}", "-f", "-", stdin=json.dumps({
-        "apiVersion": "trodden.dev/v1alpha1", "kind": "TestSuite", "metadata": {"name": "bench"},
-        "spec": {"source": "bench", "selectors": ["nightly"]}}))
-    env = {**os.environ, "TRODDEN_LOG_LEVEL": os.environ.get("TRODDEN_LOG_LEVEL", "warning"), "TRODDEN_DSN": dsn,
-           "TRODDEN_HOME": str(home)}
-    operator = subprocess.Popen([trodden, "operator", "-n", operator_ns, "--http-port", str(port),
-                                 "--health-port", str(health), "--leader-election",
-                                 "--leader-election-lease", f"{operator_ns}/trodden-operator"],
-                                env=env, stdout=log, stderr=subprocess.STDOUT)
+    kubectl(
+        kubeconfig,
+        "apply",
+        f"--namespace={operator_ns}",
+        "-f",
+        "-",
+        stdin=json.dumps(
+            {
+                "apiVersion": "trodden.dev/v1alpha1",
+                "kind": "TestSuite",
+                "metadata": {"name": "bench"},
+                "spec": {"source": "bench", "selectors": ["nightly"]},
+            }
+        ),
+    )
+    env = {
+        **os.environ,
+        "TRODDEN_LOG_LEVEL": os.environ.get("TRODDEN_LOG_LEVEL", "warning"),
+        "TRODDEN_DSN": dsn,
+        "TRODDEN_HOME": str(home),
+    }
+    operator = subprocess.Popen(
+        [
+            trodden,
+            "operator",
+            "-n",
+            operator_ns,
+            "--http-port",
+            str(port),
+            "--health-port",
+            str(health),
+            "--leader-election",
+            "--leader-election-lease",
+            f"{operator_ns}/trodden-operator",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         wait_for_lease(kubeconfig, operator_ns)
-        runs = [{"apiVersion": "trodden.dev/v1alpha1", "kind": "ReplayRun", "metadata": {"name": f"run-{i}"},
-                 "spec": spec} for i in range(count)]
+        runs = [
+            {"apiVersion": "trodden.dev/v1alpha1", "kind": "ReplayRun", "metadata": {"name": f"run-{i}"}, "spec": spec}
+            for i in range(count)
+        ]
         cpu_before = cpu_seconds(operator.pid)
         via_operator, operator_applied = asyncio.run(measure(kubeconfig, operator_ns, runs))
         cpu = cpu_seconds(operator.pid) - cpu_before

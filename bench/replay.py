@@ -76,8 +76,9 @@ def wrk_rps(url: str, seconds: int, connections: int) -> float:
     wrk = shutil.which("wrk")
     if wrk is None:
         raise SystemExit("wrk is not installed (Debian package wrk; `make system-deps`)")
-    out = subprocess.run([wrk, "-t1", f"-c{connections}", f"-d{seconds}s", url], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [wrk, "-t1", f"-c{connections}", f"-d{seconds}s", url], capture_output=True, text=True, check=True
+    ).stdout
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
     if match is None:
         raise SystemExit(f"cannot read wrk's output:\n{out}")
@@ -85,24 +86,54 @@ def wrk_rps(url: str, seconds: int, connections: int) -> float:
 
 
 def http_suite(tests: int, steps: int) -> Suite:
-    step = HttpStep(id="s", endpoint="GET /hello", request=HttpRequest(method="GET", url="{{origin}}/hello"),
-                    expect=Expectation(status=200, shape={"/ok": "boolean"}))
-    cases = [TestCase(id=f"t{i}", name=f"t{i}", type="http", session_id=f"s{i}",
-                      steps=[step.model_copy(update={"id": f"s{j}"}) for j in range(steps)]) for i in range(tests)]
-    return Suite(name="bench", revision=1, source="bench", origin="https://recorded.example",
-                 created_at="2026-01-01T00:00:00Z", tests=cases)
+    step = HttpStep(
+        id="s",
+        endpoint="GET /hello",
+        request=HttpRequest(method="GET", url="{{origin}}/hello"),
+        expect=Expectation(status=200, shape={"/ok": "boolean"}),
+    )
+    cases = [
+        TestCase(
+            id=f"t{i}",
+            name=f"t{i}",
+            type="http",
+            session_id=f"s{i}",
+            steps=[step.model_copy(update={"id": f"s{j}"}) for j in range(steps)],
+        )
+        for i in range(tests)
+    ]
+    return Suite(
+        name="bench",
+        revision=1,
+        source="bench",
+        origin="https://recorded.example",
+        created_at="2026-01-01T00:00:00Z",
+        tests=cases,
+    )
 
 
 def browser_suite(sessions: int) -> Suite:
     steps = [
         BrowserStep(id="b1", action="goto", url="{{origin}}/", expect=BrowserExpectation(visible_text=["Bench"])),
-        BrowserStep(id="b2", action="click", locators=[Locator(strategy="test_id", value="go")],
-                    network=["GET /api/item"], expect=BrowserExpectation(visible_text=["thing"])),
+        BrowserStep(
+            id="b2",
+            action="click",
+            locators=[Locator(strategy="test_id", value="go")],
+            network=["GET /api/item"],
+            expect=BrowserExpectation(visible_text=["thing"]),
+        ),
     ]
-    cases = [TestCase(id=f"b{i}", name=f"b{i}", type="browser", session_id=f"s{i}", steps=steps)
-             for i in range(sessions)]
-    return Suite(name="bench-browser", revision=1, source="bench", origin="https://recorded.example",
-                 created_at="2026-01-01T00:00:00Z", tests=cases)
+    cases = [
+        TestCase(id=f"b{i}", name=f"b{i}", type="browser", session_id=f"s{i}", steps=steps) for i in range(sessions)
+    ]
+    return Suite(
+        name="bench-browser",
+        revision=1,
+        source="bench",
+        origin="https://recorded.example",
+        created_at="2026-01-01T00:00:00Z",
+        tests=cases,
+    )
 
 
 async def replay_rps(url: str, seconds: float, concurrency: int, workers: int, rps_guess: float) -> tuple[float, int]:
@@ -131,8 +162,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=2,
-                        help="replay worker processes (--workers of trodden replay; this machine has 2 cores)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="replay worker processes (--workers of trodden replay; this machine has 2 cores)",
+    )
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--browser-sessions", type=int, default=12)
     args = parser.parse_args()
@@ -165,14 +200,20 @@ def main() -> None:
     ceiling = statistics.median(c for c, _ in rounds)
     rps = statistics.median(r for _, r in rounds)
     print(f"wrk (1 thread, {args.concurrency} connections)  {ceiling:10.0f} requests/s  (median of {args.rounds})")
-    print(f"trodden replay (concurrency {args.concurrency}, {args.workers} workers)  {rps:10.0f} requests/s  "
-          f"({total} requests, status + body shape judged on each)")
-    print(f"ratio replay / wrk                   {ratio:10.2f}   (median of per-round ratios "
-          f"{', '.join(f'{r:.2f}' for r in ratios)}; target >= 0.3)")
+    print(
+        f"trodden replay (concurrency {args.concurrency}, {args.workers} workers)  {rps:10.0f} requests/s  "
+        f"({total} requests, status + body shape judged on each)"
+    )
+    print(
+        f"ratio replay / wrk                   {ratio:10.2f}   (median of per-round ratios "
+        f"{', '.join(f'{r:.2f}' for r in ratios)}; target >= 0.3)"
+    )
     print(f"browser sessions per minute (1 Chromium, 2 pages, goto + click + network): {per_minute:.0f}")
     load = os.getloadavg()
-    print(f"machine: {os.cpu_count()} cores, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
-          "(a shared machine: the Python client suffers more from contention than wrk)")
+    print(
+        f"machine: {os.cpu_count()} cores, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
+        "(a shared machine: the Python client suffers more from contention than wrk)"
+    )
 
 
 if __name__ == "__main__":

@@ -53,8 +53,13 @@ def run_selection(n: int) -> dict[str, float]:
         built = time.perf_counter()
         selection = select_journeys(journeys, options)
         done = time.perf_counter()
-        run = {"journeys_s": built - started, "select_s": done - built, "total_s": done - started,
-               "cpu_s": time.process_time() - cpu_started, "sys_s": os.times().system - sys_started}  # fmt: skip
+        run = {
+            "journeys_s": built - started,
+            "select_s": done - built,
+            "total_s": done - started,
+            "cpu_s": time.process_time() - cpu_started,
+            "sys_s": os.times().system - sys_started,
+        }
         if not best or run["total_s"] < best["total_s"]:
             best = run
         del journeys
@@ -79,8 +84,13 @@ def run_mining(n: int) -> dict[str, float]:
     assertions = mine_assertions(sessions)
     elapsed = time.perf_counter() - started
     events = sum(len(s.events) for s in sessions)
-    return {"sessions": n, "events": events, "assertions": len(assertions), "mining_s": elapsed,
-            "sessions_per_s": n / elapsed}  # fmt: skip
+    return {
+        "sessions": n,
+        "events": events,
+        "assertions": len(assertions),
+        "mining_s": elapsed,
+        "sessions_per_s": n / elapsed,
+    }
 
 
 def _child(kind: str, n: int) -> dict[str, float]:
@@ -103,27 +113,35 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     print("load average (1, 5, 15 min) at start: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
     results = []
-    print(f"{'sessions':>10} {'steps':>11} {'journeys':>9} {'clusters':>9} {'build s':>8} {'select s':>9} "
-          f"{'total s':>8} {'cpu s':>6} {'sys s':>6} {'peak MiB':>9} {'above corpus':>13}")  # fmt: skip
+    print(
+        f"{'sessions':>10} {'steps':>11} {'journeys':>9} {'clusters':>9} {'build s':>8} {'select s':>9} "
+        f"{'total s':>8} {'cpu s':>6} {'sys s':>6} {'peak MiB':>9} {'above corpus':>13}"
+    )
     for n in sizes:
         r = _child("select", n)
         results.append(r)
-        print(f"{r['sessions']:>10,} {r['steps']:>11,} {r['journeys']:>9,} {r['clusters']:>9,} {r['journeys_s']:>8.1f} "
-              f"{r['select_s']:>9.1f} {r['total_s']:>8.1f} {r['cpu_s']:>6.1f} {r['sys_s']:>6.1f} "
-              f"{r['peak_rss_mib']:>9,.0f} {r['peak_rss_mib'] - r['corpus_rss_mib']:>13,.0f}")  # fmt: skip
+        print(
+            f"{r['sessions']:>10,} {r['steps']:>11,} {r['journeys']:>9,} {r['clusters']:>9,} {r['journeys_s']:>8.1f} "
+            f"{r['select_s']:>9.1f} {r['total_s']:>8.1f} {r['cpu_s']:>6.1f} {r['sys_s']:>6.1f} "
+            f"{r['peak_rss_mib']:>9,.0f} {r['peak_rss_mib'] - r['corpus_rss_mib']:>13,.0f}"
+        )
     if len(results) >= 2:
         small, big = results[0], results[-1]
         size_ratio = big["sessions"] / small["sessions"]
         ratio = big["total_s"] / small["total_s"]
         cpu_ratio = big["cpu_s"] / small["cpu_s"]
-        print(f"time ratio {int(big['sessions']):,}/{int(small['sessions']):,} sessions: {ratio:.1f} wall, "
-              f"{cpu_ratio:.1f} CPU (size ratio {size_ratio:.0f}; target ≤ 12 for 10×)")  # fmt: skip
+        print(
+            f"time ratio {int(big['sessions']):,}/{int(small['sessions']):,} sessions: {ratio:.1f} wall, "
+            f"{cpu_ratio:.1f} CPU (size ratio {size_ratio:.0f}; target ≤ 12 for 10×)"
+        )
     print("load average (1, 5, 15 min) at end: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
     if args.mining:
         m = _child("mine", args.mining)
-        print(f"mining: {m['sessions']:,} sessions ({m['events']:,} events) in {m['mining_s']:.1f} s = "
-              f"{m['sessions_per_s']:,.0f} sessions/s, {m['assertions']} assertions; "
-              f"1M sessions ≈ {1e6 / m['sessions_per_s'] / 60:.1f} min")  # fmt: skip
+        print(
+            f"mining: {m['sessions']:,} sessions ({m['events']:,} events) in {m['mining_s']:.1f} s = "
+            f"{m['sessions_per_s']:,.0f} sessions/s, {m['assertions']} assertions; "
+            f"1M sessions ≈ {1e6 / m['sessions_per_s'] / 60:.1f} min"
+        )
 
 
 if __name__ == "__main__":

@@ -137,7 +137,6 @@ def _check_document(path: str, *, sanitization: bool) -> Any:
     """A file given at start must be valid (a missing one is waited for: ConfigMaps appear late)."""
     from pydantic import ValidationError
 
-
     if not os.path.exists(path):
         return None
     model: type[SanitizationConfig | InstrumentationConfig] = (
@@ -152,7 +151,6 @@ def _check_document(path: str, *, sanitization: bool) -> Any:
 
 async def _serve(opts: ServeOptions) -> None:
     from aiohttp import web
-
 
     log = get_logger("trodden.collector")
     import asyncpg

@@ -58,8 +58,9 @@ async def apply_retention(
     cutoff = (now or datetime.now(UTC)) - timedelta(days=days)
     report = RetentionReport(cutoff)
     # Per schema and source: one tenant's collectors never hold up another's.
-    if not await conn.fetchval("SELECT pg_try_advisory_lock($1, hashtext(current_schema() || '/' || $2))",
-                               _RETENTION_LOCK, source):
+    if not await conn.fetchval(
+        "SELECT pg_try_advisory_lock($1, hashtext(current_schema() || '/' || $2))", _RETENTION_LOCK, source
+    ):
         report.skipped = True
         return report
     try:
@@ -75,8 +76,9 @@ async def apply_retention(
         report.logs = _count(await conn.execute(_DELETE_LOGS, source, cutoff))
         report.partitions_dropped = tuple(await partitions.drop_empty_partitions_before(conn, cutoff.date()))
     finally:
-        await conn.execute("SELECT pg_advisory_unlock($1, hashtext(current_schema() || '/' || $2))",
-                           _RETENTION_LOCK, source)
+        await conn.execute(
+            "SELECT pg_advisory_unlock($1, hashtext(current_schema() || '/' || $2))", _RETENTION_LOCK, source
+        )
     if report.sessions or report.spans or report.logs or report.partitions_dropped:
         log.info(
             "retention applied",

@@ -77,8 +77,6 @@ def ms_to_micros(ms: float) -> Micros:
     return int(seconds) * 1_000_000 + round(fraction * 1e6)
 
 
-
-
 @dataclass
 class Rejection:
     index: int

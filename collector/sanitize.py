@@ -471,11 +471,13 @@ class Sanitizer:
                 out[field] = self.input_value(value, event)
             elif field == "target" and cls is dict:
                 out[field] = {
-                    k: v if v.__class__ is not str
-                    else (kept.get(v) or self.display(v)) if k in _DISPLAY_TARGET_FIELDS
+                    k: v
+                    if v.__class__ is not str
+                    else (kept.get(v) or self.display(v))
+                    if k in _DISPLAY_TARGET_FIELDS
                     else text(v)
                     for k, v in value.items()
-                }  # fmt: skip
+                }
             elif field == "title" and cls is str:
                 out[field] = kept.get(value) or self.display(value)
             elif field == "visible" and cls is list:

@@ -64,7 +64,10 @@ class Owner:
     def of(cls, body: Any) -> Owner:
         meta = body["metadata"]
         return cls(
-            kind=body["kind"], name=meta["name"], namespace=meta["namespace"], uid=meta["uid"],
+            kind=body["kind"],
+            name=meta["name"],
+            namespace=meta["namespace"],
+            uid=meta["uid"],
             generation=int(meta.get("generation") or 1),
         )
 
@@ -145,8 +148,13 @@ def _env(runtime: Runtime, *extra: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _pod_security() -> dict[str, Any]:
-    return {"runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001, "fsGroup": 10001,
-            "seccompProfile": {"type": "RuntimeDefault"}}
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": 10001,
+        "runAsGroup": 10001,
+        "fsGroup": 10001,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
 
 
 def _container_security() -> dict[str, Any]:
@@ -244,8 +252,11 @@ def instrumentation_configmap(owner: Owner, config: InstrumentationConfig) -> di
 
 
 def collector_selector(owner: Owner) -> dict[str, str]:
-    return {"app.kubernetes.io/component": "collector", "app.kubernetes.io/instance": label_value(owner.name),
-            owner_label("RumSource"): label_value(owner.name)}
+    return {
+        "app.kubernetes.io/component": "collector",
+        "app.kubernetes.io/instance": label_value(owner.name),
+        owner_label("RumSource"): label_value(owner.name),
+    }
 
 
 def collector_deployment(owner: Owner, spec: RumSourceSpec, runtime: Runtime) -> dict[str, Any]:
@@ -256,21 +267,32 @@ def collector_deployment(owner: Owner, spec: RumSourceSpec, runtime: Runtime) ->
         "image": image,
         "imagePullPolicy": runtime.image_pull_policy,
         "args": [
-            "collect", "--source", owner.name, "--host", "0.0.0.0", "--port", str(COLLECTOR_PORT),
-            "--instrumentation-file", INSTRUMENTATION_PATH, "--sanitization-file", SANITIZATION_PATH,
+            "collect",
+            "--source",
+            owner.name,
+            "--host",
+            "0.0.0.0",
+            "--port",
+            str(COLLECTOR_PORT),
+            "--instrumentation-file",
+            INSTRUMENTATION_PATH,
+            "--sanitization-file",
+            SANITIZATION_PATH,
         ],
         "env": _env(
             runtime,
-            {"name": "TRODDEN_INGEST_KEY",
-             "valueFrom": {"secretKeyRef": {"name": ingest_key_secret_name(owner, spec), "key": "key"}}},
+            {
+                "name": "TRODDEN_INGEST_KEY",
+                "valueFrom": {"secretKeyRef": {"name": ingest_key_secret_name(owner, spec), "key": "key"}},
+            },
             {"name": "TRODDEN_RETENTION_DAYS", "value": str(spec.retention_days)},
         ),
         "ports": [{"name": "http", "containerPort": COLLECTOR_PORT, "protocol": "TCP"}],
         "readinessProbe": {"httpGet": {"path": "/readyz", "port": "http"}, "periodSeconds": 5},
-        "livenessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10,
-                          "failureThreshold": 6},
-        "resources": _resources(spec.resources, {"requests": {"cpu": "100m", "memory": "128Mi"},
-                                                 "limits": {"memory": "512Mi"}}),
+        "livenessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10, "failureThreshold": 6},
+        "resources": _resources(
+            spec.resources, {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}}
+        ),
         "securityContext": {**_container_security(), "readOnlyRootFilesystem": True},
         "volumeMounts": [
             {"name": "instrumentation", "mountPath": "/etc/trodden/instrumentation", "readOnly": True},
@@ -331,17 +353,25 @@ def collector_endpoint(owner: Owner) -> str:
 # Jobs
 
 
-def _job_pod(owner: Owner, component: str, runtime: Runtime, args: list[str], *,
-             resources: ResourceRequirements | None, extra_env: tuple[dict[str, Any], ...] = (),
-             extra_mounts: tuple[tuple[dict[str, Any], dict[str, Any]], ...] = ()) -> dict[str, Any]:
+def _job_pod(
+    owner: Owner,
+    component: str,
+    runtime: Runtime,
+    args: list[str],
+    *,
+    resources: ResourceRequirements | None,
+    extra_env: tuple[dict[str, Any], ...] = (),
+    extra_mounts: tuple[tuple[dict[str, Any], dict[str, Any]], ...] = (),
+) -> dict[str, Any]:
     container = {
         "name": component,
         "image": runtime.image,
         "imagePullPolicy": runtime.image_pull_policy,
         "args": args,
         "env": _env(runtime, *extra_env),
-        "resources": _resources(resources, {"requests": {"cpu": "200m", "memory": "256Mi"},
-                                            "limits": {"memory": "2Gi"}}),
+        "resources": _resources(
+            resources, {"requests": {"cpu": "200m", "memory": "256Mi"}, "limits": {"memory": "2Gi"}}
+        ),
         "securityContext": _container_security(),
         "volumeMounts": [{"name": "work", "mountPath": "/reports"}, *(m for m, _ in extra_mounts)],
     }
@@ -358,8 +388,7 @@ def _job_pod(owner: Owner, component: str, runtime: Runtime, args: list[str], *,
     }
 
 
-def _job(owner: Owner, name: str, component: str, pod: dict[str, Any], runtime: Runtime,
-         **spec: Any) -> dict[str, Any]:
+def _job(owner: Owner, name: str, component: str, pod: dict[str, Any], runtime: Runtime, **spec: Any) -> dict[str, Any]:
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -367,10 +396,12 @@ def _job(owner: Owner, name: str, component: str, pod: dict[str, Any], runtime: 
         "spec": {
             "backoffLimit": runtime.job_backoff_limit,
             # Exit code 2 is "bad input" in every trodden command: retrying cannot help.
-            "podFailurePolicy": {"rules": [
-                {"action": "FailJob", "onExitCodes": {"containerName": component, "operator": "In", "values": [2]}},
-                {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]},
-            ]},
+            "podFailurePolicy": {
+                "rules": [
+                    {"action": "FailJob", "onExitCodes": {"containerName": component, "operator": "In", "values": [2]}},
+                    {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]},
+                ]
+            },
             **spec,
             "template": pod,
         },
@@ -378,8 +409,19 @@ def _job(owner: Owner, name: str, component: str, pod: dict[str, Any], runtime: 
 
 
 def select_args(owner: Owner, spec: SessionSelectorSpec) -> list[str]:
-    args = ["select", "--source", spec.source, "--name", owner.name, "--window", spec.window,
-            "--similarity", str(spec.dedup_threshold), "--max", str(spec.budget)]
+    args = [
+        "select",
+        "--source",
+        spec.source,
+        "--name",
+        owner.name,
+        "--window",
+        spec.window,
+        "--similarity",
+        str(spec.dedup_threshold),
+        "--max",
+        str(spec.budget),
+    ]
     for strategy in spec.strategies:
         args += ["--strategy", strategy.cli_value()]
     supports = [s.min_support for s in spec.strategies if s.min_support is not None]
@@ -398,8 +440,9 @@ OWNER_GENERATION = "trodden.dev/owner-generation"
 
 def selection_inputs(spec: SessionSelectorSpec) -> str:
     """Hash of what a selection depends on (not its schedule, resources or suspension)."""
-    return short_hash(spec.model_dump(include={"source", "window", "strategies", "dedup_threshold", "budget"},
-                                      mode="json"), 16)
+    return short_hash(
+        spec.model_dump(include={"source", "window", "strategies", "dedup_threshold", "budget"}, mode="json"), 16
+    )
 
 
 def selection_job_name(owner: Owner, count: int) -> str:
@@ -445,13 +488,25 @@ def generate_args(owner: Owner, spec: TestSuiteSpec, selection_ids: list[int]) -
     args.append("--http" if spec.generate.http else "--no-http")
     args.append("--browser" if spec.generate.browser else "--no-browser")
     m = spec.mining
-    args += ["--min-support", str(m.min_support), "--min-confidence", str(m.confidence),
-             "--temporal-confidence", str(m.temporal_confidence), "--latency-margin", str(m.latency_margin)]
+    args += [
+        "--min-support",
+        str(m.min_support),
+        "--min-confidence",
+        str(m.confidence),
+        "--temporal-confidence",
+        str(m.temporal_confidence),
+        "--latency-margin",
+        str(m.latency_margin),
+    ]
     login = next((p for p in spec.auth_profiles if p.type == "login"), None)
     if login is not None and login.username_ref is not None and login.password_ref is not None:
         # the suite's login profile reads these Secret keys on replay (replay_auth_env mounts them)
-        args += ["--login-username-secret", f"{login.username_ref.name}/{login.username_ref.key}",
-                 "--login-password-secret", f"{login.password_ref.name}/{login.password_ref.key}"]
+        args += [
+            "--login-username-secret",
+            f"{login.username_ref.name}/{login.username_ref.key}",
+            "--login-password-secret",
+            f"{login.password_ref.name}/{login.password_ref.key}",
+        ]
     for rule in spec.ignore:  # intended changes: stored in the suite, left out by every replay
         args += ["--ignore", rule.rule()]
     for value in spec.generate.known_values:  # test fixtures put back behind their pseudonyms
@@ -462,8 +517,12 @@ def generate_args(owner: Owner, spec: TestSuiteSpec, selection_ids: list[int]) -
 def replay_auth_env(suite: TestSuiteSpec | None) -> tuple[dict[str, Any], ...]:
     """The TestSuite's auth Secrets as the env vars replay reads a `ValueFrom(secret="name/key")`
     from (`TRODDEN_SECRET_<NAME>_<KEY>`): the naming is replay's, so it is imported, not copied."""
-    refs = [ref for p in (suite.auth_profiles if suite else []) for ref in
-            (*(h.secret_key_ref for h in p.headers), p.username_ref, p.password_ref) if ref is not None]
+    refs = [
+        ref
+        for p in (suite.auth_profiles if suite else [])
+        for ref in (*(h.secret_key_ref for h in p.headers), p.username_ref, p.password_ref)
+        if ref is not None
+    ]
     env = {secret_env_name(f"{r.name}/{r.key}"): {"name": r.name, "key": r.key} for r in refs}
     return tuple({"name": name, "valueFrom": {"secretKeyRef": ref}} for name, ref in sorted(env.items()))
 
@@ -479,8 +538,9 @@ def generation_job_name(owner: Owner, count: int) -> str:
     return bounded_name(owner.name, "gen", str(count))
 
 
-def generation_job(owner: Owner, spec: TestSuiteSpec, selection_ids: list[int], runtime: Runtime,
-                   count: int) -> dict[str, Any]:
+def generation_job(
+    owner: Owner, spec: TestSuiteSpec, selection_ids: list[int], runtime: Runtime, count: int
+) -> dict[str, Any]:
     """The `count`-th generation Job of the suite (a new one each time its inputs change).
 
     Generation reads sessions, never credentials: the auth profiles' Secrets are named in its
@@ -501,8 +561,9 @@ def replay_job_name(owner: Owner) -> str:
     return bounded_name(owner.name, "replay", limit=52)
 
 
-def replay_args(owner: Owner, spec: ReplayRunSpec, target: str, baseline: str | None,
-                revision: int | None = None) -> list[str]:
+def replay_args(
+    owner: Owner, spec: ReplayRunSpec, target: str, baseline: str | None, revision: int | None = None
+) -> list[str]:
     args = ["replay", "--suite", spec.suite]
     revision = spec.revision if revision is None else revision
     if revision is not None:
@@ -511,20 +572,31 @@ def replay_args(owner: Owner, spec: ReplayRunSpec, target: str, baseline: str | 
     if baseline:
         args += ["--baseline", baseline]
     args += [
-        "--shard", f"$(JOB_COMPLETION_INDEX)/{spec.shards}",
-        "--run-name", run_name(owner),
-        "--concurrency", str(spec.concurrency),
-        "--retries", str(spec.retries),
-        "--json-report", "/reports/report-$(JOB_COMPLETION_INDEX).json",
-        "--junit", "/reports/junit-$(JOB_COMPLETION_INDEX).xml",
+        "--shard",
+        f"$(JOB_COMPLETION_INDEX)/{spec.shards}",
+        "--run-name",
+        run_name(owner),
+        "--concurrency",
+        str(spec.concurrency),
+        "--retries",
+        str(spec.retries),
+        "--json-report",
+        "/reports/report-$(JOB_COMPLETION_INDEX).json",
+        "--junit",
+        "/reports/junit-$(JOB_COMPLETION_INDEX).xml",
     ]
     if spec.allow_unsafe:
         args.append("--allow-unsafe-on-origin")
     return args
 
 
-def replay_job(owner: Owner, spec: ReplayRunSpec, runtime: Runtime,
-               auth_env: tuple[dict[str, Any], ...] = (), revision: int | None = None) -> dict[str, Any]:
+def replay_job(
+    owner: Owner,
+    spec: ReplayRunSpec,
+    runtime: Runtime,
+    auth_env: tuple[dict[str, Any], ...] = (),
+    revision: int | None = None,
+) -> dict[str, Any]:
     """The indexed Job replaying `revision` of the suite (default: `spec.revision`, else the latest
     when each pod starts; the operator pins it, so every shard replays the same revision)."""
     target = endpoint_url(spec.target, owner.namespace)
@@ -533,14 +605,30 @@ def replay_job(owner: Owner, spec: ReplayRunSpec, runtime: Runtime,
     # `trodden replay` exits 1 when it found regressions: that is a finished shard with a verdict
     # (read from the store), not a crash to retry. Exit 2 (bad input) fails the Job at once.
     script = 'trodden "$@"; rc=$?; if [ "$rc" -eq 1 ]; then exit 0; fi; exit "$rc"'
-    pod = _job_pod(owner, "replay", runtime, args, resources=spec.resources,
-                   extra_env=({"name": "TRODDEN_RUN_NAME", "value": run_name(owner)}, *auth_env))
+    pod = _job_pod(
+        owner,
+        "replay",
+        runtime,
+        args,
+        resources=spec.resources,
+        extra_env=({"name": "TRODDEN_RUN_NAME", "value": run_name(owner)}, *auth_env),
+    )
     container = pod["spec"]["containers"][0]
     container["command"] = ["/bin/sh", "-c", script, "trodden"]
-    container["env"].append({"name": "JOB_COMPLETION_INDEX", "valueFrom": {"fieldRef": {
-        "fieldPath": "metadata.annotations['batch.kubernetes.io/job-completion-index']"}}})
+    container["env"].append(
+        {
+            "name": "JOB_COMPLETION_INDEX",
+            "valueFrom": {
+                "fieldRef": {"fieldPath": "metadata.annotations['batch.kubernetes.io/job-completion-index']"}
+            },
+        }
+    )
     return _job(
-        owner, replay_job_name(owner), "replay", pod, runtime,
+        owner,
+        replay_job_name(owner),
+        "replay",
+        pod,
+        runtime,
         completionMode="Indexed",
         completions=spec.shards,
         parallelism=spec.shards,
@@ -581,16 +669,22 @@ def rollout_replayrun(suite: Owner, replay_on: ReplayOnRollout, rollout: Rollout
     the old verdict; and the run's spec is part of it, so a changed `replayOn` never meets an existing
     run of the same name (a ReplayRun's spec is immutable: applying over it would be a 422)."""
     spec = ReplayRunSpec(
-        suite=suite.name, target=replay_on.target, baseline=replay_on.baseline, shards=replay_on.shards,
+        suite=suite.name,
+        target=replay_on.target,
+        baseline=replay_on.baseline,
+        shards=replay_on.shards,
         retries=replay_on.retries,
     )
     attempt = short_hash([rollout.revision, spec.wire()], 6)
     return {
         "apiVersion": API_VERSION,
         "kind": "ReplayRun",
-        "metadata": metadata(suite, bounded_name(suite.name, "rollout", rollout.template_hash[:10], attempt),
-                             ROLLOUT_COMPONENT,
-                             {"trodden.dev/deployment": label_value(replay_on.deployment), **rollout.labels()}),
+        "metadata": metadata(
+            suite,
+            bounded_name(suite.name, "rollout", rollout.template_hash[:10], attempt),
+            ROLLOUT_COMPONENT,
+            {"trodden.dev/deployment": label_value(replay_on.deployment), **rollout.labels()},
+        ),
         "spec": spec.wire(),
     }
 

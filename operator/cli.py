@@ -24,8 +24,14 @@ CHART_CRDS = Path("charts/trodden/crds")
 
 
 @click.command()
-@click.option("-o", "--output", "outputs", multiple=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Folder to write into (repeatable; default: crds/ and charts/trodden/crds/).")
+@click.option(
+    "-o",
+    "--output",
+    "outputs",
+    multiple=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write into (repeatable; default: crds/ and charts/trodden/crds/).",
+)
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 when the committed files drift from the models.")
 @click.option("--stdout", "to_stdout", is_flag=True, help="Print the CRDs as one YAML stream instead.")
 def crds(outputs: tuple[Path, ...], check: bool, to_stdout: bool) -> None:
@@ -91,32 +97,81 @@ class OperatorOptions:
 @click.command()
 @dsn_option
 @click.option("-n", "--namespace", "namespaces", multiple=True, help="Watch only these namespaces (default: all).")
-@click.option("--image", envvar="TRODDEN_IMAGE", default="trodden:latest", show_default=True,
-              help="Image of the collector, job and replay pods [env TRODDEN_IMAGE].")
-@click.option("--image-pull-policy", envvar="TRODDEN_IMAGE_PULL_POLICY", default="IfNotPresent", show_default=True,
-              type=click.Choice(["Always", "IfNotPresent", "Never"]))
-@click.option("--pod-service-account", envvar="TRODDEN_POD_SERVICE_ACCOUNT", default=None,
-              help="ServiceAccount of the pods the operator creates (default: the namespace's default).")
-@click.option("--leader-election/--no-leader-election", envvar="TRODDEN_LEADER_ELECTION", default=False,
-              show_default=True, help="Lead through a Lease, so several replicas run with one active (the chart "
-              "turns it on).")
-@click.option("--leader-election-lease", envvar="TRODDEN_LEADER_ELECTION_LEASE", default=None,
-              help="The Lease as NAMESPACE/NAME (default: $POD_NAMESPACE/trodden-operator, else "
-              "default/trodden-operator).")
-@click.option("--http-port", type=click.IntRange(1, 65535), default=8080, show_default=True,
-              help="Flagger webhook and /metrics.")
-@click.option("--health-port", type=click.IntRange(1, 65535), default=8081, show_default=True,
-              help="Liveness endpoint /healthz.")
-@click.option("--finished-job-ttl", type=click.IntRange(0, 7 * 86400), default=3600, show_default=True,
-              help="Seconds a finished Job is kept once its result is in its owner's status.")
-@click.option("--deleted-retention", default="7d", show_default=True, callback=_duration,
-              help="How long the stored data of a deleted resource is kept (tombstoned) before it is removed.")
-@click.option("--sweep-interval", type=click.FloatRange(1, 86400), default=300, show_default=True,
-              help="Seconds between sweeps for the data of deleted resources.")
-def operator(dsn: str | None, namespaces: tuple[str, ...], image: str, image_pull_policy: str,  # noqa: PLR0917
-             pod_service_account: str | None, leader_election: bool, leader_election_lease: str | None,
-             http_port: int, health_port: int, finished_job_ttl: int, deleted_retention: timedelta,
-             sweep_interval: float) -> None:
+@click.option(
+    "--image",
+    envvar="TRODDEN_IMAGE",
+    default="trodden:latest",
+    show_default=True,
+    help="Image of the collector, job and replay pods [env TRODDEN_IMAGE].",
+)
+@click.option(
+    "--image-pull-policy",
+    envvar="TRODDEN_IMAGE_PULL_POLICY",
+    default="IfNotPresent",
+    show_default=True,
+    type=click.Choice(["Always", "IfNotPresent", "Never"]),
+)
+@click.option(
+    "--pod-service-account",
+    envvar="TRODDEN_POD_SERVICE_ACCOUNT",
+    default=None,
+    help="ServiceAccount of the pods the operator creates (default: the namespace's default).",
+)
+@click.option(
+    "--leader-election/--no-leader-election",
+    envvar="TRODDEN_LEADER_ELECTION",
+    default=False,
+    show_default=True,
+    help="Lead through a Lease, so several replicas run with one active (the chart turns it on).",
+)
+@click.option(
+    "--leader-election-lease",
+    envvar="TRODDEN_LEADER_ELECTION_LEASE",
+    default=None,
+    help="The Lease as NAMESPACE/NAME (default: $POD_NAMESPACE/trodden-operator, else default/trodden-operator).",
+)
+@click.option(
+    "--http-port", type=click.IntRange(1, 65535), default=8080, show_default=True, help="Flagger webhook and /metrics."
+)
+@click.option(
+    "--health-port", type=click.IntRange(1, 65535), default=8081, show_default=True, help="Liveness endpoint /healthz."
+)
+@click.option(
+    "--finished-job-ttl",
+    type=click.IntRange(0, 7 * 86400),
+    default=3600,
+    show_default=True,
+    help="Seconds a finished Job is kept once its result is in its owner's status.",
+)
+@click.option(
+    "--deleted-retention",
+    default="7d",
+    show_default=True,
+    callback=_duration,
+    help="How long the stored data of a deleted resource is kept (tombstoned) before it is removed.",
+)
+@click.option(
+    "--sweep-interval",
+    type=click.FloatRange(1, 86400),
+    default=300,
+    show_default=True,
+    help="Seconds between sweeps for the data of deleted resources.",
+)
+def operator(
+    *,
+    dsn: str | None,
+    namespaces: tuple[str, ...],
+    image: str,
+    image_pull_policy: str,
+    pod_service_account: str | None,
+    leader_election: bool,
+    leader_election_lease: str | None,
+    http_port: int,
+    health_port: int,
+    finished_job_ttl: int,
+    deleted_retention: timedelta,
+    sweep_interval: float,
+) -> None:
     """Run the operator: reconcile RumSource, SessionSelector, TestSuite and ReplayRun."""
     lease = leader_election_lease or f"{os.environ.get('POD_NAMESPACE') or 'default'}/trodden-operator"
     if lease.count("/") != 1 or not all(lease.split("/")):
@@ -126,11 +181,29 @@ def operator(dsn: str | None, namespaces: tuple[str, ...], image: str, image_pul
         get_logger(__name__).warning("no DSN (--dsn / TRODDEN_DSN): pods get none, status shows no results")
     elif os.environ.get("TRODDEN_DB_PASSWORD"):
         dsn = dsn_with_password(dsn, os.environ["TRODDEN_DB_PASSWORD"])
-    runtime = Runtime(image=image, image_pull_policy=image_pull_policy, service_account=pod_service_account,
-                      finished_job_ttl=finished_job_ttl)
+    runtime = Runtime(
+        image=image,
+        image_pull_policy=image_pull_policy,
+        service_account=pod_service_account,
+        finished_job_ttl=finished_job_ttl,
+    )
     identity = os.environ.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}"
-    run(_operate(OperatorOptions(dsn, namespaces, runtime, leader_election, lease, identity, http_port, health_port,
-                                 deleted_retention, sweep_interval)))
+    run(
+        _operate(
+            OperatorOptions(
+                dsn,
+                namespaces,
+                runtime,
+                leader_election,
+                lease,
+                identity,
+                http_port,
+                health_port,
+                deleted_retention,
+                sweep_interval,
+            )
+        )
+    )
 
 
 async def _health(port: int) -> web.AppRunner:
@@ -165,13 +238,26 @@ async def _operate(opts: OperatorOptions) -> None:
         if elector is not None:
             await elector.acquire()
         tasks = [
-            asyncio.create_task(kopf.operator(clusterwide=not opts.namespaces, namespaces=list(opts.namespaces),
-                                              standalone=True, memo=kopf.Memo(ctx=ctx), stop_flag=stop)),
-            asyncio.create_task(resync.run(kube, opts.namespaces, handlers.periodic_reconcile(ctx),
-                                           handlers.periodic_wanted(ctx))),
-            asyncio.create_task(resync.sweep_forever(
-                opts.namespaces, lambda: _tenant_namespaces(ctx),
-                lambda ns: reconcile.sweep_namespace(ctx, ns, opts.deleted_retention), opts.sweep_interval)),
+            asyncio.create_task(
+                kopf.operator(
+                    clusterwide=not opts.namespaces,
+                    namespaces=list(opts.namespaces),
+                    standalone=True,
+                    memo=kopf.Memo(ctx=ctx),
+                    stop_flag=stop,
+                )
+            ),
+            asyncio.create_task(
+                resync.run(kube, opts.namespaces, handlers.periodic_reconcile(ctx), handlers.periodic_wanted(ctx))
+            ),
+            asyncio.create_task(
+                resync.sweep_forever(
+                    opts.namespaces,
+                    lambda: _tenant_namespaces(ctx),
+                    lambda ns: reconcile.sweep_namespace(ctx, ns, opts.deleted_retention),
+                    opts.sweep_interval,
+                )
+            ),
         ]
         if elector is not None:
             tasks.append(asyncio.create_task(elector.hold()))

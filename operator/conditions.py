@@ -96,8 +96,12 @@ def rumsource_ready(deployment: dict[str, Any] | None, desired_replicas: int) ->
     status = deployment.get("status") or {}
     progressing = next((c for c in status.get("conditions") or [] if c.get("type") == "Progressing"), None)
     if progressing and progressing.get("status") == "False" and progressing.get("reason") == "ProgressDeadlineExceeded":
-        return Desired("Ready", "False", "ProgressDeadlineExceeded",
-                       progressing.get("message") or "the collector rollout did not progress in time")
+        return Desired(
+            "Ready",
+            "False",
+            "ProgressDeadlineExceeded",
+            progressing.get("message") or "the collector rollout did not progress in time",
+        )
     available = int(status.get("availableReplicas") or 0)
     updated = int(status.get("updatedReplicas") or 0)
     total = int(status.get("replicas") or 0)
@@ -133,8 +137,11 @@ def scheduled_ready(jobs: list[dict[str, Any]], produced: str) -> Desired:
     """Ready of a scheduled SessionSelector: what its last finished run says (a failed run is not
     Ready); before any run finished, Ready only if an earlier selection exists (`produced`)."""
     finished = [j for j in jobs if job_state(j) in ("Succeeded", "Failed")]
-    finished.sort(key=lambda j: (j.get("status") or {}).get("completionTime")
-                  or (j.get("metadata") or {}).get("creationTimestamp") or "")
+    finished.sort(
+        key=lambda j: (
+            (j.get("status") or {}).get("completionTime") or (j.get("metadata") or {}).get("creationTimestamp") or ""
+        )
+    )
     if finished:
         last = finished[-1]
         name = (last.get("metadata") or {}).get("name", "")
@@ -172,11 +179,15 @@ def replay_conditions(
         ], "Failed"
     if not has_results:
         message = "the replay Job completed but stored no results"
-        return [Desired("Succeeded", "False", "NoResults", message), Desired("Failed", "True", "NoResults", message)], \
-            "Failed"
+        return [
+            Desired("Succeeded", "False", "NoResults", message),
+            Desired("Failed", "True", "NoResults", message),
+        ], "Failed"
     if ran == 0:
-        message = ("every test was skipped, nothing was verified (unsafe steps against the recorded origin? "
-                   "replay a canary or staging target)")
+        message = (
+            "every test was skipped, nothing was verified (unsafe steps against the recorded origin? "
+            "replay a canary or staging target)"
+        )
         return [
             Desired("Succeeded", "False", "NothingReplayed", message),
             Desired("Failed", "True", "NothingReplayed", message),

@@ -18,10 +18,30 @@ from trodden.operator.specs import GROUP, KINDS, VERSION, Kind
 
 # JSON Schema keys the API server accepts in a structural schema (everything else is dropped).
 _KEEP = {
-    "type", "format", "description", "default", "enum", "pattern", "minLength", "maxLength", "minimum",
-    "maximum", "exclusiveMinimum", "exclusiveMaximum", "minItems", "maxItems", "minProperties",
-    "maxProperties", "items", "properties", "required", "additionalProperties", "x-kubernetes-validations",
-    "x-kubernetes-list-type", "x-kubernetes-list-map-keys", "x-kubernetes-map-type",
+    "type",
+    "format",
+    "description",
+    "default",
+    "enum",
+    "pattern",
+    "minLength",
+    "maxLength",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "minItems",
+    "maxItems",
+    "minProperties",
+    "maxProperties",
+    "items",
+    "properties",
+    "required",
+    "additionalProperties",
+    "x-kubernetes-validations",
+    "x-kubernetes-list-type",
+    "x-kubernetes-list-map-keys",
+    "x-kubernetes-map-type",
 }
 
 
@@ -139,9 +159,15 @@ def crd(kind: Kind) -> dict[str, Any]:
                         "openAPIV3Schema": {
                             "type": "object",
                             "description": kind.description,
-                            **({"x-kubernetes-validations": [{"rule": rule, "message": message}
-                                                             for rule, message in kind.name_rules]}
-                               if kind.name_rules else {}),
+                            **(
+                                {
+                                    "x-kubernetes-validations": [
+                                        {"rule": rule, "message": message} for rule, message in kind.name_rules
+                                    ]
+                                }
+                                if kind.name_rules
+                                else {}
+                            ),
                             "required": ["spec"],
                             "properties": {
                                 "apiVersion": {"type": "string"},

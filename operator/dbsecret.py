@@ -34,8 +34,11 @@ def new_password() -> str:
 async def ensure(name: str, namespace: str, client: AsyncClient | None = None) -> bool:
     """Create the Secret with a new password unless it exists; True when this call created it."""
     client = client or AsyncClient(field_manager="trodden-db-password")
-    secret = Secret(metadata=ObjectMeta(name=name, namespace=namespace, labels=LABELS),
-                    type="Opaque", stringData={KEY: new_password()})
+    secret = Secret(
+        metadata=ObjectMeta(name=name, namespace=namespace, labels=LABELS),
+        type="Opaque",
+        stringData={KEY: new_password()},
+    )
     try:
         await client.create(secret)
     except ApiError as err:

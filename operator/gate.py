@@ -60,7 +60,7 @@ def parse_manifest(text: str, namespace: str | None) -> dict[str, Any]:
 
 
 def verdict(run: dict[str, Any]) -> str | None:
-    """"Succeeded" or "Failed" once one of those conditions is True, else None."""
+    """ "Succeeded" or "Failed" once one of those conditions is True, else None."""
     for cond in (run.get("status") or {}).get("conditions") or []:
         if cond.get("type") in VERDICTS and cond.get("status") == "True":
             return str(cond["type"])
@@ -80,8 +80,10 @@ def explain(run: dict[str, Any], outcome: str) -> list[str]:
     cond: dict[str, Any] = next((c for c in st.get("conditions") or [] if c.get("type") == outcome), {})
     lines = [f"{outcome}: {cond.get('reason', '')}: {cond.get('message', '')} ({progress(run)})"]
     for reg in st.get("regressions") or []:
-        lines.append(f"  regression {reg.get('test')} {reg.get('step', '')}: {reg.get('assertion', '')}"
-                     f" expected {reg.get('expected', '')!r}, got {reg.get('actual', '')!r}")
+        lines.append(
+            f"  regression {reg.get('test')} {reg.get('step', '')}: {reg.get('assertion', '')}"
+            f" expected {reg.get('expected', '')!r}, got {reg.get('actual', '')!r}"
+        )
     return lines
 
 
@@ -94,11 +96,14 @@ async def _gate(doc: dict[str, Any], wait_seconds: float, poll: float) -> int:
     try:
         try:
             created: Any = await client.create(  # type: ignore[call-overload]
-                resource.from_dict(doc), namespace=doc["metadata"].get("namespace"))
+                resource.from_dict(doc), namespace=doc["metadata"].get("namespace")
+            )
         except ApiError as err:
             if err.status.code == 409:
-                raise InputError(f"ReplayRun {doc['metadata'].get('name')} exists: use metadata.generateName so"
-                                 " each attempt replays afresh") from err
+                raise InputError(
+                    f"ReplayRun {doc['metadata'].get('name')} exists: use metadata.generateName so"
+                    " each attempt replays afresh"
+                ) from err
             if err.status.code in (400, 422):
                 raise InputError(f"the API refused the ReplayRun: {err.status.message}") from err
             raise
@@ -118,8 +123,9 @@ async def _gate(doc: dict[str, Any], wait_seconds: float, poll: float) -> int:
                 last = progress(run_now)
                 click.echo(f"replayrun {name}: {last}")
             if time.monotonic() > deadline:
-                click.echo(f"no verdict from replayrun {namespace}/{name} within {wait_seconds:.0f}s: the gate fails",
-                           err=True)
+                click.echo(
+                    f"no verdict from replayrun {namespace}/{name} within {wait_seconds:.0f}s: the gate fails", err=True
+                )
                 return 1
             await asyncio.sleep(poll)
     finally:
@@ -136,8 +142,14 @@ def _duration(value: str) -> float:
 
 @click.command()
 @click.option("--replayrun", "text", default=None, help="The ReplayRun manifest (YAML or JSON).")
-@click.option("-f", "--file", "path", type=click.Path(dir_okay=False, allow_dash=True), default=None,
-              help="Read the manifest from a file (- for stdin).")
+@click.option(
+    "-f",
+    "--file",
+    "path",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    default=None,
+    help="Read the manifest from a file (- for stdin).",
+)
 @click.option("-n", "--namespace", default=None, help="Namespace when the manifest names none.")
 @click.option("--timeout", default="30m", show_default=True, help="Give up (exit 1) after this long: 90s, 25m, 1h.")
 @click.option("--poll", default=2.0, show_default=True, type=click.FloatRange(min=0.1), help="Seconds between reads.")

@@ -84,8 +84,10 @@ class ProgressAnnotations(kopf.AnnotationsProgressStorage):
         super().purge(key=key, body=body, patch=patch)
         marker = ["metadata", "annotations", f"{self.prefix}/kopf-managed"]
         written = (patch.get("metadata") or {}).get("annotations") or {}
-        if marker[-1] in written and marker[-1] not in body.metadata.annotations and not any(
-            k.startswith(f"{self.prefix}/") and k != marker[-1] for k in written
+        if (
+            marker[-1] in written
+            and marker[-1] not in body.metadata.annotations
+            and not any(k.startswith(f"{self.prefix}/") and k != marker[-1] for k in written)
         ):
             dicts.remove(patch, marker)
 
@@ -104,8 +106,9 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.watching.label_selectors["apps", "deployments"] = selector
 
 
-async def run(ctx: Context, kind: str, body: Any, *, retry: int = 0, seen_at: float | None = None,
-              periodic: bool = False) -> None:
+async def run(
+    ctx: Context, kind: str, body: Any, *, retry: int = 0, seen_at: float | None = None, periodic: bool = False
+) -> None:
     """One reconcile, serialised with any other of the same object. A failure is written into the
     status (`ReconcileError` and the message) and raised again as kopf's TemporaryError with an
     exponential backoff, so kopf retries it and keeps the retry count in the `trodden.dev/reconcile*`
@@ -210,8 +213,9 @@ def periodic_wanted(ctx: Context) -> Any:
         meta = body.get("metadata") or {}
         if meta.get("deletionTimestamp"):
             return False
-        if kind == "ReplayRun" and reconcile.is_finished(dict(body.get("status") or {}),
-                                                         int(meta.get("generation") or 1)):
+        if kind == "ReplayRun" and reconcile.is_finished(
+            dict(body.get("status") or {}), int(meta.get("generation") or 1)
+        ):
             return False
         last = ctx.finished.get((kind, meta.get("namespace", ""), meta.get("name", "")))
         return last is None or time.monotonic() - last >= PERIOD[kind] / 2

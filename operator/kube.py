@@ -90,13 +90,19 @@ class Kube:
             raise
         return _as_dict(obj)
 
-    async def list(self, api_version: str, kind: str, namespace: str, labels: dict[str, Any] | None = None,
-                   ) -> list[dict[str, Any]]:
+    async def list(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str,
+        labels: dict[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
         """Objects of a kind in `namespace` (`ALL_NAMESPACES` for every one), with kind and apiVersion
         set on each (list responses leave them out of the items)."""
         out: list[dict[str, Any]] = []
-        async for obj in self.client.list(_resource_class(api_version, kind), namespace=namespace,
-                                          labels=dict(labels or {})):
+        async for obj in self.client.list(
+            _resource_class(api_version, kind), namespace=namespace, labels=dict(labels or {})
+        ):
             item = _as_dict(obj)
             item.setdefault("apiVersion", api_version)
             item.setdefault("kind", kind)
@@ -112,8 +118,9 @@ class Kube:
 
     async def patch(self, api_version: str, kind: str, name: str, namespace: str, body: dict[str, Any]) -> None:
         """Merge-patch an object (fields the server-side applied manifests do not set)."""
-        await self.client.patch(_resource_class(api_version, kind), name, body, namespace=namespace,
-                                patch_type=PatchType.MERGE)
+        await self.client.patch(
+            _resource_class(api_version, kind), name, body, namespace=namespace, patch_type=PatchType.MERGE
+        )
 
     async def patch_status(self, kind: str, name: str, namespace: str, status: dict[str, Any]) -> None:
         """Merge-patch the status subresource of one of our custom resources."""

@@ -87,8 +87,12 @@ class LeaderElector:
         """One attempt; True when this replica holds the Lease afterwards."""
         lease = await self._get()
         if lease is None:
-            body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                    "metadata": {"name": self.name, "namespace": self.namespace}, "spec": self._spec(None)}
+            body = {
+                "apiVersion": "coordination.k8s.io/v1",
+                "kind": "Lease",
+                "metadata": {"name": self.name, "namespace": self.namespace},
+                "spec": self._spec(None),
+            }
             try:
                 await self.client.create(Lease.from_dict(body))  # type: ignore[attr-defined]
             except ApiError as err:
@@ -123,8 +127,9 @@ class LeaderElector:
             except (ApiError, OSError) as err:
                 log.warning("leader election: could not read or write the Lease", lease=self.name, error=str(err))
             if not announced:
-                log.info("standing by: another replica leads", lease=f"{self.namespace}/{self.name}",
-                         identity=self.identity)
+                log.info(
+                    "standing by: another replica leads", lease=f"{self.namespace}/{self.name}", identity=self.identity
+                )
                 announced = True
             await asyncio.sleep(self.retry_period)
         self._renewed_at = time.monotonic()
@@ -161,8 +166,12 @@ class LeaderElector:
             lease = await self._get()
             if lease is None or (lease.get("spec") or {}).get("holderIdentity") != self.identity:
                 return
-            lease["spec"] = {**lease["spec"], "holderIdentity": None, "leaseDurationSeconds": 1,
-                             "renewTime": micro_time(datetime.now(UTC))}
+            lease["spec"] = {
+                **lease["spec"],
+                "holderIdentity": None,
+                "leaseDurationSeconds": 1,
+                "renewTime": micro_time(datetime.now(UTC)),
+            }
             await self.client.replace(Lease.from_dict(lease))  # type: ignore[attr-defined]
             log.info("leader Lease released", lease=f"{self.namespace}/{self.name}")
         except (ApiError, OSError) as err:

@@ -59,7 +59,8 @@ class Context:
     # One reconcile at a time per object: kopf's handlers, the Job watch and the periodic resync
     # all reconcile, and must not interleave (two status writes from different snapshots).
     locks: weakref.WeakValueDictionary[tuple[str, str, str], asyncio.Lock] = field(
-        default_factory=weakref.WeakValueDictionary)
+        default_factory=weakref.WeakValueDictionary
+    )
     # When each object's last reconcile ended (monotonic), to tell a stale snapshot from a fresh one.
     finished: dict[tuple[str, str, str], float] = field(default_factory=dict)
     # Jobs (namespace, name, owner uid) this process created or adopted: read, not created again.
@@ -128,7 +129,6 @@ async def serialized(ctx: Context, kind: str, body: Any, step: Step, *, seen_at:
             ctx.finished[key] = time.monotonic()
 
 
-
 async def timed(kind: str, body: Any, step: Callable[[], Awaitable[None]]) -> None:
     """Metrics and a log line with the resource's name around one reconcile."""
     started = time.perf_counter()
@@ -137,15 +137,20 @@ async def timed(kind: str, body: Any, step: Callable[[], Awaitable[None]]) -> No
         await step()
     except ApiError as err:
         if err.status.code == 403 and "being terminated" in (err.status.message or ""):
-            log.info("namespace is being deleted; nothing to reconcile", kind=kind,
-                     namespace=body["metadata"]["namespace"], name=body["metadata"]["name"])
+            log.info(
+                "namespace is being deleted; nothing to reconcile",
+                kind=kind,
+                namespace=body["metadata"]["namespace"],
+                name=body["metadata"]["name"],
+            )
             return
         RECONCILE_ERRORS.labels(kind).inc()
         raise
     except Exception:
         RECONCILE_ERRORS.labels(kind).inc()
-        log.exception("reconcile failed", kind=kind, namespace=body["metadata"]["namespace"],
-                      name=body["metadata"]["name"])
+        log.exception(
+            "reconcile failed", kind=kind, namespace=body["metadata"]["namespace"], name=body["metadata"]["name"]
+        )
         raise
     finally:
         RECONCILE_SECONDS.labels(kind).observe(time.perf_counter() - started)
@@ -223,8 +228,13 @@ async def report_error(ctx: Context, kind: str, body: Any, err: BaseException, *
     try:
         await ctx.kube.patch_status(owner.kind, owner.name, owner.namespace, status)
     except ApiError as patch_err:  # the object may be gone, or the API down: the retry will tell
-        log.warning("could not write the error into the status", kind=kind, namespace=owner.namespace,
-                    name=owner.name, error=error_message(patch_err))
+        log.warning(
+            "could not write the error into the status",
+            kind=kind,
+            namespace=owner.namespace,
+            name=owner.name,
+            error=error_message(patch_err),
+        )
 
 
 async def ensure_db_secret(ctx: Context, namespace: str) -> None:
@@ -286,15 +296,21 @@ async def _job(ctx: Context, owner: Owner, manifest: dict[str, Any], component: 
     if job is None or controller_uid(job) != owner.uid:
         ctx.jobs_seen.discard(key)
         if job is not None:
-            log.info("job of a deleted owner of the same name; waiting for its removal",
-                     namespace=meta["namespace"], job=meta["name"], owner=owner.name)
+            log.info(
+                "job of a deleted owner of the same name; waiting for its removal",
+                namespace=meta["namespace"],
+                job=meta["name"],
+                owner=owner.name,
+            )
         return None
     return job
 
 
 def _foreign_job(name: str) -> str:
-    return (f"Job {name} exists and is not this object's (a deleted object of the same name left it); "
-            "waiting for it to be removed")
+    return (
+        f"Job {name} exists and is not this object's (a deleted object of the same name left it); "
+        "waiting for it to be removed"
+    )
 
 
 async def expire_job(ctx: Context, job: dict[str, Any] | None) -> None:
@@ -302,8 +318,13 @@ async def expire_job(ctx: Context, job: dict[str, Any] | None) -> None:
     if job is None or (job.get("spec") or {}).get("ttlSecondsAfterFinished") is not None:
         return
     meta = job["metadata"]
-    await ctx.kube.patch("batch/v1", "Job", meta["name"], meta["namespace"],
-                         {"spec": {"ttlSecondsAfterFinished": ctx.runtime.finished_job_ttl}})
+    await ctx.kube.patch(
+        "batch/v1",
+        "Job",
+        meta["name"],
+        meta["namespace"],
+        {"spec": {"ttlSecondsAfterFinished": ctx.runtime.finished_job_ttl}},
+    )
 
 
 @dataclass(frozen=True)
@@ -320,8 +341,16 @@ class BatchJob:
         return str(self.job["metadata"]["name"]) if self.job else ""
 
 
-async def batch_job(ctx: Context, owner: Owner, body: Any, *, kind: str, inputs_hash: str,
-                    build: Callable[[int], dict[str, Any]], component: str) -> BatchJob:
+async def batch_job(
+    ctx: Context,
+    owner: Owner,
+    body: Any,
+    *,
+    kind: str,
+    inputs_hash: str,
+    build: Callable[[int], dict[str, Any]],
+    component: str,
+) -> BatchJob:
     """The Job for the current inputs. Its name ends with a counter kept in the status: a new Job
     (counter + 1) when the inputs' hash differs from the last Job's, or when the last Job failed
     and the spec has changed since (a retry after a fix, say more memory); otherwise the last one,
@@ -334,8 +363,11 @@ async def batch_job(ctx: Context, owner: Owner, body: Any, *, kind: str, inputs_
         job = await ctx.kube.get("batch/v1", "Job", name, owner.namespace)
         if job is None and recorded is not None:
             return BatchJob(None, count, inputs_hash, recorded)
-        failed_before_edit = (job is not None and conditions.job_state(job) == "Failed" and int(
-            (job["metadata"].get("annotations") or {}).get(builders.OWNER_GENERATION) or 0) < owner.generation)
+        failed_before_edit = (
+            job is not None
+            and conditions.job_state(job) == "Failed"
+            and int((job["metadata"].get("annotations") or {}).get(builders.OWNER_GENERATION) or 0) < owner.generation
+        )
         if not failed_before_edit:
             return BatchJob(await _job(ctx, owner, build(count), component), count, inputs_hash)
     count += 1
@@ -392,8 +424,9 @@ async def rumsource(ctx: Context, body: Any) -> None:
 # SessionSelector
 
 
-async def _latest_selection(ctx: Context, spec: SessionSelectorSpec, owner: Owner,
-                            status: SessionSelectorStatus) -> str:
+async def _latest_selection(
+    ctx: Context, spec: SessionSelectorSpec, owner: Owner, status: SessionSelectorStatus
+) -> str:
     """The selector's newest stored selection into `status`; what it produced, as text ("" if none)."""
     store = await ctx.db(owner.namespace)
     selection = await results.latest_selection(store, spec.source, owner.name) if store is not None else None
@@ -413,14 +446,26 @@ async def sessionselector(ctx: Context, body: Any) -> None:
     if spec.schedule:
         await ensure_db_secret(ctx, owner.namespace)
         await ctx.kube.ensure(builders.selection_cronjob(owner, spec, ctx.runtime))
-        runs = await ctx.kube.list("batch/v1", "Job", owner.namespace, {
-            builders.owner_label("SessionSelector"): builders.label_value(owner.name),
-            "app.kubernetes.io/component": "select"})
+        runs = await ctx.kube.list(
+            "batch/v1",
+            "Job",
+            owner.namespace,
+            {
+                builders.owner_label("SessionSelector"): builders.label_value(owner.name),
+                "app.kubernetes.io/component": "select",
+            },
+        )
         ready = conditions.scheduled_ready(runs, await _latest_selection(ctx, spec, owner, status))
     else:
-        batch = await batch_job(ctx, owner, body, kind="Selection", inputs_hash=builders.selection_inputs(spec),
-                                build=lambda n: builders.selection_job(owner, spec, ctx.runtime, n),
-                                component="select")
+        batch = await batch_job(
+            ctx,
+            owner,
+            body,
+            kind="Selection",
+            inputs_hash=builders.selection_inputs(spec),
+            build=lambda n: builders.selection_job(owner, spec, ctx.runtime, n),
+            component="select",
+        )
         status.inputs_hash, status.job_count = batch.inputs_hash, batch.count
         status.job_name = batch.name or _status(body).get("jobName")
         if batch.recorded is not None:
@@ -428,8 +473,9 @@ async def sessionselector(ctx: Context, body: Any) -> None:
             if ready.status == "True":
                 await _latest_selection(ctx, spec, owner, status)
         elif batch.job is None:
-            ready = conditions.Desired("Ready", "Unknown", "SelectionPending",
-                                       _foreign_job(builders.selection_job_name(owner, batch.count)))
+            ready = conditions.Desired(
+                "Ready", "Unknown", "SelectionPending", _foreign_job(builders.selection_job_name(owner, batch.count))
+            )
         else:
             # The selection is published once its Job succeeded (not one a running Job may replace).
             state = conditions.job_state(batch.job)
@@ -468,19 +514,27 @@ async def testsuite(ctx: Context, body: Any) -> None:
     finished: dict[str, Any] | None = None
     ids, waiting = await _selection_ids(ctx, owner, spec)
     if waiting and not ids:
-        ready = conditions.Desired("Ready", "Unknown", "WaitingForSelection",
-                                   f"no selection yet from {', '.join(waiting)}")
+        ready = conditions.Desired(
+            "Ready", "Unknown", "WaitingForSelection", f"no selection yet from {', '.join(waiting)}"
+        )
     else:
-        batch = await batch_job(ctx, owner, body, kind="Generation", inputs_hash=builders.generation_inputs(spec, ids),
-                                build=lambda n: builders.generation_job(owner, spec, ids, ctx.runtime, n),
-                                component="generate")
+        batch = await batch_job(
+            ctx,
+            owner,
+            body,
+            kind="Generation",
+            inputs_hash=builders.generation_inputs(spec, ids),
+            build=lambda n: builders.generation_job(owner, spec, ids, ctx.runtime, n),
+            component="generate",
+        )
         status.inputs_hash, status.job_count, status.selection_ids = batch.inputs_hash, batch.count, ids
         status.job_name = batch.name or old.get("jobName")
         if batch.recorded is not None:
             ready = batch.recorded
         elif batch.job is None:
-            ready = conditions.Desired("Ready", "Unknown", "GenerationPending",
-                                       _foreign_job(builders.generation_job_name(owner, batch.count)))
+            ready = conditions.Desired(
+                "Ready", "Unknown", "GenerationPending", _foreign_job(builders.generation_job_name(owner, batch.count))
+            )
         else:
             state = conditions.job_state(batch.job)
             produced = "suite generated"
@@ -537,8 +591,13 @@ async def replay_on_rollout(ctx: Context, owner: Owner, spec: TestSuiteSpec, old
     # Created, never applied over: a run of this name is this very rollout's (a restart between the
     # create and the status write finds it); its immutable spec is never patched.
     if await ctx.kube.create(run) is not None:
-        log.info("rollout replay created", namespace=owner.namespace, suite=owner.name,
-                 replayrun=run["metadata"]["name"], deployment=spec.replay_on.deployment)
+        log.info(
+            "rollout replay created",
+            namespace=owner.namespace,
+            suite=owner.name,
+            replayrun=run["metadata"]["name"],
+            deployment=spec.replay_on.deployment,
+        )
     await prune_rollout_runs(ctx, owner, spec.replay_on.keep_runs)
     return TestSuiteStatus(rollout_template_hash=template, last_replay_run=run["metadata"]["name"])
 
@@ -558,8 +617,9 @@ def is_finished(status: dict[str, Any], generation: int) -> bool:
     """The run has its verdict: Succeeded=True or Failed=True (Succeeded=False alone is a
     ReconcileError still being retried)."""
     found = status.get("conditions") or []
-    ended = any((c := conditions.find(found, t)) is not None and c.get("status") == "True"
-                for t in ("Succeeded", "Failed"))
+    ended = any(
+        (c := conditions.find(found, t)) is not None and c.get("status") == "True" for t in ("Succeeded", "Failed")
+    )
     return ended and status.get("observedGeneration") == generation
 
 
@@ -578,9 +638,19 @@ async def replayrun(ctx: Context, body: Any) -> None:
             return
     job = await _replay_job(ctx, owner, spec, revision, created=bool(old.get("jobName")))
     if job is None:
-        status = ReplayRunStatus(phase="Pending", conditions=_conditions(body, [
-            conditions.Desired("Succeeded", "Unknown", "Pending", _foreign_job(builders.replay_job_name(owner))),
-            conditions.Desired("Failed", "False", "Pending")], owner.generation))
+        status = ReplayRunStatus(
+            phase="Pending",
+            conditions=_conditions(
+                body,
+                [
+                    conditions.Desired(
+                        "Succeeded", "Unknown", "Pending", _foreign_job(builders.replay_job_name(owner))
+                    ),
+                    conditions.Desired("Failed", "False", "Pending"),
+                ],
+                owner.generation,
+            ),
+        )
         await _write_status(ctx, owner, body, status)
         return
     state = conditions.job_state(job)
@@ -603,15 +673,23 @@ async def replayrun(ctx: Context, body: Any) -> None:
     await _write_status(ctx, owner, body, status)
     if phase in ("Succeeded", "Failed"):
         RUNS.labels(phase.lower()).inc()
-        log.info("replay finished", namespace=owner.namespace, name=owner.name, phase=phase,
-                 passed=status.passed, failed=status.failed, flaky=status.flaky)
+        log.info(
+            "replay finished",
+            namespace=owner.namespace,
+            name=owner.name,
+            phase=phase,
+            passed=status.passed,
+            failed=status.failed,
+            flaky=status.flaky,
+        )
         await expire_job(ctx, job)
         if summary is not None:
             await feed_back(ctx, owner, spec, summary)
 
 
-async def _replay_job(ctx: Context, owner: Owner, spec: ReplayRunSpec, revision: int | None,
-                      created: bool) -> dict[str, Any] | None:
+async def _replay_job(
+    ctx: Context, owner: Owner, spec: ReplayRunSpec, revision: int | None, created: bool
+) -> dict[str, Any] | None:
     """The run's indexed Job; the TestSuite is read (for its auth Secrets) only to create it."""
     if not created:
         suite_spec = ctx.suites.get((owner.namespace, spec.suite))
@@ -629,16 +707,22 @@ async def _wait_for_suite(ctx: Context, owner: Owner, body: Any, spec: ReplayRun
     with the run, or still generating) up to the run's timeout, then fail with SuiteNotFound."""
     created = datetime.fromisoformat(str(body["metadata"].get("creationTimestamp") or conditions.now_rfc3339()))
     waited = (datetime.now(UTC) - created).total_seconds()
-    message = (f"suite {spec.suite!r} has no revision in namespace {owner.namespace} yet (a TestSuite of that name "
-               f"generates one)")
+    message = (
+        f"suite {spec.suite!r} has no revision in namespace {owner.namespace} yet (a TestSuite of that name "
+        f"generates one)"
+    )
     if waited < spec.timeout_seconds:
-        desired = [conditions.Desired("Succeeded", "Unknown", "WaitingForSuite", message),
-                   conditions.Desired("Failed", "False", "WaitingForSuite")]
+        desired = [
+            conditions.Desired("Succeeded", "Unknown", "WaitingForSuite", message),
+            conditions.Desired("Failed", "False", "WaitingForSuite"),
+        ]
         phase = "Pending"
     else:
         message = f"{message}; gave up after {spec.timeout_seconds} s"
-        desired = [conditions.Desired("Succeeded", "False", "SuiteNotFound", message),
-                   conditions.Desired("Failed", "True", "SuiteNotFound", message)]
+        desired = [
+            conditions.Desired("Succeeded", "False", "SuiteNotFound", message),
+            conditions.Desired("Failed", "True", "SuiteNotFound", message),
+        ]
         phase = "Failed"
     status = ReplayRunStatus(phase=phase, conditions=_conditions(body, desired, owner.generation))
     if phase == "Failed":
@@ -664,14 +748,20 @@ async def feed_back(ctx: Context, run: Owner, spec: ReplayRunSpec, summary: RunS
         return
     owner = Owner.of(rum)
     previous = await read_instrumentation(ctx, owner) or feedback.instrumentation_from_spec(
-        rum_spec.instrumentation, None)
+        rum_spec.instrumentation, None
+    )
     store = await ctx.db(run.namespace)
     uncovered = await results.uncovered_routes(store, source) if store is not None else []
     config = feedback.apply_feedback(previous, summary, uncovered, datetime.now(UTC))
     if config != previous:
         await ctx.kube.apply(builders.instrumentation_configmap(owner, config))
-        log.info("instrumentation fed back", source=source, generation=config.generation,
-                 boosts=len(config.sampling.boosts), run=run.name)
+        log.info(
+            "instrumentation fed back",
+            source=source,
+            generation=config.generation,
+            boosts=len(config.sampling.boosts),
+            run=run.name,
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -686,12 +776,17 @@ async def sweep_namespace(ctx: Context, namespace: str, retention: timedelta) ->
         return None
     store = await tenants.store(namespace)
     stored = await tenancy.stored_names(store)  # before the resources are listed: see tenancy.sweep
-    live = {kind: tenancy.live_names(kind, await ctx.kube.list(API_VERSION, kind, namespace))
-            for kind in tenancy.KINDS}
+    live = {kind: tenancy.live_names(kind, await ctx.kube.list(API_VERSION, kind, namespace)) for kind in tenancy.KINDS}
     swept = await tenancy.sweep(store, stored, live, retention)
     if swept.tombstoned or swept.revived or swept.removed:
-        log.info("stored data of deleted resources swept", namespace=namespace, tombstoned=swept.tombstoned,
-                 revived=swept.revived, removed=swept.removed, retention=str(retention))
+        log.info(
+            "stored data of deleted resources swept",
+            namespace=namespace,
+            tombstoned=swept.tombstoned,
+            revived=swept.revived,
+            removed=swept.removed,
+            retention=str(retention),
+        )
     if swept.empty and not any(live.values()) and await ctx.kube.get("v1", "Namespace", namespace, None) is None:
         await tenants.drop(namespace)
     return swept

@@ -51,10 +51,16 @@ def status_from_summary(summary: RunSummary) -> dict[str, Any]:
         for f in summary.flaky[:MAX_LISTED]
     ]
     top = [
-        TopRegression(cause=_text(g.cause), tests=g.tests, findings=g.findings, expected=_text(g.expected),
-                      actual=_text(g.actual), ignore=[_text(r) for r in g.ignore[:8]]).wire()
+        TopRegression(
+            cause=_text(g.cause),
+            tests=g.tests,
+            findings=g.findings,
+            expected=_text(g.expected),
+            actual=_text(g.actual),
+            ignore=[_text(r) for r in g.ignore[:8]],
+        ).wire()
         for g in summary.top_regressions[:MAX_LISTED]
-    ]  # fmt: skip
+    ]
     counts = summary.counts
     status: dict[str, Any] = {
         "total": counts.total,

@@ -40,8 +40,9 @@ async def _list(kube: Kube, kind: str, namespaces: Sequence[str]) -> list[dict[s
     return found
 
 
-async def loop_kind(kube: Kube, kind: str, namespaces: Sequence[str], *, reconcile: Reconcile, wanted: Wanted,
-                    period: float) -> None:
+async def loop_kind(
+    kube: Kube, kind: str, namespaces: Sequence[str], *, reconcile: Reconcile, wanted: Wanted, period: float
+) -> None:
     """Forever: every `period` seconds, reconcile every wanted object of `kind` (CONCURRENCY at once)."""
     gate = asyncio.Semaphore(CONCURRENCY)
 
@@ -61,8 +62,12 @@ async def loop_kind(kube: Kube, kind: str, namespaces: Sequence[str], *, reconci
         await asyncio.sleep(max(1.0, period - (time.monotonic() - started)))
 
 
-async def sweep_forever(namespaces: Sequence[str], tenants: Callable[[], Awaitable[list[str]]],
-                        sweep: Callable[[str], Awaitable[Any]], interval: float) -> None:
+async def sweep_forever(
+    namespaces: Sequence[str],
+    tenants: Callable[[], Awaitable[list[str]]],
+    sweep: Callable[[str], Awaitable[Any]],
+    interval: float,
+) -> None:
     """Every `interval` seconds, sweep each tenant's deleted resources' data (see `tenancy`)."""
     while True:
         try:
@@ -78,9 +83,14 @@ async def sweep_forever(namespaces: Sequence[str], tenants: Callable[[], Awaitab
         await asyncio.sleep(interval)
 
 
-async def run(kube: Kube, namespaces: Sequence[str], reconcile: Reconcile, wanted: Wanted,
-              periods: dict[str, float] | None = None) -> None:
+async def run(
+    kube: Kube, namespaces: Sequence[str], reconcile: Reconcile, wanted: Wanted, periods: dict[str, float] | None = None
+) -> None:
     """One loop per kind, until cancelled."""
     periods = {**PERIOD, **(periods or {})}
-    await asyncio.gather(*(loop_kind(kube, k.kind, namespaces, reconcile=reconcile, wanted=wanted,
-                                   period=periods[k.kind]) for k in KINDS))
+    await asyncio.gather(
+        *(
+            loop_kind(kube, k.kind, namespaces, reconcile=reconcile, wanted=wanted, period=periods[k.kind])
+            for k in KINDS
+        )
+    )

@@ -30,11 +30,15 @@ DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 DURATION = r"^[1-9][0-9]*[smhd]$"
 # A Kubernetes quantity (k8s.io/apimachinery resource.Quantity), e.g. 100m, 1.5, 512Mi, 1e3.
-QUANTITY = (r"^[+-]?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]"
-            r"|([eE][+-]?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$")
+QUANTITY = (
+    r"^[+-]?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]"
+    r"|([eE][+-]?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
+)
 # What a CronJob's schedule accepts: five fields, or a predefined @-schedule.
-CRON = (r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|@every [0-9]+(\.[0-9]+)?(h|m|s|ms)"
-        r"([0-9]+(\.[0-9]+)?(h|m|s|ms))*|[-0-9A-Za-z*/,?]+( +[-0-9A-Za-z*/,?]+){4})$")
+CRON = (
+    r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|@every [0-9]+(\.[0-9]+)?(h|m|s|ms)"
+    r"([0-9]+(\.[0-9]+)?(h|m|s|ms))*|[-0-9A-Za-z*/,?]+( +[-0-9A-Za-z*/,?]+){4})$"
+)
 HTTP_URL = r"^https?://[^\s/$.?#][^\s]*$"
 
 
@@ -68,8 +72,11 @@ CONDITION_LIST: dict[str, Any] = {"x-kubernetes-list-type": "map", "x-kubernetes
 class Condition(Wire):
     """Shaped like metav1.Condition."""
 
-    type: str = Field(max_length=316, pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
-                      r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$")
+    type: str = Field(
+        max_length=316,
+        pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+        r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$",
+    )
     status: Literal["True", "False", "Unknown"]
     reason: str = Field(min_length=1, max_length=1024, pattern=r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$")
     message: str = Field("", max_length=32768)
@@ -81,9 +88,11 @@ class ResourceRequirements(Wire):
     """CPU and memory for the pods the operator creates (Kubernetes quantities)."""
 
     requests: dict[str, Annotated[str, Field(max_length=64, pattern=QUANTITY)]] | None = Field(
-        None, json_schema_extra={"maxProperties": 8})
+        None, json_schema_extra={"maxProperties": 8}
+    )
     limits: dict[str, Annotated[str, Field(max_length=64, pattern=QUANTITY)]] | None = Field(
-        None, json_schema_extra={"maxProperties": 8})
+        None, json_schema_extra={"maxProperties": 8}
+    )
 
 
 class SecretKeyRef(Wire):
@@ -153,18 +162,24 @@ class RumSourceSpec(Wire):
     service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = "ClusterIP"
     node_port: int | None = Field(None, ge=30000, le=32767)
     ingest_key_secret: str | None = Field(
-        None, max_length=253, pattern=DNS_SUBDOMAIN,
+        None,
+        max_length=253,
+        pattern=DNS_SUBDOMAIN,
         description="Existing Secret with key `key` (default: <name>-ingest-key, generated when absent).",
     )
     retention_days: int = Field(
-        14, ge=1, le=3650,
+        14,
+        ge=1,
+        le=3650,
         description="Sessions whose last event is older, and older spans and logs, are deleted hourly by the collector",
     )
     sanitization: SanitizationSpec = Field(default_factory=SanitizationSpec)
     instrumentation: InstrumentationSpec = Field(default_factory=InstrumentationSpec)
     resources: ResourceRequirements | None = None
     progress_deadline_seconds: int = Field(
-        600, ge=10, le=86400,
+        600,
+        ge=10,
+        le=86400,
         description="How long a collector rollout may take before Ready=False ProgressDeadlineExceeded",
     )
 
@@ -247,7 +262,9 @@ class SessionSelectorSpec(Wire):
     dedup_threshold: float = Field(0.85, ge=0.5, le=1.0)
     budget: int = Field(50, ge=1, le=100_000, description="At most this many sessions selected.")
     schedule: str | None = Field(
-        None, max_length=128, pattern=CRON,
+        None,
+        max_length=128,
+        pattern=CRON,
         description="Cron schedule of a CronJob (five fields, e.g. '0 3 * * *', or @daily); without it one Job per "
         "change of the selection's inputs.",
     )
@@ -277,10 +294,12 @@ class GenerateSpec(Wire):
     http: bool = True
     browser: bool = False
     known_values: list[Annotated[str, Field(min_length=1, max_length=256)]] = Field(
-        default_factory=list, max_length=64,
+        default_factory=list,
+        max_length=64,
         description="Test fixtures the collector pseudonymised (test card tokens, test accounts' emails): "
         "generation puts each real value back where a session carries its pseudonym (`trodden generate "
-        "--known-value`). Values, not secrets: whoever reads the TestSuite reads them.")
+        "--known-value`). Values, not secrets: whoever reads the TestSuite reads them.",
+    )
 
 
 def _mining(name: str) -> Any:
@@ -306,10 +325,14 @@ class AuthHeader(Wire):
 class AuthProfileSpec(Wire):
     model_config = ConfigDict(
         json_schema_extra=cel(
-            ("self.type != 'login' || (has(self.usernameRef) && has(self.passwordRef))",
-             "a login profile needs usernameRef and passwordRef"),
-            ("self.type != 'static' || (has(self.headers) && size(self.headers) > 0)",
-             "a static profile needs at least one header"),
+            (
+                "self.type != 'login' || (has(self.usernameRef) && has(self.passwordRef))",
+                "a login profile needs usernameRef and passwordRef",
+            ),
+            (
+                "self.type != 'static' || (has(self.headers) && size(self.headers) > 0)",
+                "a static profile needs at least one header",
+            ),
         )
     )
 
@@ -351,8 +374,11 @@ class TestSuiteSpec(Wire):
     __test__ = False  # not a pytest test class
     model_config = ConfigDict(
         json_schema_extra=cel(
-            ("!has(self.authProfiles) || self.authProfiles.all(p, self.authProfiles.exists_one(q, q.name == p.name))",
-             "auth profile names must be unique"),
+            (
+                "!has(self.authProfiles) || "
+                "self.authProfiles.all(p, self.authProfiles.exists_one(q, q.name == p.name))",
+                "auth profile names must be unique",
+            ),
         )
     )
 
@@ -402,8 +428,12 @@ class ReplayRunSpec(Wire):
     retries: int = Field(2, ge=0, le=10)
     allow_unsafe: bool = Field(False, description="Replay POST/PUT/PATCH/DELETE even against the recorded origin.")
     timeout_seconds: int = Field(1800, ge=30, le=86400)
-    source: str | None = Field(None, max_length=63, pattern=DNS_LABEL,
-                               description="RumSource to feed results back to (default: the suite's source).")
+    source: str | None = Field(
+        None,
+        max_length=63,
+        pattern=DNS_LABEL,
+        description="RumSource to feed results back to (default: the suite's source).",
+    )
     resources: ResourceRequirements | None = None
 
 
@@ -480,9 +510,10 @@ AGE = ("Age", "date", ".metadata.creationTimestamp", "")
 
 def _label_name(kind: str, why: str) -> tuple[str, str]:
     """CEL: the object's name is a DNS label (it becomes label values and the names in spec fields)."""
-    return (f"self.metadata.name.size() <= 63 && self.metadata.name.matches('{DNS_LABEL}')",
-            f"a {kind} name must be a DNS label (lowercase letters, digits and '-', at most 63 characters, "
-            f"no dots): {why}")
+    return (
+        f"self.metadata.name.size() <= 63 && self.metadata.name.matches('{DNS_LABEL}')",
+        f"a {kind} name must be a DNS label (lowercase letters, digits and '-', at most 63 characters, no dots): {why}",
+    )
 
 
 # The collector's Service is `<name>-collector`: a Service name is at most 63 characters and starts
@@ -495,10 +526,15 @@ RUMSOURCE_NAME = (
 
 KINDS: tuple[Kind, ...] = (
     Kind(
-        kind="RumSource", description="A capture point: the operator runs its collector (Deployment, Service, "
+        kind="RumSource",
+        description="A capture point: the operator runs its collector (Deployment, Service, "
         "ingest-key Secret, sanitisation and instrumentation ConfigMaps).",
-        plural="rumsources", singular="rumsource", short_names=("rum", "rums"),
-        spec=RumSourceSpec, status=RumSourceStatus, name_rules=(RUMSOURCE_NAME,),
+        plural="rumsources",
+        singular="rumsource",
+        short_names=("rum", "rums"),
+        spec=RumSourceSpec,
+        status=RumSourceStatus,
+        name_rules=(RUMSOURCE_NAME,),
         columns=(
             ("Endpoint", "string", ".status.endpoint", "Where beacons and OTLP go"),
             ("Sessions", "integer", ".status.sessions", "Sessions stored"),
@@ -507,10 +543,14 @@ KINDS: tuple[Kind, ...] = (
         ),
     ),
     Kind(
-        kind="SessionSelector", description="Which sessions of a RumSource become tests: strategies, window, "
+        kind="SessionSelector",
+        description="Which sessions of a RumSource become tests: strategies, window, "
         "dedup and budget; runs a selection Job (or CronJob on a schedule).",
-        plural="sessionselectors", singular="sessionselector", short_names=("ssel",),
-        spec=SessionSelectorSpec, status=SessionSelectorStatus,
+        plural="sessionselectors",
+        singular="sessionselector",
+        short_names=("ssel",),
+        spec=SessionSelectorSpec,
+        status=SessionSelectorStatus,
         name_rules=(_label_name("SessionSelector", "TestSuites list selectors by name"),),
         columns=(
             ("Source", "string", ".spec.source", ""),
@@ -521,10 +561,14 @@ KINDS: tuple[Kind, ...] = (
         ),
     ),
     Kind(
-        kind="TestSuite", description="Tests generated from the selected sessions, with mined assertions; "
+        kind="TestSuite",
+        description="Tests generated from the selected sessions, with mined assertions; "
         "runs a generation Job, and optionally a ReplayRun on each rollout of a Deployment.",
-        plural="testsuites", singular="testsuite", short_names=("tsuite", "ts"),
-        spec=TestSuiteSpec, status=TestSuiteStatus,
+        plural="testsuites",
+        singular="testsuite",
+        short_names=("tsuite", "ts"),
+        spec=TestSuiteSpec,
+        status=TestSuiteStatus,
         name_rules=(_label_name("TestSuite", "a ReplayRun names its suite in spec.suite"),),
         columns=(
             ("Source", "string", ".spec.source", ""),
@@ -536,10 +580,15 @@ KINDS: tuple[Kind, ...] = (
         ),
     ),
     Kind(
-        kind="ReplayRun", description="One replay of a suite revision against a target (and a baseline) in an "
+        kind="ReplayRun",
+        description="One replay of a suite revision against a target (and a baseline) in an "
         "indexed Job; spec immutable. Gate on condition Succeeded or Failed.",
-        plural="replayruns", singular="replayrun", short_names=("rr", "replay"),
-        spec=ReplayRunSpec, status=ReplayRunStatus, spec_rules=(ReplayRunSpec.IMMUTABLE,),
+        plural="replayruns",
+        singular="replayrun",
+        short_names=("rr", "replay"),
+        spec=ReplayRunSpec,
+        status=ReplayRunStatus,
+        spec_rules=(ReplayRunSpec.IMMUTABLE,),
         name_rules=(_label_name("ReplayRun", "its name labels its Job and pods"),),
         columns=(
             ("Suite", "string", ".spec.suite", ""),

@@ -123,23 +123,31 @@ class Tenants:
     async def _provision(self, namespace: str) -> Tenant:
         async with self.admin.pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", TENANCY_LOCK, namespace)
-            row = await conn.fetchrow("SELECT schema_name, role_name, password FROM tenants WHERE namespace = $1",
-                                      namespace)
+            row = await conn.fetchrow(
+                "SELECT schema_name, role_name, password FROM tenants WHERE namespace = $1", namespace
+            )
             if row is None:
                 database = str(await conn.fetchval("SELECT current_database()"))
                 schema, role, password = tenant_schema(namespace), role_name(database, namespace), secrets.token_hex(24)
-                await conn.execute("INSERT INTO tenants (namespace, schema_name, role_name, password)"
-                                   " VALUES ($1, $2, $3, $4)", namespace, schema, role, password)
+                await conn.execute(
+                    "INSERT INTO tenants (namespace, schema_name, role_name, password) VALUES ($1, $2, $3, $4)",
+                    namespace,
+                    schema,
+                    role,
+                    password,
+                )
             else:
                 schema, role, password = row["schema_name"], row["role_name"], row["password"]
             # Names come from pg_identifier ([a-z0-9_]) and the password is hex: safe to inline in DDL,
             # which takes no bind parameters.
             if not await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role):
-                await conn.execute(f'CREATE ROLE "{role}" LOGIN NOINHERIT PASSWORD \'{password}\''
-                                   f" CONNECTION LIMIT {int(self.connection_limit)}")
+                await conn.execute(
+                    f"CREATE ROLE \"{role}\" LOGIN NOINHERIT PASSWORD '{password}'"
+                    f" CONNECTION LIMIT {int(self.connection_limit)}"
+                )
                 log.info("tenant role created", namespace=namespace, role=role)
             else:
-                await conn.execute(f'ALTER ROLE "{role}" LOGIN PASSWORD \'{password}\'')
+                await conn.execute(f"ALTER ROLE \"{role}\" LOGIN PASSWORD '{password}'")
             # The creator may hand the schema to the role only as a member of it (PostgreSQL 16+).
             if not await conn.fetchval("SELECT pg_has_role(current_user, $1, 'USAGE')", role):
                 await conn.execute(f'GRANT "{role}" TO CURRENT_USER')
@@ -147,8 +155,9 @@ class Tenants:
                 await conn.execute(f'CREATE SCHEMA "{schema}" AUTHORIZATION "{role}"')
                 log.info("tenant schema created", namespace=namespace, schema=schema)
             await conn.execute(f'ALTER ROLE "{role}" SET search_path = "{schema}"')
-        return Tenant(namespace, schema, role, tenant_dsn(self.admin.dsn, role, password),
-                      webhook_token(password, namespace))
+        return Tenant(
+            namespace, schema, role, tenant_dsn(self.admin.dsn, role, password), webhook_token(password, namespace)
+        )
 
     async def _migrate(self, tenant: Tenant) -> None:
         conn = await asyncpg.connect(tenant.dsn)
@@ -167,8 +176,9 @@ class Tenants:
             async with self._lock(namespace):
                 found = self._stores.get(namespace)
                 if found is None:
-                    found = await Store.open(tenant.dsn, min_size=0, max_size=2, run_migrations=False,
-                                             idle_seconds=60.0)
+                    found = await Store.open(
+                        tenant.dsn, min_size=0, max_size=2, run_migrations=False, idle_seconds=60.0
+                    )
                     self._stores[namespace] = found
         return found
 
@@ -250,8 +260,9 @@ async def claim(store: Store, kind: str, name: str, uid: str) -> None:
     that name was a deleted resource of the same name: its selections or revisions go now (not
     inherited); a RumSource's sessions stay with the name."""
     async with store.pool.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow("SELECT uid, deleted_at FROM owners WHERE kind = $1 AND name = $2 FOR UPDATE",
-                                  kind, name)
+        row = await conn.fetchrow(
+            "SELECT uid, deleted_at FROM owners WHERE kind = $1 AND name = $2 FOR UPDATE", kind, name
+        )
         if row is not None and row["uid"] == uid and row["deleted_at"] is None:
             return
         if row is not None and row["uid"] != uid and kind != "RumSource":
@@ -259,7 +270,11 @@ async def claim(store: Store, kind: str, name: str, uid: str) -> None:
             log.info("data of a deleted resource of the same name removed", kind=kind, name=name, rows=removed)
         await conn.execute(
             "INSERT INTO owners (kind, name, uid) VALUES ($1, $2, $3) ON CONFLICT (kind, name) DO UPDATE"
-            " SET uid = excluded.uid, deleted_at = NULL, claimed_at = now()", kind, name, uid)
+            " SET uid = excluded.uid, deleted_at = NULL, claimed_at = now()",
+            kind,
+            name,
+            uid,
+        )
 
 
 async def stored_names(store: Store) -> dict[str, set[str]]:
@@ -269,7 +284,8 @@ async def stored_names(store: Store) -> dict[str, set[str]]:
         " UNION SELECT 'SessionSelector', name FROM selections WHERE name IS NOT NULL"
         " UNION SELECT 'TestSuite', name FROM suites"
         " UNION SELECT 'ReplayRun', run_name FROM replay_runs WHERE run_name IS NOT NULL"
-        " UNION SELECT kind, name FROM owners")
+        " UNION SELECT kind, name FROM owners"
+    )
     names: dict[str, set[str]] = {k: set() for k in KINDS}
     for row in rows:
         names.setdefault(row["kind"], set()).add(row["name"])
@@ -284,8 +300,9 @@ class Swept:
     empty: bool  # nothing left in the schema that belongs to a resource
 
 
-async def sweep(store: Store, stored: Mapping[str, set[str]], live: Mapping[str, set[str]],
-                retention: timedelta) -> Swept:
+async def sweep(
+    store: Store, stored: Mapping[str, set[str]], live: Mapping[str, set[str]], retention: timedelta
+) -> Swept:
     """Tombstone what `stored` holds with no resource in `live` (names by kind, read after `stored`,
     so data of a resource created meanwhile is never taken for an orphan); clear tombstones whose
     resource is back; remove the data of tombstones older than `retention`."""
@@ -295,16 +312,21 @@ async def sweep(store: Store, stored: Mapping[str, set[str]], live: Mapping[str,
             for name in sorted(stored.get(kind, set()) - live.get(kind, set())):
                 status = await conn.execute(
                     "INSERT INTO owners (kind, name, deleted_at) VALUES ($1, $2, now()) ON CONFLICT (kind, name)"
-                    " DO UPDATE SET deleted_at = now() WHERE owners.deleted_at IS NULL", kind, name)
+                    " DO UPDATE SET deleted_at = now() WHERE owners.deleted_at IS NULL",
+                    kind,
+                    name,
+                )
                 if status.endswith(" 1"):
                     tombstoned.append((kind, name))
         for row in await conn.fetch("SELECT kind, name FROM owners WHERE deleted_at IS NOT NULL"):
             if row["name"] in live.get(row["kind"], set()):
-                await conn.execute("UPDATE owners SET deleted_at = NULL WHERE kind = $1 AND name = $2",
-                                   row["kind"], row["name"])
+                await conn.execute(
+                    "UPDATE owners SET deleted_at = NULL WHERE kind = $1 AND name = $2", row["kind"], row["name"]
+                )
                 revived.append((row["kind"], row["name"]))
         expired = await conn.fetch(
-            "SELECT kind, name FROM owners WHERE deleted_at < now() - $1::interval ORDER BY deleted_at", retention)
+            "SELECT kind, name FROM owners WHERE deleted_at < now() - $1::interval ORDER BY deleted_at", retention
+        )
         for row in expired:
             async with conn.transaction():
                 await purge(conn, row["kind"], row["name"])

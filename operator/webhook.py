@@ -69,8 +69,11 @@ async def suite_gate(kube: Kube, namespace: str, suite_name: str) -> tuple[int, 
         return 404, {"ok": False, "reason": f"TestSuite {namespace}/{suite_name} not found"}
     deployment_name = ((suite.get("spec") or {}).get("replayOn") or {}).get("deployment")
     if not deployment_name:
-        return 400, {"ok": False, "reason": f"TestSuite {namespace}/{suite_name} has no replayOn: name the"
-                                            " ReplayRun in metadata.replayrun instead"}
+        return 400, {
+            "ok": False,
+            "reason": f"TestSuite {namespace}/{suite_name} has no replayOn: name the"
+            " ReplayRun in metadata.replayrun instead",
+        }
     deployment = await kube.get("apps/v1", "Deployment", deployment_name, namespace)
     if deployment is None:
         return 404, {"ok": False, "reason": f"Deployment {namespace}/{deployment_name} not found"}
@@ -79,8 +82,12 @@ async def suite_gate(kube: Kube, namespace: str, suite_name: str) -> tuple[int, 
     run = current_rollout_run(runs, rollout)
     about = {"template": rollout.template_hash, "revision": rollout.revision}
     if run is None:
-        return 425, {"ok": False, **about, "reason": f"no replay yet of {deployment_name}'s rollout in progress"
-                     f" (revision {rollout.revision}, template {rollout.template_hash})"}
+        return 425, {
+            "ok": False,
+            **about,
+            "reason": f"no replay yet of {deployment_name}'s rollout in progress"
+            f" (revision {rollout.revision}, template {rollout.template_hash})",
+        }
     name = run["metadata"]["name"]
     code, body = gate_response(run, namespace, name)
     return code, {**body, "replayrun": name, **about}
@@ -91,8 +98,12 @@ def parse_call(payload: Any, query: dict[str, str]) -> tuple[str, str, str]:
     "TestSuite". ValueError when absent or malformed."""
     meta = payload.get("metadata") if isinstance(payload, dict) else None
     meta = meta if isinstance(meta, dict) else {}
-    namespace = str(meta.get("namespace") or query.get("namespace")
-                    or (payload.get("namespace") if isinstance(payload, dict) else "") or "")
+    namespace = str(
+        meta.get("namespace")
+        or query.get("namespace")
+        or (payload.get("namespace") if isinstance(payload, dict) else "")
+        or ""
+    )
     run = str(meta.get("replayrun") or query.get("replayrun") or "")
     suite = str(meta.get("testsuite") or query.get("testsuite") or "")
     kind, name = ("ReplayRun", run) if run else ("TestSuite", suite)
@@ -137,8 +148,9 @@ def make_app(kube: Kube, authorize: Authorize | None = None) -> web.Application:
             namespace, kind, name = parse_call(payload, dict(request.query))
         except ValueError as err:
             return 400, {"ok": False, "reason": str(err)}, {}
-        refused = await _refusal(namespace, caller_token(payload, dict(request.query),
-                                                         request.headers.get("Authorization")))
+        refused = await _refusal(
+            namespace, caller_token(payload, dict(request.query), request.headers.get("Authorization"))
+        )
         if refused is not None:
             code, body = refused
             return code, body, {"namespace": namespace, "kind": kind, "name": name}
@@ -146,8 +158,13 @@ def make_app(kube: Kube, authorize: Authorize | None = None) -> web.Application:
             code, body = await suite_gate(kube, namespace, name)
         else:
             code, body = gate_response(await kube.get(API_VERSION, "ReplayRun", name, namespace), namespace, name)
-        context = {"namespace": namespace, "kind": kind, "name": name, "replayrun": body.get("replayrun", name),
-                   "phase": payload.get("phase") if isinstance(payload, dict) else None}
+        context = {
+            "namespace": namespace,
+            "kind": kind,
+            "name": name,
+            "replayrun": body.get("replayrun", name),
+            "phase": payload.get("phase") if isinstance(payload, dict) else None,
+        }
         return code, body, context
 
     async def gate(request: web.Request) -> web.Response:
@@ -165,8 +182,11 @@ def make_app(kube: Kube, authorize: Authorize | None = None) -> web.Application:
         if authorize is None:
             return 503, {"ok": False, "reason": "the webhook needs the operator's database (tokens)"}
         if not token:
-            return 401, {"ok": False, "reason": "no token: give the one in Secret trodden-webhook-token of"
-                         f" namespace {namespace} as metadata.token"}
+            return 401, {
+                "ok": False,
+                "reason": "no token: give the one in Secret trodden-webhook-token of"
+                f" namespace {namespace} as metadata.token",
+            }
         if not await authorize(namespace, token):
             log.warning("flagger gate: token refused", namespace=namespace)
             return 403, {"ok": False, "reason": f"the token is not namespace {namespace}'s"}

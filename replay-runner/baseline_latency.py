@@ -49,8 +49,9 @@ class BaselineLatency:
         if len(times) < self.min_samples:
             return False
         if self.paired:
-            return (median(t - b for t, b in zip(times, baseline, strict=True)) > self.floor_ms
-                    and median(times) > self.ratio * median(baseline))  # fmt: skip
+            return median(t - b for t, b in zip(times, baseline, strict=True)) > self.floor_ms and median(
+                times
+            ) > self.ratio * median(baseline)
         return median(times) > self.limit(median(baseline))
 
 
@@ -127,14 +128,20 @@ def baseline_timings(target: Execution, base1: Execution, base2: Execution) -> l
         if record.kind == "http" and record.step_id in by_step:
             record.baseline_ms = by_step[record.step_id]
     return [
-        Timing(endpoint=mine.endpoint, step_id=mine.step_id, ms=round(mine.ms, 1), baseline_ms=round(base, 1),
-               in_browser=mine.in_browser)
+        Timing(
+            endpoint=mine.endpoint,
+            step_id=mine.step_id,
+            ms=round(mine.ms, 1),
+            baseline_ms=round(base, 1),
+            in_browser=mine.in_browser,
+        )
         for mine, base in pairs.values()
-    ]  # fmt: skip
+    ]
 
 
-def latency_against_baseline(kept: list[Failure], target: Execution, base1: Execution, base2: Execution,
-                             rules: LatencyRules) -> list[Failure]:  # fmt: skip
+def latency_against_baseline(
+    kept: list[Failure], target: Execution, base1: Execution, base2: Execution, rules: LatencyRules
+) -> list[Failure]:
     """Mined timing bounds re-judged against the baseline (a bound the loaded baseline breaks as
     well says the machine is slow, not the target), plus a finding for each timing much slower than
     on the baseline even within its mined bound."""
@@ -157,11 +164,20 @@ def latency_against_baseline(kept: list[Failure], target: Execution, base1: Exec
         reported.add((mine.step_id, mine.endpoint))
         rule = rules.of(mine.in_browser)
         what = {None: "slower", True: "the page loaded slower", False: "the page settled slower"}[mine.document]
-        out.append(Failure(
-            source="diff", assertion_id="diff:latency", kind="latency",
-            description=f"{what} than the baseline measured in the same run (> {rule.ratio:g} × baseline "
-                        f"+ {rule.floor_ms:.0f} ms)",
-            expected=f"≤ {rule.limit(base):.0f} ms", actual=f"{mine.ms:.0f} ms", baseline=f"{base:.0f} ms",
-            step_id=mine.step_id, endpoint=mine.endpoint, field="latency", url=mine.url,
-        ))  # fmt: skip
+        out.append(
+            Failure(
+                source="diff",
+                assertion_id="diff:latency",
+                kind="latency",
+                description=f"{what} than the baseline measured in the same run (> {rule.ratio:g} × baseline "
+                f"+ {rule.floor_ms:.0f} ms)",
+                expected=f"≤ {rule.limit(base):.0f} ms",
+                actual=f"{mine.ms:.0f} ms",
+                baseline=f"{base:.0f} ms",
+                step_id=mine.step_id,
+                endpoint=mine.endpoint,
+                field="latency",
+                url=mine.url,
+            )
+        )
     return out

@@ -209,10 +209,17 @@ def _group(keys: list[tuple[str, str]], found: list[tuple[str, Failure]]) -> Fin
     digest = hashlib.blake2b("\n".join(f"{e} {f}" for e, f in sorted(keys)).encode(), digest_size=4).hexdigest()
     title = f"{main[0]} {main[1]}" if main[1] != "status" else f"{main[0]} status"
     return FindingGroup(
-        id=f"g-{digest}", title=title, tests=len(test_ids), findings=len(found), endpoints=endpoints, fields=fields,
-        kinds=dict(Counter(f.kind for _, f in found).most_common()), example=example, test_ids=test_ids,
+        id=f"g-{digest}",
+        title=title,
+        tests=len(test_ids),
+        findings=len(found),
+        endpoints=endpoints,
+        fields=fields,
+        kinds=dict(Counter(f.kind for _, f in found).most_common()),
+        example=example,
+        test_ids=test_ids,
         ignore=rules,
-    )  # fmt: skip
+    )
 
 
 def _rules(keys: list[tuple[str, str]]) -> list[IgnoreRule]:

@@ -71,8 +71,13 @@ def chain_break(test_failures: list[Failure], base1: Execution, base1_failures: 
             continue
         # a browser step whose element is not on the baseline's page either could not be taken there
         broke_here = (f.source == "execution" and f.kind not in _NEVER_EXCUSED) or f.assertion_id == "expect:locator"
-        refused = (f.assertion_id == "expect:status" and isinstance(f.expected, int) and f.expected < 400
-                   and isinstance(f.actual, int) and 400 <= f.actual < 500)  # fmt: skip
+        refused = (
+            f.assertion_id == "expect:status"
+            and isinstance(f.expected, int)
+            and f.expected < 400
+            and isinstance(f.actual, int)
+            and 400 <= f.actual < 500
+        )
         if broke_here or refused:
             what = f"answered {f.actual} (recorded {f.expected})" if refused else f.description
             return (

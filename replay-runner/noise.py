@@ -58,8 +58,11 @@ def fingerprint(obs: Observation, *, page_data: bool = True) -> dict[str, Any]:
     status of the document it loaded and its outline's fields."""
     if obs.method == PAGE_METHOD and isinstance(obs.body, dict):
         shown = page_fields(obs.body)
-        return {"status": obs.status, "console errors": obs.body.get("console_errors", 0),
-                **(shown if page_data else page_structure(shown))}  # fmt: skip
+        return {
+            "status": obs.status,
+            "console errors": obs.body.get("console_errors", 0),
+            **(shown if page_data else page_structure(shown)),
+        }
     fields: dict[str, Any] = {"status": obs.status, "header:content-type": media_type(obs.headers.get("content-type"))}
     if obs.is_json:
         parts = urlsplit(obs.url)
@@ -196,9 +199,12 @@ def _shown(value: Any) -> Any:
 
 
 def diff_run(
-    target: Iterable[Observation], base1: Mapping[str, Observation], base2: Mapping[str, Observation],
-    *, page_data: bool = True,
-) -> list[Failure]:  # fmt: skip
+    target: Iterable[Observation],
+    base1: Mapping[str, Observation],
+    base2: Mapping[str, Observation],
+    *,
+    page_data: bool = True,
+) -> list[Failure]:
     """Diff every target exchange that both baseline replays also made (aligned by `key`); pages on
     their structure only unless `page_data` (`trodden.replay.state`)."""
     failures: list[Failure] = []

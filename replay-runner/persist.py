@@ -147,11 +147,16 @@ async def summarize_run(store: Store, run_name: str) -> RunSummary:
         setattr(counts, row["outcome"], getattr(counts, row["outcome"]) + 1)
         failures: list[dict[str, Any]] = row["failures"] or []
         if row["outcome"] in ("failed", "error"):
-            regressed_results.append(TestResult(
-                test_id=row["test_id"], name=row["name"] or row["test_id"], type=row["type"] or "http",
-                session_id=row["session_id"] or "", outcome=row["outcome"],
-                failures=[Failure.model_validate(f) for f in failures],
-            ))  # fmt: skip
+            regressed_results.append(
+                TestResult(
+                    test_id=row["test_id"],
+                    name=row["name"] or row["test_id"],
+                    type=row["type"] or "http",
+                    session_id=row["session_id"] or "",
+                    outcome=row["outcome"],
+                    failures=[Failure.model_validate(f) for f in failures],
+                )
+            )
             summary.regressions_total += max(1, len(failures))
             for failure in failures:
                 route = _route_of(failure)
@@ -173,14 +178,26 @@ async def summarize_run(store: Store, run_name: str) -> RunSummary:
             routes = sorted({r for r in (_route_of(f) for f in failures) if r})
             flaky_routes.update(routes)
             if len(summary.flaky) < TOP_FLAKY:
-                summary.flaky.append(FlakySummary(test=row["test_id"], test_name=row["name"],
-                                                  cause=row["flaky_cause"] or "unknown", endpoints=routes))  # fmt: skip
+                summary.flaky.append(
+                    FlakySummary(
+                        test=row["test_id"],
+                        test_name=row["name"],
+                        cause=row["flaky_cause"] or "unknown",
+                        endpoints=routes,
+                    )
+                )
     summary.top_regressions = [
-        CauseSummary(cause=_clip(g.title), tests=g.tests, findings=g.findings, kinds=g.kinds,
-                     expected=_clip(g.example.expected), actual=_clip(g.example.actual),
-                     ignore=[_clip(str(r)) for r in g.ignore])
+        CauseSummary(
+            cause=_clip(g.title),
+            tests=g.tests,
+            findings=g.findings,
+            kinds=g.kinds,
+            expected=_clip(g.example.expected),
+            actual=_clip(g.example.actual),
+            ignore=[_clip(str(r)) for r in g.ignore],
+        )
         for g in group_findings(regressed_results)[:TOP_REGRESSIONS]
-    ]  # fmt: skip
+    ]
     summary.regressed_endpoints = sorted(regressed)
     summary.flaky_endpoints = sorted(flaky_routes)
     if shards.finished + shards.errored < shards.expected or shards.running:

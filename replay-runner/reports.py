@@ -38,12 +38,19 @@ def regression_entry(result: TestResult, failure: Failure) -> dict[str, Any]:
 def group_entry(group: FindingGroup) -> dict[str, Any]:
     """A finding group as the JSON report and the run summary show it."""
     return {
-        "id": group.id, "cause": group.title, "tests": group.tests, "findings": group.findings,
-        "endpoints": group.endpoints, "fields": group.fields, "kinds": group.kinds,
-        "expected": group.example.expected, "actual": group.example.actual, "test_ids": group.test_ids,
+        "id": group.id,
+        "cause": group.title,
+        "tests": group.tests,
+        "findings": group.findings,
+        "endpoints": group.endpoints,
+        "fields": group.fields,
+        "kinds": group.kinds,
+        "expected": group.example.expected,
+        "actual": group.example.actual,
+        "test_ids": group.test_ids,
         "ignore": [str(r) for r in group.ignore],
         "ignore_rules": [r.model_dump(exclude_none=True) for r in group.ignore],
-    }  # fmt: skip
+    }
 
 
 def json_report(report: RunReport) -> dict[str, Any]:

@@ -76,8 +76,13 @@ def _leaf(body: Any, ref: str, kind: str) -> Any:
 
 def _sibling_id(body: Any, password_ref: str, kind: str) -> str | None:
     """The `id`/`name` field next to the password (Kinto's `{"data": {"id": …, "password": …}}`)."""
-    parent = body if kind == "form" else _leaf(body, password_ref.rsplit("/", 1)[0], "json") if \
-        password_ref.count("/") > 1 else body  # fmt: skip
+    parent = (
+        body
+        if kind == "form"
+        else _leaf(body, password_ref.rsplit("/", 1)[0], "json")
+        if password_ref.count("/") > 1
+        else body
+    )
     if not isinstance(parent, dict):
         return None
     for key, value in parent.items():
@@ -205,8 +210,10 @@ def signup_profile(name: str, signup: SignupExchange, headers: dict[str, ValueFr
         unsafe=True,
     )
     return AuthProfile(
-        name=name, kind="login", login=[step],
+        name=name,
+        kind="login",
+        login=[step],
         headers={**headers, "Authorization": ValueFrom(value=basic_template(USER_VAR, PASSWORD_VAR))},
         variables={USER_VAR: ValueFrom(value="trodden-user"), PASSWORD_VAR: ValueFrom(value=signup.password)},
         unique=[USER_VAR],
-    )  # fmt: skip
+    )

@@ -126,9 +126,20 @@ async def generate_suite(
             picked[session.session_id] = SelectedInput(session, reasons, sig)
     selected = [picked[sid] for sid, _, _ in items if sid in picked]
     known = known_pseudonyms(await store.source_key(source), options.known_values) if options.known_values else None
-    suite = build_suite(suite_name, source, selected, miner, options=options, selection_id=sel_id, known=known,
-                        login=logins.best(), visible=visible, signup=signups.best(), creations=creations,
-                        assertions=miner.assertions() + pages.assertions())  # fmt: skip
+    suite = build_suite(
+        suite_name,
+        source,
+        selected,
+        miner,
+        options=options,
+        selection_id=sel_id,
+        known=known,
+        login=logins.best(),
+        visible=visible,
+        signup=signups.best(),
+        creations=creations,
+        assertions=miner.assertions() + pages.assertions(),
+    )
     if not suite.tests:
         raise EmptySuite(empty_suite_reason(sel_id, selected, miner.n_sessions, options))
     suite.stats.coverage = suite_coverage(journeys, [i.session.session_id for i in selected])

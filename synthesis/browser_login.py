@@ -56,8 +56,9 @@ def _login_span(steps: Sequence[BrowserStep]) -> tuple[int, int] | None:
     if start is None:
         return None
     login_page = steps[start].expect.url
-    end = next((i for i in range(typed + 1, len(steps)) if steps[i].expect.url and steps[i].expect.url != login_page),
-               None)  # fmt: skip
+    end = next(
+        (i for i in range(typed + 1, len(steps)) if steps[i].expect.url and steps[i].expect.url != login_page), None
+    )
     return None if end is None else (start, end)
 
 

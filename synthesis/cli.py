@@ -71,21 +71,45 @@ def parse_since(since: str | None, window: str | None, now: datetime | None = No
     show_default=True,
     help="Budget: sessions to select.",
 )
-@click.option("--similarity", type=click.FloatRange(0.0, 1.0, min_open=True), default=0.85, show_default=True,
-              help="Jaccard similarity at which journeys count as near-duplicates (1.0: exact only).")  # fmt: skip
-@click.option("--min-support", type=click.IntRange(min=1), default=2, show_default=True,
-              help="A journey seen fewer times is a one-off: `rare` takes it only from a session that looks like a "
-                   "real user's (not a lone step, not all failed, not polling, not probing).")  # fmt: skip
-@click.option("--rare-share", default="5%", show_default=True,
-              help="`rare` means followed by fewer than this share of the sessions (5% or 0.05).")  # fmt: skip
+@click.option(
+    "--similarity",
+    type=click.FloatRange(0.0, 1.0, min_open=True),
+    default=0.85,
+    show_default=True,
+    help="Jaccard similarity at which journeys count as near-duplicates (1.0: exact only).",
+)
+@click.option(
+    "--min-support",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="A journey seen fewer times is a one-off: `rare` takes it only from a session that looks like a "
+    "real user's (not a lone step, not all failed, not polling, not probing).",
+)
+@click.option(
+    "--rare-share",
+    default="5%",
+    show_default=True,
+    help="`rare` means followed by fewer than this share of the sessions (5% or 0.05).",
+)
 @click.option("--name", default=None, help="A name stored with the selection (the SessionSelector's).")
 @json_option
 @dsn_option
 def select(
-    *, source: str, strategies: tuple[str, ...], suite: str | None, since: str | None, window: str | None,
-    max_sessions: int, similarity: float, min_support: int, rare_share: str, name: str | None, as_json: bool,
+    *,
+    source: str,
+    strategies: tuple[str, ...],
+    suite: str | None,
+    since: str | None,
+    window: str | None,
+    max_sessions: int,
+    similarity: float,
+    min_support: int,
+    rare_share: str,
+    name: str | None,
+    as_json: bool,
     dsn: str | None,
-) -> None:  # fmt: skip
+) -> None:
     """Pick the sessions worth turning into tests, with the reasons for each."""
     try:
         parsed = parse_strategies(strategies or DEFAULT_STRATEGIES)
@@ -93,8 +117,9 @@ def select(
         raise InputError(str(exc)) from None
     share = parse_share(rare_share, "--rare-share")
     start = parse_since(since, window)
-    options = SelectOptions(strategies=parsed, max_sessions=max_sessions, similarity=similarity,
-                            min_support=min_support, rare_share=share)  # fmt: skip
+    options = SelectOptions(
+        strategies=parsed, max_sessions=max_sessions, similarity=similarity, min_support=min_support, rare_share=share
+    )
     result = run(_select(dsn, source, options=options, since=start, suite=suite, name=name))
     if as_json:
         print_json(result.to_json())
@@ -114,8 +139,9 @@ def parse_share(text: str, flag: str) -> float:
     return value
 
 
-async def _select(dsn: str | None, source: str, *, options: Any, since: datetime | None, suite: str | None,
-                  name: str | None) -> Any:  # fmt: skip
+async def _select(
+    dsn: str | None, source: str, *, options: Any, since: datetime | None, suite: str | None, name: str | None
+) -> Any:
     async with open_store(dsn) as store:
         try:
             return await select_sessions(store, source, options, since=since, suite=suite, name=name)
@@ -251,9 +277,13 @@ def login_options(func: F) -> F:
     "(space-separated).",
 )
 @login_options
-@click.option("--own-login-credentials", is_flag=True, default=False,
-              help="Sessions that log in themselves send the login credentials too, instead of their recorded "
-                   "(pseudonymised) ones. Leave off when sessions register the account they log in with.")  # fmt: skip
+@click.option(
+    "--own-login-credentials",
+    is_flag=True,
+    default=False,
+    help="Sessions that log in themselves send the login credentials too, instead of their recorded "
+    "(pseudonymised) ones. Leave off when sessions register the account they log in with.",
+)
 @click.option(
     "--ignore",
     "ignore",
@@ -267,10 +297,20 @@ def login_options(func: F) -> F:
 @json_option
 @dsn_option
 def generate(
-    *, source: str, suite_name: str, selection_id: int | None, mining: MiningOptions, login: LoginCredentials,
-    known_values: tuple[str, ...], own_login_credentials: bool, http: bool, browser: bool,
-    ignore: tuple[str, ...], as_json: bool, dsn: str | None,
-) -> None:  # fmt: skip
+    *,
+    source: str,
+    suite_name: str,
+    selection_id: int | None,
+    mining: MiningOptions,
+    login: LoginCredentials,
+    known_values: tuple[str, ...],
+    own_login_credentials: bool,
+    http: bool,
+    browser: bool,
+    ignore: tuple[str, ...],
+    as_json: bool,
+    dsn: str | None,
+) -> None:
     """Turn selected sessions into a test suite with mined assertions (a new suite revision)."""
     if not (http or browser):
         raise InputError("--no-http and --no-browser together leave nothing to generate")
@@ -278,9 +318,15 @@ def generate(
         rules = IgnoreRule.parse_all(ignore)
     except ValueError as exc:
         raise InputError(str(exc)) from None
-    options = GenerateOptions(mining=mining, login=login, http=http, browser=browser, known_values=list(known_values),
-                              own_login_credentials=own_login_credentials,
-                              ignore=list(rules))  # fmt: skip
+    options = GenerateOptions(
+        mining=mining,
+        login=login,
+        http=http,
+        browser=browser,
+        known_values=list(known_values),
+        own_login_credentials=own_login_credentials,
+        ignore=list(rules),
+    )
     suite = run(_generate(dsn, source, suite_name, selection_id, options))
     stats = suite.stats
     summary = {

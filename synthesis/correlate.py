@@ -30,18 +30,44 @@ from trodden.synthesis.routes import segment_param
 if TYPE_CHECKING:
     from trodden.synthesis.accounts import SessionAccount
 
-DROP_HEADERS = frozenset({
-    "cookie", "host", "content-length", "connection", "accept-encoding", "user-agent", "origin", "referer",
-    "traceparent", "tracestate", "baggage", "if-none-match", "if-modified-since", "pragma", "cache-control",
-})  # fmt: skip
+DROP_HEADERS = frozenset(
+    {
+        "cookie",
+        "host",
+        "content-length",
+        "connection",
+        "accept-encoding",
+        "user-agent",
+        "origin",
+        "referer",
+        "traceparent",
+        "tracestate",
+        "baggage",
+        "if-none-match",
+        "if-modified-since",
+        "pragma",
+        "cache-control",
+    }
+)
 AUTH_HEADERS = frozenset({"authorization", "x-api-key", "x-auth-token"})
 _ID_NAME = re.compile(r"(^|[_\-.])(id|uuid|guid|key|token|code|ref|number|nonce|csrf|secret)$|[a-z0-9]Id$", re.I)
 # response headers whose value is a URL the client may request next (pagination cursors)
 _URL_HEADERS = ("next-page", "content-location")
-_VOLATILE_HEADERS = frozenset({
-    "date", "content-length", "content-type", "server", "vary", "connection", "keep-alive", "cache-control",
-    "expires", "last-modified", "transfer-encoding",
-})  # fmt: skip
+_VOLATILE_HEADERS = frozenset(
+    {
+        "date",
+        "content-length",
+        "content-type",
+        "server",
+        "vary",
+        "connection",
+        "keep-alive",
+        "cache-control",
+        "expires",
+        "last-modified",
+        "transfer-encoding",
+    }
+)
 
 
 def id_named(name: str) -> bool:

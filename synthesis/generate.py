@@ -125,9 +125,8 @@ def test_id(kind: str, source: str, session_id: str) -> str:
 def api_requests(session: Session) -> list[NetworkRequest]:
     own = session_collector_origins(session.events)
     return [
-        ev for ev in session.events
-        if isinstance(ev, NetworkRequest) and is_api_request(ev.method, ev.request_url, own)
-    ]  # fmt: skip
+        ev for ev in session.events if isinstance(ev, NetworkRequest) and is_api_request(ev.method, ev.request_url, own)
+    ]
 
 
 def endpoint_of(request: NetworkRequest, templater: RouteTemplater) -> str:
@@ -205,17 +204,29 @@ def build_http_test(
         expect = _expectation(ev, endpoint, miner)
         # a response that echoes what the test names itself (its account) gets a fresh value on replay
         expect.values = {p: v for p, v in expect.values.items() if str(v) not in chosen}
-        steps.append(HttpStep(
-            id=f"s{i + 1}", endpoint=endpoint, request=cr.request, extract=cr.extract,
-            expect=expect, unsafe=ev.method.upper() in UNSAFE_METHODS,
-            recorded_duration_ms=ev.duration_ms,
-        ))  # fmt: skip
+        steps.append(
+            HttpStep(
+                id=f"s{i + 1}",
+                endpoint=endpoint,
+                request=cr.request,
+                extract=cr.extract,
+                expect=expect,
+                unsafe=ev.method.upper() in UNSAFE_METHODS,
+                recorded_duration_ms=ev.duration_ms,
+            )
+        )
     name = f"{endpoints[0]} … {endpoints[-1]} ({len(steps)} requests)" if len(steps) > 1 else endpoints[0]
     test = TestCase(
-        id=test_id("http", source, item.session.session_id), name=name, type="http",
-        session_id=item.session.session_id, journey=item.signature, reasons=item.reasons,
-        steps=list(steps), variables=corr.variables, unique=corr.unique,
-    )  # fmt: skip
+        id=test_id("http", source, item.session.session_id),
+        name=name,
+        type="http",
+        session_id=item.session.session_id,
+        journey=item.signature,
+        reasons=item.reasons,
+        steps=list(steps),
+        variables=corr.variables,
+        unique=corr.unique,
+    )
     return test, corr.auth_headers
 
 
@@ -462,12 +473,20 @@ def recorded_origin(sessions: Sequence[Session]) -> str | None:
 
 
 def build_suite(
-    name: str, source: str, selected: Sequence[SelectedInput], miner: Miner | None,
-    *, options: GenerateOptions | None = None, selection_id: int | None = None,
-    assertions: list[Assertion] | None = None, known: dict[str, str] | None = None,
-    login: LoginExchange | None = None, visible: VisibleLearner | None = None,
-    signup: SignupExchange | None = None, creations: CreationLearner | None = None,
-) -> Suite:  # fmt: skip
+    name: str,
+    source: str,
+    selected: Sequence[SelectedInput],
+    miner: Miner | None,
+    *,
+    options: GenerateOptions | None = None,
+    selection_id: int | None = None,
+    assertions: list[Assertion] | None = None,
+    known: dict[str, str] | None = None,
+    login: LoginExchange | None = None,
+    visible: VisibleLearner | None = None,
+    signup: SignupExchange | None = None,
+    creations: CreationLearner | None = None,
+) -> Suite:
     """A suite (revision 0: the store numbers it) from selected sessions and a fed miner; with a
     learned `login` exchange, tests of sessions that started logged in log in first. `visible`,
     fed with every session, vouches for the visible state browser steps expect (default: fed with
@@ -516,9 +535,11 @@ def build_suite(
     ]
     assertions, dropped = drop_contradicted(assertions, recordings, templater)
     origin = recorded_origin([i.session for i in selected])
-    dropped += [DroppedAssertion(id=a.id, assertion=a.description, session="",
-                                 recorded=f"names the recorded origin {origin}")
-                for a in assertions if names_origin(a, origin)]  # fmt: skip
+    dropped += [
+        DroppedAssertion(id=a.id, assertion=a.description, session="", recorded=f"names the recorded origin {origin}")
+        for a in assertions
+        if names_origin(a, origin)
+    ]
     assertions = [a for a in assertions if not names_origin(a, origin)]
     kinds = Counter(a.kind for a in assertions)
     stats = SuiteStats(
@@ -534,10 +555,18 @@ def build_suite(
         assertions_dropped=dropped,
     )
     return Suite(
-        name=name, revision=0, source=source, origin=origin,
-        created_at=datetime.now(UTC).isoformat(), selection_id=selection_id, tests=tests,
-        assertions=assertions, auth_profiles=profiles.all(), stats=stats, ignore=list(options.ignore),
-    )  # fmt: skip
+        name=name,
+        revision=0,
+        source=source,
+        origin=origin,
+        created_at=datetime.now(UTC).isoformat(),
+        selection_id=selection_id,
+        tests=tests,
+        assertions=assertions,
+        auth_profiles=profiles.all(),
+        stats=stats,
+        ignore=list(options.ignore),
+    )
 
 
 def _sign_in_returning_users(tests: Sequence[TestCase], profiles: _Profiles) -> None:
@@ -573,9 +602,10 @@ def _without_http_tests_their_pages_authorised(tests: list[TestCase], profiles: 
         )
 
     dropped = [
-        t for t in tests
+        t
+        for t in tests
         if t.type == "http" and t.session_id in signed_in and t.auth_profile is None and not sends_login(t)
-    ]  # fmt: skip
+    ]
     if dropped:
         log.info("HTTP tests left to the signed-in pages that made their calls", tests=len(dropped))
     gone = {id(t) for t in dropped}
@@ -650,9 +680,14 @@ class _Profiles:
     """
 
     def __init__(
-        self, exchange: LoginExchange | None, creds: LoginCredentials, templater: RouteTemplater, *, own_logins: bool,
+        self,
+        exchange: LoginExchange | None,
+        creds: LoginCredentials,
+        templater: RouteTemplater,
+        *,
+        own_logins: bool,
         signup: SignupExchange | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.own_logins = own_logins
         self.signup = signup
         self.exchange = exchange

@@ -99,12 +99,21 @@ def add_list_setup(test: TestCase, requests: list[NetworkRequest], creations: Cr
             for _ in range(max(need, 0)):
                 added += 1
                 made[path] += 1
-                out.append(HttpStep(
-                    id=f"{SETUP_PREFIX}{added}", endpoint=creation.endpoint,
-                    request=HttpRequest(method="POST", url=url, headers={**headers, "Content-Type": "application/json"},
-                                        body=creation.body, body_kind="json"),
-                    expect=Expectation(status=creation.status), unsafe=True,
-                ))  # fmt: skip
+                out.append(
+                    HttpStep(
+                        id=f"{SETUP_PREFIX}{added}",
+                        endpoint=creation.endpoint,
+                        request=HttpRequest(
+                            method="POST",
+                            url=url,
+                            headers={**headers, "Content-Type": "application/json"},
+                            body=creation.body,
+                            body_kind="json",
+                        ),
+                        expect=Expectation(status=creation.status),
+                        unsafe=True,
+                    )
+                )
         out.append(step)
         if ev.method.upper() == "POST" and 200 <= ev.status < 300:
             made[path] += 1

@@ -192,8 +192,13 @@ def raw_step_from_row(kind: str, url: str | None, data: Mapping[str, Any]) -> Ra
         request_url = data.get("request_url")
         if not is_api_request(method, request_url):
             return None
-        return ("http", method, url_path(request_url), int(data.get("status") or 0),
-                float(data.get("duration_ms") or 0.0))  # fmt: skip
+        return (
+            "http",
+            method,
+            url_path(request_url),
+            int(data.get("status") or 0),
+            float(data.get("duration_ms") or 0.0),
+        )
     if kind == "page_view":
         load = data.get("load") or {}
         return ("page", "view", page_path(url), int(load.get("status") or 0), float(load.get("duration_ms") or 0.0))

@@ -31,25 +31,41 @@ TARGET_RATIO = 3.0
 
 def meets_bar(a: AppResult) -> bool:
     peer = a.peer_caught
-    return (not a.failures and a.planted > 0 and a.caught / a.planted >= TARGET_CAUGHT and a.false_alarms == 0
-            and peer is not None and a.caught > 0 and a.caught >= TARGET_RATIO * peer)
+    return (
+        not a.failures
+        and a.planted > 0
+        and a.caught / a.planted >= TARGET_CAUGHT
+        and a.false_alarms == 0
+        and peer is not None
+        and a.caught > 0
+        and a.caught >= TARGET_RATIO * peer
+    )
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.realapps", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--app", action="append", choices=sorted(APPS),
-                        help="an application (repeatable; default: all)")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.realapps", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--app", action="append", choices=sorted(APPS), help="an application (repeatable; default: all)"
+    )
     parser.add_argument("--plants", help="comma-separated plant ids to enable (one app only; default: all)")
     parser.add_argument("--controls", type=int, default=3, help="replays of an unchanged deployment (default 3)")
-    parser.add_argument("--reuse-recording", action="store_true",
-                        help="re-post the cached corpus instead of simulating users (recorded once if missing)")
+    parser.add_argument(
+        "--reuse-recording",
+        action="store_true",
+        help="re-post the cached corpus instead of simulating users (recorded once if missing)",
+    )
     parser.add_argument("--sessions", type=int, help="API client sessions (default: the app's)")
     parser.add_argument("--browser-sessions", type=int, help="browser sessions (default: the app's)")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--single-baseline", dest="secondary_baseline", action="store_false",
-                        help="replay the baseline twice on one deployment (default: a second deployment, "
-                             "replay's --secondary-baseline)")
+    parser.add_argument(
+        "--single-baseline",
+        dest="secondary_baseline",
+        action="store_false",
+        help="replay the baseline twice on one deployment (default: a second deployment, "
+        "replay's --secondary-baseline)",
+    )
     parser.add_argument("--no-peer", dest="peer", action="store_false", help="skip the status-only replay")
     parser.add_argument("--out", type=Path, help="run directory (default: $TRODDEN_HOME/realapps/<time>)")
     parser.add_argument("--json", type=Path, help="also write the result document here")
@@ -70,17 +86,27 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 async def run(args: argparse.Namespace) -> RunResult:
     home = Path(os.environ.get("TRODDEN_HOME") or Path.home() / ".local/share/trodden")
     out = args.out or home / "realapps" / time.strftime("%Y%m%d-%H%M%S")
-    result = RunResult(started_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                       options={k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()})
+    result = RunResult(
+        started_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        options={k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+    )
     started = time.monotonic()
     for name in args.app or list(APPS):
         app_dir = out / name
         app = make_app(name, app_dir)
         plants = tuple(p for p in args.plants.split(",") if p) if args.plants else None
-        opts = RunOptions(run_dir=app_dir, seed=args.seed, sessions=args.sessions,
-                          browser_sessions=args.browser_sessions, plants=plants, controls=args.controls,
-                          reuse_recording=args.reuse_recording, peer=args.peer, dsn=args.dsn,
-                          secondary_baseline=args.secondary_baseline)
+        opts = RunOptions(
+            run_dir=app_dir,
+            seed=args.seed,
+            sessions=args.sessions,
+            browser_sessions=args.browser_sessions,
+            plants=plants,
+            controls=args.controls,
+            reuse_recording=args.reuse_recording,
+            peer=args.peer,
+            dsn=args.dsn,
+            secondary_baseline=args.secondary_baseline,
+        )
 
         def say(stage: str, message: str, name: str = name) -> None:
             print(f"[{time.monotonic() - started:7.1f}s] {name} {stage}: {message}", file=sys.stderr, flush=True)

@@ -52,8 +52,7 @@ def corpus_key(app: RealApp, cfg: SimConfig) -> str:
     digest.update(resources.files("trodden.collector").joinpath("static/rum.js").read_bytes())
     for path in sorted({*app.simulator_files(), Path(__file__).with_name("traffic.py")}):
         digest.update(path.read_bytes())
-    return (f"{app.name}-{app.version}-seed{cfg.seed}-n{cfg.sessions}-b{cfg.browser_sessions}-"
-            f"{digest.hexdigest()[:12]}")
+    return f"{app.name}-{app.version}-seed{cfg.seed}-n{cfg.sessions}-b{cfg.browser_sessions}-{digest.hexdigest()[:12]}"
 
 
 class Corpus:
@@ -79,14 +78,15 @@ class Corpus:
         return CorpusMeta.model_validate(orjson.loads(lines[0])), [Beacon.model_validate_json(x) for x in lines[1:]]
 
 
-async def post_beacons(http: aiohttp.ClientSession, collector_url: str, ingest_key: str,
-                       beacons: list[Beacon]) -> int:
+async def post_beacons(http: aiohttp.ClientSession, collector_url: str, ingest_key: str, beacons: list[Beacon]) -> int:
     """Send recorded beacons to a collector as the pages and clients did; returns how many failed."""
     failed = 0
     for beacon in beacons:
-        async with http.post(f"{collector_url}/v1/rum", data=beacon.body.encode(),
-                             headers={"Content-Type": beacon.content_type,
-                                      "Authorization": f"Bearer {ingest_key}"}) as response:
+        async with http.post(
+            f"{collector_url}/v1/rum",
+            data=beacon.body.encode(),
+            headers={"Content-Type": beacon.content_type, "Authorization": f"Bearer {ingest_key}"},
+        ) as response:
             await response.read()
             failed += response.status >= 300
     return failed
@@ -103,14 +103,20 @@ class Tee(Proxy, BatchSink):
 
     def observe(self, request: web.Request, body: bytes) -> None:
         if request.method == "POST" and request.path == "/v1/rum":
-            self.beacons.append(Beacon(content_type=request.headers.get("Content-Type", "text/plain"),
-                                       body=body.decode("utf-8", errors="replace")))
+            self.beacons.append(
+                Beacon(
+                    content_type=request.headers.get("Content-Type", "text/plain"),
+                    body=body.decode("utf-8", errors="replace"),
+                )
+            )
 
     async def post_batch(self, http: aiohttp.ClientSession, batch: dict[str, Any]) -> int:
-        async with http.post(f"{self.url}/v1/rum", data=orjson.dumps(batch),
-                             headers={"Content-Type": "application/json",
-                                      "Authorization": f"Bearer {self.ingest_key}"},
-                             timeout=aiohttp.ClientTimeout(total=15)) as response:
+        async with http.post(
+            f"{self.url}/v1/rum",
+            data=orjson.dumps(batch),
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.ingest_key}"},
+            timeout=aiohttp.ClientTimeout(total=15),
+        ) as response:
             await response.read()
             return response.status
 

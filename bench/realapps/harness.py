@@ -72,8 +72,9 @@ def _env(opts: RunOptions, extra: Mapping[str, str] | None = None) -> dict[str, 
     return env
 
 
-async def _cli(opts: RunOptions, args: list[str], extra_env: Mapping[str, str] | None = None,
-               ok: tuple[int, ...] = (0,)) -> Any:
+async def _cli(
+    opts: RunOptions, args: list[str], extra_env: Mapping[str, str] | None = None, ok: tuple[int, ...] = (0,)
+) -> Any:
     result = await trodden(args, _env(opts, extra_env))
     if result.returncode not in ok:
         raise StageError(f"`trodden {args[0]}` exit {result.returncode}: {result.reason()}")
@@ -93,8 +94,9 @@ async def _settle(source: str, dsn: str | None, max_wait_s: float = 30) -> dict[
     return last
 
 
-def _outcome(name: str, code: int, report: Mapping[str, Any] | None, error: str | None, seconds: float
-             ) -> ReplayOutcome:
+def _outcome(
+    name: str, code: int, report: Mapping[str, Any] | None, error: str | None, seconds: float
+) -> ReplayOutcome:
     out = ReplayOutcome(name=name, exit_code=code, error=error, seconds=round(seconds, 1))
     if report is not None:
         counts = report.get("counts") or {}
@@ -113,22 +115,34 @@ class AppRun:
         self.say = say
         sessions = opts.sessions if opts.sessions is not None else app.default_sessions
         browsers = opts.browser_sessions if opts.browser_sessions is not None else app.default_browser_sessions
-        self.sim = SimConfig(seed=opts.seed, sessions=sessions, browser_sessions=browsers,
-                             duration_s=opts.duration_s)
+        self.sim = SimConfig(seed=opts.seed, sessions=sessions, browser_sessions=browsers, duration_s=opts.duration_s)
         stamp = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
         self.source = self.suite = f"{app.name}-{stamp}"
         chosen = opts.plants if opts.plants is not None else tuple(p.id for p in app.plants)
         unknown = set(chosen) - {p.id for p in app.plants}
         if unknown:
-            raise ValueError(f"{app.name} has no plant {', '.join(sorted(unknown))}; "
-                             f"its plants: {', '.join(p.id for p in app.plants)}")
+            raise ValueError(
+                f"{app.name} has no plant {', '.join(sorted(unknown))}; "
+                f"its plants: {', '.join(p.id for p in app.plants)}"
+            )
         self.active: list[Plant] = [app.plant(p) for p in chosen]
         self.secondary: Instance | None = None
-        self.result = AppResult(app=app.name, title=app.title, covers=app.covers, version=app.version,
-                                run_dir=str(opts.run_dir), corpus=corpus_key(app, self.sim))
+        self.result = AppResult(
+            app=app.name,
+            title=app.title,
+            covers=app.covers,
+            version=app.version,
+            run_dir=str(opts.run_dir),
+            corpus=corpus_key(app, self.sim),
+        )
         self.result.plants = [
-            PlantResult(id=p.id, kind=p.regression.kind, endpoint=p.regression.endpoint,
-                        description=p.regression.description, mechanism=p.mechanism)
+            PlantResult(
+                id=p.id,
+                kind=p.regression.kind,
+                endpoint=p.regression.endpoint,
+                description=p.regression.description,
+                mechanism=p.mechanism,
+            )
             for p in self.active
         ]
         self.services = Services(opts.run_dir / "logs", env=_env(opts))
@@ -189,11 +203,15 @@ class AppRun:
         chosen = selection.get("sessions", []) if isinstance(selection, dict) else []
         self.result.selected_sessions = len(chosen)
         self.say("select", f"{len(chosen)} sessions selected")
-        generate = await _cli(self.opts, ["generate", "--source", self.source, "--suite", self.suite, "--json",
-                                          *self.app.generate_args])
+        generate = await _cli(
+            self.opts, ["generate", "--source", self.source, "--suite", self.suite, "--json", *self.app.generate_args]
+        )
         gen = generate.json() if generate.stdout.strip() else {}
-        self.result.suite = {k: gen.get(k) for k in ("tests", "http_tests", "browser_tests", "assertions",
-                                                       "sessions_mined", "revision") if k in gen}
+        self.result.suite = {
+            k: gen.get(k)
+            for k in ("tests", "http_tests", "browser_tests", "assertions", "sessions_mined", "revision")
+            if k in gen
+        }
         self.say("generate", f"suite {self.suite}: {self.result.suite}")
         self._stage("select+generate", t)
 
@@ -206,10 +224,13 @@ class AppRun:
         )
         if self.opts.secondary_baseline:
             self.secondary = await self.app.start(self.services, "baseline-2", plants=frozenset(), tag=None)
-        self.say("deployments", f"baseline {baseline.url}"
-                                + (f" (secondary {self.secondary.url})" if self.secondary else "")
-                                + f" · control {control.url} · target {target.url} "
-                                f"(plants: {', '.join(sorted(plants)) or 'none'})")
+        self.say(
+            "deployments",
+            f"baseline {baseline.url}"
+            + (f" (secondary {self.secondary.url})" if self.secondary else "")
+            + f" · control {control.url} · target {target.url} "
+            f"(plants: {', '.join(sorted(plants)) or 'none'})",
+        )
         await self._probe(http, baseline, control, target)
         self._stage("probes", t)
 
@@ -224,28 +245,36 @@ class AppRun:
         groups = plant_groups(self.active)
         self.result.target_groups = [[p.id for p in g] for g in groups]
         if len(groups) > 1:
-            self.say("target", f"{len(groups)} targets, as plants that hide each other are deployed apart: "
-                               + " | ".join(", ".join(p.id for p in g) for g in groups))
+            self.say(
+                "target",
+                f"{len(groups)} targets, as plants that hide each other are deployed apart: "
+                + " | ".join(", ".join(p.id for p in g) for g in groups),
+            )
         targets: list[ReplayOutcome] = []
         peers: list[ReplayOutcome] = []
         for i, group in enumerate(groups):
             suffix = f"-{i + 1}" if len(groups) > 1 else ""
             deployed = target
             if len(groups) > 1:
-                deployed = await self.app.start(self.services, f"target{suffix}",
-                                                plants=frozenset(p.id for p in group), tag=None)
+                deployed = await self.app.start(
+                    self.services, f"target{suffix}", plants=frozenset(p.id for p in group), tag=None
+                )
             try:
                 t = time.monotonic()
                 outcome, report = await self._replay(http, f"target{suffix}", deployed, baseline)
                 targets.append(outcome)
                 self._attribute((report or {}).get("regressions", []), peer=False, plants=group)
-                self.say("target", f"{', '.join(p.id for p in group) if suffix else 'all plants'}: "
-                                   f"{self._counts(outcome)}; caught {self.result.caught}/{self.result.planted}")
+                self.say(
+                    "target",
+                    f"{', '.join(p.id for p in group) if suffix else 'all plants'}: "
+                    f"{self._counts(outcome)}; caught {self.result.caught}/{self.result.planted}",
+                )
                 self._stage(f"target{suffix}", t)
                 if self.opts.peer:
                     t = time.monotonic()
-                    outcome, report = await self._replay(http, f"peer{suffix}", deployed, None,
-                                                         extra=("--status-only",))
+                    outcome, report = await self._replay(
+                        http, f"peer{suffix}", deployed, None, extra=("--status-only",)
+                    )
                     peers.append(outcome)
                     self._attribute((report or {}).get("regressions", []), peer=True, plants=group)
                     so_far = sum(bool(p.peer_caught) for p in self.result.plants)
@@ -263,8 +292,11 @@ class AppRun:
         corpus = Corpus(self.result.corpus)
         if self.opts.reuse_recording and corpus.exists():
             meta, beacons = corpus.read()
-            self.say("record", f"re-using the recorded corpus {corpus.path.name} ({len(beacons)} beacons, "
-                               f"recorded {meta.recorded_at})")
+            self.say(
+                "record",
+                f"re-using the recorded corpus {corpus.path.name} ({len(beacons)} beacons, "
+                f"recorded {meta.recorded_at})",
+            )
             failed = await post_beacons(http, tee.url, ingest_key, beacons)
             if failed:
                 raise StageError(f"{failed} of {len(beacons)} recorded beacons were refused by the collector")
@@ -274,22 +306,36 @@ class AppRun:
             self.say("record", f"no recorded corpus {corpus.path.name} yet: recording it now")
         tag = RumTag(tee.url, ingest_key)
         production = await self.app.start(self.services, "production", plants=frozenset(), tag=tag, production=True)
-        self.say("record", f"{self.sim.sessions} API sessions + {self.sim.browser_sessions} browser sessions on "
-                           f"{production.url}")
+        self.say(
+            "record",
+            f"{self.sim.sessions} API sessions + {self.sim.browser_sessions} browser sessions on {production.url}",
+        )
         try:
-            self.result.traffic = await self.app.simulate(production, tag, tee, self.sim,
-                                                          lambda m: self.say("record", m))
+            self.result.traffic = await self.app.simulate(
+                production, tag, tee, self.sim, lambda m: self.say("record", m)
+            )
         finally:
             for service in production.services:
                 await self.services.stop(service)
-        self.say("record", f"{self.result.traffic.get('sessions')} sessions, {self.result.traffic.get('requests')} "
-                           f"requests, {self.result.traffic.get('failed')} failed; statuses "
-                           f"{self.result.traffic.get('statuses')}")
+        self.say(
+            "record",
+            f"{self.result.traffic.get('sessions')} sessions, {self.result.traffic.get('requests')} "
+            f"requests, {self.result.traffic.get('failed')} failed; statuses "
+            f"{self.result.traffic.get('statuses')}",
+        )
         await asyncio.sleep(2)  # the last page-hide beacons
         self.beacons = list(tee.beacons)
-        meta = CorpusMeta(key=corpus.key, app=self.app.name, version=self.app.version, seed=self.sim.seed,
-                          sessions=self.sim.sessions, browser_sessions=self.sim.browser_sessions,
-                          recorded_at=now_iso(), traffic=self.result.traffic, beacons=len(self.beacons))
+        meta = CorpusMeta(
+            key=corpus.key,
+            app=self.app.name,
+            version=self.app.version,
+            seed=self.sim.seed,
+            sessions=self.sim.sessions,
+            browser_sessions=self.sim.browser_sessions,
+            recorded_at=now_iso(),
+            traffic=self.result.traffic,
+            beacons=len(self.beacons),
+        )
         if not self.result.traffic.get("failed"):
             corpus.write(meta, self.beacons)
 
@@ -298,8 +344,9 @@ class AppRun:
         for plant, result in zip(self.active, self.result.plants, strict=True):
             result.exercised_sessions = sum(any(plant.exercises(ev) for ev in evs) for evs in sessions.values())
 
-    async def _probe(self, http: aiohttp.ClientSession, baseline: Instance, control: Instance,
-                     target: Instance) -> None:
+    async def _probe(
+        self, http: aiohttp.ClientSession, baseline: Instance, control: Instance, target: Instance
+    ) -> None:
         """Each plant must change what the target does, and the control must not differ from the baseline."""
         for plant, result in zip(self.active, self.result.plants, strict=True):
             seen: dict[str, Any] = {}
@@ -312,13 +359,22 @@ class AppRun:
             result.verified = seen["baseline"] == seen["control"] != seen["target"]
         unverified = [p.id for p in self.result.plants if not p.verified]
         note = f"; NOT verified (a harness bug, not a miss): {', '.join(unverified)}" if unverified else ""
-        self.say("probes", f"{len(self.result.plants) - len(unverified)}/{len(self.result.plants)} plants change "
-                           f"the target and not the control{note}")
+        self.say(
+            "probes",
+            f"{len(self.result.plants) - len(unverified)}/{len(self.result.plants)} plants change "
+            f"the target and not the control{note}",
+        )
         for instance in (baseline, control, target):
             await self.app.reset(http, instance)
 
-    async def _replay(self, http: aiohttp.ClientSession, name: str, target: Instance, baseline: Instance | None,
-                      extra: tuple[str, ...] = ()) -> tuple[ReplayOutcome, dict[str, Any] | None]:
+    async def _replay(
+        self,
+        http: aiohttp.ClientSession,
+        name: str,
+        target: Instance,
+        baseline: Instance | None,
+        extra: tuple[str, ...] = (),
+    ) -> tuple[ReplayOutcome, dict[str, Any] | None]:
         fresh = [target] if baseline is None else [target, baseline]
         if baseline is not None and self.secondary is not None:
             fresh.append(self.secondary)
@@ -327,8 +383,19 @@ class AppRun:
         env = await self.app.replay_env(http, fresh)
         out = self.opts.run_dir / f"replay-{name}"
         out.mkdir(parents=True, exist_ok=True)
-        args = ["replay", "--suite", self.suite, "--target", target.url, "--json-report", str(out / "report.json"),
-                "--html", str(out / "html"), *REPLAY_ARGS, *extra]
+        args = [
+            "replay",
+            "--suite",
+            self.suite,
+            "--target",
+            target.url,
+            "--json-report",
+            str(out / "report.json"),
+            "--html",
+            str(out / "html"),
+            *REPLAY_ARGS,
+            *extra,
+        ]
         if baseline is not None:
             args += ["--baseline", baseline.url]
             if self.secondary is not None:
@@ -370,8 +437,10 @@ class AppRun:
         if o.error:
             return f"could not run: {o.error}"
         note = "" if o.ran else " — VERIFIED NOTHING (no test ran)"
-        return (f"{o.total} tests: {o.passed} passed, {o.failed} failed, {o.flaky} flaky, {o.skipped} skipped, "
-                f"{o.errored} error; {o.findings} findings; {o.seconds:.0f} s{note}")
+        return (
+            f"{o.total} tests: {o.passed} passed, {o.failed} failed, {o.flaky} flaky, {o.skipped} skipped, "
+            f"{o.errored} error; {o.findings} findings; {o.seconds:.0f} s{note}"
+        )
 
 
 async def run_app(app: RealApp, opts: RunOptions, say: Say) -> AppResult:

@@ -82,8 +82,13 @@ class PythonApp:
             with log.open("w") as out:
                 steps = [
                     [sys.executable, "-m", "venv", "--clear", str(self.root / "venv")],
-                    [str(self.root / "venv" / "bin" / "pip"), "install", "-q", "--disable-pip-version-check",
-                     *self.requirements],
+                    [
+                        str(self.root / "venv" / "bin" / "pip"),
+                        "install",
+                        "-q",
+                        "--disable-pip-version-check",
+                        *self.requirements,
+                    ],
                 ]
                 for argv in steps:
                     done = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, check=False, timeout=900)

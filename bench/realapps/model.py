@@ -73,8 +73,10 @@ class Plant:
         # evidence. A plant that names no evidence would be "caught" by anything on its page.
         r = self.regression
         if not (r.evidence or self.where is not None or r.kinds == ("latency",)):
-            raise ValueError(f"plant {r.id}: name its evidence (evidence words or a `where` on the finding); "
-                             "otherwise any finding on its page would count as catching it")
+            raise ValueError(
+                f"plant {r.id}: name its evidence (evidence words or a `where` on the finding); "
+                "otherwise any finding on its page would count as catching it"
+            )
 
     @property
     def id(self) -> str:

@@ -17,8 +17,20 @@ from trodden.shop.services import free_port
 
 from .model import RumTag
 
-HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "host", "upgrade",
-                        "proxy-connection", "te", "trailer", "content-encoding"})
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "transfer-encoding",
+        "content-length",
+        "host",
+        "upgrade",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "content-encoding",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -79,8 +91,9 @@ class Proxy:
         body = await request.read()
         self.observe(request, body)
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP | {"accept-encoding"}}
-        async with self._http.request(request.method, self.upstream + request.path_qs, data=body or None,
-                                      headers=headers, allow_redirects=False) as upstream:
+        async with self._http.request(
+            request.method, self.upstream + request.path_qs, data=body or None, headers=headers, allow_redirects=False
+        ) as upstream:
             payload = await upstream.read()
             out_headers = [(k, v) for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP]
             ctype = upstream.headers.get("Content-Type", "")
@@ -88,8 +101,10 @@ class Proxy:
             payload = self._page(payload)
             if self.tag is not None:
                 origin = self.tag.collector_url
-                out_headers = [(k, _with_collector(v, origin) if k.lower() == "content-security-policy" else v)
-                               for k, v in out_headers]
+                out_headers = [
+                    (k, _with_collector(v, origin) if k.lower() == "content-security-policy" else v)
+                    for k, v in out_headers
+                ]
         elif "javascript" in ctype and self.ui:
             text = payload.decode("utf-8", errors="surrogateescape")
             for change in self.ui.values():

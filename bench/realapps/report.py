@@ -15,8 +15,10 @@ def _replay(o: ReplayOutcome | None) -> str:
     if o.error:
         return f"could not run: {o.error}"
     note = "" if o.ran else "  VERIFIED NOTHING (no test ran)"
-    return (f"{o.total} tests ({o.passed} passed, {o.failed} failed, {o.flaky} flaky, {o.skipped} skipped, "
-            f"{o.errored} error), {o.findings} findings{note}")
+    return (
+        f"{o.total} tests ({o.passed} passed, {o.failed} failed, {o.flaky} flaky, {o.skipped} skipped, "
+        f"{o.errored} error), {o.findings} findings{note}"
+    )
 
 
 def false_alarms_text(a: AppResult) -> str:
@@ -32,8 +34,10 @@ def false_alarms_text(a: AppResult) -> str:
 def print_app(a: AppResult, out: Out = print) -> None:
     out(f"== {a.title} ({a.covers})")
     t = a.traffic
-    out(f"  traffic          : {t.get('sessions')} sessions {t.get('by_client')}, {t.get('requests')} requests, "
-        f"{t.get('failed')} failed" + ("  [re-used recording]" if a.reused_recording else ""))
+    out(
+        f"  traffic          : {t.get('sessions')} sessions {t.get('by_client')}, {t.get('requests')} requests, "
+        f"{t.get('failed')} failed" + ("  [re-used recording]" if a.reused_recording else "")
+    )
     out(f"  captured         : {a.captured.get('sessions')} sessions, events {a.captured.get('events')}")
     out(f"  selected / suite : {a.selected_sessions} sessions; {a.suite}")
     for c in a.controls:
@@ -53,8 +57,10 @@ def print_app(a: AppResult, out: Out = print) -> None:
         extra = f"  [{'; '.join(notes)}]" if notes else ""
         out(f"  {mark} {p.id:<28} {p.kind:<12} exercised by {p.exercised_sessions:>3} sessions  {how}{peer}{extra}")
     if a.unexplained_total:
-        out(f"  target findings matching no plant: {a.unexplained_total}, e.g. "
-            + "; ".join(f"{f.endpoint} {f.kind} {f.field}" for f in a.unexplained[:3]))
+        out(
+            f"  target findings matching no plant: {a.unexplained_total}, e.g. "
+            + "; ".join(f"{f.endpoint} {f.kind} {f.field}" for f in a.unexplained[:3])
+        )
     if a.peer_unexplained_total:
         out(f"  peer findings matching no plant: {a.peer_unexplained_total}")
     if a.control_findings:
@@ -73,5 +79,4 @@ def print_table(run: RunResult, out: Out = print) -> None:
     out("|---|---|---|---|---|---|")
     for a in run.apps:
         peer = f"{a.peer_caught}/{a.planted}" if a.peer_caught is not None else "n/a"
-        out(f"| {a.title} | {a.covers} | {a.caught}/{a.planted} | {false_alarms_text(a)} | {peer} | "
-            f"{a.ratio_text()} |")
+        out(f"| {a.title} | {a.covers} | {a.caught}/{a.planted} | {false_alarms_text(a)} | {peer} | {a.ratio_text()} |")

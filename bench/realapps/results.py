@@ -31,9 +31,14 @@ class Finding(BaseModel):
     def of(cls, entry: Mapping[str, Any]) -> Finding:
         assertion = entry.get("assertion") or {}
         return cls(
-            test=entry.get("test"), step=entry.get("step"), endpoint=entry.get("endpoint"),
-            kind=assertion.get("kind"), assertion=_short(assertion.get("id"), 120), field=_short(entry.get("field")),
-            expected=_short(entry.get("expected")), actual=_short(entry.get("actual")),
+            test=entry.get("test"),
+            step=entry.get("step"),
+            endpoint=entry.get("endpoint"),
+            kind=assertion.get("kind"),
+            assertion=_short(assertion.get("id"), 120),
+            field=_short(entry.get("field")),
+            expected=_short(entry.get("expected")),
+            actual=_short(entry.get("actual")),
         )
 
 
@@ -58,8 +63,11 @@ class ReplayOutcome(BaseModel):
         """One replay per target group, counted as one (an error of any part is the whole's)."""
         if len(parts) == 1:
             return parts[0].model_copy(update={"name": name})
-        out = cls(name=name, exit_code=max((p.exit_code or 0) for p in parts),
-                  error="; ".join(p.error for p in parts if p.error) or None)
+        out = cls(
+            name=name,
+            exit_code=max((p.exit_code or 0) for p in parts),
+            error="; ".join(p.error for p in parts if p.error) or None,
+        )
         for p in parts:
             out.total, out.passed, out.failed = out.total + p.total, out.passed + p.passed, out.failed + p.failed
             out.flaky, out.skipped, out.errored = out.flaky + p.flaky, out.skipped + p.skipped, out.errored + p.errored
@@ -153,8 +161,13 @@ class AppResult(BaseModel):
 
     def summary(self) -> dict[str, Any]:
         return {
-            "app": self.app, "caught": self.caught, "planted": self.planted, "false_alarms": self.false_alarms,
-            "controls": len(self.controls), "peer_caught": self.peer_caught, "ratio": self.ratio,
+            "app": self.app,
+            "caught": self.caught,
+            "planted": self.planted,
+            "false_alarms": self.false_alarms,
+            "controls": len(self.controls),
+            "peer_caught": self.peer_caught,
+            "ratio": self.ratio,
         }
 
 

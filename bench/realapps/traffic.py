@@ -85,8 +85,13 @@ class RecordingClient:
         raw: str | None = None,
     ) -> Response:
         trace_id, span_id, traceparent = new_trace()
-        sent = {"Accept": "application/json", **self.default_headers, **(headers or {}),
-                "X-Trodden-Session": self.rec.session_id, "traceparent": traceparent}
+        sent = {
+            "Accept": "application/json",
+            **self.default_headers,
+            **(headers or {}),
+            "X-Trodden-Session": self.rec.session_id,
+            "traceparent": traceparent,
+        }
         data: str | None = raw
         if body is not None:
             data = orjson.dumps(body).decode()
@@ -280,15 +285,22 @@ async def run_browsers(
             await browser.close()
 
 
-async def simulate_browsers(base_url: str, weights: Mapping[str, float], journey: BrowserJourney,
-                            cfg: SimConfig) -> dict[str, Any]:
+async def simulate_browsers(
+    base_url: str, weights: Mapping[str, float], journey: BrowserJourney, cfg: SimConfig
+) -> dict[str, Any]:
     """A browser population of an app whose journeys all go through `journey` (it dispatches on
     `plan.journey`); returns the traffic summary."""
     plans = plan_sessions(weights, cfg.browser_sessions, cfg.seed, client="browser")
     report = Population()
     started = time.monotonic()
-    await run_browsers(base_url, plans, dict.fromkeys(weights, journey), concurrency=cfg.browser_concurrency,
-                       deadline=started + cfg.duration_s, report=report)
+    await run_browsers(
+        base_url,
+        plans,
+        dict.fromkeys(weights, journey),
+        concurrency=cfg.browser_concurrency,
+        deadline=started + cfg.duration_s,
+        report=report,
+    )
     report.seconds = time.monotonic() - started
     await asyncio.sleep(1)  # the last page-hide beacons
     return report.summary()

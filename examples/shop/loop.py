@@ -256,8 +256,11 @@ async def run_loop(cfg: LoopConfig, say: Say) -> LoopResult:
                 )
             )
             result.traffic = traffic.summary()
-            say("traffic", f"{result.traffic.get('sessions')} sessions, {result.traffic.get('requests')} API requests, "
-                           f"{result.traffic.get('failed')} failed")
+            say(
+                "traffic",
+                f"{result.traffic.get('sessions')} sessions, {result.traffic.get('requests')} API requests, "
+                f"{result.traffic.get('failed')} failed",
+            )
             await services.stop(capture)  # flushes its last spans to the collector
             say("captured", "waiting for the last beacons and spans to reach PostgreSQL")
             result.captured = await _settle(result.source, cfg.dsn, say)
@@ -274,8 +277,16 @@ async def run_loop(cfg: LoopConfig, say: Say) -> LoopResult:
             known = [arg for token in PAYMENT_TOKENS for arg in ("--known-value", token)]
             generate = _require(
                 await trodden(
-                    ["generate", "--source", result.source, "--suite", result.suite, "--json", *known,
-                     *cfg.generate_args],
+                    [
+                        "generate",
+                        "--source",
+                        result.source,
+                        "--suite",
+                        result.suite,
+                        "--json",
+                        *known,
+                        *cfg.generate_args,
+                    ],
                     env,
                 )
             )
@@ -295,8 +306,10 @@ async def run_loop(cfg: LoopConfig, say: Say) -> LoopResult:
             result.v2_report = report
             result.html_report = html
             result.caught = caught_by(report.get("regressions", []))
-            say("replay v2", f"{_counts(report)}; planted caught {sum(1 for v in result.caught.values() if v)}/"
-                             f"{len(PLANTED)}")
+            say(
+                "replay v2",
+                f"{_counts(report)}; planted caught {sum(1 for v in result.caught.values() if v)}/{len(PLANTED)}",
+            )
 
             if cfg.status_only_peer:
                 # The peer: the same tests judged like a HAR replayer would (status codes only, HTTP only).
@@ -309,8 +322,11 @@ async def run_loop(cfg: LoopConfig, say: Say) -> LoopResult:
                     extra=("--status-only", "--only", "http"),
                 )
                 result.peer_caught = caught_by(peer.get("regressions", []))
-                say("peer", f"status codes only: planted caught {sum(1 for v in result.peer_caught.values() if v)}/"
-                            f"{len(PLANTED)}")
+                say(
+                    "peer",
+                    f"status codes only: planted caught {sum(1 for v in result.peer_caught.values() if v)}/"
+                    f"{len(PLANTED)}",
+                )
             if cfg.keep_running:
                 say("done", "services keep running: " + " · ".join(f"{k} {u}" for k, u in result.urls.items()))
                 with contextlib.suppress(asyncio.CancelledError):

@@ -24,6 +24,8 @@ TRODDEN = (sys.executable, "-c", "from trodden.cli import main; main()")
 async def run_trodden(*args: str, **kwargs: Any) -> asyncio.subprocess.Process:
     """The real `trodden` command in a subprocess (the installed entry point, this interpreter)."""
     return await asyncio.create_subprocess_exec(*TRODDEN, *args, **kwargs)
+
+
 PSEUDONYM_KEY = b"p" * 32
 SOURCE = "shop"
 

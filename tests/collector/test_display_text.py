@@ -166,8 +166,16 @@ def test_page_mining_never_makes_an_invariant_of_a_masked_text() -> None:
     for i in range(20):
         event = sanitised(sanitizer, f"user{i}", {**view(NAME, 0), "url": "https://shop.example/account"})
         event["page"]["headings"].append("Account")
-        sessions.append(Session.model_validate({"source": "shop", "session_id": f"s{i}", "user_id": f"user{i}",
-                                                "events": [{**event, "session_id": f"s{i}"}]}))  # fmt: skip
+        sessions.append(
+            Session.model_validate(
+                {
+                    "source": "shop",
+                    "session_id": f"s{i}",
+                    "user_id": f"user{i}",
+                    "events": [{**event, "session_id": f"s{i}"}],
+                }
+            )
+        )
     first = sessions[0].events[0]
     assert isinstance(first, PageView) and first.page is not None and is_masked(first.page.headings[0])
     miner = PageMiner(RouteTemplater.learn([]), MiningOptions())

@@ -49,9 +49,19 @@ def test_a_prefixed_token_in_free_text_is_pseudonymised(sanitizer: Sanitizer, to
 
 @pytest.mark.parametrize(
     "value",
-    ["tokyo_20240501", "api_key_name", "refresh_token_lifetime", "order_12345678", "token_v2", "tok_visa",
-     "tok_insufficient_funds", "keyboard-2024-layout", "secret-santa-2024", "sk_test_abcdefghij"],
-)  # fmt: skip
+    [
+        "tokyo_20240501",
+        "api_key_name",
+        "refresh_token_lifetime",
+        "order_12345678",
+        "token_v2",
+        "tok_visa",
+        "tok_insufficient_funds",
+        "keyboard-2024-layout",
+        "secret-santa-2024",
+        "sk_test_abcdefghij",
+    ],
+)
 def test_identifiers_and_names_near_token_words_are_kept(sanitizer: Sanitizer, value: str) -> None:
     assert sanitizer.text(value) == value
 
@@ -64,9 +74,20 @@ def test_a_jwt_inside_a_sentence_is_pseudonymised(sanitizer: Sanitizer) -> None:
 
 @pytest.mark.parametrize(
     "template",
-    ["cards-{c}", "order-2024-{c}", "{c}-01", "{c}-2", "2024-{c}", "+{c}", "slug-cards-{c}-blue", "ref:{c}.",
-     "/cards-{c}/x", "id 2024 {c}", "{c} 7"],
-)  # fmt: skip
+    [
+        "cards-{c}",
+        "order-2024-{c}",
+        "{c}-01",
+        "{c}-2",
+        "2024-{c}",
+        "+{c}",
+        "slug-cards-{c}-blue",
+        "ref:{c}.",
+        "/cards-{c}/x",
+        "id 2024 {c}",
+        "{c} 7",
+    ],
+)
 def test_a_card_glued_to_other_digit_groups_is_masked(sanitizer: Sanitizer, template: str) -> None:
     text = template.format(c=CARD)
     clean = sanitizer.text(text)

@@ -33,7 +33,9 @@ def test_a_header_that_hands_over_a_url_is_sanitised_as_the_url_the_client_reque
     """Kinto's `Next-Page` carries a base64 cursor, percent-encoded (`…In0%3D`); the client's next
     request is that URL. Both must get the same pseudonyms, or the next page cannot be correlated."""
     sanitizer = Sanitizer(PSEUDONYM_KEY)
-    url = ("http://127.0.0.1:45207/v1/buckets/7bfacd48-3041-c7d0-e588-3b8e38457b4a/collections/tasks/records"
-           "?_limit=5&_sort=-last_modified&_token=eyJsYXN0X29iamVjdCI6eyJsYXN0X21vZGlmaWVkIjoxNzk2NTE3MjA5MzI5fSwib2"
-           "Zmc2V0Ijo2LCJub25jZSI6InBhZ2luYXRpb24tdG9rZW4tYzFhOTc4ODAtYzNiMS00MTQ2LTlmZDgtZGExNWM2MzFhNjFmIn0%3D")
+    url = (
+        "http://127.0.0.1:45207/v1/buckets/7bfacd48-3041-c7d0-e588-3b8e38457b4a/collections/tasks/records"
+        "?_limit=5&_sort=-last_modified&_token=eyJsYXN0X29iamVjdCI6eyJsYXN0X21vZGlmaWVkIjoxNzk2NTE3MjA5MzI5fSwib2"
+        "Zmc2V0Ijo2LCJub25jZSI6InBhZ2luYXRpb24tdG9rZW4tYzFhOTc4ODAtYzNiMS00MTQ2LTlmZDgtZGExNWM2MzFhNjFmIn0%3D"
+    )
     assert sanitizer.headers({"Next-Page": url})["Next-Page"] == sanitizer.url(url)

@@ -35,8 +35,7 @@ async def _insert(store: Store, source: str, session: str, days_ago: list[float]
 async def _telemetry(store: Store, source: str, trace: str, days_ago: float) -> None:
     when = NOW - timedelta(days=days_ago)
     await store.pool.execute(
-        "INSERT INTO spans (source, trace_id, span_id, name, start_ts, duration_ms)"
-        " VALUES ($1, $2, 'x', 'GET', $3, 1)",
+        "INSERT INTO spans (source, trace_id, span_id, name, start_ts, duration_ms) VALUES ($1, $2, 'x', 'GET', $3, 1)",
         source,
         trace,
         when,

@@ -427,12 +427,18 @@ async def test_the_tag_records_an_api_under_v1_on_its_own_origin(collector: Runn
     import aiohttp
 
     async def proxy(request: web.Request) -> web.Response:
-        async with aiohttp.ClientSession() as http, http.request(
-            request.method, collector.url + request.path_qs, data=await request.read(),
-            headers={k: v for k, v in request.headers.items() if k.lower() in ("content-type", "origin")},
-        ) as resp:
-            return web.Response(body=await resp.read(), status=resp.status,
-                                content_type=resp.content_type or "application/octet-stream")
+        async with (
+            aiohttp.ClientSession() as http,
+            http.request(
+                request.method,
+                collector.url + request.path_qs,
+                data=await request.read(),
+                headers={k: v for k, v in request.headers.items() if k.lower() in ("content-type", "origin")},
+            ) as resp,
+        ):
+            return web.Response(
+                body=await resp.read(), status=resp.status, content_type=resp.content_type or "application/octet-stream"
+            )
 
     async def page(_r: web.Request) -> web.Response:
         return web.Response(text=SAME_ORIGIN.format(key=KEY), content_type="text/html")
@@ -461,8 +467,9 @@ async def test_the_tag_records_an_api_under_v1_on_its_own_origin(collector: Runn
                 await page_.wait_for_function("document.body.dataset.done === '1'")
                 await page_.evaluate("window.trodden.flush()")
                 for _ in range(100):
-                    paths = [e["request_url"].split("/", 3)[3] for e in await _events(collector)
-                             if e["kind"] == "request"]
+                    paths = [
+                        e["request_url"].split("/", 3)[3] for e in await _events(collector) if e["kind"] == "request"
+                    ]
                     if len(paths) >= 5:
                         break
                     await asyncio.sleep(0.1)

@@ -148,6 +148,14 @@ async def _page_views(collector: RunningCollector) -> list[PageView]:
     out: list[PageView] = []
     for r in rows:
         data: dict[str, Any] = dict(r["data"])
-        out.append(PageView(kind="page_view", session_id=r["session_id"], seq=r["seq"],
-                            ts=r["ts"].timestamp() * 1000, url=r["url"], **data))  # fmt: skip
+        out.append(
+            PageView(
+                kind="page_view",
+                session_id=r["session_id"],
+                seq=r["seq"],
+                ts=r["ts"].timestamp() * 1000,
+                url=r["url"],
+                **data,
+            )
+        )
     return out

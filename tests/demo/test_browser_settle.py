@@ -45,8 +45,9 @@ SLOW_PAGE = """<script>
 
 
 @web.middleware
-async def slow_page_code(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-                         ) -> web.StreamResponse:
+async def slow_page_code(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
     response = await handler(request)
     if isinstance(response, web.Response) and response.content_type == "text/html" and response.text:
         response.text = response.text.replace("<head>", "<head>" + SLOW_PAGE, 1)
@@ -70,33 +71,58 @@ def _checkout_suite() -> Suite:
     """A guest checkout as the generator writes it from a rum.js recording: the click on "Place
     order" and the form's submit event are two steps, the submit holding what the page requested
     (quote, order, then the order page's own request); temporal rules as mined from the demo."""
-    fill = [("checkout-email", "ada@example.com"), ("address-name", "Ada Lovelace"),
-            ("address-line1", "1 Analytical Row"), ("address-city", "London"), ("address-postcode", "N1 9GU")]
+    fill = [
+        ("checkout-email", "ada@example.com"),
+        ("address-name", "Ada Lovelace"),
+        ("address-line1", "1 Analytical Row"),
+        ("address-city", "London"),
+        ("address-postcode", "N1 9GU"),
+    ]
     steps = [
         BrowserStep(id="b1", action="goto", url="{{origin}}/products/SOCK-001", network=["GET /api/products/{slug}"]),
         BrowserStep(id="b2", action="click", locators=_tid("add-to-cart"), network=["POST /api/cart/items"]),
         BrowserStep(id="b3", action="goto", url="{{origin}}/checkout", network=["GET /api/cart"]),
-        *(BrowserStep(id=f"b{4 + i}", action="fill", locators=_tid(test_id), value=value)
-          for i, (test_id, value) in enumerate(fill)),
+        *(
+            BrowserStep(id=f"b{4 + i}", action="fill", locators=_tid(test_id), value=value)
+            for i, (test_id, value) in enumerate(fill)
+        ),
         BrowserStep(id="b9", action="click", locators=_tid("place-order")),
-        BrowserStep(id="b10", action="submit", locators=_tid("checkout-form"),
-                    network=["POST /api/checkout/quote", "POST /api/checkout", "GET /api/orders/{uuid}"],
-                    expect=BrowserExpectation(url="/orders/{uuid}")),
+        BrowserStep(
+            id="b10",
+            action="submit",
+            locators=_tid("checkout-form"),
+            network=["POST /api/checkout/quote", "POST /api/checkout", "GET /api/orders/{uuid}"],
+            expect=BrowserExpectation(url="/orders/{uuid}"),
+        ),
     ]
-    test = TestCase(id="b-guest-checkout", name="guest checkout", type="browser", session_id="s-checkout",
-                    steps=steps)
+    test = TestCase(id="b-guest-checkout", name="guest checkout", type="browser", session_id="s-checkout", steps=steps)
 
     def rule(kind: str, endpoint: str, other: str) -> Assertion:
-        return make_assertion({"id": f"a-{kind}-{endpoint}-{other}", "kind": kind, "endpoint": endpoint,
-                               "other": other, "support": 28, "confidence": 1.0})
+        return make_assertion(
+            {
+                "id": f"a-{kind}-{endpoint}-{other}",
+                "kind": kind,
+                "endpoint": endpoint,
+                "other": other,
+                "support": 28,
+                "confidence": 1.0,
+            }
+        )
 
     assertions = [
         rule("followed_by", "POST /api/checkout", "GET /api/orders/{uuid}"),
         rule("followed_by", "POST /api/checkout/quote", "GET /api/orders/{uuid}"),
         rule("preceded_by", "GET /api/orders/{uuid}", "POST /api/checkout"),
     ]
-    return Suite(name=f"settle-{uuid.uuid4().hex[:8]}", revision=1, source="shop", origin="https://shop.example",
-                 created_at="2026-01-01T00:00:00Z", tests=[test], assertions=assertions)
+    return Suite(
+        name=f"settle-{uuid.uuid4().hex[:8]}",
+        revision=1,
+        source="shop",
+        origin="https://shop.example",
+        created_at="2026-01-01T00:00:00Z",
+        tests=[test],
+        assertions=assertions,
+    )
 
 
 async def test_a_checkout_is_judged_after_the_order_page_asked_for_the_order(slow_shop_v1: str) -> None:

@@ -52,9 +52,24 @@ def test_sigterm_stops_every_service(tmp_path: Path) -> None:
     env = {**os.environ, "TRODDEN_HOME": str(home)}
     env.pop("TRODDEN_DSN", None)
     demo = subprocess.Popen(
-        [sys.executable, "-c", "from trodden.cli import main; main()", "demo", "--users", "400",
-         "--browser-users", "0", "--duration", "120", "--out", str(out)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [
+            sys.executable,
+            "-c",
+            "from trodden.cli import main; main()",
+            "demo",
+            "--users",
+            "400",
+            "--browser-users",
+            "0",
+            "--duration",
+            "120",
+            "--out",
+            str(out),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     services: set[int] = set()
     try:

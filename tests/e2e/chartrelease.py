@@ -86,20 +86,30 @@ class Release:
 
     def operator_pods(self) -> list[dict[str, Any]]:
         pods: list[dict[str, Any]] = self.kube.get(
-            "pods", namespace=self.namespace,
+            "pods",
+            namespace=self.namespace,
             **{"app.kubernetes.io/instance": self.name, "app.kubernetes.io/component": "operator"},
         )["items"]
         return pods
 
     def operator_logs(self, tail: int = 60) -> str:
-        result = self.kube.run("logs", f"deployment/{self.operator_deployment}", f"--namespace={self.namespace}",
-                               f"--tail={tail}", "--all-containers", check=False)
+        result = self.kube.run(
+            "logs",
+            f"deployment/{self.operator_deployment}",
+            f"--namespace={self.namespace}",
+            f"--tail={tail}",
+            "--all-containers",
+            check=False,
+        )
         return result.stdout or result.stderr
 
     def db_password(self) -> str:
         pg = self.values.get("postgres", {})
-        name, key = (pg["existingSecret"], pg.get("passwordKey", "password")) if pg.get("existingSecret") \
+        name, key = (
+            (pg["existingSecret"], pg.get("passwordKey", "password"))
+            if pg.get("existingSecret")
             else (f"{self.fullname}-db", "password")
+        )
         return base64.b64decode(self.kube.get("secret", name, self.namespace)["data"][key]).decode()
 
     def db_dsn(self, local: bool = True) -> str:
@@ -115,9 +125,17 @@ class Release:
 
     def _port_forward(self, pod: str, port: int) -> int:
         proc = subprocess.Popen(
-            [self.kube.kubectl_path, f"--kubeconfig={self.kube.kubeconfig}", "port-forward",
-             f"--namespace={self.namespace}", f"pod/{pod}", f":{port}"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            [
+                self.kube.kubectl_path,
+                f"--kubeconfig={self.kube.kubeconfig}",
+                "port-forward",
+                f"--namespace={self.namespace}",
+                f"pod/{pod}",
+                f":{port}",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         self._forwards.append(proc)
         assert proc.stdout is not None
@@ -130,11 +148,33 @@ class Release:
     def uninstall(self) -> None:
         for proc in self._forwards:
             proc.terminate()
-        self.kube.run("delete", "replayruns,testsuites,sessionselectors,rumsources", "--all",
-                      f"--namespace={self.namespace}", "--timeout=60s", "--ignore-not-found", check=False, timeout=90)
-        subprocess.run([self.helm, "uninstall", self.name, "--namespace", self.namespace,
-                        f"--kubeconfig={self.kube.kubeconfig}", "--wait", "--timeout", "120s"],
-                       capture_output=True, text=True, check=False, timeout=180)
+        self.kube.run(
+            "delete",
+            "replayruns,testsuites,sessionselectors,rumsources",
+            "--all",
+            f"--namespace={self.namespace}",
+            "--timeout=60s",
+            "--ignore-not-found",
+            check=False,
+            timeout=90,
+        )
+        subprocess.run(
+            [
+                self.helm,
+                "uninstall",
+                self.name,
+                "--namespace",
+                self.namespace,
+                f"--kubeconfig={self.kube.kubeconfig}",
+                "--wait",
+                "--timeout",
+                "120s",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=180,
+        )
 
 
 def _local_volume(kube: Kube, namespace: str, release: str, root: Path, size: str) -> Path:
@@ -145,16 +185,21 @@ def _local_volume(kube: Kube, namespace: str, release: str, root: Path, size: st
     directory.mkdir(parents=True)
     os.chown(directory, POSTGRES_UID, POSTGRES_UID)
     directory.chmod(0o700)
-    kube.apply({
-        "apiVersion": "v1", "kind": "PersistentVolume",
-        "metadata": {"name": name, "labels": {"trodden.dev/e2e": "chart-db"}},
-        "spec": {
-            "capacity": {"storage": size}, "accessModes": ["ReadWriteOnce"],
-            "persistentVolumeReclaimPolicy": "Retain", "storageClassName": "",
-            "hostPath": {"path": str(directory), "type": "Directory"},
-            "claimRef": {"namespace": namespace, "name": f"data-{fullname(release)}-db-0"},
-        },
-    })
+    kube.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolume",
+            "metadata": {"name": name, "labels": {"trodden.dev/e2e": "chart-db"}},
+            "spec": {
+                "capacity": {"storage": size},
+                "accessModes": ["ReadWriteOnce"],
+                "persistentVolumeReclaimPolicy": "Retain",
+                "storageClassName": "",
+                "hostPath": {"path": str(directory), "type": "Directory"},
+                "claimRef": {"namespace": namespace, "name": f"data-{fullname(release)}-db-0"},
+            },
+        }
+    )
     return directory
 
 
@@ -174,10 +219,14 @@ def release_values(namespace: str, project_image: str, postgres_image: str | Non
     repository, tag = split_image(project_image)
     values: dict[str, Any] = {
         "image": {"repository": repository, "tag": tag, "pullPolicy": "IfNotPresent"},
-        "operator": {"watchNamespaces": [namespace], "resources": {"requests": {"cpu": "50m", "memory": "128Mi"},
-                                                                     "limits": {"memory": "512Mi"}}},
-        "postgres": {"resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "1Gi"}},
-                     "storage": "1Gi"},
+        "operator": {
+            "watchNamespaces": [namespace],
+            "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
+        },
+        "postgres": {
+            "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "1Gi"}},
+            "storage": "1Gi",
+        },
     }
     if postgres_image:
         values["postgres"]["image"] = postgres_image
@@ -193,7 +242,12 @@ def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 
 @contextlib.contextmanager
 def installed(
-    kube: Kube, namespace: str, values: dict[str, Any], *, release: str = "trodden", volume_root: Path | None = None,
+    kube: Kube,
+    namespace: str,
+    values: dict[str, Any],
+    *,
+    release: str = "trodden",
+    volume_root: Path | None = None,
     timeout: str = "8m",
 ) -> Iterator[Release]:
     """The chart installed in `namespace` (`helm upgrade --install --wait`), uninstalled afterwards.
@@ -209,9 +263,25 @@ def installed(
         json.dump(values, file)
         file.flush()
         result = subprocess.run(
-            [helm, "upgrade", "--install", release, str(CHART), "--namespace", namespace,
-             f"--kubeconfig={kube.kubeconfig}", "-f", file.name, "--wait", "--timeout", timeout],
-            capture_output=True, text=True, check=False, timeout=900,
+            [
+                helm,
+                "upgrade",
+                "--install",
+                release,
+                str(CHART),
+                "--namespace",
+                namespace,
+                f"--kubeconfig={kube.kubeconfig}",
+                "-f",
+                file.name,
+                "--wait",
+                "--timeout",
+                timeout,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=900,
         )
     try:
         if result.returncode != 0:

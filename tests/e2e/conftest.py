@@ -53,7 +53,8 @@ def _node_mode() -> str:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "flagger: runs the Flagger controller (make e2e-flagger; left out of make test, see README.md)")
+        "markers", "flagger: runs the Flagger controller (make e2e-flagger; left out of make test, see README.md)"
+    )
 
 
 @pytest.hookimpl(trylast=True)  # after `-m` deselected: a tool is built only for tests that run
@@ -171,10 +172,14 @@ def install_chart(
     postgres_image, volume_root = chartrelease.for_cluster(local_cluster)
     with contextlib.ExitStack() as stack:
 
-        def install(namespace: str, values: dict[str, Any] | None = None, release: str = "trodden"
-                    ) -> chartrelease.Release:
+        def install(
+            namespace: str, values: dict[str, Any] | None = None, release: str = "trodden"
+        ) -> chartrelease.Release:
             base = chartrelease.release_values(namespace, project_image, postgres_image)
-            return stack.enter_context(chartrelease.installed(
-                kube, namespace, chartrelease.merge(base, values or {}), release=release, volume_root=volume_root))
+            return stack.enter_context(
+                chartrelease.installed(
+                    kube, namespace, chartrelease.merge(base, values or {}), release=release, volume_root=volume_root
+                )
+            )
 
         yield install

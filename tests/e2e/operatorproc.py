@@ -70,8 +70,11 @@ def namespace_dsn(kube: Kube, namespace: str, timeout: float = 60, via: str | No
     import base64
     from urllib.parse import urlsplit, urlunsplit
 
-    secret = kube.wait_for(f"secret trodden-tenant-dsn in {namespace}",
-                           lambda: get_or_none(kube, "secret", "trodden-tenant-dsn", namespace), timeout=timeout)
+    secret = kube.wait_for(
+        f"secret trodden-tenant-dsn in {namespace}",
+        lambda: get_or_none(kube, "secret", "trodden-tenant-dsn", namespace),
+        timeout=timeout,
+    )
     dsn = base64.b64decode(secret["data"]["dsn"]).decode()
     if via is None:
         return dsn
@@ -84,8 +87,11 @@ def webhook_token(kube: Kube, namespace: str, timeout: float = 60) -> str:
     """The namespace's Flagger webhook token, from the Secret `trodden-webhook-token` the operator creates."""
     import base64
 
-    secret = kube.wait_for(f"secret trodden-webhook-token in {namespace}", lambda: get_or_none(
-        kube, "secret", "trodden-webhook-token", namespace), timeout=timeout)
+    secret = kube.wait_for(
+        f"secret trodden-webhook-token in {namespace}",
+        lambda: get_or_none(kube, "secret", "trodden-webhook-token", namespace),
+        timeout=timeout,
+    )
     return base64.b64decode(secret["data"]["token"]).decode()
 
 
@@ -94,17 +100,34 @@ def store_selection(dsn: str, source: str, name: str, sessions: list[str], journ
     them); its id."""
     from trodden.synthesis.selection import SelectionStats
 
-    stats = SelectionStats(sessions=len(sessions) * 5, steps=len(sessions) * 40, journeys=journeys,
-                           clusters=journeys, candidates=len(sessions), selected=len(sessions), strategies={},
-                           routes=4, units_covered=6)
+    stats = SelectionStats(
+        sessions=len(sessions) * 5,
+        steps=len(sessions) * 40,
+        journeys=journeys,
+        clusters=journeys,
+        candidates=len(sessions),
+        selected=len(sessions),
+        strategies={},
+        routes=4,
+        units_covered=6,
+    )
 
     async def go() -> int:
         conn = await asyncpg.connect(dsn)
         try:
-            sel = int(await conn.fetchval("INSERT INTO selections (source, name, params, stats) VALUES ($1, $2, '{}',"
-                                          " $3::jsonb) RETURNING id", source, name, stats.model_dump_json()))
-            await conn.executemany("INSERT INTO selection_items VALUES ($1, $2, $3, $4, '[]')",
-                                   [(sel, rank, sid, f"sig-{sid}") for rank, sid in enumerate(sessions, 1)])
+            sel = int(
+                await conn.fetchval(
+                    "INSERT INTO selections (source, name, params, stats) VALUES ($1, $2, '{}',"
+                    " $3::jsonb) RETURNING id",
+                    source,
+                    name,
+                    stats.model_dump_json(),
+                )
+            )
+            await conn.executemany(
+                "INSERT INTO selection_items VALUES ($1, $2, $3, $4, '[]')",
+                [(sel, rank, sid, f"sig-{sid}") for rank, sid in enumerate(sessions, 1)],
+            )
             return sel
         finally:
             await conn.close()
@@ -118,10 +141,12 @@ def store_suite_revision(dsn: str, suite: str, revision: int, source: str = "sho
     async def go() -> None:
         conn = await asyncpg.connect(dsn)
         try:
-            await conn.execute("INSERT INTO suites (name, source) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                               suite, source)
-            await conn.execute("INSERT INTO suite_revisions (suite, revision, ir) VALUES ($1, $2, '{}')",
-                               suite, revision)
+            await conn.execute(
+                "INSERT INTO suites (name, source) VALUES ($1, $2) ON CONFLICT DO NOTHING", suite, source
+            )
+            await conn.execute(
+                "INSERT INTO suite_revisions (suite, revision, ir) VALUES ($1, $2, '{}')", suite, revision
+            )
         finally:
             await conn.close()
 
@@ -149,8 +174,15 @@ class OperatorProcess:
         trodden = shutil.which("trodden", path=str(Path(sys.executable).parent)) or "trodden"
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [trodden, "operator", "--http-port", str(self.http_port), "--health-port", str(self.health_port),
-             *self.args],
+            [
+                trodden,
+                "operator",
+                "--http-port",
+                str(self.http_port),
+                "--health-port",
+                str(self.health_port),
+                *self.args,
+            ],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -292,8 +324,10 @@ def watched_deployment(name: str, image: str, replicas: int = 1) -> dict[str, An
         "spec": {
             "replicas": replicas,
             "selector": {"matchLabels": {"app": name}},
-            "template": {"metadata": {"labels": {"app": name}},
-                         "spec": {"nodeSelector": NO_NODE, "containers": [{"name": name, "image": image}]}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"nodeSelector": NO_NODE, "containers": [{"name": name, "image": image}]},
+            },
         },
     }
 
@@ -303,20 +337,37 @@ def finish_rollout(kube: Kube, ns: str, name: str, timeout: float = 90) -> dict[
 
     (A Deployment at zero replicas never finishes a rollout for the operator: nothing to replay.)"""
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    ready = {"status": {"phase": "Running", "conditions": [
-        {"type": "Ready", "status": "True", "lastTransitionTime": now},
-        {"type": "ContainersReady", "status": "True", "lastTransitionTime": now}]}}
+    ready = {
+        "status": {
+            "phase": "Running",
+            "conditions": [
+                {"type": "Ready", "status": "True", "lastTransitionTime": now},
+                {"type": "ContainersReady", "status": "True", "lastTransitionTime": now},
+            ],
+        }
+    }
 
     def finished() -> dict[str, Any] | None:
         for pod in kube.get("pods", namespace=ns, app=name)["items"]:
             conds = {c["type"]: c["status"] for c in pod.get("status", {}).get("conditions") or []}
             if conds.get("Ready") != "True" and not pod["metadata"].get("deletionTimestamp"):
-                kube.run("patch", "pod", pod["metadata"]["name"], f"--namespace={ns}", "--subresource=status",
-                         "--type=merge", "-p", json.dumps(ready), check=False)
+                kube.run(
+                    "patch",
+                    "pod",
+                    pod["metadata"]["name"],
+                    f"--namespace={ns}",
+                    "--subresource=status",
+                    "--type=merge",
+                    "-p",
+                    json.dumps(ready),
+                    check=False,
+                )
         dep: dict[str, Any] = kube.get("deployment", name, ns)
         st, want = dep.get("status") or {}, dep["spec"].get("replicas", 1)
-        done = (st.get("observedGeneration", 0) >= dep["metadata"]["generation"]
-                and st.get("updatedReplicas", 0) == st.get("availableReplicas", 0) == st.get("replicas", 0) == want)
+        done = (
+            st.get("observedGeneration", 0) >= dep["metadata"]["generation"]
+            and st.get("updatedReplicas", 0) == st.get("availableReplicas", 0) == st.get("replicas", 0) == want
+        )
         return dep if done else None
 
     result: dict[str, Any] = kube.wait_for(f"the rollout of deployment/{name}", finished, timeout=timeout, interval=1)
@@ -330,13 +381,13 @@ def stored_failure(failure: dict[str, Any]) -> dict[str, Any]:
     from trodden.replay.results import Failure
 
     kind = str(failure.get("kind", "status"))
-    given = {"source": "assertion", "assertion_id": kind, "kind": kind, "description": f"{kind} as recorded",
-             **failure}
+    given = {"source": "assertion", "assertion_id": kind, "kind": kind, "description": f"{kind} as recorded", **failure}
     return Failure.model_validate(given).model_dump(mode="json")
 
 
-def store_results(dsn: str, run_name: str, outcomes: list[tuple[str, str, dict[str, Any] | None]],
-                  shard: str = "0/1") -> None:
+def store_results(
+    dsn: str, run_name: str, outcomes: list[tuple[str, str, dict[str, Any] | None]], shard: str = "0/1"
+) -> None:
     """What a `trodden replay --run-name RUN --shard I/N` pod stores: its run row and test results."""
 
     async def go() -> None:
@@ -344,13 +395,20 @@ def store_results(dsn: str, run_name: str, outcomes: list[tuple[str, str, dict[s
         try:
             run_id = await conn.fetchval(
                 "INSERT INTO replay_runs (suite, revision, target, shard, shard_count, run_name, status, finished_at)"
-                " VALUES ('suite', 1, 'http://target', $2, $3, $1, 'passed', now()) RETURNING id", run_name,
-                shard, int(shard.split("/")[1]))
+                " VALUES ('suite', 1, 'http://target', $2, $3, $1, 'passed', now()) RETURNING id",
+                run_name,
+                shard,
+                int(shard.split("/")[1]),
+            )
             for test_id, outcome, failure in outcomes:
                 await conn.execute(
                     "INSERT INTO replay_results (run_id, test_id, outcome, attempts, duration_ms, failures)"
-                    " VALUES ($1, $2, $3, 1, 10.0, $4::jsonb)", run_id, test_id, outcome,
-                    json.dumps([stored_failure(failure)] if failure else []))
+                    " VALUES ($1, $2, $3, 1, 10.0, $4::jsonb)",
+                    run_id,
+                    test_id,
+                    outcome,
+                    json.dumps([stored_failure(failure)] if failure else []),
+                )
         finally:
             await conn.close()
 

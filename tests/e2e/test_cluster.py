@@ -269,8 +269,9 @@ def test_pods_resolve_services_through_cluster_dns(kube: Kube, namespace: str) -
     """The kubelet gives pods the kube-dns Service as their nameserver, with the cluster search path."""
     dns_ip = kube.get("service", "kube-dns", namespace="kube-system")["spec"]["clusterIP"]
     kube.apply(_job("resolve", TEST_IMAGE, ["python3", "-c", RESOLVE]), namespace=namespace)
-    kube.run("wait", "--for=condition=Complete", "job/resolve", f"--namespace={namespace}", "--timeout=120s",
-             timeout=150)
+    kube.run(
+        "wait", "--for=condition=Complete", "job/resolve", f"--namespace={namespace}", "--timeout=120s", timeout=150
+    )
     found = json.loads(kube.run("logs", "job/resolve", f"--namespace={namespace}").stdout)
     assert f"nameserver {dns_ip}" in found["resolv.conf"], found
     assert f"search {namespace}.svc.cluster.local svc.cluster.local cluster.local" in found["resolv.conf"], found

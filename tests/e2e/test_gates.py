@@ -61,8 +61,15 @@ def gates_operator(
     try:
         yield proc
     finally:
-        kube.run("delete", "replayruns,testsuites", "--all", f"--namespace={namespace}", "--timeout=60s",
-                 check=False, timeout=90)
+        kube.run(
+            "delete",
+            "replayruns,testsuites",
+            "--all",
+            f"--namespace={namespace}",
+            "--timeout=60s",
+            check=False,
+            timeout=90,
+        )
         proc.stop()
 
 
@@ -73,12 +80,20 @@ def flagger_call(operator: OperatorProcess, namespace: str, hook: str, phase: st
     """One webhook call as Flagger makes it (docs: "Webhooks", payload name/namespace/phase/checksum/metadata),
     with the namespace's token in the metadata, as the Canary carries it; a `rollback` hook goes to the
     operator's rollback endpoint, every other type to the gate."""
-    payload = {"name": "web", "namespace": namespace, "phase": phase, "checksum": hook,
-               "metadata": {"testsuite": SUITE, "namespace": namespace, "token": TOKENS[namespace]}}
+    payload = {
+        "name": "web",
+        "namespace": namespace,
+        "phase": phase,
+        "checksum": hook,
+        "metadata": {"testsuite": SUITE, "namespace": namespace, "token": TOKENS[namespace]},
+    }
     path = "rollback" if hook == "rollback" else "replayrun"
     req = urllib.request.Request(
-        f"http://127.0.0.1:{operator.http_port}/flagger/{path}", method="POST",
-        data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"})
+        f"http://127.0.0.1:{operator.http_port}/flagger/{path}",
+        method="POST",
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
             return int(resp.status), json.loads(resp.read())
@@ -96,14 +111,17 @@ def analysis(operator: OperatorProcess, namespace: str, iterations: int = 2) -> 
 
 def runs(kube: Kube, namespace: str) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = kube.get("replayruns", namespace=namespace, **{"trodden.dev/testsuite": SUITE})[
-        "items"]
+        "items"
+    ]
     return sorted(items, key=lambda r: (r["metadata"]["creationTimestamp"], r["metadata"]["name"]))
 
 
 def new_run(kube: Kube, namespace: str, known: set[str]) -> dict[str, Any]:
     found: dict[str, Any] = kube.wait_for(
-        "a new rollout ReplayRun", lambda: next((r for r in runs(kube, namespace)
-                                                 if r["metadata"]["name"] not in known), None), timeout=60)
+        "a new rollout ReplayRun",
+        lambda: next((r for r in runs(kube, namespace) if r["metadata"]["name"] not in known), None),
+        timeout=60,
+    )
     return found
 
 
@@ -114,8 +132,10 @@ def verdict(kube: Kube, namespace: str, run: dict[str, Any], *, regressions: boo
     store_results(namespace_dsn(kube, namespace), f"{namespace}/{meta['name']}/{meta['uid'][:8]}", [("t1", *outcome)])
     complete_job(kube, namespace, wait_job(kube, namespace, "replay", meta["name"])["metadata"]["name"])
     ended = "Failed" if regressions else "Succeeded"
-    kube.wait_for(f"{meta['name']} {ended}", lambda: (c := condition(kube.get("replayrun", meta["name"], namespace),
-                                                                      ended)) and c["status"] == "True")
+    kube.wait_for(
+        f"{meta['name']} {ended}",
+        lambda: (c := condition(kube.get("replayrun", meta["name"], namespace), ended)) and c["status"] == "True",
+    )
 
 
 def test_flagger_sequence_never_serves_another_rollouts_verdict(
@@ -124,13 +144,18 @@ def test_flagger_sequence_never_serves_another_rollouts_verdict(
     op, ns = gates_operator, namespace
     kube.apply(
         watched_deployment("web", "shop:1"),
-        {"apiVersion": API, "kind": "TestSuite", "metadata": {"name": SUITE},
-         "spec": {"source": "web", "replayOn": {"deployment": "web", "target": {"service": {"name": "web-canary"}}}}},
+        {
+            "apiVersion": API,
+            "kind": "TestSuite",
+            "metadata": {"name": SUITE},
+            "spec": {"source": "web", "replayOn": {"deployment": "web", "target": {"service": {"name": "web-canary"}}}},
+        },
         namespace=ns,
     )
     finish_rollout(kube, ns, "web")
-    kube.wait_for("v1 recorded", lambda: (kube.get("testsuite", SUITE, ns).get("status") or {})
-                  .get("rolloutTemplateHash"))
+    kube.wait_for(
+        "v1 recorded", lambda: (kube.get("testsuite", SUITE, ns).get("status") or {}).get("rolloutTemplateHash")
+    )
     # The suite's generation Job stored revision 1 (rollout runs replay the latest revision).
     store_suite_revision(namespace_dsn(kube, ns), SUITE, 1, source="web")
     TOKENS[ns] = webhook_token(kube, ns)
@@ -166,14 +191,23 @@ def test_flagger_sequence_never_serves_another_rollouts_verdict(
 
     # The suite's replayOn changes (two shards), then the canary is rolled back to v2's template:
     # a fresh run (v2's old 200 is about an earlier rollout), created despite the changed spec.
-    kube.run("patch", "testsuite", SUITE, f"--namespace={ns}", "--type=merge",
-             "-p", json.dumps({"spec": {"replayOn": {"shards": 2}}}))
+    kube.run(
+        "patch",
+        "testsuite",
+        SUITE,
+        f"--namespace={ns}",
+        "--type=merge",
+        "-p",
+        json.dumps({"spec": {"replayOn": {"shards": 2}}}),
+    )
     kube.run("rollout", "undo", "deployment/web", f"--to-revision={_revision_of(kube, ns, v2)}", f"--namespace={ns}")
     assert flagger_call(op, ns, "rollout", "Progressing")[0] == 425
     finish_rollout(kube, ns, "web")
     again = new_run(kube, ns, {v2["metadata"]["name"], v3["metadata"]["name"]})
-    assert again["metadata"]["labels"]["trodden.dev/template-hash"] == \
-        v2["metadata"]["labels"]["trodden.dev/template-hash"]
+    assert (
+        again["metadata"]["labels"]["trodden.dev/template-hash"]
+        == v2["metadata"]["labels"]["trodden.dev/template-hash"]
+    )
     assert again["spec"]["shards"] == 2
     assert analysis(op, ns) == [425] * 6
     verdict(kube, ns, again, regressions=False)
@@ -205,9 +239,13 @@ spec: {suite: web-suite, target: {service: {name: web-canary, port: 8080}}}
 
 def _trodden_gate(kubeconfig: Path, namespace: str) -> subprocess.Popen[str]:
     trodden = shutil.which("trodden", path=str(Path(sys.executable).parent)) or "trodden"
-    return subprocess.Popen([trodden, "gate", "--namespace", namespace, "--poll", "0.5", "--timeout", "3m",
-                             "--replayrun", GATE_RUN], env={**os.environ, "KUBECONFIG": str(kubeconfig)},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [trodden, "gate", "--namespace", namespace, "--poll", "0.5", "--timeout", "3m", "--replayrun", GATE_RUN],
+        env={**os.environ, "KUBECONFIG": str(kubeconfig)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def test_trodden_gate_exits_with_the_verdict_of_a_fresh_run_per_attempt(
@@ -216,16 +254,23 @@ def test_trodden_gate_exits_with_the_verdict_of_a_fresh_run_per_attempt(
     """What the Argo Rollouts job metric runs: every attempt creates its own run and exits with its verdict."""
     # The suite the runs replay, as its namespace has it: the TestSuite, and revision 1 as its generation
     # Job stores it (with the namespace's own credentials, which the operator hands to its Jobs).
-    kube.apply({"apiVersion": API, "kind": "TestSuite", "metadata": {"name": SUITE}, "spec": {"source": "web"}},
-               namespace=namespace)
+    kube.apply(
+        {"apiVersion": API, "kind": "TestSuite", "metadata": {"name": SUITE}, "spec": {"source": "web"}},
+        namespace=namespace,
+    )
     store_suite_revision(namespace_dsn(kube, namespace), SUITE, 1, source="web")
     exits = []
     for attempt, regressions in enumerate((True, True, False)):
         known = {r["metadata"]["name"] for r in kube.get("replayruns", namespace=namespace)["items"]}
         gate = _trodden_gate(kubeconfig, namespace)
-        run: dict[str, Any] = kube.wait_for(f"attempt {attempt}'s ReplayRun", lambda known=known: next(
-            (r for r in kube.get("replayruns", namespace=namespace)["items"] if r["metadata"]["name"] not in known),
-            None), timeout=60)
+        run: dict[str, Any] = kube.wait_for(
+            f"attempt {attempt}'s ReplayRun",
+            lambda known=known: next(
+                (r for r in kube.get("replayruns", namespace=namespace)["items"] if r["metadata"]["name"] not in known),
+                None,
+            ),
+            timeout=60,
+        )
         assert run["metadata"]["labels"]["trodden.dev/template-hash"] == "abc123"
         verdict(kube, namespace, run, regressions=regressions)
         out, _ = gate.communicate(timeout=120)
@@ -234,9 +279,19 @@ def test_trodden_gate_exits_with_the_verdict_of_a_fresh_run_per_attempt(
         if regressions:
             assert "RegressionsFound" in out and "regression t1" in out, out
     assert exits == [1, 1, 0]  # a retry after a failure replays again: its own verdict, not the old one
-    bad = subprocess.run([shutil.which("trodden", path=str(Path(sys.executable).parent)) or "trodden", "gate",
-                          "--replayrun", GATE_RUN.replace("generateName: web-canary-", "name: fixed")
-                          .replace("suite: web-suite", "suite: Not_A_Name")],
-                         env={**os.environ, "KUBECONFIG": str(kubeconfig)}, capture_output=True, text=True,
-                         check=False, timeout=60)
+    bad = subprocess.run(
+        [
+            shutil.which("trodden", path=str(Path(sys.executable).parent)) or "trodden",
+            "gate",
+            "--replayrun",
+            GATE_RUN.replace("generateName: web-canary-", "name: fixed").replace(
+                "suite: web-suite", "suite: Not_A_Name"
+            ),
+        ],
+        env={**os.environ, "KUBECONFIG": str(kubeconfig)},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
     assert bad.returncode == 2 and "spec.suite" in bad.stderr, bad.stderr

@@ -54,25 +54,43 @@ def _runs_jobs(kube: Kube, namespace: str, run: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def two_operators(kube: Kube, kubeconfig: Path, ha_dsn: str, namespace: str, tmp_path: Path,
-                  ) -> Iterator[tuple[OperatorProcess, OperatorProcess]]:
+def two_operators(
+    kube: Kube,
+    kubeconfig: Path,
+    ha_dsn: str,
+    namespace: str,
+    tmp_path: Path,
+) -> Iterator[tuple[OperatorProcess, OperatorProcess]]:
     """Two replicas of `trodden operator --leader-election` serving this test's namespace only."""
     install_crds(kube)
     args = ("--leader-election", "--leader-election-lease", f"{namespace}/trodden-operator", "-n", namespace)
-    procs = (OperatorProcess(kubeconfig, ha_dsn, tmp_path / "a.log", args=args),
-             OperatorProcess(kubeconfig, ha_dsn, tmp_path / "b.log", args=args))
+    procs = (
+        OperatorProcess(kubeconfig, ha_dsn, tmp_path / "a.log", args=args),
+        OperatorProcess(kubeconfig, ha_dsn, tmp_path / "b.log", args=args),
+    )
     try:
         yield procs
     finally:
-        kube.run("delete", "replayruns,rumsources", "--all", f"--namespace={namespace}", "--timeout=60s",
-                 check=False, timeout=90)
+        kube.run(
+            "delete",
+            "replayruns,rumsources",
+            "--all",
+            f"--namespace={namespace}",
+            "--timeout=60s",
+            check=False,
+            timeout=90,
+        )
         for proc in procs:
             proc.stop()
 
 
 def _run(name: str, shards: int = 1) -> dict[str, Any]:
-    return {"apiVersion": API, "kind": "ReplayRun", "metadata": {"name": name},
-            "spec": {"suite": "checkout", "revision": 1, "shards": shards, "target": {"url": "http://shop-v2"}}}
+    return {
+        "apiVersion": API,
+        "kind": "ReplayRun",
+        "metadata": {"name": name},
+        "spec": {"suite": "checkout", "revision": 1, "shards": shards, "target": {"url": "http://shop-v2"}},
+    }
 
 
 def test_killing_the_leader_mid_run_loses_nothing_and_hands_over_quickly(
@@ -81,8 +99,11 @@ def test_killing_the_leader_mid_run_loses_nothing_and_hands_over_quickly(
     first, second = two_operators
     first.start()
     assert first.proc is not None
-    leader = kube.wait_for("the first replica leads", lambda: (h := _holder(kube, namespace))
-                           and h.endswith(f"-{first.proc.pid}") and h, timeout=30)  # type: ignore[union-attr]
+    leader = kube.wait_for(
+        "the first replica leads",
+        lambda: (h := _holder(kube, namespace)) and h.endswith(f"-{first.proc.pid}") and h,
+        timeout=30,
+    )  # type: ignore[union-attr]
     second.start()
     assert second.proc is not None
     kube.wait_for("the second replica stands by", lambda: "standing by" in second.log_tail(20))
@@ -102,13 +123,16 @@ def test_killing_the_leader_mid_run_loses_nothing_and_hands_over_quickly(
     died = time.monotonic()
 
     # While no one leads: the other shard finishes, and a new run arrives.
-    store_results(dsn, run_name, [("c", "failed", {"kind": "status", "expected": 200, "actual": 500})],
-                  shard="1/2")
+    store_results(dsn, run_name, [("c", "failed", {"kind": "status", "expected": 200, "actual": 500})], shard="1/2")
     complete_job(kube, namespace, job["metadata"]["name"])
     kube.apply(_run("after"), namespace=namespace)
 
-    successor = kube.wait_for("the standby takes the Lease", lambda: (h := _holder(kube, namespace))
-                              and h != leader and h, timeout=TAKEOVER_LIMIT + 10, interval=0.2)
+    successor = kube.wait_for(
+        "the standby takes the Lease",
+        lambda: (h := _holder(kube, namespace)) and h != leader and h,
+        timeout=TAKEOVER_LIMIT + 10,
+        interval=0.2,
+    )
     took_over = time.monotonic() - died
     assert successor.endswith(f"-{second.proc.pid}")
     wait_job(kube, namespace, "replay", "after", timeout=TAKEOVER_LIMIT)
@@ -145,44 +169,105 @@ def test_chart_with_two_replicas_hands_over_then_uninstalls_without_stranding_a_
     kube.run("create", "namespace", served)
     try:
         release = install_chart(namespace, {"operator": {"replicas": 2, "watchNamespaces": [served]}})
-        pods = kube.wait_for("two operator pods ready", lambda: (p := release.operator_pods()) and len(
-            [x for x in p if any(c["type"] == "Ready" and c["status"] == "True"
-                                 for c in x["status"].get("conditions") or [])]) == 2 and p, timeout=120)
+        pods = kube.wait_for(
+            "two operator pods ready",
+            lambda: (
+                (p := release.operator_pods())
+                and len(
+                    [
+                        x
+                        for x in p
+                        if any(
+                            c["type"] == "Ready" and c["status"] == "True" for c in x["status"].get("conditions") or []
+                        )
+                    ]
+                )
+                == 2
+                and p
+            ),
+            timeout=120,
+        )
         leader = kube.wait_for("a leader", lambda: _leader_pod(kube, release), timeout=60)
         assert leader in {p["metadata"]["name"] for p in pods}
         # Resources of every kind, none of which makes pods here (no replica, a schedule, waiting).
         kube.apply(
             {"apiVersion": API, "kind": "RumSource", "metadata": {"name": "shop"}, "spec": {"replicas": 0}},
-            {"apiVersion": API, "kind": "SessionSelector", "metadata": {"name": "nightly"},
-             "spec": {"source": "shop", "schedule": "0 3 * * *", "strategies": [{"type": "errors"}]}},
-            {"apiVersion": API, "kind": "TestSuite", "metadata": {"name": "checkout"},
-             "spec": {"source": "shop", "selectors": ["nightly"]}},
-            {"apiVersion": API, "kind": "ReplayRun", "metadata": {"name": "before"},
-             "spec": {"suite": "checkout", "target": {"url": "http://shop"}}},
+            {
+                "apiVersion": API,
+                "kind": "SessionSelector",
+                "metadata": {"name": "nightly"},
+                "spec": {"source": "shop", "schedule": "0 3 * * *", "strategies": [{"type": "errors"}]},
+            },
+            {
+                "apiVersion": API,
+                "kind": "TestSuite",
+                "metadata": {"name": "checkout"},
+                "spec": {"source": "shop", "selectors": ["nightly"]},
+            },
+            {
+                "apiVersion": API,
+                "kind": "ReplayRun",
+                "metadata": {"name": "before"},
+                "spec": {"suite": "checkout", "target": {"url": "http://shop"}},
+            },
             namespace=served,
         )
         for kind, name in (("rumsource", "shop"), ("sessionselector", "nightly"), ("testsuite", "checkout")):
-            kube.wait_for(f"{kind}/{name} reconciled", lambda k=kind, n=name: condition(
-                kube.get(k, n, served), "Ready"), timeout=90)
+            kube.wait_for(
+                f"{kind}/{name} reconciled",
+                lambda k=kind, n=name: condition(kube.get(k, n, served), "Ready"),
+                timeout=90,
+            )
 
         kube.run("delete", "pod", leader, f"--namespace={namespace}", "--grace-period=0", "--force")
         died = time.monotonic()
-        kube.wait_for("another pod leads", lambda: (h := _leader_pod(kube, release)) and h != leader,
-                      timeout=TAKEOVER_LIMIT + 10, interval=0.5)
-        kube.apply({"apiVersion": API, "kind": "ReplayRun", "metadata": {"name": "after"},
-                    "spec": {"suite": "checkout", "target": {"url": "http://shop"}}}, namespace=served)
-        kube.wait_for("the new leader reconciles", lambda: condition(kube.get("replayrun", "after", served),
-                                                                     "Succeeded"), timeout=TAKEOVER_LIMIT)
+        kube.wait_for(
+            "another pod leads",
+            lambda: (h := _leader_pod(kube, release)) and h != leader,
+            timeout=TAKEOVER_LIMIT + 10,
+            interval=0.5,
+        )
+        kube.apply(
+            {
+                "apiVersion": API,
+                "kind": "ReplayRun",
+                "metadata": {"name": "after"},
+                "spec": {"suite": "checkout", "target": {"url": "http://shop"}},
+            },
+            namespace=served,
+        )
+        kube.wait_for(
+            "the new leader reconciles",
+            lambda: condition(kube.get("replayrun", "after", served), "Succeeded"),
+            timeout=TAKEOVER_LIMIT,
+        )
         assert time.monotonic() - died < TAKEOVER_LIMIT
 
         # The chart goes while the namespace still holds Trodden resources; deleting it must not wait.
-        result = subprocess.run([release.helm, "uninstall", release.name, "--namespace", namespace,
-                                 f"--kubeconfig={kube.kubeconfig}", "--wait", "--timeout", "120s"],
-                                capture_output=True, text=True, check=False, timeout=180)
+        result = subprocess.run(
+            [
+                release.helm,
+                "uninstall",
+                release.name,
+                "--namespace",
+                namespace,
+                f"--kubeconfig={kube.kubeconfig}",
+                "--wait",
+                "--timeout",
+                "120s",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=180,
+        )
         assert result.returncode == 0, result.stderr
-        stuck = [(i["kind"], i["metadata"]["name"]) for kind in ("rumsources", "sessionselectors", "testsuites",
-                                                                 "replayruns")
-                 for i in kube.get(kind, namespace=served)["items"] if i["metadata"].get("finalizers")]
+        stuck = [
+            (i["kind"], i["metadata"]["name"])
+            for kind in ("rumsources", "sessionselectors", "testsuites", "replayruns")
+            for i in kube.get(kind, namespace=served)["items"]
+            if i["metadata"].get("finalizers")
+        ]
         assert not stuck, stuck
         deleted = kube.run("delete", "namespace", served, "--timeout=120s", check=False, timeout=150)
         assert deleted.returncode == 0, deleted.stderr + json.dumps(get_or_none(kube, "namespace", served, "default"))

@@ -38,11 +38,15 @@ def _job(name: str, image: str, args: list[str]) -> dict[str, Any]:
 
 @pytest.mark.usefixtures("running_node")
 def test_a_job_running_the_project_image_completes(kube: Kube, namespace: str, project_image: str) -> None:
-    kube.apply(_job("version", project_image, ["--version"]), _job("schema", project_image, ["schema", "events"]),
-               namespace=namespace)
+    kube.apply(
+        _job("version", project_image, ["--version"]),
+        _job("schema", project_image, ["schema", "events"]),
+        namespace=namespace,
+    )
     for job in ("version", "schema"):
-        kube.run("wait", "--for=condition=Complete", f"job/{job}", f"--namespace={namespace}", "--timeout=180s",
-                 timeout=200)
+        kube.run(
+            "wait", "--for=condition=Complete", f"job/{job}", f"--namespace={namespace}", "--timeout=180s", timeout=200
+        )
     assert kube.run("logs", "job/version", f"--namespace={namespace}").stdout.strip() == "trodden, version 0.1.0"
     schema = json.loads(kube.run("logs", "job/schema", f"--namespace={namespace}").stdout)
     assert {"PageView", "NetworkRequest", "Span"} <= set(schema["$defs"]), list(schema["$defs"])
@@ -75,8 +79,10 @@ def test_chromium_in_the_project_image_runs_a_page_in_a_pod(kube: Kube, namespac
     # Complete or Failed, whichever comes first (backoffLimit 0: one pod).
     status = kube.wait_for(
         "the Chromium Job to finish",
-        lambda: (st := kube.get("job", "chromium", namespace=namespace).get("status") or {}).get("succeeded")
-        or st.get("failed"),
+        lambda: (
+            (st := kube.get("job", "chromium", namespace=namespace).get("status") or {}).get("succeeded")
+            or st.get("failed")
+        ),
         timeout=180,
     )
     logs = kube.run("logs", "job/chromium", f"--namespace={namespace}", check=False)
@@ -115,8 +121,9 @@ def test_the_shop_from_the_project_image_serves_through_its_service(
     kube.run("rollout", "status", "deployment/shop", f"--namespace={namespace}", "--timeout=180s", timeout=200)
 
     # Through the API server's service proxy (Service → endpoints → the pod)...
-    health = json.loads(kube.run("get", "--raw", f"/api/v1/namespaces/{namespace}/services/shop:8080/proxy/healthz")
-                        .stdout)
+    health = json.loads(
+        kube.run("get", "--raw", f"/api/v1/namespaces/{namespace}/services/shop:8080/proxy/healthz").stdout
+    )
     assert health == {"status": "ok", "version": 2}
     # ...and from this machine through the Service's ClusterIP, as the loop test's users do. kube-proxy
     # writes the Service's iptables rules a moment after its endpoints are ready: wait for them.

@@ -85,8 +85,11 @@ def _shop(image: str, version: int, collector_url: str) -> dict[str, Any]:
         "name": "shop",
         "image": image,
         "imagePullPolicy": "IfNotPresent",
-        "command": ["/bin/sh", "-c",
-                    'exec python3 -m trodden.shop --version "$SHOP_VERSION" --host 0.0.0.0 --port 8080'],
+        "command": [
+            "/bin/sh",
+            "-c",
+            'exec python3 -m trodden.shop --version "$SHOP_VERSION" --host 0.0.0.0 --port 8080',
+        ],
         "env": [
             {"name": "SHOP_VERSION", "value": str(version)},
             {"name": "SHOP_COLLECTOR_URL", "value": collector_url},
@@ -129,14 +132,23 @@ def _pod_failures(kube: Kube, ns: str) -> str:
         for st in pod.get("status", {}).get("containerStatuses") or []:
             state = st.get("state", {})
             detail = state.get("waiting") or state.get("terminated") or {}
-            lines.append(f"{pod['metadata']['name']}: {next(iter(state), '?')} {detail.get('reason', '')}"
-                         f" {detail.get('message', '')[:200]}")
+            lines.append(
+                f"{pod['metadata']['name']}: {next(iter(state), '?')} {detail.get('reason', '')}"
+                f" {detail.get('message', '')[:200]}"
+            )
     return "\n".join(lines)
 
 
 def _wait_condition(kube: Kube, kind: str, name: str, ns: str, cond: str, *, timeout: float) -> None:
-    result = kube.run("wait", f"--for=condition={cond}", f"{kind}/{name}", f"--namespace={ns}",
-                      f"--timeout={int(timeout)}s", timeout=timeout + 30, check=False)
+    result = kube.run(
+        "wait",
+        f"--for=condition={cond}",
+        f"{kind}/{name}",
+        f"--namespace={ns}",
+        f"--timeout={int(timeout)}s",
+        timeout=timeout + 30,
+        check=False,
+    )
     assert result.returncode == 0, (
         f"{kind}/{name} not {cond}: {result.stderr.strip()}\n{kube.get(kind, name, ns).get('status')}\n"
         f"{_pod_failures(kube, ns)}"
@@ -203,12 +215,21 @@ def shop_suite(kube: Kube, project_image: str, local_cluster: Any) -> Iterator[C
 
 def _capture(kube: Kube, namespace: str, release: Release, project_image: str, pod_dsn: str) -> Captured:
     # 1. The capture point: the operator runs the collector in a pod.
-    kube.apply({"apiVersion": API, "kind": "RumSource", "metadata": {"name": SOURCE},
-                "spec": {"replicas": 1, "instrumentation": {"samplingRate": 1.0}}}, namespace=namespace)
-    kube.wait_for("the collector Deployment", lambda: _exists(kube, f"deployment/{SOURCE}-collector", namespace),
-                  timeout=60)
-    kube.run("rollout", "status", f"deployment/{SOURCE}-collector", f"--namespace={namespace}",
-             "--timeout=240s", timeout=260)
+    kube.apply(
+        {
+            "apiVersion": API,
+            "kind": "RumSource",
+            "metadata": {"name": SOURCE},
+            "spec": {"replicas": 1, "instrumentation": {"samplingRate": 1.0}},
+        },
+        namespace=namespace,
+    )
+    kube.wait_for(
+        "the collector Deployment", lambda: _exists(kube, f"deployment/{SOURCE}-collector", namespace), timeout=60
+    )
+    kube.run(
+        "rollout", "status", f"deployment/{SOURCE}-collector", f"--namespace={namespace}", "--timeout=240s", timeout=260
+    )
     _wait_condition(kube, "rumsource", SOURCE, namespace, "Ready", timeout=120)
     # The namespace's data, read with its own database role's DSN, as its pods do.
     data_dsn = namespace_dsn(kube, namespace, via=pod_dsn)
@@ -222,8 +243,12 @@ def _capture(kube: Kube, namespace: str, release: Release, project_image: str, p
     # "shop" is what users reach (the recorded origin); "shop-canary", the same pods under another
     # address, is what the replays target, as a rollout tool's canary Service would be: replaying
     # POSTs against the recorded origin needs allowUnsafe, which a rollout replay does not set.
-    kube.apply(_shop(project_image, 1, collector_url), _service("shop", 8080), _service("shop-canary", 8080),
-               namespace=namespace)
+    kube.apply(
+        _shop(project_image, 1, collector_url),
+        _service("shop", 8080),
+        _service("shop-canary", 8080),
+        namespace=namespace,
+    )
     kube.run("rollout", "status", "deployment/shop", f"--namespace={namespace}", "--timeout=180s", timeout=200)
     shop_ip = kube.get("service", "shop", namespace)["spec"]["clusterIP"]
     shop_url = f"http://{shop_ip}:8080"
@@ -239,10 +264,21 @@ def _capture(kube: Kube, namespace: str, release: Release, project_image: str, p
     # 3. Users: API clients post their sessions to the collector; Chromium users are captured by rum.js.
     from trodden.shop.traffic.run import TrafficConfig, run_traffic
 
-    report = asyncio.run(run_traffic(TrafficConfig(
-        target=shop_url, collector_url=collector_url, ingest_key=ingest_key, api_sessions=60,
-        browser_sessions=2, duration_s=150, concurrency=4, browser_concurrency=1, seed=7,
-    ))).summary()
+    report = asyncio.run(
+        run_traffic(
+            TrafficConfig(
+                target=shop_url,
+                collector_url=collector_url,
+                ingest_key=ingest_key,
+                api_sessions=60,
+                browser_sessions=2,
+                duration_s=150,
+                concurrency=4,
+                browser_concurrency=1,
+                seed=7,
+            )
+        )
+    ).summary()
     assert report["completed"] >= 50 and report["beacon_failures"] == 0, report
 
     seen: list[tuple[int, int, int]] = []
@@ -250,11 +286,15 @@ def _capture(kube: Kube, namespace: str, release: Release, project_image: str, p
     def captured() -> tuple[int, int, int] | None:
         # Browser sessions are those with a page view (the collector pseudonymises session ids, so
         # the API clients' "app-" prefix does not survive).
-        [row] = _db(data_dsn, "SELECT count(*) FILTER (WHERE NOT browser) AS api,"
-                    " count(*) FILTER (WHERE browser) AS web"
-                    " FROM (SELECT EXISTS (SELECT 1 FROM events e WHERE e.source = s.source"
-                    " AND e.session_id = s.session_id AND e.kind = 'page_view') AS browser"
-                    " FROM sessions s WHERE s.source = $1) AS t", SOURCE)
+        [row] = _db(
+            data_dsn,
+            "SELECT count(*) FILTER (WHERE NOT browser) AS api,"
+            " count(*) FILTER (WHERE browser) AS web"
+            " FROM (SELECT EXISTS (SELECT 1 FROM events e WHERE e.source = s.source"
+            " AND e.session_id = s.session_id AND e.kind = 'page_view') AS browser"
+            " FROM sessions s WHERE s.source = $1) AS t",
+            SOURCE,
+        )
         [spans] = _db(data_dsn, "SELECT count(*) AS n FROM spans WHERE source = $1", SOURCE)
         counts = (int(row["api"]), int(row["web"]), int(spans["n"]))
         seen[:] = [counts]
@@ -263,22 +303,40 @@ def _capture(kube: Kube, namespace: str, release: Release, project_image: str, p
 
     try:
         api_sessions, web_sessions, spans = kube.wait_for(
-            "the collector pod to store the users' sessions (API, rum.js) and the shop's spans", captured,
-            timeout=120, interval=2,
+            "the collector pod to store the users' sessions (API, rum.js) and the shop's spans",
+            captured,
+            timeout=120,
+            interval=2,
         )
     except AssertionError as err:
-        raise AssertionError(f"{err}; stored (API sessions, browser sessions, spans): {seen}, traffic:"
-                             f" {report}") from err
+        raise AssertionError(
+            f"{err}; stored (API sessions, browser sessions, spans): {seen}, traffic: {report}"
+        ) from err
 
     # 4. Selection and generation Jobs in pods; the suite watches the shop Deployment's rollouts.
     kube.apply(
-        {"apiVersion": API, "kind": "SessionSelector", "metadata": {"name": "shop-picks"},
-         "spec": {"source": SOURCE, "window": "1d", "budget": 40,
-                  "strategies": [{"type": "frequent", "count": 20}, {"type": "rare", "count": 10},
-                                 {"type": "errors"}]}},
-        {"apiVersion": API, "kind": "TestSuite", "metadata": {"name": SUITE},
-         "spec": {"source": SOURCE, "selectors": ["shop-picks"], "generate": GENERATE,
-                  "replayOn": {"deployment": "shop", "target": canary, "retries": 1}}},
+        {
+            "apiVersion": API,
+            "kind": "SessionSelector",
+            "metadata": {"name": "shop-picks"},
+            "spec": {
+                "source": SOURCE,
+                "window": "1d",
+                "budget": 40,
+                "strategies": [{"type": "frequent", "count": 20}, {"type": "rare", "count": 10}, {"type": "errors"}],
+            },
+        },
+        {
+            "apiVersion": API,
+            "kind": "TestSuite",
+            "metadata": {"name": SUITE},
+            "spec": {
+                "source": SOURCE,
+                "selectors": ["shop-picks"],
+                "generate": GENERATE,
+                "replayOn": {"deployment": "shop", "target": canary, "retries": 1},
+            },
+        },
         namespace=namespace,
     )
     _wait_condition(kube, "sessionselector", "shop-picks", namespace, "Ready", timeout=240)
@@ -288,14 +346,17 @@ def _capture(kube: Kube, namespace: str, release: Release, project_image: str, p
     suite = kube.get("testsuite", SUITE, namespace)
     assert suite["status"]["revision"] >= 1 and suite["status"]["tests"] > 0, suite["status"]
     assert suite["status"].get("rolloutTemplateHash"), suite["status"]  # v1 recorded, not replayed
-    jobs = {j["metadata"]["labels"]["app.kubernetes.io/component"]: j
-            for j in kube.get("jobs", namespace=namespace)["items"]}
+    jobs = {
+        j["metadata"]["labels"]["app.kubernetes.io/component"]: j
+        for j in kube.get("jobs", namespace=namespace)["items"]
+    }
     for component in ("select", "generate"):
         assert jobs[component]["status"].get("succeeded") == 1, (component, jobs[component]["status"])
     assert kube.get("replayruns", namespace=namespace)["items"] == []
 
-    return Captured(namespace, release, data_dsn, canary, canary_url, suite["status"],
-                    (api_sessions, web_sessions, spans))
+    return Captured(
+        namespace, release, data_dsn, canary, canary_url, suite["status"], (api_sessions, web_sessions, spans)
+    )
 
 
 def test_the_whole_loop_runs_in_pods(kube: Kube, shop_suite: Captured) -> None:
@@ -308,8 +369,15 @@ def test_the_whole_loop_runs_in_pods(kube: Kube, shop_suite: Captured) -> None:
     try:
         # 5. Before the rollout, an explicit ReplayRun against v1: what fails there (test data the
         # capture pseudonymised, such as card tokens) is not what v2 broke.
-        kube.apply({"apiVersion": API, "kind": "ReplayRun", "metadata": {"name": "v1-check"},
-                    "spec": {"suite": SUITE, "target": canary, "retries": 1}}, namespace=namespace)
+        kube.apply(
+            {
+                "apiVersion": API,
+                "kind": "ReplayRun",
+                "metadata": {"name": "v1-check"},
+                "spec": {"suite": SUITE, "target": canary, "retries": 1},
+            },
+            namespace=namespace,
+        )
         v1 = _verdict(kube, "v1-check", namespace)
         v1_findings = _findings(data_dsn, namespace, "v1-check")
         kube.run("delete", "replayrun", "v1-check", f"--namespace={namespace}")
@@ -317,10 +385,15 @@ def test_the_whole_loop_runs_in_pods(kube: Kube, shop_suite: Captured) -> None:
         # 6. A new rollout: v2 with the planted regressions. The operator replays the suite against it.
         kube.run("set", "env", "deployment/shop", "SHOP_VERSION=2", f"--namespace={namespace}")
         kube.run("rollout", "status", "deployment/shop", f"--namespace={namespace}", "--timeout=180s", timeout=200)
-        kube.wait_for("v2 behind the canary's ClusterIP",
-                      lambda: (json_at(f"{canary_url}/healthz") or {}).get("version") == 2)
-        runs = kube.wait_for("the rollout's ReplayRun", lambda: kube.get("replayruns", namespace=namespace)["items"],
-                             timeout=120, interval=2)
+        kube.wait_for(
+            "v2 behind the canary's ClusterIP", lambda: (json_at(f"{canary_url}/healthz") or {}).get("version") == 2
+        )
+        runs = kube.wait_for(
+            "the rollout's ReplayRun",
+            lambda: kube.get("replayruns", namespace=namespace)["items"],
+            timeout=120,
+            interval=2,
+        )
         [run] = runs
         name = run["metadata"]["name"]
         assert run["spec"]["target"]["service"]["name"] == "shop-canary", run["spec"]
@@ -346,16 +419,19 @@ def test_the_whole_loop_runs_in_pods(kube: Kube, shop_suite: Captured) -> None:
             return config if '"regressed"' in config else None
 
         kube.wait_for("regressed flows boosted in the instrumentation ConfigMap", boosted, timeout=60, interval=2)
-        print(f"loop in pods: {api_sessions} API + {web_sessions} browser sessions, {spans} spans;"
-              f" {suite['status']['tests']} tests; v1 replay {v1['status']['passed']} passed,"
-              f" {v1['status']['failed']} failed; v2 replay {status['passed']} passed, {status['failed']} failed;"
-              f" caught only in v2 {caught}; {time.monotonic() - started:.0f}s")
+        print(
+            f"loop in pods: {api_sessions} API + {web_sessions} browser sessions, {spans} spans;"
+            f" {suite['status']['tests']} tests; v1 replay {v1['status']['passed']} passed,"
+            f" {v1['status']['failed']} failed; v2 replay {status['passed']} passed, {status['failed']} failed;"
+            f" caught only in v2 {caught}; {time.monotonic() - started:.0f}s"
+        )
     except BaseException:
         print(f"operator log tail:\n{shop_suite.release.operator_logs()}")
         pods = kube.run("get", "pods", f"--namespace={namespace}", "-o", "wide", check=False).stdout
         events = kube.run("get", "events", f"--namespace={namespace}", "--sort-by=.lastTimestamp", check=False).stdout
-        collector = kube.run("logs", f"deployment/{SOURCE}-collector", f"--namespace={namespace}", "--tail=40",
-                             check=False)
+        collector = kube.run(
+            "logs", f"deployment/{SOURCE}-collector", f"--namespace={namespace}", "--tail=40", check=False
+        )
         print(f"pods:\n{pods}\nevents:\n{events[-4000:]}\ncollector log tail:\n{collector.stdout}{collector.stderr}")
         raise
 
@@ -374,8 +450,9 @@ ROLLOUT = "shop-ro"
 
 
 @pytest.fixture(scope="module")
-def argo_rollouts(kube: Kube, kubeconfig: Path, shop_suite: Captured, tmp_path_factory: pytest.TempPathFactory
-                  ) -> Iterator[Path]:
+def argo_rollouts(
+    kube: Kube, kubeconfig: Path, shop_suite: Captured, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Path]:
     """The Argo Rollouts controller (built from its Go module) watching the module's namespace, with
     its CRDs from the same module version. A process on this machine, like the control plane."""
     import gobins
@@ -386,10 +463,21 @@ def argo_rollouts(kube: Kube, kubeconfig: Path, shop_suite: Captured, tmp_path_f
     _established(kube, *(f"{p}.argoproj.io" for p in ("rollouts", "analysisruns", "analysistemplates")))
     health, metrics = _free_port(), _free_port()
     yield from _controller(
-        kube, "the Argo Rollouts controller", tmp_path_factory.mktemp("argo-rollouts") / "controller.log",
-        [str(binary), f"--kubeconfig={kubeconfig}", "--namespaced", f"--namespace={shop_suite.namespace}",
-         "--leader-elect=false", f"--healthzPort={health}", f"--metricsport={metrics}", "--loglevel=info"],
-        f"http://127.0.0.1:{health}/healthz")
+        kube,
+        "the Argo Rollouts controller",
+        tmp_path_factory.mktemp("argo-rollouts") / "controller.log",
+        [
+            str(binary),
+            f"--kubeconfig={kubeconfig}",
+            "--namespaced",
+            f"--namespace={shop_suite.namespace}",
+            "--leader-elect=false",
+            f"--healthzPort={health}",
+            f"--metricsport={metrics}",
+            "--loglevel=info",
+        ],
+        f"http://127.0.0.1:{health}/healthz",
+    )
 
 
 def _established(kube: Kube, *crds: str) -> None:
@@ -452,20 +540,29 @@ def _rollout(image: str, version: int, build: str) -> dict[str, Any]:
     args = {a["name"]: a for a in analysis["args"]}
     assert args["pod-template-hash"]["valueFrom"] == {"podTemplateHashValue": "Latest"}, args
     args["suite"]["value"] = SUITE
-    analysis["args"] = [*args.values(),
-                        {"name": "canary-service", "value": f"{ROLLOUT}-canary"},
-                        {"name": "stable-service", "value": f"{ROLLOUT}-stable"}]
+    analysis["args"] = [
+        *args.values(),
+        {"name": "canary-service", "value": f"{ROLLOUT}-canary"},
+        {"name": "stable-service", "value": f"{ROLLOUT}-stable"},
+    ]
     container = spec["template"]["spec"]["containers"][0]
-    container.update(image=image, imagePullPolicy="IfNotPresent",
-                     args=["--version", str(version), "--host", "0.0.0.0", "--port", "8080"],
-                     env=[{"name": "SHOP_BUILD", "value": build}])
+    container.update(
+        image=image,
+        imagePullPolicy="IfNotPresent",
+        args=["--version", str(version), "--host", "0.0.0.0", "--port", "8080"],
+        env=[{"name": "SHOP_BUILD", "value": build}],
+    )
     spec["template"]["metadata"]["labels"] = {"app": ROLLOUT}
     return rollout
 
 
 def _ro_service(name: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
-            "spec": {"selector": {"app": ROLLOUT}, "ports": [{"name": "http", "port": 8080, "targetPort": "http"}]}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name},
+        "spec": {"selector": {"app": ROLLOUT}, "ports": [{"name": "http", "port": 8080, "targetPort": "http"}]},
+    }
 
 
 def _rollout_state(kube: Kube, ns: str) -> dict[str, Any]:
@@ -474,8 +571,9 @@ def _rollout_state(kube: Kube, ns: str) -> dict[str, Any]:
 
 
 def _gate_runs(kube: Kube, ns: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = kube.get("replayruns", namespace=ns,
-                                           **{"app.kubernetes.io/component": "rollout-gate"})["items"]
+    items: list[dict[str, Any]] = kube.get(
+        "replayruns", namespace=ns, **{"app.kubernetes.io/component": "rollout-gate"}
+    )["items"]
     return sorted(items, key=lambda r: (r["metadata"]["creationTimestamp"], r["metadata"]["name"]))
 
 
@@ -490,15 +588,25 @@ def test_argo_rollouts_promotes_a_clean_canary_and_aborts_a_regressed_one(
 ) -> None:
     ns = shop_suite.namespace
     try:
-        kube.apply(*_example_gate(ns, project_image), _ro_service(f"{ROLLOUT}-canary"),
-                   _ro_service(f"{ROLLOUT}-stable"), _rollout(project_image, 1, "a"), namespace=ns)
+        kube.apply(
+            *_example_gate(ns, project_image),
+            _ro_service(f"{ROLLOUT}-canary"),
+            _ro_service(f"{ROLLOUT}-stable"),
+            _rollout(project_image, 1, "a"),
+            namespace=ns,
+        )
         # The first revision becomes stable at once (Argo Rollouts runs no steps for it).
-        kube.wait_for("the first revision Healthy", lambda: _rollout_state(kube, ns).get("phase") == "Healthy",
-                      timeout=240, interval=2)
+        kube.wait_for(
+            "the first revision Healthy",
+            lambda: _rollout_state(kube, ns).get("phase") == "Healthy",
+            timeout=240,
+            interval=2,
+        )
 
         # A clean canary (same code, another build): replayed against the stable baseline, promoted.
         kube.apply(_rollout(project_image, 1, "b"), namespace=ns)
         kube.wait_for("the clean canary's gate run", lambda: _gate_runs(kube, ns), timeout=240, interval=2)
+
         def promoted_or_aborted() -> dict[str, Any] | None:
             st = _rollout_state(kube, ns)
             if st.get("abort"):
@@ -506,8 +614,12 @@ def test_argo_rollouts_promotes_a_clean_canary_and_aborts_a_regressed_one(
             done = st.get("phase") == "Healthy" and st.get("stableRS") == st.get("currentPodHash")
             return st if done else None
 
-        state = kube.wait_for("the clean canary promoted (Healthy, stable = the new template)",
-                              promoted_or_aborted, timeout=600, interval=3)
+        state = kube.wait_for(
+            "the clean canary promoted (Healthy, stable = the new template)",
+            promoted_or_aborted,
+            timeout=600,
+            interval=3,
+        )
         [clean] = _gate_runs(kube, ns)
         assert "aborted" not in state, (state, clean.get("status"), _analysis_runs(kube, ns)[-1].get("status"))
         assert _condition(clean, "Succeeded")["status"] == "True", clean["status"]
@@ -517,8 +629,12 @@ def test_argo_rollouts_promotes_a_clean_canary_and_aborts_a_regressed_one(
 
         # A canary with the planted regressions: the gate fails, the analysis fails, the rollout aborts.
         kube.apply(_rollout(project_image, 2, "c"), namespace=ns)
-        aborted = kube.wait_for("the regressed canary aborted",
-                                lambda: (st := _rollout_state(kube, ns)).get("abort") and st, timeout=600, interval=3)
+        aborted = kube.wait_for(
+            "the regressed canary aborted",
+            lambda: (st := _rollout_state(kube, ns)).get("abort") and st,
+            timeout=600,
+            interval=3,
+        )
         assert aborted.get("phase") == "Degraded", aborted
         clean_name = clean["metadata"]["name"]
         [regressed] = [r for r in _gate_runs(kube, ns) if r["metadata"]["name"] != clean_name]
@@ -528,15 +644,32 @@ def test_argo_rollouts_promotes_a_clean_canary_and_aborts_a_regressed_one(
 
         # Retry after the abort (what `kubectl argo rollouts retry` does): a fresh ReplayRun, not the
         # old verdict under the same name; it fails again and the rollout aborts again.
-        kube.run("patch", "rollout", ROLLOUT, f"--namespace={ns}", "--subresource=status", "--type=merge",
-                 "-p", json.dumps({"status": {"abort": False}}))
-        retried = kube.wait_for("the retry's gate run", lambda: [
-            r for r in _gate_runs(kube, ns) if r["metadata"]["name"] not in (clean_name, regressed["metadata"]["name"])
-        ], timeout=240, interval=2)
+        kube.run(
+            "patch",
+            "rollout",
+            ROLLOUT,
+            f"--namespace={ns}",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            json.dumps({"status": {"abort": False}}),
+        )
+        retried = kube.wait_for(
+            "the retry's gate run",
+            lambda: [
+                r
+                for r in _gate_runs(kube, ns)
+                if r["metadata"]["name"] not in (clean_name, regressed["metadata"]["name"])
+            ],
+            timeout=240,
+            interval=2,
+        )
         kube.wait_for("the retry aborted", lambda: _rollout_state(kube, ns).get("abort"), timeout=600, interval=3)
         assert _condition(kube.get("replayrun", retried[0]["metadata"]["name"], ns), "Failed")["status"] == "True"
-        print(f"argo rollouts: clean canary {clean['status']['passed']} passed, {clean['status']['failed']} failed;"
-              f" regressed canary {regressed['status']['failed']} failed; retry replayed afresh")
+        print(
+            f"argo rollouts: clean canary {clean['status']['passed']} passed, {clean['status']['failed']} failed;"
+            f" regressed canary {regressed['status']['failed']} failed; retry replayed afresh"
+        )
     except BaseException:
         print(f"argo rollouts log tail:\n{argo_rollouts.read_text(errors='replace')[-3000:]}")
         for run in _gate_runs(kube, ns):  # what each gate run found, in full
@@ -555,34 +688,63 @@ FLAGGER_SUITE = "shop-fl-suite"
 
 
 @pytest.fixture(scope="module")
-def flagger(kube: Kube, kubeconfig: Path, shop_suite: Captured, tmp_path_factory: pytest.TempPathFactory
-            ) -> Iterator[Path]:
+def flagger(
+    kube: Kube, kubeconfig: Path, shop_suite: Captured, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Path]:
     """The Flagger controller (built from its Go module) for the module's namespace, Kubernetes
     provider (Blue/Green with ClusterIP Services, no mesh), with its CRDs from the same module."""
     import gobins
 
     binary = gobins.ensure("flagger")["flagger"]
-    kube.run("apply", "--server-side", "--force-conflicts", "-f",
-             str(gobins.module_dir("flagger") / "artifacts" / "flagger" / "crd.yaml"))
+    kube.run(
+        "apply",
+        "--server-side",
+        "--force-conflicts",
+        "-f",
+        str(gobins.module_dir("flagger") / "artifacts" / "flagger" / "crd.yaml"),
+    )
     _established(kube, "canaries.flagger.app")
     port = _free_port()
     # No Prometheus: the analysis has no metrics, only the webhook (Flagger logs the server unreachable).
     yield from _controller(
-        kube, "the Flagger controller", tmp_path_factory.mktemp("flagger") / "flagger.log",
-        [str(binary), f"-kubeconfig={kubeconfig}", f"-namespace={shop_suite.namespace}", "-mesh-provider=kubernetes",
-         "-metrics-server=http://127.0.0.1:1", f"-port={port}", "-log-level=info", "-enable-config-tracking=false"],
-        f"http://127.0.0.1:{port}/healthz")
+        kube,
+        "the Flagger controller",
+        tmp_path_factory.mktemp("flagger") / "flagger.log",
+        [
+            str(binary),
+            f"-kubeconfig={kubeconfig}",
+            f"-namespace={shop_suite.namespace}",
+            "-mesh-provider=kubernetes",
+            "-metrics-server=http://127.0.0.1:1",
+            f"-port={port}",
+            "-log-level=info",
+            "-enable-config-tracking=false",
+        ],
+        f"http://127.0.0.1:{port}/healthz",
+    )
 
 
 def _flagged(image: str, version: int, build: str) -> dict[str, Any]:
-    container = {"name": "shop", "image": image, "imagePullPolicy": "IfNotPresent",
-                 "args": ["--version", str(version), "--host", "0.0.0.0", "--port", "8080"],
-                 "command": ["python3", "-m", "trodden.shop"], "env": [{"name": "SHOP_BUILD", "value": build}],
-                 "ports": [{"name": "http", "containerPort": 8080}],
-                 "readinessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 2}}
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": FLAGGED},
-            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": FLAGGED}},
-                     "template": {"metadata": {"labels": {"app": FLAGGED}}, "spec": {"containers": [container]}}}}
+    container = {
+        "name": "shop",
+        "image": image,
+        "imagePullPolicy": "IfNotPresent",
+        "args": ["--version", str(version), "--host", "0.0.0.0", "--port", "8080"],
+        "command": ["python3", "-m", "trodden.shop"],
+        "env": [{"name": "SHOP_BUILD", "value": build}],
+        "ports": [{"name": "http", "containerPort": 8080}],
+        "readinessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 2},
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": FLAGGED},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": FLAGGED}},
+            "template": {"metadata": {"labels": {"app": FLAGGED}}, "spec": {"containers": [container]}},
+        },
+    }
 
 
 def _canary(namespace: str, webhook: str, token: str) -> dict[str, Any]:
@@ -598,8 +760,10 @@ def _canary(namespace: str, webhook: str, token: str) -> dict[str, Any]:
     assert set(hooks) == {"rollout", "rollback"}, hooks
     for kind, hook in hooks.items():
         assert set(hook["metadata"]) == {"testsuite", "namespace", "token"}, hook
-        hook.update(url=f"{webhook}/flagger/{'replayrun' if kind == 'rollout' else 'rollback'}",
-                    metadata={"testsuite": FLAGGER_SUITE, "namespace": namespace, "token": token})
+        hook.update(
+            url=f"{webhook}/flagger/{'replayrun' if kind == 'rollout' else 'rollback'}",
+            metadata={"testsuite": FLAGGER_SUITE, "namespace": namespace, "token": token},
+        )
     # Shorter intervals than the example's; enough failed checks (425 while the replay runs) tolerated.
     spec["analysis"].update(interval="10s", iterations=2, threshold=40)  # the rollback hook ends a regression
     return canary
@@ -618,30 +782,51 @@ def test_flagger_promotes_a_clean_canary_and_rolls_back_a_regressed_one(
     webhook = shop_suite.release.operator_url()  # Flagger runs on this machine: the Service's ClusterIP
     try:
         kube.apply(
-            {"apiVersion": API, "kind": "TestSuite", "metadata": {"name": FLAGGER_SUITE},
-             "spec": {"source": SOURCE, "selectors": ["shop-picks"], "generate": GENERATE,
-                      "replayOn": {"deployment": FLAGGED, "retries": 1,
-                                   "target": {"service": {"name": f"{FLAGGED}-canary", "port": 8080}},
-                                   "baseline": {"service": {"name": f"{FLAGGED}-primary", "port": 8080}}}}},
-            _flagged(project_image, 1, "a"), _canary(ns, webhook, webhook_token(kube, ns)), namespace=ns)
+            {
+                "apiVersion": API,
+                "kind": "TestSuite",
+                "metadata": {"name": FLAGGER_SUITE},
+                "spec": {
+                    "source": SOURCE,
+                    "selectors": ["shop-picks"],
+                    "generate": GENERATE,
+                    "replayOn": {
+                        "deployment": FLAGGED,
+                        "retries": 1,
+                        "target": {"service": {"name": f"{FLAGGED}-canary", "port": 8080}},
+                        "baseline": {"service": {"name": f"{FLAGGED}-primary", "port": 8080}},
+                    },
+                },
+            },
+            _flagged(project_image, 1, "a"),
+            _canary(ns, webhook, webhook_token(kube, ns)),
+            namespace=ns,
+        )
         _wait_condition(kube, "testsuite", FLAGGER_SUITE, ns, "Ready", timeout=300)
-        kube.wait_for("the canary initialised", lambda: _canary_phase(kube, ns) == "Initialized", timeout=300,
-                      interval=3)
+        kube.wait_for(
+            "the canary initialised", lambda: _canary_phase(kube, ns) == "Initialized", timeout=300, interval=3
+        )
 
         def release(version: int, build: str) -> tuple[str, dict[str, Any]]:
             known = {r["metadata"]["name"] for r in kube.get("replayruns", namespace=ns)["items"]}
             kube.apply(_flagged(project_image, version, build), namespace=ns)
 
             def new_runs() -> list[dict[str, Any]]:
-                return [r for r in kube.get("replayruns", namespace=ns,
-                                            **{"trodden.dev/testsuite": FLAGGER_SUITE})["items"]
-                        if r["metadata"]["name"] not in known]
+                return [
+                    r
+                    for r in kube.get("replayruns", namespace=ns, **{"trodden.dev/testsuite": FLAGGER_SUITE})["items"]
+                    if r["metadata"]["name"] not in known
+                ]
 
             # The previous release's phase (Succeeded) stands until Flagger notices the new
             # revision: first its canary rolls out and gets its run, then the analysis ends.
             kube.wait_for(f"the run of build {build}", new_runs, timeout=600, interval=3)
-            phase = kube.wait_for(f"the release of build {build} to end", lambda: (
-                p := _canary_phase(kube, ns)) in ("Succeeded", "Failed") and p, timeout=900, interval=3)
+            phase = kube.wait_for(
+                f"the release of build {build} to end",
+                lambda: (p := _canary_phase(kube, ns)) in ("Succeeded", "Failed") and p,
+                timeout=900,
+                interval=3,
+            )
             [run] = new_runs()
             return phase, run
 
@@ -650,8 +835,10 @@ def test_flagger_promotes_a_clean_canary_and_rolls_back_a_regressed_one(
         phase, regressed = release(2, "c")
         assert phase == "Failed", phase
         assert _condition(regressed, "Failed")["status"] == "True", regressed["status"]
-        print(f"flagger: clean release promoted ({clean['status']['passed']} passed), regressed release rolled back"
-              f" ({regressed['status']['failed']} failed)")
+        print(
+            f"flagger: clean release promoted ({clean['status']['passed']} passed), regressed release rolled back"
+            f" ({regressed['status']['failed']} failed)"
+        )
     except BaseException:
         print(f"flagger log tail:\n{flagger.read_text(errors='replace')[-3000:]}")
         print(f"operator log tail:\n{shop_suite.release.operator_logs()}")

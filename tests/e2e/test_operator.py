@@ -68,8 +68,12 @@ def operator(
     kubeconfig: Path, crds_installed: None, operator_dsn: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[OperatorProcess]:
     # Deleted resources' data is kept 6 s here (7 days by default), swept every 2 s.
-    proc = OperatorProcess(kubeconfig, operator_dsn, tmp_path_factory.mktemp("operator") / "operator.log",
-                           args=("--deleted-retention", f"{RETENTION}s", "--sweep-interval", "2"))
+    proc = OperatorProcess(
+        kubeconfig,
+        operator_dsn,
+        tmp_path_factory.mktemp("operator") / "operator.log",
+        args=("--deleted-retention", f"{RETENTION}s", "--sweep-interval", "2"),
+    )
     proc.start()
     try:
         yield proc
@@ -123,10 +127,13 @@ def _gate(kube: Kube, operator: OperatorProcess, namespace: str, token: str | No
     "" for none); the HTTP status it answers."""
     token = webhook_token(kube, namespace) if token is None else token
     req = urllib.request.Request(
-        f"http://127.0.0.1:{operator.http_port}/flagger/replayrun", method="POST",
-        data=json.dumps({"name": "shop", "namespace": namespace,
-                         "metadata": {**metadata, **({"token": token} if token else {})}}).encode(),
-        headers={"Content-Type": "application/json"})
+        f"http://127.0.0.1:{operator.http_port}/flagger/replayrun",
+        method="POST",
+        data=json.dumps(
+            {"name": "shop", "namespace": namespace, "metadata": {**metadata, **({"token": token} if token else {})}}
+        ).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(req, timeout=10) as r:
             return int(r.status)
@@ -153,8 +160,14 @@ def _replayrun(name: str, suite: str = "checkout", **spec: Any) -> dict[str, Any
 def _reason(kube: Kube, target: str, namespace: str, type_: str, reason: str, *, timeout: int = 60) -> None:
     """`kubectl wait` until the condition `type_` of `target` (kind/name) has `reason`, as a user
     gating on it would."""
-    waited = kube.run("wait", f"--for=jsonpath={{.status.conditions[?(@.type==\"{type_}\")].reason}}={reason}",
-                      target, f"--namespace={namespace}", f"--timeout={timeout}s", check=False)
+    waited = kube.run(
+        "wait",
+        f'--for=jsonpath={{.status.conditions[?(@.type=="{type_}")].reason}}={reason}',
+        target,
+        f"--namespace={namespace}",
+        f"--timeout={timeout}s",
+        check=False,
+    )
     kind, _, name = target.partition("/")
     obj = get_or_none(kube, kind, name, namespace)
     assert waited.returncode == 0, f"{kind}/{name}: {type_} reason never {reason}: {waited.stderr} {obj}"
@@ -269,8 +282,10 @@ BAD_SPECS: list[tuple[str, dict[str, Any], str]] = [
     ("source with an invalid name", {"kind": "TestSuite", "spec": {"source": "Shop_1"}}, "spec.source"),
     (
         "selector schedule that is not cron",
-        {"kind": "SessionSelector",
-         "spec": {"source": "shop", "schedule": "every day", "strategies": [{"type": "errors"}]}},
+        {
+            "kind": "SessionSelector",
+            "spec": {"source": "shop", "schedule": "every day", "strategies": [{"type": "errors"}]},
+        },
         "spec.schedule",
     ),
     (
@@ -443,8 +458,12 @@ def test_replayrun_gates_kubectl_wait_on_success_and_on_regressions(
     assert (green["status"]["passed"], green["status"]["failed"], green["status"]["flaky"]) == (5, 0, 1)
     assert green["status"]["phase"] == "Succeeded" and green["status"]["shardsDone"] == 3
     # The result is recorded: the Job may go (the TTL controller removes it an hour after it finished).
-    kube.wait_for("ttl on the finished Job", lambda: kube.get("job", green_job["metadata"]["name"], namespace)
-                  ["spec"].get("ttlSecondsAfterFinished") == 3600)
+    kube.wait_for(
+        "ttl on the finished Job",
+        lambda: (
+            kube.get("job", green_job["metadata"]["name"], namespace)["spec"].get("ttlSecondsAfterFinished") == 3600
+        ),
+    )
 
     _store_results(
         namespace_dsn(kube, namespace),
@@ -612,9 +631,7 @@ def test_flaky_flow_raises_its_sampling_in_the_next_config(
         collector.wait(timeout=20)
 
 
-def test_selection_then_generation_jobs_chain(
-    kube: Kube, operator: OperatorProcess, namespace: str
-) -> None:
+def test_selection_then_generation_jobs_chain(kube: Kube, operator: OperatorProcess, namespace: str) -> None:
     source = f"chain{uuid.uuid4().hex[:6]}"
     kube.apply(
         {
@@ -670,12 +687,21 @@ def test_selection_then_generation_jobs_chain(
     # A new mining option is a new input: a second generation Job. Reverting it is a third (the
     # counter, not a hash of the spec, names the Job, so going back does not find the first one).
     def generation_jobs() -> list[str]:
-        return sorted(j["metadata"]["name"] for j in kube.get("jobs", namespace=namespace, **{
-            "app.kubernetes.io/component": "generate"})["items"])
+        return sorted(
+            j["metadata"]["name"]
+            for j in kube.get("jobs", namespace=namespace, **{"app.kubernetes.io/component": "generate"})["items"]
+        )
 
     for min_support, expected in ((7, "chain-suite-gen-2"), (3, "chain-suite-gen-3")):
-        kube.run("patch", "testsuite", "chain-suite", f"--namespace={namespace}", "--type=merge",
-                 "-p", json.dumps({"spec": {"mining": {"minSupport": min_support}}}))
+        kube.run(
+            "patch",
+            "testsuite",
+            "chain-suite",
+            f"--namespace={namespace}",
+            "--type=merge",
+            "-p",
+            json.dumps({"spec": {"mining": {"minSupport": min_support}}}),
+        )
         kube.wait_for(expected, lambda e=expected: e in generation_jobs())
     assert generation_jobs() == ["chain-suite-gen-1", "chain-suite-gen-2", "chain-suite-gen-3"]
 
@@ -706,8 +732,10 @@ def test_new_rollout_creates_a_replayrun(kube: Kube, operator: OperatorProcess, 
     [run] = runs
     assert run["spec"]["suite"] == "web-suite"
     assert run["metadata"]["ownerReferences"][0]["name"] == "web-suite"
-    suite = kube.wait_for("lastReplayRun", lambda: (_ := kube.get("testsuite", "web-suite", namespace))
-                          ["status"].get("lastReplayRun") and _)
+    suite = kube.wait_for(
+        "lastReplayRun",
+        lambda: (_ := kube.get("testsuite", "web-suite", namespace))["status"].get("lastReplayRun") and _,
+    )
     assert suite["status"]["lastReplayRun"] == run["metadata"]["name"]
     assert _gate(kube, operator, namespace, testsuite="web-suite") == 425  # its run has not finished
     # The suite has no revision yet: the run waits for one, then replays that revision in every shard.
@@ -740,11 +768,16 @@ def _seconds(stamp: str) -> float:
 def test_a_failing_reconcile_is_in_the_status_and_retried_with_backoff(
     kube: Kube, operator: OperatorProcess, namespace: str
 ) -> None:
-    quota = {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "no-jobs"},
-             "spec": {"hard": {"count/jobs.batch": "0"}}}
+    quota = {
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": {"name": "no-jobs"},
+        "spec": {"hard": {"count/jobs.batch": "0"}},
+    }
     kube.apply(quota, namespace=namespace)
-    kube.wait_for("quota in force", lambda: (kube.get("resourcequota", "no-jobs", namespace).get("status") or {})
-                  .get("hard"))
+    kube.wait_for(
+        "quota in force", lambda: (kube.get("resourcequota", "no-jobs", namespace).get("status") or {}).get("hard")
+    )
     kube.apply(_replayrun("blocked"), namespace=namespace)
     _reason(kube, "replayrun/blocked", namespace, "Succeeded", "ReconcileError")
     rr = kube.get("replayrun", "blocked", namespace)
@@ -754,10 +787,18 @@ def test_a_failing_reconcile_is_in_the_status_and_retried_with_backoff(
 
     # kopf keeps the retry state in a valid annotation and retries on the backoff's schedule
     # (5 s after the first failure, 10 s after the second).
-    first = kube.wait_for("first retry scheduled", lambda: (p := _progress(kube, "replayrun", "blocked", namespace))
-                          and p.get("retries") == 1 and p, timeout=30, interval=0.2)
-    second = kube.wait_for("second retry scheduled", lambda: (p := _progress(kube, "replayrun", "blocked", namespace))
-                           and p.get("retries", 0) >= 2 and p, timeout=40, interval=0.2)
+    first = kube.wait_for(
+        "first retry scheduled",
+        lambda: (p := _progress(kube, "replayrun", "blocked", namespace)) and p.get("retries") == 1 and p,
+        timeout=30,
+        interval=0.2,
+    )
+    second = kube.wait_for(
+        "second retry scheduled",
+        lambda: (p := _progress(kube, "replayrun", "blocked", namespace)) and p.get("retries", 0) >= 2 and p,
+        timeout=40,
+        interval=0.2,
+    )
     assert second["retries"] == 2, second
     assert 4 <= _seconds(first["delayed"]) - _seconds(first["started"]) <= 12, first
     assert 9 <= _seconds(second["delayed"]) - _seconds(first["delayed"]) <= 18, (first, second)
@@ -765,8 +806,9 @@ def test_a_failing_reconcile_is_in_the_status_and_retried_with_backoff(
     # The cause goes away: the next attempt succeeds and the run goes on.
     kube.run("delete", "resourcequota", "no-jobs", f"--namespace={namespace}")
     wait_job(kube, namespace, "replay", "blocked", timeout=60)
-    kube.run("wait", "--for=condition=Succeeded=Unknown", "replayrun/blocked", f"--namespace={namespace}",
-             "--timeout=60s")
+    kube.run(
+        "wait", "--for=condition=Succeeded=Unknown", "replayrun/blocked", f"--namespace={namespace}", "--timeout=60s"
+    )
     kube.wait_for("retry state cleared", lambda: _progress(kube, "replayrun", "blocked", namespace) is None)
 
 
@@ -779,33 +821,60 @@ def test_every_kinds_runtime_failure_is_in_its_status_for_kubectl_wait(
     each recovers on its own once the cause is gone (the ReplayRun's case is the test above)."""
     source = f"quota{uuid.uuid4().hex[:6]}"
     # The suite's selection first (its Job completes before the quota is in force).
-    kube.apply({"apiVersion": API, "kind": "SessionSelector", "metadata": {"name": "picks"},
-                "spec": {"source": source, "strategies": [{"type": "errors"}]}}, namespace=namespace)
+    kube.apply(
+        {
+            "apiVersion": API,
+            "kind": "SessionSelector",
+            "metadata": {"name": "picks"},
+            "spec": {"source": source, "strategies": [{"type": "errors"}]},
+        },
+        namespace=namespace,
+    )
     select_job = wait_job(kube, namespace, "select", "picks")
     store_selection(namespace_dsn(kube, namespace), source, "picks", ["s1"])
     complete_job(kube, namespace, select_job["metadata"]["name"])
-    kube.wait_for("selection in status",
-                  lambda: (kube.get("sessionselector", "picks", namespace).get("status") or {}).get("selectionId"))
+    kube.wait_for(
+        "selection in status",
+        lambda: (kube.get("sessionselector", "picks", namespace).get("status") or {}).get("selectionId"),
+    )
 
-    quota = {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "no-workloads"},
-             "spec": {"hard": {"services": "0", "count/jobs.batch": "0", "count/cronjobs.batch": "0"}}}
+    quota = {
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": {"name": "no-workloads"},
+        "spec": {"hard": {"services": "0", "count/jobs.batch": "0", "count/cronjobs.batch": "0"}},
+    }
     kube.apply(quota, namespace=namespace)
-    kube.wait_for("quota in force", lambda: (kube.get("resourcequota", "no-workloads", namespace)
-                                             .get("status") or {}).get("hard"))
+    kube.wait_for(
+        "quota in force", lambda: (kube.get("resourcequota", "no-workloads", namespace).get("status") or {}).get("hard")
+    )
     kube.apply(
         _rumsource(source),
-        {"apiVersion": API, "kind": "SessionSelector", "metadata": {"name": "once"},
-         "spec": {"source": source, "strategies": [{"type": "errors"}]}},
-        {"apiVersion": API, "kind": "SessionSelector", "metadata": {"name": "nightly"},
-         "spec": {"source": source, "schedule": "0 3 * * *", "strategies": [{"type": "errors"}]}},
-        {"apiVersion": API, "kind": "TestSuite", "metadata": {"name": "quota-suite"},
-         "spec": {"source": source, "selectors": ["picks"]}},
+        {
+            "apiVersion": API,
+            "kind": "SessionSelector",
+            "metadata": {"name": "once"},
+            "spec": {"source": source, "strategies": [{"type": "errors"}]},
+        },
+        {
+            "apiVersion": API,
+            "kind": "SessionSelector",
+            "metadata": {"name": "nightly"},
+            "spec": {"source": source, "schedule": "0 3 * * *", "strategies": [{"type": "errors"}]},
+        },
+        {
+            "apiVersion": API,
+            "kind": "TestSuite",
+            "metadata": {"name": "quota-suite"},
+            "spec": {"source": source, "selectors": ["picks"]},
+        },
         namespace=namespace,
     )
     failing = [f"rumsource/{source}", "sessionselector/once", "sessionselector/nightly", "testsuite/quota-suite"]
     for target in failing:
-        waited = kube.run("wait", "--for=condition=Ready=false", target, f"--namespace={namespace}",
-                          "--timeout=60s", check=False)
+        waited = kube.run(
+            "wait", "--for=condition=Ready=false", target, f"--namespace={namespace}", "--timeout=60s", check=False
+        )
         assert waited.returncode == 0, f"{target}: {waited.stderr}"
         _reason(kube, target, namespace, "Ready", "ReconcileError")
         kind, _, name = target.partition("/")
@@ -815,21 +884,28 @@ def test_every_kinds_runtime_failure_is_in_its_status_for_kubectl_wait(
 
     # The cause goes away: every one is retried (backoff, or the periodic resync) and gets its workload.
     kube.run("delete", "resourcequota", "no-workloads", f"--namespace={namespace}")
-    kube.wait_for("the collector Service", lambda: get_or_none(kube, "service", f"{source}-collector", namespace),
-                  timeout=120, interval=1)
+    kube.wait_for(
+        "the collector Service",
+        lambda: get_or_none(kube, "service", f"{source}-collector", namespace),
+        timeout=120,
+        interval=1,
+    )
     wait_job(kube, namespace, "select", "once", timeout=120)
     wait_job(kube, namespace, "generate", "quota-suite", timeout=120)
     kube.wait_for("the selection CronJob", lambda: kube.get("cronjobs", namespace=namespace)["items"], timeout=120)
     for target in failing:
         kind, _, name = target.partition("/")
-        kube.wait_for(f"{target} past its error", lambda k=kind, n=name: (
-            (c := condition(kube.get(k, n, namespace), "Ready")) is not None and c["reason"] != "ReconcileError"),
-            timeout=120, interval=1)
+        kube.wait_for(
+            f"{target} past its error",
+            lambda k=kind, n=name: (
+                (c := condition(kube.get(k, n, namespace), "Ready")) is not None and c["reason"] != "ReconcileError"
+            ),
+            timeout=120,
+            interval=1,
+        )
 
 
-def test_the_operator_sees_only_its_own_labelled_jobs(
-    kube: Kube, operator: OperatorProcess, namespace: str
-) -> None:
+def test_the_operator_sees_only_its_own_labelled_jobs(kube: Kube, operator: OperatorProcess, namespace: str) -> None:
     """The operator's Job watch asks the API server for its own labelled Jobs only: an unlabelled Job
     in a watched namespace never reaches it, even one owned by a ReplayRun and carrying its owner
     label; a Job with the operator's labels does (the control: watch events arrive in order, so
@@ -839,18 +915,36 @@ def test_the_operator_sees_only_its_own_labelled_jobs(
     rr = kube.get("replayrun", "watched", namespace)
 
     def job(name: str, labels: dict[str, str]) -> dict[str, Any]:
-        return {"apiVersion": "batch/v1", "kind": "Job", "metadata": {
-            "name": name, "labels": labels, "ownerReferences": [
-                {"apiVersion": API, "kind": "ReplayRun", "name": "watched", "uid": rr["metadata"]["uid"],
-                 "controller": True}]},
-            "spec": {"suspend": True, "template": {"spec": {"restartPolicy": "Never", "containers": [
-                {"name": "c", "image": "localhost/none:0"}]}}}}
+        return {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {
+                "name": name,
+                "labels": labels,
+                "ownerReferences": [
+                    {
+                        "apiVersion": API,
+                        "kind": "ReplayRun",
+                        "name": "watched",
+                        "uid": rr["metadata"]["uid"],
+                        "controller": True,
+                    }
+                ],
+            },
+            "spec": {
+                "suspend": True,
+                "template": {
+                    "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "localhost/none:0"}]}
+                },
+            },
+        }
 
     owner_label = {"trodden.dev/replayrun": "watched"}
     kube.apply(job("stranger", owner_label), namespace=namespace)
     kube.run("label", "job", "stranger", "touched=1", f"--namespace={namespace}")
-    kube.apply(job("control", {**ours["metadata"]["labels"], "app.kubernetes.io/instance": "control"}),
-               namespace=namespace)
+    kube.apply(
+        job("control", {**ours["metadata"]["labels"], "app.kubernetes.io/instance": "control"}), namespace=namespace
+    )
 
     def events(name: str) -> list[dict[str, Any]]:
         found = []
@@ -893,8 +987,9 @@ def test_a_recreated_replayrun_never_adopts_the_old_ones_job(
 def test_a_stuck_collector_rollout_is_not_ready(kube: Kube, operator: OperatorProcess, namespace: str) -> None:
     # No node runs pods here, so the rollout never progresses: past the deadline the Deployment
     # says ProgressDeadlineExceeded, and so does the RumSource.
-    kube.apply(_rumsource("stuck", progressDeadlineSeconds=10, image="localhost/trodden:no-such-tag"),
-               namespace=namespace)
+    kube.apply(
+        _rumsource("stuck", progressDeadlineSeconds=10, image="localhost/trodden:no-such-tag"), namespace=namespace
+    )
     _reason(kube, "rumsource/stuck", namespace, "Ready", "ProgressDeadlineExceeded", timeout=120)
     assert condition(kube.get("rumsource", "stuck", namespace), "Ready")["status"] == "False"  # type: ignore[index]
 
@@ -902,20 +997,24 @@ def test_a_stuck_collector_rollout_is_not_ready(kube: Kube, operator: OperatorPr
 def test_a_scheduled_selector_is_as_ready_as_its_last_run(
     kube: Kube, operator: OperatorProcess, namespace: str
 ) -> None:
-    kube.apply({"apiVersion": API, "kind": "SessionSelector", "metadata": {"name": "nightly"},
-                "spec": {"source": "shop", "schedule": "0 3 * * *", "strategies": [{"type": "errors"}]}},
-               namespace=namespace)
+    kube.apply(
+        {
+            "apiVersion": API,
+            "kind": "SessionSelector",
+            "metadata": {"name": "nightly"},
+            "spec": {"source": "shop", "schedule": "0 3 * * *", "strategies": [{"type": "errors"}]},
+        },
+        namespace=namespace,
+    )
     _reason(kube, "sessionselector/nightly", namespace, "Ready", "WaitingForSchedule")
     [cron] = kube.wait_for("cronjob", lambda: kube.get("cronjobs", namespace=namespace)["items"])
     # A run of the schedule (started by hand, as the CronJob controller would at 03:00) fails.
-    kube.run("create", "job", "nightly-run-1", f"--from=cronjob/{cron['metadata']['name']}",
-             f"--namespace={namespace}")
+    kube.run("create", "job", "nightly-run-1", f"--from=cronjob/{cron['metadata']['name']}", f"--namespace={namespace}")
     complete_job(kube, namespace, "nightly-run-1", failed=True)
     _reason(kube, "sessionselector/nightly", namespace, "Ready", "SelectionFailed")
     ready = condition(kube.get("sessionselector", "nightly", namespace), "Ready")
     assert ready is not None and ready["status"] == "False" and "nightly-run-1" in ready["message"]
-    kube.run("create", "job", "nightly-run-2", f"--from=cronjob/{cron['metadata']['name']}",
-             f"--namespace={namespace}")
+    kube.run("create", "job", "nightly-run-2", f"--from=cronjob/{cron['metadata']['name']}", f"--namespace={namespace}")
     complete_job(kube, namespace, "nightly-run-2")
     _reason(kube, "sessionselector/nightly", namespace, "Ready", "SelectionSucceeded")
 
@@ -926,21 +1025,37 @@ def test_deleting_a_namespace_full_of_resources_needs_no_operator(
     ns = f"e2e-no-finalizers-{uuid.uuid4().hex[:6]}"
     kube.run("create", "namespace", ns)
     kube.apply(
-        _rumsource("shop"), _replayrun("run"),
-        {"apiVersion": API, "kind": "SessionSelector", "metadata": {"name": "picks"},
-         "spec": {"source": "shop", "strategies": [{"type": "errors"}]}},
-        {"apiVersion": API, "kind": "SessionSelector", "metadata": {"name": "nightly"},
-         "spec": {"source": "shop", "schedule": "@daily", "strategies": [{"type": "errors"}]}},
+        _rumsource("shop"),
+        _replayrun("run"),
+        {
+            "apiVersion": API,
+            "kind": "SessionSelector",
+            "metadata": {"name": "picks"},
+            "spec": {"source": "shop", "strategies": [{"type": "errors"}]},
+        },
+        {
+            "apiVersion": API,
+            "kind": "SessionSelector",
+            "metadata": {"name": "nightly"},
+            "spec": {"source": "shop", "schedule": "@daily", "strategies": [{"type": "errors"}]},
+        },
         {"apiVersion": API, "kind": "TestSuite", "metadata": {"name": "suite"}, "spec": {"source": "shop"}},
         namespace=ns,
     )
     kinds = ("rumsource", "replayrun", "sessionselector", "testsuite")
     for kind in kinds:
-        kube.wait_for(f"{kind}s reconciled", lambda k=kind: all(
-            (i.get("status") or {}).get("conditions") for i in kube.get(k + "s", namespace=ns)["items"]))
-    finalizers = [(i["kind"], i["metadata"]["name"], i["metadata"]["finalizers"])
-                  for kind in kinds for i in kube.get(kind + "s", namespace=ns)["items"]
-                  if i["metadata"].get("finalizers")]
+        kube.wait_for(
+            f"{kind}s reconciled",
+            lambda k=kind: all(
+                (i.get("status") or {}).get("conditions") for i in kube.get(k + "s", namespace=ns)["items"]
+            ),
+        )
+    finalizers = [
+        (i["kind"], i["metadata"]["name"], i["metadata"]["finalizers"])
+        for kind in kinds
+        for i in kube.get(kind + "s", namespace=ns)["items"]
+        if i["metadata"].get("finalizers")
+    ]
     assert not finalizers
     operator.stop()
     try:
@@ -958,10 +1073,18 @@ def test_deleting_a_namespace_full_of_resources_needs_no_operator(
 def _suite_and_selector(name: str = "checkout") -> list[dict[str, Any]]:
     return [
         _rumsource("shop"),
-        {"apiVersion": API, "kind": "SessionSelector", "metadata": {"name": "picks"},
-         "spec": {"source": "shop", "strategies": [{"type": "errors"}]}},
-        {"apiVersion": API, "kind": "TestSuite", "metadata": {"name": name},
-         "spec": {"source": "shop", "selectors": ["picks"]}},
+        {
+            "apiVersion": API,
+            "kind": "SessionSelector",
+            "metadata": {"name": "picks"},
+            "spec": {"source": "shop", "strategies": [{"type": "errors"}]},
+        },
+        {
+            "apiVersion": API,
+            "kind": "TestSuite",
+            "metadata": {"name": name},
+            "spec": {"source": "shop", "selectors": ["picks"]},
+        },
     ]
 
 
@@ -1019,24 +1142,37 @@ def test_the_same_manifests_in_two_namespaces_stay_apart(
         # A TestSuite deleted and recreated under the same name does not inherit its revisions.
         kube.run("delete", "testsuite", "checkout", f"--namespace={a}")
         kube.apply(_suite_and_selector()[2], namespace=a)
-        kube.wait_for("old revisions gone", lambda: _db(dsn[a], "SELECT count(*) AS n FROM suite_revisions")
-                      [0]["n"] == 0)
+        kube.wait_for(
+            "old revisions gone", lambda: _db(dsn[a], "SELECT count(*) AS n FROM suite_revisions")[0]["n"] == 0
+        )
         # A deleted SessionSelector's selections are kept for the retention, then removed.
         kube.run("delete", "sessionselector", "picks", f"--namespace={a}")
-        tombstone = kube.wait_for("tombstone", lambda: _db(dsn[a], "SELECT deleted_at FROM owners WHERE kind ="
-                                                                   " 'SessionSelector' AND name = 'picks'"
-                                                                   " AND deleted_at IS NOT NULL"))
+        tombstone = kube.wait_for(
+            "tombstone",
+            lambda: _db(
+                dsn[a],
+                "SELECT deleted_at FROM owners WHERE kind ="
+                " 'SessionSelector' AND name = 'picks'"
+                " AND deleted_at IS NOT NULL",
+            ),
+        )
         assert tombstone and _db(dsn[a], "SELECT count(*) AS n FROM selections")[0]["n"] == 1
-        kube.wait_for("selections removed after the retention",
-                      lambda: _db(dsn[a], "SELECT count(*) AS n FROM selections")[0]["n"] == 0,
-                      timeout=RETENTION + 30)
+        kube.wait_for(
+            "selections removed after the retention",
+            lambda: _db(dsn[a], "SELECT count(*) AS n FROM selections")[0]["n"] == 0,
+            timeout=RETENTION + 30,
+        )
 
         # A namespace that is gone loses its schema and role once its data is removed.
         kube.run("delete", "namespace", b, "--timeout=120s")
-        kube.wait_for(f"schema of {b} dropped", lambda: _db(operator_dsn, "SELECT to_regnamespace($1) IS NULL AS gone",
-                                                           tenant_schema(b))[0]["gone"], timeout=RETENTION + 40)
+        kube.wait_for(
+            f"schema of {b} dropped",
+            lambda: _db(operator_dsn, "SELECT to_regnamespace($1) IS NULL AS gone", tenant_schema(b))[0]["gone"],
+            timeout=RETENTION + 40,
+        )
         assert "InvalidAuthorization" in _refused(dsn[b], "SELECT 1") or "does not exist" in _refused(
-            dsn[b], "SELECT 1")
+            dsn[b], "SELECT 1"
+        )
     finally:
         for ns in (a, b):
             kube.run("delete", "namespace", ns, "--wait=false", "--ignore-not-found", check=False)

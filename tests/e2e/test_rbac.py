@@ -99,8 +99,12 @@ class Installed:
 
     def rules(self, kind: str, namespace: str | None = None) -> list[dict[str, Any]]:
         """The rules of every role of `kind` (in `namespace`, for Roles)."""
-        return [rule for d in self.docs if d["kind"] == kind
-                and (namespace is None or d["metadata"].get("namespace") == namespace) for rule in d["rules"]]
+        return [
+            rule
+            for d in self.docs
+            if d["kind"] == kind and (namespace is None or d["metadata"].get("namespace") == namespace)
+            for rule in d["rules"]
+        ]
 
 
 def render_rbac(release: str, namespace: str, watch: tuple[str, ...] = ()) -> list[dict[str, Any]]:
@@ -111,7 +115,10 @@ def render_rbac(release: str, namespace: str, watch: tuple[str, ...] = ()) -> li
     values = ["--set", f"operator.watchNamespaces={{{','.join(watch)}}}"] if watch else []
     out = subprocess.run(
         [str(HELM), "template", release, str(ROOT / "charts" / "trodden"), "--namespace", namespace, *shown, *values],
-        check=True, capture_output=True, text=True, timeout=60,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
     ).stdout
     return [doc for doc in yaml.safe_load_all(out) if doc]
 
@@ -154,14 +161,20 @@ def access_reviews(kube: Kube, user: str, checks: list[tuple[str, str, str, str 
         attrs: dict[str, Any] = {"verb": verb, "group": group, "resource": res, "subresource": sub, "name": name}
         if ns:
             attrs["namespace"] = ns
-        items.append({
-            "apiVersion": "authorization.k8s.io/v1",
-            "kind": "SubjectAccessReview",
-            "spec": {"user": user, "groups": ["system:serviceaccounts", "system:authenticated"],
-                     "resourceAttributes": attrs},
-        })
-    out = kube.run("create", "-o", "json", "-f", "-",
-                   stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": items})).stdout
+        items.append(
+            {
+                "apiVersion": "authorization.k8s.io/v1",
+                "kind": "SubjectAccessReview",
+                "spec": {
+                    "user": user,
+                    "groups": ["system:serviceaccounts", "system:authenticated"],
+                    "resourceAttributes": attrs,
+                },
+            }
+        )
+    out = kube.run(
+        "create", "-o", "json", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
+    ).stdout
     # kubectl prints one JSON document per created review, one after the other.
     decoder, reviews, at = json.JSONDecoder(), [], 0
     while out[at:].strip():
@@ -194,8 +207,9 @@ def _install(kube: Kube, tmp: Path, release: str, watch: tuple[str, ...] = ()) -
         kube.run("create", "namespace", ns)
     try:
         kube.apply(*docs)
-        token = kube.run("create", "token", sa["metadata"]["name"], f"--namespace={release_ns}",
-                         "--duration=1h").stdout.strip()
+        token = kube.run(
+            "create", "token", sa["metadata"]["name"], f"--namespace={release_ns}", "--duration=1h"
+        ).stdout.strip()
         path = token_kubeconfig(kube, token, tmp / "kubeconfig")
         yield Installed(release_ns, sa["metadata"]["name"], docs, path, watch)
     finally:
@@ -212,8 +226,15 @@ def chart_rbac(kube: Kube, rbac_crds: None, tmp_path_factory: pytest.TempPathFac
     installed = _install(kube, tmp_path_factory.mktemp("rbac"), f"rbac{os.getpid() % 10000}")
     chart = next(installed)
     kinds = sorted(d["kind"] for d in chart.docs)
-    assert kinds == ["ClusterRole", "ClusterRole", "ClusterRoleBinding", "ClusterRoleBinding", "Role", "RoleBinding",
-                     "ServiceAccount"], kinds
+    assert kinds == [
+        "ClusterRole",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "ClusterRoleBinding",
+        "Role",
+        "RoleBinding",
+        "ServiceAccount",
+    ], kinds
     yield chart
     next(installed, None)
 
@@ -225,15 +246,20 @@ def namespaced_rbac(kube: Kube, rbac_crds: None, tmp_path_factory: pytest.TempPa
     installed = _install(kube, tmp_path_factory.mktemp("rbac-ns"), f"rbacns{suffix}", (f"e2e-watched-{suffix}",))
     chart = next(installed)
     assert [d["metadata"]["name"] for d in chart.docs if d["kind"] == "ClusterRole"] == [
-        f"rbacns{suffix}-trodden-cluster"]
+        f"rbacns{suffix}-trodden-cluster"
+    ]
     yield chart
     next(installed, None)
 
 
 def _operator(chart: Installed, dsn: str, log: Path) -> Iterator[OperatorProcess]:
     """The operator under the chart's RBAC, with leader election as the chart runs it."""
-    args = ("--leader-election", "--leader-election-lease", f"{chart.namespace}/trodden-operator",
-            *(a for ns in chart.watched for a in ("-n", ns)))
+    args = (
+        "--leader-election",
+        "--leader-election-lease",
+        f"{chart.namespace}/trodden-operator",
+        *(a for ns in chart.watched for a in ("-n", ns)),
+    )
     proc = OperatorProcess(chart.kubeconfig, dsn, log, args=args)
     proc.start()
     try:
@@ -243,8 +269,11 @@ def _operator(chart: Installed, dsn: str, log: Path) -> Iterator[OperatorProcess
 
 
 @pytest.fixture(scope="module")
-def rbac_operator(chart_rbac: Installed, rbac_dsn: str, tmp_path_factory: pytest.TempPathFactory,
-                  ) -> Iterator[OperatorProcess]:
+def rbac_operator(
+    chart_rbac: Installed,
+    rbac_dsn: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[OperatorProcess]:
     """The operator, cluster-wide as the chart runs it by default, as the chart's ServiceAccount."""
     yield from _operator(chart_rbac, rbac_dsn, tmp_path_factory.mktemp("rbac-op") / "operator.log")
 
@@ -268,7 +297,8 @@ def _with_condition(kube: Kube, kind: str, name: str, ns: str, type_: str) -> An
 
 def _rollout_runs(kube: Kube, ns: str) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = kube.get("replayruns", namespace=ns, **{"trodden.dev/testsuite": "web-suite"})[
-        "items"]
+        "items"
+    ]
     return sorted(items, key=lambda r: r["metadata"]["creationTimestamp"])
 
 
@@ -277,15 +307,34 @@ def test_operator_reconciles_every_kind_under_the_chart_rbac(
 ) -> None:
     kube.apply(
         {"apiVersion": API, "kind": "RumSource", "metadata": {"name": "shop"}, "spec": {}},
-        {"apiVersion": API, "kind": "ReplayRun", "metadata": {"name": "run1"},
-         "spec": {"suite": "web-suite", "revision": 1, "source": "shop", "shards": 2,
-                  "target": {"service": {"name": "web", "port": 8080}}}},
-        {"apiVersion": API, "kind": "SessionSelector", "metadata": {"name": "nightly"},
-         "spec": {"source": "shop", "schedule": "0 3 * * *", "strategies": [{"type": "errors"}]}},
+        {
+            "apiVersion": API,
+            "kind": "ReplayRun",
+            "metadata": {"name": "run1"},
+            "spec": {
+                "suite": "web-suite",
+                "revision": 1,
+                "source": "shop",
+                "shards": 2,
+                "target": {"service": {"name": "web", "port": 8080}},
+            },
+        },
+        {
+            "apiVersion": API,
+            "kind": "SessionSelector",
+            "metadata": {"name": "nightly"},
+            "spec": {"source": "shop", "schedule": "0 3 * * *", "strategies": [{"type": "errors"}]},
+        },
         watched_deployment("web", "shop:1"),
-        {"apiVersion": API, "kind": "TestSuite", "metadata": {"name": "web-suite"},
-         "spec": {"source": "shop", "replayOn": {"deployment": "web", "keepRuns": 1,
-                                                 "target": {"service": {"name": "web"}}}}},
+        {
+            "apiVersion": API,
+            "kind": "TestSuite",
+            "metadata": {"name": "web-suite"},
+            "spec": {
+                "source": "shop",
+                "replayOn": {"deployment": "web", "keepRuns": 1, "target": {"service": {"name": "web"}}},
+            },
+        },
         namespace=namespace,
     )
 
@@ -294,9 +343,14 @@ def test_operator_reconciles_every_kind_under_the_chart_rbac(
     rum = _with_condition(kube, "rumsource", "shop", namespace, "Ready")
     assert rum["status"]["observedGeneration"] == 1
     assert condition(rum, "Ready")["observedGeneration"] == 1  # type: ignore[index]
-    for kind, name in [("deployment", "shop-collector"), ("service", "shop-collector"),
-                       ("secret", "shop-ingest-key"), ("configmap", "shop-sanitization"),
-                       ("configmap", "shop-instrumentation"), ("secret", "trodden-tenant-dsn")]:
+    for kind, name in [
+        ("deployment", "shop-collector"),
+        ("service", "shop-collector"),
+        ("secret", "shop-ingest-key"),
+        ("configmap", "shop-sanitization"),
+        ("configmap", "shop-instrumentation"),
+        ("secret", "trodden-tenant-dsn"),
+    ]:
         obj = kube.wait_for(f"{kind}/{name}", lambda k=kind, n=name: get_or_none(kube, k, n, namespace))
         if name != "trodden-tenant-dsn":
             assert obj["metadata"]["ownerReferences"][0]["uid"] == rum["metadata"]["uid"], (kind, name)
@@ -310,12 +364,19 @@ def test_operator_reconciles_every_kind_under_the_chart_rbac(
     # The Job finishes (written as the job controller would): the operator sees it through its Job
     # watch, finishes the run (no results stored: NoResults) and sets the Job's TTL (patch).
     complete_job(kube, namespace, job["metadata"]["name"])
-    waited = kube.run("wait", "--for=condition=Succeeded=False", "replayrun/run1", f"--namespace={namespace}",
-                      "--timeout=60s", check=False)
+    waited = kube.run(
+        "wait",
+        "--for=condition=Succeeded=False",
+        "replayrun/run1",
+        f"--namespace={namespace}",
+        "--timeout=60s",
+        check=False,
+    )
     assert waited.returncode == 0, waited.stderr
     assert get_or_none(kube, "replayrun", "run1", namespace)["status"]["phase"] == "Failed"  # type: ignore[index]
-    kube.wait_for("job ttl", lambda: kube.get("job", job["metadata"]["name"], namespace)["spec"].get(
-        "ttlSecondsAfterFinished"))
+    kube.wait_for(
+        "job ttl", lambda: kube.get("job", job["metadata"]["name"], namespace)["spec"].get("ttlSecondsAfterFinished")
+    )
 
     # SessionSelector on a schedule: a CronJob, and its Ready condition.
     _with_condition(kube, "sessionselector", "nightly", namespace, "Ready")
@@ -328,8 +389,9 @@ def test_operator_reconciles_every_kind_under_the_chart_rbac(
     finish_rollout(kube, namespace, "web")
     kube.wait_for(
         "first template recorded",
-        lambda: (get_or_none(kube, "testsuite", "web-suite", namespace) or {}).get("status", {})
-        .get("rolloutTemplateHash"),
+        lambda: (
+            (get_or_none(kube, "testsuite", "web-suite", namespace) or {}).get("status", {}).get("rolloutTemplateHash")
+        ),
     )
     kube.run("set", "image", "deployment/web", "web=shop:2", f"--namespace={namespace}")
     finish_rollout(kube, namespace, "web")
@@ -340,14 +402,20 @@ def test_operator_reconciles_every_kind_under_the_chart_rbac(
     # keepRuns 1: the second run replaces the first.
     [second] = kube.wait_for(
         "second rollout run, first pruned",
-        lambda: (runs := _rollout_runs(kube, namespace)) and runs[0]["metadata"]["uid"] != first["metadata"]["uid"]
-        and runs,
+        lambda: (
+            (runs := _rollout_runs(kube, namespace)) and runs[0]["metadata"]["uid"] != first["metadata"]["uid"] and runs
+        ),
         timeout=120,  # the pruned run goes once kopf has removed its finalizer: slow on a loaded machine
     )
     assert second["metadata"]["name"] != first["metadata"]["name"]
     suite = kube.wait_for(
-        "lastReplayRun", lambda: (s := kube.get("testsuite", "web-suite", namespace))["status"].get("lastReplayRun")
-        == second["metadata"]["name"] and s)
+        "lastReplayRun",
+        lambda: (
+            (s := kube.get("testsuite", "web-suite", namespace))["status"].get("lastReplayRun")
+            == second["metadata"]["name"]
+            and s
+        ),
+    )
     assert suite["status"]["observedGeneration"] == 1
 
     # The leader Lease, held by this operator, in the release namespace.
@@ -363,10 +431,16 @@ def test_namespaced_operator_works_under_roles_alone(
 ) -> None:
     [watched] = namespaced_rbac.watched
     for proc in _operator(namespaced_rbac, rbac_dsn, tmp_path / "operator.log"):
-        kube.apply({"apiVersion": API, "kind": "RumSource", "metadata": {"name": "shop"}, "spec": {}},
-                   {"apiVersion": API, "kind": "ReplayRun", "metadata": {"name": "run1"},
-                    "spec": {"suite": "s", "revision": 1, "target": {"url": "http://web"}}},
-                   namespace=watched)
+        kube.apply(
+            {"apiVersion": API, "kind": "RumSource", "metadata": {"name": "shop"}, "spec": {}},
+            {
+                "apiVersion": API,
+                "kind": "ReplayRun",
+                "metadata": {"name": "run1"},
+                "spec": {"suite": "s", "revision": 1, "target": {"url": "http://web"}},
+            },
+            namespace=watched,
+        )
         _with_condition(kube, "rumsource", "shop", watched, "Ready")
         job = wait_job(kube, watched, "replay", "run1")
         complete_job(kube, watched, job["metadata"]["name"])
@@ -383,15 +457,20 @@ def _named_resources(rules: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return sorted({(group, res) for rule in rules for group in rule["apiGroups"] for res in rule["resources"]})
 
 
-def _matrix_is_exact(kube: Kube, chart: Installed, rules: list[dict[str, Any]], namespace: str | None,
-                     names: tuple[str, ...] = ("",)) -> None:
+def _matrix_is_exact(
+    kube: Kube, chart: Installed, rules: list[dict[str, Any]], namespace: str | None, names: tuple[str, ...] = ("",)
+) -> None:
     """Every (verb, resource[, name]) the rules name, reviewed in `namespace`: allowed exactly when
     a rule grants it."""
-    matrix = [(verb, group, res, name) for group, res in _named_resources(rules) for verb in ALL_VERBS
-              for name in names]
+    matrix = [
+        (verb, group, res, name) for group, res in _named_resources(rules) for verb in ALL_VERBS for name in names
+    ]
     answers = access_reviews(kube, chart.user, [(v, g, f"{r}:{n}" if n else r, namespace) for v, g, r, n in matrix])
-    wrong = [f"{v} {g or 'core'}/{r} {n}: allowed={a}" for (v, g, r, n), a in zip(matrix, answers, strict=True)
-             if a != granted(rules, v, g, r, n)]
+    wrong = [
+        f"{v} {g or 'core'}/{r} {n}: allowed={a}"
+        for (v, g, r, n), a in zip(matrix, answers, strict=True)
+        if a != granted(rules, v, g, r, n)
+    ]
     assert not wrong, wrong
     assert any(answers) and not all(answers)
 
@@ -414,17 +493,35 @@ def test_patching_is_never_a_way_to_read_a_secret(kube: Kube, chart_rbac: Instal
     """A PATCH or UPDATE answers with the object as stored: whatever the operator may patch, it can
     read. Secrets are not among them; what it may patch is named here, so a new one is a decision."""
     rules = chart_rbac.rules("ClusterRole")
-    patchable = {(g, r) for g, r in _named_resources(rules) if granted(rules, "patch", g, r)
-                 or granted(rules, "update", g, r)}
+    patchable = {
+        (g, r) for g, r in _named_resources(rules) if granted(rules, "patch", g, r) or granted(rules, "update", g, r)
+    }
     assert patchable == {
-        ("trodden.dev", k) for k in ("rumsources", "sessionselectors", "testsuites", "replayruns",
-                                     "rumsources/status", "sessionselectors/status", "testsuites/status",
-                                     "replayruns/status", "rumsources/finalizers", "sessionselectors/finalizers",
-                                     "testsuites/finalizers", "replayruns/finalizers")
+        ("trodden.dev", k)
+        for k in (
+            "rumsources",
+            "sessionselectors",
+            "testsuites",
+            "replayruns",
+            "rumsources/status",
+            "sessionselectors/status",
+            "testsuites/status",
+            "replayruns/status",
+            "rumsources/finalizers",
+            "sessionselectors/finalizers",
+            "testsuites/finalizers",
+            "replayruns/finalizers",
+        )
     } | {("apps", "deployments"), ("batch", "jobs"), ("batch", "cronjobs"), ("", "configmaps"), ("", "services")}
-    reads = access_reviews(kube, chart_rbac.user, [
-        (verb, "", f"secrets:{name}", namespace) for verb in ("get", "list", "watch", "patch", "update")
-        for name in ("", "trodden-tenant-dsn", "trodden-dsn", "shop-ingest-key")])
+    reads = access_reviews(
+        kube,
+        chart_rbac.user,
+        [
+            (verb, "", f"secrets:{name}", namespace)
+            for verb in ("get", "list", "watch", "patch", "update")
+            for name in ("", "trodden-tenant-dsn", "trodden-dsn", "shop-ingest-key")
+        ],
+    )
     assert not any(reads)
 
 
@@ -432,18 +529,27 @@ def test_namespaced_install_makes_workloads_only_where_it_serves(
     kube: Kube, namespaced_rbac: Installed, namespace: str
 ) -> None:
     [watched] = namespaced_rbac.watched
-    assert not [d for d in namespaced_rbac.docs if d["kind"] == "ClusterRole" and granted(
-        d["rules"], "create", "batch", "jobs")]
-    workloads = [("create", "batch", "jobs"), ("create", "batch", "cronjobs"), ("create", "apps", "deployments"),
-                 ("patch", "apps", "deployments"), ("create", "", "secrets"), ("create", "", "configmaps"),
-                 ("create", "", "services"), ("patch", "trodden.dev", "replayruns/status")]
+    assert not [
+        d for d in namespaced_rbac.docs if d["kind"] == "ClusterRole" and granted(d["rules"], "create", "batch", "jobs")
+    ]
+    workloads = [
+        ("create", "batch", "jobs"),
+        ("create", "batch", "cronjobs"),
+        ("create", "apps", "deployments"),
+        ("patch", "apps", "deployments"),
+        ("create", "", "secrets"),
+        ("create", "", "configmaps"),
+        ("create", "", "services"),
+        ("patch", "trodden.dev", "replayruns/status"),
+    ]
     inside = access_reviews(kube, namespaced_rbac.user, [(v, g, r, watched) for v, g, r in workloads])
     outside = access_reviews(kube, namespaced_rbac.user, [(v, g, r, namespace) for v, g, r in workloads])
     everywhere = access_reviews(kube, namespaced_rbac.user, [(v, g, r, None) for v, g, r in workloads])
     assert all(inside), list(zip(workloads, inside, strict=True))
     assert not any(outside) and not any(everywhere)
-    _matrix_is_exact(kube, namespaced_rbac, namespaced_rbac.rules("Role", watched)
-                     + namespaced_rbac.rules("ClusterRole"), watched)
+    _matrix_is_exact(
+        kube, namespaced_rbac, namespaced_rbac.rules("Role", watched) + namespaced_rbac.rules("ClusterRole"), watched
+    )
 
 
 def _can_i(kube: Kube, user: str, verb: str, resource: str, ns: str | None) -> subprocess.CompletedProcess[str]:
@@ -462,7 +568,12 @@ def test_service_account_cannot(kube: Kube, chart_rbac: Installed, verb: str, re
 
 def test_service_account_can_what_the_operator_needs(kube: Kube, chart_rbac: Installed) -> None:
     # The "no" answers above mean something only if the identity and binding are right.
-    for verb, resource in [("watch", "replayruns.trodden.dev"), ("patch", "replayruns.trodden.dev/status"),
-                           ("create", "jobs.batch"), ("patch", "deployments.apps"), ("create", "secrets")]:
+    for verb, resource in [
+        ("watch", "replayruns.trodden.dev"),
+        ("patch", "replayruns.trodden.dev/status"),
+        ("create", "jobs.batch"),
+        ("patch", "deployments.apps"),
+        ("create", "secrets"),
+    ]:
         result = _can_i(kube, chart_rbac.user, verb, resource, None)
         assert result.stdout.strip() == "yes", (verb, resource, result.stdout, result.stderr)

@@ -18,16 +18,25 @@ def owner(kind: str, name: str = "shop") -> Owner:
 
 def _owned_by(obj: dict[str, Any], o: Owner) -> None:
     refs = obj["metadata"]["ownerReferences"]
-    assert refs == [{"apiVersion": "trodden.dev/v1alpha1", "kind": o.kind, "name": o.name, "uid": o.uid,
-                     "controller": True, "blockOwnerDeletion": True}]
+    assert refs == [
+        {
+            "apiVersion": "trodden.dev/v1alpha1",
+            "kind": o.kind,
+            "name": o.name,
+            "uid": o.uid,
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+    ]
     assert obj["metadata"]["namespace"] == "team-a"
     assert obj["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "trodden-operator"
 
 
 def test_collector_objects_follow_the_contract() -> None:
     o = owner("RumSource")
-    spec = RumSourceSpec.model_validate({"replicas": 2, "sanitization": {"rules": [
-        {"kind": "header", "match": "x-customer", "action": "redact"}]}})
+    spec = RumSourceSpec.model_validate(
+        {"replicas": 2, "sanitization": {"rules": [{"kind": "header", "match": "x-customer", "action": "redact"}]}}
+    )
     dep = builders.collector_deployment(o, spec, RUNTIME)
     svc = builders.collector_service(o, spec)
     san = builders.sanitization_configmap(o, spec)
@@ -45,7 +54,8 @@ def test_collector_objects_follow_the_contract() -> None:
     assert dep["spec"]["replicas"] == 2
     assert svc["spec"]["selector"] == dep["spec"]["selector"]["matchLabels"]
     assert set(dep["spec"]["selector"]["matchLabels"].items()) <= set(
-        dep["spec"]["template"]["metadata"]["labels"].items())
+        dep["spec"]["template"]["metadata"]["labels"].items()
+    )
     assert san["metadata"]["name"] == "shop-sanitization" and "x-customer" in san["data"]["rules.json"]
     assert ins["metadata"]["name"] == "shop-instrumentation"
     assert InstrumentationConfig.model_validate_json(ins["data"]["config.json"]) == InstrumentationConfig()
@@ -61,28 +71,40 @@ def test_user_supplied_ingest_key_secret_is_referenced() -> None:
 def test_sanitisation_change_rolls_the_collector() -> None:
     o = owner("RumSource")
     a = builders.collector_deployment(o, RumSourceSpec(), RUNTIME)
-    b = builders.collector_deployment(o, RumSourceSpec.model_validate(
-        {"sanitization": {"disableBuiltins": ["ip"]}}), RUNTIME)
+    b = builders.collector_deployment(
+        o, RumSourceSpec.model_validate({"sanitization": {"disableBuiltins": ["ip"]}}), RUNTIME
+    )
     assert a["spec"]["template"] != b["spec"]["template"]
     assert a == builders.collector_deployment(o, RumSourceSpec(), RUNTIME)  # deterministic
 
 
 def test_selection_job_and_cronjob() -> None:
     o = owner("SessionSelector", "checkout")
-    spec = SessionSelectorSpec.model_validate({"source": "shop", "budget": 40, "strategies": [
-        {"type": "frequent", "count": 10}, {"type": "event", "event": "add_to_cart_failed"},
-        {"type": "slow", "percentile": 95}, {"type": "errors"}]})
+    spec = SessionSelectorSpec.model_validate(
+        {
+            "source": "shop",
+            "budget": 40,
+            "strategies": [
+                {"type": "frequent", "count": 10},
+                {"type": "event", "event": "add_to_cart_failed"},
+                {"type": "slow", "percentile": 95},
+                {"type": "errors"},
+            ],
+        }
+    )
     job = builders.selection_job(o, spec, RUNTIME, 1)
     _owned_by(job, o)
     args = job["spec"]["template"]["spec"]["containers"][0]["args"]
     assert args[:5] == ["select", "--source", "shop", "--name", "checkout"]
-    assert args[args.index("--max"):args.index("--max") + 2] == ["--max", "40"]
+    assert args[args.index("--max") : args.index("--max") + 2] == ["--max", "40"]
     assert args[args.index("--similarity") + 1] == "0.85"
     strategies = [args[i + 1] for i, a in enumerate(args) if a == "--strategy"]
     assert strategies == ["frequent:10", "event:add_to_cart_failed", "slow:p95", "errors"]
     assert job["metadata"]["name"] == "checkout-select-1"
-    assert job["metadata"]["annotations"] == {"trodden.dev/inputs-hash": builders.selection_inputs(spec),
-                                              "trodden.dev/owner-generation": "2"}
+    assert job["metadata"]["annotations"] == {
+        "trodden.dev/inputs-hash": builders.selection_inputs(spec),
+        "trodden.dev/owner-generation": "2",
+    }
     # What the selection depends on changes its hash; resources, schedule and suspension do not.
     assert builders.selection_inputs(spec.model_copy(update={"budget": 41})) != builders.selection_inputs(spec)
     for same in ({"schedule": "0 * * * *"}, {"suspend": True}, {"resources": {"limits": {"memory": "4Gi"}}}):
@@ -101,8 +123,12 @@ def test_the_rare_share_travels_from_the_spec_to_the_select_command() -> None:
 
     assert set(SETTINGS) <= set(StrategySpec.model_fields)  # every registry setting has its spec field
     assert SETTINGS["share"][1] == ("rare",) and STRATEGIES["rare"].settings[0].flag == "--rare-share"
-    spec = SessionSelectorSpec.model_validate({"source": "shop", "strategies": [
-        {"type": "frequent", "count": 10}, {"type": "rare", "count": 5, "share": 0.02}]})
+    spec = SessionSelectorSpec.model_validate(
+        {
+            "source": "shop",
+            "strategies": [{"type": "frequent", "count": 10}, {"type": "rare", "count": 5, "share": 0.02}],
+        }
+    )
     args = builders.select_args(owner("SessionSelector", "rare"), spec)
     assert args[args.index("--rare-share") + 1] == "0.02"
     plain = SessionSelectorSpec.model_validate({"source": "shop", "strategies": [{"type": "rare", "count": 5}]})
@@ -115,9 +141,19 @@ def test_the_rare_share_travels_from_the_spec_to_the_select_command() -> None:
 
 def test_generation_job_maps_auth_profiles_to_secret_env() -> None:
     o = owner("TestSuite", "checkout-suite")
-    spec = TestSuiteSpec.model_validate({"source": "shop", "generate": {"browser": True}, "authProfiles": [
-        {"name": "api", "type": "static", "headers": [
-            {"name": "Authorization", "secretKeyRef": {"name": "shop-auth", "key": "token"}}]}]})
+    spec = TestSuiteSpec.model_validate(
+        {
+            "source": "shop",
+            "generate": {"browser": True},
+            "authProfiles": [
+                {
+                    "name": "api",
+                    "type": "static",
+                    "headers": [{"name": "Authorization", "secretKeyRef": {"name": "shop-auth", "key": "token"}}],
+                }
+            ],
+        }
+    )
     job = builders.generation_job(o, spec, [7], RUNTIME, 3)
     assert job["metadata"]["name"] == "checkout-suite-gen-3"
     container = job["spec"]["template"]["spec"]["containers"][0]
@@ -131,8 +167,10 @@ def test_generation_job_maps_auth_profiles_to_secret_env() -> None:
     mining = TestSuiteSpec.model_validate({**spec.wire(), "mining": {"minSupport": 9}})
     assert builders.generation_inputs(mining, [7]) != builders.generation_inputs(spec, [7])
     # Editing how the suite is replayed or kept, or its pods' resources, does not regenerate it.
-    for same in ({"replayOn": {"deployment": "shop", "keepRuns": 3, "target": {"url": "http://shop"}}},
-                 {"resources": {"requests": {"cpu": "2"}}}):
+    for same in (
+        {"replayOn": {"deployment": "shop", "keepRuns": 3, "target": {"url": "http://shop"}}},
+        {"resources": {"requests": {"cpu": "2"}}},
+    ):
         edited = TestSuiteSpec.model_validate({**spec.wire(), **same})
         assert builders.generation_inputs(edited, [7]) == builders.generation_inputs(spec, [7]), same
 
@@ -149,9 +187,14 @@ def test_known_test_values_reach_generation_and_regenerate_the_suite() -> None:
 
 def test_replay_job_is_indexed_one_shard_per_pod() -> None:
     o = owner("ReplayRun", "rollout-42")
-    spec = ReplayRunSpec.model_validate({"suite": "checkout-suite", "shards": 4,
-                                         "target": {"service": {"name": "shop-v2", "port": 8080}},
-                                         "baseline": {"url": "http://shop-v1.team-a.svc:8080"}})
+    spec = ReplayRunSpec.model_validate(
+        {
+            "suite": "checkout-suite",
+            "shards": 4,
+            "target": {"service": {"name": "shop-v2", "port": 8080}},
+            "baseline": {"url": "http://shop-v1.team-a.svc:8080"},
+        }
+    )
     job = builders.replay_job(o, spec, RUNTIME)
     _owned_by(job, o)
     assert job["spec"]["completionMode"] == "Indexed"
@@ -187,11 +230,13 @@ def test_label_values_stay_valid() -> None:
 def test_replay_job_pins_the_revision() -> None:
     spec = ReplayRunSpec.model_validate({"suite": "s", "target": {"url": "http://t"}})
     args = builders.replay_job(owner("ReplayRun", "r"), spec, RUNTIME, revision=4)["spec"]["template"]["spec"][
-        "containers"][0]["args"]
+        "containers"
+    ][0]["args"]
     assert args[args.index("--revision") + 1] == "4"
     pinned = ReplayRunSpec.model_validate({**spec.wire(), "revision": 2})
-    args = builders.replay_job(owner("ReplayRun", "r"), pinned, RUNTIME)["spec"]["template"]["spec"][
-        "containers"][0]["args"]
+    args = builders.replay_job(owner("ReplayRun", "r"), pinned, RUNTIME)["spec"]["template"]["spec"]["containers"][0][
+        "args"
+    ]
     assert args[args.index("--revision") + 1] == "2"
 
 
@@ -202,8 +247,9 @@ def test_collector_has_a_progress_deadline() -> None:
 
 def test_rollout_replayrun() -> None:
     o = owner("TestSuite", "checkout-suite")
-    spec = TestSuiteSpec.model_validate({"source": "shop", "replayOn": {
-        "deployment": "shop", "target": {"service": {"name": "shop"}}, "shards": 2}})
+    spec = TestSuiteSpec.model_validate(
+        {"source": "shop", "replayOn": {"deployment": "shop", "target": {"service": {"name": "shop"}}, "shards": 2}}
+    )
     assert spec.replay_on is not None
     rollout = builders.Rollout("abcdef0123456789", "4")
     run = builders.rollout_replayrun(o, spec.replay_on, rollout)
@@ -218,12 +264,15 @@ def test_rollout_replayrun() -> None:
     again = builders.rollout_replayrun(o, spec.replay_on, builders.Rollout("abcdef0123456789", "7"))
     assert again["metadata"]["name"] != run["metadata"]["name"]
     # ... and a changed replayOn never meets a run of the same name (its spec is immutable).
-    changed = TestSuiteSpec.model_validate({"source": "shop", "replayOn": {
-        "deployment": "shop", "target": {"service": {"name": "shop"}}, "shards": 3}})
+    changed = TestSuiteSpec.model_validate(
+        {"source": "shop", "replayOn": {"deployment": "shop", "target": {"service": {"name": "shop"}}, "shards": 3}}
+    )
     assert changed.replay_on is not None
     assert builders.rollout_replayrun(o, changed.replay_on, rollout)["metadata"]["name"] != run["metadata"]["name"]
-    deployment = {"metadata": {"generation": 9, "annotations": {"deployment.kubernetes.io/revision": "4"}},
-                  "spec": {"template": {"spec": {"containers": [{"image": "shop:1"}]}}}}
+    deployment = {
+        "metadata": {"generation": 9, "annotations": {"deployment.kubernetes.io/revision": "4"}},
+        "spec": {"template": {"spec": {"containers": [{"image": "shop:1"}]}}},
+    }
     assert builders.Rollout.of(deployment).revision == "4"
     assert builders.Rollout.of({**deployment, "metadata": {"generation": 9}}).revision == "g9"
     dep = {"spec": {"template": {"spec": {"containers": [{"image": "shop:1"}]}}}}
@@ -232,12 +281,24 @@ def test_rollout_replayrun() -> None:
 
 
 def test_login_profile_secrets_reach_generation_args_and_replay_pods() -> None:
-    suite = TestSuiteSpec.model_validate({"source": "shop", "authProfiles": [
-        {"name": "user", "type": "login",
-         "usernameRef": {"name": "shop-login", "key": "username"},
-         "passwordRef": {"name": "shop-login", "key": "password"}},
-        {"name": "api", "type": "static", "headers": [
-            {"name": "X-Api-Key", "secretKeyRef": {"name": "shop-api", "key": "api.key"}}]}]})  # fmt: skip
+    suite = TestSuiteSpec.model_validate(
+        {
+            "source": "shop",
+            "authProfiles": [
+                {
+                    "name": "user",
+                    "type": "login",
+                    "usernameRef": {"name": "shop-login", "key": "username"},
+                    "passwordRef": {"name": "shop-login", "key": "password"},
+                },
+                {
+                    "name": "api",
+                    "type": "static",
+                    "headers": [{"name": "X-Api-Key", "secretKeyRef": {"name": "shop-api", "key": "api.key"}}],
+                },
+            ],
+        }
+    )
     args = builders.generate_args(owner("TestSuite", "checkout-suite"), suite, [])
     assert args[args.index("--login-username-secret") + 1] == "shop-login/username"
     assert args[args.index("--login-password-secret") + 1] == "shop-login/password"
@@ -246,7 +307,9 @@ def test_login_profile_secrets_reach_generation_args_and_replay_pods() -> None:
     env = {e["name"]: e for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
     # the names replay's resolve_value reads for ValueFrom(secret="name/key")
     assert env["TRODDEN_SECRET_SHOP_LOGIN_USERNAME"]["valueFrom"]["secretKeyRef"] == {
-        "name": "shop-login", "key": "username"}  # fmt: skip
+        "name": "shop-login",
+        "key": "username",
+    }
     assert env["TRODDEN_SECRET_SHOP_LOGIN_PASSWORD"]["valueFrom"]["secretKeyRef"]["key"] == "password"
     assert env["TRODDEN_SECRET_SHOP_API_API_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "shop-api", "key": "api.key"}
     plain = builders.replay_job(owner("ReplayRun", "r1"), run, RUNTIME)

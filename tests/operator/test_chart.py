@@ -21,8 +21,13 @@ HELM = ROOT / ".cache" / "bin" / "helm"
 
 def render(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     assert HELM.exists(), "helm is missing: `make operator-tools` builds .cache/bin/helm"
-    return subprocess.run([str(HELM), "template", "rel", str(CHART), "--namespace", "prod", *args],
-                          capture_output=True, text=True, timeout=60, check=check)
+    return subprocess.run(
+        [str(HELM), "template", "rel", str(CHART), "--namespace", "prod", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=check,
+    )
 
 
 def objects(*args: str) -> dict[tuple[str, str], dict[str, Any]]:
@@ -87,14 +92,20 @@ def test_external_database() -> None:
 
 def test_database_and_operator_containers_are_hardened() -> None:
     objs = objects()
-    for kind, name, uid in (("StatefulSet", "rel-trodden-db", 999), ("Deployment", "rel-trodden-operator", 10001),
-                            ("Job", "rel-trodden-db-password", 10001)):
+    for kind, name, uid in (
+        ("StatefulSet", "rel-trodden-db", 999),
+        ("Deployment", "rel-trodden-operator", 10001),
+        ("Job", "rel-trodden-db-password", 10001),
+    ):
         pod = objs[(kind, name)]["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] == uid
         assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
         sc = pod["containers"][0]["securityContext"]
-        assert sc == {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
-                      "capabilities": {"drop": ["ALL"]}}, (kind, sc)
+        assert sc == {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        }, (kind, sc)
     db = objs[("StatefulSet", "rel-trodden-db")]["spec"]["template"]["spec"]
     assert db["automountServiceAccountToken"] is False
     mounts = {m["mountPath"] for m in db["containers"][0]["volumeMounts"]}
@@ -119,24 +130,32 @@ def test_disruption_budget_only_with_several_replicas() -> None:
     assert not [k for k in off if k[0] == "PodDisruptionBudget"]
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (("--set", "operatr.replicas=2"), "Additional property operatr is not allowed"),
-    (("--set", "postgres.user=Bad-User"), "postgres.user: Does not match pattern"),
-    (("--set", "postgres.enabled=false"), "externalDatabase.existingSecret: String length must be greater"),
-    (("--set", "postgres.password=x", "--set", "postgres.existingSecret=y"),
-     "postgres.existingSecret: String length must be less"),
-    (("--set", "image.pullPolicy=Sometimes"), "image.pullPolicy"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--set", "operatr.replicas=2"), "Additional property operatr is not allowed"),
+        (("--set", "postgres.user=Bad-User"), "postgres.user: Does not match pattern"),
+        (("--set", "postgres.enabled=false"), "externalDatabase.existingSecret: String length must be greater"),
+        (
+            ("--set", "postgres.password=x", "--set", "postgres.existingSecret=y"),
+            "postgres.existingSecret: String length must be less",
+        ),
+        (("--set", "image.pullPolicy=Sometimes"), "image.pullPolicy"),
+    ],
+)
 def test_values_schema_refuses_mistakes_with_a_message(args: tuple[str, ...], message: str) -> None:
     result = render(*args, check=False)
     assert result.returncode != 0 and message in result.stderr, result.stderr
 
 
-@pytest.mark.parametrize(("dsn", "error"), [
-    ("postgresql://db.example:5432/x", "names no user"),
-    ("postgresql://u:already@db/x", "already has a password"),
-    ("mysql://u@db/x", "postgresql://USER@HOST"),
-])
+@pytest.mark.parametrize(
+    ("dsn", "error"),
+    [
+        ("postgresql://db.example:5432/x", "names no user"),
+        ("postgresql://u:already@db/x", "already has a password"),
+        ("mysql://u@db/x", "postgresql://USER@HOST"),
+    ],
+)
 def test_dsn_with_password_refuses_ambiguous_dsns(dsn: str, error: str) -> None:
     with pytest.raises(InputError, match=error):
         dsn_with_password(dsn, "pw")

@@ -11,8 +11,16 @@ from trodden.operator.conditions import Desired
 
 def test_first_visit_sets_conditions_with_generation() -> None:
     out = conditions.merge([], [Desired("Ready", "Unknown", "Running", "x")], 3, "2024-01-01T00:00:00Z")
-    assert out == [{"type": "Ready", "status": "Unknown", "reason": "Running", "message": "x",
-                    "lastTransitionTime": "2024-01-01T00:00:00Z", "observedGeneration": 3}]
+    assert out == [
+        {
+            "type": "Ready",
+            "status": "Unknown",
+            "reason": "Running",
+            "message": "x",
+            "lastTransitionTime": "2024-01-01T00:00:00Z",
+            "observedGeneration": 3,
+        }
+    ]
 
 
 def test_transition_time_moves_only_when_status_changes() -> None:
@@ -25,15 +33,28 @@ def test_transition_time_moves_only_when_status_changes() -> None:
 
 
 def test_other_condition_types_are_kept_in_order() -> None:
-    start = [{"type": "Custom", "status": "True", "reason": "X", "message": "", "lastTransitionTime": "T0",
-              "observedGeneration": 1}]
+    start = [
+        {
+            "type": "Custom",
+            "status": "True",
+            "reason": "X",
+            "message": "",
+            "lastTransitionTime": "T0",
+            "observedGeneration": 1,
+        }
+    ]
     out = conditions.merge(start, [Desired("Ready", "True", "Y")], 1, "T1")
     assert [c["type"] for c in out] == ["Custom", "Ready"]
     assert out[0] == start[0]
 
 
-@given(st.lists(st.tuples(st.sampled_from(["Ready", "Failed"]), st.sampled_from(["True", "False", "Unknown"])),
-                min_size=1, max_size=20))
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["Ready", "Failed"]), st.sampled_from(["True", "False", "Unknown"])),
+        min_size=1,
+        max_size=20,
+    )
+)
 def test_transition_time_changes_exactly_on_status_changes(steps: list[tuple[str, Any]]) -> None:
     conds: list[dict[str, Any]] = []
     last: dict[str, str] = {}
@@ -87,27 +108,52 @@ def test_replay_conditions_cover_every_outcome() -> None:
     assert phase == "Failed" and _by_type(skipped_all)["Failed"].reason == "NothingReplayed"
     assert _by_type(skipped_all)["Succeeded"].status == "False"
 
-    job = {"status": {"conditions": [{"type": "Failed", "status": "True", "reason": "DeadlineExceeded",
-                                      "message": "Job was active longer than specified deadline"}]}}
+    job = {
+        "status": {
+            "conditions": [
+                {
+                    "type": "Failed",
+                    "status": "True",
+                    "reason": "DeadlineExceeded",
+                    "message": "Job was active longer than specified deadline",
+                }
+            ]
+        }
+    }
     failed, phase = conditions.replay_conditions("Failed", job, None, False)
     assert phase == "Failed" and "DeadlineExceeded" in _by_type(failed)["Failed"].message
 
 
 def test_rumsource_ready() -> None:
     assert conditions.rumsource_ready(None, 1).status == "False"
-    dep = {"metadata": {"generation": 2}, "status": {"observedGeneration": 2, "availableReplicas": 2,
-                                                     "updatedReplicas": 2, "replicas": 2}}
+    dep = {
+        "metadata": {"generation": 2},
+        "status": {"observedGeneration": 2, "availableReplicas": 2, "updatedReplicas": 2, "replicas": 2},
+    }
     assert conditions.rumsource_ready(dep, 2).status == "True"
     stale = {"metadata": {"generation": 3}, "status": {**dep["status"], "observedGeneration": 2}}
     assert conditions.rumsource_ready(stale, 2).reason == "CollectorProgressing"
     assert conditions.rumsource_ready(dep, 0).reason == "ScaledToZero"
     # A rollout in progress: the old pods are available, the new template is not everywhere yet.
-    rolling = {"metadata": {"generation": 2}, "status": {"observedGeneration": 2, "availableReplicas": 2,
-                                                         "updatedReplicas": 1, "replicas": 3}}
+    rolling = {
+        "metadata": {"generation": 2},
+        "status": {"observedGeneration": 2, "availableReplicas": 2, "updatedReplicas": 1, "replicas": 3},
+    }
     assert conditions.rumsource_ready(rolling, 2).status == "False"
-    stuck = {"metadata": {"generation": 2}, "status": {**rolling["status"], "conditions": [
-        {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
-         "message": 'ReplicaSet "shop-collector-7f" has timed out progressing.'}]}}
+    stuck = {
+        "metadata": {"generation": 2},
+        "status": {
+            **rolling["status"],
+            "conditions": [
+                {
+                    "type": "Progressing",
+                    "status": "False",
+                    "reason": "ProgressDeadlineExceeded",
+                    "message": 'ReplicaSet "shop-collector-7f" has timed out progressing.',
+                }
+            ],
+        },
+    }
     ready = conditions.rumsource_ready(stuck, 2)
     assert (ready.status, ready.reason) == ("False", "ProgressDeadlineExceeded") and "timed out" in ready.message
 
@@ -117,10 +163,13 @@ def test_batch_ready() -> None:
     assert conditions.batch_ready("Selection", "Running", None, "").status == "Unknown"
     assert conditions.batch_ready("Selection", "Failed", _job(("Failed", "True")), "").status == "False"
 
-    recorded = {"jobName": "s-select-2", "conditions": [
-        {"type": "Ready", "status": "True", "reason": "SelectionSucceeded", "message": "selection 4"}]}
+    recorded = {
+        "jobName": "s-select-2",
+        "conditions": [{"type": "Ready", "status": "True", "reason": "SelectionSucceeded", "message": "selection 4"}],
+    }
     assert conditions.recorded_outcome("Selection", recorded, "s-select-2") == Desired(
-        "Ready", "True", "SelectionSucceeded", "selection 4")
+        "Ready", "True", "SelectionSucceeded", "selection 4"
+    )
     assert conditions.recorded_outcome("Selection", recorded, "s-select-3") is None
     running = {**recorded, "conditions": [{"type": "Ready", "status": "Unknown", "reason": "SelectionRunning"}]}
     assert conditions.recorded_outcome("Selection", running, "s-select-2") is None
@@ -144,4 +193,5 @@ def test_scheduled_selector_is_as_ready_as_its_last_run() -> None:
     assert (ready.status, ready.reason) == ("False", "SelectionFailed") and "scheduled run b" in ready.message
     recovered = [*ok_then_failed, _run("d", "ok", "T4")]
     assert conditions.scheduled_ready(recovered, "selection 5: 9 sessions") == Desired(
-        "Ready", "True", "SelectionSucceeded", "selection 5: 9 sessions")
+        "Ready", "True", "SelectionSucceeded", "selection 5: 9 sessions"
+    )

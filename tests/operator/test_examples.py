@@ -31,8 +31,14 @@ def argocd_lua() -> Path:
 
 def run_health(script: Path, *objects: dict[str, Any]) -> list[dict[str, str]]:
     """The script's verdict on each object, the way Argo CD's controller computes it."""
-    out = subprocess.run([str(argocd_lua()), str(script)], input=json.dumps(list(objects)), capture_output=True,
-                         text=True, check=True, timeout=60)
+    out = subprocess.run(
+        [str(argocd_lua()), str(script)],
+        input=json.dumps(list(objects)),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
     results: list[dict[str, str]] = json.loads(out.stdout)
     return results
 

@@ -13,8 +13,9 @@ NOTHING = RunSummary(run_name="r")
 
 def test_flaky_flow_raises_its_sampling_and_bumps_the_generation() -> None:
     base = InstrumentationConfig(sampling=Sampling(rate=0.1))
-    summary = RunSummary(run_name="r", flaky=[FlakySummary(test="t1", endpoints=["POST /cart/{id}/items"],
-                                                           cause="timing")])
+    summary = RunSummary(
+        run_name="r", flaky=[FlakySummary(test="t1", endpoints=["POST /cart/{id}/items"], cause="timing")]
+    )
     out = feedback.apply_feedback(base, summary, [], NOW)
     assert out.generation == base.generation + 1
     [boost] = out.sampling.boosts
@@ -43,10 +44,14 @@ def test_nothing_learned_changes_nothing() -> None:
 
 
 def test_expired_boosts_lapse_and_manual_ones_stay() -> None:
-    base = InstrumentationConfig(sampling=Sampling(boosts=[
-        SamplingBoost(route="GET /old", rate=1, reason="flaky", until="2024-12-01T00:00:00Z"),
-        SamplingBoost(route="GET /mine", rate=0.5, reason="manual"),
-    ]))
+    base = InstrumentationConfig(
+        sampling=Sampling(
+            boosts=[
+                SamplingBoost(route="GET /old", rate=1, reason="flaky", until="2024-12-01T00:00:00Z"),
+                SamplingBoost(route="GET /mine", rate=0.5, reason="manual"),
+            ]
+        )
+    )
     mine = RunSummary(run_name="r", regressions=[RegressionSummary(test="x", endpoint="GET /mine")])
     out = feedback.apply_feedback(base, mine, [], NOW)
     assert {b.route: (b.reason, b.rate) for b in out.sampling.boosts} == {"GET /mine": ("manual", 0.5)}

@@ -22,8 +22,14 @@ NAME_PART = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 
 def _handler_ids() -> set[str]:
     registry = registries.get_default_registry()
-    return {str(h.id) for h in [*registry._changing.get_all_handlers(), *registry._spawning.get_all_handlers(),
-                                *registry._watching.get_all_handlers()]}
+    return {
+        str(h.id)
+        for h in [
+            *registry._changing.get_all_handlers(),
+            *registry._spawning.get_all_handlers(),
+            *registry._watching.get_all_handlers(),
+        ]
+    }
 
 
 def test_every_handler_id_is_a_valid_annotation_key() -> None:
@@ -52,8 +58,9 @@ def test_backoff_grows_and_is_bounded() -> None:
 
 
 def test_error_message_is_the_api_servers() -> None:
-    err = ApiError(status=Status(code=403, reason="Forbidden",
-                                 message='jobs.batch "x" is forbidden: exceeded quota: no-jobs'))
+    err = ApiError(
+        status=Status(code=403, reason="Forbidden", message='jobs.batch "x" is forbidden: exceeded quota: no-jobs')
+    )
     assert reconcile.error_message(err) == '403 Forbidden: jobs.batch "x" is forbidden: exceeded quota: no-jobs'
     assert reconcile.error_message(RuntimeError("boom")) == "RuntimeError: boom"
 
@@ -107,15 +114,37 @@ async def test_the_creation_of_a_job_made_here_reconciles_nothing_more() -> None
 
     kube = Kube()
     ctx = reconcile.Context(kube=kube, runtime=None, dsn=None)  # type: ignore[arg-type]
-    job = {"metadata": {"namespace": "team-a", "name": "rr-1-replay", "ownerReferences": [
-        {"apiVersion": "trodden.dev/v1alpha1", "kind": "ReplayRun", "name": "rr-1", "uid": "u-1", "controller": True}]}}
+    job = {
+        "metadata": {
+            "namespace": "team-a",
+            "name": "rr-1-replay",
+            "ownerReferences": [
+                {
+                    "apiVersion": "trodden.dev/v1alpha1",
+                    "kind": "ReplayRun",
+                    "name": "rr-1",
+                    "uid": "u-1",
+                    "controller": True,
+                }
+            ],
+        }
+    }
     memo = kopf.Memo(ctx=ctx)
     ctx.jobs_seen.add(("team-a", "rr-1-replay", "u-1"))
     await job_changed(body=job, type="ADDED", memo=memo)
     assert kube.reads == []
     await job_changed(body=job, type="MODIFIED", memo=memo)  # a shard finished: read the owner
-    await job_changed(body={**job, "metadata": {**job["metadata"], "ownerReferences": [
-        {**job["metadata"]["ownerReferences"][0], "uid": "u-2"}]}}, type="ADDED", memo=memo)  # another owner's
+    await job_changed(
+        body={
+            **job,
+            "metadata": {
+                **job["metadata"],
+                "ownerReferences": [{**job["metadata"]["ownerReferences"][0], "uid": "u-2"}],
+            },
+        },
+        type="ADDED",
+        memo=memo,
+    )  # another owner's
     assert kube.reads == [("ReplayRun", "rr-1"), ("ReplayRun", "rr-1")]
 
 
@@ -137,8 +166,12 @@ async def test_a_burst_in_one_namespace_creates_its_secrets_once() -> None:
             return SimpleNamespace(dsn="postgresql://team-a@db/trodden", webhook_token="t0ken")
 
     kube = Kube()
-    ctx = reconcile.Context(kube=kube, runtime=None, dsn="postgresql://db/trodden",  # type: ignore[arg-type]
-                            tenants=Tenants())  # type: ignore[arg-type]
+    ctx = reconcile.Context(
+        kube=kube,
+        runtime=None,
+        dsn="postgresql://db/trodden",  # type: ignore[arg-type]
+        tenants=Tenants(),
+    )  # type: ignore[arg-type]
     await asyncio.gather(*(reconcile.ensure_db_secret(ctx, "team-a") for _ in range(200)))
     assert sorted(kube.created) == ["trodden-tenant-dsn", "trodden-webhook-token"]
 
@@ -161,8 +194,12 @@ def test_the_diff_base_stays_in_memory_and_goes_with_the_object() -> None:
         assert not patch  # nothing written to the object
         return old, (diff(old, new) if old is not None else None)
 
-    run = {"apiVersion": "trodden.dev/v1alpha1", "kind": "ReplayRun",
-           "metadata": {"name": "r", "namespace": "n", "uid": "u-1"}, "spec": {"suite": "s"}}
+    run = {
+        "apiVersion": "trodden.dev/v1alpha1",
+        "kind": "ReplayRun",
+        "metadata": {"name": "r", "namespace": "n", "uid": "u-1"},
+        "spec": {"suite": "s"},
+    }
     assert handled(run) == (None, None)
     assert handled({**run, "status": {"phase": "Running"}})[1] == ()
     assert handled({**run, "spec": {"suite": "t"}})[1]
@@ -184,8 +221,12 @@ def test_a_first_success_writes_no_progress_and_no_marker() -> None:
     assert not patch, dict(patch)
 
     failed = kopf.Patch()
-    storage.store(key=kopf.HandlerId("reconcile"), record={**record, "success": False}, body=body,  # type: ignore[arg-type]
-                  patch=failed)
+    storage.store(
+        key=kopf.HandlerId("reconcile"),
+        record={**record, "success": False},
+        body=body,  # type: ignore[arg-type]
+        patch=failed,
+    )
     assert set(failed["metadata"]["annotations"]) == {f"{GROUP}/reconcile", f"{GROUP}/kopf-managed"}
 
 
@@ -196,10 +237,23 @@ async def test_a_jobs_added_event_before_its_create_returns_reads_nothing() -> N
 
     from trodden.operator.handlers import job_changed
 
-    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {
-        "namespace": "team-a", "name": "rr-1-replay", "ownerReferences": [
-            {"apiVersion": "trodden.dev/v1alpha1", "kind": "ReplayRun", "name": "rr-1", "uid": "u-1",
-             "controller": True}]}}
+    job = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "namespace": "team-a",
+            "name": "rr-1-replay",
+            "ownerReferences": [
+                {
+                    "apiVersion": "trodden.dev/v1alpha1",
+                    "kind": "ReplayRun",
+                    "name": "rr-1",
+                    "uid": "u-1",
+                    "controller": True,
+                }
+            ],
+        },
+    }
     owner = reconcile.Owner("ReplayRun", "rr-1", "team-a", "u-1")
 
     class Kube:

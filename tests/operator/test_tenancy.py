@@ -42,9 +42,11 @@ def test_identifiers_are_bounded_and_distinct() -> None:
 
 def test_tenant_dsn_keeps_everything_but_the_credentials() -> None:
     assert tenancy.tenant_dsn("postgresql://admin:s3cret@db.svc:5432/trodden?sslmode=require", "r1", "p/w") == (
-        "postgresql://r1:p%2Fw@db.svc:5432/trodden?sslmode=require")
+        "postgresql://r1:p%2Fw@db.svc:5432/trodden?sslmode=require"
+    )
     assert tenancy.tenant_dsn("postgresql://postgres:@/t_1?host=/tmp/sock", "r", "p") == (
-        "postgresql://r:p@/t_1?host=/tmp/sock")
+        "postgresql://r:p@/t_1?host=/tmp/sock"
+    )
     with pytest.raises(ValueError, match="postgresql://"):
         tenancy.tenant_dsn("host=db user=x", "r", "p")
 
@@ -58,17 +60,23 @@ async def test_each_namespace_gets_a_schema_it_owns_and_nothing_else(tenants: te
     assert await store_b.pool.fetchval("SELECT count(*) FROM suites") == 0
     await store_b.pool.execute("INSERT INTO suites (name, source) VALUES ('checkout', 'other')")
     assert await store_a.pool.fetchval("SELECT source FROM suites") == "shop"
-    for sql in (f"SELECT * FROM {a.schema}.suites", f"SELECT * FROM {a.schema}.events",
-                "SELECT * FROM public.tenants", "CREATE TABLE public.planted (x int)",
-                f"CREATE TABLE {a.schema}.planted (x int)"):
+    for sql in (
+        f"SELECT * FROM {a.schema}.suites",
+        f"SELECT * FROM {a.schema}.events",
+        "SELECT * FROM public.tenants",
+        "CREATE TABLE public.planted (x int)",
+        f"CREATE TABLE {a.schema}.planted (x int)",
+    ):
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await store_b.pool.execute(sql)
     # Its own tables are its own: it owns the schema it migrated (the collector adds partitions).
     assert await store_a.pool.fetchval(
-        "SELECT bool_and(tableowner = current_user) FROM pg_tables WHERE schemaname = current_schema()")
+        "SELECT bool_and(tableowner = current_user) FROM pg_tables WHERE schemaname = current_schema()"
+    )
     await store_a.pool.execute("CREATE TABLE events_20300101 (LIKE events INCLUDING DEFAULTS)")
-    await store_a.pool.execute("ALTER TABLE events ATTACH PARTITION events_20300101"
-                               " FOR VALUES FROM ('2030-01-01') TO ('2030-01-02')")
+    await store_a.pool.execute(
+        "ALTER TABLE events ATTACH PARTITION events_20300101 FOR VALUES FROM ('2030-01-01') TO ('2030-01-02')"
+    )
 
 
 async def test_webhook_tokens_are_per_namespace(tenants: tenancy.Tenants) -> None:
@@ -131,8 +139,9 @@ async def test_a_recreated_suite_or_selector_inherits_nothing(tenants: tenancy.T
     await tenancy.claim(store, "SessionSelector", "picks", "s-2")
     assert await store.pool.fetchval("SELECT count(*) FROM selections") == 0
     # A RumSource's sessions describe the application: a recreated one keeps them.
-    await store.pool.execute("INSERT INTO sessions (source, session_id, first_ts, last_ts) VALUES"
-                             " ('shop', 's1', now(), now())")
+    await store.pool.execute(
+        "INSERT INTO sessions (source, session_id, first_ts, last_ts) VALUES ('shop', 's1', now(), now())"
+    )
     await tenancy.claim(store, "RumSource", "shop", "r-1")
     await tenancy.claim(store, "RumSource", "shop", "r-2")
     assert await store.pool.fetchval("SELECT count(*) FROM sessions") == 1
@@ -142,16 +151,19 @@ async def test_sweep_tombstones_then_removes_after_the_retention(tenants: tenanc
     store = await tenants.store("team-a")
     await _suite(store, "kept", 1)
     await _suite(store, "gone", 2)
-    await store.pool.execute("INSERT INTO replay_runs (suite, revision, target, run_name) VALUES"
-                             " ('gone', 1, 'http://t', 'team-a/run-1/abcdef01')")
+    await store.pool.execute(
+        "INSERT INTO replay_runs (suite, revision, target, run_name) VALUES"
+        " ('gone', 1, 'http://t', 'team-a/run-1/abcdef01')"
+    )
     live = {"TestSuite": {"kept"}}
     swept = await tenancy.sweep(store, await tenancy.stored_names(store), live, timedelta(days=1))
     assert sorted(swept.tombstoned) == [("ReplayRun", "team-a/run-1/abcdef01"), ("TestSuite", "gone")]
     assert not swept.removed and not swept.empty
     assert await tenancy.latest_revision(store, "gone") == 2  # kept during the retention
     # The suite comes back (re-applied within the retention): its tombstone goes.
-    swept = await tenancy.sweep(store, await tenancy.stored_names(store), {"TestSuite": {"kept", "gone"}},
-                                timedelta(days=1))
+    swept = await tenancy.sweep(
+        store, await tenancy.stored_names(store), {"TestSuite": {"kept", "gone"}}, timedelta(days=1)
+    )
     assert swept.revived == [("TestSuite", "gone")]
     # Gone for good, and the retention passed.
     await tenancy.sweep(store, await tenancy.stored_names(store), live, timedelta(days=1))

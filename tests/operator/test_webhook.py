@@ -38,8 +38,13 @@ def test_parse_call() -> None:
 
 
 def _rollout_run(name: str, template: str, revision: str, created: str) -> dict[str, Any]:
-    return {"metadata": {"name": name, "creationTimestamp": created,
-                         "labels": {"trodden.dev/template-hash": template, "trodden.dev/rollout-revision": revision}}}
+    return {
+        "metadata": {
+            "name": name,
+            "creationTimestamp": created,
+            "labels": {"trodden.dev/template-hash": template, "trodden.dev/rollout-revision": revision},
+        }
+    }
 
 
 def test_a_verdict_is_only_served_for_the_rollout_in_progress() -> None:
@@ -55,9 +60,16 @@ def test_a_verdict_is_only_served_for_the_rollout_in_progress() -> None:
 
 def _deployment(replicas: int, available: int, updated: int | None = None) -> dict[str, Any]:
     updated = available if updated is None else updated
-    return {"metadata": {"generation": 3}, "spec": {"replicas": replicas},
-            "status": {"observedGeneration": 3, "replicas": updated, "updatedReplicas": updated,
-                       "availableReplicas": available}}
+    return {
+        "metadata": {"generation": 3},
+        "spec": {"replicas": replicas},
+        "status": {
+            "observedGeneration": 3,
+            "replicas": updated,
+            "updatedReplicas": updated,
+            "availableReplicas": available,
+        },
+    }
 
 
 def test_a_rollout_at_zero_replicas_waits() -> None:
@@ -71,8 +83,10 @@ def test_the_rollback_hook_answers_2xx_only_on_regressions() -> None:
     from trodden.operator.webhook import rollback_response
 
     assert rollback_response(409, {"ok": False})[0] == 200  # regressions: roll back now
-    assert rollback_response(200, {"ok": True}) == (412, {"ok": False, "rollback": False,
-                                                          "reason": "the replay passed: nothing to roll back"})
+    assert rollback_response(200, {"ok": True}) == (
+        412,
+        {"ok": False, "rollback": False, "reason": "the replay passed: nothing to roll back"},
+    )
     for code in (425, 404, 400):  # running, missing, malformed: no rollback (Flagger keeps analysing)
         assert rollback_response(code, {})[0] == code
 
@@ -102,9 +116,11 @@ async def test_the_gate_refuses_callers_without_the_namespaces_token() -> None:
         return (namespace, token) == ("prod", "prod-token")
 
     body = {"name": "shop", "namespace": "prod", "metadata": {"replayrun": "rr-1"}}
-    for app, token, expected in ((make_app(NoApi(), authorize), None, 401),  # type: ignore[arg-type]
-                                 (make_app(NoApi(), authorize), "staging-token", 403),  # type: ignore[arg-type]
-                                 (make_app(NoApi()), "prod-token", 503)):  # type: ignore[arg-type]
+    for app, token, expected in (
+        (make_app(NoApi(), authorize), None, 401),  # type: ignore[arg-type]
+        (make_app(NoApi(), authorize), "staging-token", 403),  # type: ignore[arg-type]
+        (make_app(NoApi()), "prod-token", 503),
+    ):  # type: ignore[arg-type]
         runner = web.AppRunner(app)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -113,8 +129,10 @@ async def test_the_gate_refuses_callers_without_the_namespaces_token() -> None:
         try:
             call = {**body, "metadata": {**body["metadata"], **({"token": token} if token else {})}}
             for path in ("replayrun", "rollback"):  # the rollback hook is refused alike (never a 2xx)
-                async with aiohttp.ClientSession() as http, http.post(
-                        f"http://127.0.0.1:{port}/flagger/{path}", json=call) as resp:
+                async with (
+                    aiohttp.ClientSession() as http,
+                    http.post(f"http://127.0.0.1:{port}/flagger/{path}", json=call) as resp,
+                ):
                     assert resp.status == expected, (path, await resp.text())
         finally:
             await runner.cleanup()

@@ -33,10 +33,13 @@ MIN_CAUGHT = 3
 SERVER_SIDE_SPA = tuple(p for p in SPA_PLANTS if p.id not in SPA_UI)
 
 
-@pytest.mark.parametrize(("plants", "injector"), [
-    ((*KINTO_PLANTS, *SERVER_SIDE_SPA), "kinto/server/realapps_kinto_plants.py"),
-    (DJANGO_PLANTS, "djadmin/site/realapps_django_plants.py"),
-])
+@pytest.mark.parametrize(
+    ("plants", "injector"),
+    [
+        ((*KINTO_PLANTS, *SERVER_SIDE_SPA), "kinto/server/realapps_kinto_plants.py"),
+        (DJANGO_PLANTS, "djadmin/site/realapps_django_plants.py"),
+    ],
+)
 def test_every_plant_is_injected_where_the_app_runs(plants: tuple[Plant, ...], injector: str) -> None:
     """The plants' descriptions (harness side) and their injection (inside the app's process) list the
     same ids, and each id has a branch there: a plant that changes nothing would be a silent miss."""
@@ -56,10 +59,14 @@ def test_front_end_plants_of_the_spa_change_something() -> None:
 def test_a_finding_on_a_fragment_route_is_on_the_spa_page() -> None:
     """kinto-admin's pages are fragment routes of /v1/admin/: a plant that shows there is found there."""
     plant = next(p for p in SPA_PLANTS if p.id == "display-fields-drop-status")
-    finding = {"endpoint": "PAGE /v1/admin/#/buckets/blog/collections/posts/records", "field": "table 1 columns",
-               "url": "http://127.0.0.1:1/v1/admin/#/buckets/blog/collections/posts/records",
-               "assertion": {"id": "diff:table 1 columns", "kind": "diff"},
-               "expected": ["Title", "Status", "Last mod."], "actual": ["Title", "Last mod."]}
+    finding = {
+        "endpoint": "PAGE /v1/admin/#/buckets/blog/collections/posts/records",
+        "field": "table 1 columns",
+        "url": "http://127.0.0.1:1/v1/admin/#/buckets/blog/collections/posts/records",
+        "assertion": {"id": "diff:table 1 columns", "kind": "diff"},
+        "expected": ["Title", "Status", "Last mod."],
+        "actual": ["Title", "Last mod."],
+    }
     assert plant.matches(finding)
     assert not plant.matches({**finding, "endpoint": "PAGE /v1/other/#/buckets", "url": "http://127.0.0.1:1/v1/other/"})
 
@@ -67,8 +74,24 @@ def test_a_finding_on_a_fragment_route_is_on_the_spa_page() -> None:
 @pytest.mark.timeout(900)
 def test_kinto_subset_through_the_real_pipeline(dsn: str, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    code = main(["--app", "kinto", "--plants", ",".join(SUBSET), "--controls", "1", "--sessions", str(SESSIONS),
-                 "--seed", "11", "--out", str(out), "--dsn", dsn])
+    code = main(
+        [
+            "--app",
+            "kinto",
+            "--plants",
+            ",".join(SUBSET),
+            "--controls",
+            "1",
+            "--sessions",
+            str(SESSIONS),
+            "--seed",
+            "11",
+            "--out",
+            str(out),
+            "--dsn",
+            dsn,
+        ]
+    )
     assert code in (0, 1)  # 1: below the issue's bar, which the pipeline does not reach yet
     run = RunResult.model_validate(orjson.loads((out / "result.json").read_bytes()))
     [app] = run.apps

@@ -93,10 +93,16 @@ def make_app(version: str = "v1") -> web.Application:
     async def product(r: web.Request) -> web.Response:
         pid = int(r.match_info["id"])
         price: object = "12.50" if v2 else 12.5
-        return web.json_response({
-            "id": pid, "name": "Book", "price": price, "stock": 3,
-            "updated_at": datetime.now(UTC).isoformat(), "request_id": str(uuid.uuid4()),
-        })
+        return web.json_response(
+            {
+                "id": pid,
+                "name": "Book",
+                "price": price,
+                "stock": 3,
+                "updated_at": datetime.now(UTC).isoformat(),
+                "request_id": str(uuid.uuid4()),
+            }
+        )
 
     async def login(r: web.Request) -> web.Response:
         body = await r.json()
@@ -121,14 +127,23 @@ def make_app(version: str = "v1") -> web.Application:
         if not isinstance(qty, int) or qty <= 0:
             if v2:
                 return web.json_response({"message": "quantity must be positive", "code": 400}, status=400)
-            return web.json_response({"error": {"code": "invalid_quantity", "message": "quantity must be positive"}},
-                                     status=400)
+            return web.json_response(
+                {"error": {"code": "invalid_quantity", "message": "quantity must be positive"}}, status=400
+            )
         order_id = str(uuid.uuid4())
-        orders[order_id] = {"order_id": order_id, "status": "pending", "qty": qty, "total": 12.5 * qty,
-                            "note": body.get("note")}
+        orders[order_id] = {
+            "order_id": order_id,
+            "status": "pending",
+            "qty": qty,
+            "total": 12.5 * qty,
+            "note": body.get("note"),
+        }
         created = "PENDING" if v2 else "pending"
-        return web.json_response({"order_id": order_id, "total": 12.5 * qty, "status": created}, status=201,
-                                 headers={"Location": f"/api/orders/{order_id}"})
+        return web.json_response(
+            {"order_id": order_id, "total": 12.5 * qty, "status": created},
+            status=201,
+            headers={"Location": f"/api/orders/{order_id}"},
+        )
 
     async def get_order(r: web.Request) -> web.Response:
         order = orders.get(r.match_info["order_id"])
@@ -178,8 +193,11 @@ def make_app(version: str = "v1") -> web.Application:
 
     async def page(_r: web.Request) -> web.Response:
         order = '["/api/cart", "/api/session"]' if v2 else '["/api/session", "/api/cart"]'
-        html = PAGE.format(order=order, button_id="add-item" if v2 else "add-to-cart",
-                           button_text="Add to basket" if v2 else "Add to cart")
+        html = PAGE.format(
+            order=order,
+            button_id="add-item" if v2 else "add-to-cart",
+            button_text="Add to basket" if v2 else "Add to cart",
+        )
         return web.Response(text=html, content_type="text/html")
 
     app = web.Application()
@@ -239,5 +257,8 @@ def serve(app: web.Application) -> Iterator[str]:
 if __name__ == "__main__":  # `python tests/replay/replay_shop.py v2 8080`: look at it by hand
     import sys
 
-    web.run_app(make_app(sys.argv[1] if len(sys.argv) > 1 else "v1"), host="127.0.0.1",
-                port=int(sys.argv[2]) if len(sys.argv) > 2 else 8080)
+    web.run_app(
+        make_app(sys.argv[1] if len(sys.argv) > 1 else "v1"),
+        host="127.0.0.1",
+        port=int(sys.argv[2]) if len(sys.argv) > 2 else 8080,
+    )

@@ -55,21 +55,44 @@ def auth_server() -> Iterator[str]:
 
 def _suite() -> Suite:
     login = HttpStep(
-        id="login1", endpoint="POST /login", unsafe=True, expect=Expectation(status=200),
-        request=HttpRequest(method="POST", url="{{origin}}/login", body_kind="json",
-                            body={"user": "{{login_username}}", "password": "{{login_password}}"}),
+        id="login1",
+        endpoint="POST /login",
+        unsafe=True,
+        expect=Expectation(status=200),
+        request=HttpRequest(
+            method="POST",
+            url="{{origin}}/login",
+            body_kind="json",
+            body={"user": "{{login_username}}", "password": "{{login_password}}"},
+        ),
         extract=[Extraction(var="login_token", source="json", path="/session/token")],
-    )  # fmt: skip
+    )
     profile = AuthProfile(
-        name="login", kind="login", login=[login], headers={"X-Auth": ValueFrom(value="{{login_token}}")},
-        variables={"login_username": ValueFrom(secret="app-login/username"),
-                   "login_password": ValueFrom(secret="app-login/password")},
-    )  # fmt: skip
-    me = HttpStep(id="s1", endpoint="GET /me", expect=Expectation(status=200, values={"/name": "carol"}),
-                  request=HttpRequest(method="GET", url="{{origin}}/me"))  # fmt: skip
+        name="login",
+        kind="login",
+        login=[login],
+        headers={"X-Auth": ValueFrom(value="{{login_token}}")},
+        variables={
+            "login_username": ValueFrom(secret="app-login/username"),
+            "login_password": ValueFrom(secret="app-login/password"),
+        },
+    )
+    me = HttpStep(
+        id="s1",
+        endpoint="GET /me",
+        expect=Expectation(status=200, values={"/name": "carol"}),
+        request=HttpRequest(method="GET", url="{{origin}}/me"),
+    )
     test = TestCase(id="http-me", name="GET /me", type="http", session_id="s", auth_profile="login", steps=[me])
-    return Suite(name="auth", revision=1, source="t", origin="http://127.0.0.1:9", created_at="2026-01-01T00:00:00Z",
-                 tests=[test], auth_profiles=[profile])  # fmt: skip
+    return Suite(
+        name="auth",
+        revision=1,
+        source="t",
+        origin="http://127.0.0.1:9",
+        created_at="2026-01-01T00:00:00Z",
+        tests=[test],
+        auth_profiles=[profile],
+    )
 
 
 async def test_login_profile_with_secret_credentials(auth_server: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -45,8 +45,15 @@ async def serving(*apps: web.Application) -> AsyncIterator[list[str]]:
 
 def items_suite(max_ms: float, *, item: str = "1") -> Suite:
     test = http_test("t-item", [get("s1", "GET /items/{id}", "{{origin}}/items/" + item, status=200)])
-    return Suite(name="items", revision=1, source="s", origin="https://items.example.com", created_at="now",
-                 tests=[test], assertions=[a("a-latency", "latency", "GET /items/{id}", params={"max_ms": max_ms})])
+    return Suite(
+        name="items",
+        revision=1,
+        source="s",
+        origin="https://items.example.com",
+        created_at="now",
+        tests=[test],
+        assertions=[a("a-latency", "latency", "GET /items/{id}", params={"max_ms": max_ms})],
+    )
 
 
 async def test_a_chain_that_breaks_on_the_baseline_too_verified_nothing() -> None:
@@ -66,8 +73,9 @@ async def test_latency_is_judged_against_the_baseline_of_the_same_run() -> None:
     # a loaded machine: both sides break a tight mined bound, so the target is not slower
     async with serving(timed_app(0.3), timed_app(0.3)) as (target, baseline):
         alone = await replay_suite(None, items_suite(100), target, options)
-        judged = await replay_suite(None, items_suite(100), target, ReplayOptions(
-            retries=0, latency_slack_ms=0, baseline=baseline))
+        judged = await replay_suite(
+            None, items_suite(100), target, ReplayOptions(retries=0, latency_slack_ms=0, baseline=baseline)
+        )
     assert alone.results[0].outcome == "failed"
     assert judged.results[0].outcome == "passed", judged.results[0].failures
     # a real slowdown within a generous mined bound: slower than ratio times baseline + floor
@@ -94,8 +102,9 @@ def outlier_app(slow_call: int) -> web.Application:
 
 async def test_one_slow_exchange_is_noise_when_the_endpoint_keeps_pace_with_the_baseline() -> None:
     one = items_suite(5000)
-    suite = one.model_copy(update={"tests": [t.model_copy(update={"id": f"t-item-{i}"}) for i in range(6)
-                                             for t in one.tests]})
+    suite = one.model_copy(
+        update={"tests": [t.model_copy(update={"id": f"t-item-{i}"}) for i in range(6) for t in one.tests]}
+    )
     async with serving(outlier_app(3), timed_app(0)) as (target, baseline):
         report = await replay_suite(None, suite, target, ReplayOptions(retries=0, concurrency=1, baseline=baseline))
     outcomes = sorted(r.outcome for r in report.results)
@@ -123,20 +132,28 @@ def acl_app(writers: list[str], *, busy_first: int = 0) -> web.Application:
 
 
 def acl_suite() -> Suite:
-    test = http_test("t-acl", [get("s1", "GET /health", "{{origin}}/health", status=200),
-                               get("s2", "GET /items/{id}", "{{origin}}/items/1", status=200)])  # fmt: skip
+    test = http_test(
+        "t-acl",
+        [
+            get("s1", "GET /health", "{{origin}}/health", status=200),
+            get("s2", "GET /items/{id}", "{{origin}}/items/1", status=200),
+        ],
+    )
     return Suite(name="acl", revision=1, source="s", origin="https://acl.example.com", created_at="now", tests=[test])
 
 
 async def test_a_set_listed_in_another_order_is_the_same_set() -> None:
     options = {"retries": 0}
-    async with serving(acl_app(["account:bob", "system.Authenticated"]),
-                       acl_app(["system.Authenticated", "account:bob"])) as (target, baseline):  # fmt: skip
+    async with serving(
+        acl_app(["account:bob", "system.Authenticated"]), acl_app(["system.Authenticated", "account:bob"])
+    ) as (target, baseline):
         report = await replay_suite(None, acl_suite(), target, ReplayOptions(baseline=baseline, **options))
     # permissions: the same set; history: records in another order, which is a finding
     assert {f.assertion_id for f in report.regressions} == {"diff:body:/history/0/by", "diff:body:/history/1/by"}
-    async with serving(acl_app(["account:bob", "account:eve"]),
-                       acl_app(["account:bob", "system.Authenticated"])) as (target, baseline):  # fmt: skip
+    async with serving(acl_app(["account:bob", "account:eve"]), acl_app(["account:bob", "system.Authenticated"])) as (
+        target,
+        baseline,
+    ):
         changed = await replay_suite(None, acl_suite(), target, ReplayOptions(baseline=baseline, **options))
     assert "diff:body:/permissions/write/*" in {f.assertion_id for f in changed.regressions}  # another member
 

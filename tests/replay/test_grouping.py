@@ -11,15 +11,26 @@ from trodden.replay.results import Failure, TestResult
 
 
 def finding(aid: str, kind: str, endpoint: str | None, field: str | None, step: str = "s1", **kw: object) -> Failure:
-    source = kw.pop("source", "diff" if aid.startswith("diff:") else "expectation" if aid.startswith("expect:")
-                    else "assertion")  # fmt: skip
-    return Failure(source=source, assertion_id=aid, kind=kind, description=aid, expected=kw.get("expected"),
-                   actual=kw.get("actual"), step_id=step, endpoint=endpoint, field=field)  # type: ignore[arg-type]
+    source = kw.pop(
+        "source", "diff" if aid.startswith("diff:") else "expectation" if aid.startswith("expect:") else "assertion"
+    )
+    return Failure(
+        source=source,
+        assertion_id=aid,
+        kind=kind,
+        description=aid,
+        expected=kw.get("expected"),
+        actual=kw.get("actual"),
+        step_id=step,
+        endpoint=endpoint,
+        field=field,
+    )  # type: ignore[arg-type]
 
 
 def failed(test_id: str, *failures: Failure) -> TestResult:
-    return TestResult(test_id=test_id, name=test_id, type="http", session_id=f"s-{test_id}", outcome="failed",
-                      failures=list(failures))
+    return TestResult(
+        test_id=test_id, name=test_id, type="http", session_id=f"s-{test_id}", outcome="failed", failures=list(failures)
+    )
 
 
 PRODUCT = "GET /api/products/{id}"
@@ -27,21 +38,33 @@ RECORD = "GET /v1/records/{id}"
 
 
 def results() -> list[TestResult]:
-    price = [finding("expect:type:/price", "type", PRODUCT, "/price"), finding("a-type-price", "type", PRODUCT,
-             "/price"), finding("diff:body:/price", "diff", PRODUCT, "/price")]  # fmt: skip
+    price = [
+        finding("expect:type:/price", "type", PRODUCT, "/price"),
+        finding("a-type-price", "type", PRODUCT, "/price"),
+        finding("diff:body:/price", "diff", PRODUCT, "/price"),
+    ]
     return [
         failed("t1", *price),
         failed("t2", *price, finding("a-type-items-price", "type", "GET /api/cart", "/items/0/price", "s2")),
         failed("t3", *price, finding("a-type-items-price", "type", "GET /api/cart", "/items/3/price", "s2")),
-        failed("t4", finding("expect:status", "status", "POST /api/checkout", "status", expected=200, actual=500),
-               finding("exec:extract:order_id", "extract", "POST /api/checkout", "/order/id", source="execution"),
-               finding("exec:variable", "correlation", "GET /api/orders/{id}", None, "s3", source="execution"),
-               finding("a-followed-by", "followed_by", "POST /api/checkout", None)),
-        failed("t5", finding("expect:present:/data/title", "present", RECORD, "/data/title"),
-               finding("expect:present:/data/done", "present", RECORD, "/data/done")),
-        failed("t6", finding("expect:present:/data/title", "present", RECORD, "/data/title"),
-               finding("expect:present:/data/done", "present", RECORD, "/data/done"),
-               finding("diff:latency", "latency", "GET /v1/", "latency", "s0")),
+        failed(
+            "t4",
+            finding("expect:status", "status", "POST /api/checkout", "status", expected=200, actual=500),
+            finding("exec:extract:order_id", "extract", "POST /api/checkout", "/order/id", source="execution"),
+            finding("exec:variable", "correlation", "GET /api/orders/{id}", None, "s3", source="execution"),
+            finding("a-followed-by", "followed_by", "POST /api/checkout", None),
+        ),
+        failed(
+            "t5",
+            finding("expect:present:/data/title", "present", RECORD, "/data/title"),
+            finding("expect:present:/data/done", "present", RECORD, "/data/done"),
+        ),
+        failed(
+            "t6",
+            finding("expect:present:/data/title", "present", RECORD, "/data/title"),
+            finding("expect:present:/data/done", "present", RECORD, "/data/done"),
+            finding("diff:latency", "latency", "GET /v1/", "latency", "s0"),
+        ),
         TestResult(test_id="t7", name="t7", type="http", session_id="s", outcome="passed"),
     ]
 
@@ -49,8 +72,12 @@ def results() -> list[TestResult]:
 def test_one_cause_is_one_group_with_what_it_explains() -> None:
     groups = group_findings(results())
     by_title = {g.title: g for g in groups}
-    assert set(by_title) == {f"{PRODUCT} /price", "POST /api/checkout status", f"{RECORD} /data/done",
-                             "GET /v1/ latency"}  # fmt: skip
+    assert set(by_title) == {
+        f"{PRODUCT} /price",
+        "POST /api/checkout status",
+        f"{RECORD} /data/done",
+        "GET /v1/ latency",
+    }
     price = by_title[f"{PRODUCT} /price"]
     assert (price.tests, price.findings) == (3, 11)  # the cart that embeds the price changed with it
     assert price.endpoints == ["GET /api/cart", PRODUCT] and price.fields == ["/items/*/price", "/price"]
@@ -75,14 +102,17 @@ def test_the_rule_a_group_shows_silences_it_and_nothing_else() -> None:
     assert [f.field for f in ignored(every, shape.ignore) if f.endpoint == RECORD] == []
 
 
-@pytest.mark.parametrize(("text", "rule"), [
-    ("GET /api/products/{id} /price", IgnoreRule(endpoint=PRODUCT, pointer="/price")),
-    ("get /api/items header:ETag", IgnoreRule(endpoint="GET /api/items", header="etag")),
-    ("* /updated_at", IgnoreRule(endpoint="*", pointer="/updated_at")),
-    ("POST /api/checkout", IgnoreRule(endpoint="POST /api/checkout")),
-    ("PAGE /checkout headings", None),
-    ("/price", None),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("GET /api/products/{id} /price", IgnoreRule(endpoint=PRODUCT, pointer="/price")),
+        ("get /api/items header:ETag", IgnoreRule(endpoint="GET /api/items", header="etag")),
+        ("* /updated_at", IgnoreRule(endpoint="*", pointer="/updated_at")),
+        ("POST /api/checkout", IgnoreRule(endpoint="POST /api/checkout")),
+        ("PAGE /checkout headings", None),
+        ("/price", None),
+    ],
+)
 def test_ignore_rules_parse_or_say_why_not(text: str, rule: IgnoreRule | None) -> None:
     if rule is None:
         with pytest.raises(ValueError, match="ignore rule"):
@@ -93,8 +123,10 @@ def test_ignore_rules_parse_or_say_why_not(text: str, rule: IgnoreRule | None) -
 
 
 def test_one_page_kind_is_one_subject_and_a_broken_order_is_its_own_cause() -> None:
-    buttons = [failed(f"b{i}", finding("diff:buttons", "diff", f"PAGE /products/SHIRT-00{i}", "buttons", "b2"))
-               for i in range(3)]  # fmt: skip
+    buttons = [
+        failed(f"b{i}", finding("diff:buttons", "diff", f"PAGE /products/SHIRT-00{i}", "buttons", "b2"))
+        for i in range(3)
+    ]
     quote = [failed(f"q{i}", finding("a-preceded", "preceded_by", "POST /api/checkout", None)) for i in range(2)]
     groups = {g.title: g for g in group_findings([*buttons, *quote])}
     assert groups["PAGE /products/{id} buttons"].tests == 3

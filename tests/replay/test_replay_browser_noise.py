@@ -53,13 +53,20 @@ def admin_app(*, busy_first: int = 0, veiled: bool = False) -> web.Application:
 
 def admin_suite() -> Suite:
     steps = [
-        BrowserStep(id="b1", action="goto", url="{{origin}}/home", network=["GET /api/health"],
-                    expect=BrowserExpectation(url="/home", status=200)),
-        BrowserStep(id="b2", action="click", locators=[Locator(strategy="role", value="link", name="posts")],
-                    timeout_s=2.0),
-        BrowserStep(id="b3", action="click", locators=[Locator(strategy="role", value="button", name="Publish")],
-                    timeout_s=2.0),
-    ]  # fmt: skip
+        BrowserStep(
+            id="b1",
+            action="goto",
+            url="{{origin}}/home",
+            network=["GET /api/health"],
+            expect=BrowserExpectation(url="/home", status=200),
+        ),
+        BrowserStep(
+            id="b2", action="click", locators=[Locator(strategy="role", value="link", name="posts")], timeout_s=2.0
+        ),
+        BrowserStep(
+            id="b3", action="click", locators=[Locator(strategy="role", value="button", name="Publish")], timeout_s=2.0
+        ),
+    ]
     test = TestCase(id="t-admin", name="admin", type="browser", session_id="s", steps=steps)
     return Suite(name="admin", revision=1, source="s", origin="https://admin.test", created_at="now", tests=[test])
 
@@ -67,9 +74,18 @@ def admin_suite() -> Suite:
 async def _replay(target_app: web.Application, *baselines: web.Application) -> tuple[list[str], str, str | None]:
     async with serving(target_app, *baselines) as (target, baseline, secondary):
         # timings are out of this test (a cold browser's first page is slow): only what pages show
-        report = await replay_suite(None, admin_suite(), target, ReplayOptions(
-            retries=0, baseline=baseline, secondary_baseline=secondary, latency_baseline_floor_ms=60_000,
-            browser_latency_baseline_floor_ms=60_000))
+        report = await replay_suite(
+            None,
+            admin_suite(),
+            target,
+            ReplayOptions(
+                retries=0,
+                baseline=baseline,
+                secondary_baseline=secondary,
+                latency_baseline_floor_ms=60_000,
+                browser_latency_baseline_floor_ms=60_000,
+            ),
+        )
     result = report.results[0]
     return [f"{f.assertion_id} {f.field or ''}".strip() for f in report.regressions], result.outcome, result.reason
 

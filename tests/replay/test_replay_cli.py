@@ -18,8 +18,14 @@ TRODDEN = str(Path(sys.executable).with_name("trodden"))
 
 
 def trodden(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([TRODDEN, "replay", *args], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, **(env or {})}, check=False)
+    return subprocess.run(
+        [TRODDEN, "replay", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
 
 
 def suite_file(tmp_path: Path) -> Path:
@@ -35,8 +41,20 @@ def test_clean_target_exits_0_and_regressions_exit_1(tmp_path: Path, shop_v1: st
     assert "no regressions" in clean.stdout
 
     junit, report = tmp_path / "junit.xml", tmp_path / "report.json"
-    bad = trodden("--suite-file", str(path), "--target", shop_v2, "--retries", "0", "--junit", str(junit),
-                  "--json-report", str(report), "--html", str(tmp_path / "html"))
+    bad = trodden(
+        "--suite-file",
+        str(path),
+        "--target",
+        shop_v2,
+        "--retries",
+        "0",
+        "--junit",
+        str(junit),
+        "--json-report",
+        str(report),
+        "--html",
+        str(tmp_path / "html"),
+    )
     assert bad.returncode == 1, bad.stderr
     assert "a-type-price" in bad.stdout
     doc = orjson.loads(report.read_bytes())
@@ -58,10 +76,14 @@ def test_usage_errors_exit_2_with_one_line(tmp_path: Path, shop_v1: str) -> None
         (["--target", shop_v1], "--suite"),
         (["--suite-file", str(path), "--target", shop_v1, "--only", "grpc"], "--only"),
         (["--suite-file", str(path), "--target", shop_v1, "--secondary-baseline", shop_v1], "needs --baseline"),
-        (["--suite-file", str(path), "--target", shop_v1, "--baseline", shop_v1, "--secondary-baseline", "nope"],
-         "--secondary-baseline"),
-        (["--suite-file", str(path), "--target", shop_v1, "--browser-latency-baseline-ratio", "0.5"],
-         "--browser-latency-baseline-ratio"),
+        (
+            ["--suite-file", str(path), "--target", shop_v1, "--baseline", shop_v1, "--secondary-baseline", "nope"],
+            "--secondary-baseline",
+        ),
+        (
+            ["--suite-file", str(path), "--target", shop_v1, "--browser-latency-baseline-ratio", "0.5"],
+            "--browser-latency-baseline-ratio",
+        ),
     ]
     for args, needle in cases:
         result = trodden(*args)
@@ -74,8 +96,23 @@ async def test_suite_from_the_store_with_shard_and_run_name(store: Store, shop_v
     await save_suite_revision(store, shop_suite(browser=False))
     missing = trodden("--suite", "nope", "--target", shop_v2, "--dsn", store.dsn)
     assert missing.returncode == 2 and "not found" in missing.stderr
-    result = trodden("--suite", "shop", "--revision", "1", "--target", shop_v2, "--dsn", store.dsn,
-                     "--shard", "0/1", "--run-name", "cli-run", "--retries", "0", "--json")
+    result = trodden(
+        "--suite",
+        "shop",
+        "--revision",
+        "1",
+        "--target",
+        shop_v2,
+        "--dsn",
+        store.dsn,
+        "--shard",
+        "0/1",
+        "--run-name",
+        "cli-run",
+        "--retries",
+        "0",
+        "--json",
+    )
     assert result.returncode == 1, result.stderr
     doc = orjson.loads(result.stdout)
     assert doc["run"]["name"] == "cli-run" and doc["run"]["id"] is not None
@@ -99,8 +136,18 @@ def test_a_replay_that_verified_nothing_exits_2_with_its_reason(tmp_path: Path, 
     on_origin = tmp_path / "on-origin.json"
     on_origin.write_text(suite.model_dump_json())
     report, junit = tmp_path / "skipped.json", tmp_path / "skipped.xml"
-    skipped = trodden("--suite-file", str(on_origin), "--target", shop_v1, "--json-report", str(report),
-                      "--junit", str(junit), "--html", str(tmp_path / "html"))
+    skipped = trodden(
+        "--suite-file",
+        str(on_origin),
+        "--target",
+        shop_v1,
+        "--json-report",
+        str(report),
+        "--junit",
+        str(junit),
+        "--html",
+        str(tmp_path / "html"),
+    )
     assert skipped.returncode == 2, skipped.stdout + skipped.stderr
     assert f"all {len(suite.tests)} test(s) were skipped" in skipped.stderr and "unsafe step" in skipped.stderr
     doc = orjson.loads(report.read_bytes())
@@ -127,8 +174,20 @@ async def test_a_run_whose_tests_were_all_skipped_fails_with_its_reason(store: S
 def test_findings_come_grouped_with_the_rule_that_silences_each(tmp_path: Path, shop_v2: str) -> None:
     path = suite_file(tmp_path)
     report = tmp_path / "report.json"
-    bad = trodden("--suite-file", str(path), "--target", shop_v2, "--retries", "0", "--json-report", str(report),
-                  "--junit", str(tmp_path / "junit.xml"), "--html", str(tmp_path / "html"))
+    bad = trodden(
+        "--suite-file",
+        str(path),
+        "--target",
+        shop_v2,
+        "--retries",
+        "0",
+        "--json-report",
+        str(report),
+        "--junit",
+        str(tmp_path / "junit.xml"),
+        "--html",
+        str(tmp_path / "html"),
+    )
     assert bad.returncode == 1 and "Likely causes" in bad.stdout
     groups = orjson.loads(report.read_bytes())["groups"]
     assert groups and sum(g["findings"] for g in groups) == len(orjson.loads(report.read_bytes())["regressions"])
@@ -137,8 +196,17 @@ def test_findings_come_grouped_with_the_rule_that_silences_each(tmp_path: Path, 
     assert "likely_cause" in (tmp_path / "junit.xml").read_text()
     assert first["ignore"][0] in (tmp_path / "html" / "index.html").read_text()
     args = [a for rule in first["ignore"] for a in ("--ignore", rule)]
-    quieter = trodden("--suite-file", str(path), "--target", shop_v2, "--retries", "0", "--json-report",
-                      str(tmp_path / "quieter.json"), *args)
+    quieter = trodden(
+        "--suite-file",
+        str(path),
+        "--target",
+        shop_v2,
+        "--retries",
+        "0",
+        "--json-report",
+        str(tmp_path / "quieter.json"),
+        *args,
+    )
     assert quieter.returncode in (0, 1), quieter.stderr
     left = orjson.loads((tmp_path / "quieter.json").read_bytes())["groups"]
     assert first["cause"] not in [g["cause"] for g in left]

@@ -37,11 +37,19 @@ def app() -> web.Application:
 async def test_the_element_with_exactly_the_recorded_text_is_clicked() -> None:
     steps = [
         BrowserStep(id="b1", action="goto", url="{{origin}}/books/", expect=BrowserExpectation(url="/books")),
-        BrowserStep(id="b2", action="click", locators=[Locator(strategy="role", value="link", name="2")],
-                    expect=BrowserExpectation(url="/books/page2")),
-        BrowserStep(id="b3", action="click", locators=[Locator(strategy="text", value="Go")],
-                    expect=BrowserExpectation(url="/books/done")),
-    ]  # fmt: skip
+        BrowserStep(
+            id="b2",
+            action="click",
+            locators=[Locator(strategy="role", value="link", name="2")],
+            expect=BrowserExpectation(url="/books/page2"),
+        ),
+        BrowserStep(
+            id="b3",
+            action="click",
+            locators=[Locator(strategy="text", value="Go")],
+            expect=BrowserExpectation(url="/books/done"),
+        ),
+    ]
     test = TestCase(id="t-go", name="go", type="browser", session_id="s", steps=steps)
     suite = Suite(name="loc", revision=1, source="s", origin="https://admin.test", created_at="now", tests=[test])
     with serve(app()) as target:

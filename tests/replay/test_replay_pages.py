@@ -54,10 +54,16 @@ def make_app(variant: str) -> web.Application:
     v = VARIANTS[variant]
 
     async def orders(_r: web.Request) -> web.Response:
-        rows = "".join(f'<tr><td><a href="/orders/{i}">#{i}</a></td><td>{item}</td><td>{total}</td></tr>'
-                       for i, item, total in v.get("rows", ROWS))  # fmt: skip
-        html = LIST.format(total=v.get("total", "Total"), rows=rows, script=v.get("script", ""),
-                           next=v.get("next", '<a href="/orders?page=2">Next page</a>'))  # fmt: skip
+        rows = "".join(
+            f'<tr><td><a href="/orders/{i}">#{i}</a></td><td>{item}</td><td>{total}</td></tr>'
+            for i, item, total in v.get("rows", ROWS)
+        )
+        html = LIST.format(
+            total=v.get("total", "Total"),
+            rows=rows,
+            script=v.get("script", ""),
+            next=v.get("next", '<a href="/orders?page=2">Next page</a>'),
+        )
         return web.Response(text=html, content_type="text/html")
 
     async def detail(request: web.Request) -> web.Response:
@@ -71,8 +77,9 @@ def make_app(variant: str) -> web.Application:
     async def login(request: web.Request) -> web.Response:
         form = await request.post()
         if form.get("password") != PASSWORD or form.get("username") != "replay.tester":
-            return web.Response(text=LOGIN.replace("<form", '<p class="errornote">Wrong password</p><form'),
-                                content_type="text/html")
+            return web.Response(
+                text=LOGIN.replace("<form", '<p class="errornote">Wrong password</p><form'), content_type="text/html"
+            )
         raise web.HTTPFound("/orders")
 
     app = web.Application()
@@ -105,8 +112,14 @@ def _session() -> Session:
         {"kind": "click", "url": url, "target": {"role": "link", "name": "#2", "text": "#2", "tag": "a"}},
         {"kind": "page_view", "url": f"{RECORDED}/orders/2", "load": {"status": 200, "duration_ms": 30}},
     ]
-    return Session.model_validate({"source": "mini", "session_id": "s1", "user_id": "u1", "events": [
-        {"session_id": "s1", "seq": i, "ts": 1000.0 + i, **e} for i, e in enumerate(events)]})  # fmt: skip
+    return Session.model_validate(
+        {
+            "source": "mini",
+            "session_id": "s1",
+            "user_id": "u1",
+            "events": [{"session_id": "s1", "seq": i, "ts": 1000.0 + i, **e} for i, e in enumerate(events)],
+        }
+    )
 
 
 def _suite() -> Suite:
@@ -165,8 +178,14 @@ def _login_suite() -> Suite:
         {"kind": "click", "target": {"role": "button", "name": "Log in", "tag": "input"}},
         {"kind": "page_view", "url": f"{RECORDED}/orders", "load": {"status": 200, "duration_ms": 30}},
     ]
-    session = Session.model_validate({"source": "mini", "session_id": "s2", "user_id": "u1", "events": [
-        {"session_id": "s2", "seq": i, "ts": 1000.0 + i, **e} for i, e in enumerate(events)]})  # fmt: skip
+    session = Session.model_validate(
+        {
+            "source": "mini",
+            "session_id": "s2",
+            "user_id": "u1",
+            "events": [{"session_id": "s2", "seq": i, "ts": 1000.0 + i, **e} for i, e in enumerate(events)],
+        }
+    )
     suite = build_suite("login", "mini", [SelectedInput(session)], None)
     suite.tests = [t for t in suite.tests if t.type == "browser"]
     return suite
@@ -193,18 +212,31 @@ async def test_a_browser_login_types_the_password_replay_is_given(
 
 def _outlined_session(sid: str, user: str) -> Session:
     """As rum.js records the v1 order list (outline included) and a click to an order."""
-    outline = {"headings": ["Orders"], "landmarks": ["navigation", "main"],
-               "tables": [{"name": "result_list", "headers": ["Order", "Item", "Total"], "rows": 3}],
-               "links": ["Home", "Orders", "Next page"]}  # fmt: skip
+    outline = {
+        "headings": ["Orders"],
+        "landmarks": ["navigation", "main"],
+        "tables": [{"name": "result_list", "headers": ["Order", "Item", "Total"], "rows": 3}],
+        "links": ["Home", "Orders", "Next page"],
+    }
     url = f"{RECORDED}/orders"
     events: list[dict[str, Any]] = [
         {"kind": "page_view", "url": url, "load": {"status": 200, "duration_ms": 40}, "page": outline},
         {"kind": "click", "url": url, "target": {"role": "link", "name": "#2", "text": "#2", "tag": "a"}},
-        {"kind": "page_view", "url": f"{RECORDED}/orders/2", "load": {"status": 200, "duration_ms": 30},
-         "page": {"headings": ["Order 2"], "links": ["Back to orders"]}},
-    ]  # fmt: skip
-    return Session.model_validate({"source": "mini", "session_id": sid, "user_id": user, "events": [
-        {"session_id": sid, "seq": i, "ts": 1000.0 + i, **e} for i, e in enumerate(events)]})  # fmt: skip
+        {
+            "kind": "page_view",
+            "url": f"{RECORDED}/orders/2",
+            "load": {"status": 200, "duration_ms": 30},
+            "page": {"headings": ["Order 2"], "links": ["Back to orders"]},
+        },
+    ]
+    return Session.model_validate(
+        {
+            "source": "mini",
+            "session_id": sid,
+            "user_id": user,
+            "events": [{"session_id": sid, "seq": i, "ts": 1000.0 + i, **e} for i, e in enumerate(events)],
+        }
+    )
 
 
 async def test_mined_page_invariants_judge_pages_without_a_baseline(sites: dict[str, str]) -> None:

@@ -13,25 +13,77 @@ from trodden.store import Store
 
 
 def sample_report() -> RunReport:
-    slow = Failure(source="assertion", assertion_id="a-lat", kind="latency", description="fast enough",
-                   expected="≤ 100 ms", actual="900 ms", step_id="s1", endpoint="GET /api/search",
-                   test_id="t-flaky", session_id="s-1")
-    broken = Failure(source="expectation", assertion_id="expect:value:/name", kind="value",
-                     description="recorded expectation: value of /name", expected={"name": "Book", "tags": [1, 2]},
-                     actual={"name": "Boot", "tags": [1, 2]}, step_id="s2", endpoint="GET /api/products/{id}",
-                     field="/name", test_id="t-failed", session_id="s-2")
-    return RunReport(suite="shop", revision=4, target="http://t", shard="1/3", run_name="rr-x",
-                     started_at="2026-01-01T00:00:00+00:00", results=[
-        TestResult(test_id="t-ok", name="ok", type="http", session_id="s-0", outcome="passed", attempts=1),
-        TestResult(test_id="t-flaky", name="flaky", type="http", session_id="s-1", outcome="flaky", attempts=2,
-                   flaky_cause="timing", failures=[slow]),
-        TestResult(test_id="t-failed", name="failed", type="http", session_id="s-2", outcome="failed", attempts=3,
-                   failures=[broken]),
-        TestResult(test_id="t-skip", name="skip", type="http", session_id="s-3", outcome="skipped",
-                   reason="unsafe step s1 (POST /x) is not replayed against the recorded origin"),
-        TestResult(test_id="t-err", name="err", type="browser", session_id="s-4", outcome="error",
-                   reason="auth profile admin: secret a/b is not mounted"),
-    ])
+    slow = Failure(
+        source="assertion",
+        assertion_id="a-lat",
+        kind="latency",
+        description="fast enough",
+        expected="≤ 100 ms",
+        actual="900 ms",
+        step_id="s1",
+        endpoint="GET /api/search",
+        test_id="t-flaky",
+        session_id="s-1",
+    )
+    broken = Failure(
+        source="expectation",
+        assertion_id="expect:value:/name",
+        kind="value",
+        description="recorded expectation: value of /name",
+        expected={"name": "Book", "tags": [1, 2]},
+        actual={"name": "Boot", "tags": [1, 2]},
+        step_id="s2",
+        endpoint="GET /api/products/{id}",
+        field="/name",
+        test_id="t-failed",
+        session_id="s-2",
+    )
+    return RunReport(
+        suite="shop",
+        revision=4,
+        target="http://t",
+        shard="1/3",
+        run_name="rr-x",
+        started_at="2026-01-01T00:00:00+00:00",
+        results=[
+            TestResult(test_id="t-ok", name="ok", type="http", session_id="s-0", outcome="passed", attempts=1),
+            TestResult(
+                test_id="t-flaky",
+                name="flaky",
+                type="http",
+                session_id="s-1",
+                outcome="flaky",
+                attempts=2,
+                flaky_cause="timing",
+                failures=[slow],
+            ),
+            TestResult(
+                test_id="t-failed",
+                name="failed",
+                type="http",
+                session_id="s-2",
+                outcome="failed",
+                attempts=3,
+                failures=[broken],
+            ),
+            TestResult(
+                test_id="t-skip",
+                name="skip",
+                type="http",
+                session_id="s-3",
+                outcome="skipped",
+                reason="unsafe step s1 (POST /x) is not replayed against the recorded origin",
+            ),
+            TestResult(
+                test_id="t-err",
+                name="err",
+                type="browser",
+                session_id="s-4",
+                outcome="error",
+                reason="auth profile admin: secret a/b is not mounted",
+            ),
+        ],
+    )
 
 
 def test_junit_has_every_outcome() -> None:
@@ -53,7 +105,9 @@ def test_json_report_lists_errors_as_regressions_and_flaky_separately() -> None:
     doc = json_report(sample_report())
     assert doc["outcome"] == "failed"
     assert [(r["test"], r["assertion"]["id"]) for r in doc["regressions"]] == [
-        ("t-failed", "expect:value:/name"), ("t-err", "exec:error")]
+        ("t-failed", "expect:value:/name"),
+        ("t-err", "exec:error"),
+    ]
     assert doc["flaky"][0]["cause"] == "timing" and doc["flaky"][0]["endpoints"] == ["GET /api/search"]
     assert doc["skipped"][0]["test"] == "t-skip"
 
@@ -65,7 +119,9 @@ def test_html_report_renders_a_line_diff(tmp_path: Path) -> None:
     assert "timing" in html and "unsafe step s1" in html and "secret a/b is not mounted" in html
     lines = diff_lines({"name": "Book", "n": 1}, {"name": "Boot", "n": 1})
     assert [(line.tag, line.text.strip()) for line in lines if line.tag != "same"] == [
-        ("expected", '"name": "Book"'), ("actual", '"name": "Boot"')]
+        ("expected", '"name": "Book"'),
+        ("actual", '"name": "Boot"'),
+    ]
 
 
 async def test_a_crashed_shard_fails_the_run(store: Store) -> None:
@@ -83,5 +139,8 @@ async def test_a_crashed_shard_fails_the_run(store: Store) -> None:
     assert {r["test"] for r in summary["regressions"]} == {"t-failed", "t-err"}
     failed = next(r for r in summary["regressions"] if r["test"] == "t-failed")
     assert failed["expected"] == '{"name":"Book","tags":[1,2]}'  # structures become text (bounded)
-    assert failed["assertion"] == {"id": "expect:value:/name", "kind": "value",
-                                   "description": "recorded expectation: value of /name"}
+    assert failed["assertion"] == {
+        "id": "expect:value:/name",
+        "kind": "value",
+        "description": "recorded expectation: value of /name",
+    }

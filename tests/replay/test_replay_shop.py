@@ -63,8 +63,7 @@ async def test_every_planted_regression_is_caught_by_its_assertion(shop_v2: str,
 
 
 async def test_status_only_replay_misses_what_mined_assertions_catch(shop_v2: str) -> None:
-    report = await replay_suite(None, shop_suite(browser=False), shop_v2,
-                                ReplayOptions(retries=0, status_only=True))
+    report = await replay_suite(None, shop_suite(browser=False), shop_v2, ReplayOptions(retries=0, status_only=True))
     caught = {f.test_id for f in report.regressions}
     assert caught == {"t-categories"}
 
@@ -92,13 +91,15 @@ async def test_unsafe_steps_never_run_against_the_recorded_origin(shop_v1: str) 
     # t-me logs in with a POST: unsafe too
     assert set(skipped) == {"t-me", "t-order-invalid", "t-order-flow"}
     assert all(reason and "--allow-unsafe-on-origin" in reason for reason in skipped.values())
-    forced = await replay_suite(None, suite, shop_v1, ReplayOptions(retries=0, only="http",
-                                                                     allow_unsafe_on_origin=True))
+    forced = await replay_suite(
+        None, suite, shop_v1, ReplayOptions(retries=0, only="http", allow_unsafe_on_origin=True)
+    )
     assert forced.counts.skipped == 0 and forced.counts.passed == forced.counts.total
     # a baseline on the recorded origin is protected as well
     other = shop_suite(origin="http://prod.example")
-    guarded = await replay_suite(None, other, shop_v1, ReplayOptions(retries=0, only="browser",
-                                                                      baseline="http://prod.example"))
+    guarded = await replay_suite(
+        None, other, shop_v1, ReplayOptions(retries=0, only="browser", baseline="http://prod.example")
+    )
     assert {r.test_id for r in guarded.results if r.outcome == "skipped"} == {"b-add-to-cart"}  # its click POSTs
 
 
@@ -135,7 +136,8 @@ async def test_shards_split_the_suite_and_the_run_is_summarised(store: Store, sh
     assert "GET /api/products/{id}" in summary["regressed_endpoints"]
     assert "GET /api/search" in summary["regressed_endpoints"]
     stored = await store.pool.fetchval(
-        "SELECT count(*) FROM replay_results r JOIN replay_runs u ON u.id = r.run_id WHERE u.run_name = 'rr-1'")
+        "SELECT count(*) FROM replay_results r JOIN replay_runs u ON u.id = r.run_id WHERE u.run_name = 'rr-1'"
+    )
     assert stored == len(suite.tests)
     assert orjson.dumps(summary)  # the operator puts it in a CR status: JSON-serialisable
 
@@ -165,11 +167,11 @@ async def test_unsafe_requests_to_third_parties_are_never_sent(shop_v1: str) -> 
     flow = next(t for t in suite.tests if t.id == "t-order-invalid")
     step = flow.steps[0]
     assert step.kind == "http"
-    third_party = step.model_copy(update={"request": step.request.model_copy(
-        update={"url": "https://payments.example.net/charge"})})
+    third_party = step.model_copy(
+        update={"request": step.request.model_copy(update={"url": "https://payments.example.net/charge"})}
+    )
     suite.tests[suite.tests.index(flow)] = flow.model_copy(update={"steps": [third_party]})
-    for options in (ReplayOptions(retries=0, allow_unsafe_on_origin=True),
-                    ReplayOptions(retries=0, baseline=shop_v1)):
+    for options in (ReplayOptions(retries=0, allow_unsafe_on_origin=True), ReplayOptions(retries=0, baseline=shop_v1)):
         report = await replay_suite(None, suite, shop_v1, options)
         result = next(r for r in report.results if r.test_id == "t-order-invalid")
         assert result.outcome == "skipped" and result.reason and "third party" in result.reason

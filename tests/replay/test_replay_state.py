@@ -75,23 +75,41 @@ def _browser(test_id: str, steps: list[BrowserStep]) -> TestCase:
 
 def reader(test_id: str = "t-read") -> TestCase:
     """Opens the list of notes, then the About page."""
-    return _browser(test_id, [
-        BrowserStep(id="b1", action="goto", url="{{origin}}/notes", expect=BrowserExpectation(url="/notes")),
-        BrowserStep(id="b2", action="click", locators=[Locator(strategy="role", value="link", name="About")],
-                    expect=BrowserExpectation(url="/about")),
-    ])  # fmt: skip
+    return _browser(
+        test_id,
+        [
+            BrowserStep(id="b1", action="goto", url="{{origin}}/notes", expect=BrowserExpectation(url="/notes")),
+            BrowserStep(
+                id="b2",
+                action="click",
+                locators=[Locator(strategy="role", value="link", name="About")],
+                expect=BrowserExpectation(url="/about"),
+            ),
+        ],
+    )
 
 
 def adder(*, password: bool = False) -> TestCase:
     """Adds a note by the form (a click on its button, then the form's submit event: one action)."""
-    return _browser("t-add", [
-        BrowserStep(id="b1", action="goto", url="{{origin}}/notes", expect=BrowserExpectation(url="/notes")),
-        BrowserStep(id="b2", action="fill", value="{{login_password}}" if password else "Buy milk",
-                    locators=[Locator(strategy="id", value="id_text")]),
-        BrowserStep(id="b3", action="click", locators=[Locator(strategy="role", value="button", name="Add note")]),
-        BrowserStep(id="b4", action="submit", locators=[Locator(strategy="id", value="add")],
-                    expect=BrowserExpectation(url="/notes")),
-    ])  # fmt: skip
+    return _browser(
+        "t-add",
+        [
+            BrowserStep(id="b1", action="goto", url="{{origin}}/notes", expect=BrowserExpectation(url="/notes")),
+            BrowserStep(
+                id="b2",
+                action="fill",
+                value="{{login_password}}" if password else "Buy milk",
+                locators=[Locator(strategy="id", value="id_text")],
+            ),
+            BrowserStep(id="b3", action="click", locators=[Locator(strategy="role", value="button", name="Add note")]),
+            BrowserStep(
+                id="b4",
+                action="submit",
+                locators=[Locator(strategy="id", value="add")],
+                expect=BrowserExpectation(url="/notes"),
+            ),
+        ],
+    )
 
 
 def api_adder() -> TestCase:
@@ -99,8 +117,9 @@ def api_adder() -> TestCase:
 
 
 def suite(*tests: TestCase) -> Suite:
-    return Suite(name="notes", revision=1, source="s", origin="https://notes.recorded.test", created_at="now",
-                 tests=list(tests))  # fmt: skip
+    return Suite(
+        name="notes", revision=1, source="s", origin="https://notes.recorded.test", created_at="now", tests=list(tests)
+    )
 
 
 def test_what_writes_is_read_from_the_suite() -> None:
@@ -108,8 +127,17 @@ def test_what_writes_is_read_from_the_suite() -> None:
     assert writes(adder())  # a form sent
     assert not writes(adder(password=True))  # the login form the test typed its password into
     assert writes(api_adder())
-    spa = _browser("t-spa", [BrowserStep(id="b1", action="click", network=["PATCH /v1/records/{id}"],
-                                         locators=[Locator(strategy="text", value="Save")])])  # fmt: skip
+    spa = _browser(
+        "t-spa",
+        [
+            BrowserStep(
+                id="b1",
+                action="click",
+                network=["PATCH /v1/records/{id}"],
+                locators=[Locator(strategy="text", value="Save")],
+            )
+        ],
+    )
     assert writes(spa)  # a request the page made with an unsafe method
     readers, writers = split([api_adder(), reader(), adder()])
     assert [t.id for t in readers] == ["t-read"] and [t.id for t in writers] == ["t-api-add", "t-add"]
@@ -126,8 +154,9 @@ async def test_tests_that_read_see_what_every_side_started_with() -> None:
     where the target shows one."""
     for _ in range(2):  # a control replay, twice: never a false alarm
         with deployments("v1", "v1") as (target, baseline):
-            report = await replay_suite(None, suite(api_adder(), reader()), target,
-                                        ReplayOptions(retries=0, baseline=baseline))  # fmt: skip
+            report = await replay_suite(
+                None, suite(api_adder(), reader()), target, ReplayOptions(retries=0, baseline=baseline)
+            )
         assert report.regressions == []
         # (the write's own timing may be flaky on a loaded machine; what the list shows is not)
         assert {r.test_id: r.outcome for r in report.results}["t-read"] == "passed"
@@ -136,15 +165,22 @@ async def test_tests_that_read_see_what_every_side_started_with() -> None:
 async def test_a_second_baseline_deployment_keeps_what_writing_tests_show_comparable() -> None:
     # the newest note is missing after the add: data the page shows, seen only with Diffy's secondary
     with deployments("hides-newest", "v1", "v1") as (target, baseline, secondary):
-        caught = await replay_suite(None, suite(adder()), target,
-                                    ReplayOptions(retries=0, baseline=baseline, secondary_baseline=secondary))
+        caught = await replay_suite(
+            None, suite(adder()), target, ReplayOptions(retries=0, baseline=baseline, secondary_baseline=secondary)
+        )
     # (the form's submit event, sent by the click already, outlines the same page again)
-    assert {(f.assertion_id, f.step_id) for f in caught.regressions} <= {("diff:table notes rows", "b3"),
-                                                                        ("diff:table notes rows", "b4")}
+    assert {(f.assertion_id, f.step_id) for f in caught.regressions} <= {
+        ("diff:table notes rows", "b3"),
+        ("diff:table notes rows", "b4"),
+    }
     assert caught.regressions
     with deployments("v1", "v1", "v1") as (target, baseline, secondary):
-        control = await replay_suite(None, suite(adder(), reader(), api_adder()), target,
-                                     ReplayOptions(retries=0, baseline=baseline, secondary_baseline=secondary))
+        control = await replay_suite(
+            None,
+            suite(adder(), reader(), api_adder()),
+            target,
+            ReplayOptions(retries=0, baseline=baseline, secondary_baseline=secondary),
+        )
     assert control.regressions == [] and {r.outcome for r in control.results} <= {"passed", "flaky"}
     # one baseline deployment receives the write twice: the rows are not compared, the structure is
     with deployments("hides-newest", "v1") as (target, baseline):

@@ -23,19 +23,37 @@ from trodden.replay.routes import RouteTable
 CTX = JudgeContext()
 
 
-def obs(body: Any = None, status: int = 200, *, endpoint: str = "GET /x", duration_ms: float = 5.0,
-        step_id: str = "s1", key: str = "s1#0") -> Observation:
-    return Observation(method=endpoint.split(maxsplit=1)[0], url="http://t/x", endpoint=endpoint, status=status,
-                       headers={"content-type": "application/json"}, body=MISSING if body is None else body,
-                       duration_ms=duration_ms, step_id=step_id, is_json=body is not None, key=key)
+def obs(
+    body: Any = None,
+    status: int = 200,
+    *,
+    endpoint: str = "GET /x",
+    duration_ms: float = 5.0,
+    step_id: str = "s1",
+    key: str = "s1#0",
+) -> Observation:
+    return Observation(
+        method=endpoint.split(maxsplit=1)[0],
+        url="http://t/x",
+        endpoint=endpoint,
+        status=status,
+        headers={"content-type": "application/json"},
+        body=MISSING if body is None else body,
+        duration_ms=duration_ms,
+        step_id=step_id,
+        is_json=body is not None,
+        key=key,
+    )
 
 
 def assertion(kind: str, endpoint: str = "GET /x", **kw: Any) -> Assertion:
-    return make_assertion({"id": f"a-{kind}", "kind": kind, "endpoint": endpoint, "support": 10, "confidence": 1.0,
-                           **kw})
+    return make_assertion(
+        {"id": f"a-{kind}", "kind": kind, "endpoint": endpoint, "support": 10, "confidence": 1.0, **kw}
+    )
 
 
 # --- pointers -----------------------------------------------------------------------------------
+
 
 def test_pointer_resolves_and_escapes() -> None:
     doc = {"a/b": {"~c": [1, {"d": None}]}}
@@ -47,8 +65,11 @@ def test_pointer_resolves_and_escapes() -> None:
 
 
 json_leaf = st.none() | st.booleans() | st.integers() | st.text(max_size=5)
-json_doc = st.recursive(json_leaf, lambda inner: st.lists(inner, max_size=4)
-                        | st.dictionaries(st.text(max_size=4), inner, max_size=4), max_leaves=20)
+json_doc = st.recursive(
+    json_leaf,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=4),
+    max_leaves=20,
+)
 
 
 @given(json_doc)
@@ -60,13 +81,27 @@ def test_flatten_leaves_resolve_back(doc: Any) -> None:
 
 # --- formats and types ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("value", "fmt", "ok"), [
-    ("0f8fad5b-d9cb-469f-a165-70867728950e", "uuid", True), ("0f8fad5b", "uuid", False),
-    ("a@b.io", "email", True), ("a@b", "email", False), ("https://x.io/p", "url", True), ("/orders/1", "url", True),
-    ("x", "url", False), ("2026-01-02", "date", True), ("2026-13-02", "date", False),
-    ("2026-01-02T03:04:05Z", "datetime", True), ("2026-01-02", "datetime", False), ("12.50", "numeric", True),
-    (12.5, "numeric", True), ("12,5", "numeric", False), (None, "uuid", False),
-])
+
+@pytest.mark.parametrize(
+    ("value", "fmt", "ok"),
+    [
+        ("0f8fad5b-d9cb-469f-a165-70867728950e", "uuid", True),
+        ("0f8fad5b", "uuid", False),
+        ("a@b.io", "email", True),
+        ("a@b", "email", False),
+        ("https://x.io/p", "url", True),
+        ("/orders/1", "url", True),
+        ("x", "url", False),
+        ("2026-01-02", "date", True),
+        ("2026-13-02", "date", False),
+        ("2026-01-02T03:04:05Z", "datetime", True),
+        ("2026-01-02", "datetime", False),
+        ("12.50", "numeric", True),
+        (12.5, "numeric", True),
+        ("12,5", "numeric", False),
+        (None, "uuid", False),
+    ],
+)
 def test_formats(value: Any, fmt: str, ok: bool) -> None:
     assert format_matches(value, fmt) is ok
 
@@ -77,6 +112,7 @@ def test_types() -> None:
 
 
 # --- templates, origins, routes, shards ----------------------------------------------------------
+
 
 def test_templates_fill_and_keep_types() -> None:
     assert render_value({"id": "{{n}}", "q": "x-{{n}}", "l": ["{{n}}"]}, {"n": 7}) == {"id": 7, "q": "x-7", "l": [7]}
@@ -117,9 +153,15 @@ def test_bad_shards_are_refused(bad: str) -> None:
 
 # --- recorded expectations -----------------------------------------------------------------------
 
+
 def test_expectations() -> None:
-    expect = Expectation(status=200, shape={"/price": "number", "/gone": "string"}, values={"/name": "Book"},
-                         formats={"/id": "uuid"}, headers={"Content-Type": "application/json; charset=utf-8"})
+    expect = Expectation(
+        status=200,
+        shape={"/price": "number", "/gone": "string"},
+        values={"/name": "Book"},
+        formats={"/id": "uuid"},
+        headers={"Content-Type": "application/json; charset=utf-8"},
+    )
     failures = check_expectation(expect, obs({"price": "1", "name": "Book", "id": "nope"}))
     assert {f.assertion_id for f in failures} == {"expect:type:/price", "expect:present:/gone", "expect:format:/id"}
     # a status change is the whole story: no body findings on top of it
@@ -133,32 +175,48 @@ def test_expectations() -> None:
 
 # --- mined assertions ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("a", "body", "status", "fails"), [
-    (assertion("status", params={"class": "2xx"}), {}, 201, False),
-    (assertion("status", params={"class": "2xx"}), {}, 500, True),
-    (assertion("status", params={"values": [200, 404]}), {}, 404, False),
-    (assertion("present", field="/u/email"), {"u": {"email": None}}, 200, False),
-    (assertion("present", field="/u/email"), {"u": {}}, 200, True),
-    (assertion("present", field="/u/email"), {}, 200, False),  # no parent: the parent's own finding
-    (assertion("present", field="/items/*/id"), {"items": [{"id": 1}, {}]}, 200, True),
-    (assertion("not_null", field="/u/email"), {"u": {}}, 200, False),  # absent is `present`'s business
-    (assertion("not_null", field="/u/email"), {"u": {"email": None}}, 200, True),
-    (assertion("type", field="/p", params={"type": "number"}), {"p": "1"}, 200, True),
-    (assertion("type", field="/p", params={"type": "number"}), {}, 200, False),  # absent: not judged by type
-    (assertion("format", field="/d", params={"format": "date"}), {"d": "2026-01-01"}, 200, False),
-    (assertion("value_set", field="/s", params={"values": ["a", "b"]}), {"s": "c"}, 200, True),
-    (assertion("range", field="/n", params={"min": 1, "max": 5}), {"n": 9}, 200, True),
-    (assertion("type", field="/items/*/id", params={"type": "integer"}), {"items": [{"id": 1}, {"id": "2"}]}, 200,
-     True),
-    (assertion("present", field="/x", condition={"status": 200}), {}, 404, False),  # condition does not hold
-    (assertion("present", field="/x", condition={"region": "eu"}), {}, 200, False),  # unknown condition: n/a
-    (assertion("status", params={"class": "2xx"}, condition={"auth": "user"}), {}, 401, False),  # anonymous call
-    (assertion("status", params={"class": "4xx"}, condition={"auth": "anon"}), {}, 200, True),
-    (assertion("error_shape", condition={"status": 400}, params={"keys": ["/error/code"]}), {"message": "m"}, 400,
-     True),
-    (assertion("error_shape", condition={"status": 400}, params={"keys": ["/error/code"]}), {"error": {"code": 1}},
-     400, False),
-])
+
+@pytest.mark.parametrize(
+    ("a", "body", "status", "fails"),
+    [
+        (assertion("status", params={"class": "2xx"}), {}, 201, False),
+        (assertion("status", params={"class": "2xx"}), {}, 500, True),
+        (assertion("status", params={"values": [200, 404]}), {}, 404, False),
+        (assertion("present", field="/u/email"), {"u": {"email": None}}, 200, False),
+        (assertion("present", field="/u/email"), {"u": {}}, 200, True),
+        (assertion("present", field="/u/email"), {}, 200, False),  # no parent: the parent's own finding
+        (assertion("present", field="/items/*/id"), {"items": [{"id": 1}, {}]}, 200, True),
+        (assertion("not_null", field="/u/email"), {"u": {}}, 200, False),  # absent is `present`'s business
+        (assertion("not_null", field="/u/email"), {"u": {"email": None}}, 200, True),
+        (assertion("type", field="/p", params={"type": "number"}), {"p": "1"}, 200, True),
+        (assertion("type", field="/p", params={"type": "number"}), {}, 200, False),  # absent: not judged by type
+        (assertion("format", field="/d", params={"format": "date"}), {"d": "2026-01-01"}, 200, False),
+        (assertion("value_set", field="/s", params={"values": ["a", "b"]}), {"s": "c"}, 200, True),
+        (assertion("range", field="/n", params={"min": 1, "max": 5}), {"n": 9}, 200, True),
+        (
+            assertion("type", field="/items/*/id", params={"type": "integer"}),
+            {"items": [{"id": 1}, {"id": "2"}]},
+            200,
+            True,
+        ),
+        (assertion("present", field="/x", condition={"status": 200}), {}, 404, False),  # condition does not hold
+        (assertion("present", field="/x", condition={"region": "eu"}), {}, 200, False),  # unknown condition: n/a
+        (assertion("status", params={"class": "2xx"}, condition={"auth": "user"}), {}, 401, False),  # anonymous call
+        (assertion("status", params={"class": "4xx"}, condition={"auth": "anon"}), {}, 200, True),
+        (
+            assertion("error_shape", condition={"status": 400}, params={"keys": ["/error/code"]}),
+            {"message": "m"},
+            400,
+            True,
+        ),
+        (
+            assertion("error_shape", condition={"status": 400}, params={"keys": ["/error/code"]}),
+            {"error": {"code": 1}},
+            400,
+            False,
+        ),
+    ],
+)
 def test_assertions(a: Assertion, body: Any, status: int, fails: bool) -> None:
     assert bool(check_assertion(a, obs(body, status), CTX)) is fails
 
@@ -192,6 +250,7 @@ def test_temporal_rules() -> None:
 
 # --- Diffy ---------------------------------------------------------------------------------------
 
+
 def test_diffy_ignores_fields_noisy_between_baselines() -> None:
     b1 = obs({"id": "a1", "at": "t1", "price": 1.5, "user": {"email": "e", "n": 1}})
     b2 = obs({"id": "a2", "at": "t2", "price": 1.5, "user": {"email": "e", "n": 1}})
@@ -209,14 +268,16 @@ def test_lists_of_plain_values_and_token_lists_are_compared_as_sets() -> None:
     """A set serialised in a hash order (principals, an echoed `Access-Control-Expose-Headers`)
     differs in order between the target's process and the baseline's: no finding. A value missing
     from it, or a list of objects in another order (a broken sort), still is one."""
+
     def doc(principals: list[str], expose: str, rows: list[str]) -> Observation:
         o = obs({"principals": principals, "headers": {"Expose": expose}, "data": [{"t": r} for r in rows]})
         o.url = "http://api.test:8080/x"
         return o
 
     b = doc(["account:bob", "system.Everyone", "system.Authenticated"], "Retry-After, Backoff, Alert", ["a", "b"])
-    reordered = doc(["system.Authenticated", "account:bob", "system.Everyone"], "Alert, Backoff, Retry-After",
-                    ["a", "b"])  # fmt: skip
+    reordered = doc(
+        ["system.Authenticated", "account:bob", "system.Everyone"], "Alert, Backoff, Retry-After", ["a", "b"]
+    )
     assert diff_exchange(reordered, b, b) == []
     lost = doc(["account:bob", "system.Authenticated", "system.Authenticated"], "Alert, Retry-After", ["b", "a"])
     found = {f.field for f in diff_exchange(lost, b, b)}
@@ -226,32 +287,59 @@ def test_lists_of_plain_values_and_token_lists_are_compared_as_sets() -> None:
 def test_a_timestamp_both_baselines_share_by_chance_is_not_a_difference() -> None:
     """Baseline replays run side by side can answer in the same millisecond: a timestamp is judged
     by its type, so the target's later one is no finding, and one that became null still is."""
+
     def at(body: dict[str, Any]) -> Observation:
         o = obs(body)
         o.url = "http://api.test:8080/x"
         return o
 
-    b = at({"last_modified": 1796519216931, "at": "2026-12-06T01:00:00Z", "n": 3,
-            "headers": {"ETag": '"1796519523247"', "Last-Modified": "Sun, 06 Dec 2026 01:13:09 GMT"}})
-    later = at({"last_modified": 1796519216923, "at": "2026-12-06T01:00:01Z", "n": 3,
-                "headers": {"ETag": '"1796519523150"', "Last-Modified": "Sun, 06 Dec 2026 01:13:08 GMT"}})
+    b = at(
+        {
+            "last_modified": 1796519216931,
+            "at": "2026-12-06T01:00:00Z",
+            "n": 3,
+            "headers": {"ETag": '"1796519523247"', "Last-Modified": "Sun, 06 Dec 2026 01:13:09 GMT"},
+        }
+    )
+    later = at(
+        {
+            "last_modified": 1796519216923,
+            "at": "2026-12-06T01:00:01Z",
+            "n": 3,
+            "headers": {"ETag": '"1796519523150"', "Last-Modified": "Sun, 06 Dec 2026 01:13:08 GMT"},
+        }
+    )
     assert diff_exchange(later, b, b) == []
-    broken = at({"last_modified": None, "at": "2026-12-06T01:00:01Z", "n": 4,
-                 "headers": {"ETag": '"1796519523150"', "Last-Modified": "Sun, 06 Dec 2026 01:13:08 GMT"}})
+    broken = at(
+        {
+            "last_modified": None,
+            "at": "2026-12-06T01:00:01Z",
+            "n": 4,
+            "headers": {"ETag": '"1796519523150"', "Last-Modified": "Sun, 06 Dec 2026 01:13:08 GMT"},
+        }
+    )
     assert {f.field for f in diff_exchange(broken, b, b)} == {"/last_modified", "/n"}
 
 
 # --- outcomes and causes -------------------------------------------------------------------------
 
+
 def fail(kind: str, actual: Any = None) -> Failure:
     return Failure(source="assertion", assertion_id="a", kind=kind, description="d", actual=actual)
 
 
-@pytest.mark.parametrize(("failures", "cause"), [
-    ([fail("latency")], "timing"), ([fail("timeout")], "timing"), ([fail("locator")], "unstable_selector"),
-    ([fail("status", 404)], "missing_state"), ([fail("extract")], "missing_state"),
-    ([fail("status", 503)], "transient_error"), ([fail("value")], "nondeterministic_data"),
-])
+@pytest.mark.parametrize(
+    ("failures", "cause"),
+    [
+        ([fail("latency")], "timing"),
+        ([fail("timeout")], "timing"),
+        ([fail("locator")], "unstable_selector"),
+        ([fail("status", 404)], "missing_state"),
+        ([fail("extract")], "missing_state"),
+        ([fail("status", 503)], "transient_error"),
+        ([fail("value")], "nondeterministic_data"),
+    ],
+)
 def test_flaky_causes(failures: list[Failure], cause: str) -> None:
     attempts = [Attempt(failures=failures), Attempt()]
     assert outcome_of(attempts) == "flaky"

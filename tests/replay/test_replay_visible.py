@@ -68,17 +68,46 @@ def _session(sid: str, user: str) -> Session:
     """As rum.js records the v1 page: the page, the click, its request, what showed after it."""
     url = f"{RECORDED}/products/7"
     events: list[dict[str, Any]] = [
-        {"kind": "page_view", "url": url, "visible": [
-            {"role": "heading", "name": "Trail Runner", "text": "Trail Runner", "tag": "h1"},
-            {"test_id": "save", "role": "button", "name": "Save", "text": "Save", "tag": "button"}]},
-        {"kind": "click", "url": url, "target": {"test_id": "save", "role": "button", "name": "Save", "tag": "button"},
-         "visible": [{"test_id": "saved", "role": "status", "name": "Saved to your wishlist",
-                      "text": "Saved to your wishlist", "tag": "p"}]},
-        {"kind": "request", "url": url, "method": "POST", "request_url": f"{RECORDED}/api/save", "status": 201,
-         "duration_ms": 3, "response_body": {"ok": True}},
-    ]  # fmt: skip
-    return Session.model_validate({"source": "mini", "session_id": sid, "user_id": user, "events": [
-        {"session_id": sid, "seq": i, "ts": 1000.0 + i, **e} for i, e in enumerate(events)]})  # fmt: skip
+        {
+            "kind": "page_view",
+            "url": url,
+            "visible": [
+                {"role": "heading", "name": "Trail Runner", "text": "Trail Runner", "tag": "h1"},
+                {"test_id": "save", "role": "button", "name": "Save", "text": "Save", "tag": "button"},
+            ],
+        },
+        {
+            "kind": "click",
+            "url": url,
+            "target": {"test_id": "save", "role": "button", "name": "Save", "tag": "button"},
+            "visible": [
+                {
+                    "test_id": "saved",
+                    "role": "status",
+                    "name": "Saved to your wishlist",
+                    "text": "Saved to your wishlist",
+                    "tag": "p",
+                }
+            ],
+        },
+        {
+            "kind": "request",
+            "url": url,
+            "method": "POST",
+            "request_url": f"{RECORDED}/api/save",
+            "status": 201,
+            "duration_ms": 3,
+            "response_body": {"ok": True},
+        },
+    ]
+    return Session.model_validate(
+        {
+            "source": "mini",
+            "session_id": sid,
+            "user_id": user,
+            "events": [{"session_id": sid, "seq": i, "ts": 1000.0 + i, **e} for i, e in enumerate(events)],
+        }
+    )
 
 
 def _suite() -> Suite:

@@ -40,8 +40,9 @@ def make_app(broken: frozenset[str] = frozenset()) -> web.Application:
         if data["id"] in accounts:
             return web.json_response({"code": 409, "errno": 122, "error": "Conflict"}, status=409)
         accounts[data["id"]] = data["password"]
-        return web.json_response({"data": {"id": data["id"]}, "permissions": {"write": [f"account:{data['id']}"]}},
-                                 status=201)
+        return web.json_response(
+            {"data": {"id": data["id"]}, "permissions": {"write": [f"account:{data['id']}"]}}, status=201
+        )
 
     async def change_password(request: web.Request) -> web.Response:
         user = user_of(request)

@@ -23,11 +23,15 @@ def make_app(broken: frozenset[str] = frozenset()) -> web.Application:
 
     async def product(request: web.Request) -> web.Response:
         pid = int(request.match_info["pid"])
-        return web.json_response({
-            "id": pid, "name": f"Product {pid}", "currency": "EUR",
-            "price": None if "null_price" in broken else price(pid),
-            "updated_at": datetime.now(UTC).isoformat(),
-        })  # fmt: skip
+        return web.json_response(
+            {
+                "id": pid,
+                "name": f"Product {pid}",
+                "currency": "EUR",
+                "price": None if "null_price" in broken else price(pid),
+                "updated_at": datetime.now(UTC).isoformat(),
+            }
+        )
 
     async def login(request: web.Request) -> web.Response:
         body = await request.json()
@@ -78,21 +82,29 @@ def make_app(broken: frozenset[str] = frozenset()) -> web.Application:
 
     # pages for the browser tests: a home page linking a product, whose button creates a cart
     async def home(request: web.Request) -> web.Response:
-        return web.Response(content_type="text/html", text=(
-            "<html><body><h1>Mini shop</h1>"
-            '<a href="/products/7" data-testid="product-7">Product 7</a></body></html>'))  # fmt: skip
+        return web.Response(
+            content_type="text/html",
+            text=(
+                "<html><body><h1>Mini shop</h1>"
+                '<a href="/products/7" data-testid="product-7">Product 7</a></body></html>'
+            ),
+        )
 
     async def product_page(request: web.Request) -> web.Response:
         label = "Buy now" if "renamed_button" in broken else "Add to cart"
         test_id = "buy-now" if "renamed_button" in broken else "add-to-cart"
-        return web.Response(content_type="text/html", text=(
-            f"<html><body><h1>Product {request.match_info['pid']}</h1>"
-            + ("" if "no_button" in broken else f'<button data-testid="{test_id}">{label}</button>')
-            + "<script>"
-            "const b = document.querySelector('button'); if (b) b.onclick = async () => {"
-            "  const r = await fetch('/api/cart', {method: 'POST'}); const c = await r.json();"
-            "  location.href = '/cart/' + c.cart_id; };"
-            "</script></body></html>"))  # fmt: skip
+        return web.Response(
+            content_type="text/html",
+            text=(
+                f"<html><body><h1>Product {request.match_info['pid']}</h1>"
+                + ("" if "no_button" in broken else f'<button data-testid="{test_id}">{label}</button>')
+                + "<script>"
+                "const b = document.querySelector('button'); if (b) b.onclick = async () => {"
+                "  const r = await fetch('/api/cart', {method: 'POST'}); const c = await r.json();"
+                "  location.href = '/cart/' + c.cart_id; };"
+                "</script></body></html>"
+            ),
+        )
 
     async def cart_page(request: web.Request) -> web.Response:
         return web.Response(content_type="text/html", text="<html><body><h1>Your cart</h1></body></html>")

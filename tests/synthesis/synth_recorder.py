@@ -25,17 +25,28 @@ class Recorder:
         if body is not None:
             headers["content-type"] = "application/json"
         started = time.monotonic()
-        async with self.http.request(method, self.base + path, json=body, headers=headers,
-                                     allow_redirects=False) as resp:  # fmt: skip
+        async with self.http.request(
+            method, self.base + path, json=body, headers=headers, allow_redirects=False
+        ) as resp:
             payload = await resp.json()
             duration = (time.monotonic() - started) * 1000
-            self.events.append({
-                "kind": "request", "session_id": self.sid, "seq": len(self.events),
-                "ts": 1_767_225_600_000.0 + len(self.events) * 1000, "initiator": "fetch", "method": method,
-                "request_url": self.base + path, "status": resp.status, "duration_ms": round(duration, 2),
-                "request_headers": headers, "response_headers": {k.lower(): v for k, v in resp.headers.items()},
-                "request_body": body, "response_body": payload,
-            })  # fmt: skip
+            self.events.append(
+                {
+                    "kind": "request",
+                    "session_id": self.sid,
+                    "seq": len(self.events),
+                    "ts": 1_767_225_600_000.0 + len(self.events) * 1000,
+                    "initiator": "fetch",
+                    "method": method,
+                    "request_url": self.base + path,
+                    "status": resp.status,
+                    "duration_ms": round(duration, 2),
+                    "request_headers": headers,
+                    "response_headers": {k.lower(): v for k, v in resp.headers.items()},
+                    "request_body": body,
+                    "response_body": payload,
+                }
+            )
             return payload
 
     def session(self) -> Session:

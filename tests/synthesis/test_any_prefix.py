@@ -72,8 +72,13 @@ async def serve(app: web.Application) -> AsyncIterator[str]:
 
 def tag_traffic(session_id: str, seq: int) -> list[dict[str, Any]]:
     """What a HAR of the page holds besides the app's calls: the tag's config fetch and beacons."""
-    base = {"kind": "request", "session_id": session_id, "initiator": "fetch", "duration_ms": 3.0,
-            "ts": 1_767_225_600_000.0 + seq}
+    base = {
+        "kind": "request",
+        "session_id": session_id,
+        "initiator": "fetch",
+        "duration_ms": 3.0,
+        "ts": 1_767_225_600_000.0 + seq,
+    }
     return [
         {**base, "seq": seq, "method": "GET", "request_url": f"{COLLECTOR}/rum.js", "status": 200},
         {**base, "seq": seq + 1, "method": "GET", "request_url": f"{COLLECTOR}/v1/config?key=k1", "status": 200},
@@ -120,11 +125,18 @@ async def test_an_api_under_any_prefix_becomes_tests_that_replay(store: Store, p
 
     await write_sessions(store, "notes", sessions)
     steps = dict([x async for x in db.iter_session_steps(store, "notes")])
-    assert [s[2] for s in steps["s000"]] == [f"{prefix}/config", f"{prefix}/notes", steps["s000"][2][2],
-                                              f"{prefix}/logs"]
+    assert [s[2] for s in steps["s000"]] == [
+        f"{prefix}/config",
+        f"{prefix}/notes",
+        steps["s000"][2][2],
+        f"{prefix}/logs",
+    ]
     assert steps["s000"] == raw_steps(sessions[0].events)  # the row path and the model path agree
-    assert not any(s[2].startswith(("/v1/rum", "/rum.js")) or (s[2] == "/v1/config" and prefix != "/v1")
-                   for st in steps.values() for s in st)
+    assert not any(
+        s[2].startswith(("/v1/rum", "/rum.js")) or (s[2] == "/v1/config" and prefix != "/v1")
+        for st in steps.values()
+        for s in st
+    )
 
     selection = await select_sessions(store, "notes")
     assert selection.stats.sessions == 12 and selection.sessions
@@ -157,8 +169,10 @@ def _row_steps(session: Session) -> Callable[[], list[Any]]:
 async def test_generate_without_a_test_is_an_error_with_its_reason(store: Store) -> None:
     from trodden.synthesis.corpus import write_sessions
 
-    only_tag = [Session.model_validate({"source": "tagonly", "session_id": f"t{i}",
-                                        "events": tag_traffic(f"t{i}", 0)}) for i in range(3)]  # fmt: skip
+    only_tag = [
+        Session.model_validate({"source": "tagonly", "session_id": f"t{i}", "events": tag_traffic(f"t{i}", 0)})
+        for i in range(3)
+    ]
     assert _row_steps(only_tag[0])() == []
     await write_sessions(store, "tagonly", only_tag)
     await select_sessions(store, "tagonly")

@@ -72,8 +72,9 @@ async def _suite(store: Store, *, own_logins: bool = True) -> Suite:
         await recording.cleanup()
     options = SelectOptions(strategies=parse_strategies(["frequent:10"]), max_sessions=10, similarity=1.0)
     await select_sessions(store, SOURCE, options)
-    return await generate_suite(store, SOURCE, "accounts",
-                                options=GenerateOptions(browser=False, own_login_credentials=own_logins))  # fmt: skip
+    return await generate_suite(
+        store, SOURCE, "accounts", options=GenerateOptions(browser=False, own_login_credentials=own_logins)
+    )
 
 
 async def _replay(suite: Suite) -> RunReport:
@@ -107,7 +108,9 @@ async def test_login_profile_is_learned_and_replays_with_env_credentials(
     assert [(e.var, e.source, e.path) for e in step.extract] == [("login_token", "json", "/token")]
     assert login.headers["authorization"].value == "Bearer {{login_token}}"
     assert {v: ref.env for v, ref in login.variables.items()} == {
-        "login_username": "TRODDEN_LOGIN_USERNAME", "login_password": "TRODDEN_LOGIN_PASSWORD"}  # fmt: skip
+        "login_username": "TRODDEN_LOGIN_USERNAME",
+        "login_password": "TRODDEN_LOGIN_PASSWORD",
+    }
     warm = [t for t in suite.tests if t.session_id.startswith("warm")]
     own = [t for t in suite.tests if t.session_id.startswith("login")]
     assert warm and all(t.auth_profile == "login" for t in warm)
@@ -143,8 +146,11 @@ async def test_exported_pytest_files_log_in_with_env_credentials(store: Store, t
     export_pytest(suite, tmp_path)
     fresh, base = await start(make_auth_app())
     try:
-        env = {**os.environ, "TRODDEN_LOGIN_USERNAME": "bob@example.com",
-               "TRODDEN_LOGIN_PASSWORD": USERS["bob@example.com"]}  # fmt: skip
+        env = {
+            **os.environ,
+            "TRODDEN_LOGIN_USERNAME": "bob@example.com",
+            "TRODDEN_LOGIN_PASSWORD": USERS["bob@example.com"],
+        }
         ok, out = await _pytest(tmp_path, base, env)
         assert ok == 0 and "2 passed" in out, out
         ok, out = await _pytest(tmp_path, base, {**env, "TRODDEN_LOGIN_PASSWORD": "wrong"})
@@ -155,9 +161,23 @@ async def test_exported_pytest_files_log_in_with_env_credentials(store: Store, t
 
 async def _pytest(folder: Path, target: str, env: dict[str, str]) -> tuple[int, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "pytest", str(folder), "--target", target, "-q", "--tb=line", "-p", "no:cacheprovider",
-        "-o", "addopts=", cwd=folder, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=env,
-    )  # fmt: skip
+        sys.executable,
+        "-m",
+        "pytest",
+        str(folder),
+        "--target",
+        target,
+        "-q",
+        "--tb=line",
+        "-p",
+        "no:cacheprovider",
+        "-o",
+        "addopts=",
+        cwd=folder,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env=env,
+    )
     stdout, _ = await proc.communicate()
     return proc.returncode or 0, stdout.decode()
 

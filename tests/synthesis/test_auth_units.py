@@ -28,20 +28,38 @@ ORIGIN = "http://127.0.0.1:9"  # where the sessions were "recorded": never conta
 
 
 def ev(
-    seq: int, method: str, path: str, status: int, *, body: object = None, resp: object = None,
-    headers: dict[str, str] | None = None, resp_headers: dict[str, str] | None = None,
-) -> dict[str, object]:  # fmt: skip
-    return {"kind": "request", "session_id": "s", "seq": seq, "ts": 1_767_225_600_000.0 + seq, "method": method,
-            "request_url": ORIGIN + path, "status": status, "duration_ms": 3.0, "request_body": body,
-            "response_body": resp, "request_headers": headers or {},
-            "response_headers": resp_headers or {}}  # fmt: skip
+    seq: int,
+    method: str,
+    path: str,
+    status: int,
+    *,
+    body: object = None,
+    resp: object = None,
+    headers: dict[str, str] | None = None,
+    resp_headers: dict[str, str] | None = None,
+) -> dict[str, object]:
+    return {
+        "kind": "request",
+        "session_id": "s",
+        "seq": seq,
+        "ts": 1_767_225_600_000.0 + seq,
+        "method": method,
+        "request_url": ORIGIN + path,
+        "status": status,
+        "duration_ms": 3.0,
+        "request_body": body,
+        "response_body": resp,
+        "request_headers": headers or {},
+        "response_headers": resp_headers or {},
+    }
 
 
 def session(sid: str, events: list[dict[str, object]], key: bytes = b"k" * 32) -> Session:
     """A session as the collector stores it (sanitised: passwords, emails, cookies pseudonymised)."""
     san = Sanitizer(key)
-    return Session.model_validate({"source": "t", "session_id": sid,
-                                   "events": [san.event({**e, "session_id": sid}) for e in events]})  # fmt: skip
+    return Session.model_validate(
+        {"source": "t", "session_id": sid, "events": [san.event({**e, "session_id": sid}) for e in events]}
+    )
 
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
@@ -49,13 +67,25 @@ SID = "5f1c2a9be07d4c11a3b2"
 
 
 def cookie_sessions() -> list[Session]:
-    login = session("form-login", [
-        ev(0, "POST", "/session", 200, body="username=alice%40example.com&password=hunter22", headers=FORM,
-           resp={"ok": True}, resp_headers={"set-cookie": f"sid={SID}; HttpOnly; Path=/"}),
-        ev(1, "GET", "/account", 200, headers={"cookie": f"sid={SID}"}, resp={"plan": "pro"}),
-    ])  # fmt: skip
-    warm = session("warm", [ev(0, "GET", "/account", 200, headers={"cookie": "sid=0a1b2c3d4e5f60718293"},
-                               resp={"plan": "pro"})])  # fmt: skip
+    login = session(
+        "form-login",
+        [
+            ev(
+                0,
+                "POST",
+                "/session",
+                200,
+                body="username=alice%40example.com&password=hunter22",
+                headers=FORM,
+                resp={"ok": True},
+                resp_headers={"set-cookie": f"sid={SID}; HttpOnly; Path=/"},
+            ),
+            ev(1, "GET", "/account", 200, headers={"cookie": f"sid={SID}"}, resp={"plan": "pro"}),
+        ],
+    )
+    warm = session(
+        "warm", [ev(0, "GET", "/account", 200, headers={"cookie": "sid=0a1b2c3d4e5f60718293"}, resp={"plan": "pro"})]
+    )
     return [login, warm]
 
 
@@ -65,7 +95,13 @@ def test_a_form_login_setting_a_cookie_is_learned() -> None:
     assert len(found) == 1
     ex = found[0]
     assert (ex.method, ex.path, ex.body_kind, ex.source, ex.credential_path, ex.header) == (
-        "POST", "/session", "form", "cookie", "sid", "Cookie")
+        "POST",
+        "/session",
+        "form",
+        "cookie",
+        "sid",
+        "Cookie",
+    )
     assert (ex.username_field, ex.password_field) == ("username", "password")
     assert ex.body["password"] != "hunter22"  # the store only ever held a pseudonym
 
@@ -75,16 +111,21 @@ async def test_cookie_login_profile_replays_against_a_real_server(monkeypatch: p
     learner = LoginLearner()
     for s in sessions:
         learner.add([e for e in s.events if isinstance(e, NetworkRequest)])
-    suite = build_suite("cookies", "t", [SelectedInput(s) for s in sessions], build_miner(sessions),
-                        login=learner.best(), options=GenerateOptions(own_login_credentials=True))  # fmt: skip
+    suite = build_suite(
+        "cookies",
+        "t",
+        [SelectedInput(s) for s in sessions],
+        build_miner(sessions),
+        login=learner.best(),
+        options=GenerateOptions(own_login_credentials=True),
+    )
     profiles = {p.name: p for p in suite.auth_profiles}
     login = profiles["login"]
     assert login.headers == {}  # the cookie jar carries the session cookie, no header to set
     assert login.login[0].request.body == {"username": "{{login_username}}", "password": "{{login_password}}"}
     assert login.login[0].request.body_kind == "form"
     assert [(e.source, e.path) for e in login.login[0].extract] == [("cookie", "sid")]
-    assert {t.session_id: t.auth_profile for t in suite.tests} == {"form-login": "login-credentials",
-                                                                    "warm": "login"}  # fmt: skip
+    assert {t.session_id: t.auth_profile for t in suite.tests} == {"form-login": "login-credentials", "warm": "login"}
     # the app's form login takes the email as username
     monkeypatch.setenv("TRODDEN_LOGIN_USERNAME", "alice@example.com")
     monkeypatch.setenv("TRODDEN_LOGIN_PASSWORD", USERS["alice@example.com"])
@@ -92,7 +133,8 @@ async def test_cookie_login_profile_replays_against_a_real_server(monkeypatch: p
     try:
         report = await replay_suite(None, suite, base, ReplayOptions(retries=0))
         assert {r.session_id: r.outcome for r in report.results} == {"form-login": "passed", "warm": "passed"}, [
-            r.failures for r in report.results]  # fmt: skip
+            r.failures for r in report.results
+        ]
         monkeypatch.setenv("TRODDEN_LOGIN_PASSWORD", "nope")
         report = await replay_suite(None, suite, base, ReplayOptions(retries=0))
         warm = next(r for r in report.results if r.session_id == "warm")
@@ -103,13 +145,23 @@ async def test_cookie_login_profile_replays_against_a_real_server(monkeypatch: p
 
 def test_an_x_header_token_is_learned_and_a_stale_recorded_one_is_not_replayed() -> None:
     token = "tk_9a8b7c6d5e4f3a2b1c0d"
-    login = session("x-login", [
-        ev(0, "POST", "/api/auth/login", 200, body={"user": "bob", "pass": "pw123456"},
-           resp={"auth": {"token": token}}),
-        ev(1, "GET", "/api/me", 200, headers={"X-Session-Token": token}, resp={"id": 2}),
-    ])  # fmt: skip
-    warm = session("x-warm", [ev(0, "GET", "/api/me", 200, headers={"X-Session-Token": "tk_old_0000000000000"},
-                                 resp={"id": 2})])  # fmt: skip
+    login = session(
+        "x-login",
+        [
+            ev(
+                0,
+                "POST",
+                "/api/auth/login",
+                200,
+                body={"user": "bob", "pass": "pw123456"},
+                resp={"auth": {"token": token}},
+            ),
+            ev(1, "GET", "/api/me", 200, headers={"X-Session-Token": token}, resp={"id": 2}),
+        ],
+    )
+    warm = session(
+        "x-warm", [ev(0, "GET", "/api/me", 200, headers={"X-Session-Token": "tk_old_0000000000000"}, resp={"id": 2})]
+    )
     learner = LoginLearner()
     for s in (login, warm):
         learner.add([e for e in s.events if isinstance(e, NetworkRequest)])
@@ -125,8 +177,9 @@ def test_an_x_header_token_is_learned_and_a_stale_recorded_one_is_not_replayed()
 
 
 def test_without_a_known_login_credentials_stay_a_headers_profile() -> None:
-    warm = session("w", [ev(0, "GET", "/api/me", 200, headers={"Authorization": "Bearer abcdef0123456789"},
-                            resp={"id": 1})])  # fmt: skip
+    warm = session(
+        "w", [ev(0, "GET", "/api/me", 200, headers={"Authorization": "Bearer abcdef0123456789"}, resp={"id": 1})]
+    )
     learner = LoginLearner()
     learner.add([e for e in warm.events if isinstance(e, NetworkRequest)])
     assert learner.best() is None
@@ -137,10 +190,13 @@ def test_without_a_known_login_credentials_stay_a_headers_profile() -> None:
 
 def test_registration_does_not_beat_a_more_frequent_login() -> None:
     def flow(sid: str, path: str) -> list[NetworkRequest]:
-        s = session(sid, [
-            ev(0, "POST", path, 200, body={"email": "a@b.co", "password": "pw123456"}, resp={"token": "t" * 20}),
-            ev(1, "GET", "/api/me", 200, headers={"Authorization": "Bearer " + "t" * 20}, resp={"id": 1}),
-        ])  # fmt: skip
+        s = session(
+            sid,
+            [
+                ev(0, "POST", path, 200, body={"email": "a@b.co", "password": "pw123456"}, resp={"token": "t" * 20}),
+                ev(1, "GET", "/api/me", 200, headers={"Authorization": "Bearer " + "t" * 20}, resp={"id": 1}),
+            ],
+        )
         return [e for e in s.events if isinstance(e, NetworkRequest)]
 
     learner = LoginLearner()
@@ -164,9 +220,21 @@ async def cookie_store(store: Store) -> AsyncIterator[Store]:
 
 def test_generate_takes_login_credentials_from_secrets(cookie_store: Store, dsn: str, tmp_path: Path) -> None:
     assert cli("select", "--dsn", dsn, "--source", "t", "--json")[0] == 0
-    code, _, err = cli("generate", "--dsn", dsn, "--source", "t", "--suite", "s", "--no-browser",
-                       "--login-username-secret", "shop-login/username",
-                       "--login-password-secret", "shop-login/password", "--own-login-credentials")  # fmt: skip
+    code, _, err = cli(
+        "generate",
+        "--dsn",
+        dsn,
+        "--source",
+        "t",
+        "--suite",
+        "s",
+        "--no-browser",
+        "--login-username-secret",
+        "shop-login/username",
+        "--login-password-secret",
+        "shop-login/password",
+        "--own-login-credentials",
+    )
     assert code == 0, err
     code, _, err = cli("export", "--dsn", dsn, "--suite", "s", "-o", str(tmp_path))
     assert code == 0, err

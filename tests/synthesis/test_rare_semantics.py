@@ -43,8 +43,7 @@ def corpus() -> list[tuple[str, list[RawStep]]]:
 
 def rare_picks(share: float = 0.05) -> dict[str, str]:
     j = build_journeys(corpus())
-    sel = select_journeys(j, SelectOptions(strategies=parse_strategies(["rare:10"]), max_sessions=20,
-                                           rare_share=share))  # fmt: skip
+    sel = select_journeys(j, SelectOptions(strategies=parse_strategies(["rare:10"]), max_sessions=20, rare_share=share))
     return {s.session_id.rsplit("-", 1)[0]: r for s in sel.sessions for r in s.reasons if r.startswith("rare")}
 
 
@@ -52,8 +51,9 @@ def test_rare_means_below_the_stated_share_and_one_offs_only_from_real_users() -
     picks = rare_picks()
     assert set(picks) == {"conflict", "export"}  # 57, 10 and 8 of 83 are not rare; bots and glitches are out
     assert picks["conflict"] == "rare: 4 of 83 sessions (4.8%, under 5%)"
-    assert picks["export"] == ("rare: a one-off journey, 1 of 83 sessions (1.2%, under 5%); "
-                               "looks like a real user's session")  # fmt: skip
+    assert picks["export"] == (
+        "rare: a one-off journey, 1 of 83 sessions (1.2%, under 5%); looks like a real user's session"
+    )
     assert set(rare_picks(0.10)) == {"conflict", "export", "search"}  # 8 of 83 is 9.6%
 
 
@@ -64,7 +64,8 @@ def test_reasons_never_contradict_their_numbers() -> None:
         for reason in s.reasons:
             if reason.startswith("rare"):
                 count, total, share, limit = re.search(
-                    r"(\d+) of (\d+) sessions \(([\d.]+)%, under ([\d.]+)%\)", reason).groups()  # type: ignore[union-attr]
+                    r"(\d+) of (\d+) sessions \(([\d.]+)%, under ([\d.]+)%\)", reason
+                ).groups()  # type: ignore[union-attr]
                 assert int(count) / int(total) < float(limit) / 100 and float(share) < float(limit), reason
             if reason.startswith("frequent"):
                 count, total, share = re.search(r"(\d+) of (\d+) sessions \(([\d.]+)%\)", reason).groups()  # type: ignore[union-attr]
@@ -74,10 +75,19 @@ def test_reasons_never_contradict_their_numbers() -> None:
 def test_the_bot_and_glitch_signals() -> None:
     j = build_journeys(corpus())
     by_name = dict(zip((sid.rsplit("-", 1)[0] for sid in j.session_ids), signals(j).tolist(), strict=True))
-    assert by_name == {"main": HUMAN, "delete": HUMAN, "search": HUMAN, "conflict": HUMAN, "export": HUMAN,
-                       "poller": POLLING, "glitch": LONE_STEP, "offline": NOTHING_ANSWERED}  # fmt: skip
-    probe = build_journeys([("scan", [get("/wp-admin", 404), get("/.env", 404), get("/admin.php", 404),
-                                      get("/", 200)])])  # fmt: skip
+    assert by_name == {
+        "main": HUMAN,
+        "delete": HUMAN,
+        "search": HUMAN,
+        "conflict": HUMAN,
+        "export": HUMAN,
+        "poller": POLLING,
+        "glitch": LONE_STEP,
+        "offline": NOTHING_ANSWERED,
+    }
+    probe = build_journeys(
+        [("scan", [get("/wp-admin", 404), get("/.env", 404), get("/admin.php", 404), get("/", 200)])]
+    )
     assert signals(probe).tolist() == [PROBING]
 
 
@@ -102,8 +112,10 @@ def test_the_selection_does_not_depend_on_session_ids() -> None:
     def selection(key: str) -> list[tuple[str, tuple[str, ...]]]:
         renamed = [(hashlib.sha256(f"{key}:{sid}".encode()).hexdigest()[:12], steps) for sid, steps in corpus()]
         # one-offs of equal size: the most unusual first, then the signature, never the id
-        one_offs = [(f"one-off-{i}", [get("/api/items"), get(f"/api/report/{kind}"), get("/api/items/12")])
-                    for i, kind in enumerate(("a-b", "c-d", "e-f", "g-h", "i-j"))]  # fmt: skip
+        one_offs = [
+            (f"one-off-{i}", [get("/api/items"), get(f"/api/report/{kind}"), get("/api/items/12")])
+            for i, kind in enumerate(("a-b", "c-d", "e-f", "g-h", "i-j"))
+        ]
         renamed += [(hashlib.sha256(f"{key}:{sid}".encode()).hexdigest()[:12], s) for sid, s in one_offs]
         j = build_journeys(renamed)
         sel = select_journeys(j, SelectOptions(strategies=parse_strategies(["frequent:10", "rare:3"]), max_sessions=8))

@@ -68,8 +68,7 @@ async def notes_suite(n: int = 8, returning: int = 0) -> Suite:
     for session in sessions:
         signups.add(api_requests(session))
     selected = [SelectedInput(s, ["test"], s.session_id) for s in sessions]
-    return build_suite("notes", "notes", selected, miner, options=GenerateOptions(browser=False),
-                       signup=signups.best())
+    return build_suite("notes", "notes", selected, miner, options=GenerateOptions(browser=False), signup=signups.best())
 
 
 async def test_an_account_made_in_the_session_is_correlated_like_any_value() -> None:
@@ -93,26 +92,38 @@ async def test_an_account_made_in_the_session_is_correlated_like_any_value() -> 
         for _ in range(2):  # the same deployment twice: fresh account names, no 409
             report = await replay_suite(None, suite, fresh, options)
             assert report.counts.passed == report.counts.total == len(suite.tests), [
-                (r.test_id, [f.description for f in r.failures]) for r in report.results]
+                (r.test_id, [f.description for f in r.failures]) for r in report.results
+            ]
         async with serve(make_app()) as baseline:
-            with_baseline = await replay_suite(None, suite, fresh, ReplayOptions(
-                allow_unsafe_on_origin=True, retries=0, baseline=baseline))
+            with_baseline = await replay_suite(
+                None, suite, fresh, ReplayOptions(allow_unsafe_on_origin=True, retries=0, baseline=baseline)
+            )
         assert with_baseline.counts.total == len(suite.tests) and with_baseline.counts.passed > 0
-        assert all(r.outcome == "passed" or (r.outcome == "flaky" and r.flaky_cause == "timing")
-                   for r in with_baseline.results), [(r.test_id, [f.description for f in r.failures])
-                                                     for r in with_baseline.results]  # fmt: skip
+        assert all(
+            r.outcome == "passed" or (r.outcome == "flaky" and r.flaky_cause == "timing") for r in with_baseline.results
+        ), [(r.test_id, [f.description for f in r.failures]) for r in with_baseline.results]
     async with serve(make_app(frozenset({"title_null"}))) as broken:
         bad = await replay_suite(None, suite, broken, ReplayOptions(allow_unsafe_on_origin=True, retries=0))
     assert bad.counts.failed == len(suite.tests)
 
 
-def _request(i: int, method: str, path: str, status: int, *, body: object = None,
-             resp: object = None) -> NetworkRequest:
-    return NetworkRequest.model_validate({
-        "kind": "request", "session_id": "s", "seq": i, "ts": 1000.0 + i, "method": method,
-        "request_url": f"http://api.test{path}", "status": status, "request_body": body, "response_body": resp,
-        "duration_ms": 5.0,
-    })  # fmt: skip
+def _request(
+    i: int, method: str, path: str, status: int, *, body: object = None, resp: object = None
+) -> NetworkRequest:
+    return NetworkRequest.model_validate(
+        {
+            "kind": "request",
+            "session_id": "s",
+            "seq": i,
+            "ts": 1000.0 + i,
+            "method": method,
+            "request_url": f"http://api.test{path}",
+            "status": status,
+            "request_body": body,
+            "response_body": resp,
+            "duration_ms": 5.0,
+        }
+    )
 
 
 def test_short_ids_are_correlated_by_provenance_not_by_looks() -> None:
@@ -143,8 +154,16 @@ def test_a_recorded_value_naming_the_origin_names_the_target_on_replay() -> None
     expect = Expectation(values={"/help": recorded, "/n": 3})
 
     def seen(url: str, help_text: str) -> Observation:
-        return Observation(method="GET", url=url, endpoint="GET /v1/", status=200, headers={},
-                           body={"help": help_text, "n": 3}, duration_ms=1.0, is_json=True)
+        return Observation(
+            method="GET",
+            url=url,
+            endpoint="GET /v1/",
+            status=200,
+            headers={},
+            body={"help": help_text, "n": 3},
+            duration_ms=1.0,
+            is_json=True,
+        )
 
     assert check_expectation(expect, seen("http://127.0.0.1:9/v1/", "Docs at http://127.0.0.1:9/v1/docs")) == []
     [unmet] = check_expectation(expect, seen("http://127.0.0.1:9/v1/", "Docs at http://api.test:8080/v1/docs"))
@@ -163,13 +182,14 @@ async def test_returning_users_replay_with_a_synthesised_signup() -> None:
     assert profile.unique == ["account_id"] and profile.login[0].endpoint == "POST /v1/accounts"
     assert profile.headers["Authorization"].value == "Basic {{basic(account_id, account_password)}}"
     async with serve(make_app()) as fresh, serve(make_app()) as baseline:
-        report = await replay_suite(None, suite, fresh, ReplayOptions(allow_unsafe_on_origin=True, retries=0,
-                                                                      baseline=baseline))
+        report = await replay_suite(
+            None, suite, fresh, ReplayOptions(allow_unsafe_on_origin=True, retries=0, baseline=baseline)
+        )
     # every test replays (a loaded machine may make one slow exchange: flaky, cause timing, never failed)
     assert report.counts.total == len(suite.tests) and report.counts.passed > 0, report.counts
-    assert all(r.outcome == "passed" or (r.outcome == "flaky" and r.flaky_cause == "timing")
-               for r in report.results), [(r.test_id, r.reason, [f.description for f in r.failures])
-                                          for r in report.results]  # fmt: skip
+    assert all(r.outcome == "passed" or (r.outcome == "flaky" and r.flaky_cause == "timing") for r in report.results), [
+        (r.test_id, r.reason, [f.description for f in r.failures]) for r in report.results
+    ]
 
 
 async def test_a_password_the_session_changed_is_correlated_too() -> None:
@@ -185,8 +205,9 @@ async def test_a_password_the_session_changed_is_correlated_too() -> None:
         await r.call("GET", "/v1/notes")
         session = sanitised(r.session())
     miner = build_miner([session])
-    suite = build_suite("notes", "notes", [SelectedInput(session, ["test"], "c1")], miner,
-                        options=GenerateOptions(browser=False))
+    suite = build_suite(
+        "notes", "notes", [SelectedInput(session, ["test"], "c1")], miner, options=GenerateOptions(browser=False)
+    )
     [test] = suite.tests
     assert test.auth_profile is None and not suite.auth_profiles
     steps = [s for s in test.steps if isinstance(s, HttpStep)]
@@ -201,16 +222,34 @@ async def test_a_password_the_session_changed_is_correlated_too() -> None:
 def test_the_next_page_a_response_hands_over_is_requested_as_given() -> None:
     first = "http://api.test/v1/records?_limit=2&_token=eyJsYXN0IjogMTd9"
     reqs = [
-        NetworkRequest.model_validate({
-            "kind": "request", "session_id": "s", "seq": 0, "ts": 1.0, "method": "GET", "duration_ms": 3.0,
-            "request_url": "http://api.test/v1/records?_limit=2", "status": 200, "response_body": {"data": []},
-            "response_headers": {"Next-Page": first},
-        }),
-        NetworkRequest.model_validate({
-            "kind": "request", "session_id": "s", "seq": 1, "ts": 2.0, "method": "GET", "duration_ms": 3.0,
-            "request_url": first, "status": 200, "response_body": {"data": []},
-        }),
-    ]  # fmt: skip
+        NetworkRequest.model_validate(
+            {
+                "kind": "request",
+                "session_id": "s",
+                "seq": 0,
+                "ts": 1.0,
+                "method": "GET",
+                "duration_ms": 3.0,
+                "request_url": "http://api.test/v1/records?_limit=2",
+                "status": 200,
+                "response_body": {"data": []},
+                "response_headers": {"Next-Page": first},
+            }
+        ),
+        NetworkRequest.model_validate(
+            {
+                "kind": "request",
+                "session_id": "s",
+                "seq": 1,
+                "ts": 2.0,
+                "method": "GET",
+                "duration_ms": 3.0,
+                "request_url": first,
+                "status": 200,
+                "response_body": {"data": []},
+            }
+        ),
+    ]
     corr = correlate(reqs)
     assert corr.requests[1].request.url == "{{next_page}}"
     assert [(e.source, e.path) for e in corr.requests[0].extract] == [("header", "next-page")]
@@ -221,18 +260,34 @@ def test_a_value_a_header_carries_beats_a_list_items_position() -> None:
     holds the same value, but only while the list has items (a test's fresh account has none): the
     header is the source, its quotes taken off by the extraction."""
     reqs = [
-        NetworkRequest.model_validate({
-            "kind": "request", "session_id": "s", "seq": 0, "ts": 1.0, "method": "GET", "duration_ms": 3.0,
-            "request_url": "http://api.test/v1/records", "status": 200,
-            "response_body": {"data": [{"id": "a1b2c3d4", "last_modified": 1700000000001}]},
-            "response_headers": {"ETag": '"1700000000001"'},
-        }),
-        NetworkRequest.model_validate({
-            "kind": "request", "session_id": "s", "seq": 1, "ts": 2.0, "method": "GET", "duration_ms": 3.0,
-            "request_url": "http://api.test/v1/records?_since=1700000000001", "status": 200,
-            "response_body": {"data": []},
-        }),
-    ]  # fmt: skip
+        NetworkRequest.model_validate(
+            {
+                "kind": "request",
+                "session_id": "s",
+                "seq": 0,
+                "ts": 1.0,
+                "method": "GET",
+                "duration_ms": 3.0,
+                "request_url": "http://api.test/v1/records",
+                "status": 200,
+                "response_body": {"data": [{"id": "a1b2c3d4", "last_modified": 1700000000001}]},
+                "response_headers": {"ETag": '"1700000000001"'},
+            }
+        ),
+        NetworkRequest.model_validate(
+            {
+                "kind": "request",
+                "session_id": "s",
+                "seq": 1,
+                "ts": 2.0,
+                "method": "GET",
+                "duration_ms": 3.0,
+                "request_url": "http://api.test/v1/records?_since=1700000000001",
+                "status": 200,
+                "response_body": {"data": []},
+            }
+        ),
+    ]
     corr = correlate(reqs)
     assert corr.requests[1].request.url == "{{origin}}/v1/records?_since={{etag}}"
     [ex] = corr.requests[0].extract
@@ -241,8 +296,15 @@ def test_a_value_a_header_carries_beats_a_list_items_position() -> None:
     from trodden.assertions.templates import extract
 
     for etag in ('"1700000000001"', 'W/"1700000000001"'):
-        obs = Observation(method="GET", url="http://t/v1/records", endpoint="GET /v1/records", status=200,
-                          headers={"etag": etag}, body={"data": []}, duration_ms=1.0)
+        obs = Observation(
+            method="GET",
+            url="http://t/v1/records",
+            endpoint="GET /v1/records",
+            status=200,
+            headers={"etag": etag},
+            body={"data": []},
+            duration_ms=1.0,
+        )
         assert extract(ex, obs, {}) == "1700000000001"
 
 
@@ -266,16 +328,23 @@ async def test_a_list_a_returning_user_read_by_position_is_set_up() -> None:
     signups = SignupLearner(miner.templater)
     for session in sessions:
         signups.add(api_requests(session))
-    suite = build_suite("notes", "notes", [SelectedInput(s, ["test"], s.session_id) for s in sessions], miner,
-                        options=GenerateOptions(browser=False), signup=signups.best())
+    suite = build_suite(
+        "notes",
+        "notes",
+        [SelectedInput(s, ["test"], s.session_id) for s in sessions],
+        miner,
+        options=GenerateOptions(browser=False),
+        signup=signups.best(),
+    )
     [returning] = [t for t in suite.tests if t.session_id == "r0"]
     assert returning.auth_profile == "signup"
     assert [s.id for s in returning.steps] == ["setup1", "setup2", "s1", "s2"]  # item 1 needs two notes
     setup = returning.steps[0]
     assert isinstance(setup, HttpStep) and setup.endpoint == "POST /v1/notes" and setup.request.method == "POST"
     async with serve(make_app()) as fresh, serve(make_app()) as baseline:
-        report = await replay_suite(None, suite, fresh, ReplayOptions(allow_unsafe_on_origin=True, retries=0,
-                                                                      baseline=baseline))
+        report = await replay_suite(
+            None, suite, fresh, ReplayOptions(allow_unsafe_on_origin=True, retries=0, baseline=baseline)
+        )
     [result] = [r for r in report.results if r.test_id == returning.id]
     assert result.outcome in ("passed", "flaky"), (result.reason, [f.description for f in result.failures])
 
@@ -285,11 +354,26 @@ def test_a_name_in_a_list_of_plain_values_is_not_taken_from_its_position() -> No
     request sending "system.Everyone" chose that constant itself; only identifiers are carried from
     such a list."""
     reqs = [
-        _request(0, "GET", "/v1/", 200, resp={"user": {"principals": ["account:bob", "system.Everyone"],
-                                                        "groups": ["0f3c2b1a-9d8e-4f7a-8b6c-5d4e3f2a1b0c"]}}),
-        _request(1, "PUT", "/v1/shared", 200, body={"read": ["system.Everyone"],
-                                                    "group": "0f3c2b1a-9d8e-4f7a-8b6c-5d4e3f2a1b0c"}),
-    ]  # fmt: skip
+        _request(
+            0,
+            "GET",
+            "/v1/",
+            200,
+            resp={
+                "user": {
+                    "principals": ["account:bob", "system.Everyone"],
+                    "groups": ["0f3c2b1a-9d8e-4f7a-8b6c-5d4e3f2a1b0c"],
+                }
+            },
+        ),
+        _request(
+            1,
+            "PUT",
+            "/v1/shared",
+            200,
+            body={"read": ["system.Everyone"], "group": "0f3c2b1a-9d8e-4f7a-8b6c-5d4e3f2a1b0c"},
+        ),
+    ]
     corr = correlate(reqs)
     assert corr.requests[1].request.body == {"read": ["system.Everyone"], "group": "{{v_0}}"}
     assert [e.path for e in corr.requests[0].extract] == ["/user/groups/0"]

@@ -41,8 +41,9 @@ def test_select_generate_export(shop_store: Store, dsn: str, tmp_path: Path) -> 
     assert all(s["reasons"] and s["signature"] for s in sel["sessions"])
     assert sel["stats"]["sessions"] == 400
 
-    code, out, err = cli("select", "--dsn", dsn, "--source", "shop", "--strategy", "novel", "--suite", "not-yet",
-                         "--max", "3", "--json")  # fmt: skip
+    code, out, err = cli(
+        "select", "--dsn", dsn, "--source", "shop", "--strategy", "novel", "--suite", "not-yet", "--max", "3", "--json"
+    )
     assert code == 0, err
     fresh = json.loads(out)["sessions"]  # a suite that does not exist yet covers nothing
     assert len(fresh) == 3 and all(s["reasons"][0].startswith("novel: covers ") for s in fresh)
@@ -51,20 +52,41 @@ def test_select_generate_export(shop_store: Store, dsn: str, tmp_path: Path) -> 
     assert code == 0, err
     assert "errors:" in out and "Selection 3" in out  # the rich table
 
-    code, out, err = cli("generate", "--dsn", dsn, "--source", "shop", "--suite", "shop",
-                         "--selection", str(sel["selection_id"]), "--json")  # fmt: skip
+    code, out, err = cli(
+        "generate",
+        "--dsn",
+        dsn,
+        "--source",
+        "shop",
+        "--suite",
+        "shop",
+        "--selection",
+        str(sel["selection_id"]),
+        "--json",
+    )
     assert code == 0, err
     summary = json.loads(out)
     assert summary["revision"] == 1 and summary["tests"] >= 12 and summary["http_tests"] == 12
     assert summary["assertions"] > 50 and summary["sessions_mined"] == 400
 
-    code, out, err = cli("generate", "--dsn", dsn, "--source", "shop", "--suite", "shop", "--no-browser",
-                         "--selection", str(sel["selection_id"]))  # fmt: skip
+    code, out, err = cli(
+        "generate",
+        "--dsn",
+        dsn,
+        "--source",
+        "shop",
+        "--suite",
+        "shop",
+        "--no-browser",
+        "--selection",
+        str(sel["selection_id"]),
+    )
     assert code == 0, err
     assert "revision 2" in out and "0 browser" in out
 
-    code, out, err = cli("export", "--dsn", dsn, "--suite", "shop", "--revision", "1", "--format", "json",
-                         "-o", str(tmp_path / "j"))  # fmt: skip
+    code, out, err = cli(
+        "export", "--dsn", dsn, "--suite", "shop", "--revision", "1", "--format", "json", "-o", str(tmp_path / "j")
+    )
     assert code == 0, err
     suite = Suite.model_validate_json((tmp_path / "j" / "shop.suite.json").read_text())
     assert suite.revision == 1 and suite.selection_id == sel["selection_id"]
@@ -77,26 +99,31 @@ def test_select_generate_export(shop_store: Store, dsn: str, tmp_path: Path) -> 
     compile((tmp_path / "p" / "test_shop_http.py").read_text(), "test_shop_http.py", "exec")
 
     # novel against the suite just generated: only what it does not cover yet
-    code, out, err = cli("select", "--dsn", dsn, "--source", "shop", "--strategy", "novel", "--suite", "shop",
-                         "--json")  # fmt: skip
+    code, out, err = cli("select", "--dsn", dsn, "--source", "shop", "--strategy", "novel", "--suite", "shop", "--json")
     assert code == 0, err
     novel = json.loads(out)["sessions"]
     assert novel and all(r.startswith("novel: covers ") for s in novel for r in s["reasons"])
     assert not {s["session_id"] for s in novel} & {t.session_id for t in suite.tests}
 
 
-@pytest.mark.parametrize("args, reason", [
-    (["select", "--source", "shop", "--strategy", "often"], "unknown strategy 'often'"),
-    (["select", "--source", "shop", "--window", "seven days"], "not a duration"),
-    (["select", "--source", "shop", "--since", "yesterday"], "not an ISO date"),
-    (["select", "--source", "shop", "--similarity", "0"], "'--similarity': 0.0 is not in the range 0.0<x<=1.0"),
-    (["generate", "--source", "shop", "--suite", "x", "--min-confidence", "0.3"], "'--min-confidence': 0.3 is not in"),
-    (["select", "--source", "nope"], "source 'nope' has no sessions"),
-    (["generate", "--source", "nope", "--suite", "x"], "has no selection yet"),
-    (["generate", "--source", "shop", "--suite", "x", "--selection", "999"], "selection 999 not found"),
-    (["generate", "--source", "shop", "--suite", "x", "--no-http", "--no-browser"], "leave nothing to generate"),
-    (["export", "--suite", "missing", "-o", "/tmp/x"], "suite 'missing' not found"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "args, reason",
+    [
+        (["select", "--source", "shop", "--strategy", "often"], "unknown strategy 'often'"),
+        (["select", "--source", "shop", "--window", "seven days"], "not a duration"),
+        (["select", "--source", "shop", "--since", "yesterday"], "not an ISO date"),
+        (["select", "--source", "shop", "--similarity", "0"], "'--similarity': 0.0 is not in the range 0.0<x<=1.0"),
+        (
+            ["generate", "--source", "shop", "--suite", "x", "--min-confidence", "0.3"],
+            "'--min-confidence': 0.3 is not in",
+        ),
+        (["select", "--source", "nope"], "source 'nope' has no sessions"),
+        (["generate", "--source", "nope", "--suite", "x"], "has no selection yet"),
+        (["generate", "--source", "shop", "--suite", "x", "--selection", "999"], "selection 999 not found"),
+        (["generate", "--source", "shop", "--suite", "x", "--no-http", "--no-browser"], "leave nothing to generate"),
+        (["export", "--suite", "missing", "-o", "/tmp/x"], "suite 'missing' not found"),
+    ],
+)
 def test_bad_input_exits_2_with_a_reason(dsn: str, args: list[str], reason: str) -> None:
     code, out, err = cli(*args, "--dsn", dsn)
     assert code == 2

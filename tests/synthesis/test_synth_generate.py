@@ -27,43 +27,92 @@ from trodden.synthesis.selection import SelectOptions
 
 
 def req(
-    seq: int, method: str, url: str, status: int, *, body: object = None, resp: object = None,
-    headers: dict[str, str] | None = None, resp_headers: dict[str, str] | None = None, sid: str = "s",
-) -> NetworkRequest:  # fmt: skip
-    return NetworkRequest.model_validate({
-        "kind": "request", "session_id": sid, "seq": seq, "ts": 1000.0 + seq, "method": method,
-        "request_url": url, "status": status, "duration_ms": 5, "request_body": body, "response_body": resp,
-        "request_headers": headers or {}, "response_headers": resp_headers or {},
-    })  # fmt: skip
+    seq: int,
+    method: str,
+    url: str,
+    status: int,
+    *,
+    body: object = None,
+    resp: object = None,
+    headers: dict[str, str] | None = None,
+    resp_headers: dict[str, str] | None = None,
+    sid: str = "s",
+) -> NetworkRequest:
+    return NetworkRequest.model_validate(
+        {
+            "kind": "request",
+            "session_id": sid,
+            "seq": seq,
+            "ts": 1000.0 + seq,
+            "method": method,
+            "request_url": url,
+            "status": status,
+            "duration_ms": 5,
+            "request_body": body,
+            "response_body": resp,
+            "request_headers": headers or {},
+            "response_headers": resp_headers or {},
+        }
+    )
 
 
 def test_values_a_response_produced_become_extractions_and_templates() -> None:
     token = "9c1f0e2d3b4a5968778695a4b3c2d1e0"
     reqs = [
         req(0, "POST", "https://shop.test/api/login", 200, body={"email": "a@b.co"}, resp={"token": token}),
-        req(1, "POST", "https://shop.test/api/orders", 201, resp={"order": {"id": 48213}},
+        req(
+            1,
+            "POST",
+            "https://shop.test/api/orders",
+            201,
+            resp={"order": {"id": 48213}},
             headers={"Authorization": f"Bearer {token}"},
-            resp_headers={"Location": "/api/orders/48213", "ETag": '"v1-abc"', "X-CSRF-Token": "csrf-0123456789"}),
-        req(2, "PATCH", "https://shop.test/api/orders/48213?expand=items", 200, body={"note": "hi", "order_id": 48213},
-            headers={"If-Match": '"v1-abc"', "X-CSRF-Token": "csrf-0123456789", "Cookie": "sid=1",
-                     "Authorization": f"Bearer {token}"}),
-    ]  # fmt: skip
+            resp_headers={"Location": "/api/orders/48213", "ETag": '"v1-abc"', "X-CSRF-Token": "csrf-0123456789"},
+        ),
+        req(
+            2,
+            "PATCH",
+            "https://shop.test/api/orders/48213?expand=items",
+            200,
+            body={"note": "hi", "order_id": 48213},
+            headers={
+                "If-Match": '"v1-abc"',
+                "X-CSRF-Token": "csrf-0123456789",
+                "Cookie": "sid=1",
+                "Authorization": f"Bearer {token}",
+            },
+        ),
+    ]
     c = correlate(reqs)
     assert c.requests[0].request.body == {"email": "{{email}}"} and c.variables == {"email": "a@b.co"}
     assert c.requests[1].request.headers == {"Authorization": "Bearer {{token}}"}
     assert c.requests[2].request.url == "{{origin}}/api/orders/{{id}}?expand=items"
     assert c.requests[2].request.body == {"note": "hi", "order_id": "{{id}}"}
-    assert c.requests[2].request.headers == {"If-Match": "{{etag}}", "X-CSRF-Token": "{{x_csrf_token}}",
-                                             "Authorization": "Bearer {{token}}"}  # fmt: skip
+    assert c.requests[2].request.headers == {
+        "If-Match": "{{etag}}",
+        "X-CSRF-Token": "{{x_csrf_token}}",
+        "Authorization": "Bearer {{token}}",
+    }
     assert [(e.var, e.source, e.path) for e in c.requests[0].extract] == [("token", "json", "/token")]
     assert {(e.var, e.source, e.path) for e in c.requests[1].extract} == {
-        ("id", "json", "/order/id"), ("etag", "header", "etag"), ("x_csrf_token", "header", "x-csrf-token")}
+        ("id", "json", "/order/id"),
+        ("etag", "header", "etag"),
+        ("x_csrf_token", "header", "x-csrf-token"),
+    }
     assert c.auth_headers == {}
 
 
 def test_credentials_from_before_the_session_go_to_an_auth_profile() -> None:
-    reqs = [req(0, "GET", "https://shop.test/api/me", 200, headers={"Authorization": "Bearer preexisting-token"},
-                resp={"email": "x@y.z"})]  # fmt: skip
+    reqs = [
+        req(
+            0,
+            "GET",
+            "https://shop.test/api/me",
+            200,
+            headers={"Authorization": "Bearer preexisting-token"},
+            resp={"email": "x@y.z"},
+        )
+    ]
     c = correlate(reqs)
     assert c.auth_headers == {"Authorization": "Bearer preexisting-token"}
     assert c.requests[0].request.headers == {}
@@ -75,10 +124,23 @@ def test_credentials_from_before_the_session_go_to_an_auth_profile() -> None:
 
 async def _run_exported(folder: Path, target: str) -> tuple[int, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "pytest", str(folder), "--target", target, "-q", "--tb=short", "-p", "no:cacheprovider",
-        "-o", "addopts=", cwd=folder, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        sys.executable,
+        "-m",
+        "pytest",
+        str(folder),
+        "--target",
+        target,
+        "-q",
+        "--tb=short",
+        "-p",
+        "no:cacheprovider",
+        "-o",
+        "addopts=",
+        cwd=folder,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
         env={**os.environ, "TRODDEN_TIMEOUT_S": "4"},
-    )  # fmt: skip
+    )
     out, _ = await proc.communicate()
     assert proc.returncode is not None
     return proc.returncode, out.decode()
@@ -88,8 +150,9 @@ async def test_recorded_flows_replay_against_a_fresh_server_and_catch_regression
     runner_a, recorded_at = await start(make_app())
     rng = random.Random(3)
     try:
-        sessions = [await record_checkout(recorded_at, f"m{i}", rng, coupon=("SAVE10" if i % 2 else "OLD5"))
-                    for i in range(6)]  # fmt: skip
+        sessions = [
+            await record_checkout(recorded_at, f"m{i}", rng, coupon=("SAVE10" if i % 2 else "OLD5")) for i in range(6)
+        ]
     finally:
         await runner_a.cleanup()
     miner = build_miner(sessions)
@@ -103,8 +166,12 @@ async def test_recorded_flows_replay_against_a_fresh_server_and_catch_regression
     assert all(s.unsafe == (s.request.method != "GET") for s in steps)
     assert {a.kind for a in suite.assertions} >= {"status", "not_null", "format", "error_shape", "followed_by"}
     # the coupon's answer is the same every time for the same code, whatever the (generated) cart id
-    coupon = next(s for t in suite.tests for s in t.steps if isinstance(s, HttpStep) and "coupon" in s.endpoint
-                  and s.expect.status == 200)  # fmt: skip
+    coupon = next(
+        s
+        for t in suite.tests
+        for s in t.steps
+        if isinstance(s, HttpStep) and "coupon" in s.endpoint and s.expect.status == 200
+    )
     assert coupon.expect.values.get("/discount_pct") == 10
     assert "/total" not in coupon.expect.values  # depends on the cart
 
@@ -141,18 +208,41 @@ def _browser_session(origin: str) -> Session:
     cart = "0b6e1c4e-8a51-4d1f-9a3e-5b2f8c7d6e10"
     events = [
         {"kind": "page_view", "url": f"{origin}/", "title": "Mini shop"},
-        {"kind": "click", "url": f"{origin}/", "target": {"test_id": "product-7", "role": "link", "name": "Product 7",
-                                                         "text": "Product 7", "tag": "a"}},
+        {
+            "kind": "click",
+            "url": f"{origin}/",
+            "target": {"test_id": "product-7", "role": "link", "name": "Product 7", "text": "Product 7", "tag": "a"},
+        },
         {"kind": "page_view", "url": f"{origin}/products/7"},
-        {"kind": "click", "url": f"{origin}/products/7", "target": {"test_id": "add-to-cart", "role": "button",
-                                                                   "name": "Add to cart", "text": "Add to cart",
-                                                                   "css": "body > button"}},
-        {"kind": "request", "initiator": "fetch", "method": "POST", "request_url": f"{origin}/api/cart",
-         "status": 201, "duration_ms": 4, "response_body": {"cart_id": cart, "items": []}},
+        {
+            "kind": "click",
+            "url": f"{origin}/products/7",
+            "target": {
+                "test_id": "add-to-cart",
+                "role": "button",
+                "name": "Add to cart",
+                "text": "Add to cart",
+                "css": "body > button",
+            },
+        },
+        {
+            "kind": "request",
+            "initiator": "fetch",
+            "method": "POST",
+            "request_url": f"{origin}/api/cart",
+            "status": 201,
+            "duration_ms": 4,
+            "response_body": {"cart_id": cart, "items": []},
+        },
         {"kind": "navigation", "to_url": f"{origin}/cart/{cart}"},
-    ]  # fmt: skip
-    return Session.model_validate({"source": "mini", "session_id": "b1", "events": [
-        {"session_id": "b1", "seq": i, "ts": 1000.0 + i, **e} for i, e in enumerate(events)]})  # fmt: skip
+    ]
+    return Session.model_validate(
+        {
+            "source": "mini",
+            "session_id": "b1",
+            "events": [{"session_id": "b1", "seq": i, "ts": 1000.0 + i, **e} for i, e in enumerate(events)],
+        }
+    )
 
 
 async def test_exported_browser_test_runs_in_chromium(tmp_path: Path) -> None:
@@ -183,11 +273,24 @@ async def test_known_test_values_replace_their_pseudonyms(store: Store) -> None:
     sanitizer = Sanitizer(await store.source_key("pay"))
     stored_token, other = sanitizer.secret("tok_visa"), sanitizer.secret("tok_private")
     assert stored_token != "tok_visa"
-    sessions = [Session(source="pay", session_id=f"p{i}", events=[
-        req(0, "POST", "https://shop.test/api/checkout", 201,
-            body={"payments": [{"method": "card", "token": stored_token}], "note": other}, resp={"ok": True},
-            sid=f"p{i}"),
-    ]) for i in range(3)]  # fmt: skip
+    sessions = [
+        Session(
+            source="pay",
+            session_id=f"p{i}",
+            events=[
+                req(
+                    0,
+                    "POST",
+                    "https://shop.test/api/checkout",
+                    201,
+                    body={"payments": [{"method": "card", "token": stored_token}], "note": other},
+                    resp={"ok": True},
+                    sid=f"p{i}",
+                ),
+            ],
+        )
+        for i in range(3)
+    ]
     await write_sessions(store, "pay", sessions)
     await select_sessions(store, "pay", SelectOptions(max_sessions=1))
     suite = await generate_suite(store, "pay", "pay", options=GenerateOptions(known_values=["tok_visa"]))

@@ -11,25 +11,46 @@ from trodden.synthesis.steps import RawStep, raw_steps
 
 
 def _session(events: list[dict[str, object]]) -> Session:
-    return Session.model_validate({"source": "t", "session_id": "s1", "events": [
-        {"session_id": "s1", "seq": i, "ts": 1000.0 + i, **e} for i, e in enumerate(events)
-    ]})  # fmt: skip
+    return Session.model_validate(
+        {
+            "source": "t",
+            "session_id": "s1",
+            "events": [{"session_id": "s1", "seq": i, "ts": 1000.0 + i, **e} for i, e in enumerate(events)],
+        }
+    )
 
 
 def test_static_assets_beacons_and_telemetry_are_not_steps() -> None:
-    s = _session([
-        {"kind": "page_view", "url": "https://shop.test/products/12"},
-        {"kind": "request", "method": "GET", "request_url": "https://shop.test/static/app.js", "status": 200,
-         "duration_ms": 3},
-        {"kind": "request", "method": "POST", "request_url": "https://collector.test/v1/rum?key=k1", "status": 204,
-         "duration_ms": 3},
-        {"kind": "request", "method": "GET", "request_url": "https://shop.test/api/products/12?x=1", "status": 200,
-         "duration_ms": 30},
-        {"kind": "vital", "name": "LCP", "value": 1200},
-        {"kind": "click", "target": {"test_id": "add", "role": "button", "name": "Add"}},
-        {"kind": "custom", "name": "add_to_cart_failed"},
-        {"kind": "error", "error_type": "uncaught", "message": "boom"},
-    ])  # fmt: skip
+    s = _session(
+        [
+            {"kind": "page_view", "url": "https://shop.test/products/12"},
+            {
+                "kind": "request",
+                "method": "GET",
+                "request_url": "https://shop.test/static/app.js",
+                "status": 200,
+                "duration_ms": 3,
+            },
+            {
+                "kind": "request",
+                "method": "POST",
+                "request_url": "https://collector.test/v1/rum?key=k1",
+                "status": 204,
+                "duration_ms": 3,
+            },
+            {
+                "kind": "request",
+                "method": "GET",
+                "request_url": "https://shop.test/api/products/12?x=1",
+                "status": 200,
+                "duration_ms": 30,
+            },
+            {"kind": "vital", "name": "LCP", "value": 1200},
+            {"kind": "click", "target": {"test_id": "add", "role": "button", "name": "Add"}},
+            {"kind": "custom", "name": "add_to_cart_failed"},
+            {"kind": "error", "error_type": "uncaught", "message": "boom"},
+        ]
+    )
     steps = raw_steps(s.events)
     assert [st[:3] for st in steps] == [
         ("page", "view", "/products/12"),
@@ -40,9 +61,12 @@ def test_static_assets_beacons_and_telemetry_are_not_steps() -> None:
     ]
     j = build_journeys([("s1", steps)])
     assert j.journey_texts(0) == [
-        "page /products/{id}", "GET /api/products/{id} 2xx", "click test_id=add", "event add_to_cart_failed",
+        "page /products/{id}",
+        "GET /api/products/{id} 2xx",
+        "click test_id=add",
+        "event add_to_cart_failed",
         "error uncaught",
-    ]  # fmt: skip
+    ]
 
 
 def _http(path: str, status: int = 200) -> RawStep:
@@ -50,11 +74,13 @@ def _http(path: str, status: int = 200) -> RawStep:
 
 
 def test_equal_journeys_share_a_signature_and_repeats_collapse() -> None:
-    j = build_journeys([
-        ("a", [_http("/orders/1"), _http("/orders/2/items")]),
-        ("b", [_http("/orders/7"), _http("/orders/7"), _http("/orders/9/items")]),  # a double fetch
-        ("c", [_http("/orders/7"), _http("/orders/9/items", 500)]),
-    ])  # fmt: skip
+    j = build_journeys(
+        [
+            ("a", [_http("/orders/1"), _http("/orders/2/items")]),
+            ("b", [_http("/orders/7"), _http("/orders/7"), _http("/orders/9/items")]),  # a double fetch
+            ("c", [_http("/orders/7"), _http("/orders/9/items", 500)]),
+        ]
+    )
     assert j.session_journey.tolist() == [0, 0, 1]
     assert j.journey_counts.tolist() == [2, 1]
     assert j.journey_signatures[0] == journey_signature(["GET /orders/{id} 2xx", "GET /orders/{id}/items 2xx"])
@@ -66,11 +92,21 @@ def test_sessions_without_steps_are_kept_as_an_empty_journey() -> None:
     assert j.session_journey.tolist() == [0, 1, 0]
 
 
-journey = st.lists(st.sampled_from([
-    _http("/api/cart"), _http("/api/orders/17"), _http("/api/orders/99"), _http("/api/checkout", 500),
-    ("page", "view", "/products/3", 0, 0.0), ("ui", "click", "test_id=pay", 0, 0.0),
-    ("event", "custom", "coupon_failed", 0, 0.0),
-]), min_size=0, max_size=12)  # fmt: skip
+journey = st.lists(
+    st.sampled_from(
+        [
+            _http("/api/cart"),
+            _http("/api/orders/17"),
+            _http("/api/orders/99"),
+            _http("/api/checkout", 500),
+            ("page", "view", "/products/3", 0, 0.0),
+            ("ui", "click", "test_id=pay", 0, 0.0),
+            ("event", "custom", "coupon_failed", 0, 0.0),
+        ]
+    ),
+    min_size=0,
+    max_size=12,
+)
 
 
 @settings(max_examples=80, deadline=None)

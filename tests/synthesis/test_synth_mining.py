@@ -17,9 +17,16 @@ CTX = JudgeContext()
 
 
 def _obs(endpoint: str, status: int = 200, body: Any = None, duration_ms: float = 5.0) -> Observation:
-    return Observation(method=endpoint.split(maxsplit=1)[0], url="http://t/", endpoint=endpoint, status=status,
-                       headers={}, body=MISSING if body is None else body, duration_ms=duration_ms,
-                       is_json=body is not None)
+    return Observation(
+        method=endpoint.split(maxsplit=1)[0],
+        url="http://t/",
+        endpoint=endpoint,
+        status=status,
+        headers={},
+        body=MISSING if body is None else body,
+        duration_ms=duration_ms,
+        is_json=body is not None,
+    )
 
 
 def problems(a: Assertion, status: int, body: Any, duration_ms: float = 5.0) -> list[str]:
@@ -96,11 +103,17 @@ def test_mined_assertions_hold_on_the_sessions_they_came_from(
         observed = [Observation.recorded(ev, miner.endpoint_of(ev)) for ev in requests]
         observed = [o for o in observed if o.endpoint is not None]
         for o in observed:
-            failures.extend((s.session_id, a.description, a.show(v)) for a in by_endpoint.get(o.endpoint or "", [])
-                            for v in a.judge(o, CTX))  # fmt: skip
+            failures.extend(
+                (s.session_id, a.description, a.show(v))
+                for a in by_endpoint.get(o.endpoint or "", [])
+                for v in a.judge(o, CTX)
+            )
         recorded = {o.endpoint or "" for o in observed}
-        failures.extend((s.session_id, a.description, a.show(v)) for a in temporal
-                        for v in a.judge_sequence(observed, recorded, CTX))  # fmt: skip
+        failures.extend(
+            (s.session_id, a.description, a.show(v))
+            for a in temporal
+            for v in a.judge_sequence(observed, recorded, CTX)
+        )
     assert failures == []
 
 
@@ -111,8 +124,9 @@ def test_checks_catch_the_regressions_assertions_are_for(mined: list[Assertion])
     product = {"id": 3, "name": "P", "price": 9.5, "currency": "EUR", "updated_at": "2026-01-01T00:00:00Z"}
     assert problems(find("status", "GET /api/products/{id}"), 500, {})
     assert problems(find("not_null", "GET /api/products/{id}", "/price"), 200, {**product, "price": None})
-    assert problems(find("present", "GET /api/products/{id}", "/price"), 200,
-                    {k: v for k, v in product.items() if k != "price"})  # fmt: skip
+    assert problems(
+        find("present", "GET /api/products/{id}", "/price"), 200, {k: v for k, v in product.items() if k != "price"}
+    )
     assert problems(find("type", "GET /api/products/{id}", "/price"), 200, {**product, "price": "9.5"})
     usd = {**product, "currency": "USD"}
     assert problems(find("value_set", "GET /api/products/{id}", "/currency"), 200, usd)

@@ -29,14 +29,28 @@ def _outline(order: int, *, rows: int = 3, extra_link: str | None = None) -> dic
 
 def _session(i: int, **outline: Any) -> Session:
     events = [
-        {"kind": "page_view", "url": f"{ORIGIN}/orders/{i}", "page": _outline(i, **outline),
-         "load": {"status": 200, "duration_ms": 100 + i}},
+        {
+            "kind": "page_view",
+            "url": f"{ORIGIN}/orders/{i}",
+            "page": _outline(i, **outline),
+            "load": {"status": 200, "duration_ms": 100 + i},
+        },
         {"kind": "click", "url": f"{ORIGIN}/orders/{i}", "target": {"role": "link", "name": "Items", "tag": "a"}},
-        {"kind": "navigation", "to_url": f"{ORIGIN}/#/orders/{i}/items", "settle_ms": 50 + i,
-         "page": _outline(i, **outline)},
-    ]  # fmt: skip
-    return Session.model_validate({"source": "t", "session_id": f"s{i}", "user_id": f"u{i % 7}", "events": [
-        {"session_id": f"s{i}", "seq": k, "ts": 1000.0 + k, **e} for k, e in enumerate(events)]})  # fmt: skip
+        {
+            "kind": "navigation",
+            "to_url": f"{ORIGIN}/#/orders/{i}/items",
+            "settle_ms": 50 + i,
+            "page": _outline(i, **outline),
+        },
+    ]
+    return Session.model_validate(
+        {
+            "source": "t",
+            "session_id": f"s{i}",
+            "user_id": f"u{i % 7}",
+            "events": [{"session_id": f"s{i}", "seq": k, "ts": 1000.0 + k, **e} for k, e in enumerate(events)],
+        }
+    )
 
 
 def _mine(sessions: list[Session]) -> dict[tuple[str, str, str | None], Any]:
@@ -63,8 +77,7 @@ def test_status_latency_and_structure_per_page_template() -> None:
     assert found[("page_structure", "PAGE /orders/{id}", "headings")].params == {"items": ["Items"]}
     links = found[("page_structure", "PAGE /orders/{id}", "links")].params["items"]
     assert links == ["Home", "Next page", "Orders"]  # not "Order #3" (digits), not "Export" (one session)
-    assert found[("page_structure", "PAGE /orders/{id}", "filled")].params == {"items": ["list filters",
-                                                                                        "table items"]}
+    assert found[("page_structure", "PAGE /orders/{id}", "filled")].params == {"items": ["list filters", "table items"]}
     assert found[("page_structure", "PAGE /#/orders/{id}/items", "lists")].params == {"items": ["filters"]}
 
 

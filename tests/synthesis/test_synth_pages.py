@@ -46,33 +46,53 @@ def test_fragment_routes_and_their_split() -> None:
 
 
 def _session(sid: str, events: list[dict[str, Any]], user: str | None = None) -> Session:
-    return Session.model_validate({"source": "t", "session_id": sid, "user_id": user, "events": [
-        {"session_id": sid, "seq": i, "ts": 1000.0 + i, **e} for i, e in enumerate(events)
-    ]})  # fmt: skip
+    return Session.model_validate(
+        {
+            "source": "t",
+            "session_id": sid,
+            "user_id": user,
+            "events": [{"session_id": sid, "seq": i, "ts": 1000.0 + i, **e} for i, e in enumerate(events)],
+        }
+    )
 
 
 def _spa(sid: str, order: int) -> Session:
-    return _session(sid, [
-        {"kind": "page_view", "url": f"{ORIGIN}/#/orders", "load": {"status": 200, "duration_ms": 80}},
-        {"kind": "click", "target": {"role": "link", "name": "Order", "tag": "a"}},
-        {"kind": "navigation", "from_url": f"{ORIGIN}/#/orders", "to_url": f"{ORIGIN}/#/orders/{order}/items",
-         "trigger": "hash", "settle_ms": 120},
-        {"kind": "request", "method": "GET", "request_url": f"{ORIGIN}/api/orders/{order}/items", "status": 200,
-         "duration_ms": 20},
-    ])  # fmt: skip
+    return _session(
+        sid,
+        [
+            {"kind": "page_view", "url": f"{ORIGIN}/#/orders", "load": {"status": 200, "duration_ms": 80}},
+            {"kind": "click", "target": {"role": "link", "name": "Order", "tag": "a"}},
+            {
+                "kind": "navigation",
+                "from_url": f"{ORIGIN}/#/orders",
+                "to_url": f"{ORIGIN}/#/orders/{order}/items",
+                "trigger": "hash",
+                "settle_ms": 120,
+            },
+            {
+                "kind": "request",
+                "method": "GET",
+                "request_url": f"{ORIGIN}/api/orders/{order}/items",
+                "status": 200,
+                "duration_ms": 20,
+            },
+        ],
+    )
 
 
 def test_hash_routed_pages_are_templated_steps_and_routes() -> None:
     sessions = [_spa(f"s{i}", 40 + i) for i in range(3)]
     j = build_journeys((s.session_id, raw_steps(s.events)) for s in sessions)
     assert j.journey_texts(0) == [
-        "page /#/orders 2xx", "click role=link[Order]", "page /#/orders/{id}/items",
+        "page /#/orders 2xx",
+        "click role=link[Order]",
+        "page /#/orders/{id}/items",
         "GET /api/orders/{id}/items 2xx",
-    ]  # fmt: skip
+    ]
     assert j.n_journeys == 1  # not "page /" for everyone, not one journey per order either
     assert {"PAGE /#/orders", "PAGE /#/orders/{id}/items", "GET /api/orders/{id}/items"} == set(j.routes)
     # the document load's timing and the navigation's settle are the page steps' durations
-    assert j.durations[: 3].tolist() == [80.0, 0.0, 120.0]
+    assert j.durations[:3].tolist() == [80.0, 0.0, 120.0]
 
 
 def test_a_browser_test_starts_at_the_recorded_page_fragment_included() -> None:
@@ -88,14 +108,22 @@ def test_a_browser_test_starts_at_the_recorded_page_fragment_included() -> None:
 
 
 def test_pages_with_errors_are_routes_selection_counts() -> None:
-    ok = [_session(f"ok{i}", [{"kind": "page_view", "url": f"{ORIGIN}/orders/{i}",
-                               "load": {"status": 200, "duration_ms": 50}}]) for i in range(30)]  # fmt: skip
-    broken = _session("broken", [
-        {"kind": "page_view", "url": f"{ORIGIN}/orders/7", "load": {"status": 200, "duration_ms": 50}},
-        {"kind": "page_view", "url": f"{ORIGIN}/orders/7/edit", "load": {"status": 500, "duration_ms": 40}},
-    ])  # fmt: skip
-    slow = _session("slow", [{"kind": "page_view", "url": f"{ORIGIN}/orders/3", "load": {"status": 200,
-                                                                                       "duration_ms": 4000}}])
+    ok = [
+        _session(
+            f"ok{i}", [{"kind": "page_view", "url": f"{ORIGIN}/orders/{i}", "load": {"status": 200, "duration_ms": 50}}]
+        )
+        for i in range(30)
+    ]
+    broken = _session(
+        "broken",
+        [
+            {"kind": "page_view", "url": f"{ORIGIN}/orders/7", "load": {"status": 200, "duration_ms": 50}},
+            {"kind": "page_view", "url": f"{ORIGIN}/orders/7/edit", "load": {"status": 500, "duration_ms": 40}},
+        ],
+    )
+    slow = _session(
+        "slow", [{"kind": "page_view", "url": f"{ORIGIN}/orders/3", "load": {"status": 200, "duration_ms": 4000}}]
+    )
     sessions = [*ok, broken, slow]
     j = build_journeys((s.session_id, raw_steps(s.events)) for s in sessions)
     assert "page /orders/{id}/edit 5xx" in j.journey_texts(j.session_journey[j.session_ids.index("broken")])
@@ -110,20 +138,26 @@ def test_a_login_form_types_the_password_of_the_account_replay_is_given() -> Non
     `{{login_password}}`, and the suite's `browser-login` profile says where replay takes it from."""
     from trodden.synthesis.generate import build_suite
 
-    s = _session("s1", [
-        {"kind": "page_view", "url": f"{ORIGIN}/admin/login/", "load": {"status": 200, "duration_ms": 20}},
-        {"kind": "input", "target": {"id": "id_username", "name": "Username:", "tag": "input"}, "value": "admin"},
-        {"kind": "input", "target": {"id": "id_password", "name": "Password:", "tag": "input"}, "masked": True},
-        {"kind": "input", "target": {"id": "id_note", "name": "Note", "tag": "input"}, "masked": True},
-        {"kind": "click", "target": {"role": "button", "name": "Log in", "tag": "input"}},
-        {"kind": "page_view", "url": f"{ORIGIN}/admin/", "load": {"status": 200, "duration_ms": 20}},
-    ])  # fmt: skip
+    s = _session(
+        "s1",
+        [
+            {"kind": "page_view", "url": f"{ORIGIN}/admin/login/", "load": {"status": 200, "duration_ms": 20}},
+            {"kind": "input", "target": {"id": "id_username", "name": "Username:", "tag": "input"}, "value": "admin"},
+            {"kind": "input", "target": {"id": "id_password", "name": "Password:", "tag": "input"}, "masked": True},
+            {"kind": "input", "target": {"id": "id_note", "name": "Note", "tag": "input"}, "masked": True},
+            {"kind": "click", "target": {"role": "button", "name": "Log in", "tag": "input"}},
+            {"kind": "page_view", "url": f"{ORIGIN}/admin/", "load": {"status": 200, "duration_ms": 20}},
+        ],
+    )
     suite = build_suite("admin", "t", [SelectedInput(session=s)], None)
     [test] = [t for t in suite.tests if t.type == "browser"]
     steps = [st for st in test.steps if isinstance(st, BrowserStep)]
     fills = [(st.locators[0].value, st.value) for st in steps if st.action == "fill"]
-    assert fills == [("id_username", "{{login_username}}"), ("id_password", "{{login_password}}"),
-                     ("id_note", "{{masked_1}}")]  # fmt: skip
+    assert fills == [
+        ("id_username", "{{login_username}}"),
+        ("id_password", "{{login_password}}"),
+        ("id_note", "{{masked_1}}"),
+    ]
     assert test.auth_profile == "browser-login"
     [profile] = suite.auth_profiles
     assert profile.kind == "login" and profile.login == []
@@ -134,14 +168,20 @@ def test_a_login_form_types_the_password_of_the_account_replay_is_given() -> Non
 def test_a_sign_up_keeps_what_was_typed() -> None:
     from trodden.synthesis.generate import build_suite
 
-    s = _session("s1", [
-        {"kind": "page_view", "url": f"{ORIGIN}/signup", "load": {"status": 200, "duration_ms": 20}},
-        {"kind": "input", "target": {"id": "username", "name": "Username", "tag": "input"}, "value": "newbie"},
-        {"kind": "input", "target": {"id": "password1", "name": "Password", "tag": "input"}, "masked": True},
-        {"kind": "input", "target": {"id": "password2", "name": "Password confirmation", "tag": "input"},
-         "masked": True},
-        {"kind": "click", "target": {"role": "button", "name": "Sign up", "tag": "button"}},
-    ])  # fmt: skip
+    s = _session(
+        "s1",
+        [
+            {"kind": "page_view", "url": f"{ORIGIN}/signup", "load": {"status": 200, "duration_ms": 20}},
+            {"kind": "input", "target": {"id": "username", "name": "Username", "tag": "input"}, "value": "newbie"},
+            {"kind": "input", "target": {"id": "password1", "name": "Password", "tag": "input"}, "masked": True},
+            {
+                "kind": "input",
+                "target": {"id": "password2", "name": "Password confirmation", "tag": "input"},
+                "masked": True,
+            },
+            {"kind": "click", "target": {"role": "button", "name": "Sign up", "tag": "button"}},
+        ],
+    )
     suite = build_suite("signup", "t", [SelectedInput(session=s)], None)
     [test] = [t for t in suite.tests if t.type == "browser"]
     values = [st.value for st in test.steps if isinstance(st, BrowserStep) and st.action == "fill"]
@@ -152,14 +192,23 @@ def test_a_sign_up_keeps_what_was_typed() -> None:
 def test_a_registration_form_keeps_its_email() -> None:
     from trodden.synthesis.generate import build_suite
 
-    s = _session("s1", [
-        {"kind": "page_view", "url": f"{ORIGIN}/account", "load": {"status": 200, "duration_ms": 20}},
-        {"kind": "input", "target": {"test_id": "register-email", "name": "Email", "tag": "input"},
-         "value": "u1@example.com"},
-        {"kind": "input", "target": {"test_id": "register-password", "name": "Password", "tag": "input"},
-         "masked": True},
-        {"kind": "click", "target": {"role": "button", "name": "Create account", "tag": "button"}},
-    ])  # fmt: skip
+    s = _session(
+        "s1",
+        [
+            {"kind": "page_view", "url": f"{ORIGIN}/account", "load": {"status": 200, "duration_ms": 20}},
+            {
+                "kind": "input",
+                "target": {"test_id": "register-email", "name": "Email", "tag": "input"},
+                "value": "u1@example.com",
+            },
+            {
+                "kind": "input",
+                "target": {"test_id": "register-password", "name": "Password", "tag": "input"},
+                "masked": True,
+            },
+            {"kind": "click", "target": {"role": "button", "name": "Create account", "tag": "button"}},
+        ],
+    )
     suite = build_suite("register", "t", [SelectedInput(session=s)], None)
     [test] = [t for t in suite.tests if t.type == "browser"]
     values = [st.value for st in test.steps if isinstance(st, BrowserStep) and st.action == "fill"]
@@ -169,17 +218,32 @@ def test_a_registration_form_keeps_its_email() -> None:
 def test_a_checkbox_the_user_ticked_is_checked_not_typed() -> None:
     """rum.js records a checkbox's change as "true"/"false": replay checks (or clears) it, since
     Playwright cannot fill a checkbox (every such test broke there on both sides and verified nothing)."""
-    s = _session("s1", [
-        {"kind": "page_view", "url": f"{ORIGIN}/admin/library/loan/3/change/", "load": {"status": 200,
-                                                                                        "duration_ms": 20}},
-        {"kind": "click", "target": {"role": "checkbox", "name": "Returned", "id": "id_returned", "tag": "input"}},
-        {"kind": "change", "target": {"role": "checkbox", "name": "Returned", "id": "id_returned", "tag": "input"},
-         "value": "true"},
-        {"kind": "change", "target": {"role": "radio", "name": "Express", "id": "id_express", "tag": "input"},
-         "value": "false"},
-        {"kind": "change", "target": {"role": "textbox", "name": "Note", "id": "id_note", "tag": "input"},
-         "value": "true"},
-    ])  # fmt: skip
+    s = _session(
+        "s1",
+        [
+            {
+                "kind": "page_view",
+                "url": f"{ORIGIN}/admin/library/loan/3/change/",
+                "load": {"status": 200, "duration_ms": 20},
+            },
+            {"kind": "click", "target": {"role": "checkbox", "name": "Returned", "id": "id_returned", "tag": "input"}},
+            {
+                "kind": "change",
+                "target": {"role": "checkbox", "name": "Returned", "id": "id_returned", "tag": "input"},
+                "value": "true",
+            },
+            {
+                "kind": "change",
+                "target": {"role": "radio", "name": "Express", "id": "id_express", "tag": "input"},
+                "value": "false",
+            },
+            {
+                "kind": "change",
+                "target": {"role": "textbox", "name": "Note", "id": "id_note", "tag": "input"},
+                "value": "true",
+            },
+        ],
+    )
     test = build_browser_test(SelectedInput(session=s), "t", RouteTemplater())
     assert test is not None
     actions = [(st.action, st.value) for st in test.steps if isinstance(st, BrowserStep)][1:]
@@ -190,18 +254,24 @@ def _login_session(sid: str, then: list[dict[str, Any]], *, from_home: bool = Fa
     home = [
         {"kind": "page_view", "url": f"{ORIGIN}/", "load": {"status": 200, "duration_ms": 20}},
         {"kind": "click", "target": {"role": "link", "name": "Staff", "tag": "a"}},
-    ]  # fmt: skip
-    return _session(sid, [
-        *(home if from_home else []),
-        {"kind": "page_view", "url": f"{ORIGIN}/admin/login/?next=/admin/", "load": {"status": 200,
-                                                                                     "duration_ms": 20}},
-        {"kind": "input", "target": {"id": "id_username", "name": "Username:", "tag": "input"}, "value": "ana"},
-        {"kind": "input", "target": {"id": "id_password", "name": "Password:", "tag": "input"}, "masked": True},
-        {"kind": "click", "target": {"role": "button", "name": "Log in", "tag": "input"}},
-        {"kind": "submit", "target": {"id": "login-form", "tag": "form"}},
-        {"kind": "page_view", "url": f"{ORIGIN}/admin/", "load": {"status": 200, "duration_ms": 20}},
-        *then,
-    ])  # fmt: skip
+    ]
+    return _session(
+        sid,
+        [
+            *(home if from_home else []),
+            {
+                "kind": "page_view",
+                "url": f"{ORIGIN}/admin/login/?next=/admin/",
+                "load": {"status": 200, "duration_ms": 20},
+            },
+            {"kind": "input", "target": {"id": "id_username", "name": "Username:", "tag": "input"}, "value": "ana"},
+            {"kind": "input", "target": {"id": "id_password", "name": "Password:", "tag": "input"}, "masked": True},
+            {"kind": "click", "target": {"role": "button", "name": "Log in", "tag": "input"}},
+            {"kind": "submit", "target": {"id": "login-form", "tag": "form"}},
+            {"kind": "page_view", "url": f"{ORIGIN}/admin/", "load": {"status": 200, "duration_ms": 20}},
+            *then,
+        ],
+    )
 
 
 def test_a_session_that_started_signed_in_logs_in_first() -> None:
@@ -209,33 +279,50 @@ def test_a_session_that_started_signed_in_logs_in_first() -> None:
     login page. The suite's login tests show how users sign in and that /admin/ comes after it."""
     from trodden.synthesis.generate import build_suite
 
-    books = [{"kind": "click", "target": {"role": "link", "name": "Books", "tag": "a"}},
-             {"kind": "page_view", "url": f"{ORIGIN}/admin/library/book/", "load": {"status": 200, "duration_ms": 9}}]
-    signed_in = _session("kept", [
-        {"kind": "page_view", "url": f"{ORIGIN}/admin/", "load": {"status": 200, "duration_ms": 20}}, *books])
-    public = _session("public", [
-        {"kind": "page_view", "url": f"{ORIGIN}/", "load": {"status": 200, "duration_ms": 20}},
-        {"kind": "click", "target": {"role": "link", "name": "About", "tag": "a"}},
-        {"kind": "page_view", "url": f"{ORIGIN}/about/", "load": {"status": 200, "duration_ms": 20}},
-    ])  # fmt: skip
+    books = [
+        {"kind": "click", "target": {"role": "link", "name": "Books", "tag": "a"}},
+        {"kind": "page_view", "url": f"{ORIGIN}/admin/library/book/", "load": {"status": 200, "duration_ms": 9}},
+    ]
+    signed_in = _session(
+        "kept", [{"kind": "page_view", "url": f"{ORIGIN}/admin/", "load": {"status": 200, "duration_ms": 20}}, *books]
+    )
+    public = _session(
+        "public",
+        [
+            {"kind": "page_view", "url": f"{ORIGIN}/", "load": {"status": 200, "duration_ms": 20}},
+            {"kind": "click", "target": {"role": "link", "name": "About", "tag": "a"}},
+            {"kind": "page_view", "url": f"{ORIGIN}/about/", "load": {"status": 200, "duration_ms": 20}},
+        ],
+    )
     sessions = (_login_session("login", books), _login_session("via-home", [], from_home=True), signed_in, public)
     selected = [SelectedInput(session=s) for s in sessions]
     suite = build_suite("admin", "t", selected, None)
     tests = {t.session_id: t for t in suite.tests if t.type == "browser"}
     kept = [st for st in tests["kept"].steps if isinstance(st, BrowserStep)]
     assert [(st.id, st.action, st.url or st.value) for st in kept] == [
-        ("b1", "goto", "{{origin}}/admin/login/?next=/admin/"), ("b2", "fill", "{{login_username}}"),
-        ("b3", "fill", "{{login_password}}"), ("b4", "click", None), ("b5", "submit", None),
-        ("b6", "goto", "{{origin}}/admin/"), ("b7", "click", None),
-    ]  # fmt: skip
+        ("b1", "goto", "{{origin}}/admin/login/?next=/admin/"),
+        ("b2", "fill", "{{login_username}}"),
+        ("b3", "fill", "{{login_password}}"),
+        ("b4", "click", None),
+        ("b5", "submit", None),
+        ("b6", "goto", "{{origin}}/admin/"),
+        ("b7", "click", None),
+    ]
     assert tests["kept"].auth_profile == tests["login"].auth_profile == "browser-login"
     # a page login tests saw before signing in (the public home page) is no evidence
     assert tests["public"].auth_profile is None and len(tests["public"].steps) == 2
 
 
 def _fetch(seq: int, method: str, path: str, status: int = 200) -> dict[str, Any]:
-    return {"kind": "request", "initiator": "fetch", "method": method, "request_url": f"{ORIGIN}{path}",
-            "status": status, "duration_ms": 4.0, "response_body": {"data": []}}  # fmt: skip
+    return {
+        "kind": "request",
+        "initiator": "fetch",
+        "method": method,
+        "request_url": f"{ORIGIN}{path}",
+        "status": status,
+        "duration_ms": 4.0,
+        "response_body": {"data": []},
+    }
 
 
 def test_calls_a_signed_in_page_authorised_are_replayed_by_that_page() -> None:
@@ -246,14 +333,22 @@ def test_calls_a_signed_in_page_authorised_are_replayed_by_that_page() -> None:
     from trodden.synthesis.generate import build_suite
 
     calls = [_fetch(0, "GET", "/v1/buckets"), _fetch(1, "POST", "/v1/buckets/blog/records", 201)]
-    signs_in = _login_session("spa", [
-        {"kind": "click", "target": {"role": "link", "name": "Records", "tag": "a"}}, *calls,
-        {"kind": "navigation", "from_url": f"{ORIGIN}/admin/", "to_url": f"{ORIGIN}/admin/#/records"},
-    ])  # fmt: skip
-    anonymous = _session("anon", [  # a public page: no login test reached it after signing in
-        {"kind": "page_view", "url": f"{ORIGIN}/catalogue/", "load": {"status": 200, "duration_ms": 20}},
-        {"kind": "click", "target": {"role": "link", "name": "Records", "tag": "a"}}, *calls,
-    ])  # fmt: skip
+    signs_in = _login_session(
+        "spa",
+        [
+            {"kind": "click", "target": {"role": "link", "name": "Records", "tag": "a"}},
+            *calls,
+            {"kind": "navigation", "from_url": f"{ORIGIN}/admin/", "to_url": f"{ORIGIN}/admin/#/records"},
+        ],
+    )
+    anonymous = _session(
+        "anon",
+        [  # a public page: no login test reached it after signing in
+            {"kind": "page_view", "url": f"{ORIGIN}/catalogue/", "load": {"status": 200, "duration_ms": 20}},
+            {"kind": "click", "target": {"role": "link", "name": "Records", "tag": "a"}},
+            *calls,
+        ],
+    )
     suite = build_suite("spa", "t", [SelectedInput(session=signs_in), SelectedInput(session=anonymous)], None)
     kinds = sorted((t.session_id, t.type) for t in suite.tests)
     assert kinds == [("anon", "browser"), ("anon", "http"), ("spa", "browser")]
@@ -273,16 +368,20 @@ def test_a_sign_in_the_user_retried_fails_first_as_it_did() -> None:
         {"kind": "click", "target": {"role": "button", "name": "Log in", "tag": "input"}},
         {"kind": "submit", "target": {"id": "login-form", "tag": "form"}},
     ]
-    retried = _session("typo", [
-        {"kind": "page_view", "url": f"{ORIGIN}/admin/login/", "load": {"status": 200, "duration_ms": 20}},
-        {"kind": "input", "target": {"id": "id_username", "name": "Username:", "tag": "input"}, "value": "ana"},
-        *attempt,
-        {"kind": "page_view", "url": f"{ORIGIN}/admin/login/", "load": {"status": 200, "duration_ms": 20}},
-        *attempt,
-        {"kind": "page_view", "url": f"{ORIGIN}/admin/", "load": {"status": 200, "duration_ms": 20}},
-    ])  # fmt: skip
-    suite = build_suite("admin", "t", [SelectedInput(session=retried), SelectedInput(session=_login_session(
-        "once", []))], None)  # fmt: skip
+    retried = _session(
+        "typo",
+        [
+            {"kind": "page_view", "url": f"{ORIGIN}/admin/login/", "load": {"status": 200, "duration_ms": 20}},
+            {"kind": "input", "target": {"id": "id_username", "name": "Username:", "tag": "input"}, "value": "ana"},
+            *attempt,
+            {"kind": "page_view", "url": f"{ORIGIN}/admin/login/", "load": {"status": 200, "duration_ms": 20}},
+            *attempt,
+            {"kind": "page_view", "url": f"{ORIGIN}/admin/", "load": {"status": 200, "duration_ms": 20}},
+        ],
+    )
+    suite = build_suite(
+        "admin", "t", [SelectedInput(session=retried), SelectedInput(session=_login_session("once", []))], None
+    )
     tests = {t.session_id: t for t in suite.tests if t.type == "browser"}
     typed = [st.value for st in tests["typo"].steps if isinstance(st, BrowserStep) and st.action == "fill"]
     assert typed[1:] == [WRONG_PASSWORD, "{{login_password}}"]

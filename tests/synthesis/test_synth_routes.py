@@ -57,8 +57,9 @@ def test_query_and_fragment_are_not_part_of_the_route() -> None:
     assert split_path("/") == []
 
 
-segment = st.text(alphabet=st.characters(whitelist_categories=("Ll", "Lu", "Nd"), whitelist_characters="-_."),
-                  min_size=1, max_size=24)  # fmt: skip
+segment = st.text(
+    alphabet=st.characters(whitelist_categories=("Ll", "Lu", "Nd"), whitelist_characters="-_."), min_size=1, max_size=24
+)
 path = st.lists(segment, min_size=0, max_size=6).map(lambda segs: "/" + "/".join(segs))
 
 
@@ -82,23 +83,32 @@ def test_learning_does_not_depend_on_the_order_of_paths(paths: list[str], rnd: o
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.integers(min_value=0, max_value=10**12), min_size=1, max_size=30),
-       st.sampled_from(["orders", "users"]))  # fmt: skip
+@given(
+    st.lists(st.integers(min_value=0, max_value=10**12), min_size=1, max_size=30), st.sampled_from(["orders", "users"])
+)
 def test_integer_ids_always_collapse_to_one_route(ids: list[int], resource: str) -> None:
     t = RouteTemplater.learn([f"/api/{resource}/{i}" for i in ids])
     assert {t.template(f"/api/{resource}/{i}/items") for i in ids} == {f"/api/{resource}/{{id}}/items"}
     assert segment_param(str(ids[0])) == "{id}"
 
 
-odd_segment = st.text(alphabet=st.characters(whitelist_categories=("Ll", "Lu", "Nd", "No", "Pd"),
-                                             whitelist_characters="-_.{}?#~=\n²"), min_size=0, max_size=24)  # fmt: skip
-odd_path = st.lists(st.one_of(segment, odd_segment, st.sampled_from(["{id}", "8123", "9f86d081884c7d65", "user"])),
-                    min_size=0, max_size=6).map(lambda segs: "/" + "/".join(segs))  # fmt: skip
+odd_segment = st.text(
+    alphabet=st.characters(whitelist_categories=("Ll", "Lu", "Nd", "No", "Pd"), whitelist_characters="-_.{}?#~=\n²"),
+    min_size=0,
+    max_size=24,
+)
+odd_path = st.lists(
+    st.one_of(segment, odd_segment, st.sampled_from(["{id}", "8123", "9f86d081884c7d65", "user"])),
+    min_size=0,
+    max_size=6,
+).map(lambda segs: "/" + "/".join(segs))
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.one_of(path, odd_path), min_size=1, max_size=60, unique=True),
-       st.lists(st.integers(min_value=1, max_value=1000), min_size=60, max_size=60))  # fmt: skip
+@given(
+    st.lists(st.one_of(path, odd_path), min_size=1, max_size=60, unique=True),
+    st.lists(st.integers(min_value=1, max_value=1000), min_size=60, max_size=60),
+)
 @example(["/orders/12?x=1#top", "/blobs/9f86d081884c7d65#f", "//users//7/", "/²/x", "/", ""], [1] * 60)
 @example(["/a\nb/12", "/orders/12?x=1"], [1] * 60)  # a line break: shaped one by one
 def test_bulk_templates_are_what_template_gives(paths: list[str], weights: list[int]) -> None:

@@ -26,9 +26,16 @@ def page(path: str) -> RawStep:
 
 def core(i: int, *, product_ms: float = 20.0, checkout: int = 201) -> list[RawStep]:
     """The core checkout flow (8 steps)."""
-    return [page("/"), http("GET", "/api/home"), page(f"/products/{i}"),
-            http("GET", f"/api/products/{i}", ms=product_ms), ("ui", "click", "test_id=add", 0, 0.0),
-            http("POST", "/api/cart", 201), page("/checkout"), http("POST", "/api/checkout", checkout)]  # fmt: skip
+    return [
+        page("/"),
+        http("GET", "/api/home"),
+        page(f"/products/{i}"),
+        http("GET", f"/api/products/{i}", ms=product_ms),
+        ("ui", "click", "test_id=add", 0, 0.0),
+        http("POST", "/api/cart", 201),
+        page("/checkout"),
+        http("POST", "/api/checkout", checkout),
+    ]
 
 
 def browse(i: int) -> list[RawStep]:
@@ -82,8 +89,9 @@ def test_rare_is_below_a_share_and_takes_one_offs_only_from_real_users(corpus: J
     assert got["event1"] == ["rare: 2 of 111 sessions (1.8%, under 5%)"] or "event2" in got
     gift = [r for k, v in got.items() if k.startswith("gift") for r in v]
     assert gift == ["rare: 3 of 111 sessions (2.7%, under 5%)"]
-    assert got["err409"] == ["rare: a one-off journey, 1 of 111 sessions (0.9%, under 5%); looks like a real user's "
-                             "session"]  # fmt: skip
+    assert got["err409"] == [
+        "rare: a one-off journey, 1 of 111 sessions (0.9%, under 5%); looks like a real user's session"
+    ]
     assert "bot" not in got and "errfail" not in got  # a scanner, and a glitch (nothing answered)
     assert not any(k.startswith(("core", "browse")) for k in got)  # 71 and 30 of 111 are not rare
     assert "bot" in pick(corpus, "rare:20", min_support=1)  # nothing is a one-off: no session is judged
@@ -156,15 +164,18 @@ def test_budget_and_stats(corpus: Journeys) -> None:
     assert all(s.reasons and s.signature and s.steps for s in sel.sessions)
 
 
-@pytest.mark.parametrize("spec, message", [
-    ("often:3", "unknown strategy 'often'"),
-    ("frequent:x", "needs a positive count"),
-    ("event", "needs a name"),
-    ("slow:p200", "below 100"),
-    ("slow:p100", "below 100"),
-    ("slow:p10", "at least 50"),
-    ("errors:5", "takes no argument"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("often:3", "unknown strategy 'often'"),
+        ("frequent:x", "needs a positive count"),
+        ("event", "needs a name"),
+        ("slow:p200", "below 100"),
+        ("slow:p100", "below 100"),
+        ("slow:p10", "at least 50"),
+        ("errors:5", "takes no argument"),
+    ],
+)
 def test_bad_strategies_are_refused_with_a_reason(spec: str, message: str) -> None:
     with pytest.raises(SelectionError, match=message):
         parse_strategies([spec])
@@ -189,7 +200,11 @@ def test_the_cli_and_the_selector_spec_take_the_same_slow_percentiles() -> None:
 
 def test_comma_lists_and_repeats_combine() -> None:
     assert [str(s) for s in parse_strategies(["frequent:3,rare:2", "errors", "slow"])] == [
-        "frequent:3", "rare:2", "errors", "slow:p95"]  # fmt: skip
+        "frequent:3",
+        "rare:2",
+        "errors",
+        "slow:p95",
+    ]
 
 
 def test_the_registry_reads_back_what_it_writes() -> None:

@@ -33,11 +33,21 @@ def _session(sid: str, user: str, greeting: str, extra: list[dict[str, Any]] | N
     ]
     events = [
         {"kind": "page_view", "url": f"{ORIGIN}/products/7", "visible": product_view},
-        {"kind": "click", "url": f"{ORIGIN}/products/7", "visible": after_click,
-         "target": {"test_id": "add-to-cart", "role": "button", "name": "Add to cart", "tag": "button"}},
-    ]  # fmt: skip
-    return Session.model_validate({"source": "shop", "session_id": sid, "user_id": user, "events": [
-        {"session_id": sid, "seq": i, "ts": 1000.0 + i, **e} for i, e in enumerate(events)]})  # fmt: skip
+        {
+            "kind": "click",
+            "url": f"{ORIGIN}/products/7",
+            "visible": after_click,
+            "target": {"test_id": "add-to-cart", "role": "button", "name": "Add to cart", "tag": "button"},
+        },
+    ]
+    return Session.model_validate(
+        {
+            "source": "shop",
+            "session_id": sid,
+            "user_id": user,
+            "events": [{"session_id": sid, "seq": i, "ts": 1000.0 + i, **e} for i, e in enumerate(events)],
+        }
+    )
 
 
 def _steps(session: Session, learner: VisibleLearner | None) -> list[BrowserStep]:
@@ -106,8 +116,16 @@ def test_a_suite_without_a_learner_uses_its_own_sessions() -> None:
 
 def test_volatility_and_locator_rules() -> None:
     assert steady_text("  Saved to   your wishlist ") == "Saved to your wishlist"
-    for volatile in ("3 items", "Total 12.50", "2024-05-01", "jane.doe@example.com", "£5", "x" * 81,
-                     "Token qXz81bLLw0e2aPq9dKzRr", "Session eyJhbGciOiJIUzI1NiJ9abcdefghij"):  # fmt: skip
+    for volatile in (
+        "3 items",
+        "Total 12.50",
+        "2024-05-01",
+        "jane.doe@example.com",
+        "£5",
+        "x" * 81,
+        "Token qXz81bLLw0e2aPq9dKzRr",
+        "Session eyJhbGciOiJIUzI1NiJ9abcdefghij",
+    ):
         assert steady_text(volatile) is None, volatile
     assert visible_locator(Target(test_id="t", id="i", role="alert", name="n")) == Locator(
         strategy="test_id", value="t"
@@ -142,18 +160,44 @@ def _out_of_stock(sid: str, user: str, *, referrers: bool = True, then: str = "n
     events: list[dict[str, Any]] = [
         {"kind": "page_view", "url": shirt, "load": {"status": 200, "duration_ms": 40}, "visible": []},
         {"kind": "click", "url": shirt, "target": add},
-        {"kind": "request", "url": shirt, "method": "POST", "request_url": f"{ORIGIN}/api/cart/items",
-         "status": 409, "duration_ms": 5},
-        {"kind": "page_view", "url": socks if then == "navigate" else shirt, "load": load, "visible": [],
-         "referrer": f"{ORIGIN}/" if then != "navigate" else None},
-        {"kind": "click", "url": socks, "target": add,
-         "visible": [{"test_id": "flash", "role": "status", "text": "Added to cart", "tag": "p"}]},
+        {
+            "kind": "request",
+            "url": shirt,
+            "method": "POST",
+            "request_url": f"{ORIGIN}/api/cart/items",
+            "status": 409,
+            "duration_ms": 5,
+        },
+        {
+            "kind": "page_view",
+            "url": socks if then == "navigate" else shirt,
+            "load": load,
+            "visible": [],
+            "referrer": f"{ORIGIN}/" if then != "navigate" else None,
+        },
+        {
+            "kind": "click",
+            "url": socks,
+            "target": add,
+            "visible": [{"test_id": "flash", "role": "status", "text": "Added to cart", "tag": "p"}],
+        },
         {"kind": "click", "url": socks, "target": {"test_id": "nav-cart", "role": "link", "name": "Cart", "tag": "a"}},
-        {"kind": "page_view", "url": cart, "load": {"status": 200, "duration_ms": 40}, "visible": [],
-         "referrer": socks if referrers else None},
-    ]  # fmt: skip
-    return Session.model_validate({"source": "shop", "session_id": sid, "user_id": user, "events": [
-        {"session_id": sid, "seq": i, "ts": 1000.0 + i, **e} for i, e in enumerate(events)]})  # fmt: skip
+        {
+            "kind": "page_view",
+            "url": cart,
+            "load": {"status": 200, "duration_ms": 40},
+            "visible": [],
+            "referrer": socks if referrers else None,
+        },
+    ]
+    return Session.model_validate(
+        {
+            "source": "shop",
+            "session_id": sid,
+            "user_id": user,
+            "events": [{"session_id": sid, "seq": i, "ts": 1000.0 + i, **e} for i, e in enumerate(events)],
+        }
+    )
 
 
 def _shape(steps: list[BrowserStep]) -> list[tuple[str, str | None, str | None]]:
@@ -182,8 +226,10 @@ def test_a_page_opened_after_an_action_is_gone_to_not_where_the_action_led() -> 
 def test_a_reload_or_going_back_after_an_action_is_not_where_it_led() -> None:
     for then in ("reload", "back_forward"):
         steps = _steps(_out_of_stock("s1", "u1", then=then), None)
-        assert _shape(steps)[1:3] == [("click", "add-to-cart", None),
-                                      ("goto", "{{origin}}/products/SHIRT-004", "/products/{slug}")], then  # fmt: skip
+        assert _shape(steps)[1:3] == [
+            ("click", "add-to-cart", None),
+            ("goto", "{{origin}}/products/SHIRT-004", "/products/{slug}"),
+        ], then
 
 
 def test_without_referrers_in_the_source_a_page_after_an_action_is_where_it_led() -> None:

@@ -120,8 +120,15 @@ def _build(tool: GoTool) -> None:
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     cmd = [
-        k8sbins.go_binary(), "build", "-v", "-trimpath", "-ldflags", tool.stamped_ldflags(),
-        "-o", str(staging / tool.binary), tool.package,
+        k8sbins.go_binary(),
+        "build",
+        "-v",
+        "-trimpath",
+        "-ldflags",
+        tool.stamped_ldflags(),
+        "-o",
+        str(staging / tool.binary),
+        tool.package,
     ]
     started = time.monotonic()
     compiled = [0]
@@ -156,7 +163,12 @@ def module_dir(name: str) -> Path:
     tool = TOOLS[name]
     out = subprocess.run(
         [k8sbins.go_binary(), "mod", "download", "-json", f"{tool.module}@{tool.version}"],
-        cwd=tool.module_dir, env=k8sbins.go_env(), capture_output=True, text=True, check=False, timeout=600,
+        cwd=tool.module_dir,
+        env=k8sbins.go_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
     )
     try:
         return Path(json.loads(out.stdout)["Dir"])

@@ -146,7 +146,9 @@ def _inputs_digest() -> str:
     digest = hashlib.sha256()
     # Only what goes into the images: the node's configuration templates are rendered at start.
     inputs = [
-        NODE_FILES / "Dockerfile", NODE_FILES / "base-image.sh", *(NODE_FILES / "pause").glob("*"),
+        NODE_FILES / "Dockerfile",
+        NODE_FILES / "base-image.sh",
+        *(NODE_FILES / "pause").glob("*"),
         *(NODE_FILES / "postgres").glob("*"),
     ]
     for path in sorted(inputs):
@@ -190,14 +192,32 @@ def ensure_images() -> Path:
             what="build the test image with podman",
         )
         run(
-            "podman", "build", "--network=host", "--build-arg", f"BASE_IMAGE={BASE_IMAGE}", "-t", POSTGRES_IMAGE,
-            "-f", str(NODE_FILES / "postgres" / "Containerfile"), str(NODE_FILES / "postgres"),
-            what="build the PostgreSQL image with podman", timeout=1200,
+            "podman",
+            "build",
+            "--network=host",
+            "--build-arg",
+            f"BASE_IMAGE={BASE_IMAGE}",
+            "-t",
+            POSTGRES_IMAGE,
+            "-f",
+            str(NODE_FILES / "postgres" / "Containerfile"),
+            str(NODE_FILES / "postgres"),
+            what="build the PostgreSQL image with podman",
+            timeout=1200,
         )
         staging = archive.with_suffix(".tmp")
         run(
-            "podman", "save", "--format", "docker-archive", "-m", "-o", str(staging),
-            PAUSE_IMAGE, BASE_IMAGE, TEST_IMAGE, POSTGRES_IMAGE,
+            "podman",
+            "save",
+            "--format",
+            "docker-archive",
+            "-m",
+            "-o",
+            str(staging),
+            PAUSE_IMAGE,
+            BASE_IMAGE,
+            TEST_IMAGE,
+            POSTGRES_IMAGE,
             what="save the images",
         )
         os.replace(staging, archive)
@@ -273,8 +293,12 @@ def start(cluster: LocalCluster, bins: k8sbins.Binaries, deadline: float) -> Non
     _make_cgroup_root()
     ports = cluster.state.ports
     ports.update(
-        kubelet=_free_port(), kubelet_healthz=_free_port(), proxy_healthz=_free_port(), proxy_metrics=_free_port(),
-        dns_health=_free_port(), dns_ready=_free_port(),
+        kubelet=_free_port(),
+        kubelet_healthz=_free_port(),
+        proxy_healthz=_free_port(),
+        proxy_metrics=_free_port(),
+        dns_health=_free_port(),
+        dns_ready=_free_port(),
     )
     cluster.save_state()
     _start_dns(cluster, coredns, deadline)
@@ -485,29 +509,39 @@ def _dns_objects() -> list[tuple[str, dict[str, Any]]]:
     rbac = "/apis/rbac.authorization.k8s.io/v1"
     labels = {"k8s-app": "kube-dns", "kubernetes.io/name": "CoreDNS"}
     role = {
-        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "system:coredns"},
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": "system:coredns"},
         "rules": [
             {"apiGroups": [""], "resources": ["services", "pods", "namespaces"], "verbs": ["list", "watch"]},
             {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list", "watch"]},
         ],
     }
     binding = {
-        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
         "metadata": {"name": "system:coredns"},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:coredns"},
         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "system:coredns"}],
     }
     ports = [("dns", "UDP"), ("dns-tcp", "TCP")]
     service = {
-        "apiVersion": "v1", "kind": "Service",
+        "apiVersion": "v1",
+        "kind": "Service",
         "metadata": {"name": "kube-dns", "namespace": "kube-system", "labels": labels},
-        "spec": {"clusterIP": DNS_SERVICE_IP,
-                 "ports": [{"name": name, "port": 53, "targetPort": 53, "protocol": proto} for name, proto in ports]},
+        "spec": {
+            "clusterIP": DNS_SERVICE_IP,
+            "ports": [{"name": name, "port": 53, "targetPort": 53, "protocol": proto} for name, proto in ports],
+        },
     }
     endpoints = {
-        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-        "metadata": {"name": "kube-dns-node", "namespace": "kube-system",
-                     "labels": {**labels, "kubernetes.io/service-name": "kube-dns"}},
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {
+            "name": "kube-dns-node",
+            "namespace": "kube-system",
+            "labels": {**labels, "kubernetes.io/service-name": "kube-dns"},
+        },
         "addressType": "IPv4",
         "endpoints": [{"addresses": [NODE_IP], "conditions": {"ready": True}, "nodeName": NODE_NAME}],
         "ports": [{"name": name, "port": 53, "protocol": proto} for name, proto in ports],

@@ -69,11 +69,19 @@ def _ensure_base_image() -> None:
         return
     base_tar = localnode.NODE_CACHE / "debian-bookworm-python3.tar"
     localnode.run(
-        "bash", str(localnode.NODE_FILES / "base-image.sh"), str(base_tar), what="debootstrap the base image",
+        "bash",
+        str(localnode.NODE_FILES / "base-image.sh"),
+        str(base_tar),
+        what="debootstrap the base image",
         timeout=1800,
     )
     localnode.run(
-        "podman", "import", "--change", 'CMD ["python3"]', str(base_tar), localnode.BASE_IMAGE,
+        "podman",
+        "import",
+        "--change",
+        'CMD ["python3"]',
+        str(base_tar),
+        localnode.BASE_IMAGE,
         what="import the base image into podman",
     )
 
@@ -111,7 +119,13 @@ def _build(archive: Path, progress: bool) -> Path:
         raise localnode.NodeError(f"podman build of the project image failed ({result.returncode}):\n{tail}")
     staging = archive.with_suffix(".tmp")
     localnode.run(
-        "podman", "save", "--format", "docker-archive", "-o", str(staging), PROJECT_IMAGE,
+        "podman",
+        "save",
+        "--format",
+        "docker-archive",
+        "-o",
+        str(staging),
+        PROJECT_IMAGE,
         what="save the project image",
     )
     os.replace(staging, archive)
@@ -129,8 +143,16 @@ def import_into(socket: Path, archive: Path | None = None) -> str:
     """Import the archive into a node's containerd (namespace k8s.io); returns the image name."""
     started = time.monotonic()
     localnode.run(
-        "ctr", "--address", str(socket), "--namespace", "k8s.io", "images", "import", str(archive or ensure_image()),
-        what="import the project image into containerd", timeout=600,
+        "ctr",
+        "--address",
+        str(socket),
+        "--namespace",
+        "k8s.io",
+        "images",
+        "import",
+        str(archive or ensure_image()),
+        what="import the project image into containerd",
+        timeout=600,
     )
     print(f"[image] {PROJECT_IMAGE} imported into the node in {time.monotonic() - started:.0f}s", file=sys.stderr)
     return PROJECT_IMAGE

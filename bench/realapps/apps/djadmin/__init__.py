@@ -48,9 +48,15 @@ class DjangoAdminApp(RealApp):
     ) -> Instance:
         assert self.template is not None, "install() first"
         self.services = services
-        return await start_django(PACKAGE, services, self.template, name, plants=plants,
-                                  secret=self.secret(production=production),
-                                  tag=tag.script() if tag else "")
+        return await start_django(
+            PACKAGE,
+            services,
+            self.template,
+            name,
+            plants=plants,
+            secret=self.secret(production=production),
+            tag=tag.script() if tag else "",
+        )
 
     async def reset(self, http: aiohttp.ClientSession, instance: Instance) -> None:
         assert self.template is not None and self.services is not None

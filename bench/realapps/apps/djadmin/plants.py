@@ -56,8 +56,11 @@ def _submit_on(pattern: str) -> Any:
     regex = re.compile(pattern)
 
     def exercises(ev: RecordedEvent) -> bool:
-        return ev.get("kind") in ("submit", "click") and bool(regex.search(urlsplit(str(ev.get("url") or "")).path)) \
+        return (
+            ev.get("kind") in ("submit", "click")
+            and bool(regex.search(urlsplit(str(ev.get("url") or "")).path))
             and (ev.get("kind") == "submit" or "Save" in str((ev.get("target") or {}).get("name", "")))
+        )
 
     return exercises
 
@@ -76,9 +79,15 @@ def _page_is(path: str) -> Any:
 async def _login(http: aiohttp.ClientSession, base: str) -> None:
     async with http.get(f"{base}/admin/login/") as r:
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', await r.text())
-    async with http.post(f"{base}/admin/login/", data={"csrfmiddlewaretoken": token.group(1) if token else "",
-                                                      "username": TESTER, "password": password(TESTER),
-                                                      "next": "/admin/"}) as r:
+    async with http.post(
+        f"{base}/admin/login/",
+        data={
+            "csrfmiddlewaretoken": token.group(1) if token else "",
+            "username": TESTER,
+            "password": password(TESTER),
+            "next": "/admin/",
+        },
+    ) as r:
         if "/admin/login/" in str(r.url):
             raise RuntimeError("the test account could not log in")
 
@@ -112,8 +121,14 @@ async def probe_sort(http: aiohttp.ClientSession, base: str) -> Any:
 
 async def probe_header(http: aiohttp.ClientSession, base: str) -> Any:
     page = (await _page_html(base, BOOKS))[1]
-    return [html.unescape(h) for h in re.findall(r'<th scope="col" class="sortable[^"]*">\s*<div class="text">'
-                                                 r'<a href="[^"]*">([^<]+)</a>', page)]
+    return [
+        html.unescape(h)
+        for h in re.findall(
+            r'<th scope="col" class="sortable[^"]*">\s*<div class="text">'
+            r'<a href="[^"]*">([^<]+)</a>',
+            page,
+        )
+    ]
 
 
 async def probe_rows(http: aiohttp.ClientSession, base: str) -> Any:
@@ -130,8 +145,14 @@ async def probe_search(http: aiohttp.ClientSession, base: str) -> Any:
 
 async def probe_loan_500(http: aiohttp.ClientSession, base: str) -> Any:
     today = datetime.date.today()
-    fields = {"book": "1", "member": "1", "borrowed": (today - datetime.timedelta(days=40)).isoformat(),
-              "due": (today - datetime.timedelta(days=19)).isoformat(), "returned": "on", "_save": "Save"}
+    fields = {
+        "book": "1",
+        "member": "1",
+        "borrowed": (today - datetime.timedelta(days=40)).isoformat(),
+        "due": (today - datetime.timedelta(days=19)).isoformat(),
+        "returned": "on",
+        "_save": "Save",
+    }
     return (await _post_form(base, f"{LOANS}1/change/", fields))[0]
 
 
@@ -153,9 +174,16 @@ async def probe_message(http: aiohttp.ClientSession, base: str) -> Any:
     value = {name: html.unescape(v) for name, v in re.findall(r'name="(\w+)" value="([^"]*)"', page)}
     author = re.search(r'<select name="author".*?<option value="(\d+)" selected>', page, re.S)
     genre = re.search(r'<select name="genre".*?<option value="(\w+)" selected>', page, re.S)
-    fields = {"title": value.get("title", ""), "author": author.group(1) if author else "1",
-              "genre": genre.group(1) if genre else "fiction", "published": value.get("published", "2000-01-01"),
-              "isbn": value.get("isbn", ""), "pages": "321", "available": "on", "_save": "Save"}
+    fields = {
+        "title": value.get("title", ""),
+        "author": author.group(1) if author else "1",
+        "genre": genre.group(1) if genre else "fiction",
+        "published": value.get("published", "2000-01-01"),
+        "isbn": value.get("isbn", ""),
+        "pages": "321",
+        "available": "on",
+        "_save": "Save",
+    }
     status, after = await _post_form(base, f"{BOOKS}1/change/", fields)
     return [status, "was changed successfully" in after]
 
@@ -186,8 +214,7 @@ def shows_short_page(finding: Any) -> bool:
     before, after = _rows(finding.get("expected")), _rows(finding.get("actual"))
     if element_missing(finding, r"result_list.*tr:nth-of-type\(20\)"):
         return True
-    return on_field(finding, ROWS) and before is not None and before[0] == 20 and after is not None \
-        and after[0] < 20
+    return on_field(finding, ROWS) and before is not None and before[0] == 20 and after is not None and after[0] < 20
 
 
 def shows_search_changed(finding: Any) -> bool:
@@ -210,50 +237,148 @@ def shows_header_renamed(finding: Any) -> bool:
 
 
 def _p(id: str, kind: str, description: str, endpoint: str, **kw: Any) -> PlantedRegression:
-    return PlantedRegression(id=id, kind=kind, description=description, endpoint=endpoint,
-                             detect_by=kw.pop("detect_by", ("browser",)), **kw)
+    return PlantedRegression(
+        id=id, kind=kind, description=description, endpoint=endpoint, detect_by=kw.pop("detect_by", ("browser",)), **kw
+    )
 
 
 PLANTS: tuple[Plant, ...] = (
-    Plant(_p("sort-published-ignored", "ordering",
-             'Sorting books by the "Published" column no longer sorts (the list stays by title).',
-             f"PAGE {BOOKS}", exercised_by="catalogue staff sorting books by date"),
-          MECHANISM, probe_sort, _books_list(_sorted_by_published), where=shows_sort_ignored),
-    Plant(_p("header-renamed", "ui_text", 'The books table\'s "Published" column header became "Publication date".',
-             f"PAGE {BOOKS}", evidence=("published",), exercised_by="every books list"),
-          MECHANISM, probe_header, _books_list(), where=shows_header_renamed,
-          hides=("sort-published-ignored",)),  # the recorded click on "Published" has nothing to click
-    Plant(_p("rows-per-page-short", "pagination",
-             "A full page of books shows 19 rows, not 20: one book per page is never listed.",
-             f"PAGE {BOOKS}", exercised_by="unfiltered books lists"),
-          MECHANISM, probe_rows, _books_list(_unfiltered), where=shows_short_page),
-    Plant(_p("facet-count-off-by-one", "ui_data", 'The genre filter\'s facet counts are one too many ("Fiction (37)").',
-             f"PAGE {BOOKS}", evidence=("(",), exercised_by="every books list (facets always shown)"),
-          MECHANISM, probe_facet, _books_list(), where=shows_facet_changed),
-    Plant(_p("search-exact-title", "logic", 'Searching books by title needs the exact title ("war" finds nothing).',
-             f"PAGE {BOOKS}", exercised_by="searches of the books list"),
-          MECHANISM, probe_search, _books_list(lambda q: "q" in q), where=shows_search_changed),
-    Plant(_p("loan-return-overdue-500", "combination",
-             "Marking a loan returned answers 500 when the loan is overdue; returning one in time still works.",
-             f"PAGE {LOANS}{{id}}/change/", detect_by=("status", "browser"),
-             exercised_by="front desk taking back books (about half of them overdue)"),
-          MECHANISM, probe_loan_500, _submit_on(r"^/admin/library/loan/\d+/change/$"),
-          where=lambda f: status_became(f, 500)),
-    Plant(_p("books-list-slow", "latency", "The books list takes 400 ms longer.", f"PAGE {BOOKS}",
-             detect_by=("latency",), kinds=("latency",), exercised_by="every books list"),
-          MIDDLEWARE, probe_slow, _books_list()),
-    Plant(_p("frontdesk-loan-add-403", "permission", 'Front-desk staff get 403 on "Add loan".',
-             f"PAGE {LOANS}add/", detect_by=("status", "browser"), exercised_by="front desk lending a book"),
-          MIDDLEWARE, probe_403, _page_is(LOANS + "add/"),
-          # the page answers 403 (or what the user filled in on it is not there)
-          where=lambda f: status_became(f, 403) or element_missing(f),
-          hides=("loan-return-overdue-500",)),  # a loan less: the front desk opens another loan in its row
-    Plant(_p("available-filter-gone", "ui_structure", 'The "By available" filter is gone from the books list.',
-             f"PAGE {BOOKS}", exercised_by="every books list; filtering by availability"),
-          MECHANISM, probe_filter, _books_list(), where=shows_available_filter_gone),
-    Plant(_p("change-message-missing", "ui_text",
-             'After a save the success message ("… was changed successfully.") is not shown.',
-             "PAGE /admin/library/{model}/", exercised_by="every save: editing a book, lending and taking back books"),
-          MECHANISM, probe_message, _submit_on(r"^/admin/library/\w+/(add|\d+/change)/$"),
-          where=lambda f: on_field(f, "alerts") and lost(f, r"was (changed|added|deleted) successfully")),
+    Plant(
+        _p(
+            "sort-published-ignored",
+            "ordering",
+            'Sorting books by the "Published" column no longer sorts (the list stays by title).',
+            f"PAGE {BOOKS}",
+            exercised_by="catalogue staff sorting books by date",
+        ),
+        MECHANISM,
+        probe_sort,
+        _books_list(_sorted_by_published),
+        where=shows_sort_ignored,
+    ),
+    Plant(
+        _p(
+            "header-renamed",
+            "ui_text",
+            'The books table\'s "Published" column header became "Publication date".',
+            f"PAGE {BOOKS}",
+            evidence=("published",),
+            exercised_by="every books list",
+        ),
+        MECHANISM,
+        probe_header,
+        _books_list(),
+        where=shows_header_renamed,
+        hides=("sort-published-ignored",),
+    ),  # the recorded click on "Published" has nothing to click
+    Plant(
+        _p(
+            "rows-per-page-short",
+            "pagination",
+            "A full page of books shows 19 rows, not 20: one book per page is never listed.",
+            f"PAGE {BOOKS}",
+            exercised_by="unfiltered books lists",
+        ),
+        MECHANISM,
+        probe_rows,
+        _books_list(_unfiltered),
+        where=shows_short_page,
+    ),
+    Plant(
+        _p(
+            "facet-count-off-by-one",
+            "ui_data",
+            'The genre filter\'s facet counts are one too many ("Fiction (37)").',
+            f"PAGE {BOOKS}",
+            evidence=("(",),
+            exercised_by="every books list (facets always shown)",
+        ),
+        MECHANISM,
+        probe_facet,
+        _books_list(),
+        where=shows_facet_changed,
+    ),
+    Plant(
+        _p(
+            "search-exact-title",
+            "logic",
+            'Searching books by title needs the exact title ("war" finds nothing).',
+            f"PAGE {BOOKS}",
+            exercised_by="searches of the books list",
+        ),
+        MECHANISM,
+        probe_search,
+        _books_list(lambda q: "q" in q),
+        where=shows_search_changed,
+    ),
+    Plant(
+        _p(
+            "loan-return-overdue-500",
+            "combination",
+            "Marking a loan returned answers 500 when the loan is overdue; returning one in time still works.",
+            f"PAGE {LOANS}{{id}}/change/",
+            detect_by=("status", "browser"),
+            exercised_by="front desk taking back books (about half of them overdue)",
+        ),
+        MECHANISM,
+        probe_loan_500,
+        _submit_on(r"^/admin/library/loan/\d+/change/$"),
+        where=lambda f: status_became(f, 500),
+    ),
+    Plant(
+        _p(
+            "books-list-slow",
+            "latency",
+            "The books list takes 400 ms longer.",
+            f"PAGE {BOOKS}",
+            detect_by=("latency",),
+            kinds=("latency",),
+            exercised_by="every books list",
+        ),
+        MIDDLEWARE,
+        probe_slow,
+        _books_list(),
+    ),
+    Plant(
+        _p(
+            "frontdesk-loan-add-403",
+            "permission",
+            'Front-desk staff get 403 on "Add loan".',
+            f"PAGE {LOANS}add/",
+            detect_by=("status", "browser"),
+            exercised_by="front desk lending a book",
+        ),
+        MIDDLEWARE,
+        probe_403,
+        _page_is(LOANS + "add/"),
+        # the page answers 403 (or what the user filled in on it is not there)
+        where=lambda f: status_became(f, 403) or element_missing(f),
+        hides=("loan-return-overdue-500",),
+    ),  # a loan less: the front desk opens another loan in its row
+    Plant(
+        _p(
+            "available-filter-gone",
+            "ui_structure",
+            'The "By available" filter is gone from the books list.',
+            f"PAGE {BOOKS}",
+            exercised_by="every books list; filtering by availability",
+        ),
+        MECHANISM,
+        probe_filter,
+        _books_list(),
+        where=shows_available_filter_gone,
+    ),
+    Plant(
+        _p(
+            "change-message-missing",
+            "ui_text",
+            'After a save the success message ("… was changed successfully.") is not shown.',
+            "PAGE /admin/library/{model}/",
+            exercised_by="every save: editing a book, lending and taking back books",
+        ),
+        MECHANISM,
+        probe_message,
+        _submit_on(r"^/admin/library/\w+/(add|\d+/change)/$"),
+        where=lambda f: on_field(f, "alerts") and lost(f, r"was (changed|added|deleted) successfully"),
+    ),
 )

@@ -41,9 +41,15 @@ async def start(b: Browsing, username: str) -> None:
         request = b.page.context.request
         page = await request.get(b.base_url + "/admin/login/")
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', await page.text())
-        await request.post(b.base_url + "/admin/login/", form={
-            "csrfmiddlewaretoken": token.group(1) if token else "", "username": username,
-            "password": password(username), "next": "/admin/"})
+        await request.post(
+            b.base_url + "/admin/login/",
+            form={
+                "csrfmiddlewaretoken": token.group(1) if token else "",
+                "username": username,
+                "password": password(username),
+                "next": "/admin/",
+            },
+        )
         await b.goto("/admin/")
     else:
         await login(b, username)

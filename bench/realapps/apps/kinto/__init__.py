@@ -53,10 +53,16 @@ class KintoApp(RealApp):
         report = Population()
         started = time.monotonic()
         await run_api_clients(
-            instance.url, plans, {name: users.run_journey for name in users.JOURNEYS}, sink,
-            attributes=users.ATTRIBUTES, request_headers=users.REQUEST_HEADERS,
-            response_headers=users.RESPONSE_HEADERS, concurrency=cfg.concurrency,
-            deadline=started + cfg.duration_s, report=report,
+            instance.url,
+            plans,
+            {name: users.run_journey for name in users.JOURNEYS},
+            sink,
+            attributes=users.ATTRIBUTES,
+            request_headers=users.REQUEST_HEADERS,
+            response_headers=users.RESPONSE_HEADERS,
+            concurrency=cfg.concurrency,
+            deadline=started + cfg.duration_s,
+            report=report,
         )
         report.seconds = time.monotonic() - started
         return report.summary()

@@ -64,13 +64,28 @@ format = %(asctime)s %(levelname)s %(name)s %(message)s
 """
 
 
-def write_ini(ini: Path, *, plants: frozenset[str], secret: str, extra_settings: str,
-              extra_includes: tuple[str, ...] = (), bucket_creators: str = "account:admin") -> Path:
+def write_ini(
+    ini: Path,
+    *,
+    plants: frozenset[str],
+    secret: str,
+    extra_settings: str,
+    extra_includes: tuple[str, ...] = (),
+    bucket_creators: str = "account:admin",
+) -> Path:
     ini.parent.mkdir(parents=True, exist_ok=True)
-    includes = "\n".join(f"                 {name}" for name in
-                         (*extra_includes, *(("realapps_kinto_plants",) if plants else ())))
-    ini.write_text(INI.format(includes=includes, secret=secret, plants=" ".join(sorted(plants)),
-                              extra=extra_settings, bucket_creators=bucket_creators))
+    includes = "\n".join(
+        f"                 {name}" for name in (*extra_includes, *(("realapps_kinto_plants",) if plants else ()))
+    )
+    ini.write_text(
+        INI.format(
+            includes=includes,
+            secret=secret,
+            plants=" ".join(sorted(plants)),
+            extra=extra_settings,
+            bucket_creators=bucket_creators,
+        )
+    )
     return ini
 
 
@@ -87,8 +102,14 @@ async def start_kinto(
     bucket_creators: str = "account:admin",
 ) -> Instance:
     """`secret` keys user ids and personal bucket ids (HMACs): one per fleet of deployments."""
-    ini = write_ini(run_dir / f"{name}.ini", plants=plants, secret=secret, extra_settings=extra_settings,
-                    extra_includes=extra_includes, bucket_creators=bucket_creators)
+    ini = write_ini(
+        run_dir / f"{name}.ini",
+        plants=plants,
+        secret=secret,
+        extra_settings=extra_settings,
+        extra_includes=extra_includes,
+        bucket_creators=bucket_creators,
+    )
     argv = [str(package.python), str(SERVER_DIR / "realapps_kinto_serve.py"), str(ini), "--port", str(free_port())]
     service = await services.start(name, argv, re.compile(r"listening on (http://\S+)"))
     return Instance(name, service.url, plants, [service])

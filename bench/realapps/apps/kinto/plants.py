@@ -38,8 +38,9 @@ def _requests(ev: RecordedEvent) -> list[Req]:
     out: list[Req] = [(method, parts.path, dict(parse_qsl(parts.query)), status)]
     body = ev.get("request_body")
     if parts.path == "/v1/batch" and isinstance(body, Mapping) and isinstance(body.get("requests"), list):
-        default = (body.get("defaults") or {}).get("method", "GET") if isinstance(body.get("defaults"), Mapping) \
-            else "GET"
+        default = (
+            (body.get("defaults") or {}).get("method", "GET") if isinstance(body.get("defaults"), Mapping) else "GET"
+        )
         for sub in body["requests"]:
             if isinstance(sub, Mapping) and isinstance(sub.get("path"), str):
                 sp = urlsplit(sub["path"])
@@ -89,9 +90,13 @@ def _match(**want: Any) -> Any:
             "numeric_id": lambda v: ("/notes/" in path) == v,
             "path": lambda v: path == v,
             "anonymous_other_bucket": lambda v: (
-                "authorization" not in _headers(ev) and "/buckets/default/" not in path
-                and (_is_list(path) or _is_one(path))
-            ) == v,
+                (
+                    "authorization" not in _headers(ev)
+                    and "/buckets/default/" not in path
+                    and (_is_list(path) or _is_one(path))
+                )
+                == v
+            ),
         }
         return all(checks[k](v) for k, v in want.items())
 
@@ -113,14 +118,16 @@ async def _account(http: aiohttp.ClientSession, base: str) -> dict[str, str]:
     return _ACCOUNTS[base]
 
 
-async def _json(http: aiohttp.ClientSession, method: str, url: str, headers: Mapping[str, str],
-                body: Any = None) -> tuple[int, Any]:
+async def _json(
+    http: aiohttp.ClientSession, method: str, url: str, headers: Mapping[str, str], body: Any = None
+) -> tuple[int, Any]:
     async with http.request(method, url, json=body, headers=dict(headers)) as r:
         return r.status, await r.json(content_type=None)
 
 
-async def _collection(http: aiohttp.ClientSession, base: str, name: str, titles: tuple[str, ...] = ()
-                      ) -> tuple[str, dict[str, str]]:
+async def _collection(
+    http: aiohttp.ClientSession, base: str, name: str, titles: tuple[str, ...] = ()
+) -> tuple[str, dict[str, str]]:
     """A fresh collection of the probe account's personal bucket, with these records."""
     h = await _account(http, base)
     records = f"{base}/v1/buckets/default/collections/{name}-{secrets.token_hex(3)}/records"
@@ -168,8 +175,9 @@ async def probe_public_read(http: aiohttp.ClientSession, base: str) -> Any:
     h = await _account(http, base)
     _, me = await _json(http, "GET", f"{base}/v1/", h)
     name = f"shared-{secrets.token_hex(3)}"
-    await _json(http, "PUT", f"{base}/v1/buckets/default/collections/{name}", h,
-                {"permissions": {"read": ["system.Everyone"]}})
+    await _json(
+        http, "PUT", f"{base}/v1/buckets/default/collections/{name}", h, {"permissions": {"read": ["system.Everyone"]}}
+    )
     return (await _json(http, "GET", f"{base}/v1/buckets/{me['user']['bucket']}/collections/{name}/records", {}))[0]
 
 
@@ -186,112 +194,171 @@ async def probe_slow(http: aiohttp.ClientSession, base: str) -> Any:
 async def probe_batch(http: aiohttp.ClientSession, base: str) -> Any:
     records, h = await _collection(http, base, "import")  # not "batch": Kinto refuses a path with it
     path = records.removeprefix(base + "/v1")
-    _, body = await _json(http, "POST", f"{base}/v1/batch", h,
-                          {"requests": [{"method": "POST", "path": path, "body": {"data": {"title": "x"}}}]})
+    _, body = await _json(
+        http,
+        "POST",
+        f"{base}/v1/batch",
+        h,
+        {"requests": [{"method": "POST", "path": path, "body": {"data": {"title": "x"}}}]},
+    )
     return sorted(body["responses"][0])
 
 
 async def probe_filtered_paging(http: aiohttp.ClientSession, base: str) -> Any:
     records, h = await _collection(http, base, "filtered", ("a", "b", "c"))
-    return [(await _json(http, "GET", f"{records}?{query}", h))[0]
-            for query in ("done=false", "_limit=1", "done=false&_limit=1")]
+    return [
+        (await _json(http, "GET", f"{records}?{query}", h))[0]
+        for query in ("done=false", "_limit=1", "done=false&_limit=1")
+    ]
 
 
 PLANTS: tuple[Plant, ...] = (
     Plant(
         PlantedRegression(
-            id="record-create-200", kind="status",
+            id="record-create-200",
+            kind="status",
             description="Creating a record (POST …/records) answers 200 instead of 201.",
-            endpoint=f"POST {LIST_ROUTE}", detect_by=("status", "expectation"), kinds=("status", "diff"),
+            endpoint=f"POST {LIST_ROUTE}",
+            detect_by=("status", "expectation"),
+            kinds=("status", "diff"),
             exercised_by="every session that creates a task or a shared record",
         ),
-        MECHANISM, probe_create, _match(method="POST", list=True), where=about_status,
+        MECHANISM,
+        probe_create,
+        _match(method="POST", list=True),
+        where=about_status,
     ),
     Plant(
         PlantedRegression(
-            id="error-body-shape", kind="error_shape",
+            id="error-body-shape",
+            kind="error_shape",
             description="4xx error bodies {code, errno, error, message, details} became {status, error, message}.",
-            endpoint=f"GET {LIST_ROUTE}", also_at=(f"GET {ONE_ROUTE}", f"POST {LIST_ROUTE}", f"PATCH {ONE_ROUTE}"),
-            detect_by=("error_shape", "present", "expectation"), evidence=("errno",),
+            endpoint=f"GET {LIST_ROUTE}",
+            also_at=(f"GET {ONE_ROUTE}", f"POST {LIST_ROUTE}", f"PATCH {ONE_ROUTE}"),
+            detect_by=("error_shape", "present", "expectation"),
+            evidence=("errno",),
             exercised_by="mistakes: wrong password (401), missing record (404), bad parameter (400), stale If-Match",
         ),
-        MECHANISM, probe_error_shape, _match(status_4xx=True),
+        MECHANISM,
+        probe_error_shape,
+        _match(status_4xx=True),
     ),
     Plant(
         PlantedRegression(
-            id="record-last-modified-null", kind="null_field",
+            id="record-last-modified-null",
+            kind="null_field",
             description="A single record's data.last_modified is null (GET …/records/{id}).",
-            endpoint=f"GET {ONE_ROUTE}", detect_by=("not_null", "type", "expectation"),
+            endpoint=f"GET {ONE_ROUTE}",
+            detect_by=("not_null", "type", "expectation"),
             evidence=("last_modified",),
             exercised_by="reading one task or note",
         ),
-        MECHANISM, probe_last_modified, _match(method="GET", one=True),
+        MECHANISM,
+        probe_last_modified,
+        _match(method="GET", one=True),
     ),
     Plant(
         PlantedRegression(
-            id="numeric-id-number", kind="type",
+            id="numeric-id-number",
+            kind="type",
             description='Records whose id is numeric come back with a number id (7) instead of the string "7".',
-            endpoint=f"GET {ONE_ROUTE}", also_at=(f"GET {LIST_ROUTE}", f"PUT {ONE_ROUTE}", f"PATCH {ONE_ROUTE}"),
-            detect_by=("type", "expectation"), evidence=("id",), kinds=("type", "diff", "format", "value_set"),
+            endpoint=f"GET {ONE_ROUTE}",
+            also_at=(f"GET {LIST_ROUTE}", f"PUT {ONE_ROUTE}", f"PATCH {ONE_ROUTE}"),
+            detect_by=("type", "expectation"),
+            evidence=("id",),
+            kinds=("type", "diff", "format", "value_set"),
             exercised_by="the notes screen (client-numbered notes)",
         ),
-        MECHANISM, probe_numeric_id, _match(numeric_id=True),
+        MECHANISM,
+        probe_numeric_id,
+        _match(numeric_id=True),
     ),
     Plant(
         PlantedRegression(
-            id="sort-title-ignored", kind="ordering",
+            id="sort-title-ignored",
+            kind="ordering",
             description="_sort=title (or -title) is ignored: records come newest first.",
-            endpoint=f"GET {LIST_ROUTE}", detect_by=("diff", "expectation"),
-            kinds=("diff", "value", "value_set", "type", "format"), evidence=("/data/",),
+            endpoint=f"GET {LIST_ROUTE}",
+            detect_by=("diff", "expectation"),
+            kinds=("diff", "value", "value_set", "type", "format"),
+            evidence=("/data/",),
             exercised_by="sorting tasks or notes by title",
         ),
-        MECHANISM, probe_sort_title, _match(method="GET", list=True, sort_title=True),
+        MECHANISM,
+        probe_sort_title,
+        _match(method="GET", list=True, sort_title=True),
     ),
     Plant(
         PlantedRegression(
-            id="page-size-off-by-one", kind="pagination",
+            id="page-size-off-by-one",
+            kind="pagination",
             description="A full page with _limit=N holds N-1 records; the next page starts after the lost one.",
-            endpoint=f"GET {LIST_ROUTE}", detect_by=("diff", "expectation"), evidence=("#len",),
+            endpoint=f"GET {LIST_ROUTE}",
+            detect_by=("diff", "expectation"),
+            evidence=("#len",),
             exercised_by="paging through tasks with _limit and Next-Page",
         ),
-        MECHANISM, probe_page_size, _match(method="GET", list=True, limit=True),
+        MECHANISM,
+        probe_page_size,
+        _match(method="GET", list=True, limit=True),
     ),
     Plant(
         PlantedRegression(
-            id="public-read-401", kind="permission",
+            id="public-read-401",
+            kind="permission",
             description="A collection readable by system.Everyone answers 401 to anonymous reads.",
-            endpoint=f"GET {LIST_ROUTE}", also_at=(f"GET {ONE_ROUTE}",), detect_by=("status", "expectation"),
-            kinds=("status", "diff"), evidence=("401",),
+            endpoint=f"GET {LIST_ROUTE}",
+            also_at=(f"GET {ONE_ROUTE}",),
+            detect_by=("status", "expectation"),
+            kinds=("status", "diff"),
+            evidence=("401",),
             exercised_by="a shared list opened from its link without an account (rare)",
         ),
-        MECHANISM, probe_public_read, _match(method="GET", anonymous_other_bucket=True),
+        MECHANISM,
+        probe_public_read,
+        _match(method="GET", anonymous_other_bucket=True),
     ),
     Plant(
         PlantedRegression(
-            id="filtered-list-slow", kind="latency",
+            id="filtered-list-slow",
+            kind="latency",
             description="Filtered record lists (done=…, like_…, has_…, _since) take 350 ms longer.",
-            endpoint=f"GET {LIST_ROUTE}", detect_by=("latency",), kinds=("latency",),
+            endpoint=f"GET {LIST_ROUTE}",
+            detect_by=("latency",),
+            kinds=("latency",),
             exercised_by="open tasks, searching titles, syncing with _since",
         ),
-        MECHANISM, probe_slow, _match(method="GET", list=True, filtered=True),
+        MECHANISM,
+        probe_slow,
+        _match(method="GET", list=True, filtered=True),
     ),
     Plant(
         PlantedRegression(
-            id="batch-missing-path", kind="shape",
+            id="batch-missing-path",
+            kind="shape",
             description="POST /v1/batch: each sub-response lost its `path`.",
-            endpoint="POST /v1/batch", detect_by=("present", "expectation", "diff"), evidence=("path",),
+            endpoint="POST /v1/batch",
+            detect_by=("present", "expectation", "diff"),
+            evidence=("path",),
             exercised_by="importing tasks in one batch",
         ),
-        MECHANISM, probe_batch, _match(method="POST", path="/v1/batch"),
+        MECHANISM,
+        probe_batch,
+        _match(method="POST", path="/v1/batch"),
     ),
     Plant(
         PlantedRegression(
-            id="filtered-paging-500", kind="combination",
+            id="filtered-paging-500",
+            kind="combination",
             description="A filter and _limit together answer 500; either alone still works.",
-            endpoint=f"GET {LIST_ROUTE}", detect_by=("status", "expectation"), kinds=("status", "diff"),
+            endpoint=f"GET {LIST_ROUTE}",
+            detect_by=("status", "expectation"),
+            kinds=("status", "diff"),
             evidence=("500",),
             exercised_by="paging through the open tasks only",
         ),
-        MECHANISM, probe_filtered_paging, _match(method="GET", list=True, filtered=True, limit=True),
+        MECHANISM,
+        probe_filtered_paging,
+        _match(method="GET", list=True, filtered=True, limit=True),
     ),
 )

@@ -26,10 +26,23 @@ from ...traffic import Plan, RecordingClient, Response
 TASKS = "/v1/buckets/default/collections/tasks/records"
 NOTES = "/v1/buckets/default/collections/notes/records"
 TITLES = (
-    "Buy milk", "Call the plumber", "Renew passport", "Book dentist", "Pay electricity bill", "Water the plants",
-    "Buy oat milk", "Send invoice to Acme", "Pick up dry cleaning", "Plan birthday party", "Fix bike tyre",
-    "Read chapter 4", "Return library books", "Order printer ink", "Email landlord", "Backup laptop",
-)  # fmt: skip
+    "Buy milk",
+    "Call the plumber",
+    "Renew passport",
+    "Book dentist",
+    "Pay electricity bill",
+    "Water the plants",
+    "Buy oat milk",
+    "Send invoice to Acme",
+    "Pick up dry cleaning",
+    "Plan birthday party",
+    "Fix bike tyre",
+    "Read chapter 4",
+    "Return library books",
+    "Order printer ink",
+    "Email landlord",
+    "Backup laptop",
+)
 PRIORITIES = ("low", "normal", "normal", "high")
 REQUEST_HEADERS = ("content-type", "authorization", "if-match", "if-none-match")
 RESPONSE_HEADERS = ("content-type", "etag", "next-page", "location")
@@ -59,8 +72,15 @@ class User:
         self.account = Account(plan)
         self.auth: str | None = None
 
-    async def req(self, method: str, path: str, body: Any = None, *, anonymous: bool = False,
-                  headers: dict[str, str] | None = None) -> Response:
+    async def req(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        anonymous: bool = False,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
         sent = dict(headers or {})
         if self.auth and not anonymous:
             sent.setdefault("Authorization", self.auth)
@@ -81,8 +101,11 @@ class User:
         self.auth = basic(self.account.username, self.account.password)
 
     def task(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"title": self.rng.choice(TITLES), "done": False,
-                                "priority": self.rng.choice(PRIORITIES)}
+        data: dict[str, Any] = {
+            "title": self.rng.choice(TITLES),
+            "done": False,
+            "priority": self.rng.choice(PRIORITIES),
+        }
         if self.rng.random() < 0.5:
             data["due"] = f"2026-12-{self.rng.randint(1, 28):02d}"
         if self.rng.random() < 0.3:
@@ -201,8 +224,9 @@ async def concurrent_edit(u: User) -> None:
     stale = await u.req("PATCH", f"{TASKS}/{rid}", {"data": {"done": True}}, headers={"If-Match": etag})
     if stale.status == 412:  # another device changed it: reload, then apply again
         fresh = await u.req("GET", f"{TASKS}/{rid}")
-        await u.req("PATCH", f"{TASKS}/{rid}", {"data": {"done": True}},
-                    headers={"If-Match": fresh.headers.get("etag", "")})
+        await u.req(
+            "PATCH", f"{TASKS}/{rid}", {"data": {"done": True}}, headers={"If-Match": fresh.headers.get("etag", "")}
+        )
 
 
 async def mistakes(u: User) -> None:

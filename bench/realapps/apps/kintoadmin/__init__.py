@@ -47,7 +47,11 @@ class KintoAdminApp(RealApp):
     ) -> Instance:
         server_plants = frozenset(p for p in plants if p not in UI)
         kinto = await start_kinto(
-            PACKAGE, services, self.run_dir / "kinto", name, plants=server_plants,
+            PACKAGE,
+            services,
+            self.run_dir / "kinto",
+            name,
+            plants=server_plants,
             secret=self.secret(production=production),
             extra_includes=("kinto.plugins.admin", "kinto.plugins.history"),
             extra_settings=f"realapps.owner = account:{OWNER[0]}\nkinto.experimental_permissions_endpoint = true",

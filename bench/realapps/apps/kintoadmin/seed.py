@@ -22,10 +22,22 @@ SCHEMA = {
     },
     "required": ["title"],
 }
-TOPICS = ("Release notes", "How we test", "Hiring", "Postmortem", "Roadmap", "Office move", "Conference recap",
-          "Security update", "Team offsite", "Customer story")
-LONG = ("What we learned from migrating the whole platform to a new database", "A very long look back at three "
-        "years of on-call rotations and what changed")
+TOPICS = (
+    "Release notes",
+    "How we test",
+    "Hiring",
+    "Postmortem",
+    "Roadmap",
+    "Office move",
+    "Conference recap",
+    "Security update",
+    "Team offsite",
+    "Customer story",
+)
+LONG = (
+    "What we learned from migrating the whole platform to a new database",
+    "A very long look back at three years of on-call rotations and what changed",
+)
 
 
 def password(username: str) -> str:
@@ -39,8 +51,11 @@ def basic(username: str) -> str:
 def post(i: int) -> tuple[str, dict[str, str]]:
     rng = random.Random(i)
     title = rng.choice(LONG) if i % 3 == 1 else f"{rng.choice(TOPICS)} #{i}"
-    return f"post-{i:03d}", {"title": title, "status": rng.choice(["draft", "review", "published"]),
-                             "body": f"Body of post {i}."}
+    return f"post-{i:03d}", {
+        "title": title,
+        "status": rng.choice(["draft", "review", "published"]),
+        "body": f"Body of post {i}.",
+    }
 
 
 async def seed(http: aiohttp.ClientSession, base: str) -> None:
@@ -52,19 +67,30 @@ async def seed(http: aiohttp.ClientSession, base: str) -> None:
     everyone = {"read": ["system.Authenticated"], "write": ["system.Authenticated"]}
     requests = [
         {"method": "PUT", "path": "/buckets/blog", "body": {"permissions": everyone}},
-        {"method": "PUT", "path": "/buckets/blog/collections/posts", "body": {
-            "data": {"schema": SCHEMA, "displayFields": ["title", "status"], "sort": "-last_modified"},
-            "permissions": everyone}},
-        {"method": "PUT", "path": "/buckets/blog/collections/tags",
-         "body": {"data": {"displayFields": ["name"]}, "permissions": everyone}},
+        {
+            "method": "PUT",
+            "path": "/buckets/blog/collections/posts",
+            "body": {
+                "data": {"schema": SCHEMA, "displayFields": ["title", "status"], "sort": "-last_modified"},
+                "permissions": everyone,
+            },
+        },
+        {
+            "method": "PUT",
+            "path": "/buckets/blog/collections/tags",
+            "body": {"data": {"displayFields": ["name"]}, "permissions": everyone},
+        },
     ]
-    requests += [{"method": "PUT", "path": f"/buckets/blog/collections/tags/records/{t.lower()}",
-                  "body": {"data": {"name": t}}} for t in ("News", "Engineering", "People")]
-    requests += [{"method": "PUT", "path": f"/buckets/blog/collections/posts/records/{rid}", "body": {"data": data}}
-                 for rid, data in map(post, range(40))]
+    requests += [
+        {"method": "PUT", "path": f"/buckets/blog/collections/tags/records/{t.lower()}", "body": {"data": {"name": t}}}
+        for t in ("News", "Engineering", "People")
+    ]
+    requests += [
+        {"method": "PUT", "path": f"/buckets/blog/collections/posts/records/{rid}", "body": {"data": data}}
+        for rid, data in map(post, range(40))
+    ]
     for start in range(0, len(requests), 25):  # batch_max_requests
-        async with http.post(f"{base}/v1/batch", json={"requests": requests[start:start + 25]},
-                             headers=owner) as r:
+        async with http.post(f"{base}/v1/batch", json={"requests": requests[start : start + 25]}, headers=owner) as r:
             body = await r.json()
             bad = [x.get("status") for x in body.get("responses", []) if x.get("status", 0) >= 300]
             if r.status != 200 or bad:

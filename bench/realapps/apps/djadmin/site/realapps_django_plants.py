@@ -14,11 +14,20 @@ from django.contrib.admin import filters
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 
-KNOWN = frozenset({
-    "sort-published-ignored", "header-renamed", "rows-per-page-short", "facet-count-off-by-one",
-    "search-exact-title", "loan-return-overdue-500", "books-list-slow", "frontdesk-loan-add-403",
-    "available-filter-gone", "change-message-missing",
-})  # fmt: skip
+KNOWN = frozenset(
+    {
+        "sort-published-ignored",
+        "header-renamed",
+        "rows-per-page-short",
+        "facet-count-off-by-one",
+        "search-exact-title",
+        "loan-return-overdue-500",
+        "books-list-slow",
+        "frontdesk-loan-add-403",
+        "available-filter-gone",
+        "change-message-missing",
+    }
+)
 ACTIVE: frozenset[str] = frozenset()
 SLOW_S = 0.4
 
@@ -32,8 +41,12 @@ class PlantedChangeList(ChangeList):
 
     def get_results(self, request: Any) -> None:
         super().get_results(request)
-        if "rows-per-page-short" in ACTIVE and self.model.__name__ == "Book" \
-                and len(self.result_list) == self.list_per_page and self.multi_page:
+        if (
+            "rows-per-page-short" in ACTIVE
+            and self.model.__name__ == "Book"
+            and len(self.result_list) == self.list_per_page
+            and self.multi_page
+        ):
             self.result_list = list(self.result_list)[:-1]  # the last row of a full page is lost
 
 
@@ -92,8 +105,12 @@ class PlantsMiddleware:
 
     def __call__(self, request: Any) -> Any:
         path = request.path
-        if "frontdesk-loan-add-403" in ACTIVE and path == "/admin/library/loan/add/" \
-                and request.user.is_authenticated and request.user.groups.filter(name="Front desk").exists():
+        if (
+            "frontdesk-loan-add-403" in ACTIVE
+            and path == "/admin/library/loan/add/"
+            and request.user.is_authenticated
+            and request.user.groups.filter(name="Front desk").exists()
+        ):
             raise PermissionDenied
         if "books-list-slow" in ACTIVE and path == "/admin/library/book/":
             time.sleep(SLOW_S)

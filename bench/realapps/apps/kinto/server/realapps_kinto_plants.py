@@ -19,14 +19,26 @@ from pyramid.response import Response
 # Batch sub-requests may carry their path without the /v1 prefix.
 LIST = re.compile(r"^(?:/v1)?/buckets/([^/]+)/collections/[^/]+/records$")
 ONE = re.compile(r"^(?:/v1)?/buckets/([^/]+)/collections/[^/]+/records/[^/]+$")
-KNOWN = frozenset({
-    "record-create-200", "error-body-shape", "record-last-modified-null", "numeric-id-number",
-    "sort-title-ignored", "page-size-off-by-one", "public-read-401", "filtered-list-slow",
-    "batch-missing-path", "filtered-paging-500",
-    # kinto-admin's (the SPA app's) server-side plants
-    "edit-forbidden-403", "total-records-off-by-one", "display-fields-drop-status", "records-list-slow",
-    "publish-long-title-500",
-})  # fmt: skip
+KNOWN = frozenset(
+    {
+        "record-create-200",
+        "error-body-shape",
+        "record-last-modified-null",
+        "numeric-id-number",
+        "sort-title-ignored",
+        "page-size-off-by-one",
+        "public-read-401",
+        "filtered-list-slow",
+        "batch-missing-path",
+        "filtered-paging-500",
+        # kinto-admin's (the SPA app's) server-side plants
+        "edit-forbidden-403",
+        "total-records-off-by-one",
+        "display-fields-drop-status",
+        "records-list-slow",
+        "publish-long-title-500",
+    }
+)
 COLLECTION = re.compile(r"^(?:/v1)?/buckets/([^/]+)/collections/([^/]+)$")
 SLOW_S = 0.35
 
@@ -80,30 +92,62 @@ def tween_factory(handler: Any, registry: Any) -> Any:
         path, method = request.path, request.method
         is_list, is_one = LIST.match(path), ONE.match(path)
         anonymous = "Authorization" not in request.headers
-        if "filtered-paging-500" in plants and is_list and method == "GET" and _filters(request) \
-                and "_limit" in request.GET:
-            return _json_response(500, {"code": 500, "errno": 999, "error": "Internal Server Error",
-                                        "message": "A programmatic error occured, developers have been informed."})
+        if (
+            "filtered-paging-500" in plants
+            and is_list
+            and method == "GET"
+            and _filters(request)
+            and "_limit" in request.GET
+        ):
+            return _json_response(
+                500,
+                {
+                    "code": 500,
+                    "errno": 999,
+                    "error": "Internal Server Error",
+                    "message": "A programmatic error occured, developers have been informed.",
+                },
+            )
         if "public-read-401" in plants and method == "GET" and anonymous and (is_list or is_one):
             bucket = (is_list or is_one).group(1)  # type: ignore[union-attr]
             if bucket != "default":
-                response = _json_response(401, {"code": 401, "errno": 104, "error": "Unauthorized",
-                                                "message": "Please authenticate yourself to use this endpoint."})
+                response = _json_response(
+                    401,
+                    {
+                        "code": 401,
+                        "errno": 104,
+                        "error": "Unauthorized",
+                        "message": "Please authenticate yourself to use this endpoint.",
+                    },
+                )
                 response.headers["WWW-Authenticate"] = 'Basic realm="Realm"'
                 return response
         if "filtered-list-slow" in plants and is_list and method == "GET" and _filters(request):
             time.sleep(SLOW_S)
         if "records-list-slow" in plants and is_list and method == "GET":
             time.sleep(SLOW_S)
-        if "edit-forbidden-403" in plants and is_one and method in ("PATCH", "PUT") \
-                and getattr(request, "prefixed_userid", None) != owner:
-            return _json_response(403, {"code": 403, "errno": 121, "error": "Forbidden",
-                                        "message": "This user cannot access this resource."})
+        if (
+            "edit-forbidden-403" in plants
+            and is_one
+            and method in ("PATCH", "PUT")
+            and getattr(request, "prefixed_userid", None) != owner
+        ):
+            return _json_response(
+                403,
+                {"code": 403, "errno": 121, "error": "Forbidden", "message": "This user cannot access this resource."},
+            )
         if "publish-long-title-500" in plants and is_one and method in ("PATCH", "PUT"):
             data = (_json_body(request) or {}).get("data") or {}
             if data.get("status") == "published" and len(str(data.get("title", ""))) > 30:
-                return _json_response(500, {"code": 500, "errno": 999, "error": "Internal Server Error",
-                                            "message": "A programmatic error occured, developers have been informed."})
+                return _json_response(
+                    500,
+                    {
+                        "code": 500,
+                        "errno": 999,
+                        "error": "Internal Server Error",
+                        "message": "A programmatic error occured, developers have been informed.",
+                    },
+                )
         return handler(request)
 
     return tween
@@ -122,11 +166,20 @@ def _change(plants: frozenset[str], request: Any, response: Any) -> None:
     is_list, is_one = LIST.match(path), ONE.match(path)
     body = _body(response)
     changed = False
-    if "total-records-off-by-one" in plants and is_list and method in ("GET", "HEAD") \
-            and "Total-Records" in response.headers:
+    if (
+        "total-records-off-by-one" in plants
+        and is_list
+        and method in ("GET", "HEAD")
+        and "Total-Records" in response.headers
+    ):
         response.headers["Total-Records"] = str(max(0, int(response.headers["Total-Records"]) - 1))
-    if "display-fields-drop-status" in plants and COLLECTION.match(path) and method == "GET" \
-            and body is not None and isinstance(body.get("data"), dict):
+    if (
+        "display-fields-drop-status" in plants
+        and COLLECTION.match(path)
+        and method == "GET"
+        and body is not None
+        and isinstance(body.get("data"), dict)
+    ):
         fields = body["data"].get("displayFields")
         if isinstance(fields, list) and "status" in fields:
             body["data"]["displayFields"] = [f for f in fields if f != "status"]
@@ -138,8 +191,12 @@ def _change(plants: frozenset[str], request: Any, response: Any) -> None:
         if "sort-title-ignored" in plants and "title" in request.GET.get("_sort", ""):
             data.sort(key=lambda r: -int(r.get("last_modified") or 0) if isinstance(r, dict) else 0)
             changed = True
-        if "page-size-off-by-one" in plants and "_limit" in request.GET and "Next-Page" in response.headers \
-                and len(data) > 1:
+        if (
+            "page-size-off-by-one" in plants
+            and "_limit" in request.GET
+            and "Next-Page" in response.headers
+            and len(data) > 1
+        ):
             data.pop()  # the page's last record is lost: the next page starts after it
             changed = True
         if "numeric-id-number" in plants:

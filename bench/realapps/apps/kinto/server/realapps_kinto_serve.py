@@ -21,8 +21,9 @@ def main() -> None:
     warnings.simplefilter("ignore")  # "HTTPS is not enabled" and friends: loopback only
     setup_logging(args.ini)
     app = get_app(args.ini, "main")
-    server = waitress.create_server(app, host="127.0.0.1", port=args.port, threads=args.threads,
-                                    clear_untrusted_proxy_headers=True)
+    server = waitress.create_server(
+        app, host="127.0.0.1", port=args.port, threads=args.threads, clear_untrusted_proxy_headers=True
+    )
     logging.getLogger("waitress").setLevel(logging.ERROR)
     print(f"kinto listening on http://127.0.0.1:{server.effective_port}", flush=True)
     server.run()

@@ -4,6 +4,7 @@ components' CLIs, on a real PostgreSQL; and nothing left running afterwards."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from trodden.shop.loop import LoopConfig, run_loop
@@ -29,7 +30,8 @@ async def test_loop_catches_every_planted_regression_without_false_alarms(dsn: s
     assert summary["traffic"]["failed"] == 0, summary["traffic"]["errors"]
     assert summary["captured"]["sessions"] >= 36  # API clients and browsers reached PostgreSQL
     assert summary["captured"]["events"].get("click", 0) > 0  # rum.js captured real browser clicks
-    assert result.false_alarms == [0], result.v1_reports[0]["regressions"][:3]
+    # The whole findings as text: pytest shortens an object's repr to a line, which hid the step.
+    assert result.false_alarms == [0], json.dumps(result.v1_reports[0]["regressions"][:3], indent=1, default=str)
     missed = [p.id for p in PLANTED if not result.caught.get(p.id)]
     assert missed == [], f"not caught: {missed}"
     assert (tmp_path / "replay-v2" / "html").is_dir()

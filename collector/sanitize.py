@@ -451,6 +451,7 @@ class Sanitizer:
         the fields in `skip` are left out (the collector stores some fields as columns)."""
         out: dict[str, Any] = {}
         text, url_cached, kept = self.text, self.url_parts, self._display_kept
+        masked_request = False
         for field, value in event.items():
             if field in skip:
                 continue
@@ -462,6 +463,8 @@ class Sanitizer:
             elif field in _URL_FIELDS and cls is str:
                 clean, secrets, typed = url_cached(value)
                 out[field] = self.url(value) if secrets or typed else clean
+                if typed and field == "request_url" and out[field] != clean:
+                    masked_request = True  # free text in its query, masked: see NetworkRequest.masked
             elif field in _HEADER_FIELDS and cls is dict:
                 out[field] = self.headers(value)
             elif field in _BODY_FIELDS:
@@ -488,6 +491,8 @@ class Sanitizer:
                 out[field] = text(value)
             else:
                 out[field] = self.json(value, ())
+        if masked_request:
+            out["masked"] = True
         return out
 
     def input_value(self, value: str, event: dict[str, Any]) -> str:

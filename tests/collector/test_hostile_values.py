@@ -387,6 +387,7 @@ def test_text_typed_into_a_get_form_is_free_text_in_the_url_too() -> None:
     try:
         typed = sanitizer.input_value("Jane Doe", {"target": {"id": "q"}})
         event = sanitizer.event({"kind": "navigation", "to_url": url, "request_headers": {"Referer": url}})
+        request = sanitizer.event({"kind": "request", "request_url": url})
         cached_again = sanitizer.url(url)
         otlp = sanitizer.query("q=Jane+Doe&page=2")
     finally:
@@ -397,11 +398,14 @@ def test_text_typed_into_a_get_form_is_free_text_in_the_url_too() -> None:
         assert "page=2" in clean
     assert parse_qs(urlsplit(event["to_url"]).query)["q"] == [typed]  # the input's mask
     assert "Ophelia" not in event["to_url"] and "sort=Title" in event["to_url"]  # one word: only a name field's
+    assert request["masked"] is True and "masked" not in event  # a request says so: replay sends the mask
 
     for user in ("u2", "u3"):  # k = 2: from the second user on, the same search is kept
         token = sanitizer.begin(f"s-{user}", user)
         try:
             kept = sanitizer.url("https://shop.example/search?q=Jane+Doe")
+            kept_request = sanitizer.event({"kind": "request", "request_url": "https://shop.example/search?q=Jane+Doe"})
         finally:
             sanitizer.end(token)
     assert parse_qs(urlsplit(kept).query)["q"] == ["Jane Doe"]
+    assert "masked" not in kept_request

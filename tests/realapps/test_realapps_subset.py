@@ -6,6 +6,7 @@ under it breaks; the detection floor below is what the pipeline achieves on this
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -44,9 +45,15 @@ def test_every_plant_is_injected_where_the_app_runs(plants: tuple[Plant, ...], i
     """The plants' descriptions (harness side) and their injection (inside the app's process) list the
     same ids, and each id has a branch there: a plant that changes nothing would be a silent miss."""
     source = (APPS / injector).read_text()
-    known = re.search(r"KNOWN = frozenset\(\{(.*?)\}\)", source, re.S)
-    assert known is not None
-    assert set(re.findall(r'"([a-z0-9-]+)"', known.group(1))) == {p.id for p in plants}
+    # `KNOWN = frozenset({...})`, read as code (the formatter lays it out as it likes)
+    [known] = [
+        node.value.args[0]
+        for node in ast.parse(source).body
+        if isinstance(node, ast.Assign)
+        and any(isinstance(t, ast.Name) and t.id == "KNOWN" for t in node.targets)
+        and isinstance(node.value, ast.Call)
+    ]
+    assert ast.literal_eval(known) == {p.id for p in plants}
     for plant in plants:
         assert re.search(rf'"{plant.id}" in (plants|ACTIVE)', source), plant.id
 

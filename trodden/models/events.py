@@ -162,6 +162,11 @@ class NetworkRequest(_EventBase):
     request_body: JsonValue = None
     response_body: JsonValue = None
     body_truncated: bool = False
+    masked: bool = Field(
+        False,
+        description="set by the collector: text a person typed in the URL's query (a search) was masked, as "
+        "free text seen from fewer than k users; a replay sends the mask, so the answer may differ",
+    )
     trace_id: str | None = Field(None, pattern=r"^[0-9a-f]{32}$")
     span_id: str | None = Field(None, pattern=r"^[0-9a-f]{16}$")
     error: str | None = Field(None, max_length=1024)

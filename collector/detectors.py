@@ -170,9 +170,18 @@ def high_entropy(run: str) -> bool:
         return False
     if not has_digit and changes * 3 < len(core):
         return False  # camelCase or Capitalised words
+    if not has_digit and _WORDS.fullmatch(core):
+        return False  # Train-Case words: header names ("Access-Control-Allow-Origin", "X-Content-Type-Options")
     if has_digit and not (has_upper and has_lower) and n < 24:
         return False  # "order123abc", "v2-release-notes": ids and slugs
     return _entropy(core) >= 3.5
+
+
+# Words joined by `-`, `_` or `.`, each lowercase after an optional capital, or an acronym of up to 3
+# capitals ("X-Content-Type-Options"): the separators change the character kind at every word, which
+# the camelCase rule reads as a credential's churn; random base64 is never lowercase after each capital.
+_WORD = r"(?:[A-Z]{1,3}|[A-Z]?[a-z]+)"
+_WORDS = re.compile(rf"{_WORD}(?:[-_.]{_WORD})+")
 
 
 def _is_path(text: str) -> bool:

@@ -39,3 +39,38 @@ def test_a_header_that_hands_over_a_url_is_sanitised_as_the_url_the_client_reque
         "Zmc2V0Ijo2LCJub25jZSI6InBhZ2luYXRpb24tdG9rZW4tYzFhOTc4ODAtYzNiMS00MTQ2LTlmZDgtZGExNWM2MzFhNjFmIn0%3D"
     )
     assert sanitizer.headers({"Next-Page": url})["Next-Page"] == sanitizer.url(url)
+
+
+BATCH_RESPONSE = {
+    "responses": [
+        {
+            "path": "/v1/buckets/blog/collections",
+            "status": 200,
+            "headers": {
+                "Access-Control-Allow-Origin": "*",
+                "Access-Control-Expose-Headers": "Alert, Last-Modified, ETag, Next-Page, Content-Length",
+                "X-Content-Type-Options": "nosniff",
+                "Content-Security-Policy": "default-src 'none'",
+            },
+            "body": {"data": []},
+        }
+    ]
+}
+
+
+def test_header_names_are_words_not_secrets() -> None:
+    """Kinto's batch answers carry each sub-response's headers: names such as
+    `Access-Control-Allow-Origin` were pseudonymised as high-entropy tokens (the `-` between
+    capitalised words reads as a credential's churn), so every assertion mined on them named a
+    header no real response has (kinto-admin: 45 false alarms in one control)."""
+    sanitizer = Sanitizer(PSEUDONYM_KEY)
+    assert sanitizer.json(BATCH_RESPONSE, ()) == BATCH_RESPONSE
+    wire = {"Access-Control-Allow-Origin": "*", "X-Content-Type-Options": "nosniff"}
+    assert sanitizer.headers(wire) == wire
+
+
+def test_tokens_between_separators_are_still_pseudonymised() -> None:
+    sanitizer = Sanitizer(PSEUDONYM_KEY)
+    for secret in ("AbCdEfGh-IjKlMnOpQrSt", "k9F2m3X8-q1W7e4R6t5Y8", "xQ_zWvRtYuPlKmNbVcXz"):
+        assert sanitizer.json({"X-Trace": secret}, ())["X-Trace"] != secret, secret
+        assert sanitizer.headers({"X-Trace": secret})["X-Trace"] != secret, secret

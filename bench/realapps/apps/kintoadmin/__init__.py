@@ -53,7 +53,8 @@ class KintoAdminApp(RealApp):
             name,
             plants=server_plants,
             secret=self.secret(production=production),
-            extra_includes=("kinto.plugins.admin", "kinto.plugins.history"),
+            # realapps_kinto_backports: a later Kinto's fix of its memory backend (heartbeat 503s at random)
+            extra_includes=("kinto.plugins.admin", "kinto.plugins.history", "realapps_kinto_backports"),
             extra_settings=f"realapps.owner = account:{OWNER[0]}\nkinto.experimental_permissions_endpoint = true",
             bucket_creators="system.Authenticated",
         )

@@ -98,6 +98,7 @@ class _Seen:
     body_task: asyncio.Task[bytes | None] | None = None
     # the answer to asking once more (a safe request the page got a 503 for: `_Network.on_response`)
     again: asyncio.Task[_Again | None] | None = None
+    done: bool = False  # finished (answered or failed): counted in `_Network.finished`
 
 
 @dataclass
@@ -184,7 +185,17 @@ class _Network:
         self.last_activity = time.monotonic()
         entry = self.by_request.get(id(request))
         if entry is not None:
+            entry.done = True
             self.finished[entry.endpoint] += 1
+
+    def forget(self, step_id: str, errors_from: int) -> None:
+        """Drop what a step's page did so far (its requests and console errors): it loads again."""
+        for entry in self.seen:
+            if entry.step_id == step_id and entry.done:
+                self.finished[entry.endpoint] -= 1
+        self.seen = [e for e in self.seen if e.step_id != step_id]
+        self.by_request = {k: e for k, e in self.by_request.items() if e.step_id != step_id}
+        del self.console_errors[errors_from:]
 
     def _awaiting(self) -> bool:
         return any(self.finished[endpoint] < n for endpoint, n in self.expected.items())
@@ -253,6 +264,10 @@ class _Network:
         return out
 
 
+def _timed_out(exc: PlaywrightError) -> bool:
+    return "Timeout" in type(exc).__name__ or "timeout" in str(exc).splitlines()[0][:300].lower()
+
+
 async def _body(response: Response) -> bytes | None:
     try:
         return await response.body()
@@ -311,11 +326,12 @@ class BrowserRunner:
         self.target = target
         self.key_prefix = key_prefix
         self.artifacts = env.options.report_dir
+        self.net: _Network | None = None  # the running test's
 
     async def run(self, test: TestCase) -> Execution:
         want_body = {a.endpoint for a in self.env.suite.assertions if a.reads_body}
         context = await self.browser.new_context(ignore_https_errors=True, viewport={"width": 1024, "height": 720})
-        net = _Network(self.env, want_body, context=context)
+        net = self.net = _Network(self.env, want_body, context=context)
         await context.add_init_script(MUTATIONS_INIT)
         try:
             if want_body:
@@ -390,7 +406,19 @@ class BrowserRunner:
         try:
             if step.action == "goto":
                 url = render_url(step.url or "/", variables, self.target, self.env.suite.origin)
-                await page.goto(url, wait_until="load", timeout=timeout_ms)
+                errors_from = len(self.net.console_errors) if self.net is not None else 0
+                try:
+                    await page.goto(url, wait_until="load", timeout=timeout_ms)
+                except PlaywrightError as exc:
+                    if not _timed_out(exc) or self.net is None:
+                        raise
+                    # A document that did not load in time is asked once more, as a safe request
+                    # answered 503 is (`_Network.on_response`): a page that hangs (a regression)
+                    # hangs again and is reported; one slow load on a busy machine is not. What the
+                    # first load did (its requests, its console) is forgotten, not judged.
+                    await page.goto("about:blank")  # the pending load stops (or aborts the next one)
+                    self.net.forget(step.id, errors_from)
+                    await page.goto(url, wait_until="load", timeout=timeout_ms)
                 return True
             if step.action == "wait" and not step.locators:
                 await page.wait_for_load_state("networkidle", timeout=timeout_ms)
@@ -444,7 +472,7 @@ class BrowserRunner:
             return False
         except PlaywrightError as exc:
             message = str(exc).splitlines()[0][:300]
-            timed_out = "Timeout" in type(exc).__name__ or "timeout" in message.lower()
+            timed_out = _timed_out(exc)
             # Chromium's net::ERR_* (refused, reset, unresolved): the target did not answer at all;
             # nor did it when a page load timed out. An action (click, fill…) that timed out waited
             # for its element to be actionable: the page answered, and a baseline whose element

@@ -66,6 +66,13 @@ MUTATIONS_INIT = """(() => {
 })();"""
 
 
+# A table without column headers whose every row is a key and its value (a th, then td: a rendered
+# object, such as kinto-admin's server settings, which Kinto lists from a Python set in an order of
+# its process) is a mapping: its rows are digested sorted. Tables with column headers keep their
+# order (a sort that broke is a regression).
+_KEYED = "rows of a key (th) and its value: a mapping, in no order"
+
+
 @cache
 def outline_script() -> str:
     """An async function expression for `page.evaluate`: waits for a quiet DOM, then returns
@@ -94,10 +101,14 @@ def outline_script() -> str:
         "    return ('0000000' + h.toString(16)).slice(-8);\n"
         "  }\n"
         "  var page = outline(function (el, t) {\n"
-        "    var rows = [];\n"
+        "    var rows = [], keyed = !t.headers.length;\n"
         "    for (var i = 0; i < el.tBodies.length; i++)\n"
-        "      for (var j = 0; j < el.tBodies[i].rows.length && rows.length < 200; j++)"
-        " rows.push(el.tBodies[i].rows[j].innerText);\n"
+        "      for (var j = 0; j < el.tBodies[i].rows.length && rows.length < 200; j++) {\n"
+        "        var row = el.tBodies[i].rows[j];\n"
+        "        rows.push(row.innerText);\n"
+        "        if (!(row.cells.length > 1 && row.cells[0].tagName === 'TH')) keyed = false;\n"
+        "      }\n"
+        f"    if (keyed) rows.sort();  // {_KEYED}\n"
         "    t.digest = digest(rows.join('\\n'));\n"
         "  });\n"
         "  return {page: page, load: load() || null, origin: performance.timeOrigin,"

@@ -71,6 +71,10 @@ MUTATIONS_INIT = """(() => {
 # its process) is a mapping: its rows are digested sorted. Tables with column headers keep their
 # order (a sort that broke is a regression).
 _KEYED = "rows of a key (th) and its value: a mapping, in no order"
+# A row's text shown for a date-time (an element whose `datetime` or `title` is one, as timeago
+# widgets render "12 seconds ago" with the date in its title) is a clock: digested as `{time}`, as
+# JSON timestamps are judged by their type only (`noise._clock`). kinto-admin's records list shows
+# each record's "Last mod." so, and two sides a second apart differed.
 
 
 @cache
@@ -104,8 +108,13 @@ def outline_script() -> str:
         "    var rows = [], keyed = !t.headers.length;\n"
         "    for (var i = 0; i < el.tBodies.length; i++)\n"
         "      for (var j = 0; j < el.tBodies[i].rows.length && rows.length < 200; j++) {\n"
-        "        var row = el.tBodies[i].rows[j];\n"
-        "        rows.push(row.innerText);\n"
+        "        var row = el.tBodies[i].rows[j], text = row.innerText, shown = row.querySelectorAll('time,[title]');\n"
+        "        for (var k = 0; k < shown.length; k++) {  // a time shown relative to now is a clock\n"
+        "          var at = shown[k].getAttribute('datetime') || shown[k].getAttribute('title') || '';\n"
+        "          if (/^\\d{4}-\\d{2}-\\d{2}[T ]\\d{2}:\\d{2}/.test(at) && shown[k].innerText)\n"
+        "            text = text.split(shown[k].innerText).join('{time}');\n"
+        "        }\n"
+        "        rows.push(text);\n"
         "        if (!(row.cells.length > 1 && row.cells[0].tagName === 'TH')) keyed = false;\n"
         "      }\n"
         f"    if (keyed) rows.sort();  // {_KEYED}\n"

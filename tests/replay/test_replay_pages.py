@@ -299,3 +299,27 @@ async def test_a_key_value_table_is_a_mapping_and_a_list_with_headers_keeps_its_
             await browser.close()
     assert digests[(False, False)] == digests[(False, True)]
     assert digests[(True, False)] != digests[(True, True)]
+
+
+async def test_a_time_shown_relative_to_now_is_a_clock_in_a_table_s_rows() -> None:
+    """kinto-admin's records list shows each record's "Last mod." as "12 seconds ago" (timeago, the
+    date in the element's title): two sides a second apart differed. Such text is digested as a
+    clock; the rest of the row still counts."""
+
+    def page(title: str, ago: str) -> str:
+        row = f'<tr><td>{title}</td><td><span title="2026-12-06T06:52:14.000Z">{ago}</span></td></tr>'
+        head = "<thead><tr><th>Title</th><th>Last mod.</th></tr></thead>"
+        return f"<!doctype html><html><body><main><table>{head}<tbody>{row}</tbody></table></main></body></html>"
+
+    digests = []
+    async with async_playwright() as pw:
+        browser = await launch_chromium(pw)
+        try:
+            tab = await browser.new_page()
+            for title, ago in (("Hiring #4", "just now"), ("Hiring #4", "12 seconds ago"), ("Roadmap #5", "just now")):
+                await tab.set_content(page(title, ago))
+                (table,) = (await tab.evaluate(outline_script(), [50, 2000]))["page"]["tables"]
+                digests.append(table["digest"])
+        finally:
+            await browser.close()
+    assert digests[0] == digests[1] != digests[2]

@@ -71,6 +71,10 @@ MUTATIONS_INIT = """(() => {
 # its process) is a mapping: its rows are digested sorted. Tables with column headers keep their
 # order (a sort that broke is a regression).
 _KEYED = "rows of a key (th) and its value: a mapping, in no order"
+# Keyed by 0, 1, 2…, such a table renders a list of values (kinto-admin's user principals, from a
+# Python set): its values are compared as a set, as lists of plain values in bodies are
+# (`noise._as_set`). A table nested in a row is outlined as a table of its own, not as the row's text.
+_INDEXED = "keyed 0, 1, 2…: a list of values, compared as a set"
 # A row's text shown for a date-time (an element whose `datetime` or `title` is one, as timeago
 # widgets render "12 seconds ago" with the date in its title) is a clock: digested as `{time}`, as
 # JSON timestamps are judged by their type only (`noise._clock`). kinto-admin's records list shows
@@ -105,10 +109,13 @@ def outline_script() -> str:
         "    return ('0000000' + h.toString(16)).slice(-8);\n"
         "  }\n"
         "  var page = outline(function (el, t) {\n"
-        "    var rows = [], keyed = !t.headers.length;\n"
+        "    var rows = [], keyed = !t.headers.length, indexed = true;\n"
         "    for (var i = 0; i < el.tBodies.length; i++)\n"
         "      for (var j = 0; j < el.tBodies[i].rows.length && rows.length < 200; j++) {\n"
         "        var row = el.tBodies[i].rows[j], text = row.innerText, shown = row.querySelectorAll('time,[title]');\n"
+        "        var inner = row.querySelectorAll('table');  // outlined as tables of their own\n"
+        "        for (var n = 0; n < inner.length; n++)\n"
+        "          if (inner[n].innerText) text = text.split(inner[n].innerText).join('{table}');\n"
         "        for (var k = 0; k < shown.length; k++) {  // a time shown relative to now is a clock\n"
         "          var at = shown[k].getAttribute('datetime') || shown[k].getAttribute('title') || '';\n"
         "          if (/^\\d{4}-\\d{2}-\\d{2}[T ]\\d{2}:\\d{2}/.test(at) && shown[k].innerText)\n"
@@ -116,7 +123,10 @@ def outline_script() -> str:
         "        }\n"
         "        rows.push(text);\n"
         "        if (!(row.cells.length > 1 && row.cells[0].tagName === 'TH')) keyed = false;\n"
+        "        else if (!/^\\d+$/.test(row.cells[0].innerText.trim())) indexed = false;\n"
         "      }\n"
+        f"    if (keyed && indexed)  // {_INDEXED}\n"
+        "      rows = rows.map(function (r) { return r.replace(/^\\s*\\d+\\s*/, ''); });\n"
         f"    if (keyed) rows.sort();  // {_KEYED}\n"
         "    t.digest = digest(rows.join('\\n'));\n"
         "  });\n"

@@ -323,3 +323,36 @@ async def test_a_time_shown_relative_to_now_is_a_clock_in_a_table_s_rows() -> No
         finally:
             await browser.close()
     assert digests[0] == digests[1] != digests[2]
+
+
+async def test_a_list_rendered_as_rows_keyed_0_1_2_is_a_set_and_a_nested_table_is_its_own() -> None:
+    """kinto-admin's home page: the user's principals (a Python set) as rows 0, 1, 2 in a table nested
+    in the user's table. Both tables digest the same whatever the set's order; another principal
+    still differs."""
+
+    def page(principals: list[str]) -> str:
+        inner = "".join(f"<tr><th>{i}</th><td>{p}</td></tr>" for i, p in enumerate(principals))
+        return (
+            "<!doctype html><html><body><main><table><tbody><tr><th>id</th><td>account:replay.tester</td></tr>"
+            f"<tr><th>principals</th><td><table><tbody>{inner}</tbody></table></td></tr></tbody></table>"
+            "</main></body></html>"
+        )
+
+    seen = []
+    async with async_playwright() as pw:
+        browser = await launch_chromium(pw)
+        try:
+            tab = await browser.new_page()
+            for principals in (
+                ["account:replay.tester", "system.Authenticated", "system.Everyone"],
+                ["system.Everyone", "account:replay.tester", "system.Authenticated"],
+                ["account:replay.tester", "system.Authenticated", "group:editors"],
+            ):
+                await tab.set_content(page(principals))
+                tables = (await tab.evaluate(outline_script(), [50, 2000]))["page"]["tables"]
+                seen.append([t["digest"] for t in tables])
+        finally:
+            await browser.close()
+    assert len(seen[0]) == 2
+    assert seen[0] == seen[1]
+    assert seen[0][0] == seen[2][0] and seen[0][1] != seen[2][1]  # the user's table: its nested table apart

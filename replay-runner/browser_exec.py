@@ -43,7 +43,7 @@ from trodden.models.suite import BrowserStep, HttpStep, Locator, TestCase
 from trodden.pages import page_url
 from trodden.replay.execution import AuthError, Execution, SuiteEnv, resolve_value
 from trodden.replay.oracles import check_expectation
-from trodden.replay.pages import MUTATIONS_INIT, PAGE_METHOD, PageReader, page_endpoint
+from trodden.replay.pages import CONSOLE_TEXTS, MUTATIONS_INIT, PAGE_METHOD, PageReader, page_endpoint
 from trodden.replay.results import Failure, StepRecord
 
 _POLL_S = 0.1
@@ -602,7 +602,7 @@ class BrowserRunner:
                     actual=shown.status,
                 )
             )
-        body = {**shown.outline, "console_errors": len(errors)}
+        body = {**shown.outline, "console_errors": len(errors), CONSOLE_TEXTS: [e[:300] for e in errors[-10:]]}
         return Observation(
             method=PAGE_METHOD,
             url=shown.url,

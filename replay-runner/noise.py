@@ -18,7 +18,7 @@ from trodden.assertions import Observation
 from trodden.assertions.observation import media_type
 from trodden.assertions.pointer import MISSING, flatten, resolve
 from trodden.assertions.values import detect_format, type_name
-from trodden.replay.pages import PAGE_METHOD
+from trodden.replay.pages import CONSOLE_TEXTS, PAGE_METHOD
 from trodden.replay.pages import fingerprint as page_fields
 from trodden.replay.pages import structure as page_structure
 from trodden.replay.results import Failure
@@ -161,11 +161,17 @@ def diff_exchange(
                 endpoint=target.endpoint,
                 field=field.removeprefix("body:"),
                 url=target.url,
+                console_errors=_console_texts(target) if name == "console errors" else [],
             )
         )
         if name == "status":
             break  # another status: the body differences follow from it
     return failures[:MAX_DIFFS_PER_EXCHANGE]
+
+
+def _console_texts(obs: Observation) -> list[str]:
+    texts = obs.body.get(CONSOLE_TEXTS) if isinstance(obs.body, dict) else None
+    return [str(t) for t in texts] if isinstance(texts, list) else []
 
 
 def _clock(value: Any) -> bool:

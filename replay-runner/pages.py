@@ -194,6 +194,11 @@ class PageReader:
         )
 
 
+# A page observation's console error texts (browser replay): shown with a "console errors" finding,
+# never compared (the count is).
+CONSOLE_TEXTS = "console_error_texts"
+
+
 def page_endpoint(url: str) -> str:
     """The page's endpoint as journeys name it, before templating (`PAGE /orders/42`)."""
     return f"{PAGE_METHOD} {page_path(url)}"

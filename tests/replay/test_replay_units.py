@@ -351,3 +351,28 @@ def test_outcomes() -> None:
     assert outcome_of([Attempt(failures=[fail("x")])] * 3) == "failed"
     fallback = Attempt(steps=[StepRecord(step_id="b", kind="browser", locator_index=2)])
     assert likely_cause([Attempt(failures=[fail("url")]), fallback]) == "unstable_selector"
+
+
+def test_a_console_errors_finding_shows_the_errors_it_counts() -> None:
+    """Pages are compared by how many console errors they logged; a finding about that count carries
+    the target's error texts (a Django control's "2 console errors" said nothing else), and the
+    texts themselves are never compared."""
+
+    def page(errors: list[str]) -> Observation:
+        body = {"headings": ["Loans"], "console_errors": len(errors), "console_error_texts": errors}
+        return Observation(
+            method="PAGE",
+            url="http://a/loans/",
+            endpoint="PAGE /loans",
+            status=200,
+            headers={},
+            body=body,
+            duration_ms=1.0,
+            is_json=False,
+        )
+
+    errors = ["Failed to load resource: net::ERR_CONNECTION_RESET", "uncaught: TypeError: x is undefined"]
+    [finding] = diff_exchange(page(errors), page([]), page([]))
+    assert finding.field == "console errors" and (finding.expected, finding.actual) == (0, 2)
+    assert finding.console_errors == errors
+    assert diff_exchange(page(["one text"]), page(["another"]), page(["another"])) == []  # counts equal

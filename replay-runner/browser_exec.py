@@ -326,12 +326,11 @@ class BrowserRunner:
         self.target = target
         self.key_prefix = key_prefix
         self.artifacts = env.options.report_dir
-        self.net: _Network | None = None  # the running test's
 
     async def run(self, test: TestCase) -> Execution:
         want_body = {a.endpoint for a in self.env.suite.assertions if a.reads_body}
         context = await self.browser.new_context(ignore_https_errors=True, viewport={"width": 1024, "height": 720})
-        net = self.net = _Network(self.env, want_body, context=context)
+        net = _Network(self.env, want_body, context=context)
         await context.add_init_script(MUTATIONS_INIT)
         try:
             if want_body:
@@ -369,7 +368,7 @@ class BrowserRunner:
                 record = StepRecord(step_id=step.id, kind="browser")
                 implicit = step.action == "submit" and self.submitted
                 errors_before = len(net.console_errors)
-                ok = await self._browser_step(step, page, variables, out, record)
+                ok = await self._browser_step(step, page, net, variables, out=out, record=record)
                 acted_at = time.monotonic() if step.action in _MAY_REQUEST and not implicit else None
                 await net.settle(min(step.timeout_s, 5.0), step.network if ok else [], acted_at)
                 if ok:
@@ -400,24 +399,31 @@ class BrowserRunner:
         return {var: resolve_value(ref, dict(os.environ)) for var, ref in profile.variables.items()}
 
     async def _browser_step(
-        self, step: BrowserStep, page: Page, variables: dict[str, Any], out: Execution, record: StepRecord
+        self,
+        step: BrowserStep,
+        page: Page,
+        net: _Network,
+        variables: dict[str, Any],
+        *,
+        out: Execution,
+        record: StepRecord,
     ) -> bool:
         timeout_ms = step.timeout_s * 1000.0
         try:
             if step.action == "goto":
                 url = render_url(step.url or "/", variables, self.target, self.env.suite.origin)
-                errors_from = len(self.net.console_errors) if self.net is not None else 0
+                errors_from = len(net.console_errors)
                 try:
                     await page.goto(url, wait_until="load", timeout=timeout_ms)
                 except PlaywrightError as exc:
-                    if not _timed_out(exc) or self.net is None:
+                    if not _timed_out(exc):
                         raise
                     # A document that did not load in time is asked once more, as a safe request
                     # answered 503 is (`_Network.on_response`): a page that hangs (a regression)
                     # hangs again and is reported; one slow load on a busy machine is not. What the
                     # first load did (its requests, its console) is forgotten, not judged.
                     await page.goto("about:blank")  # the pending load stops (or aborts the next one)
-                    self.net.forget(step.id, errors_from)
+                    net.forget(step.id, errors_from)
                     await page.goto(url, wait_until="load", timeout=timeout_ms)
                 return True
             if step.action == "wait" and not step.locators:

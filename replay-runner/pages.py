@@ -80,6 +80,26 @@ _INDEXED = "keyed 0, 1, 2…: a list of values, compared as a set"
 # JSON timestamps are judged by their type only (`noise._clock`). kinto-admin's records list shows
 # each record's "Last mod." so, and two sides a second apart differed.
 
+# Links to one record (a digit in a path or route segment: `/books/17/change/`) are data, left out
+# of outlines like table bodies; a version segment (`/v1/`, `/api/v2.1/`) names no record. rum.js's
+# rule reads `v1` as an id, so an app served under `/v1/` (kinto-admin at `/v1/admin/`) had no link
+# of its own outlined: its records list's "Create record" link, renamed, went unseen. Replay reads
+# links with the version rule (a superset of what recordings outlined: the link invariants mined
+# from them still hold); rum.js (the collector's) should take the same rule for the recording side.
+_RECORD_LINK = "/\\/[^/?#]*\\d/.test(el.pathname + el.hash)"
+_RECORD_LINK_NOT_VERSION = "/\\/(?!v\\d+(?:\\.\\d+)*(?:[/?#]|$))[^/?#]*\\d/.test(el.pathname + el.hash)"
+
+# An alert is judged at the step that raised it. A notification that hides itself a few seconds
+# later (kinto-admin's "Authenticated." after signing in) is still shown some steps on, or no
+# longer, depending on how fast a side ran: what a step shows that the previous step already
+# showed in the same document is that earlier step's, kept apart (`EARLIER_ALERTS`) and not
+# compared again. A new document shows only what its own load raised.
+EARLIER_ALERTS = "earlier_alerts"
+# ... and an alert's own buttons ("Dismiss") come and go with it: they are the alert's, not the
+# page's buttons (names of buttons inside an alert's element, left out of `buttons` when compared).
+ALERT_BUTTONS = "alert_buttons"
+_ALERT_BUTTONS = "an alert's own buttons: not the page's"
+
 
 @cache
 def outline_script() -> str:
@@ -92,7 +112,12 @@ def outline_script() -> str:
     mask = re.search(r'var ALWAYS_MASK = ("[^"]*");', source)
     if mask is None:
         raise RuntimeError("rum.js no longer defines ALWAYS_MASK: the outline cannot be read")
-    section = source[start:end]
+    section = source[start:end].replace(_RECORD_LINK, _RECORD_LINK_NOT_VERSION)
+    if _RECORD_LINK_NOT_VERSION not in section:
+        raise RuntimeError("rum.js's rule for links to one record changed: replay's version rule no longer applies")
+    alerts = re.search(r'all\(("\[role=alert\][^"]*"),', section)
+    if alerts is None:
+        raise RuntimeError("rum.js's outline no longer reads alerts by [role=alert]: their buttons cannot be told")
     return (
         "async ([quietMs, maxMs]) => {\n"
         "  var d = document, w = window, cfg = {capture: {mask_selectors: []}};\n"
@@ -130,6 +155,16 @@ def outline_script() -> str:
         f"    if (keyed) rows.sort();  // {_KEYED}\n"
         "    t.digest = digest(rows.join('\\n'));\n"
         "  });\n"
+        f"  var boxes = d.querySelectorAll({alerts.group(1)}), own = [];  // {_ALERT_BUTTONS}\n"
+        "  for (var a = 0; a < boxes.length && a < 1000; a++) {\n"
+        "    if (!boxes[a].getClientRects().length || masked(boxes[a])) continue;\n"
+        "    var controls = boxes[a].querySelectorAll('button,input,[role=button]');\n"
+        "    for (var b = 0; b < controls.length; b++) {\n"
+        "      var named = role(controls[b]) === 'button' && clip(accName(controls[b]), 80);\n"
+        "      if (named && own.indexOf(named) < 0) own.push(named);\n"
+        "    }\n"
+        "  }\n"
+        f"  page.{ALERT_BUTTONS} = own;\n"
         "  return {page: page, load: load() || null, origin: performance.timeOrigin,"
         " changed: w.__troddenChanged || 0, now: Date.now()};\n"
         "}"
@@ -154,6 +189,7 @@ class PageReader:
     def __init__(self) -> None:
         self._origin: float | None = None  # performance.timeOrigin of the document last seen
         self._url: str | None = None  # the page (`page_url`) last seen
+        self._alerts: list[str] = []  # the alerts the last step showed
 
     async def capture(self, page: Page, acted_at: float | None) -> PageCapture | None:
         """The page now (after waiting for a quiet DOM); None when it cannot be read (the page is
@@ -173,6 +209,11 @@ class PageReader:
         loaded = raw.get("origin") != self._origin
         arrived = loaded or page_url(page.url) != self._url
         self._origin, self._url = raw.get("origin"), page_url(page.url)
+        outline: dict[str, Any] = raw.get("page") or {}
+        alerts = [str(a) for a in outline.get("alerts") or []]
+        if not loaded:  # the same document: what the last step already showed is that step's
+            outline[EARLIER_ALERTS] = [a for a in alerts if a in self._alerts]
+        self._alerts = alerts
         load = raw.get("load") or {}
         if loaded:
             status = int(load.get("status") or 0)
@@ -186,7 +227,7 @@ class PageReader:
                 duration = max(0.0, float(raw.get("changed") or 0.0) - action_epoch)
         return PageCapture(
             url=page.url,
-            outline=raw.get("page") or {},
+            outline=outline,
             document_loaded=loaded,
             arrived=arrived,
             status=status,
@@ -207,10 +248,13 @@ def page_endpoint(url: str) -> str:
 def fingerprint(outline: dict[str, Any]) -> dict[str, Any]:
     """The comparable fields of a page outline, for Diffy's rule: lists of names as sets where
     order is incidental (links, buttons, fields, alerts, landmarks), headings in order, per table
-    (by name, else position) its headers and its row count with the rows' digest."""
+    (by name, else position) its headers and its row count with the rows' digest. Alerts are the
+    ones the step raised (`EARLIER_ALERTS` left out), buttons the page's (`ALERT_BUTTONS` left out)."""
     fields: dict[str, Any] = {"headings": list(outline.get("headings") or [])}
+    apart = {"alerts": EARLIER_ALERTS, "buttons": ALERT_BUTTONS}
     for name in ("landmarks", "links", "buttons", "fields", "alerts"):
-        fields[name] = sorted(outline.get(name) or [])
+        others = set(outline.get(apart[name]) or []) if name in apart else set()
+        fields[name] = sorted(v for v in outline.get(name) or [] if v not in others)
     for i, table in enumerate(outline.get("tables") or []):
         key = f"table {table.get('name') or i + 1}"
         fields[f"{key} columns"] = list(table.get("headers") or [])

@@ -356,3 +356,31 @@ async def test_a_list_rendered_as_rows_keyed_0_1_2_is_a_set_and_a_nested_table_i
     assert len(seen[0]) == 2
     assert seen[0] == seen[1]
     assert seen[0][0] == seen[2][0] and seen[0][1] != seen[2][1]  # the user's table: its nested table apart
+
+
+async def test_a_version_in_the_path_is_no_record_id_links_under_v1_are_outlined() -> None:
+    """kinto-admin is served at `/v1/admin/`: every link of the app (`/v1/admin/#/…`) had a digit in
+    a path segment and was left out as "a link to one record", so its records list's "Create
+    record" link, renamed, went unseen. A version segment names no record; ids still do."""
+    page_html = (
+        "<!doctype html><html><body><main>"
+        '<a href="#/buckets/blog/collections/posts/records/create">Create record</a>'
+        '<a href="/api/v2.1/docs">API docs</a>'
+        '<a href="#/buckets/blog/collections/posts/records/42">Hiring #42</a>'
+        '<a href="/v1/orders/17">Order 17</a>'
+        "</main></body></html>"
+    )
+    async with async_playwright() as pw:
+        browser = await launch_chromium(pw)
+        try:
+            tab = await browser.new_page()
+
+            async def fulfil(route: Any) -> None:
+                await route.fulfill(status=200, content_type="text/html", body=page_html)
+
+            await tab.route("http://app.test/**", fulfil)
+            await tab.goto("http://app.test/v1/admin/")
+            links = (await tab.evaluate(outline_script(), [50, 2000]))["page"]["links"]
+        finally:
+            await browser.close()
+    assert sorted(links) == ["API docs", "Create record"]

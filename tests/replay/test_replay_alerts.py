@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import pytest
 from aiohttp import web
-from test_baseline_judgement import serving
+from test_replay_browser_noise import replay_on_pages
 
 from trodden.models.suite import BrowserStep, Locator, Suite, TestCase
-from trodden.replay.options import ReplayOptions
-from trodden.replay.runner import replay_suite
 
 pytestmark = pytest.mark.browser
 
@@ -75,22 +73,8 @@ def _suite() -> Suite:
 
 
 async def _replay(target_app: web.Application, *baselines: web.Application) -> tuple[list[str], str]:
-    async with serving(target_app, *baselines) as (target, baseline, secondary):
-        report = await replay_suite(
-            None,
-            _suite(),
-            target,
-            ReplayOptions(
-                retries=0,
-                baseline=baseline,
-                secondary_baseline=secondary,
-                # timings are out of this test: only what the pages show
-                latency_baseline_floor_ms=60_000,
-                browser_latency_baseline_floor_ms=60_000,
-            ),
-        )
-    findings = [f"{f.step_id} {f.assertion_id}" for f in report.regressions]
-    return findings, report.results[0].outcome
+    report = await replay_on_pages(_suite(), target_app, *baselines)
+    return [f"{f.step_id} {f.assertion_id}" for f in report.regressions], report.results[0].outcome
 
 
 async def test_a_notification_gone_by_the_next_step_on_one_side_is_not_a_finding() -> None:

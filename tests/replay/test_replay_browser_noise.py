@@ -19,6 +19,7 @@ from test_baseline_judgement import serving
 
 from trodden.models.suite import BrowserExpectation, BrowserStep, Locator, Suite, TestCase
 from trodden.replay.options import ReplayOptions
+from trodden.replay.results import RunReport
 from trodden.replay.runner import replay_suite
 
 pytestmark = pytest.mark.browser
@@ -80,12 +81,13 @@ def admin_suite() -> Suite:
     return Suite(name="admin", revision=1, source="s", origin="https://admin.test", created_at="now", tests=[test])
 
 
-async def _replay(target_app: web.Application, *baselines: web.Application) -> tuple[list[str], str, str | None]:
+async def replay_on_pages(suite: Suite, target_app: web.Application, *baselines: web.Application) -> RunReport:
+    """The suite replayed on the target against two baseline deployments, judged on what the pages
+    show (timings are out of these tests: a cold browser's first page is slow)."""
     async with serving(target_app, *baselines) as (target, baseline, secondary):
-        # timings are out of this test (a cold browser's first page is slow): only what pages show
-        report = await replay_suite(
+        return await replay_suite(
             None,
-            admin_suite(),
+            suite,
             target,
             ReplayOptions(
                 retries=0,
@@ -95,6 +97,10 @@ async def _replay(target_app: web.Application, *baselines: web.Application) -> t
                 browser_latency_baseline_floor_ms=60_000,
             ),
         )
+
+
+async def _replay(target_app: web.Application, *baselines: web.Application) -> tuple[list[str], str, str | None]:
+    report = await replay_on_pages(admin_suite(), target_app, *baselines)
     result = report.results[0]
     return [f"{f.assertion_id} {f.field or ''}".strip() for f in report.regressions], result.outcome, result.reason
 

@@ -2,3 +2,11 @@
 .PHONY: bench-ingest
 bench-ingest: venv
 	.venv/bin/python bench/ingest.py
+
+# The collector's per-event walk (beacon, sanitize, rows) compiled by mypyc (collector/native.py):
+# built by `make venv` when those sources changed since the last build (about a minute), kept in
+# .venv/native/ keyed by their digest. A failed build leaves the pure-Python modules in use.
+.PHONY: collector-native
+venv: collector-native
+collector-native: $(VENV_STAMP)
+	@$(PY) -c "from trodden.collector.native import main; main()"

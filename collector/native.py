@@ -106,13 +106,13 @@ def build(root: Path = ROOT) -> Path | None:
             os.chdir(cwd)
     output.chmod(0o755)
     (output / _COMPLETE).write_text(f"{', '.join(MODULES)} compiled by mypyc\n")
-    for old in target.parent.iterdir():  # builds of earlier sources
-        if old.name != target.name and old != output:
+    for old in target.parent.iterdir():  # finished builds of earlier sources (not builds in progress: KEY.xxx)
+        if old.name != target.name and "." not in old.name:
             shutil.rmtree(old, ignore_errors=True)
-    if target.exists():  # built concurrently meanwhile
-        shutil.rmtree(output, ignore_errors=True)
-    else:
+    try:
         output.rename(target)
+    except OSError:  # built concurrently meanwhile (make lint and make test at once)
+        shutil.rmtree(output, ignore_errors=True)
     return target
 
 

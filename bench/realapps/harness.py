@@ -15,6 +15,7 @@ that matches no plant is reported as unexplained.
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 import time
 from collections import Counter
@@ -27,11 +28,13 @@ import aiohttp
 import orjson
 
 from trodden.shop.loop import count_captured
-from trodden.shop.services import Services, trodden
+from trodden.shop.services import Services, reserve_ports, trodden
 
 from .capture import Corpus, CorpusMeta, Tee, corpus_key, now_iso, post_beacons, recorded_events
 from .model import Instance, Plant, RealApp, RumTag, SimConfig, plant_groups
 from .results import AppResult, Finding, PlantResult, ReplayOutcome
+
+_LOCAL_PORT = re.compile(r"//(?:127\.0\.0\.1|localhost):(\d{2,5})\b")
 
 Say = Callable[[str, str], None]  # (stage, message)
 REPLAY_ARGS = ("--retries", "0", "--concurrency", "4")
@@ -292,6 +295,9 @@ class AppRun:
         corpus = Corpus(self.result.corpus)
         if self.opts.reuse_recording and corpus.exists():
             meta, beacons = corpus.read()
+            # The recording's origin must not come back as a deployment of this run: replay keeps
+            # unsafe steps off the recorded origin, so a baseline on its port would replay nothing.
+            reserve_ports(int(p) for b in beacons for p in _LOCAL_PORT.findall(b.body))
             self.say(
                 "record",
                 f"re-using the recorded corpus {corpus.path.name} ({len(beacons)} beacons, "

@@ -12,6 +12,7 @@ import re
 import signal
 import socket
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,11 +37,26 @@ def _kill_groups() -> None:
 atexit.register(_kill_groups)
 
 
+_GIVEN_PORTS: set[int] = set()
+
+
+def reserve_ports(ports: Iterable[int]) -> None:
+    """Ports `free_port` must not hand out in this process (origins a recording made elsewhere used)."""
+    _GIVEN_PORTS.update(ports)
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    """A free local port, never one this process handed out before: a server stopped here frees its
+    port, and a later server on the same port would share its origin (the realapps harness's
+    recording and its baseline did once, and replay rightly refused unsafe steps against the
+    recorded origin)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port: int = s.getsockname()[1]
+        if port not in _GIVEN_PORTS:
+            _GIVEN_PORTS.add(port)
+            return port
 
 
 @dataclass

@@ -136,3 +136,38 @@ async def test_a_page_load_that_timed_out_once_is_asked_once_more() -> None:
 async def test_a_page_that_never_loads_in_time_is_a_finding() -> None:
     findings, outcome, _ = await _replay(admin_app(slow_loads=99), admin_app(), admin_app())
     assert outcome == "failed" and "exec:timeout" in findings
+
+
+LAID_OUT = """<!doctype html><html><head><title>Admin</title><style>
+body { margin: 0; padding-top: 60px; }
+header { position: fixed; top: 0; left: 0; right: 0; height: 56px; background: #333; color: #fff; }
+@media (max-width: 1100px) { header { height: 110px; } }  /* a narrow window wraps the session bar */
+</style></head><body><header>Connected as replay.tester on http://127.0.0.1:55555/v1/</header>
+<nav><a href="#/records">records</a></nav><main><h1 id="title">Record</h1></main>
+<script>window.addEventListener("hashchange", function () {
+  document.getElementById("title").textContent = "Records"; });</script></body></html>"""
+
+
+def laid_out_app() -> web.Application:
+    async def page(_r: web.Request) -> web.Response:
+        return web.Response(text=LAID_OUT, content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/admin/", page)
+    return app
+
+
+async def test_a_page_is_replayed_in_a_desktop_window_as_users_saw_it() -> None:
+    """kinto-admin's session bar wrapped in replay's 1024 px window and covered the breadcrumb the
+    recorded users (in Playwright's default 1280 px window, as exported tests run) clicked: the
+    click timed out on every side and the test verified nothing."""
+    steps = [
+        BrowserStep(id="b1", action="goto", url="{{origin}}/admin/", timeout_s=LOAD_TIMEOUT_S),
+        BrowserStep(
+            id="b2", action="click", locators=[Locator(strategy="role", value="link", name="records")], timeout_s=2.0
+        ),
+    ]
+    test = TestCase(id="t-crumb", name="crumb", type="browser", session_id="s", steps=steps)
+    suite = Suite(name="admin", revision=1, source="s", origin="https://admin.test", created_at="now", tests=[test])
+    report = await replay_on_pages(suite, laid_out_app(), laid_out_app(), laid_out_app())
+    assert (report.regressions, report.results[0].outcome) == ([], "passed")

@@ -5,8 +5,9 @@ Decoding a beacon batch (`beacon.decode_batch`), sanitising its events field by 
 compiles those three modules, unchanged, to C extensions (bench/README.md, "Issue 17, third round
 (2026-12-06 session 5)": about a fifth less CPU for decoding and sanitising).
 
-`make venv` runs `python -m trodden.collector.native` (`build`), which compiles them into
-`.venv/native/<key>/trodden/collector/`, `key` a digest of their sources and the interpreter's ABI.
+`make venv` runs `build`, which compiles them into `.cache/native/<key>/trodden/collector/` (the
+build cache the worktrees of one machine share) or, in a checkout without `.cache/`,
+`.venv/native/<key>/…`; `key` is a digest of their sources and the interpreter's ABI.
 Importing `trodden.collector` puts that folder first on the package's path (`activate`) only when
 a build for the current sources exists: a source edited since the last build, a failed build, an
 installed package without a checkout's `.venv`, or `TRODDEN_NATIVE=0` all import the pure-Python
@@ -40,8 +41,21 @@ def key() -> str:
     return digest.hexdigest()[:20]
 
 
-def build_dir(root: Path = ROOT) -> Path:
-    return root / ".venv" / "native" / key()
+def _bases(root: Path) -> list[Path]:
+    """Where builds live: the build cache the worktrees of one machine share (`.cache/`, when the
+    checkout has one; builds are keyed by their sources, so one worktree's build serves every other
+    with the same sources), else the checkout's own `.venv`."""
+    cache = root / ".cache"
+    return [cache / "native", root / ".venv" / "native"] if cache.is_dir() else [root / ".venv" / "native"]
+
+
+def built(root: Path = ROOT) -> Path | None:
+    """The finished build for the current sources, if there is one."""
+    name = key()
+    for base in _bases(root):
+        if (base / name / _COMPLETE).is_file():
+            return base / name
+    return None
 
 
 def activate(package_path: list[str]) -> bool:
@@ -49,10 +63,10 @@ def activate(package_path: list[str]) -> bool:
     if os.environ.get("TRODDEN_NATIVE", "1") == "0":
         return False
     try:
-        where = build_dir()
+        where = built()
     except OSError:  # sources not readable as files (a zipped install): pure Python
         return False
-    if not (where / _COMPLETE).is_file():
+    if where is None:
         return False
     package_path.insert(0, str(where / "trodden" / "collector"))
     return True
@@ -61,9 +75,10 @@ def activate(package_path: list[str]) -> bool:
 def build(root: Path = ROOT) -> Path | None:
     """Compile the modules unless a build for their current sources exists; None when the build
     failed (the pure-Python modules are used, and the reason is printed)."""
-    target = build_dir(root)
-    if (target / _COMPLETE).is_file():
-        return target
+    done = built(root)
+    if done is not None:
+        return done
+    target = _bases(root)[0] / key()
     try:
         from mypyc.build import mypycify
         from setuptools import setup
@@ -106,9 +121,10 @@ def build(root: Path = ROOT) -> Path | None:
             os.chdir(cwd)
     output.chmod(0o755)
     (output / _COMPLETE).write_text(f"{', '.join(MODULES)} compiled by mypyc\n")
-    for old in target.parent.iterdir():  # finished builds of earlier sources (not builds in progress: KEY.xxx)
-        if old.name != target.name and "." not in old.name:
-            shutil.rmtree(old, ignore_errors=True)
+    if target.parent.parent.name == ".venv":  # this checkout's own: earlier sources' builds go
+        for old in target.parent.iterdir():  # (finished ones; not builds in progress: KEY.xxx)
+            if old.name != target.name and "." not in old.name:
+                shutil.rmtree(old, ignore_errors=True)
     try:
         output.rename(target)
     except OSError:  # built concurrently meanwhile (make lint and make test at once)

@@ -4,8 +4,9 @@ bench-ingest: venv
 	.venv/bin/python bench/ingest.py
 
 # The collector's per-event walk (beacon, sanitize, rows) compiled by mypyc (collector/native.py):
-# built by `make venv` when those sources changed since the last build (about a minute), kept in
-# .venv/native/ keyed by their digest. A failed build leaves the pure-Python modules in use.
+# built by `make venv` when no build of those sources exists (about a minute), kept in .cache/native/
+# (shared by the worktrees of this machine; .venv/native/ without .cache/) keyed by their digest. A
+# failed build leaves the pure-Python modules in use.
 .PHONY: collector-native
 venv: collector-native
 collector-native: $(VENV_STAMP)

@@ -78,7 +78,9 @@ _INDEXED = "keyed 0, 1, 2…: a list of values, compared as a set"
 # A row's text shown for a date-time (an element whose `datetime` or `title` is one, as timeago
 # widgets render "12 seconds ago" with the date in its title) is a clock: digested as `{time}`, as
 # JSON timestamps are judged by their type only (`noise._clock`). kinto-admin's records list shows
-# each record's "Last mod." so, and two sides a second apart differed.
+# each record's "Last mod." so, and two sides a second apart differed. A title written out
+# ("Sunday, December 6, 2026 at 10:32:45 AM UTC": a year, then a time) is one too: kinto-admin's
+# history shows "just now" on one side and "a minute ago" on another so.
 
 # Links to one record (a digit in a path or route segment: `/books/17/change/`) are data, left out
 # of outlines like table bodies; a version segment (`/v1/`, `/api/v2.1/`) names no record. rum.js's
@@ -143,7 +145,9 @@ def outline_script() -> str:
         "          if (inner[n].innerText) text = text.split(inner[n].innerText).join('{table}');\n"
         "        for (var k = 0; k < shown.length; k++) {  // a time shown relative to now is a clock\n"
         "          var at = shown[k].getAttribute('datetime') || shown[k].getAttribute('title') || '';\n"
-        "          if (/^\\d{4}-\\d{2}-\\d{2}[T ]\\d{2}:\\d{2}/.test(at) && shown[k].innerText)\n"
+        "          var iso = /^\\d{4}-\\d{2}-\\d{2}[T ]\\d{2}:\\d{2}/;\n"
+        "          var written = /\\b[12]\\d{3}\\b.*\\b\\d{1,2}:\\d{2}\\b/;  // a year, then a time\n"
+        "          if ((iso.test(at) || written.test(at)) && shown[k].innerText)\n"
         "            text = text.split(shown[k].innerText).join('{time}');\n"
         "        }\n"
         "        rows.push(text);\n"

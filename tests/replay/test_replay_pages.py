@@ -301,13 +301,14 @@ async def test_a_key_value_table_is_a_mapping_and_a_list_with_headers_keeps_its_
     assert digests[(True, False)] != digests[(True, True)]
 
 
-async def test_a_time_shown_relative_to_now_is_a_clock_in_a_table_s_rows() -> None:
+@pytest.mark.parametrize("stamp", ["2026-12-06T06:52:14.000Z", "Sunday, December 6, 2026 at 10:32:45 AM UTC"])
+async def test_a_time_shown_relative_to_now_is_a_clock_in_a_table_s_rows(stamp: str) -> None:
     """kinto-admin's records list shows each record's "Last mod." as "12 seconds ago" (timeago, the
-    date in the element's title): two sides a second apart differed. Such text is digested as a
-    clock; the rest of the row still counts."""
+    date in the element's title), its history "just now" (the date written out in the title): two
+    sides a second apart differed. Such text is digested as a clock; the rest of the row still counts."""
 
     def page(title: str, ago: str) -> str:
-        row = f'<tr><td>{title}</td><td><span title="2026-12-06T06:52:14.000Z">{ago}</span></td></tr>'
+        row = f'<tr><td>{title}</td><td><span title="{stamp}">{ago}</span></td></tr>'
         head = "<thead><tr><th>Title</th><th>Last mod.</th></tr></thead>"
         return f"<!doctype html><html><body><main><table>{head}<tbody>{row}</tbody></table></main></body></html>"
 

@@ -264,6 +264,17 @@ def test_diffy_ignores_fields_noisy_between_baselines() -> None:
     assert [f.field for f in status] == ["status"]
 
 
+def test_a_page_with_fewer_console_errors_than_the_baseline_is_no_regression() -> None:
+    """kinto-admin's sign-in: both baselines logged 1 console error, a control none. Fewer errors
+    is not a regression; more still is."""
+
+    def page(errors: int) -> Observation:
+        return obs({"headings": ["Kinto"], "console_errors": errors}, endpoint="PAGE /admin/")
+
+    assert diff_exchange(page(0), page(1), page(1)) == []
+    assert [f.field for f in diff_exchange(page(2), page(1), page(1))] == ["console errors"]
+
+
 def test_lists_of_plain_values_and_token_lists_are_compared_as_sets() -> None:
     """A set serialised in a hash order (principals, an echoed `Access-Control-Expose-Headers`)
     differs in order between the target's process and the baseline's: no finding. A value missing

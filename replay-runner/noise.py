@@ -49,6 +49,9 @@ class _Replacer:
 
 
 _ORIGIN = _Replacer()
+# A page's console error count, compared one way: more errors than both baselines logged is a
+# finding, fewer is not (kinto-admin's baselines both logged a failed heartbeat a control did not).
+CONSOLE_ERRORS = "console errors"
 _NETLOC = _Replacer()
 
 
@@ -60,7 +63,7 @@ def fingerprint(obs: Observation, *, page_data: bool = True) -> dict[str, Any]:
         shown = page_fields(obs.body)
         return {
             "status": obs.status,
-            "console errors": obs.body.get("console_errors", 0),
+            CONSOLE_ERRORS: obs.body.get("console_errors", 0),
             **(shown if page_data else page_structure(shown)),
         }
     fields: dict[str, Any] = {"status": obs.status, "header:content-type": media_type(obs.headers.get("content-type"))}
@@ -129,6 +132,8 @@ def diff_exchange(
         stable = _same(v1, v2) and not (_clock(v1) and _clock(tv))
         if stable and (_same(tv, v1) or v1 is MISSING):
             continue  # equal, or a field only the target has (additive changes are compatible)
+        if name == CONSOLE_ERRORS and isinstance(tv, int) and isinstance(v1, int) and tv < v1:
+            continue  # errors the baseline logs and the target no longer does: nothing broke
         if not stable and target.method == PAGE_METHOD:
             continue  # what a page shows that varies between baseline replays is state: noise
         if name == "console errors" and isinstance(tv, int) and isinstance(v1, int) and tv < v1:
@@ -163,7 +168,7 @@ def diff_exchange(
                 endpoint=target.endpoint,
                 field=field.removeprefix("body:"),
                 url=target.url,
-                console_errors=_console_texts(target) if name == "console errors" else [],
+                console_errors=_console_texts(target) if name == CONSOLE_ERRORS else [],
             )
         )
         if name == "status":

@@ -136,8 +136,6 @@ def diff_exchange(
             continue  # errors the baseline logs and the target no longer does: nothing broke
         if not stable and target.method == PAGE_METHOD:
             continue  # what a page shows that varies between baseline replays is state: noise
-        if name == "console errors" and isinstance(tv, int) and isinstance(v1, int) and tv < v1:
-            continue  # fewer errors than the baseline had is no regression (a request that failed there)
         if not stable:
             # Noise, unless the type moved while both baselines agree on theirs.
             if v1 is MISSING or v2 is MISSING or type_name(v1) != type_name(v2):

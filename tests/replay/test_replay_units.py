@@ -387,5 +387,3 @@ def test_a_console_errors_finding_shows_the_errors_it_counts() -> None:
     assert finding.field == "console errors" and (finding.expected, finding.actual) == (0, 2)
     assert finding.console_errors == errors
     assert diff_exchange(page(["one text"]), page(["another"]), page(["another"])) == []  # counts equal
-    # Fewer errors than both baselines logged: an error went away, nothing broke.
-    assert diff_exchange(page([]), page(["one text"]), page(["one text"])) == []

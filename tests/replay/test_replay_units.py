@@ -371,16 +371,7 @@ def test_a_console_errors_finding_shows_the_errors_it_counts() -> None:
 
     def page(errors: list[str]) -> Observation:
         body = {"headings": ["Loans"], "console_errors": len(errors), "console_error_texts": errors}
-        return Observation(
-            method="PAGE",
-            url="http://a/loans/",
-            endpoint="PAGE /loans",
-            status=200,
-            headers={},
-            body=body,
-            duration_ms=1.0,
-            is_json=False,
-        )
+        return obs(body, endpoint="PAGE /loans")
 
     errors = ["Failed to load resource: net::ERR_CONNECTION_RESET", "uncaught: TypeError: x is undefined"]
     [finding] = diff_exchange(page(errors), page([]), page([]))

@@ -231,8 +231,8 @@
     });
     all("a[href],button,input,select,textarea,[role=button]", function (el) {
       var r = role(el);
-      // links to one record (a digit in a path or route segment) are data, like table bodies
-      if (r === "link" && /\/[^/?#]*\d/.test(el.pathname + el.hash)) return;
+      // links to one record (a digit in a path or route segment; a version such as v1 is none) are data
+      if (r === "link" && /\/(?!v\d+(?:\.\d+)*(?:[/?#]|$))[^/?#]*\d/.test(el.pathname + el.hash)) return;
       // ... and so are controls in a data table's rows (a row's checkbox is named after its record)
       var row = el.closest("tbody");
       if (r === "button" || r === "link") { if (!row) add(r + "s", accName(el), r === "link" ? 60 : 30); }

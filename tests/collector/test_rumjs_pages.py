@@ -26,7 +26,7 @@ CUSTOMER = "Ophelia Brightwater"
 
 LAYOUT = """<!doctype html><html><head><title>{title}</title>
 <script src="{collector}/rum.js" data-key="{key}"></script></head>
-<body><header><a href="/">Home</a></header>
+<body><header><a href="/">Home</a><a href="/v1/docs">API</a><a href="/v1/orders/9">Latest order</a></header>
 <nav aria-label="Breadcrumbs"><a href="/orders">Orders</a></nav>
 <main><h1>{title}</h1>{body}</main><footer>Shop Ltd</footer></body></html>"""
 
@@ -128,7 +128,8 @@ async def test_page_views_carry_their_load_and_outline(collector: RunningCollect
     assert (totals.name, totals.headers, totals.rows) == ("totals", ["Month", "Orders"], 1)  # th only: a header
     assert {"name": "filters", "items": 2} not in [lst.model_dump() for lst in shape.lists]  # named by the list
     assert any(lst.items == 2 for lst in shape.lists)
-    assert shape.links == ["Home", "Orders", "Open", "Paid"]  # not "#1" (a table body), not masked or hidden
+    # not "#1" (a table body), not masked or hidden, not "Latest order" (one record's); `/v1/` is a version
+    assert shape.links == ["Home", "API", "Orders", "Open", "Paid"]
     assert shape.buttons == ["Search", "Create order"]
     assert shape.fields == ["Search", "Note"]  # the password field is masked, a row's checkbox is data
     assert shape.alerts == []

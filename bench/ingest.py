@@ -271,8 +271,9 @@ async def main() -> None:
     parser.add_argument(
         "--workers",
         type=int,
-        default=os.cpu_count() or 1,
-        help="collector processes (trodden collect --workers); default one per core, as on a dedicated machine",
+        default=1,
+        help="collector processes (trodden collect --workers); default 1, as `trodden collect` and the"
+        " operator's collector pods run (they scale by replicas)",
     )
     parser.add_argument("--dsn", default=None)
     args = parser.parse_args()

@@ -82,12 +82,6 @@ _INDEXED = "keyed 0, 1, 2…: a list of values, compared as a set"
 # ("Sunday, December 6, 2026 at 10:32:45 AM UTC": a year, then a time) is one too: kinto-admin's
 # history shows "just now" on one side and "a minute ago" on another so.
 
-# Links to one record (a digit in a path or route segment: `/books/17/change/`) are data, left out
-# of outlines like table bodies; a version segment (`/v1/`, `/api/v2.1/`) names no record, so an app
-# served under `/v1/` (kinto-admin at `/v1/admin/`) keeps its own links outlined. rum.js holds the
-# rule; replay checks it is still the one it runs.
-_RECORD_LINK_NOT_VERSION = "/\\/(?!v\\d+(?:\\.\\d+)*(?:[/?#]|$))[^/?#]*\\d/.test(el.pathname + el.hash)"
-
 # An alert is judged at the step that raised it. A notification that hides itself a few seconds
 # later (kinto-admin's "Authenticated." after signing in) is still shown some steps on, or no
 # longer, depending on how fast a side ran: what a step shows that the previous step already
@@ -112,8 +106,6 @@ def outline_script() -> str:
     if mask is None:
         raise RuntimeError("rum.js no longer defines ALWAYS_MASK: the outline cannot be read")
     section = source[start:end]
-    if _RECORD_LINK_NOT_VERSION not in section:
-        raise RuntimeError("rum.js's rule for links to one record changed: the outline must not read /v1/ as an id")
     alerts = re.search(r'all\(("\[role=alert\][^"]*"),', section)
     if alerts is None:
         raise RuntimeError("rum.js's outline no longer reads alerts by [role=alert]: their buttons cannot be told")

@@ -83,8 +83,8 @@ def parse_since(since: str | None, window: str | None, now: datetime | None = No
     type=click.IntRange(min=1),
     default=2,
     show_default=True,
-    help="A journey seen fewer times is a one-off: `rare` takes it only from a session that looks like a "
-    "real user's (not a lone step, not all failed, not polling, not probing).",
+    help="A journey seen fewer times is a one-off, never `frequent`: `rare` takes it only from a session that "
+    "looks like a real user's (not a lone step, not all failed, not polling, not probing).",
 )
 @click.option(
     "--rare-share",

@@ -1,8 +1,9 @@
 """`frequent:K`: the K most common journeys (after near-duplicate collapse). Pinned: core flows are
 always in the suite.
 
-A journey below `rare`'s share of the sessions (`--rare-share`) is never called frequent: that
-would contradict the numbers next to it, and it is `rare`'s to propose.
+A journey below `rare`'s share of the sessions (`--rare-share`), or seen fewer than `--min-support`
+times (a one-off: in a corpus of 14 sessions, 1 of 14 is 7.1%), is never called frequent: that would
+contradict the numbers next to it, and it is `rare`'s to propose.
 Equally common journeys are ranked by their stable signature, never by session id: ids are
 pseudonyms keyed per source, so ranking by them would change the suite from one install to the next.
 """
@@ -26,7 +27,7 @@ class Frequent(Counted):
         j, sig, n = ctx.journeys, ctx.signals, ctx.n_sessions
         reps = np.unique(ctx.journey_cluster)
         sizes = sig.cluster_size[reps]
-        reps = reps[sizes >= ctx.rare_share * n]
+        reps = reps[(sizes >= ctx.rare_share * n) & (sizes >= ctx.min_support)]
         sigs = np.array([j.journey_signatures[c] for c in reps.tolist()], dtype=object)
         order = reps[np.lexsort((sigs, -sig.cluster_size[reps]))][: self.count] if len(reps) else reps
         first_session = np.full(j.n_journeys, -1, dtype=np.int64)

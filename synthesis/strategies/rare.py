@@ -1,5 +1,7 @@
 """`rare:K`: up to K journeys that fewer than a stated share of the sessions follow (`--rare-share`,
-5% by default), least common first; among equally common ones, the most unusual content first (requests and moves
+5% by default), or that were seen fewer than `--min-support` times (one-offs: in a small corpus a
+journey seen once can be above the share, 1 of 14 sessions is 7.1%, and is still the rarest there is),
+least common first; among equally common ones, the most unusual content first (requests and moves
 that few other sessions make: `_unusualness`), then by stable signature (never by session
 id: ids are pseudonyms keyed per source). A journey seen fewer than `--min-support` times (a one-off)
 is a candidate only when its session looks like a real user's (`trodden.synthesis.humanlike`: not
@@ -22,6 +24,7 @@ from trodden.synthesis.strategies.base import (
     SelectionContext,
     Setting,
     best_per_cluster,
+    pct,
     route_status_codes,
     transition_codes,
 )
@@ -40,7 +43,7 @@ class Rare(Counted):
         j, sig, n = ctx.journeys, ctx.signals, ctx.n_sessions
         reps = np.unique(ctx.journey_cluster)
         sizes = sig.cluster_size[reps]
-        rare = reps[sizes < ctx.rare_share * n]
+        rare = reps[(sizes < ctx.rare_share * n) | (sizes < ctx.min_support)]
         sigs = np.array([j.journey_signatures[c] for c in rare.tolist()], dtype=object)
         order = rare[np.lexsort((sigs, -_unusualness(ctx)[rare], sig.cluster_size[rare]))] if len(rare) else rare
         all_sessions = np.arange(n, dtype=np.int32)
@@ -58,9 +61,11 @@ class Rare(Counted):
             one_off = size < ctx.min_support
             what = "a one-off journey, " if one_off else ""
             who = "; looks like a real user's session" if one_off else ""
-            out.append(
-                (s, f"rare: {what}{size:,} of {n:,} sessions ({_share(size, n, ctx.rare_share)}, under {share}){who}")
-            )
+            if size < ctx.rare_share * n:
+                why = f"{_share(size, n, ctx.rare_share)}, under {share}"
+            else:  # a one-off of a small corpus
+                why = f"{pct(size, n)}, seen fewer than {ctx.min_support:,} times"
+            out.append((s, f"rare: {what}{size:,} of {n:,} sessions ({why}){who}"))
             if len(out) >= self.count:
                 break
         return out

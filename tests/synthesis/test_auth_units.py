@@ -214,7 +214,11 @@ def cli(*args: str) -> tuple[int, str, str]:
 
 @pytest.fixture
 async def cookie_store(store: Store) -> AsyncIterator[Store]:
-    await write_sessions(store, "t", cookie_sessions())
+    # two returning users: a lone-step journey seen once would be a glitch to `select`, not a test
+    again = session(
+        "warm-2", [ev(0, "GET", "/account", 200, headers={"cookie": "sid=9f8e7d6c5b4a39281706"}, resp={"plan": "pro"})]
+    )
+    await write_sessions(store, "t", [*cookie_sessions(), again])
     yield store
 
 

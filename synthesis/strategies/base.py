@@ -76,6 +76,13 @@ class SelectionContext:
     def n_sessions(self) -> int:
         return self.journeys.n_sessions
 
+    @property
+    def frequent_at(self) -> float:
+        """Where `frequent` starts and `rare` ends: a journey followed by at least `rare_share` of the
+        sessions and by at least `min_support` of them (a one-off is rare even where a small corpus
+        makes its share larger: 1 of 14 is 7.1%)."""
+        return max(self.rare_share * self.n_sessions, self.min_support)
+
 
 class Strategy:
     """One way of proposing sessions, each with a reason. Subclasses are frozen dataclasses."""

@@ -27,7 +27,7 @@ class Frequent(Counted):
         j, sig, n = ctx.journeys, ctx.signals, ctx.n_sessions
         reps = np.unique(ctx.journey_cluster)
         sizes = sig.cluster_size[reps]
-        reps = reps[(sizes >= ctx.rare_share * n) & (sizes >= ctx.min_support)]
+        reps = reps[sizes >= ctx.frequent_at]
         sigs = np.array([j.journey_signatures[c] for c in reps.tolist()], dtype=object)
         order = reps[np.lexsort((sigs, -sig.cluster_size[reps]))][: self.count] if len(reps) else reps
         first_session = np.full(j.n_journeys, -1, dtype=np.int64)

@@ -43,7 +43,7 @@ class Rare(Counted):
         j, sig, n = ctx.journeys, ctx.signals, ctx.n_sessions
         reps = np.unique(ctx.journey_cluster)
         sizes = sig.cluster_size[reps]
-        rare = reps[(sizes < ctx.rare_share * n) | (sizes < ctx.min_support)]
+        rare = reps[sizes < ctx.frequent_at]
         sigs = np.array([j.journey_signatures[c] for c in rare.tolist()], dtype=object)
         order = rare[np.lexsort((sigs, -_unusualness(ctx)[rare], sig.cluster_size[rare]))] if len(rare) else rare
         all_sessions = np.arange(n, dtype=np.int32)
